@@ -1,0 +1,285 @@
+"""The Lakehouse: the capabilities wired together for one identity.
+
+>>> import glashaus
+>>> lh = glashaus.connect("./lakehouse", user="alice")        # doctest: +SKIP
+>>> lh.sql("CREATE SCHEMA main.shop")                         # doctest: +SKIP
+>>> lh.write("main.shop.orders", df, mode="append")           # doctest: +SKIP
+>>> lh.read("main.shop.orders", version=3)                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+from typing import Any
+
+import pyarrow as pa
+
+from glashaus.access import Access, AuditLog, Principal, SystemTables
+from glashaus.catalog import Catalog, Securable
+from glashaus.catalog.names import Name
+from glashaus.errors import InvalidArgumentError
+from glashaus.lineage import Edge, LineageStore
+from glashaus.metastore import Metastore
+from glashaus.sql.engine import SqlEngine
+from glashaus.sql.result import Result
+from glashaus.storage.delta import DeltaStore
+from glashaus.storage.layout import Layout
+from glashaus.tables import Commit, FileInfo, TablesService, VolumesService
+from glashaus.tables.service import Mode, SchemaMode
+
+DEFAULT_CATALOG = "main"
+DEFAULT_SCHEMA = "default"
+
+
+class Lakehouse:
+    """One lakehouse, seen by one principal. Create it with :func:`glashaus.connect`."""
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        user: str | None = None,
+        metastore: str | None = None,
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
+        self.layout = Layout(str(root))
+        self.layout.ensure_root()
+        self.principal = Principal.user(user or os.environ.get("GLASHAUS_USER") or getpass.getuser())
+        self.metastore = Metastore.open(metastore or self.layout.default_metastore_url())
+        self.catalog = Catalog(self.metastore)
+        self.store = DeltaStore(storage_options=storage_options)
+        self.system = SystemTables(self.catalog, self.store, self.layout)
+        self.system.ensure()
+        self.audit = AuditLog(self.system)
+        self.access = Access(self.audit)
+        self.lineage_store = LineageStore(self.system)
+        self.tables = TablesService(
+            catalog=self.catalog, store=self.store, layout=self.layout, access=self.access,
+            lineage=self.lineage_store,
+        )
+        self.volumes = VolumesService(self.tables)
+        self.engine = SqlEngine(self.tables)
+        self._ensure_defaults()
+
+    def _ensure_defaults(self) -> None:
+        # Like Databricks: a 'main' catalog with a 'default' schema, from the start.
+        if not self.catalog.exists(Name(DEFAULT_CATALOG, DEFAULT_SCHEMA)):
+            self.tables.create_catalog(self.principal, DEFAULT_CATALOG, if_not_exists=True,
+                                       comment="The default catalog.")
+            self.tables.create_schema(self.principal, f"{DEFAULT_CATALOG}.{DEFAULT_SCHEMA}",
+                                      if_not_exists=True, comment="The default schema.")
+
+    @property
+    def user(self) -> str:
+        return self.principal.name
+
+    @property
+    def root(self) -> str:
+        return self.layout.root
+
+    # -- SQL --------------------------------------------------------------------------
+
+    def sql(self, query: str) -> Result:
+        """Run governed SQL (DuckDB dialect); catalog names resolve to governed tables.
+
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders@v3").scalar()  # doctest: +SKIP
+        """
+        return self.engine.execute(self.principal, query)
+
+    # -- catalog ----------------------------------------------------------------------
+
+    def create_catalog(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
+        """>>> lh.create_catalog("dev")  # doctest: +SKIP"""
+        return self.tables.create_catalog(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+
+    def create_schema(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
+        """>>> lh.create_schema("main.shop")  # doctest: +SKIP"""
+        return self.tables.create_schema(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+
+    def create_table(
+        self,
+        name: str,
+        *,
+        schema: pa.Schema | None = None,
+        data: Any = None,
+        primary_key: list[str] | None = None,
+        partition_by: list[str] | None = None,
+        constraints: dict[str, str] | None = None,
+        comment: str | None = None,
+        properties: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        if_not_exists: bool = False,
+    ) -> Securable:
+        """Create a managed Delta table from an Arrow schema or from data.
+
+        ``constraints`` maps a name to a CHECK expression (``{"qty_pos": "quantity > 0"}``);
+        primary-key columns are NOT NULL.
+
+        >>> lh.create_table("main.shop.orders", schema=pa.schema([("id", pa.int64())]),
+        ...                 primary_key=["id"])  # doctest: +SKIP
+        """
+        return self.tables.create_table(
+            self.principal, name, schema=schema, data=data, primary_key=primary_key,
+            partition_by=partition_by, constraints=constraints, comment=comment,
+            properties=properties, tags=tags, if_not_exists=if_not_exists,
+        )
+
+    def create_view(self, name: str, sql: str, *, comment: str | None = None, replace: bool = False) -> Securable:
+        """>>> lh.create_view("main.shop.big_orders", "SELECT * FROM main.shop.orders WHERE qty > 10")  # doctest: +SKIP"""
+        verb = "CREATE OR REPLACE VIEW" if replace else "CREATE VIEW"
+        comment_sql = "" if comment is None else " COMMENT '" + comment.replace("'", "''") + "'"
+        self.sql(f"{verb} {name}{comment_sql} AS {sql}")
+        return self.tables.get(self.principal, name, kind="view")
+
+    def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
+        """>>> lh.create_volume("main.shop.images")  # doctest: +SKIP"""
+        return self.tables.create_volume(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+
+    def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> list[Securable]:
+        """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers)."""
+        return self.tables.drop(self.principal, name, if_exists=if_exists, cascade=cascade)
+
+    def get(self, name: str) -> Securable:
+        return self.tables.get(self.principal, name)
+
+    def list(self, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
+        """Catalogs, the schemas of a catalog, or the objects of a schema."""
+        return self.tables.list(self.principal, parent, kind=kind)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        return self.tables.describe(self.principal, name)
+
+    def set_comment(self, name: str, comment: str, *, column: str | None = None) -> Securable:
+        return self.tables.set_comment(self.principal, name, comment, column=column)
+
+    def set_tags(self, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
+        return self.tables.set_tags(self.principal, name, tags, column=column)
+
+    def unset_tags(self, name: str, keys: list[str], *, column: str | None = None) -> Securable:
+        return self.tables.unset_tags(self.principal, name, keys, column=column)
+
+    def set_properties(self, name: str, properties: dict[str, str]) -> Securable:
+        return self.tables.set_properties(self.principal, name, properties)
+
+    # -- data ----------------------------------------------------------------------------
+
+    def write(
+        self,
+        name: str,
+        data: Any,
+        *,
+        mode: Mode = "append",
+        on: list[str] | None = None,
+        schema_mode: SchemaMode = "strict",
+        upstream: list[str] | None = None,
+    ) -> Commit:
+        """Append, overwrite or merge (upsert) Arrow, pandas or polars data in one commit.
+
+        ``schema_mode="merge"`` adds new columns; ``upstream`` declares source tables for lineage.
+
+        >>> lh.write("main.shop.orders", df, mode="merge", on=["order_id"])  # doctest: +SKIP
+        """
+        return self.tables.write(
+            self.principal, name, data, mode=mode, on=on, schema_mode=schema_mode, upstream=upstream
+        )
+
+    def read(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: dt.datetime | str | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        """Rows of a table, now or at a version/time, as a pyarrow Table.
+
+        >>> lh.read("main.shop.orders", version=3).num_rows  # doctest: +SKIP
+        """
+        return self.tables.read(self.principal, name, version=version, as_of=as_of, columns=columns)
+
+    def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.tables.history(self.principal, name, limit=limit)
+
+    def restore(self, name: str, *, version: int) -> Commit:
+        return self.tables.restore(self.principal, name, version=version)
+
+    def optimize(self, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
+        return self.tables.optimize(self.principal, name, zorder_by=zorder_by)
+
+    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = False) -> list[str]:
+        """Remove unreferenced files older than the retention (at least 7 days; never a version lineage uses)."""
+        return self.tables.vacuum(self.principal, name, retention_hours=retention_hours, dry_run=dry_run)
+
+    def changes(self, name: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
+        """The change data feed: rows inserted, deleted and updated per version."""
+        return self.tables.changes(
+            self.principal, name, starting_version=starting_version, ending_version=ending_version
+        )
+
+    # -- volumes --------------------------------------------------------------------------
+
+    def put_file(self, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
+        return self.volumes.put(self.principal, volume, path, data, overwrite=overwrite)
+
+    def get_file(self, volume: str, path: str) -> bytes:
+        return self.volumes.get(self.principal, volume, path)
+
+    def list_files(self, volume: str, prefix: str = "") -> list[FileInfo]:
+        return self.volumes.list(self.principal, volume, prefix)
+
+    def delete_file(self, volume: str, path: str) -> None:
+        self.volumes.delete(self.principal, volume, path)
+
+    # -- lineage --------------------------------------------------------------------------
+
+    def lineage(self, name: str, *, direction: str = "upstream", depth: int = 10) -> list[Edge]:
+        """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
+
+        >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]  # doctest: +SKIP
+        """
+        securable = self.tables.get(self.principal, name)
+        if securable.kind not in ("table", "view"):
+            raise InvalidArgumentError(f"lineage is kept for tables and views; {name} is a {securable.kind}.")
+        return self.lineage_store.walk(securable.full_name, direction=direction, depth=depth)  # type: ignore[arg-type]
+
+    def column_lineage(self, name: str, *, direction: str = "upstream") -> list[dict[str, Any]]:
+        securable = self.tables.get(self.principal, name)
+        return self.lineage_store.columns(securable.full_name, direction=direction)  # type: ignore[arg-type]
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write buffered audit events now."""
+        self.audit.flush()
+
+    def close(self) -> None:
+        self.audit.flush()
+        self.engine.close()
+        self.metastore.dispose()
+
+    def __enter__(self) -> Lakehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Lakehouse {self.root} as {self.user}>"
+
+
+def connect(
+    path_or_uri: str | os.PathLike[str],
+    *,
+    user: str | None = None,
+    metastore: str | None = None,
+    storage_options: dict[str, str] | None = None,
+) -> Lakehouse:
+    """Open (creating if needed) the lakehouse at ``path_or_uri`` as ``user``.
+
+    ``metastore`` is a SQLAlchemy URL (default: SQLite inside the lakehouse folder).
+
+    >>> lh = glashaus.connect("./lakehouse", user="alice")  # doctest: +SKIP
+    """
+    return Lakehouse(os.fspath(path_or_uri), user=user, metastore=metastore, storage_options=storage_options)

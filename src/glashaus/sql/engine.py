@@ -1,0 +1,566 @@
+"""Governed SQL: DuckDB for the computing, Delta for every write, the catalog for names.
+
+``lh.sql`` parses each statement with sqlglot, refuses what could reach outside the
+catalog, and dispatches: queries run in a sandboxed DuckDB over governed scans; DDL
+goes to the catalog; INSERT, CTAS, MERGE, DELETE and UPDATE are computed in DuckDB
+where needed and committed to Delta in one atomic commit each, with lineage.
+
+>>> lh.sql("SELECT region, count(*) FROM main.shop.orders GROUP BY 1").to_pandas()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from glashaus.access import Principal, request
+from glashaus.catalog.names import parse_name, validate_part
+from glashaus.errors import SqlError, UngovernedAccessError
+from glashaus.sql.delta_expr import quote, to_delta
+from glashaus.sql.lineage import column_lineage
+from glashaus.sql.resolve import DIALECT, Resolved, Resolver, check_functions, parse
+from glashaus.sql.result import Result
+from glashaus.tables.service import TablesService
+
+_UNGOVERNED = (exp.Copy, exp.Attach, exp.Detach, exp.Install, exp.Pragma, exp.Set, exp.Use, exp.Export)
+_COMMAND = re.compile(
+    r"^\s*(?P<verb>CREATE|DROP)\s+(?P<kind>CATALOG|VOLUME)\s+(?P<ine>IF\s+(NOT\s+)?EXISTS\s+)?"
+    r"(?P<name>[A-Za-z0-9_.]+)(\s+COMMENT\s+'(?P<comment>(?:[^']|'')*)')?(?P<cascade>\s+CASCADE)?\s*;?\s*$",
+    re.I | re.S,
+)
+_SHOW = re.compile(r"^\s*SHOW\s+(?P<what>CATALOGS|SCHEMAS|TABLES|VIEWS|VOLUMES)(\s+(IN|FROM)\s+(?P<parent>[A-Za-z0-9_.]+))?\s*;?\s*$", re.I)
+_UNGOVERNED_WORDS = re.compile(r"^\s*(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMPORT|PRAGMA|SET|RESET|CALL|CHECKPOINT|VACUUM|USE)\b", re.I)
+
+
+class SqlEngine:
+    def __init__(self, tables: TablesService) -> None:
+        self.tables = tables
+        self._local = threading.local()
+        self._connections: list[duckdb.DuckDBPyConnection] = []
+
+    # -- DuckDB ----------------------------------------------------------------------
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = duckdb.connect()
+            layout = self.tables.layout
+            if layout.is_local:
+                con.execute("SET allowed_directories = [?]", [layout.root + "/"])
+            # From here on DuckDB cannot touch files outside the root, nor run COPY,
+            # ATTACH or INSTALL; the setting cannot be switched back on this connection.
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            self._local.con = con
+            self._connections.append(con)
+        return con
+
+    def close(self) -> None:
+        for con in self._connections:
+            try:
+                con.close()
+            except duckdb.Error:
+                pass
+        self._connections.clear()
+        self._local = threading.local()
+
+    def _run(self, resolved: Resolved) -> pa.Table:
+        con = self._connection()
+        for name, obj in resolved.registrations.items():
+            con.register(name, obj)
+        try:
+            return con.sql(resolved.expression.sql(dialect=DIALECT)).to_arrow_table()
+        except duckdb.PermissionException as exc:
+            raise UngovernedAccessError(f"refused: {_first_line(exc)}") from None
+        except duckdb.Error as exc:
+            raise SqlError(_clean_duckdb(exc)) from None
+        finally:
+            for name in resolved.registrations:
+                try:
+                    con.unregister(name)
+                except duckdb.Error:
+                    pass
+
+    # -- entry point ------------------------------------------------------------------
+
+    def execute(self, who: Principal, sql: str) -> Result:
+        """Run one or more statements; returns the result of the last one."""
+        if not isinstance(sql, str) or not sql.strip():
+            raise SqlError("empty SQL statement.")
+        word = _UNGOVERNED_WORDS.match(sql)
+        if word:
+            raise UngovernedAccessError(
+                f"{word.group(1).upper()} is not allowed: SQL may only reach catalog objects. "
+                "Use lh.read/lh.write or the CLI to move data in and out."
+            )
+        if _COMMAND.match(sql):
+            with request():
+                return self._command(who, sql)
+        show = _SHOW.match(sql)
+        if show:
+            with request():
+                return self._show(who, show["what"].upper(), show["parent"])
+        result = None
+        for statement in parse(sql):
+            with request():
+                result = self._statement(who, statement)
+        return result  # type: ignore[return-value]
+
+    def _statement(self, who: Principal, statement: exp.Expression) -> Result:
+        if isinstance(statement, _UNGOVERNED):
+            raise UngovernedAccessError(
+                f"{type(statement).__name__.upper()} is not allowed: SQL may only reach catalog objects."
+            )
+        if isinstance(statement, exp.Query):
+            resolved = Resolver(self.tables, who).resolve(statement)
+            return Result(self._run(resolved))
+        if isinstance(statement, exp.Command):
+            return self._command(who, statement.sql(dialect=DIALECT))
+        handler: Callable[[Principal, Any], Result] | None = {
+            exp.Create: self._create,
+            exp.Insert: self._insert,
+            exp.Delete: self._delete,
+            exp.Update: self._update,
+            exp.Merge: self._merge,
+            exp.Drop: self._drop,
+            exp.Describe: self._describe,
+        }.get(type(statement))
+        if handler is None:
+            raise SqlError(
+                f"statement {type(statement).__name__.upper()} is not supported. Supported: SELECT, "
+                "CREATE CATALOG/SCHEMA/TABLE/VIEW/VOLUME, CREATE TABLE AS SELECT, INSERT INTO, "
+                "MERGE INTO, DELETE, UPDATE, DROP, DESCRIBE, SHOW."
+            )
+        return handler(who, statement)
+
+    # -- DDL ----------------------------------------------------------------------------
+
+    def _command(self, who: Principal, sql: str) -> Result:
+        match = _COMMAND.match(sql)
+        if not match:
+            raise SqlError(f"unsupported statement: {sql.strip()[:80]!r}.")
+        verb, kind, name = match["verb"].upper(), match["kind"].lower(), match["name"]
+        exists = bool(match["ine"])
+        comment = match["comment"].replace("''", "'") if match["comment"] is not None else None
+        if verb == "DROP":
+            gone = self.tables.drop(who, name, kind=kind, if_exists=exists, cascade=bool(match["cascade"]))
+            return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)", table=name)
+        if kind == "catalog":
+            s = self.tables.create_catalog(who, name, comment=comment, if_not_exists=exists)
+        else:
+            s = self.tables.create_volume(who, name, comment=comment, if_not_exists=exists)
+        return Result.status(f"CREATE {kind.upper()}", f"created {kind} {s.full_name}", table=s.full_name)
+
+    def _show(self, who: Principal, what: str, parent: str | None) -> Result:
+        kind = {"TABLES": "table", "VIEWS": "view", "VOLUMES": "volume"}.get(what)
+        if what == "CATALOGS":
+            items = self.tables.list(who)
+        elif parent is None:
+            raise SqlError(f"SHOW {what} needs IN <{'catalog' if what == 'SCHEMAS' else 'catalog.schema'}>.")
+        else:
+            items = self.tables.list(who, parent, kind=kind)
+        return Result(
+            pa.table(
+                {
+                    "name": [s.full_name for s in items],
+                    "kind": [s.kind for s in items],
+                    "owner": [s.owner for s in items],
+                    "comment": [s.comment for s in items],
+                }
+            ),
+            statement=f"SHOW {what}",
+        )
+
+    def _create(self, who: Principal, statement: exp.Create) -> Result:
+        kind = str(statement.args.get("kind") or "").upper()
+        exists = bool(statement.args.get("exists"))
+        replace = bool(statement.args.get("replace"))
+        target = statement.this
+        comment = _property(statement, exp.SchemaCommentProperty)
+        if kind == "SCHEMA":
+            name = _dotted(target)
+            s = self.tables.create_schema(who, name, comment=comment, if_not_exists=exists)
+            return Result.status("CREATE SCHEMA", f"created schema {s.full_name}", table=s.full_name)
+        if kind == "VIEW":
+            query = statement.expression
+            if not isinstance(query, exp.Query):
+                raise SqlError("CREATE VIEW needs AS SELECT ...")
+            check_functions(query)
+            # Resolve once now: proves the view only reaches catalog objects the creator can read.
+            resolved = Resolver(self.tables, who, action="view.create").resolve(query)
+            name = _dotted(target)
+            sources = sorted(resolved.sources)
+            s = self.tables.create_view(
+                who, name, sql=query.sql(dialect=DIALECT), sources=sources, comment=comment, replace=replace
+            )
+            self.tables.lineage.record(
+                principal=who.name, target=s.full_name, target_kind="view", target_version=None,
+                sources=list(resolved.sources.values()), operation="CREATE VIEW",
+                statement=statement.sql(dialect=DIALECT),
+            )
+            return Result.status("CREATE VIEW", f"created view {s.full_name}", table=s.full_name)
+        if kind != "TABLE":
+            raise SqlError(f"CREATE {kind} is not supported; use CATALOG, SCHEMA, TABLE, VIEW or VOLUME.")
+        if isinstance(target, exp.Schema):
+            name = _dotted(target.this)
+            schema, not_null, checks, primary_key = _table_definition(target)
+            if replace:
+                self.tables.drop(who, name, kind="table", if_exists=True)
+            s = self.tables.create_table(
+                who, name, schema=schema, primary_key=primary_key, constraints=checks,
+                partition_by=_partitioned_by(statement), comment=comment, if_not_exists=exists,
+            )
+            return Result.status("CREATE TABLE", f"created table {s.full_name}", table=s.full_name, version=0)
+        query = statement.expression
+        if not isinstance(query, exp.Query):
+            raise SqlError("CREATE TABLE needs a column list or AS SELECT ...")
+        name = _dotted(target)
+        resolved = Resolver(self.tables, who).resolve(query)
+        data = self._run(resolved)
+        if exists and self.tables.catalog.exists(parse_name(name)):
+            return Result.status("CREATE TABLE", f"table {name} exists already", table=name)
+        if replace:
+            self.tables.drop(who, name, kind="table", if_exists=True)
+        s = self.tables.create_table(
+            who, name, data=data, partition_by=_partitioned_by(statement), comment=comment,
+            statement=statement.sql(dialect=DIALECT), sources=list(resolved.sources.values()),
+            column_lineage=self._columns(resolved, query, data.column_names),
+        )
+        version = self.tables.store.table(s.storage_location).version()
+        return Result.status("CREATE TABLE AS SELECT", f"created table {s.full_name}", table=s.full_name,
+                             version=version, rows=data.num_rows)
+
+    def _drop(self, who: Principal, statement: exp.Drop) -> Result:
+        kind = str(statement.args.get("kind") or "").lower()
+        if kind not in ("table", "view", "schema"):
+            raise SqlError(f"DROP {kind.upper()} is not supported here.")
+        gone = []
+        for target in statement.args.get("tables") or [statement.this]:
+            gone += self.tables.drop(
+                who, _dotted(target), kind=kind, if_exists=bool(statement.args.get("exists")),
+                cascade=bool(statement.args.get("cascade")),
+            )
+        return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)")
+
+    def _describe(self, who: Principal, statement: exp.Describe) -> Result:
+        info = self.tables.describe(who, _dotted(statement.this))
+        columns = info.get("columns") or []
+        return Result(
+            pa.table(
+                {
+                    "column": [c["name"] for c in columns],
+                    "type": [c["type"] for c in columns],
+                    "nullable": [c["nullable"] for c in columns],
+                    "comment": [c["comment"] for c in columns],
+                }
+            ),
+            statement="DESCRIBE",
+        )
+
+    # -- DML ------------------------------------------------------------------------------
+
+    def _insert(self, who: Principal, statement: exp.Insert) -> Result:
+        target = statement.this
+        columns: list[str] | None = None
+        if isinstance(target, exp.Schema):
+            columns = [validate_part(c.name, what="column") for c in target.expressions]
+            target = target.this
+        name = _dotted(target)
+        query = statement.expression
+        if not isinstance(query, exp.Query | exp.Values):
+            raise SqlError("INSERT needs VALUES (...) or SELECT ...")
+        if isinstance(query, exp.Values):
+            query = exp.select("*").from_(query.copy())
+        resolved = Resolver(self.tables, who).resolve(query)
+        data = self._run(resolved)
+        table_columns = self.tables.schema(who, parse_name(name)).names
+        if columns is None:
+            if data.num_columns > len(table_columns):
+                raise SqlError(
+                    f"INSERT into {name} gives {data.num_columns} values per row but the table has "
+                    f"{len(table_columns)} columns."
+                )
+            columns = table_columns[: data.num_columns]
+        elif len(columns) != data.num_columns:
+            raise SqlError(f"INSERT into {name} names {len(columns)} columns but gives {data.num_columns} values.")
+        data = data.rename_columns(columns)
+        mode = "overwrite" if statement.args.get("overwrite") else "append"
+        commit = self.tables.write(
+            who, name, data, mode=mode, operation="INSERT", statement=statement.sql(dialect=DIALECT),
+            sources=list(resolved.sources.values()),
+            column_lineage=self._columns(resolved, query, columns),
+        )
+        return Result.status("INSERT", f"inserted {data.num_rows} row(s)", table=commit.table,
+                             version=commit.version, rows=data.num_rows)
+
+    def _delete(self, who: Principal, statement: exp.Delete) -> Result:
+        name = _dotted(statement.this)
+        where = statement.args.get("where")
+        predicate = where.this if where is not None else None
+        delta = to_delta(predicate, qualifiers=_alias_map(statement.this)) if predicate is not None else None
+        if predicate is not None and delta is None:
+            # Outside the subset delta-rs evaluates like DuckDB: compute the survivors
+            # in DuckDB and replace the table's contents in one commit.
+            keep = exp.select("*").from_(statement.this.copy()).where(
+                exp.not_(exp.func("coalesce", exp.paren(predicate.copy()), exp.false()))
+            )
+            return self._rewrite(who, name, keep, "DELETE")
+        if delta is None and predicate is not None:
+            raise SqlError("DELETE condition cannot be evaluated.")
+        commit = self.tables.delete_rows(who, name, predicate=delta)
+        return Result.status("DELETE", f"deleted {commit.rows} row(s)", table=name, version=commit.version,
+                             rows=commit.rows)
+
+    def _update(self, who: Principal, statement: exp.Update) -> Result:
+        name = _dotted(statement.this)
+        if statement.args.get("from"):
+            raise SqlError("UPDATE ... FROM is not supported; use MERGE INTO ... USING ... instead.")
+        where = statement.args.get("where")
+        predicate = where.this if where is not None else None
+        qualifiers = _alias_map(statement.this)
+        assignments: dict[str, exp.Expression] = {}
+        for eq in statement.expressions:
+            column = validate_part(eq.this.name, what="column")
+            assignments[column] = eq.expression
+        delta_updates = {quote(c): to_delta(e, qualifiers=qualifiers) for c, e in assignments.items()}
+        delta_predicate = to_delta(predicate, qualifiers=qualifiers) if predicate is not None else None
+        if all(v is not None for v in delta_updates.values()) and (predicate is None or delta_predicate):
+            commit = self.tables.update_rows(who, name, updates=delta_updates, predicate=delta_predicate)  # type: ignore[arg-type]
+            return Result.status("UPDATE", f"updated {commit.rows} row(s)", table=name, version=commit.version,
+                                 rows=commit.rows)
+        schema = self.tables.schema(who, parse_name(name))
+        condition = exp.func("coalesce", exp.paren(predicate.copy()), exp.false()) if predicate is not None else exp.true()
+        projections = []
+        for field in schema:
+            column = exp.column(field.name, quoted=True)
+            if field.name in assignments:
+                value = exp.Case(ifs=[exp.If(this=condition.copy(), true=assignments[field.name].copy())], default=column)
+                projections.append(exp.alias_(exp.cast(value, _duck_type(field.type)), field.name, quoted=True))
+            else:
+                projections.append(column)
+        rewritten = exp.select(*projections).from_(statement.this.copy())
+        return self._rewrite(who, name, rewritten, "UPDATE")
+
+    def _rewrite(self, who: Principal, name: str, query: exp.Query, operation: str) -> Result:
+        resolved = Resolver(self.tables, who).resolve(query)
+        data = self._run(resolved)
+        commit = self.tables.write(who, name, data, mode="overwrite", operation=operation)
+        return Result.status(operation, f"{operation.lower()} rewrote the table ({data.num_rows} row(s) remain)",
+                             table=name, version=commit.version, rows=data.num_rows)
+
+    def _merge(self, who: Principal, statement: exp.Merge) -> Result:
+        target = statement.this
+        name = _dotted(target)
+        using = statement.args["using"]
+        source_alias = (using.alias or (using.name if isinstance(using, exp.Table) else "source")).lower()
+        target_alias = (target.alias or target.name).lower()
+        source_query = exp.select("*").from_(using.copy())
+        resolved = Resolver(self.tables, who).resolve(source_query)
+        source = self._run(resolved)
+        qualifiers = {target_alias: "target", source_alias: "source"}
+        on = to_delta(statement.args["on"], qualifiers=qualifiers)
+        if on is None:
+            raise SqlError(
+                "MERGE ... ON must compare columns with plain operators (e.g. t.id = s.id); "
+                "move computed keys into the USING subquery."
+            )
+        clauses = []
+        whens = statement.args.get("whens")
+        for when in (whens.expressions if whens is not None else []):
+            clauses.append(_merge_clause(when, qualifiers))
+
+        def build(merger: Any) -> Any:
+            for method, kwargs in clauses:
+                merger = getattr(merger, method)(**kwargs)
+            return merger
+
+        commit = self.tables.merge_rows(
+            who, name, source, predicate=on, build=build, sources=list(resolved.sources.values()),
+            statement=statement.sql(dialect=DIALECT),
+        )
+        return Result.status("MERGE", f"merged {source.num_rows} source row(s)", table=name,
+                             version=commit.version, rows=source.num_rows)
+
+    # -- lineage ---------------------------------------------------------------------------
+
+    def _columns(self, resolved: Resolved, query: exp.Expression, target_columns: list[str]) -> list[tuple[str, str, str]]:
+        return column_lineage(query, resolved.schemas, target_columns)
+
+
+def _merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    matched = bool(when.args.get("matched"))
+    by_source = bool(when.args.get("source"))
+    condition = when.args.get("condition")
+    kwargs: dict[str, Any] = {}
+    if condition is not None:
+        translated = to_delta(condition, qualifiers=qualifiers)
+        if translated is None:
+            raise SqlError(f"MERGE condition {condition.sql(DIALECT)!r} is too complex; use plain comparisons.")
+        kwargs["predicate"] = translated
+    then = when.args.get("then")
+    if isinstance(then, exp.Var) and then.name.upper() == "DELETE" or (
+        isinstance(then, exp.Delete)
+    ):
+        if not matched:
+            raise SqlError("WHEN NOT MATCHED cannot DELETE.")
+        return ("when_not_matched_by_source_delete" if by_source else "when_matched_delete"), kwargs
+    if isinstance(then, exp.Update):
+        if not then.expressions or isinstance(then.expressions[0], exp.Star):
+            return "when_matched_update_all", kwargs
+        updates = {}
+        for eq in then.expressions:
+            column = validate_part(eq.this.name, what="column")
+            value = to_delta(eq.expression, qualifiers=qualifiers)
+            if value is None:
+                raise SqlError(f"MERGE SET {column} = {eq.expression.sql(DIALECT)} is too complex; compute it in USING.")
+            updates[quote(column)] = value
+        kwargs["updates"] = updates
+        return ("when_not_matched_by_source_update" if by_source else "when_matched_update"), kwargs
+    if isinstance(then, exp.Insert):
+        if isinstance(then.this, exp.Star) or then.this is None:
+            return "when_not_matched_insert_all", kwargs
+        columns = [validate_part(c.name, what="column") for c in then.this.expressions]
+        values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else [then.expression]
+        if len(columns) != len(values):
+            raise SqlError("MERGE INSERT names a different number of columns and values.")
+        updates = {}
+        for column, value in zip(columns, values, strict=True):
+            translated = to_delta(value, qualifiers=qualifiers)
+            if translated is None:
+                raise SqlError(f"MERGE INSERT value {value.sql(DIALECT)} is too complex; compute it in USING.")
+            updates[quote(column)] = translated
+        kwargs["updates"] = updates
+        return "when_not_matched_insert", kwargs
+    raise SqlError(f"unsupported MERGE clause: {when.sql(DIALECT)}")
+
+
+def _dotted(node: exp.Expression) -> str:
+    if isinstance(node, exp.Table):
+        if node.this is not None and not isinstance(node.this, exp.Identifier):
+            raise UngovernedAccessError(f"{node.sql(DIALECT)!r} is not a catalog name.")
+        parts = (node.args.get("catalog"), node.args.get("db"), node.this)
+        return ".".join(p.name for p in parts if isinstance(p, exp.Identifier))
+    if isinstance(node, exp.Identifier):
+        return node.name
+    raise SqlError(f"expected a catalog name, got {node.sql(DIALECT)!r}.")
+
+
+def _alias_map(table: exp.Table) -> dict[str, str]:
+    """Qualifiers that mean the target table itself: dropped in Delta predicates."""
+    names = {table.name.lower()}
+    if table.alias:
+        names.add(table.alias.lower())
+    return {n: "" for n in names}
+
+
+def _property(statement: exp.Create, kind: type) -> str | None:
+    props = statement.args.get("properties")
+    if props is None:
+        return None
+    for prop in props.expressions:
+        if isinstance(prop, kind):
+            return prop.this.name
+    return None
+
+
+def _partitioned_by(statement: exp.Create) -> list[str] | None:
+    props = statement.args.get("properties")
+    if props is None:
+        return None
+    for prop in props.expressions:
+        if isinstance(prop, exp.PartitionedByProperty):
+            node = prop.this
+            items = node.expressions if isinstance(node, exp.Schema | exp.Tuple) else [node]
+            return [validate_part(i.name, what="partition column") for i in items]
+    return None
+
+
+def _table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[str, str], list[str]]:
+    fields, not_null, checks, primary_key = [], [], {}, []
+    for item in schema.expressions:
+        if isinstance(item, exp.ColumnDef):
+            column = validate_part(item.name, what="column")
+            nullable = True
+            for constraint in item.args.get("constraints") or []:
+                kind = constraint.kind
+                if isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
+                    nullable = False
+                elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+                    primary_key.append(column)
+                    nullable = False
+                elif isinstance(kind, exp.CheckColumnConstraint):
+                    checks[f"{column}_check_{len(checks) + 1}"] = _check_sql(kind.this)
+            fields.append(pa.field(column, _arrow_type(item.args.get("kind"), column), nullable=nullable))
+            if not nullable:
+                not_null.append(column)
+        elif isinstance(item, exp.PrimaryKey):
+            primary_key += [validate_part(c.name, what="primary key column") for c in item.expressions]
+        elif isinstance(item, exp.Constraint):
+            for inner in item.expressions:
+                if isinstance(inner, exp.CheckColumnConstraint):
+                    checks[validate_part(item.this.name, what="constraint")] = _check_sql(inner.this)
+        elif isinstance(item, exp.CheckColumnConstraint):
+            checks[f"check_{len(checks) + 1}"] = _check_sql(item.this)
+        else:
+            raise SqlError(f"unsupported table element {item.sql(DIALECT)!r}.")
+    return pa.schema(fields), not_null, checks, primary_key
+
+
+def _check_sql(expression: exp.Expression) -> str:
+    translated = to_delta(expression)
+    if translated is None:
+        raise SqlError(f"CHECK ({expression.sql(DIALECT)}) is too complex; use comparisons of columns and literals.")
+    return translated
+
+
+_TYPES: dict[str, pa.DataType] = {
+    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(),
+    "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(),
+    "TEXT": pa.string(), "CHAR": pa.string(), "DATE": pa.date32(), "BLOB": pa.binary(), "BINARY": pa.binary(),
+    "VARBINARY": pa.binary(),
+    "TIMESTAMP": pa.timestamp("us"), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "TIMESTAMPLTZ": pa.timestamp("us", tz="UTC"),
+}
+
+
+def _arrow_type(kind: exp.DataType | None, column: str) -> pa.DataType:
+    if kind is None:
+        raise SqlError(f"column {column!r} needs a type.")
+    name = kind.this.name if hasattr(kind.this, "name") else str(kind.this)
+    name = name.upper()
+    if name == "DECIMAL":
+        params = [int(p.name) for p in kind.expressions] or [38, 9]
+        return pa.decimal128(*params[:2]) if len(params) > 1 else pa.decimal128(params[0], 0)
+    if name in _TYPES:
+        return _TYPES[name]
+    raise SqlError(
+        f"column {column!r} has type {kind.sql(DIALECT)}, which Glashaus tables do not support; "
+        f"use one of {', '.join(sorted(_TYPES))}, DECIMAL(p, s)."
+    )
+
+
+def _duck_type(t: pa.DataType) -> str:
+    con = duckdb.connect()
+    try:
+        return str(con.from_arrow(pa.table({"x": pa.array([], t)})).types[0])
+    finally:
+        con.close()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _clean_duckdb(exc: duckdb.Error) -> str:
+    text = str(exc).strip()
+    text = re.sub(r"__glashaus_scan_\d+", "<table>", text)
+    text = re.sub(r"read_parquet\(\[.*?\]\s*,\s*union_by_name\s*=\s*TRUE\)", "<table>", text, flags=re.S)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return f"SQL error: {first}"
+

@@ -1,0 +1,46 @@
+"""Where things live under a lakehouse root (a local folder or an object-store URI).
+
+Managed tables and volumes get a location from their name plus a short id, so a
+dropped and re-created table never reuses the old files.
+
+>>> Layout("/data/lh").table_location(Name("main", "shop", "orders"), "a1b2c3d4e5")
+'/data/lh/tables/main/shop/orders-a1b2c3d4'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from glashaus.catalog.names import Name
+
+_URI_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://", "file://", "memory://")
+
+
+class Layout:
+    def __init__(self, root: str) -> None:
+        self.is_local = not root.startswith(_URI_SCHEMES) or root.startswith("file://")
+        if self.is_local:
+            root = str(Path(root.removeprefix("file://")).expanduser().resolve())
+        self.root = root.rstrip("/")
+
+    def _join(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+    def table_location(self, name: Name, securable_id: str) -> str:
+        return self._join("tables", *name.parts[:-1], f"{name.object}-{securable_id[:8]}")
+
+    def volume_location(self, name: Name, securable_id: str) -> str:
+        return self._join("volumes", *name.parts[:-1], f"{name.object}-{securable_id[:8]}")
+
+    def system_location(self, name: Name) -> str:
+        return self._join("system", *name.parts[1:])
+
+    def default_metastore_url(self) -> str:
+        if not self.is_local:
+            raise ValueError("an object-store lakehouse needs an explicit metastore URL")
+        return f"sqlite:///{self.root}/_metastore.db"
+
+    def ensure_root(self) -> None:
+        if self.is_local:
+            os.makedirs(self.root, exist_ok=True)

@@ -1,0 +1,128 @@
+"""Bringing user data (Arrow, pandas, polars) into a table's schema, or saying why not.
+
+delta-rs casts silently (it will write integers into a string column), so the check
+lives here: a column may only be converted without loss within its kind (int64
+values that fit into an int32 column, float32 -> float64, int -> float, string <->
+large_string, timestamp precision), never between kinds (int -> string).
+
+>>> conform(pa.table({"id": pa.array([1], pa.int32())}), pa.schema([("id", pa.int64())])).schema
+id: int64
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.types as pt
+
+from glashaus.errors import InvalidArgumentError, SchemaMismatchError
+
+
+def to_arrow(data: Any, *, what: str = "data") -> pa.Table:
+    """Accept a pyarrow Table/RecordBatch, a pandas or polars DataFrame, or a list of dicts.
+
+    >>> to_arrow([{"id": 1}]).num_rows
+    1
+    """
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars":
+        return data.to_arrow()
+    if isinstance(data, list) and all(isinstance(row, dict) for row in data):
+        return pa.Table.from_pylist(data)
+    if isinstance(data, dict):
+        return pa.table(data)
+    raise InvalidArgumentError(
+        f"{what} must be a pyarrow Table, a pandas or polars DataFrame, a dict of columns "
+        f"or a list of row dicts; got {type(data).__name__}."
+    )
+
+
+def _kind(t: pa.DataType) -> str:
+    if pt.is_integer(t):
+        return "int"
+    if pt.is_floating(t) or pt.is_decimal(t):
+        return "float"
+    if pt.is_string(t) or pt.is_large_string(t) or pt.is_string_view(t):
+        return "string"
+    if pt.is_binary(t) or pt.is_large_binary(t) or pt.is_binary_view(t):
+        return "binary"
+    if pt.is_timestamp(t):
+        return "timestamp"
+    if pt.is_date(t):
+        return "date"
+    if pt.is_boolean(t):
+        return "bool"
+    if pt.is_null(t):
+        return "null"
+    return str(t)
+
+
+def _widens(source: pa.DataType, target: pa.DataType) -> bool:
+    if source.equals(target):
+        return True
+    s, t = _kind(source), _kind(target)
+    if s == "null":
+        return True
+    if s == t and s in ("string", "binary", "timestamp", "date"):
+        return True
+    if s == "int" and t == "int":
+        return True  # the cast below is checked value by value
+    if s == "int" and t == "float":
+        return True
+    if s == "float" and t == "float":
+        return not pt.is_decimal(source) or pt.is_decimal(target)
+    if pt.is_dictionary(source):
+        return _widens(source.value_type, target)
+    if pt.is_list(source) and pt.is_list(target) or pt.is_large_list(source) and pt.is_large_list(target):
+        return _widens(source.value_type, target.value_type)
+    return False
+
+
+def conform(data: pa.Table, target: pa.Schema, *, table_name: str = "the table") -> pa.Table:
+    """Reorder and widen ``data`` to ``target``; raise :class:`SchemaMismatchError` otherwise."""
+    incoming = {name.lower(): name for name in data.column_names}
+    if len(incoming) != len(data.column_names):
+        raise SchemaMismatchError(f"data for {table_name} has duplicate column names: {data.column_names}.")
+    wanted = {field.name.lower() for field in target}
+    extra = [incoming[c] for c in incoming if c not in wanted]
+    if extra:
+        raise SchemaMismatchError(
+            f"data for {table_name} has column(s) {extra} that the table does not have. "
+            "Drop them, or evolve the table with schema_mode='merge'."
+        )
+    columns = []
+    for field in target:
+        source_name = incoming.get(field.name.lower())
+        if source_name is None:
+            if not field.nullable:
+                raise SchemaMismatchError(
+                    f"data for {table_name} lacks column {field.name!r}, which is NOT NULL."
+                )
+            columns.append(pa.nulls(data.num_rows, field.type))
+            continue
+        column = data.column(source_name)
+        if not _widens(column.type, field.type):
+            raise SchemaMismatchError(
+                f"column {field.name!r} of {table_name} is {field.type}, but the data has "
+                f"{column.type}. Cast the column, or replace the table's schema with "
+                "mode='overwrite', schema_mode='overwrite'."
+            )
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaMismatchError(
+                    f"column {field.name!r} of {table_name} is {field.type}; the data's "
+                    f"{column.type} values do not fit without loss ({exc})."
+                ) from None
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=target)

@@ -1,0 +1,623 @@
+"""Tables: catalogs, schemas, managed Delta tables and views, governed.
+
+This service is the only way the other capabilities reach table data: each method
+asks :class:`~glashaus.access.Access` first (which audits), then works on the
+catalog and on storage. The SQL engine, the CLI and (later) the REST API are faces
+over these methods.
+
+>>> svc.create_table(alice, "main.shop.orders", schema=pa.schema([("id", pa.int64())]))  # doctest: +SKIP
+>>> svc.write(alice, "main.shop.orders", {"id": [1, 2]})                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from glashaus.access import Access, Principal, request
+from glashaus.catalog import Catalog, Name, Securable, parse_name
+from glashaus.catalog.names import validate_part
+from glashaus.errors import InvalidArgumentError, NotFoundError, SchemaMismatchError
+from glashaus.lineage import LineageStore, Source
+from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
+from glashaus.storage.layout import Layout
+from glashaus.storage.schema import to_arrow
+
+Mode = Literal["append", "overwrite", "merge"]
+SchemaMode = Literal["strict", "merge", "overwrite"]
+
+#: Vacuum never removes files younger than this, whatever is asked.
+MIN_RETENTION_HOURS = 168
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What a write did: the table, its new version, the operation, rows involved."""
+
+    table: str
+    version: int
+    operation: str
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class ScanSource:
+    """A governed table pinned at one version, ready for the SQL engine to read."""
+
+    securable: Securable
+    version: int
+    handle: DeltaTable
+    partitioned: bool
+
+
+class TablesService:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        store: DeltaStore,
+        layout: Layout,
+        access: Access,
+        lineage: LineageStore,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.layout = layout
+        self.access = access
+        self.lineage = lineage
+
+    # -- containers ------------------------------------------------------------------
+
+    def create_catalog(
+        self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
+    ) -> Securable:
+        n = parse_name(name, levels=1, allow_version=False)
+        _refuse_system(n, "create")
+        with request():
+            self.access.authorize(who, "CREATE CATALOG", None, action="catalog.create", details={"name": n.full})
+            return self.catalog.create("catalog", n, owner=who.name, comment=comment, if_not_exists=if_not_exists)
+
+    def create_schema(
+        self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
+    ) -> Securable:
+        n = parse_name(name, levels=2, allow_version=False)
+        _refuse_system(n, "create")
+        with request():
+            parent = self.catalog.get(n.parent, kind="catalog")  # type: ignore[arg-type]
+            self.access.authorize(who, "CREATE SCHEMA", parent, action="schema.create", details={"name": n.full})
+            return self.catalog.create("schema", n, owner=who.name, comment=comment, if_not_exists=if_not_exists)
+
+    def list(self, who: Principal, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
+        """Catalogs (no parent), schemas of a catalog, or objects of a schema."""
+        with request():
+            if parent is None:
+                return self.catalog.list(kind=kind)
+            n = parse_name(parent, levels=(1, 2), allow_version=False)
+            container = self.catalog.get(n, kind=("catalog", "schema"))
+            privilege = "USE CATALOG" if container.kind == "catalog" else "USE SCHEMA"
+            self.access.authorize(who, privilege, container, action=f"{container.kind}.list")
+            return self.catalog.list(parent=n, kind=kind)
+
+    def get(self, who: Principal, name: str, *, kind: str | tuple[str, ...] | None = None) -> Securable:
+        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        with request():
+            securable = self.catalog.get(n, kind=kind)
+            self.access.authorize(who, _use_privilege(securable), securable, action=f"{securable.kind}.get")
+            return securable
+
+    def drop(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        kind: str | tuple[str, ...] | None = None,
+        if_exists: bool = False,
+        cascade: bool = False,
+    ) -> list[Securable]:
+        """Remove a securable from the catalog. Data files stay until vacuumed by an admin."""
+        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        _refuse_system(n, "drop")
+        with request():
+            try:
+                securable = self.catalog.get(n, kind=kind)
+            except NotFoundError:
+                if if_exists:
+                    return []
+                raise
+            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.drop")
+            gone = self.catalog.drop(n, cascade=cascade)
+            for s in gone:
+                if s.storage_location and s.kind == "table":
+                    self.store.forget(s.storage_location)
+            return gone
+
+    # -- tables ------------------------------------------------------------------------
+
+    def create_table(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        schema: pa.Schema | None = None,
+        data: Any = None,
+        primary_key: list[str] | None = None,
+        partition_by: list[str] | None = None,
+        constraints: dict[str, str] | None = None,
+        comment: str | None = None,
+        properties: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        if_not_exists: bool = False,
+        upstream: list[str] | None = None,
+        statement: str | None = None,
+        sources: list[Source] | None = None,
+        column_lineage: list[tuple[str, str, str]] | None = None,
+    ) -> Securable:
+        """Create a managed Delta table from an Arrow schema or from data (written as version 1)."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "create")
+        table_data = to_arrow(data) if data is not None else None
+        if schema is None:
+            if table_data is None:
+                raise InvalidArgumentError(f"create_table({n.full!r}) needs schema= or data=.")
+            schema = table_data.schema
+        schema = _clean_schema(schema, n.full)
+        columns = [f.name for f in schema]
+        primary_key = [c.lower() for c in (primary_key or [])]
+        partition_by = [c.lower() for c in (partition_by or [])]
+        for label, cols in (("primary key", primary_key), ("partition", partition_by)):
+            missing = [c for c in cols if c not in columns]
+            if missing:
+                raise InvalidArgumentError(f"{label} column(s) {missing} are not in {n.full}'s columns {columns}.")
+        # A primary key is NOT NULL, as in Unity Catalog (informational otherwise).
+        schema = pa.schema([f.with_nullable(False) if f.name in primary_key else f for f in schema])
+        with request():
+            parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
+            self.access.authorize(who, "CREATE TABLE", parent, action="table.create", details={"name": n.full})
+            if if_not_exists and self.catalog.exists(n):
+                return self.catalog.get(n, kind="table")
+            spec = {"primary_key": primary_key, "partition_by": partition_by}
+            securable = self.catalog.create(
+                "table", n, owner=who.name, comment=comment, properties=properties, spec=spec
+            )
+            location = self.layout.table_location(n, securable.id)
+            try:
+                self.store.create(
+                    location, schema, partition_by=partition_by, constraints=constraints,
+                    name=n.full, description=comment,
+                )
+                securable = self.catalog.update(n, storage_location=location)
+                if tags:
+                    securable = self.catalog.set_tags(n, tags)
+            except BaseException:
+                self.catalog.drop(n)
+                raise
+            if table_data is not None:
+                self.write(who, n.full, table_data, mode="append", upstream=upstream, statement=statement,
+                           operation="CREATE TABLE AS SELECT" if statement else "CREATE TABLE",
+                           sources=sources, column_lineage=column_lineage)
+            return self.catalog.get(n)
+
+    def table(self, name: str | Name) -> Securable:
+        """The catalog entry of a table (no authorization: callers authorize)."""
+        n = name if isinstance(name, Name) else parse_name(name, allow_version=False)
+        return self.catalog.get(n, kind="table")
+
+    def write(
+        self,
+        who: Principal,
+        name: str,
+        data: Any,
+        *,
+        mode: Mode = "append",
+        on: list[str] | None = None,
+        schema_mode: SchemaMode = "strict",
+        upstream: list[str] | None = None,
+        operation: str | None = None,
+        statement: str | None = None,
+        sources: list[Source] | None = None,
+        column_lineage: list[tuple[str, str, str]] | None = None,
+    ) -> Commit:
+        """Append, overwrite or merge (upsert on ``on`` or the primary key) in one commit.
+
+        ``upstream`` declares the tables the data was computed from: their current
+        versions are recorded as lineage.
+        """
+        if mode not in ("append", "overwrite", "merge"):
+            raise InvalidArgumentError(f"mode must be 'append', 'overwrite' or 'merge', not {mode!r}.")
+        if schema_mode not in ("strict", "merge", "overwrite"):
+            raise InvalidArgumentError(f"schema_mode must be 'strict', 'merge' or 'overwrite', not {schema_mode!r}.")
+        if schema_mode == "overwrite" and mode != "overwrite":
+            raise InvalidArgumentError("schema_mode='overwrite' replaces the schema and needs mode='overwrite'.")
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "write to")
+        table = to_arrow(data)
+        table = table.rename_columns([c.lower() for c in table.column_names])
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MODIFY", securable, action="table.write", details={"mode": mode, "rows": table.num_rows})
+            sources = list(sources or []) + [self._current_source(who, u) for u in (upstream or [])]
+            metadata = {"glashaus.principal": who.name, "glashaus.operation": operation or f"WRITE {mode}"}
+            location = _location(securable)
+            if mode == "merge":
+                keys = [c.lower() for c in (on or securable.spec.get("primary_key") or [])]
+                if not keys:
+                    raise InvalidArgumentError(
+                        f"mode='merge' on {n.full} needs on=[key columns] (the table has no primary key)."
+                    )
+                missing = [k for k in keys if k not in table.column_names]
+                if missing:
+                    raise SchemaMismatchError(f"merge key column(s) {missing} are not in the data for {n.full}.")
+                version = self._merge(location, table, keys, schema_mode, metadata, n.full)
+            else:
+                version = self.store.write(
+                    location, table, mode=mode, schema_mode=schema_mode, metadata=metadata, table_name=n.full
+                )
+            commit = Commit(n.full, version, operation or mode.upper(), table.num_rows)
+            self._record_lineage(who, commit, sources, column_lineage, statement)
+            return commit
+
+    def _merge(
+        self, location: str, data: pa.Table, keys: list[str], schema_mode: str, metadata: dict, table_name: str
+    ) -> int:
+        from glashaus.storage.schema import conform
+
+        handle = self.store.table(location)
+        if schema_mode == "strict":
+            data = conform(data, arrow_schema(handle), table_name=table_name)
+        dupes = data.group_by(keys).aggregate([([], "count_all")]).filter(
+            pa.compute.greater(pa.compute.field("count_all"), 1)
+        )
+        if dupes.num_rows:
+            raise InvalidArgumentError(
+                f"merge into {table_name}: {dupes.num_rows} key(s) appear more than once in the data "
+                f"(e.g. {dupes.slice(0, 1).drop(['count_all']).to_pylist()[0]}); deduplicate first."
+            )
+        predicate = " AND ".join(f"target.{_dq(k)} = source.{_dq(k)}" for k in keys)
+        return self.store.merge(
+            location,
+            data,
+            predicate=predicate,
+            build=lambda m: m.when_matched_update_all().when_not_matched_insert_all(),
+            metadata=metadata,
+            table_name=table_name,
+            merge_schema=schema_mode == "merge",
+        )
+
+    def delete_rows(self, who: Principal, name: str, *, predicate: str | None, statement: str | None = None) -> Commit:
+        """Delete rows matching a Delta SQL predicate (all rows when ``None``)."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "delete from")
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MODIFY", securable, action="table.delete")
+            version, rows = self.store.delete(
+                _location(securable), predicate=predicate, table_name=n.full,
+                metadata={"glashaus.principal": who.name, "glashaus.operation": "DELETE"},
+            )
+            return Commit(n.full, version, "DELETE", rows)
+
+    def update_rows(
+        self, who: Principal, name: str, *, updates: dict[str, str], predicate: str | None
+    ) -> Commit:
+        """Update rows with Delta SQL expressions, e.g. ``{"price": "price * 1.1"}``."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "update")
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MODIFY", securable, action="table.update")
+            version, rows = self.store.update(
+                _location(securable), updates=updates, predicate=predicate, table_name=n.full,
+                metadata={"glashaus.principal": who.name, "glashaus.operation": "UPDATE"},
+            )
+            return Commit(n.full, version, "UPDATE", rows)
+
+    def merge_rows(
+        self, who: Principal, name: str, source: pa.Table, *, predicate: str, build: Any,
+        sources: list[Source] | None = None, statement: str | None = None,
+    ) -> Commit:
+        """MERGE with explicit clauses (used by SQL ``MERGE INTO``); aliases target/source."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "merge into")
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MODIFY", securable, action="table.merge")
+            version = self.store.merge(
+                _location(securable), source, predicate=predicate, build=build, table_name=n.full,
+                metadata={"glashaus.principal": who.name, "glashaus.operation": "MERGE"},
+            )
+            commit = Commit(n.full, version, "MERGE", source.num_rows)
+            self._record_lineage(who, commit, sources or [], None, statement)
+            return commit
+
+    def read(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: dt.datetime | str | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        """The table's rows (at a version or time) as a pyarrow Table."""
+        n = parse_name(name, allow_version=True)
+        if n.version is not None:
+            if version is not None and version != n.version:
+                raise InvalidArgumentError(f"{name!r} names version {n.version} but version={version} was passed.")
+            version = n.version
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "SELECT", securable, action="table.read",
+                                  details={"version": version, "as_of": str(as_of) if as_of else None})
+            self._flush_if_system(securable)
+            return self.store.read(_location(securable), version=version, as_of=as_of, columns=columns)
+
+    def scan(
+        self, who: Principal, name: Name, *, version: int | None = None, as_of: Any = None, action: str = "sql.select"
+    ) -> ScanSource:
+        """Authorize a read and pin the table at a version, for the SQL engine."""
+        securable = self.table(name)
+        self.access.authorize(who, "SELECT", securable, action=action,
+                              details={"version": version} if version is not None else None)
+        self._flush_if_system(securable)
+        handle = self.store.at_version(_location(securable), version=version, as_of=as_of)
+        return ScanSource(securable, handle.version(), handle, bool(handle.metadata().partition_columns))
+
+    def history(self, who: Principal, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits newest first: version, time, operation, who, metrics."""
+        n = parse_name(name, allow_version=False)
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "SELECT", securable, action="table.history")
+            rows = []
+            for entry in self.store.history(_location(securable), limit=limit):
+                info = entry  # delta-rs puts custom commit metadata at the top level
+                metrics = entry.get("operationMetrics") or {}
+                rows.append(
+                    {
+                        "version": entry.get("version"),
+                        "timestamp": dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC),
+                        "operation": info.get("glashaus.operation") or entry.get("operation"),
+                        "principal": info.get("glashaus.principal"),
+                        "rows_added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
+                        "metrics": metrics,
+                    }
+                )
+            return rows
+
+    def describe(self, who: Principal, name: str) -> dict[str, Any]:
+        """Everything known about a table or view: columns, keys, constraints, version, size."""
+        n = parse_name(name, allow_version=False)
+        with request():
+            securable = self.catalog.get(n, kind=("table", "view", "volume"))
+            self.access.authorize(who, "SELECT" if securable.kind != "volume" else "READ VOLUME", securable,
+                                  action=f"{securable.kind}.describe")
+            info: dict[str, Any] = {
+                "name": n.full,
+                "kind": securable.kind,
+                "owner": securable.owner,
+                "comment": securable.comment,
+                "tags": securable.tags,
+                "properties": securable.properties,
+                "created_at": securable.created_at,
+                "created_by": securable.created_by,
+                "location": securable.storage_location,
+            }
+            if securable.kind == "view":
+                info["sql"] = securable.spec.get("sql")
+            if securable.kind != "table":
+                return info
+            handle = self.store.table(_location(securable))
+            adds = handle.get_add_actions(flatten=True)
+            info.update(
+                version=handle.version(),
+                primary_key=securable.spec.get("primary_key", []),
+                partition_by=handle.metadata().partition_columns,
+                constraints=constraints_of(handle),
+                num_files=adds.num_rows,
+                size_bytes=sum(adds["size_bytes"].to_pylist()) if adds.num_rows else 0,
+                num_rows=sum(v or 0 for v in adds["num_records"].to_pylist()) if adds.num_rows else 0,
+                columns=[
+                    {
+                        "name": f.name,
+                        "type": str(f.type),
+                        "nullable": f.nullable,
+                        "comment": securable.column_comments.get(f.name),
+                        "tags": securable.column_tags.get(f.name, {}),
+                    }
+                    for f in arrow_schema(handle)
+                ],
+            )
+            return info
+
+    def schema(self, who: Principal, name: Name) -> pa.Schema:
+        securable = self.table(name)
+        self.access.authorize(who, "SELECT", securable, action="table.schema")
+        return arrow_schema(self.store.table(_location(securable)))
+
+    def restore(self, who: Principal, name: str, *, version: int) -> Commit:
+        """Make an old version current again (a new commit; history is kept)."""
+        n = parse_name(name, allow_version=False)
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MODIFY", securable, action="table.restore", details={"version": version})
+            new = self.store.restore(_location(securable), version=version, table_name=n.full)
+            return Commit(n.full, new, f"RESTORE to {version}")
+
+    def optimize(self, who: Principal, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
+        n = parse_name(name, allow_version=False)
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MODIFY", securable, action="table.optimize")
+            return self.store.optimize(_location(securable), zorder_by=zorder_by)
+
+    def vacuum(
+        self, who: Principal, name: str, *, retention_hours: int | None = None, dry_run: bool = False
+    ) -> list[str]:
+        """Remove data files no longer needed, keeping every version lineage points at.
+
+        Retention is at least :data:`MIN_RETENTION_HOURS` and is stretched so that the
+        oldest version any recorded write read stays readable.
+        """
+        n = parse_name(name, allow_version=False)
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MODIFY", securable, action="table.vacuum")
+            location = _location(securable)
+            hours = max(retention_hours or 30 * 24, MIN_RETENTION_HOURS)
+            pinned = self.lineage.pinned_versions(n.full)
+            if pinned:
+                oldest = pinned[0]
+                for entry in self.store.history(location):
+                    if entry.get("version") == oldest + 1 or entry.get("version") == oldest:
+                        age = dt.datetime.now(dt.UTC) - dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC)
+                        hours = max(hours, int(age.total_seconds() // 3600) + 1)
+            return self.store.vacuum(location, retention_hours=hours, dry_run=dry_run)
+
+    def changes(
+        self, who: Principal, name: str, *, starting_version: int = 0, ending_version: int | None = None
+    ) -> pa.Table:
+        """The change data feed: inserted, deleted and updated rows per version."""
+        n = parse_name(name, allow_version=False)
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "SELECT", securable, action="table.changes")
+            return self.store.changes(
+                _location(securable), starting_version=starting_version, ending_version=ending_version
+            )
+
+    # -- views -----------------------------------------------------------------------------
+
+    def create_view(
+        self, who: Principal, name: str, *, sql: str, sources: list[str], comment: str | None = None,
+        replace: bool = False,
+    ) -> Securable:
+        """Register a view; the SQL engine has validated ``sql`` and listed its ``sources``."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "create")
+        with request():
+            parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
+            self.access.authorize(who, "CREATE TABLE", parent, action="view.create", details={"name": n.full})
+            if replace and self.catalog.exists(n):
+                self.catalog.drop(n, kind="view")
+            return self.catalog.create(
+                "view", n, owner=who.name, comment=comment, spec={"sql": sql, "sources": sources}
+            )
+
+    # -- volumes ----------------------------------------------------------------------------
+
+    def create_volume(
+        self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
+    ) -> Securable:
+        """Register a managed volume: a governed folder for files (images, text, models)."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "create")
+        with request():
+            parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
+            self.access.authorize(who, "CREATE VOLUME", parent, action="volume.create", details={"name": n.full})
+            if if_not_exists and self.catalog.exists(n):
+                return self.catalog.get(n, kind="volume")
+            securable = self.catalog.create("volume", n, owner=who.name, comment=comment)
+            return self.catalog.update(n, storage_location=self.layout.volume_location(n, securable.id))
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def set_comment(self, who: Principal, name: str, comment: str, *, column: str | None = None) -> Securable:
+        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        with request():
+            securable = self.catalog.get(n)
+            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.comment")
+            if column is not None:
+                return self.catalog.set_column_comment(n, validate_part(column, what="column"), comment)
+            return self.catalog.update(n, comment=comment)
+
+    def set_tags(
+        self, who: Principal, name: str, tags: dict[str, str], *, column: str | None = None
+    ) -> Securable:
+        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        with request():
+            securable = self.catalog.get(n)
+            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.tag")
+            return self.catalog.set_tags(n, tags, column=column)
+
+    def unset_tags(self, who: Principal, name: str, keys: list[str], *, column: str | None = None) -> Securable:
+        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        with request():
+            securable = self.catalog.get(n)
+            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.untag")
+            return self.catalog.unset_tags(n, keys, column=column)
+
+    def set_properties(self, who: Principal, name: str, properties: dict[str, str]) -> Securable:
+        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        with request():
+            securable = self.catalog.get(n)
+            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.properties")
+            return self.catalog.update(n, properties=properties)
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    def _current_source(self, who: Principal, name: str) -> Source:
+        n = parse_name(name, allow_version=True)
+        securable = self.catalog.get(n, kind=("table", "view"))
+        self.access.authorize(who, "SELECT", securable, action="lineage.declare")
+        if securable.kind == "view":
+            return Source(n.full, "view", None)
+        version = n.version if n.version is not None else self.store.table(_location(securable)).version()
+        return Source(n.full, "table", version)
+
+    def _record_lineage(
+        self, who: Principal, commit: Commit, sources: list[Source],
+        columns: list[tuple[str, str, str]] | None, statement: str | None,
+    ) -> None:
+        self.lineage.record(
+            principal=who.name, target=commit.table, target_kind="table", target_version=commit.version,
+            sources=sources, columns=columns, operation=commit.operation, statement=statement,
+        )
+
+    def _flush_if_system(self, securable: Securable) -> None:
+        if securable.name.catalog == "system":
+            self.access.audit.flush()
+
+
+def _location(securable: Securable) -> str:
+    if not securable.storage_location:
+        raise NotFoundError(f"table {securable.full_name!r} has no storage location (its creation failed).")
+    return securable.storage_location
+
+
+def _refuse_system(n: Name, verb: str) -> None:
+    if n.catalog == "system":
+        raise InvalidArgumentError(f"cannot {verb} {n.full!r}: the system catalog is written only by Glashaus.")
+
+
+def _use_privilege(securable: Securable) -> str:
+    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME"}.get(securable.kind, "SELECT")
+
+
+def _clean_schema(schema: pa.Schema, table: str) -> pa.Schema:
+    seen: set[str] = set()
+    fields = []
+    for f in schema:
+        col = validate_part(f.name, what=f"column name in {table}")
+        if col in seen:
+            raise InvalidArgumentError(f"column {col!r} appears twice in {table}.")
+        seen.add(col)
+        t = f.type
+        if pa.types.is_null(t):
+            raise InvalidArgumentError(f"column {col!r} of {table} has no type (all values are NULL); cast it first.")
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            t = pa.string()
+        if pa.types.is_timestamp(t) and t.unit == "ns":
+            t = pa.timestamp("us", tz=t.tz)
+        fields.append(pa.field(col, t, nullable=f.nullable))
+    return pa.schema(fields)
+
+
+def _dq(identifier: str) -> str:
+    """Quote a column for a Delta (DataFusion) SQL predicate."""
+    return '"' + identifier.replace('"', '""') + '"'

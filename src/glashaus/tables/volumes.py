@@ -1,0 +1,104 @@
+"""Volumes: governed folders of files (images, documents, model files).
+
+Paths inside a volume are validated (relative, no ``..``, no empty parts), so a
+caller can never step outside the volume's folder.
+
+>>> vols.put(alice, "main.shop.images", "plants/monstera.jpg", b"...")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+from dataclasses import dataclass
+
+import pyarrow.fs as pafs
+
+from glashaus.access import Principal, request
+from glashaus.catalog import Securable, parse_name
+from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.tables.service import TablesService
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    modified: str | None
+
+
+def check_path(path: str) -> str:
+    """A normalised relative path inside a volume, or :class:`InvalidArgumentError`.
+
+    >>> check_path("a/b.txt")
+    'a/b.txt'
+    """
+    if not isinstance(path, str) or not path.strip("/"):
+        raise InvalidArgumentError("a file path inside a volume may not be empty.")
+    if "\\" in path or "\x00" in path or path.startswith("/"):
+        raise InvalidArgumentError(f"file path {path!r} must be relative, with forward slashes.")
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise InvalidArgumentError(f"file path {path!r} may not contain empty, '.' or '..' parts.")
+    return posixpath.join(*parts)
+
+
+class VolumesService:
+    def __init__(self, tables: TablesService) -> None:
+        self.tables = tables
+
+    def _volume(self, who: Principal, name: str, privilege: str, action: str) -> tuple[Securable, pafs.FileSystem, str]:
+        n = parse_name(name, allow_version=False)
+        securable = self.tables.catalog.get(n, kind="volume")
+        self.tables.access.authorize(who, privilege, securable, action=action)
+        location = securable.storage_location or ""
+        fs, base = pafs.FileSystem.from_uri(location if "://" in location else "file://" + location)
+        return securable, fs, base
+
+    def put(self, who: Principal, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
+        """Write a file atomically (to a temporary name, then renamed into place)."""
+        rel = check_path(path)
+        with request():
+            _, fs, base = self._volume(who, volume, "WRITE VOLUME", "volume.put")
+            target = f"{base}/{rel}"
+            if not overwrite and fs.get_file_info(target).type != pafs.FileType.NotFound:
+                raise InvalidArgumentError(f"{volume}/{rel} exists already; pass overwrite=True to replace it.")
+            fs.create_dir(posixpath.dirname(target), recursive=True)
+            temp = f"{posixpath.dirname(target)}/.{uuid.uuid4().hex}.tmp"
+            with fs.open_output_stream(temp) as out:
+                out.write(data)
+            fs.move(temp, target)
+            return FileInfo(rel, len(data), None)
+
+    def get(self, who: Principal, volume: str, path: str) -> bytes:
+        rel = check_path(path)
+        with request():
+            _, fs, base = self._volume(who, volume, "READ VOLUME", "volume.get")
+            try:
+                with fs.open_input_stream(f"{base}/{rel}") as src:
+                    return src.read()
+            except FileNotFoundError:
+                raise NotFoundError(f"file {rel!r} does not exist in volume {volume}.") from None
+
+    def list(self, who: Principal, volume: str, prefix: str = "") -> list[FileInfo]:
+        with request():
+            _, fs, base = self._volume(who, volume, "READ VOLUME", "volume.list")
+            root = f"{base}/{check_path(prefix)}" if prefix else base
+            selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+            return sorted(
+                (
+                    FileInfo(info.path[len(base) + 1 :], info.size or 0, str(info.mtime) if info.mtime else None)
+                    for info in fs.get_file_info(selector)
+                    if info.type == pafs.FileType.File and not info.base_name.startswith(".")
+                ),
+                key=lambda f: f.path,
+            )
+
+    def delete(self, who: Principal, volume: str, path: str) -> None:
+        rel = check_path(path)
+        with request():
+            _, fs, base = self._volume(who, volume, "WRITE VOLUME", "volume.delete")
+            try:
+                fs.delete_file(f"{base}/{rel}")
+            except FileNotFoundError:
+                raise NotFoundError(f"file {rel!r} does not exist in volume {volume}.") from None
