@@ -232,7 +232,7 @@ class SqlEngine:
             statement=statement.sql(dialect=DIALECT), sources=list(resolved.sources.values()),
             column_lineage=self._columns(resolved, query, data.column_names),
         )
-        version = self.tables.store.table(s.storage_location).version()
+        version = self.tables.version(who, s.full_name)
         return Result.status("CREATE TABLE AS SELECT", f"created table {s.full_name}", table=s.full_name,
                              version=version, rows=data.num_rows)
 

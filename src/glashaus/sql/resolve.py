@@ -23,7 +23,6 @@ from glashaus.access import Principal
 from glashaus.catalog.names import parse_name
 from glashaus.errors import InvalidNameError, SqlError, UngovernedAccessError
 from glashaus.lineage import Source
-from glashaus.storage.delta import arrow_schema
 from glashaus.tables.service import ScanSource, TablesService
 
 DIALECT = "duckdb"
@@ -144,14 +143,13 @@ class Resolver:
         key = f"{name.full}@v{scan.version}"
         if top or name.full not in out.sources:
             out.sources[name.full] = Source(name.full, "table", scan.version)
-        schema = arrow_schema(scan.handle)
-        out.schemas[name.full] = schema
-        source = self._scan_expression(scan, schema, out, key)
+        out.schemas[name.full] = scan.schema
+        source = self._scan_expression(scan, scan.schema, out, key)
         return exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
     def _scan_expression(self, scan: ScanSource, schema: pa.Schema, out: Resolved, key: str) -> exp.Expression:
         columns = [exp.column(f.name, quoted=True) for f in schema]
-        uris = scan.handle.file_uris()
+        uris = scan.files
         if uris and not scan.partitioned and self.tables.layout.is_local:
             # Plain Parquet scan of exactly this version's files: as fast as raw DuckDB.
             files = exp.Array(expressions=[exp.Literal.string(u) for u in uris])
@@ -163,7 +161,7 @@ class Resolver:
         view_name = out.scan_names.get(key)
         if view_name is None:
             view_name = out.scan_names[key] = f"__glashaus_scan_{len(out.scan_names)}"
-            out.registrations[view_name] = scan.handle.to_pyarrow_dataset() if uris else schema.empty_table()
+            out.registrations[view_name] = scan.dataset() if uris else schema.empty_table()
         return exp.select(*columns).from_(exp.to_identifier(view_name, quoted=True))
 
 

@@ -12,11 +12,11 @@ over these methods.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyarrow as pa
-from deltalake import DeltaTable
 
 from glashaus.access import Access, Principal, request
 from glashaus.catalog import Catalog, Name, Securable, parse_name
@@ -50,8 +50,10 @@ class ScanSource:
 
     securable: Securable
     version: int
-    handle: DeltaTable
+    schema: pa.Schema
+    files: list[str]
     partitioned: bool
+    dataset: Callable[[], Any]
 
 
 class TablesService:
@@ -364,7 +366,17 @@ class TablesService:
                               details={"version": version} if version is not None else None)
         self._flush_if_system(securable)
         handle = self.store.at_version(_location(securable), version=version, as_of=as_of)
-        return ScanSource(securable, handle.version(), handle, bool(handle.metadata().partition_columns))
+        return ScanSource(
+            securable, handle.version(), arrow_schema(handle), handle.file_uris(),
+            bool(handle.metadata().partition_columns), handle.to_pyarrow_dataset,
+        )
+
+    def version(self, who: Principal, name: str) -> int:
+        """The table's current version."""
+        n = parse_name(name, allow_version=False)
+        securable = self.table(n)
+        self.access.authorize(who, "SELECT", securable, action="table.version")
+        return self.store.table(_location(securable)).version()
 
     def history(self, who: Principal, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Commits newest first: version, time, operation, who, metrics."""

@@ -1,0 +1,75 @@
+"""The layering rules of docs/architecture.md, checked on the source itself."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "glashaus"
+
+# Lower numbers sit lower; a module may import its own layer or lower ones only.
+LAYERS = {
+    "errors": 0,
+    "catalog": 1,
+    "metastore": 1,
+    "storage": 2,
+    "access": 3,
+    "lineage": 4,
+    "tables": 5,
+    "sql": 6,
+    "lakehouse": 7,
+    "__init__": 8,
+    "cli": 9,
+    "server": 9,
+}
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+def _layer(module: str) -> str:
+    part = module.split(".")[1] if module.count(".") else "__init__"
+    return part.removesuffix(".py")
+
+
+def _modules():
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if rel.parts[0] == "metastore" and "migrations" in rel.parts:
+            continue
+        yield rel.parts[0].removesuffix(".py"), path
+
+
+def test_every_module_belongs_to_a_known_layer():
+    unknown = {top for top, _ in _modules()} - set(LAYERS)
+    assert not unknown, f"add {unknown} to LAYERS here and to docs/architecture.md"
+
+
+def test_lower_layers_never_import_higher_ones():
+    wrong = []
+    for top, path in _modules():
+        for module in _imports(path):
+            if module.startswith("glashaus."):
+                target = _layer(module)
+                if LAYERS.get(target, 0) > LAYERS[top]:
+                    wrong.append(f"{path.relative_to(SRC)} imports {module}")
+    assert not wrong, wrong
+
+
+def test_only_storage_talks_to_deltalake_and_only_governed_layers_reach_storage():
+    wrong = []
+    for top, path in _modules():
+        for module in _imports(path):
+            if module.split(".")[0] == "deltalake" and top != "storage":
+                wrong.append(f"{path.relative_to(SRC)} imports deltalake")
+            if module.startswith("glashaus.storage") and top not in ("storage", "access", "tables", "lakehouse"):
+                wrong.append(f"{path.relative_to(SRC)} reaches storage directly")
+    assert not wrong, wrong
