@@ -68,16 +68,25 @@ PSQL="$(tool psql)"
 
 # Run a command as the postgres OS user (root cannot run the server).
 # Not root: run as the current user instead.
-as_pg() {
+# Every fd above 2 is closed first: the postmaster must not inherit fd 3 (our
+# real stdout) or any other pipe, or a caller's "$(start-postgres.sh)" would
+# wait for EOF forever.
+as_pg() (
+  local fd
+  for fd in /proc/self/fd/*; do
+    fd="${fd##*/}"
+    if [[ "$fd" =~ ^[0-9]+$ && "$fd" -gt 2 ]]; then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+  done
+  cd /tmp
   if [[ "$(id -u)" -ne 0 ]]; then
-    (cd /tmp && "$@")
+    "$@"
   elif command -v runuser >/dev/null 2>&1; then
-    (cd /tmp && runuser -u postgres -- "$@")
+    runuser -u postgres -- "$@"
   else
     local q; printf -v q '%q ' "$@"
-    (cd /tmp && su postgres -s /bin/bash -c "$q")
+    su postgres -s /bin/bash -c "$q"
   fi
-}
+)
 
 is_ready() { "$PG_ISREADY" -q -h "$HOST" -p "$PORT" -U "$PG_USER" -t 2 >/dev/null 2>&1; }
 
