@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from glashaus.catalog.names import Name
+from glashaus.errors import MetastoreError
 
 _URI_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://", "file://", "memory://")
 
@@ -38,7 +39,10 @@ class Layout:
 
     def default_metastore_url(self) -> str:
         if not self.is_local:
-            raise ValueError("an object-store lakehouse needs an explicit metastore URL")
+            raise MetastoreError(
+                f"the lakehouse at {self.root} is on an object store, where SQLite cannot live: "
+                "pass metastore='postgresql+psycopg://...' (or a local 'sqlite:///path/meta.db')."
+            )
         return f"sqlite:///{self.root}/_metastore.db"
 
     def ensure_root(self) -> None:
