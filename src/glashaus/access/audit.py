@@ -1,9 +1,12 @@
 """The audit log: every authorization decision becomes a row of ``system.access.audit``.
 
-Events are buffered and written in batches (one Delta commit per batch rather than
-per read keeps a point lookup cheap). The buffer is flushed when it is full, when it
-is older than ``max_delay`` seconds, before anyone reads a system table, on
-``Lakehouse.close()`` and at interpreter exit.
+Events that change something (writes, DDL, grants) are written before the change
+happens (``durable=True``): no change without its audit row. Read events are
+buffered and written in batches (one Delta commit per batch rather than per read
+keeps a point lookup cheap); the buffer is flushed when it is full, when it is older
+than ``max_delay`` seconds, before anyone reads a system table, on
+``Lakehouse.close()`` and at interpreter exit. A process killed with SIGKILL loses
+at most its last ``max_delay`` seconds of read events.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class AuditLog:
         securable_kind: str | None = None,
         reason: str | None = None,
         details: dict[str, Any] | None = None,
+        durable: bool = False,
     ) -> None:
         event = {
             "event_id": uuid.uuid4().hex,
@@ -90,7 +94,11 @@ class AuditLog:
             if not self._buffer:
                 self._first_at = time.monotonic()
             self._buffer.append(event)
-            due = len(self._buffer) >= self.max_events or time.monotonic() - self._first_at > self.max_delay
+            due = (
+                durable
+                or len(self._buffer) >= self.max_events
+                or time.monotonic() - self._first_at > self.max_delay
+            )
         if due:
             self.flush()
 

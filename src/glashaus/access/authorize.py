@@ -17,6 +17,10 @@ from glashaus.access.privileges import check_privilege
 from glashaus.catalog import Name, Securable
 
 
+#: Privileges that only look; every other one changes something and is audited durably.
+_READS = frozenset({"SELECT", "USE CATALOG", "USE SCHEMA", "READ VOLUME"})
+
+
 class Access:
     def __init__(self, audit: AuditLog) -> None:
         self.audit = audit
@@ -47,4 +51,5 @@ class Access:
             decision="allow",
             reason="no access rules are enforced yet",
             details=details,
+            durable=privilege not in _READS,
         )
