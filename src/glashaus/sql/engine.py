@@ -55,6 +55,8 @@ class SqlEngine:
                 con.execute("SET allowed_directories = [?]", [layout.root + "/"])
             # From here on DuckDB cannot touch files outside the root, nor run COPY,
             # ATTACH or INSTALL; the setting cannot be switched back on this connection.
+            # No replacement scans: a bare name must never resolve to a Python variable.
+            con.execute("SET python_enable_replacements = false")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
             self._local.con = con
@@ -279,7 +281,8 @@ class SqlEngine:
             query = exp.select("*").from_(query.copy())
         resolved = Resolver(self.tables, who).resolve(query)
         data = self._run(resolved)
-        table_columns = self.tables.schema(who, parse_name(name)).names
+        table_schema = self.tables.schema(who, parse_name(name))
+        table_columns = table_schema.names
         if columns is None:
             if data.num_columns > len(table_columns):
                 raise SqlError(
@@ -290,6 +293,7 @@ class SqlEngine:
         elif len(columns) != data.num_columns:
             raise SqlError(f"INSERT into {name} names {len(columns)} columns but gives {data.num_columns} values.")
         data = data.rename_columns(columns)
+        data = _decimal_literals_to_float(data, table_schema)
         mode = "overwrite" if statement.args.get("overwrite") else "append"
         commit = self.tables.write(
             who, name, data, mode=mode, operation="INSERT", statement=statement.sql(dialect=DIALECT),
@@ -438,6 +442,16 @@ def _merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict
         kwargs["updates"] = updates
         return "when_not_matched_insert", kwargs
     raise SqlError(f"unsupported MERGE clause: {when.sql(DIALECT)}")
+
+
+def _decimal_literals_to_float(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """DuckDB types a literal like ``1.5`` as DECIMAL; SQL assigns it to a DOUBLE column as a number."""
+    for i, column in enumerate(data.column_names):
+        if column in schema.names and pa.types.is_decimal(data.schema.field(i).type):
+            target = schema.field(column).type
+            if pa.types.is_floating(target):
+                data = data.set_column(i, column, data.column(i).cast(target))
+    return data
 
 
 def _dotted(node: exp.Expression) -> str:
