@@ -3,7 +3,7 @@
 A web shop recommends plants to buyers. This module produces the three raw
 ("bronze") inputs of the example as :class:`pyarrow.Table` objects:
 
-* :func:`generate_plants` -- the catalogue (~60 real plant species).
+* :func:`generate_plants` -- the catalogue (61 real plant species).
 * :func:`generate_customers` -- customer master data, including PII (email).
 * :func:`generate_events` -- the click stream as it lands from the web app.
 
@@ -443,9 +443,9 @@ def _customer_model(n: int, seed: int) -> tuple[pa.Table, np.ndarray, np.ndarray
 # Public API
 # --------------------------------------------------------------------------- #
 def generate_plants(*, seed: int = 7) -> pa.Table:
-    """Return the plant catalogue (60 real species, seeded list prices in EUR).
+    """Return the plant catalogue (61 real species, seeded list prices in EUR).
 
-    Example: ``generate_plants(seed=7).num_rows  # 60``
+    Example: ``generate_plants(seed=7).num_rows  # 61``
     """
     seed = _check_int("seed", seed, 0)
     return _plant_model(seed)[0]
