@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from glashaus.access import Access, AuditLog, Principal, SystemTables
 from glashaus.catalog import Catalog, Securable
-from glashaus.catalog.names import Name
+from glashaus.catalog.names import Name, parse_name
 from glashaus.errors import InvalidArgumentError
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
@@ -46,7 +46,9 @@ class Lakehouse:
     ) -> None:
         self.layout = Layout(str(root))
         self.layout.ensure_root()
-        self.principal = Principal.user(user or os.environ.get("GLASHAUS_USER") or getpass.getuser())
+        if user is None:  # an explicit empty name is refused, never replaced by the OS user
+            user = os.environ.get("GLASHAUS_USER") or getpass.getuser()
+        self.principal = Principal.user(user)
         self.metastore = Metastore.open(metastore or self.layout.default_metastore_url())
         self.catalog = Catalog(self.metastore)
         self.store = DeltaStore(storage_options=storage_options)
@@ -130,8 +132,9 @@ class Lakehouse:
         """>>> lh.create_view("main.shop.big_orders", "SELECT * FROM main.shop.orders WHERE qty > 10")  # doctest: +SKIP"""
         verb = "CREATE OR REPLACE VIEW" if replace else "CREATE VIEW"
         comment_sql = "" if comment is None else " COMMENT '" + comment.replace("'", "''") + "'"
-        self.sql(f"{verb} {name}{comment_sql} AS {sql}")
-        return self.tables.get(self.principal, name, kind="view")
+        full = parse_name(name, allow_version=False).full  # a checked name: nothing else gets into the SQL
+        self.sql(f"{verb} {full}{comment_sql} AS {sql}")
+        return self.tables.get(self.principal, full, kind="view")
 
     def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """>>> lh.create_volume("main.shop.images")  # doctest: +SKIP"""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from glashaus.errors import InvalidNameError
 
 _PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_VERSION = re.compile(r"^(?P<name>[^@]+)@v(?P<version>\d+)$")
+_VERSION = re.compile(r"^(?P<name>[^@]+)@[vV](?P<version>\d+)$")
 
 _EXAMPLE = "Use catalog.schema.object, e.g. 'main.shop.orders'."
 

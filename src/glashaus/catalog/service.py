@@ -145,6 +145,7 @@ class Catalog:
             gone = [self._load(s, r) for r in rows]
             for r in reversed(rows):
                 s.delete(r)
+                s.flush()  # children first, one by one, so the database's own cascade never runs ahead
             return gone
 
     def _descendants(self, s: Session, row: SecurableRow) -> list[SecurableRow]:
@@ -262,7 +263,9 @@ class Catalog:
     def _row(self, s: Session, name: Name, *, kind: str | tuple[str, ...] | None = None) -> SecurableRow:
         row = s.scalar(sa.select(SecurableRow).where(SecurableRow.full_name == name.full))
         kinds = (kind,) if isinstance(kind, str) else kind
-        if row is None or (kinds and row.kind not in kinds):
+        if row is not None and kinds and row.kind not in kinds:
+            raise NotFoundError(f"{name.full!r} is a {row.kind}, not a {' or '.join(kinds)}.")
+        if row is None:
             raise NotFoundError(self._not_found(s, name, kinds))
         return row
 
@@ -277,7 +280,9 @@ class Catalog:
                     f"{what} {name.full!r} does not exist: "
                     f"{_LEVEL_KIND[len(level.parts)]} {level.full!r} does not exist."
                 )
-        siblings = s.scalars(sa.select(SecurableRow.full_name)).all()
+        # Suggest only names of the same level (a schema is no answer to a missing table).
+        siblings = [n for n in s.scalars(sa.select(SecurableRow.full_name)).all()
+                    if n.count(".") == name.full.count(".")]
         close = difflib.get_close_matches(name.full, siblings, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"{what} {name.full!r} does not exist.{hint}"

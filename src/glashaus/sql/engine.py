@@ -11,17 +11,19 @@ where needed and committed to Delta in one atomic commit each, with lineage.
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from glashaus.access import Principal, request
 from glashaus.catalog.names import parse_name, validate_part
-from glashaus.errors import SqlError, UngovernedAccessError
+from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
 from glashaus.sql.delta_expr import quote, to_delta
 from glashaus.sql.lineage import column_lineage
 from glashaus.sql.resolve import DIALECT, Resolved, Resolver, check_functions, parse
@@ -53,6 +55,10 @@ class SqlEngine:
             layout = self.tables.layout
             if layout.is_local:
                 con.execute("SET allowed_directories = [?]", [layout.root + "/"])
+            # DuckDB also allows its spill folder, by default '.tmp' under the working
+            # directory: keep it inside the root (or a private folder) instead.
+            spill = layout.root + "/.duckdb_tmp" if layout.is_local else tempfile.mkdtemp(prefix="glashaus-duckdb-")
+            con.execute("SET temp_directory = ?", [spill])
             # From here on DuckDB cannot touch files outside the root, nor run COPY,
             # ATTACH or INSTALL; the setting cannot be switched back on this connection.
             # No replacement scans: a bare name must never resolve to a Python variable.
@@ -95,10 +101,10 @@ class SqlEngine:
         """Run one or more statements; returns the result of the last one."""
         if not isinstance(sql, str) or not sql.strip():
             raise SqlError("empty SQL statement.")
-        word = _UNGOVERNED_WORDS.match(sql)
+        word = _ungoverned_verb(sql)
         if word:
             raise UngovernedAccessError(
-                f"{word.group(1).upper()} is not allowed: SQL may only reach catalog objects. "
+                f"{word} is not allowed: SQL may only reach catalog objects. "
                 "Use lh.read/lh.write or the CLI to move data in and out."
             )
         if _COMMAND.match(sql):
@@ -194,9 +200,17 @@ class SqlEngine:
             if not isinstance(query, exp.Query):
                 raise SqlError("CREATE VIEW needs AS SELECT ...")
             check_functions(query)
+            name = _dotted(target)
+            if exists and not replace and self.tables.catalog.exists(parse_name(name)):
+                existing = self.tables.get(who, name)
+                if existing.kind == "view":  # another kind holding the name is refused below
+                    return Result.status("CREATE VIEW", f"view {existing.full_name} exists already",
+                                         table=existing.full_name)
             # Resolve once now: proves the view only reaches catalog objects the creator can read.
             resolved = Resolver(self.tables, who, action="view.create").resolve(query)
-            name = _dotted(target)
+            if parse_name(name).full in resolved.views:
+                raise SqlError(f"view {parse_name(name).full} would read itself (through {sorted(resolved.views)}); "
+                               "a view may only read other tables and views.")
             sources = sorted(resolved.sources)
             s = self.tables.create_view(
                 who, name, sql=query.sql(dialect=DIALECT), sources=sources, comment=comment, replace=replace
@@ -212,13 +226,13 @@ class SqlEngine:
         if isinstance(target, exp.Schema):
             name = _dotted(target.this)
             schema, not_null, checks, primary_key = _table_definition(target)
-            if replace:
-                self.tables.drop(who, name, kind="table", if_exists=True)
             s = self.tables.create_table(
                 who, name, schema=schema, primary_key=primary_key, constraints=checks,
-                partition_by=_partitioned_by(statement), comment=comment, if_not_exists=exists,
+                partition_by=_partitioned_by(statement), comment=comment, if_not_exists=exists, replace=replace,
             )
-            return Result.status("CREATE TABLE", f"created table {s.full_name}", table=s.full_name, version=0)
+            # CHECK constraints are a commit of their own: report the version the table is at.
+            version = self.tables.version(who, s.full_name)
+            return Result.status("CREATE TABLE", f"created table {s.full_name}", table=s.full_name, version=version)
         query = statement.expression
         if not isinstance(query, exp.Query):
             raise SqlError("CREATE TABLE needs a column list or AS SELECT ...")
@@ -227,10 +241,8 @@ class SqlEngine:
         data = self._run(resolved)
         if exists and self.tables.catalog.exists(parse_name(name)):
             return Result.status("CREATE TABLE", f"table {name} exists already", table=name)
-        if replace:
-            self.tables.drop(who, name, kind="table", if_exists=True)
         s = self.tables.create_table(
-            who, name, data=data, partition_by=_partitioned_by(statement), comment=comment,
+            who, name, data=data, partition_by=_partitioned_by(statement), comment=comment, replace=replace,
             statement=statement.sql(dialect=DIALECT), sources=list(resolved.sources.values()),
             column_lineage=self._columns(resolved, query, data.column_names),
         )
@@ -253,6 +265,12 @@ class SqlEngine:
     def _describe(self, who: Principal, statement: exp.Describe) -> Result:
         info = self.tables.describe(who, _dotted(statement.this))
         columns = info.get("columns") or []
+        if info["kind"] == "view":
+            # A view's columns are those of its query: run it for no rows.
+            probe = exp.select("*").from_(exp.to_table(info["name"])).limit(0)
+            schema = self._run(Resolver(self.tables, who, action="view.describe").resolve(probe)).schema
+            columns = [{"name": f.name, "type": str(f.type), "nullable": f.nullable,
+                        "comment": info.get("column_comments", {}).get(f.name)} for f in schema]
         return Result(
             pa.table(
                 {
@@ -317,13 +335,15 @@ class SqlEngine:
             return self._rewrite(who, name, keep, "DELETE")
         if delta is None and predicate is not None:
             raise SqlError("DELETE condition cannot be evaluated.")
+        if predicate is not None:
+            _check_columns(name, self.tables.schema(who, parse_name(name)), [predicate])
         commit = self.tables.delete_rows(who, name, predicate=delta)
         return Result.status("DELETE", f"deleted {commit.rows} row(s)", table=name, version=commit.version,
                              rows=commit.rows)
 
     def _update(self, who: Principal, statement: exp.Update) -> Result:
         name = _dotted(statement.this)
-        if statement.args.get("from"):
+        if statement.args.get("from_") or statement.args.get("from"):
             raise SqlError("UPDATE ... FROM is not supported; use MERGE INTO ... USING ... instead.")
         where = statement.args.get("where")
         predicate = where.this if where is not None else None
@@ -332,13 +352,15 @@ class SqlEngine:
         for eq in statement.expressions:
             column = validate_part(eq.this.name, what="column")
             assignments[column] = eq.expression
+        schema = self.tables.schema(who, parse_name(name))
+        _check_columns(name, schema, [exp.column(c) for c in assignments])
         delta_updates = {quote(c): to_delta(e, qualifiers=qualifiers) for c, e in assignments.items()}
         delta_predicate = to_delta(predicate, qualifiers=qualifiers) if predicate is not None else None
         if all(v is not None for v in delta_updates.values()) and (predicate is None or delta_predicate):
+            _check_columns(name, schema, [*assignments.values(), *([predicate] if predicate is not None else [])])
             commit = self.tables.update_rows(who, name, updates=delta_updates, predicate=delta_predicate)  # type: ignore[arg-type]
             return Result.status("UPDATE", f"updated {commit.rows} row(s)", table=name, version=commit.version,
                                  rows=commit.rows)
-        schema = self.tables.schema(who, parse_name(name))
         condition = exp.func("coalesce", exp.paren(predicate.copy()), exp.false()) if predicate is not None else exp.true()
         projections = []
         for field in schema:
@@ -354,7 +376,9 @@ class SqlEngine:
     def _rewrite(self, who: Principal, name: str, query: exp.Query, operation: str) -> Result:
         resolved = Resolver(self.tables, who).resolve(query)
         data = self._run(resolved)
-        commit = self.tables.write(who, name, data, mode="overwrite", operation=operation)
+        # Replace exactly the version that was read: rows appended meanwhile survive.
+        read = resolved.sources[parse_name(name).full].version
+        commit = self.tables.write(who, name, data, mode="overwrite", operation=operation, read_version=read)
         return Result.status(operation, f"{operation.lower()} rewrote the table ({data.num_rows} row(s) remain)",
                              table=name, version=commit.version, rows=data.num_rows)
 
@@ -384,9 +408,18 @@ class SqlEngine:
                 merger = getattr(merger, method)(**kwargs)
             return merger
 
+        # Column lineage: target column <- source column (per clause) <- catalog table column.
+        through = {}
+        for table, column, output in self._columns(resolved, source_query, source.column_names):
+            through.setdefault(output, []).append((table, column))
+        columns = [
+            (table, column, target_column)
+            for source_column, target_column in _merge_assignments(whens, source_alias, source.column_names)
+            for table, column in through.get(source_column, [])
+        ]
         commit = self.tables.merge_rows(
             who, name, source, predicate=on, build=build, sources=list(resolved.sources.values()),
-            statement=statement.sql(dialect=DIALECT),
+            statement=statement.sql(dialect=DIALECT), column_lineage=columns,
         )
         return Result.status("MERGE", f"merged {source.num_rows} source row(s)", table=name,
                              version=commit.version, rows=source.num_rows)
@@ -395,6 +428,31 @@ class SqlEngine:
 
     def _columns(self, resolved: Resolved, query: exp.Expression, target_columns: list[str]) -> list[tuple[str, str, str]]:
         return column_lineage(query, resolved.schemas, target_columns)
+
+
+def _merge_assignments(whens: exp.Expression | None, source_alias: str, source_columns: list[str]) -> set[tuple[str, str]]:
+    """(source column, target column) pairs that MERGE clauses copy or compute from the source."""
+    pairs: set[tuple[str, str]] = set()
+    for when in (whens.expressions if whens is not None else []):
+        then = when.args.get("then")
+        if isinstance(then, exp.Update):
+            if not then.expressions or isinstance(then.expressions[0], exp.Star):
+                pairs |= {(c, c) for c in source_columns}
+                continue
+            assigned = [(eq.this.name.lower(), eq.expression) for eq in then.expressions]
+        elif isinstance(then, exp.Insert):
+            if then.this is None or isinstance(then.this, exp.Star):
+                pairs |= {(c, c) for c in source_columns}
+                continue
+            values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else [then.expression]
+            assigned = [(c.name.lower(), v) for c, v in zip(then.this.expressions, values, strict=False)]
+        else:
+            continue
+        for target_column, value in assigned:
+            for column in value.find_all(exp.Column):
+                if column.table.lower() == source_alias:
+                    pairs.add((column.name.lower(), target_column))
+    return pairs
 
 
 def _merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict[str, Any]]:
@@ -411,8 +469,8 @@ def _merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict
     if isinstance(then, exp.Var) and then.name.upper() == "DELETE" or (
         isinstance(then, exp.Delete)
     ):
-        if not matched:
-            raise SqlError("WHEN NOT MATCHED cannot DELETE.")
+        if not matched and not by_source:
+            raise SqlError("WHEN NOT MATCHED cannot DELETE: there is no target row to delete.")
         return ("when_not_matched_by_source_delete" if by_source else "when_matched_delete"), kwargs
     if isinstance(then, exp.Update):
         if not then.expressions or isinstance(then.expressions[0], exp.Star):
@@ -444,13 +502,47 @@ def _merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict
     raise SqlError(f"unsupported MERGE clause: {when.sql(DIALECT)}")
 
 
+def _ungoverned_verb(sql: str) -> str | None:
+    """The first word of any statement in ``sql`` that reaches outside the catalog (comments skipped)."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
+    except sqlglot.errors.TokenError:
+        word = _UNGOVERNED_WORDS.match(sql)
+        return word.group(1).upper() if word else None
+    starts = [t for before, t in zip([None, *tokens], tokens, strict=False)
+              if before is None or before.token_type == sqlglot.tokens.TokenType.SEMICOLON]
+    for token in starts:
+        word = _UNGOVERNED_WORDS.match(token.text)
+        if word or token.text.upper() == "FORCE":
+            return token.text.upper()
+    return None
+
+
+def _check_columns(table: str, schema: pa.Schema, expressions: list[exp.Expression]) -> None:
+    """Columns that delta-rs would reject (or, in SET, silently ignore) are named here first."""
+    for expression in expressions:
+        for column in [expression] if isinstance(expression, exp.Column) else expression.find_all(exp.Column):
+            if column.name.lower() not in schema.names:
+                raise SqlError(f"column {column.name!r} does not exist in {table}; its columns are {schema.names}.")
+
+
 def _decimal_literals_to_float(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """DuckDB types a literal like ``1.5`` as DECIMAL; SQL assigns it to a DOUBLE column as a number."""
+    """DuckDB types a literal like ``1.5`` as DECIMAL; SQL assigns it to a DOUBLE column as a number.
+
+    Likewise ``sum()`` of integers is a HUGEINT, which reaches Arrow as DECIMAL(38, 0):
+    SQL assigns it to an integer column when the values fit (checked by the cast).
+    """
     for i, column in enumerate(data.column_names):
-        if column in schema.names and pa.types.is_decimal(data.schema.field(i).type):
+        source = data.schema.field(i).type
+        if column in schema.names and pa.types.is_decimal(source):
             target = schema.field(column).type
-            if pa.types.is_floating(target):
-                data = data.set_column(i, column, data.column(i).cast(target))
+            if pa.types.is_floating(target) or (pa.types.is_integer(target) and source.scale == 0):
+                try:
+                    data = data.set_column(i, column, data.column(i).cast(target, safe=True))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise SchemaMismatchError(
+                        f"column {column!r} is {target}; the values computed for it do not fit ({exc})."
+                    ) from None
     return data
 
 
@@ -522,7 +614,10 @@ def _table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[st
         elif isinstance(item, exp.CheckColumnConstraint):
             checks[f"check_{len(checks) + 1}"] = _check_sql(item.this)
         else:
-            raise SqlError(f"unsupported table element {item.sql(DIALECT)!r}.")
+            raise SqlError(
+                f"unsupported table element {item.sql(DIALECT)!r}: list columns as name TYPE [NOT NULL] "
+                "[PRIMARY KEY] [CHECK (...)], then PRIMARY KEY (...) or CONSTRAINT name CHECK (...)."
+            )
     return pa.schema(fields), not_null, checks, primary_key
 
 
@@ -538,7 +633,7 @@ _TYPES: dict[str, pa.DataType] = {
     "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(),
     "TEXT": pa.string(), "CHAR": pa.string(), "DATE": pa.date32(), "BLOB": pa.binary(), "BINARY": pa.binary(),
     "VARBINARY": pa.binary(),
-    "TIMESTAMP": pa.timestamp("us"), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "TIMESTAMP": pa.timestamp("us"), "TIMESTAMPNTZ": pa.timestamp("us"), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
     "TIMESTAMPLTZ": pa.timestamp("us", tz="UTC"),
 }
 

@@ -40,11 +40,30 @@ class Resolved:
     scan_names: dict[str, str] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
     schemas: dict[str, pa.Schema] = field(default_factory=dict)
+    #: Every view expanded, at any depth.
+    views: set[str] = field(default_factory=set)
+
+
+def _versions_as_of(sql: str) -> str:
+    """``t@v3`` -> ``t VERSION AS OF 3``, so that a versioned table can carry an alias too."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
+    except sqlglot.errors.TokenError:
+        return sql  # the parser will say what is wrong
+    for prev, at, version in reversed(list(zip(tokens, tokens[1:], tokens[2:], strict=False))):
+        if (
+            at.token_type == sqlglot.tokens.TokenType.PARAMETER and at.text == "@"
+            and prev.token_type in (sqlglot.tokens.TokenType.VAR, sqlglot.tokens.TokenType.IDENTIFIER)
+            and prev.end + 1 == at.start and at.end + 1 == version.start
+            and re.fullmatch(r"[vV]\d+", version.text)
+        ):
+            sql = f"{sql[:at.start]} VERSION AS OF {int(version.text[1:])}{sql[version.end + 1:]}"
+    return sql
 
 
 def parse(sql: str) -> list[exp.Expression]:
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        statements = [s for s in sqlglot.parse(_versions_as_of(sql), read=DIALECT) if s is not None]
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
@@ -134,6 +153,7 @@ class Resolver:
             self.tables.access.authorize(principal, "SELECT", securable, action=self.action)
             if top:
                 out.sources.setdefault(name.full, Source(name.full, "view", None))
+            out.views.add(name.full)
             owner = Principal(securable.owner)
             inner = parse(securable.spec["sql"])[0]
             check_functions(inner)

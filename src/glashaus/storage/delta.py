@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +87,7 @@ class DeltaStore:
         *,
         version: int | None = None,
         as_of: dt.datetime | str | None = None,
+        table_name: str = "the table",
     ) -> DeltaTable:
         """A fresh handle pinned to ``version`` or to the version current at ``as_of``."""
         if version is None and as_of is None:
@@ -104,6 +106,14 @@ class DeltaStore:
             else:
                 when = _parse_time(as_of)
                 handle.load_as_version(when)
+                if handle.version() == 0:
+                    first = min(handle.history(), key=lambda entry: entry["version"])
+                    created = dt.datetime.fromtimestamp(first["timestamp"] / 1000, dt.UTC)
+                    if when < created:
+                        raise NotFoundError(
+                            f"{table_name} did not exist at {as_of}; its first version "
+                            f"is from {created.isoformat()}."
+                        )
         except DeltaError as exc:
             raise NotFoundError(f"cannot time travel to {version if version is not None else as_of}: {exc}") from None
         except FileNotFoundError:
@@ -128,8 +138,9 @@ class DeltaStore:
         name: str | None = None,
         description: str | None = None,
         configuration: dict[str, str] | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> DeltaTable:
-        """Create an empty table; CHECK constraints become Delta constraints."""
+        """Create an empty table; CHECK constraints become Delta constraints (a second commit)."""
         config = {**DEFAULT_CONFIGURATION, **(configuration or {})}
         handle = DeltaTable.create(
             location,
@@ -140,12 +151,24 @@ class DeltaStore:
             description=description,
             configuration=config,
             storage_options=self.storage_options or None,
+            commit_properties=_props(metadata),
         )
         if constraints:
             try:
-                handle.alter.add_constraint(constraints)
+                handle.alter.add_constraint(
+                    constraints, commit_properties=_props({**(metadata or {}), "glashaus.operation": "ADD CONSTRAINT"})
+                )
             except DeltaError as exc:
                 raise InvalidArgumentError(f"invalid CHECK constraint {constraints}: {exc}") from None
+            for key, stored in constraints_of(handle).items():
+                # delta-rs 1.6 stores a decimal literal without its scale ('price < 1000' on
+                # DECIMAL(10, 2) becomes price < 100000.00): such a check would not hold.
+                if re.search(r"'-?0*[1-9]\d*'::decimal\(\d+, *[1-9]\d*\)", stored):
+                    raise InvalidArgumentError(
+                        f"CHECK constraint {key!r} ({constraints.get(key)}) compares a DECIMAL column with a "
+                        "number, which this Delta version stores wrongly; compare it as a double instead, "
+                        "e.g. CAST(price AS DOUBLE) < 1000."
+                    )
         with self._lock:
             self._handles[location] = handle
         return handle
@@ -165,9 +188,18 @@ class DeltaStore:
         predicate: str | None = None,
         metadata: dict[str, str] | None = None,
         table_name: str = "table",
+        read_version: int | None = None,
     ) -> int:
-        """Append or overwrite; returns the new version. Schema checked first."""
-        handle = self.table(location)
+        """Append or overwrite; returns the new version. Schema checked first.
+
+        ``read_version`` is the version ``data`` was computed from (a DELETE or UPDATE
+        rewritten as an overwrite): the overwrite then replaces only that version's
+        files, so rows another writer added meanwhile are kept, never lost.
+        """
+        if read_version is None:
+            handle = self.table(location)
+        else:
+            handle = self.at_version(location, version=read_version, table_name=table_name)
         if schema_mode == "strict":
             data = conform(data, arrow_schema(handle), table_name=table_name)
         self._check_not_null(data, handle, table_name)
@@ -184,7 +216,7 @@ class DeltaStore:
             )
             return handle.version()
 
-        return self._commit(attempt, handle, table_name, data)
+        return self._commit(attempt, handle, table_name, data, retry=read_version is None)
 
     def merge(
         self,
@@ -201,6 +233,16 @@ class DeltaStore:
     ) -> int:
         """Run a MERGE whose clauses ``build(merger)`` adds; returns the new version."""
         handle = self.table(location)
+        if merge_schema:
+            # delta-rs 1.6 writes NULL into a NOT NULL column of every copied row when the
+            # source declares that column nullable: declare it NOT NULL when it holds no nulls.
+            target = arrow_schema(handle)
+            source = source.cast(pa.schema([
+                f.with_nullable(False)
+                if f.name in target.names and not target.field(f.name).nullable and not source.column(f.name).null_count
+                else f
+                for f in source.schema
+            ]))
 
         def attempt() -> int:
             merger = handle.merge(
@@ -260,11 +302,19 @@ class DeltaStore:
             raise NotFoundError(
                 f"cannot restore {table_name} to version {version}: versions run from 0 to {latest}."
             )
+        if version == latest:
+            raise InvalidArgumentError(
+                f"{table_name} is at version {version} already; restore to an older version."
+            )
         return self._commit(lambda: (handle.restore(version), handle.version())[1], handle, table_name, None)
 
     def optimize(self, location: str, *, zorder_by: list[str] | None = None) -> dict:
         handle = self.table(location)
         if zorder_by:
+            names = arrow_schema(handle).names
+            missing = [c for c in zorder_by if c not in names]
+            if missing:
+                raise InvalidArgumentError(f"cannot z-order by {missing}: the table's columns are {names}.")
             return handle.optimize.z_order(zorder_by)
         return handle.optimize.compact()
 
@@ -285,12 +335,22 @@ class DeltaStore:
         version: int | None = None,
         as_of: dt.datetime | str | None = None,
         columns: list[str] | None = None,
+        table_name: str = "the table",
     ) -> pa.Table:
-        handle = self.at_version(location, version=version, as_of=as_of)
+        handle = self.at_version(location, version=version, as_of=as_of, table_name=table_name)
+        if columns is not None:
+            names = arrow_schema(handle).names
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise InvalidArgumentError(f"cannot read columns {missing}: the table's columns are {names}.")
         try:
             return handle.to_pyarrow_dataset().to_table(columns=columns)
         except (pa.ArrowInvalid, KeyError) as exc:
             raise InvalidArgumentError(f"cannot read columns {columns}: {exc}") from None
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"version {handle.version()} of {table_name} was vacuumed away; it cannot be read any more."
+            ) from None
 
     def dataset(self, handle: DeltaTable) -> pads.Dataset:
         return handle.to_pyarrow_dataset()
@@ -303,6 +363,14 @@ class DeltaStore:
     ) -> pa.Table:
         """The change data feed between two versions, with ``_change_type`` etc."""
         handle = self.table(location)
+        latest = handle.version()
+        for which, v in (("starting_version", starting_version), ("ending_version", ending_version)):
+            if v is not None and not 0 <= v <= latest:
+                raise NotFoundError(f"{which}={v} does not exist; versions run from 0 to {latest}.")
+        if ending_version is not None and ending_version < starting_version:
+            raise InvalidArgumentError(
+                f"ending_version={ending_version} is before starting_version={starting_version}."
+            )
         reader = handle.load_cdf(starting_version=starting_version, ending_version=ending_version)
         return pa.table(reader)
 
@@ -325,12 +393,22 @@ class DeltaStore:
         handle: DeltaTable,
         table_name: str,
         data: pa.Table | None,
+        *,
+        retry: bool = True,
     ) -> _T:
-        """Run ``attempt`` until it commits, refreshing after each lost race."""
+        """Run ``attempt`` until it commits, refreshing after each lost race.
+
+        Without ``retry`` (a write computed from one pinned version) a lost race is final.
+        """
         for n in range(_MAX_ATTEMPTS):
             try:
                 return attempt()
             except CommitFailedError:
+                if not retry:
+                    raise ConcurrentWriteError(
+                        f"{table_name} changed under this statement in a conflicting way; nothing was "
+                        "committed. Run the statement again."
+                    ) from None
                 time.sleep(min(0.5, 0.005 * 2 ** min(n, 7)) * (0.5 + random.random()))
                 handle.update_incremental()
             except DeltaSchemaMismatch as exc:
@@ -339,14 +417,29 @@ class DeltaStore:
                 text = str(exc)
                 if "failed validation check" in text or "Invariant violations" in text:
                     raise ConstraintViolationError(
-                        f"rows break a CHECK constraint of {table_name} "
+                        f"rows break a NOT NULL or CHECK constraint of {table_name} "
                         f"({_constraint_list(handle)}); nothing was written. "
                         f"First offending rows: {text.split('Preview of invalid data:')[-1].strip()[:600]}"
                     ) from None
                 if "Transaction failed" in text or "version already exists" in text.lower():
+                    if not retry:
+                        raise ConcurrentWriteError(
+                            f"{table_name} changed under this statement in a conflicting way; nothing was "
+                            "committed. Run the statement again."
+                        ) from None
                     time.sleep(0.01 * (1 + random.random()))
                     handle.update_incremental()
                     continue
+                if "multiple source rows" in text:
+                    raise InvalidArgumentError(
+                        f"merge into {table_name}: a target row matches more than one source row; "
+                        "nothing was written. Deduplicate the source on the merge keys."
+                    ) from None
+                if "Schema error" in text or "Cast error" in text:
+                    detail = text.split("Schema error:")[-1].split("Cast error:")[-1].strip()
+                    raise SchemaMismatchError(
+                        f"the change does not fit {table_name}'s columns and types: {detail} Nothing was written."
+                    ) from None
                 raise
             except DeltaProtocolError as exc:
                 raise InvalidArgumentError(f"{table_name}: {exc}") from None
@@ -372,8 +465,11 @@ def constraints_of(handle: DeltaTable) -> dict[str, str]:
 
 
 def _constraint_list(handle: DeltaTable) -> str:
-    found = constraints_of(handle)
-    return "; ".join(f"{k}: {v}" for k, v in found.items()) or "no named constraint"
+    found = [f"{k}: {v}" for k, v in constraints_of(handle).items()]
+    not_null = [f.name for f in arrow_schema(handle) if not f.nullable]
+    if not_null:
+        found.append(f"NOT NULL: {', '.join(not_null)}")
+    return "; ".join(found) or "no named constraint"
 
 
 def _props(metadata: dict[str, str] | None) -> CommitProperties:

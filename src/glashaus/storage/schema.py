@@ -79,7 +79,7 @@ def _widens(source: pa.DataType, target: pa.DataType) -> bool:
     if s == "int" and t == "float":
         return True
     if s == "float" and t == "float":
-        return not pt.is_decimal(source) or pt.is_decimal(target)
+        return pt.is_decimal(source) == pt.is_decimal(target)  # float <-> decimal would round
     if pt.is_dictionary(source):
         return _widens(source.value_type, target)
     if pt.is_list(source) and pt.is_list(target) or pt.is_large_list(source) and pt.is_large_list(target):
@@ -118,6 +118,9 @@ def conform(data: pa.Table, target: pa.Schema, *, table_name: str = "the table")
             )
         if not column.type.equals(field.type):
             try:
+                if pt.is_integer(column.type) and pt.is_decimal(field.type):
+                    # Arrow wants room for every int64 digit; the values are checked below.
+                    column = column.cast(pa.decimal128(38, field.type.scale), safe=True)
                 column = column.cast(field.type, safe=True)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise SchemaMismatchError(

@@ -12,6 +12,7 @@ over these methods.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -157,8 +158,13 @@ class TablesService:
         statement: str | None = None,
         sources: list[Source] | None = None,
         column_lineage: list[tuple[str, str, str]] | None = None,
+        replace: bool = False,
     ) -> Securable:
-        """Create a managed Delta table from an Arrow schema or from data (written as version 1)."""
+        """Create a managed Delta table from an Arrow schema or from data (written as version 1).
+
+        ``replace`` swaps an existing table for the new one, which is built first: a
+        definition that fails leaves the old table as it was.
+        """
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "create")
         table_data = to_arrow(data) if data is not None else None
@@ -179,28 +185,43 @@ class TablesService:
         with request():
             parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE TABLE", parent, action="table.create", details={"name": n.full})
-            if if_not_exists and self.catalog.exists(n):
-                return self.catalog.get(n, kind="table")
+            created_by = {"glashaus.principal": who.name, "glashaus.operation": "CREATE TABLE"}
+            existing = self.catalog.get(n) if self.catalog.exists(n) else None
+            if if_not_exists and existing is not None and existing.kind == "table":
+                return existing
+            prebuilt = None
+            if replace and existing is not None and existing.kind == "table":
+                self.access.authorize(who, "MANAGE", existing, action="table.drop")
+                # Build the new table before the old one goes (a bad CHECK fails here).
+                prebuilt = self.layout.table_location(n, uuid.uuid4().hex)
+                self.store.create(prebuilt, schema, partition_by=partition_by, constraints=constraints,
+                                  name=n.full, description=comment, metadata=created_by)
+                self.catalog.drop(n)
+                if existing.storage_location:
+                    self.store.forget(existing.storage_location)
             spec = {"primary_key": primary_key, "partition_by": partition_by}
             securable = self.catalog.create(
                 "table", n, owner=who.name, comment=comment, properties=properties, spec=spec
             )
-            location = self.layout.table_location(n, securable.id)
+            location = prebuilt or self.layout.table_location(n, securable.id)
             try:
-                self.store.create(
-                    location, schema, partition_by=partition_by, constraints=constraints,
-                    name=n.full, description=comment,
-                )
+                if prebuilt is None:
+                    self.store.create(
+                        location, schema, partition_by=partition_by, constraints=constraints,
+                        name=n.full, description=comment, metadata=created_by,
+                    )
                 securable = self.catalog.update(n, storage_location=location)
                 if tags:
                     securable = self.catalog.set_tags(n, tags)
+                if table_data is not None:
+                    # Data that does not fit leaves no table behind: all or nothing.
+                    self.write(who, n.full, table_data, mode="append", upstream=upstream, statement=statement,
+                               operation="CREATE TABLE AS SELECT" if statement else "CREATE TABLE",
+                               sources=sources, column_lineage=column_lineage)
             except BaseException:
                 self.catalog.drop(n)
+                self.store.forget(location)
                 raise
-            if table_data is not None:
-                self.write(who, n.full, table_data, mode="append", upstream=upstream, statement=statement,
-                           operation="CREATE TABLE AS SELECT" if statement else "CREATE TABLE",
-                           sources=sources, column_lineage=column_lineage)
             return self.catalog.get(n)
 
     def table(self, name: str | Name) -> Securable:
@@ -222,6 +243,7 @@ class TablesService:
         statement: str | None = None,
         sources: list[Source] | None = None,
         column_lineage: list[tuple[str, str, str]] | None = None,
+        read_version: int | None = None,
     ) -> Commit:
         """Append, overwrite or merge (upsert on ``on`` or the primary key) in one commit.
 
@@ -256,7 +278,8 @@ class TablesService:
                 version = self._merge(location, table, keys, schema_mode, metadata, n.full)
             else:
                 version = self.store.write(
-                    location, table, mode=mode, schema_mode=schema_mode, metadata=metadata, table_name=n.full
+                    location, table, mode=mode, schema_mode=schema_mode, metadata=metadata, table_name=n.full,
+                    read_version=read_version,
                 )
             commit = Commit(n.full, version, operation or mode.upper(), table.num_rows)
             self._record_lineage(who, commit, sources, column_lineage, statement)
@@ -320,6 +343,7 @@ class TablesService:
     def merge_rows(
         self, who: Principal, name: str, source: pa.Table, *, predicate: str, build: Any,
         sources: list[Source] | None = None, statement: str | None = None,
+        column_lineage: list[tuple[str, str, str]] | None = None,
     ) -> Commit:
         """MERGE with explicit clauses (used by SQL ``MERGE INTO``); aliases target/source."""
         n = parse_name(name, allow_version=False)
@@ -332,7 +356,7 @@ class TablesService:
                 metadata={"glashaus.principal": who.name, "glashaus.operation": "MERGE"},
             )
             commit = Commit(n.full, version, "MERGE", source.num_rows)
-            self._record_lineage(who, commit, sources or [], None, statement)
+            self._record_lineage(who, commit, sources or [], column_lineage, statement)
             return commit
 
     def read(
@@ -355,7 +379,8 @@ class TablesService:
             self.access.authorize(who, "SELECT", securable, action="table.read",
                                   details={"version": version, "as_of": str(as_of) if as_of else None})
             self._flush_if_system(securable)
-            return self.store.read(_location(securable), version=version, as_of=as_of, columns=columns)
+            return self.store.read(_location(securable), version=version, as_of=as_of, columns=columns,
+                                   table_name=n.full)
 
     def scan(
         self, who: Principal, name: Name, *, version: int | None = None, as_of: Any = None, action: str = "sql.select"
@@ -365,7 +390,7 @@ class TablesService:
         self.access.authorize(who, "SELECT", securable, action=action,
                               details={"version": version} if version is not None else None)
         self._flush_if_system(securable)
-        handle = self.store.at_version(_location(securable), version=version, as_of=as_of)
+        handle = self.store.at_version(_location(securable), version=version, as_of=as_of, table_name=name.full)
         return ScanSource(
             securable, handle.version(), arrow_schema(handle), handle.file_uris(),
             bool(handle.metadata().partition_columns), handle.to_pyarrow_dataset,
@@ -420,6 +445,7 @@ class TablesService:
             }
             if securable.kind == "view":
                 info["sql"] = securable.spec.get("sql")
+                info["column_comments"] = securable.column_comments
             if securable.kind != "table":
                 return info
             handle = self.store.table(_location(securable))
@@ -453,6 +479,7 @@ class TablesService:
     def restore(self, who: Principal, name: str, *, version: int) -> Commit:
         """Make an old version current again (a new commit; history is kept)."""
         n = parse_name(name, allow_version=False)
+        _refuse_system(n, "restore")
         with request():
             securable = self.table(n)
             self.access.authorize(who, "MODIFY", securable, action="table.restore", details={"version": version})
@@ -475,11 +502,12 @@ class TablesService:
         oldest version any recorded write read stays readable.
         """
         n = parse_name(name, allow_version=False)
+        _refuse_system(n, "vacuum")
         with request():
             securable = self.table(n)
             self.access.authorize(who, "MODIFY", securable, action="table.vacuum")
             location = _location(securable)
-            hours = max(retention_hours or 30 * 24, MIN_RETENTION_HOURS)
+            hours = max(30 * 24 if retention_hours is None else retention_hours, MIN_RETENTION_HOURS)
             pinned = self.lineage.pinned_versions(n.full)
             if pinned:
                 oldest = pinned[0]
@@ -530,7 +558,7 @@ class TablesService:
         with request():
             parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE VOLUME", parent, action="volume.create", details={"name": n.full})
-            if if_not_exists and self.catalog.exists(n):
+            if if_not_exists and self.catalog.exists(n) and self.catalog.get(n).kind == "volume":
                 return self.catalog.get(n, kind="volume")
             securable = self.catalog.create("volume", n, owner=who.name, comment=comment)
             return self.catalog.update(n, storage_location=self.layout.volume_location(n, securable.id))
@@ -539,24 +567,27 @@ class TablesService:
 
     def set_comment(self, who: Principal, name: str, comment: str, *, column: str | None = None) -> Securable:
         n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        _refuse_system(n, "comment on")
         with request():
             securable = self.catalog.get(n)
             self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.comment")
             if column is not None:
-                return self.catalog.set_column_comment(n, validate_part(column, what="column"), comment)
+                return self.catalog.set_column_comment(n, self._column(securable, column), comment)
             return self.catalog.update(n, comment=comment)
 
     def set_tags(
         self, who: Principal, name: str, tags: dict[str, str], *, column: str | None = None
     ) -> Securable:
         n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        _refuse_system(n, "tag")
         with request():
             securable = self.catalog.get(n)
             self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.tag")
-            return self.catalog.set_tags(n, tags, column=column)
+            return self.catalog.set_tags(n, tags, column=None if column is None else self._column(securable, column))
 
     def unset_tags(self, who: Principal, name: str, keys: list[str], *, column: str | None = None) -> Securable:
         n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        _refuse_system(n, "untag")
         with request():
             securable = self.catalog.get(n)
             self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.untag")
@@ -564,10 +595,20 @@ class TablesService:
 
     def set_properties(self, who: Principal, name: str, properties: dict[str, str]) -> Securable:
         n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        _refuse_system(n, "set properties on")
         with request():
             securable = self.catalog.get(n)
             self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.properties")
             return self.catalog.update(n, properties=properties)
+
+    def _column(self, securable: Securable, column: str) -> str:
+        """``column`` in lower case; for a table it must be one of its columns."""
+        col = validate_part(column, what="column")
+        if securable.kind == "table":
+            names = arrow_schema(self.store.table(_location(securable))).names
+            if col not in names:
+                raise NotFoundError(f"column {col!r} does not exist in {securable.full_name}; its columns are {names}.")
+        return col
 
     # -- lineage -----------------------------------------------------------------------------
 
@@ -577,8 +618,10 @@ class TablesService:
         self.access.authorize(who, "SELECT", securable, action="lineage.declare")
         if securable.kind == "view":
             return Source(n.full, "view", None)
-        version = n.version if n.version is not None else self.store.table(_location(securable)).version()
-        return Source(n.full, "table", version)
+        latest = self.store.table(_location(securable)).version()
+        if n.version is not None and n.version > latest:
+            raise NotFoundError(f"upstream {name!r}: version {n.version} does not exist; versions run from 0 to {latest}.")
+        return Source(n.full, "table", latest if n.version is None else n.version)
 
     def _record_lineage(
         self, who: Principal, commit: Commit, sources: list[Source],

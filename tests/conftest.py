@@ -1,0 +1,69 @@
+"""Shared fixtures: a fresh embedded lakehouse per test, opened as alice."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import glashaus
+
+
+@pytest.fixture
+def lh(tmp_path):
+    """A new lakehouse under tmp_path, connected as alice; closed at teardown."""
+    lake = glashaus.connect(tmp_path / "lh", user="alice")
+    try:
+        yield lake
+    finally:
+        lake.close()
+
+
+@pytest.fixture
+def shop(lh):
+    """The lakehouse with schema main.shop created; returns the lakehouse."""
+    lh.create_schema("main.shop")
+    return lh
+
+
+ORDERS_SCHEMA = pa.schema(
+    [
+        pa.field("order_id", pa.int64()),
+        pa.field("region", pa.string()),
+        pa.field("qty", pa.int32()),
+        pa.field("price", pa.float64()),
+    ]
+)
+
+
+@pytest.fixture
+def orders(shop):
+    """main.shop.orders with primary key order_id and CHECK qty > 0, holding 3 rows (version 1)."""
+    shop.create_table(
+        "main.shop.orders",
+        schema=ORDERS_SCHEMA,
+        primary_key=["order_id"],
+        constraints={"qty_pos": "qty > 0"},
+    )
+    shop.write(
+        "main.shop.orders",
+        pa.table(
+            {
+                "order_id": [1, 2, 3],
+                "region": ["N", "S", "N"],
+                "qty": pa.array([1, 2, 3], pa.int32()),
+                "price": [10.0, 20.0, 30.0],
+            }
+        ),
+    )
+    return shop
+
+
+def version_of(lh, name: str) -> int:
+    return lh.describe(name)["version"]
+
+
+def rows_of(lh, name: str, sort: str | None = None) -> list[dict]:
+    table = lh.read(name)
+    if sort:
+        table = table.sort_by(sort)
+    return table.to_pylist()

@@ -1,0 +1,160 @@
+"""The audit log: every read, write and DDL leaves a row in system.access.audit, queryable with SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+import glashaus
+from glashaus.errors import InvalidArgumentError
+
+
+def audit(lh, where="true"):
+    return lh.sql(
+        "SELECT event_time, request_id, principal, action, privilege, securable, securable_kind, decision, "
+        f"client, details FROM system.access.audit WHERE {where} ORDER BY event_time"
+    ).to_pylist()
+
+
+def actions(rows):
+    return [(r["action"], r["securable"]) for r in rows]
+
+
+def test_ddl_reads_and_writes_are_audited_with_who_what_and_decision(lh):
+    start = dt.datetime.now(dt.UTC)
+    lh.create_schema("main.shop")
+    lh.create_table("main.shop.orders", schema=pa.schema([("id", pa.int64())]))
+    lh.write("main.shop.orders", {"id": [1, 2]})
+    lh.read("main.shop.orders")
+    lh.history("main.shop.orders")
+    rows = audit(lh, f"event_time >= '{start.isoformat()}' AND action <> 'sql.select'")
+    assert actions(rows) == [
+        ("schema.create", "main"),          # CREATE SCHEMA is a privilege on the catalog
+        ("table.create", "main.shop"),      # CREATE TABLE is a privilege on the schema
+        ("table.write", "main.shop.orders"),
+        ("table.read", "main.shop.orders"),
+        ("table.history", "main.shop.orders"),
+    ]
+    assert '"name": "main.shop.orders"' in rows[1]["details"]
+    by_action = {r["action"]: r for r in rows}
+    write = by_action["table.write"]
+    assert (write["principal"], write["privilege"], write["securable_kind"], write["decision"], write["client"]) == (
+        "alice", "MODIFY", "table", "allow", "embedded")
+    assert '"rows": 2' in write["details"] and '"mode": "append"' in write["details"]
+    read = by_action["table.read"]
+    assert (read["privilege"], read["decision"]) == ("SELECT", "allow")
+    assert all(r["event_time"] >= start - dt.timedelta(seconds=1) for r in rows)
+    assert all(len(r["request_id"]) == 32 for r in rows)
+    assert len({r["request_id"] for r in rows}) == len(rows)  # one operation, one request
+
+
+def test_catalog_schema_and_drop_events(lh):
+    lh.create_catalog("dev")
+    lh.create_schema("dev.s")
+    lh.create_volume("dev.s.files")
+    lh.set_comment("dev.s", "scratch")
+    lh.set_tags("dev.s", {"env": "test"})
+    lh.drop("dev", cascade=True)
+    got = {r["action"] for r in audit(lh, "principal = 'alice'")}
+    assert {"catalog.create", "schema.create", "volume.create", "schema.comment", "schema.tag",
+            "catalog.drop"} <= got
+    drop = audit(lh, "action = 'catalog.drop'")[0]
+    assert (drop["securable"], drop["privilege"], drop["securable_kind"]) == ("dev", "MANAGE", "catalog")
+
+
+def test_one_request_id_per_sql_statement(shop):
+    lh = shop
+    lh.create_table("main.shop.a", data=pa.table({"id": [1, 2]}))
+    lh.create_table("main.shop.b", data=pa.table({"id": [2, 3]}))
+    lh.sql("SELECT * FROM main.shop.a JOIN main.shop.b USING (id)")
+    join = audit(lh, "action = 'sql.select' AND securable IN ('main.shop.a', 'main.shop.b')")
+    assert sorted(r["securable"] for r in join) == ["main.shop.a", "main.shop.b"]
+    assert len({r["request_id"] for r in join}) == 1
+
+    lh.sql("CREATE TABLE main.shop.c AS SELECT a.id FROM main.shop.a JOIN main.shop.b USING (id)")
+    (write,) = audit(lh, "action = 'table.write' AND securable = 'main.shop.c'")
+    in_request = actions(audit(lh, f"request_id = '{write['request_id']}'"))
+    # the statement read two tables, created one and wrote it: all under one request id
+    assert sorted(in_request) == sorted([
+        ("sql.select", "main.shop.a"), ("sql.select", "main.shop.b"), ("table.create", "main.shop"),
+        ("table.write", "main.shop.c"), ("table.version", "main.shop.c")])
+
+
+def test_two_statements_are_two_requests(shop):
+    shop.create_table("main.shop.a", data=pa.table({"id": [1]}))
+    shop.sql("SELECT * FROM main.shop.a; SELECT count(*) FROM main.shop.a")
+    rows = audit(shop, "action = 'sql.select' AND securable = 'main.shop.a'")
+    assert len(rows) == 2 and rows[0]["request_id"] != rows[1]["request_id"]
+
+
+def test_sql_dml_is_audited(shop):
+    shop.sql("CREATE TABLE main.shop.t (id BIGINT, v INT)")
+    shop.sql("INSERT INTO main.shop.t VALUES (1, 1), (2, 2)")
+    shop.sql("UPDATE main.shop.t SET v = 3 WHERE id = 1")
+    shop.sql("DELETE FROM main.shop.t WHERE id = 2")
+    shop.sql("MERGE INTO main.shop.t t USING (SELECT 1 AS id, 9 AS v) s ON t.id = s.id "
+             "WHEN MATCHED THEN UPDATE SET v = s.v")
+    got = [r["action"] for r in audit(shop, "securable = 'main.shop.t' AND privilege = 'MODIFY'")]
+    assert got == ["table.write", "table.update", "table.delete", "table.merge"]
+
+
+def test_the_audit_table_is_queryable_like_any_table(shop):
+    shop.create_table("main.shop.t", data=pa.table({"id": [1]}))
+    for _ in range(3):
+        shop.read("main.shop.t")
+    got = shop.sql("""
+        SELECT principal, action, count(*) AS n FROM system.access.audit
+        WHERE securable = 'main.shop.t' AND action = 'table.read' GROUP BY ALL
+    """).fetchall()
+    assert got == [("alice", "table.read", 3)]
+    assert shop.describe("system.access.audit")["columns"][0]["name"] == "event_id"
+    assert shop.read("system.access.audit").num_rows > 0
+
+
+def test_reading_the_audit_table_is_audited_too(shop):
+    shop.sql("SELECT count(*) FROM system.access.audit")
+    assert audit(shop, "action = 'sql.select' AND securable = 'system.access.audit'")
+
+
+def test_buffered_read_events_are_written_on_close(tmp_path):
+    root = tmp_path / "lh"
+    with glashaus.connect(root, user="alice") as lh:
+        lh.create_schema("main.shop")
+        lh.create_table("main.shop.t", data=pa.table({"id": [1]}))
+        lh.read("main.shop.t")  # a read: buffered, not yet a commit
+    with glashaus.connect(root, user="bob") as lh:
+        rows = audit(lh, "securable = 'main.shop.t' AND action = 'table.read'")
+        assert [(r["principal"], r["decision"]) for r in rows] == [("alice", "allow")]
+        assert {r["principal"] for r in audit(lh)} == {"alice", "bob"}
+
+
+def test_changes_are_audited_before_they_happen(shop):
+    # a write's audit row is durable at once, without a flush or close
+    shop.create_table("main.shop.t", schema=pa.schema([("id", pa.int64())]))
+    shop.write("main.shop.t", {"id": [1]})
+    location = shop.get("system.access.audit").storage_location
+    committed = shop.store.read(location)  # straight from storage, no flush
+    assert "table.write" in committed.column("action").to_pylist()
+
+
+def test_volume_file_access_is_audited(shop):
+    shop.create_volume("main.shop.files")
+    shop.put_file("main.shop.files", "a.txt", b"x")
+    shop.get_file("main.shop.files", "a.txt")
+    shop.list_files("main.shop.files")
+    shop.delete_file("main.shop.files", "a.txt")
+    rows = audit(shop, "securable = 'main.shop.files' AND action LIKE 'volume.%'")
+    assert [(r["action"], r["privilege"]) for r in rows if r["action"] != "volume.create"] == [
+        ("volume.put", "WRITE VOLUME"), ("volume.get", "READ VOLUME"),
+        ("volume.list", "READ VOLUME"), ("volume.delete", "WRITE VOLUME")]
+
+
+def test_users_cannot_write_the_audit_log(shop):
+    before = shop.read("system.access.audit").num_rows
+    with pytest.raises(InvalidArgumentError, match="system catalog is written only by Glashaus"):
+        shop.sql("DELETE FROM system.access.audit")
+    with pytest.raises(InvalidArgumentError, match="system catalog is written only by Glashaus"):
+        shop.sql("INSERT INTO system.access.audit SELECT * FROM system.access.audit")
+    assert shop.read("system.access.audit").num_rows >= before
