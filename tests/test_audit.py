@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 import glashaus
-from glashaus.errors import InvalidArgumentError
+from glashaus.errors import InvalidArgumentError, UngovernedAccessError
 
 
 def audit(lh, where="true"):
@@ -158,3 +158,16 @@ def test_users_cannot_write_the_audit_log(shop):
     with pytest.raises(InvalidArgumentError, match="system catalog is written only by Glashaus"):
         shop.sql("INSERT INTO system.access.audit SELECT * FROM system.access.audit")
     assert shop.read("system.access.audit").num_rows >= before
+
+
+def test_sql_refused_for_reaching_outside_the_catalog_is_audited_as_denied(shop):
+    with pytest.raises(UngovernedAccessError):
+        shop.sql("SELECT * FROM read_csv('/etc/passwd')")
+    with pytest.raises(UngovernedAccessError):
+        shop.sql("COPY (SELECT 1) TO '/tmp/out.csv'")
+    denied = shop.sql(
+        "SELECT principal, action, decision, details FROM system.access.audit "
+        "WHERE decision = 'deny' ORDER BY event_time"
+    ).to_pylist()
+    assert [(d["principal"], d["action"]) for d in denied] == [("alice", "sql.refused")] * 2
+    assert "read_csv('/etc/passwd')" in denied[0]["details"]

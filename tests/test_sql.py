@@ -477,7 +477,7 @@ def test_insert_aggregates_into_integer_and_double_columns(t):
         {"region": "N", "total": 4, "small": 4, "mean": 2.5},
         {"region": "S", "total": 2, "small": 2, "mean": 2.5}]
     v = version_of(t, "main.shop.totals")
-    with pytest.raises(SchemaMismatchError, match="'small' is int32; the values computed for it do not fit"):
+    with pytest.raises(SchemaMismatchError, match="'small' of main.shop.totals is int32; the data's int64 values do not fit"):
         t.sql("INSERT INTO main.shop.totals (region, small) SELECT 'x', sum(id) * 10000000000 FROM main.shop.t")
     assert version_of(t, "main.shop.totals") == v
 
@@ -730,3 +730,28 @@ def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement
         assert 1 not in rows and 3 not in rows
     else:
         assert rows[1]["qty"] == 101 and rows[3]["qty"] == 103
+
+
+def test_integer_sums_come_back_as_bigint_not_decimal(shop):
+    assert shop.sql("SELECT sum(x) AS s FROM range(4) r(x)").to_arrow().schema.field("s").type == pa.int64()
+    shop.sql("CREATE TABLE main.shop.sums AS SELECT sum(x) AS total FROM range(4) r(x)")
+    assert shop.describe("main.shop.sums")["columns"][0]["type"] == "int64"
+    assert shop.read("main.shop.sums").to_pylist() == [{"total": 6}]
+
+
+def test_timestamps_with_time_zones_are_stored_as_utc_instants(shop):
+    shop.sql("CREATE TABLE main.shop.ts AS SELECT TIMESTAMPTZ '2026-01-01 12:00:00+02' AS t")
+    assert shop.describe("main.shop.ts")["columns"][0]["type"] == "timestamp[us, tz=UTC]"
+    assert shop.sql("SELECT hour(t) FROM main.shop.ts").scalar() == 10
+    berlin = pa.table({"t": pa.array([0], pa.timestamp("ns", tz="Europe/Berlin"))})
+    shop.create_table("main.shop.berlin", data=berlin)
+    assert shop.read("main.shop.berlin").column("t").type == pa.timestamp("us", tz="UTC")
+
+
+def test_constraint_errors_are_one_line_naming_the_rows(shop):
+    shop.sql("CREATE TABLE main.shop.c (q INT CHECK (q > 0))")
+    with pytest.raises(ConstraintViolationError) as info:
+        shop.sql("INSERT INTO main.shop.c VALUES (1), (-1), (-5)")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "q > 0" in message and "q=-1; q=-5" in message

@@ -81,6 +81,12 @@ class ConcurrentWriteError(GlashausError):
     code = "CONCURRENT_WRITE"
 
 
+class StorageError(GlashausError):
+    """The storage layer failed in a way Glashaus has no more specific word for; nothing was committed."""
+
+    code = "STORAGE_ERROR"
+
+
 class MetastoreError(GlashausError):
     """The metastore database cannot be reached or is not at a version this code understands."""
 

@@ -53,3 +53,12 @@ class Access:
             details=details,
             durable=privilege not in _READS,
         )
+
+    def refuse(
+        self, principal: Principal, *, action: str, reason: str, details: dict[str, Any] | None = None
+    ) -> None:
+        """Record an attempt refused before any securable was named (e.g. SQL reading a file)."""
+        self.audit.record(
+            principal=principal.name, action=action, decision="deny", reason=reason,
+            details=details, durable=True,
+        )

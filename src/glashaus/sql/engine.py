@@ -63,6 +63,7 @@ class SqlEngine:
             # ATTACH or INSTALL; the setting cannot be switched back on this connection.
             # No replacement scans: a bare name must never resolve to a Python variable.
             con.execute("SET python_enable_replacements = false")
+            con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
             self._local.con = con
@@ -83,7 +84,7 @@ class SqlEngine:
         for name, obj in resolved.registrations.items():
             con.register(name, obj)
         try:
-            return con.sql(resolved.expression.sql(dialect=DIALECT)).to_arrow_table()
+            return _tidy(con.sql(resolved.expression.sql(dialect=DIALECT)).to_arrow_table())
         except duckdb.PermissionException as exc:
             raise UngovernedAccessError(f"refused: {_first_line(exc)}") from None
         except duckdb.Error as exc:
@@ -98,9 +99,19 @@ class SqlEngine:
     # -- entry point ------------------------------------------------------------------
 
     def execute(self, who: Principal, sql: str) -> Result:
-        """Run one or more statements; returns the result of the last one."""
+        """Run one or more statements; returns the result of the last one.
+
+        SQL refused for reaching outside the catalog is audited as a denied attempt.
+        """
         if not isinstance(sql, str) or not sql.strip():
             raise SqlError("empty SQL statement.")
+        try:
+            return self._execute(who, sql)
+        except UngovernedAccessError as exc:
+            self.tables.access.refuse(who, action="sql.refused", reason=str(exc), details={"sql": sql[:2000]})
+            raise
+
+    def _execute(self, who: Principal, sql: str) -> Result:
         word = _ungoverned_verb(sql)
         if word:
             raise UngovernedAccessError(
@@ -660,6 +671,18 @@ def _duck_type(t: pa.DataType) -> str:
         return str(con.from_arrow(pa.table({"x": pa.array([], t)})).types[0])
     finally:
         con.close()
+
+
+def _tidy(table: pa.Table) -> pa.Table:
+    """DuckDB's HUGEINT sums arrive as DECIMAL(38,0): make them BIGINT when the values fit."""
+    for i, field in enumerate(table.schema):
+        t = field.type
+        if pa.types.is_decimal(t) and t.scale == 0 and t.precision == 38:
+            try:
+                table = table.set_column(i, pa.field(field.name, pa.int64()), table.column(i).cast(pa.int64()))
+            except pa.ArrowInvalid:
+                pass
+    return table
 
 
 def _first_line(exc: Exception) -> str:

@@ -38,6 +38,7 @@ from glashaus.errors import (
     InvalidArgumentError,
     NotFoundError,
     SchemaMismatchError,
+    StorageError,
 )
 from glashaus.storage.schema import conform
 
@@ -419,7 +420,7 @@ class DeltaStore:
                     raise ConstraintViolationError(
                         f"rows break a NOT NULL or CHECK constraint of {table_name} "
                         f"({_constraint_list(handle)}); nothing was written. "
-                        f"First offending rows: {text.split('Preview of invalid data:')[-1].strip()[:600]}"
+                        f"First offending rows: {_preview(text)}"
                     ) from None
                 if "Transaction failed" in text or "version already exists" in text.lower():
                     if not retry:
@@ -440,7 +441,8 @@ class DeltaStore:
                     raise SchemaMismatchError(
                         f"the change does not fit {table_name}'s columns and types: {detail} Nothing was written."
                     ) from None
-                raise
+                first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+                raise StorageError(f"{table_name}: {first}; nothing was written.") from None
             except DeltaProtocolError as exc:
                 raise InvalidArgumentError(f"{table_name}: {exc}") from None
         raise ConcurrentWriteError(
@@ -470,6 +472,19 @@ def _constraint_list(handle: DeltaTable) -> str:
     if not_null:
         found.append(f"NOT NULL: {', '.join(not_null)}")
     return "; ".join(found) or "no named constraint"
+
+
+def _preview(text: str) -> str:
+    """delta-rs's ASCII table of offending rows, as one line: ``q=-1; q=-7``."""
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.split("Preview of invalid data:")[-1].splitlines()
+        if line.strip().startswith("|")
+    ]
+    if len(rows) < 2:
+        return "(not shown)"
+    header, body = rows[0], rows[1:6]
+    return "; ".join(", ".join(f"{h}={v}" for h, v in zip(header, row, strict=False)) for row in body)
 
 
 def _props(metadata: dict[str, str] | None) -> CommitProperties:

@@ -667,8 +667,9 @@ def _clean_schema(schema: pa.Schema, table: str) -> pa.Schema:
             t = t.value_type
         if pa.types.is_large_string(t) or pa.types.is_string_view(t):
             t = pa.string()
-        if pa.types.is_timestamp(t) and t.unit == "ns":
-            t = pa.timestamp("us", tz=t.tz)
+        if pa.types.is_timestamp(t) and (t.unit == "ns" or t.tz not in (None, "UTC")):
+            # Delta stores instants in UTC (and only the name "UTC"); relabelling keeps the instant.
+            t = pa.timestamp("us", tz=t.tz and "UTC")
         fields.append(pa.field(col, t, nullable=f.nullable))
     return pa.schema(fields)
 
