@@ -755,3 +755,11 @@ def test_constraint_errors_are_one_line_naming_the_rows(shop):
     message = str(info.value)
     assert "\n" not in message
     assert "q > 0" in message and "q=-1; q=-5" in message
+
+
+def test_describe_a_view_lists_the_columns_of_its_query(shop):
+    shop.create_table("main.shop.o", data=pa.table({"id": [1], "qty": [2]}))
+    shop.create_view("main.shop.v", "SELECT id, qty * 2.5::DOUBLE AS weighted FROM main.shop.o")
+    columns = shop.describe("main.shop.v")["columns"]
+    assert [(c["name"], c["type"]) for c in columns] == [("id", "int64"), ("weighted", "double")]
+    assert shop.sql("DESCRIBE main.shop.v").to_pylist()[1]["column"] == "weighted"

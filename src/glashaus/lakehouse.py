@@ -152,7 +152,11 @@ class Lakehouse:
         return self.tables.list(self.principal, parent, kind=kind)
 
     def describe(self, name: str) -> dict[str, Any]:
-        return self.tables.describe(self.principal, name)
+        """Owner, comment, tags, columns (with comments and tags), keys, constraints, version, size.
+
+        >>> lh.describe("main.shop.orders")["columns"][0]["name"]  # doctest: +SKIP
+        """
+        return self.engine.describe(self.principal, name)
 
     def set_comment(self, name: str, comment: str, *, column: str | None = None) -> Securable:
         return self.tables.set_comment(self.principal, name, comment, column=column)

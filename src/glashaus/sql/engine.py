@@ -273,15 +273,19 @@ class SqlEngine:
             )
         return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)")
 
-    def _describe(self, who: Principal, statement: exp.Describe) -> Result:
-        info = self.tables.describe(who, _dotted(statement.this))
-        columns = info.get("columns") or []
+    def describe(self, who: Principal, name: str) -> dict[str, Any]:
+        """The tables service's description, plus the columns of a view (from its query)."""
+        info = self.tables.describe(who, name)
         if info["kind"] == "view":
-            # A view's columns are those of its query: run it for no rows.
             probe = exp.select("*").from_(exp.to_table(info["name"])).limit(0)
             schema = self._run(Resolver(self.tables, who, action="view.describe").resolve(probe)).schema
-            columns = [{"name": f.name, "type": str(f.type), "nullable": f.nullable,
-                        "comment": info.get("column_comments", {}).get(f.name)} for f in schema]
+            info["columns"] = [{"name": f.name, "type": str(f.type), "nullable": f.nullable,
+                                "comment": info.get("column_comments", {}).get(f.name), "tags": {}}
+                               for f in schema]
+        return info
+
+    def _describe(self, who: Principal, statement: exp.Describe) -> Result:
+        columns = self.describe(who, _dotted(statement.this)).get("columns") or []
         return Result(
             pa.table(
                 {
