@@ -108,3 +108,33 @@ def test_killed_writer_leaves_table_readable_at_previous_version(tmp_path):
     assert commit.version == info["version"] + 1
     assert lh.read("main.shop.events").num_rows == rows.num_rows + 1
     lh.close()
+
+
+def test_a_second_connection_sees_each_new_commit_at_once(tmp_path):
+    root = tmp_path / "lh"
+    _make_table(root)
+    writer = glashaus.connect(root, user="alice")
+    reader = glashaus.connect(root, user="bob")
+    for i in range(3):
+        writer.write("main.shop.events", pa.table({"worker": [1], "seq": [i]}))
+        # The reader's cached table handle must notice the other connection's commit.
+        assert reader.sql("SELECT count(*) FROM main.shop.events").scalar() == i + 1
+        assert reader.read("main.shop.events").num_rows == i + 1
+    writer.close()
+    reader.close()
+
+
+def test_system_tables_are_compacted_as_batches_pile_up(tmp_path, monkeypatch):
+    import glashaus.access.system_tables as system_tables
+
+    monkeypatch.setattr(system_tables, "COMPACT_EVERY", 4)
+    _make_table(tmp_path / "lh")
+    lh = glashaus.connect(tmp_path / "lh", user="alice")
+    for _ in range(12):
+        lh.sql("SELECT count(*) FROM main.shop.events")
+        lh.flush()
+    info = lh.describe("system.access.audit")
+    assert info["version"] >= 12
+    assert info["num_files"] < info["version"] / 2
+    assert lh.sql("SELECT count(*) FROM system.access.audit WHERE action = 'catalog.create'").scalar() >= 1
+    lh.close()

@@ -19,6 +19,9 @@ from glashaus.storage.layout import Layout
 
 _TS = pa.timestamp("us", tz="UTC")
 
+#: Compact a system table after this many commits.
+COMPACT_EVERY = 100
+
 
 @dataclass(frozen=True)
 class SystemTable:
@@ -142,4 +145,7 @@ class SystemTables:
             return
         location = self._ensure_table(table)
         data = pa.Table.from_pylist(rows, schema=table.arrow_schema)
-        self.store.write(location, data, mode="append", table_name=table.name.full)
+        version = self.store.write(location, data, mode="append", table_name=table.name.full)
+        if version % COMPACT_EVERY == 0:
+            # Batches are small files; compact them now and then so reads stay quick.
+            self.store.optimize(location)

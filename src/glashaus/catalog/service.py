@@ -156,10 +156,15 @@ class Catalog:
 
     # -- find ---------------------------------------------------------------------
 
-    def get(self, name: Name, *, kind: str | tuple[str, ...] | None = None) -> Securable:
-        """The securable called ``name``; a clear :class:`NotFoundError` otherwise."""
+    def get(
+        self, name: Name, *, kind: str | tuple[str, ...] | None = None, details: bool = True
+    ) -> Securable:
+        """The securable called ``name``; a clear :class:`NotFoundError` otherwise.
+
+        ``details=False`` skips tags and column comments (the query path needs neither).
+        """
         with self.metastore.session() as s:
-            return self._load(s, self._row(s, name, kind=kind))
+            return self._load(s, self._row(s, name, kind=kind), details=details)
 
     def exists(self, name: Name) -> bool:
         with self.metastore.session() as s:
@@ -287,18 +292,20 @@ class Catalog:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"{what} {name.full!r} does not exist.{hint}"
 
-    def _load(self, s: Session, row: SecurableRow) -> Securable:
+    def _load(self, s: Session, row: SecurableRow, *, details: bool = True) -> Securable:
         tags: dict[str, str] = {}
         column_tags: dict[str, dict[str, str]] = {}
-        for tag in s.scalars(sa.select(TagRow).where(TagRow.securable_id == row.id).order_by(TagRow.key)):
-            if tag.column_name:
-                column_tags.setdefault(tag.column_name, {})[tag.key] = tag.value
-            else:
-                tags[tag.key] = tag.value
-        comments = {
-            c.column_name: c.comment
-            for c in s.scalars(sa.select(ColumnCommentRow).where(ColumnCommentRow.securable_id == row.id))
-        }
+        comments: dict[str, str] = {}
+        if details:
+            for tag in s.scalars(sa.select(TagRow).where(TagRow.securable_id == row.id).order_by(TagRow.key)):
+                if tag.column_name:
+                    column_tags.setdefault(tag.column_name, {})[tag.key] = tag.value
+                else:
+                    tags[tag.key] = tag.value
+            comments = {
+                c.column_name: c.comment
+                for c in s.scalars(sa.select(ColumnCommentRow).where(ColumnCommentRow.securable_id == row.id))
+            }
         parts = row.full_name.split(".")
         return Securable(
             id=row.id,

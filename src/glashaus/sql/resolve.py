@@ -145,7 +145,7 @@ class Resolver:
         except InvalidNameError as exc:
             raise SqlError(str(exc)) from None
         version, as_of = _time_travel(table)
-        securable = self.tables.catalog.get(name, kind=("table", "view"))
+        securable = self.tables.catalog.get(name, kind=("table", "view"), details=False)
         alias = table.alias or name.object
         if securable.kind == "view":
             if version is not None or as_of is not None:
@@ -159,7 +159,7 @@ class Resolver:
             check_functions(inner)
             inner = self._rewrite(inner, out, principal=owner, depth=depth + 1)
             return exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias)))
-        scan = self.tables.scan(principal, name, version=version, as_of=as_of, action=self.action)
+        scan = self.tables.scan(principal, securable, version=version, as_of=as_of, action=self.action)
         key = f"{name.full}@v{scan.version}"
         if top or name.full not in out.sources:
             out.sources[name.full] = Source(name.full, "table", scan.version)

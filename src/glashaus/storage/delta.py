@@ -14,6 +14,7 @@ previous version.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import re
 import threading
@@ -22,7 +23,6 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import (
     CommitFailedError,
@@ -78,9 +78,20 @@ class DeltaStore:
                 except TableNotFoundError:
                     raise NotFoundError(f"no Delta table at {location!r}") from None
                 self._handles[location] = handle
-            elif refresh:
+            elif refresh and not self._unchanged(location, handle):
                 handle.update_incremental()
             return handle
+
+    def _unchanged(self, location: str, handle: DeltaTable) -> bool:
+        """True when no commit follows the handle's version (local tables only).
+
+        Versions are numbered without gaps, so one ``stat`` answers what a log listing
+        would (~0.003 ms instead of 0.5-2 ms per query).
+        """
+        if "://" in location and not location.startswith("file://"):
+            return False
+        base = location.removeprefix("file://")
+        return not os.path.exists(f"{base}/_delta_log/{handle.version() + 1:020d}.json")
 
     def at_version(
         self,
@@ -352,9 +363,6 @@ class DeltaStore:
             raise NotFoundError(
                 f"version {handle.version()} of {table_name} was vacuumed away; it cannot be read any more."
             ) from None
-
-    def dataset(self, handle: DeltaTable) -> pads.Dataset:
-        return handle.to_pyarrow_dataset()
 
     def history(self, location: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         return self.table(location).history(limit)

@@ -383,10 +383,13 @@ class TablesService:
                                    table_name=n.full)
 
     def scan(
-        self, who: Principal, name: Name, *, version: int | None = None, as_of: Any = None, action: str = "sql.select"
+        self, who: Principal, securable: Securable, *, version: int | None = None, as_of: Any = None,
+        action: str = "sql.select",
     ) -> ScanSource:
-        """Authorize a read and pin the table at a version, for the SQL engine."""
-        securable = self.table(name)
+        """Authorize a read of a table the caller looked up and pin it at a version, for the SQL engine."""
+        name = securable.name
+        if securable.kind != "table":
+            raise InvalidArgumentError(f"{name.full} is a {securable.kind}, not a table.")
         self.access.authorize(who, "SELECT", securable, action=action,
                               details={"version": version} if version is not None else None)
         self._flush_if_system(securable)
