@@ -443,6 +443,16 @@ def state(lh):
     return version_of(lh, "main.shop.t"), rows_of(lh, "main.shop.t", sort="id")
 
 
+def assert_fails_and_leaves_unchanged(lh, sql, error, fragments):
+    """The statement raises ``error`` naming each fragment; version and rows stay as they were."""
+    before = state(lh)
+    with pytest.raises(error) as err:
+        lh.sql(sql)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+    assert state(lh) == before
+
+
 def assert_one_new_version(lh, before, result):
     v = version_of(lh, "main.shop.t")
     assert v == before + 1
@@ -564,12 +574,7 @@ def test_update_without_where_touches_every_row(t):
     ],
 )
 def test_failing_update_leaves_the_table_unchanged(t, sql, error, fragments):
-    v, rows = state(t)
-    with pytest.raises(error) as err:
-        t.sql(sql)
-    for fragment in fragments:
-        assert fragment in str(err.value)
-    assert state(t) == (v, rows)
+    assert_fails_and_leaves_unchanged(t, sql, error, fragments)
 
 
 def test_delete_simple_and_complex_predicates(t):
@@ -607,12 +612,7 @@ def test_delete_with_null_predicate_keeps_rows(t):
     ],
 )
 def test_failing_delete_leaves_the_table_unchanged(t, sql, error, fragments):
-    v, rows = state(t)
-    with pytest.raises(error) as err:
-        t.sql(sql)
-    for fragment in fragments:
-        assert fragment in str(err.value)
-    assert state(t) == (v, rows)
+    assert_fails_and_leaves_unchanged(t, sql, error, fragments)
 
 
 def test_merge_update_insert_delete(t):
@@ -675,12 +675,7 @@ def test_merge_not_matched_by_source(t):
     ],
 )
 def test_failing_merge_leaves_the_table_unchanged(t, sql, error, fragments):
-    v, rows = state(t)
-    with pytest.raises(error) as err:
-        t.sql(sql)
-    for fragment in fragments:
-        assert fragment in str(err.value)
-    assert state(t) == (v, rows)
+    assert_fails_and_leaves_unchanged(t, sql, error, fragments)
 
 
 def test_dml_on_views_is_refused(t):
