@@ -24,8 +24,10 @@ from sqlglot import exp
 from glashaus.access import Principal, request
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
+from glashaus.sql.ddl import partitioned_by, table_definition, table_property
 from glashaus.sql.delta_expr import quote, to_delta
 from glashaus.sql.lineage import column_lineage
+from glashaus.sql.merge import merge_assignments, merge_clause
 from glashaus.sql.resolve import DIALECT, Resolved, Resolver, check_functions, parse
 from glashaus.sql.result import Result
 from glashaus.tables.service import TablesService
@@ -201,7 +203,7 @@ class SqlEngine:
         exists = bool(statement.args.get("exists"))
         replace = bool(statement.args.get("replace"))
         target = statement.this
-        comment = _property(statement, exp.SchemaCommentProperty)
+        comment = table_property(statement, exp.SchemaCommentProperty)
         if kind == "SCHEMA":
             name = _dotted(target)
             s = self.tables.create_schema(who, name, comment=comment, if_not_exists=exists)
@@ -236,10 +238,10 @@ class SqlEngine:
             raise SqlError(f"CREATE {kind} is not supported; use CATALOG, SCHEMA, TABLE, VIEW or VOLUME.")
         if isinstance(target, exp.Schema):
             name = _dotted(target.this)
-            schema, not_null, checks, primary_key = _table_definition(target)
+            schema, not_null, checks, primary_key = table_definition(target)
             s = self.tables.create_table(
                 who, name, schema=schema, primary_key=primary_key, constraints=checks,
-                partition_by=_partitioned_by(statement), comment=comment, if_not_exists=exists, replace=replace,
+                partition_by=partitioned_by(statement), comment=comment, if_not_exists=exists, replace=replace,
             )
             # CHECK constraints are a commit of their own: report the version the table is at.
             version = self.tables.version(who, s.full_name)
@@ -253,7 +255,7 @@ class SqlEngine:
         if exists and self.tables.catalog.exists(parse_name(name)):
             return Result.status("CREATE TABLE", f"table {name} exists already", table=name)
         s = self.tables.create_table(
-            who, name, data=data, partition_by=_partitioned_by(statement), comment=comment, replace=replace,
+            who, name, data=data, partition_by=partitioned_by(statement), comment=comment, replace=replace,
             statement=statement.sql(dialect=DIALECT), sources=list(resolved.sources.values()),
             column_lineage=self._columns(resolved, query, data.column_names),
         )
@@ -416,7 +418,7 @@ class SqlEngine:
         clauses = []
         whens = statement.args.get("whens")
         for when in (whens.expressions if whens is not None else []):
-            clauses.append(_merge_clause(when, qualifiers))
+            clauses.append(merge_clause(when, qualifiers))
 
         def build(merger: Any) -> Any:
             for method, kwargs in clauses:
@@ -429,7 +431,7 @@ class SqlEngine:
             through.setdefault(output, []).append((table, column))
         columns = [
             (table, column, target_column)
-            for source_column, target_column in _merge_assignments(whens, source_alias, source.column_names)
+            for source_column, target_column in merge_assignments(whens, source_alias, source.column_names)
             for table, column in through.get(source_column, [])
         ]
         commit = self.tables.merge_rows(
@@ -443,78 +445,6 @@ class SqlEngine:
 
     def _columns(self, resolved: Resolved, query: exp.Expression, target_columns: list[str]) -> list[tuple[str, str, str]]:
         return column_lineage(query, resolved.schemas, target_columns)
-
-
-def _merge_assignments(whens: exp.Expression | None, source_alias: str, source_columns: list[str]) -> set[tuple[str, str]]:
-    """(source column, target column) pairs that MERGE clauses copy or compute from the source."""
-    pairs: set[tuple[str, str]] = set()
-    for when in (whens.expressions if whens is not None else []):
-        then = when.args.get("then")
-        if isinstance(then, exp.Update):
-            if not then.expressions or isinstance(then.expressions[0], exp.Star):
-                pairs |= {(c, c) for c in source_columns}
-                continue
-            assigned = [(eq.this.name.lower(), eq.expression) for eq in then.expressions]
-        elif isinstance(then, exp.Insert):
-            if then.this is None or isinstance(then.this, exp.Star):
-                pairs |= {(c, c) for c in source_columns}
-                continue
-            values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else [then.expression]
-            assigned = [(c.name.lower(), v) for c, v in zip(then.this.expressions, values, strict=False)]
-        else:
-            continue
-        for target_column, value in assigned:
-            for column in value.find_all(exp.Column):
-                if column.table.lower() == source_alias:
-                    pairs.add((column.name.lower(), target_column))
-    return pairs
-
-
-def _merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    matched = bool(when.args.get("matched"))
-    by_source = bool(when.args.get("source"))
-    condition = when.args.get("condition")
-    kwargs: dict[str, Any] = {}
-    if condition is not None:
-        translated = to_delta(condition, qualifiers=qualifiers)
-        if translated is None:
-            raise SqlError(f"MERGE condition {condition.sql(DIALECT)!r} is too complex; use plain comparisons.")
-        kwargs["predicate"] = translated
-    then = when.args.get("then")
-    if isinstance(then, exp.Var) and then.name.upper() == "DELETE" or (
-        isinstance(then, exp.Delete)
-    ):
-        if not matched and not by_source:
-            raise SqlError("WHEN NOT MATCHED cannot DELETE: there is no target row to delete.")
-        return ("when_not_matched_by_source_delete" if by_source else "when_matched_delete"), kwargs
-    if isinstance(then, exp.Update):
-        if not then.expressions or isinstance(then.expressions[0], exp.Star):
-            return "when_matched_update_all", kwargs
-        updates = {}
-        for eq in then.expressions:
-            column = validate_part(eq.this.name, what="column")
-            value = to_delta(eq.expression, qualifiers=qualifiers)
-            if value is None:
-                raise SqlError(f"MERGE SET {column} = {eq.expression.sql(DIALECT)} is too complex; compute it in USING.")
-            updates[quote(column)] = value
-        kwargs["updates"] = updates
-        return ("when_not_matched_by_source_update" if by_source else "when_matched_update"), kwargs
-    if isinstance(then, exp.Insert):
-        if isinstance(then.this, exp.Star) or then.this is None:
-            return "when_not_matched_insert_all", kwargs
-        columns = [validate_part(c.name, what="column") for c in then.this.expressions]
-        values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else [then.expression]
-        if len(columns) != len(values):
-            raise SqlError("MERGE INSERT names a different number of columns and values.")
-        updates = {}
-        for column, value in zip(columns, values, strict=True):
-            translated = to_delta(value, qualifiers=qualifiers)
-            if translated is None:
-                raise SqlError(f"MERGE INSERT value {value.sql(DIALECT)} is too complex; compute it in USING.")
-            updates[quote(column)] = translated
-        kwargs["updates"] = updates
-        return "when_not_matched_insert", kwargs
-    raise SqlError(f"unsupported MERGE clause: {when.sql(DIALECT)}")
 
 
 def _ungoverned_verb(sql: str) -> str | None:
@@ -578,95 +508,6 @@ def _alias_map(table: exp.Table) -> dict[str, str]:
     if table.alias:
         names.add(table.alias.lower())
     return {n: "" for n in names}
-
-
-def _property(statement: exp.Create, kind: type) -> str | None:
-    props = statement.args.get("properties")
-    if props is None:
-        return None
-    for prop in props.expressions:
-        if isinstance(prop, kind):
-            return prop.this.name
-    return None
-
-
-def _partitioned_by(statement: exp.Create) -> list[str] | None:
-    props = statement.args.get("properties")
-    if props is None:
-        return None
-    for prop in props.expressions:
-        if isinstance(prop, exp.PartitionedByProperty):
-            node = prop.this
-            items = node.expressions if isinstance(node, exp.Schema | exp.Tuple) else [node]
-            return [validate_part(i.name, what="partition column") for i in items]
-    return None
-
-
-def _table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[str, str], list[str]]:
-    fields, not_null, checks, primary_key = [], [], {}, []
-    for item in schema.expressions:
-        if isinstance(item, exp.ColumnDef):
-            column = validate_part(item.name, what="column")
-            nullable = True
-            for constraint in item.args.get("constraints") or []:
-                kind = constraint.kind
-                if isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
-                    nullable = False
-                elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
-                    primary_key.append(column)
-                    nullable = False
-                elif isinstance(kind, exp.CheckColumnConstraint):
-                    checks[f"{column}_check_{len(checks) + 1}"] = _check_sql(kind.this)
-            fields.append(pa.field(column, _arrow_type(item.args.get("kind"), column), nullable=nullable))
-            if not nullable:
-                not_null.append(column)
-        elif isinstance(item, exp.PrimaryKey):
-            primary_key += [validate_part(c.name, what="primary key column") for c in item.expressions]
-        elif isinstance(item, exp.Constraint):
-            for inner in item.expressions:
-                if isinstance(inner, exp.CheckColumnConstraint):
-                    checks[validate_part(item.this.name, what="constraint")] = _check_sql(inner.this)
-        elif isinstance(item, exp.CheckColumnConstraint):
-            checks[f"check_{len(checks) + 1}"] = _check_sql(item.this)
-        else:
-            raise SqlError(
-                f"unsupported table element {item.sql(DIALECT)!r}: list columns as name TYPE [NOT NULL] "
-                "[PRIMARY KEY] [CHECK (...)], then PRIMARY KEY (...) or CONSTRAINT name CHECK (...)."
-            )
-    return pa.schema(fields), not_null, checks, primary_key
-
-
-def _check_sql(expression: exp.Expression) -> str:
-    translated = to_delta(expression)
-    if translated is None:
-        raise SqlError(f"CHECK ({expression.sql(DIALECT)}) is too complex; use comparisons of columns and literals.")
-    return translated
-
-
-_TYPES: dict[str, pa.DataType] = {
-    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(),
-    "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(),
-    "TEXT": pa.string(), "CHAR": pa.string(), "DATE": pa.date32(), "BLOB": pa.binary(), "BINARY": pa.binary(),
-    "VARBINARY": pa.binary(),
-    "TIMESTAMP": pa.timestamp("us"), "TIMESTAMPNTZ": pa.timestamp("us"), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
-    "TIMESTAMPLTZ": pa.timestamp("us", tz="UTC"),
-}
-
-
-def _arrow_type(kind: exp.DataType | None, column: str) -> pa.DataType:
-    if kind is None:
-        raise SqlError(f"column {column!r} needs a type.")
-    name = kind.this.name if hasattr(kind.this, "name") else str(kind.this)
-    name = name.upper()
-    if name == "DECIMAL":
-        params = [int(p.name) for p in kind.expressions] or [38, 9]
-        return pa.decimal128(*params[:2]) if len(params) > 1 else pa.decimal128(params[0], 0)
-    if name in _TYPES:
-        return _TYPES[name]
-    raise SqlError(
-        f"column {column!r} has type {kind.sql(DIALECT)}, which Glashaus tables do not support; "
-        f"use one of {', '.join(sorted(_TYPES))}, DECIMAL(p, s)."
-    )
 
 
 def _duck_type(t: pa.DataType) -> str:
