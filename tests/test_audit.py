@@ -124,6 +124,8 @@ def test_buffered_read_events_are_written_on_close(tmp_path):
         lh.create_schema("main.shop")
         lh.create_table("main.shop.t", data=pa.table({"id": [1]}))
         lh.read("main.shop.t")  # a read: buffered, not yet a commit
+        lh.create_user("bob")
+        lh.add_member("admins", "bob")  # the audit log is for admins
     with glashaus.connect(root, user="bob") as lh:
         rows = audit(lh, "securable = 'main.shop.t' AND action = 'table.read'")
         assert [(r["principal"], r["decision"]) for r in rows] == [("alice", "allow")]

@@ -355,6 +355,7 @@ def test_version_flag():
 def _subprocess_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLASHAUS_")}
     env["HOME"] = str(tmp_path)
+    env["GLASHAUS_USER"] = "alice"  # the lakehouse's admin (its first user)
     return env
 
 

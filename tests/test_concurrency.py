@@ -32,6 +32,13 @@ def _make_table(root):
         "main.shop.events",
         schema=pa.schema([("worker", pa.int64()), ("seq", pa.int64())]),
     )
+    lh.create_group("writers")
+    for user in ("writer1", "writer2", "bob"):
+        lh.create_user(user)
+        lh.add_member("writers", user)
+    lh.grant("USE SCHEMA", on="main.shop", to="writers")
+    lh.grant("SELECT", on="main.shop.events", to="writers")
+    lh.grant("MODIFY", on="main.shop.events", to="writers")
     version = lh.describe("main.shop.events")["version"]
     lh.close()
     return version

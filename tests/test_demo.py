@@ -6,6 +6,7 @@ check the tables it built against each other with SQL and the lineage it recorde
 
 from __future__ import annotations
 
+import getpass
 import os
 import subprocess
 import sys
@@ -159,7 +160,7 @@ def test_lineage_reaches_bronze_with_the_versions_read(lh):
 
 def test_lineage_command_draws_the_demo_tree(demo):
     root, _ = demo
-    result = CliRunner().invoke(app, ["lineage", f"{S}.revenue_by_region", "--lakehouse", root])
+    result = CliRunner().invoke(app, ["lineage", f"{S}.revenue_by_region", "--lakehouse", root, "--user", "alice"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 4 and lines[0].startswith(f"{S}.revenue_by_region (view)")
@@ -200,5 +201,6 @@ def test_demo_runs_as_a_real_process(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert f"{S}.customer_features@v1 (table)" in done.stdout
-    with glashaus.connect(tmp_path / "lh", user="alice") as lh:
+    # The demo ran as the OS user, who became the new lakehouse's admin.
+    with glashaus.connect(tmp_path / "lh", user=getpass.getuser()) as lh:
         assert lh.describe(f"{S}.events_bronze")["num_rows"] == 2000

@@ -39,6 +39,9 @@ def _exercise(root, metastore):
     lh.create_table("main.shop.orders", data=pa.table({"id": [1, 2, 3], "qty": [1, 5, 2]}), primary_key=["id"])
     lh.set_tags("main.shop.orders", {"pii": "email"}, column="id")
     lh.sql("CREATE TABLE main.shop.big AS SELECT * FROM main.shop.orders WHERE qty > 1")
+    lh.create_user("bob")
+    lh.grant("USE SCHEMA", on="main.shop", to="bob")
+    lh.grant("SELECT", on="main.shop", to="bob")
     lh.close()
     # A second connection (a new process would do the same) sees everything.
     lh = glashaus.connect(root, user="bob", metastore=metastore)
@@ -57,7 +60,7 @@ def test_sqlite_metastore_lives_in_the_lakehouse_folder(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'lh' / '_metastore.db'}")
     with engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     engine.dispose()
 
 

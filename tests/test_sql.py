@@ -701,7 +701,7 @@ def test_sql_identifiers_are_case_insensitive(t):
 def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement):
     # Another writer appends while the statement computes its result in DuckDB (the
     # rewrite path reads version N, then overwrites): the appended row must survive.
-    other = glashaus.connect(t.root, user="bob")
+    other = glashaus.connect(t.root, user="alice")  # a second connection, as another process would be
     run = t.engine._run
     calls = []
 
@@ -719,7 +719,7 @@ def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement
         t.engine._run = run
         other.close()
     rows = {r["id"]: r for r in rows_of(t, "main.shop.t")}
-    assert 99 in rows and rows[99]["qty"] == 9  # bob's row is there, untouched by a statement that never saw it
+    assert 99 in rows and rows[99]["qty"] == 9  # the other writer's row is there, untouched by a statement that never saw it
     assert 2 in rows and 4 in rows
     if statement.startswith("DELETE"):
         assert 1 not in rows and 3 not in rows

@@ -75,6 +75,12 @@ class PermissionDeniedError(GlashausError, PermissionError):
     code = "PERMISSION_DENIED"
 
 
+class AuthenticationError(GlashausError):
+    """A token is missing, malformed, unknown, expired or revoked."""
+
+    code = "UNAUTHENTICATED"
+
+
 class ConcurrentWriteError(GlashausError):
     """A write kept conflicting with concurrent writers and gave up; nothing was committed."""
 

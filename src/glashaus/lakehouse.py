@@ -16,10 +16,21 @@ from typing import Any
 
 import pyarrow as pa
 
-from glashaus.access import Access, AuditLog, Principal, SystemTables
+from glashaus.access import (
+    USERS,
+    Access,
+    AuditLog,
+    Directory,
+    Grants,
+    Principal,
+    PrincipalInfo,
+    SystemTables,
+    TokenInfo,
+)
+from glashaus.access.admin import Administration
 from glashaus.catalog import Catalog, Securable
-from glashaus.catalog.names import Name, parse_name
-from glashaus.errors import InvalidArgumentError
+from glashaus.catalog.names import parse_name
+from glashaus.errors import AuthenticationError, InvalidArgumentError
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
 from glashaus.sql.engine import SqlEngine
@@ -55,7 +66,17 @@ class Lakehouse:
         self.system = SystemTables(self.catalog, self.store, self.layout)
         self.system.ensure()
         self.audit = AuditLog(self.system)
-        self.access = Access(self.audit)
+        self.directory = Directory(self.metastore)
+        self.access = Access(self.audit, directory=self.directory, grants=Grants(self.metastore), catalog=self.catalog)
+        self.admin = Administration(self.access)
+        # The first user of a new lakehouse is its admin; everyone else must be known.
+        first = self.directory.is_empty() and self.directory.bootstrap(self.principal.name)
+        if not self.directory.exists(self.principal.name):
+            raise AuthenticationError(
+                f"user {self.principal.name!r} is not known to the lakehouse at {self.layout.root}; an admin "
+                f"can add them: lh.create_user({self.principal.name!r}) or `glashaus users create "
+                f"{self.principal.name}`."
+            )
         self.lineage_store = LineageStore(self.system)
         self.tables = TablesService(
             catalog=self.catalog, store=self.store, layout=self.layout, access=self.access,
@@ -63,15 +84,18 @@ class Lakehouse:
         )
         self.volumes = VolumesService(self.tables)
         self.engine = SqlEngine(self.tables)
-        self._ensure_defaults()
+        if first:
+            self._ensure_defaults()
 
     def _ensure_defaults(self) -> None:
-        # Like Databricks: a 'main' catalog with a 'default' schema, from the start.
-        if not self.catalog.exists(Name(DEFAULT_CATALOG, DEFAULT_SCHEMA)):
-            self.tables.create_catalog(self.principal, DEFAULT_CATALOG, if_not_exists=True,
-                                       comment="The default catalog.")
-            self.tables.create_schema(self.principal, f"{DEFAULT_CATALOG}.{DEFAULT_SCHEMA}",
-                                      if_not_exists=True, comment="The default schema.")
+        # Like Databricks: a 'main' catalog with a 'default' schema where every user
+        # may create tables and volumes.
+        main, default = DEFAULT_CATALOG, f"{DEFAULT_CATALOG}.{DEFAULT_SCHEMA}"
+        self.tables.create_catalog(self.principal, main, if_not_exists=True, comment="The default catalog.")
+        self.tables.create_schema(self.principal, default, if_not_exists=True, comment="The default schema.")
+        self.tables.grant(self.principal, "USE CATALOG", on=main, to=USERS)
+        for privilege in ("USE SCHEMA", "CREATE TABLE", "CREATE VOLUME"):
+            self.tables.grant(self.principal, privilege, on=default, to=USERS)
 
     @property
     def user(self) -> str:
@@ -238,6 +262,71 @@ class Lakehouse:
 
     def delete_file(self, volume: str, path: str) -> None:
         self.volumes.delete(self.principal, volume, path)
+
+    # -- principals, tokens, grants --------------------------------------------------------
+
+    def create_user(self, name: str) -> PrincipalInfo:
+        """Add a user (admins only); they join the ``users`` group.
+
+        >>> lh.create_user("bob@example.com")  # doctest: +SKIP
+        """
+        return self.admin.create(self.principal, name, kind="user")
+
+    def create_group(self, name: str) -> PrincipalInfo:
+        """>>> lh.create_group("analysts")  # doctest: +SKIP"""
+        return self.admin.create(self.principal, name, kind="group")
+
+    def create_service_principal(self, name: str) -> PrincipalInfo:
+        return self.admin.create(self.principal, name, kind="service_principal")
+
+    def drop_principal(self, name: str) -> None:
+        self.admin.delete(self.principal, name)
+
+    def add_member(self, group: str, member: str) -> PrincipalInfo:
+        """Put a user, service principal or group into a group (admins only)."""
+        return self.admin.add_member(self.principal, group, member)
+
+    def remove_member(self, group: str, member: str) -> PrincipalInfo:
+        return self.admin.remove_member(self.principal, group, member)
+
+    def principals(self, *, kind: str | None = None) -> list[PrincipalInfo]:
+        return self.admin.list(self.principal, kind=kind)
+
+    def principal_info(self, name: str | None = None) -> PrincipalInfo:
+        return self.admin.get(self.principal, name or self.user)
+
+    def create_token(
+        self, user: str | None = None, *, expires_in: dt.timedelta | None = dt.timedelta(days=90),
+        comment: str | None = None,
+    ) -> str:
+        """A new API token (shown once, stored as a hash) for ``user`` (default: you).
+
+        >>> token = lh.create_token(expires_in=dt.timedelta(days=30))  # doctest: +SKIP
+        """
+        return self.admin.create_token(self.principal, user, expires_in=expires_in, comment=comment)[0]
+
+    def tokens(self, user: str | None = None) -> list[TokenInfo]:
+        return self.admin.list_tokens(self.principal, user)
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        return self.admin.revoke_token(self.principal, token_id)
+
+    def grant(self, privilege: str, *, on: str | None, to: str) -> bool:
+        """Grant a privilege (Unity Catalog names) on a securable, or ``on=None`` the metastore.
+
+        >>> lh.grant("SELECT", on="main.shop.orders", to="analysts")  # doctest: +SKIP
+        """
+        return self.tables.grant(self.principal, privilege, on=on, to=to)
+
+    def revoke(self, privilege: str, *, on: str | None, from_: str) -> bool:
+        return self.tables.revoke(self.principal, privilege, on=on, frm=from_)
+
+    def show_grants(self, on: str | None) -> list[dict[str, Any]]:
+        """Grants on ``on`` and those it inherits (``inherited`` says which)."""
+        return self.tables.show_grants(self.principal, on)
+
+    def set_owner(self, name: str, owner: str) -> Securable:
+        return self.tables.set_owner(self.principal, name, owner)
 
     # -- lineage --------------------------------------------------------------------------
 

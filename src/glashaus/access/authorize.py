@@ -1,29 +1,48 @@
 """The one authorization path: ``authorize(principal, privilege, securable)``.
 
 Every capability and every face (SDK, CLI, REST, UI) asks here before it touches a
-securable, and every answer is audited. Until grants land (the secure-collaboration
-issue) every request of the connecting user is allowed, and recorded as such.
+securable, and every answer, allowed or denied, is audited.
 
->>> access.authorize(alice, "SELECT", table, action="tables.read")  # doctest: +SKIP
+The rules, after Unity Catalog:
+- members of ``admins`` may do everything;
+- privileges are inherited downward: a grant on a catalog holds for its schemas and
+  their objects, a grant on a schema for its objects; so does ownership (the owner of
+  a catalog holds every privilege on everything in it);
+- ``ALL PRIVILEGES`` stands for every privilege but ``MANAGE``;
+- to reach anything inside a catalog one needs ``USE CATALOG`` on it, and inside a
+  schema ``USE SCHEMA`` too;
+- grants and ownership changes need ``MANAGE`` (owners, admins, MANAGE holders).
+
+>>> access.authorize(alice, "SELECT", table, action="table.read")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
-from glashaus.access.audit import AuditLog
+from glashaus.access.audit import AuditLog, current_request_id
+from glashaus.access.directory import ADMINS, Directory
+from glashaus.access.grants import METASTORE, GrantInfo, Grants
 from glashaus.access.principal import Principal
-from glashaus.access.privileges import check_privilege
-from glashaus.catalog import Name, Securable
+from glashaus.access.privileges import READS, check_grantable, check_privilege
+from glashaus.catalog import Catalog, Name, Securable
+from glashaus.errors import InvalidArgumentError, PermissionDeniedError
 
-
-#: Privileges that only look; every other one changes something and is audited durably.
-_READS = frozenset({"SELECT", "USE CATALOG", "USE SCHEMA", "READ VOLUME"})
+_KIND_SQL = {"catalog": "CATALOG", "schema": "SCHEMA", "table": "TABLE", "view": "VIEW", "volume": "VOLUME"}
 
 
 class Access:
-    def __init__(self, audit: AuditLog) -> None:
+    def __init__(self, audit: AuditLog, *, directory: Directory, grants: Grants, catalog: Catalog) -> None:
         self.audit = audit
+        self.directory = directory
+        self.grants = grants
+        self.catalog = catalog
+        self._identities: OrderedDict[tuple[str, str], tuple[frozenset[int], frozenset[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- deciding ------------------------------------------------------------------------
 
     def authorize(
         self,
@@ -36,23 +55,68 @@ class Access:
     ) -> None:
         """Allow or raise :class:`~glashaus.errors.PermissionDeniedError`; audit either way."""
         privilege = check_privilege(privilege)
-        if isinstance(securable, Securable):
-            name, kind = securable.full_name, securable.kind
-        elif isinstance(securable, Name):
-            name, kind = securable.full, {1: "catalog", 2: "schema"}.get(len(securable.parts), "object")
-        else:
-            name, kind = None, "metastore"
+        if isinstance(securable, Name):
+            securable = self.catalog.get(securable, details=False)
+        allowed, reason = self.decide(principal, privilege, securable)
         self.audit.record(
             principal=principal.name,
             action=action,
             privilege=privilege,
-            securable=name,
-            securable_kind=kind,
-            decision="allow",
-            reason="no access rules are enforced yet",
+            securable=securable.full_name if securable is not None else None,
+            securable_kind=securable.kind if securable is not None else "metastore",
+            decision="allow" if allowed else "deny",
+            reason=reason,
             details=details,
-            durable=privilege not in _READS,
+            durable=not allowed or privilege not in READS,
         )
+        if not allowed:
+            raise PermissionDeniedError(reason)
+
+    def allows(self, principal: Principal, privilege: str, securable: Securable | None) -> bool:
+        """The decision alone, unaudited (to filter listings)."""
+        return self.decide(principal, check_privilege(privilege), securable)[0]
+
+    def decide(self, principal: Principal, privilege: str, securable: Securable | None) -> tuple[bool, str]:
+        if principal.kind == "system":
+            return True, "the platform itself"
+        ids, names = self._who(principal)
+        if not ids:
+            return False, f"{principal.name!r} is not a known principal of this lakehouse."
+        if ADMINS in names:
+            return True, "admin"
+        if securable is None:
+            if (METASTORE, privilege) in self.grants.held([METASTORE], ids):
+                return True, f"{privilege} granted on the metastore"
+            return False, (
+                f"{principal.name} lacks {privilege} on the metastore; an admin can run "
+                f"GRANT {privilege} ON METASTORE TO {principal.name}."
+            )
+        chain = self._chain(securable)
+        held = self.grants.held([c.id for c in chain], ids)
+
+        def holds(p: str, start: int) -> bool:
+            for c in chain[start:]:
+                if c.owner in names or (c.id, p) in held or (p != "MANAGE" and (c.id, "ALL PRIVILEGES") in held):
+                    return True
+            return False
+
+        needed: list[tuple[str, Securable, int]] = []
+        depth = len(chain)
+        if depth >= 1 and chain[-1].kind == "catalog" and not (privilege == "USE CATALOG" and depth == 1):
+            needed.append(("USE CATALOG", chain[-1], depth - 1))
+        if depth >= 2 and not (privilege == "USE SCHEMA" and depth == 2):
+            needed.append(("USE SCHEMA", chain[-2], depth - 2))
+        needed.append((privilege, securable, 0))
+        if privilege == "MANAGE" and holds("MANAGE", 0):
+            return True, "owner or MANAGE holder"
+        for p, on, start in needed:
+            if not holds(p, start):
+                kind = _KIND_SQL.get(on.kind, on.kind.upper())
+                return False, (
+                    f"{principal.name} lacks {p} on {on.kind} {on.full_name}; its owner ({on.owner}) or an "
+                    f"admin can run GRANT {p} ON {kind} {on.full_name} TO {principal.name}."
+                )
+        return True, "granted" if not any(c.owner in names for c in chain) else "owner"
 
     def refuse(
         self, principal: Principal, *, action: str, reason: str, details: dict[str, Any] | None = None
@@ -62,3 +126,82 @@ class Access:
             principal=principal.name, action=action, decision="deny", reason=reason,
             details=details, durable=True,
         )
+
+    # -- managing grants -----------------------------------------------------------------
+
+    def grant(self, who: Principal, privilege: str, securable: Securable | None, to: str) -> bool:
+        """Grant ``privilege`` on ``securable`` (None: the metastore) to a user or group."""
+        kind = securable.kind if securable is not None else "metastore"
+        privilege = check_grantable(privilege, kind)
+        self._manage(who, securable, action="grant", details={"privilege": privilege, "to": to})
+        target = securable.id if securable is not None else METASTORE
+        return self.grants.add(target, to, privilege, granted_by=who.name)
+
+    def revoke(self, who: Principal, privilege: str, securable: Securable | None, frm: str) -> bool:
+        kind = securable.kind if securable is not None else "metastore"
+        privilege = check_grantable(privilege, kind)
+        self._manage(who, securable, action="revoke", details={"privilege": privilege, "from": frm})
+        target = securable.id if securable is not None else METASTORE
+        return self.grants.remove(target, frm, privilege)
+
+    def show_grants(self, who: Principal, securable: Securable | None) -> list[GrantInfo]:
+        """Grants on ``securable`` and those it inherits from its catalog and schema."""
+        if securable is None:
+            return self.grants.on([METASTORE])
+        chain = self._chain(securable)
+        self.authorize(who, _use_of(securable), securable, action="grants.show")
+        return self.grants.on([c.id for c in chain])
+
+    def check_owner_change(self, who: Principal, securable: Securable, new_owner: str) -> None:
+        if not self.directory.exists(new_owner):
+            raise InvalidArgumentError(f"cannot make {new_owner!r} the owner: no such user or group.")
+        self._manage(who, securable, action="owner.change", details={"to": new_owner})
+
+    def forget(self, securables: list[Securable]) -> None:
+        self.grants.forget([s.id for s in securables])
+
+    def require_admin(self, who: Principal, *, action: str, details: dict[str, Any] | None = None) -> None:
+        """Principals and other people's tokens are managed by admins only."""
+        allowed = self.is_admin(who)
+        reason = "admin" if allowed else f"only members of '{ADMINS}' may do {action}; {who.name} is not one."
+        self.audit.record(principal=who.name, action=action, privilege="MANAGE", securable=None,
+                          securable_kind="metastore", decision="allow" if allowed else "deny",
+                          reason=reason, details=details, durable=True)
+        if not allowed:
+            raise PermissionDeniedError(reason)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return principal.kind == "system" or ADMINS in self._who(principal)[1]
+
+    def _manage(self, who: Principal, securable: Securable | None, *, action: str, details: dict) -> None:
+        if securable is None:
+            self.require_admin(who, action=action, details=details)
+            return
+        self.authorize(who, "MANAGE", securable, action=action, details=details)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _who(self, principal: Principal) -> tuple[frozenset[int], frozenset[str]]:
+        # Cached for the length of one request: one statement sees one membership state.
+        key = (current_request_id(), principal.name)
+        with self._lock:
+            hit = self._identities.get(key)
+        if hit is None:
+            hit = self.directory.identities(principal.name)
+            with self._lock:
+                self._identities[key] = hit
+                while len(self._identities) > 64:
+                    self._identities.popitem(last=False)
+        return hit
+
+    def _chain(self, securable: Securable) -> list[Securable]:
+        chain = [securable]
+        parent = securable.name.parent
+        while parent is not None:
+            chain.append(self.catalog.get(parent, details=False))
+            parent = parent.parent
+        return chain
+
+
+def _use_of(securable: Securable) -> str:
+    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME"}.get(securable.kind, "SELECT")

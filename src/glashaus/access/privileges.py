@@ -1,4 +1,4 @@
-"""Privilege names, as Unity Catalog spells them."""
+"""Privilege names, as Unity Catalog spells them, and where each may be granted."""
 
 from __future__ import annotations
 
@@ -13,14 +13,33 @@ Privilege = Literal[
     "CREATE SCHEMA",
     "CREATE TABLE",
     "CREATE VOLUME",
+    "CREATE MODEL",
+    "CREATE FUNCTION",
     "SELECT",
     "MODIFY",
     "READ VOLUME",
     "WRITE VOLUME",
+    "EXECUTE",
     "MANAGE",
+    "ALL PRIVILEGES",
 ]
 
 PRIVILEGES: frozenset[str] = frozenset(Privilege.__args__)  # type: ignore[attr-defined]
+
+_OBJECT = {"SELECT", "MODIFY", "READ VOLUME", "WRITE VOLUME", "EXECUTE"}
+_SCHEMA = {"USE SCHEMA", "CREATE TABLE", "CREATE VOLUME", "CREATE MODEL", "CREATE FUNCTION"} | _OBJECT
+#: Which privileges may be granted on which kind of securable (inherited downward).
+APPLIES_TO: dict[str, frozenset[str]] = {
+    "metastore": frozenset({"CREATE CATALOG"}),
+    "catalog": frozenset({"USE CATALOG", "CREATE SCHEMA", "MANAGE", "ALL PRIVILEGES"} | _SCHEMA),
+    "schema": frozenset({"MANAGE", "ALL PRIVILEGES"} | _SCHEMA),
+    "table": frozenset({"SELECT", "MODIFY", "MANAGE", "ALL PRIVILEGES"}),
+    "view": frozenset({"SELECT", "MANAGE", "ALL PRIVILEGES"}),
+    "volume": frozenset({"READ VOLUME", "WRITE VOLUME", "MANAGE", "ALL PRIVILEGES"}),
+}
+
+#: Privileges that only look; every other one changes something and is audited durably.
+READS = frozenset({"SELECT", "USE CATALOG", "USE SCHEMA", "READ VOLUME", "EXECUTE"})
 
 
 def check_privilege(name: str) -> str:
@@ -30,8 +49,19 @@ def check_privilege(name: str) -> str:
     'SELECT'
     """
     normal = " ".join(str(name).upper().split())
+    if normal == "ALL":
+        normal = "ALL PRIVILEGES"
     if normal not in PRIVILEGES:
         raise InvalidArgumentError(
             f"unknown privilege {name!r}; valid privileges: {', '.join(sorted(PRIVILEGES))}."
         )
     return normal
+
+
+def check_grantable(privilege: str, kind: str) -> str:
+    """The privilege, if it may be granted on a securable of ``kind``."""
+    privilege = check_privilege(privilege)
+    if privilege not in APPLIES_TO.get(kind, frozenset()):
+        valid = ", ".join(sorted(APPLIES_TO.get(kind, frozenset())))
+        raise InvalidArgumentError(f"{privilege} cannot be granted on a {kind}; on a {kind} you can grant: {valid}.")
+    return privilege

@@ -98,12 +98,18 @@ class TablesService:
         """Catalogs (no parent), schemas of a catalog, or objects of a schema."""
         with request():
             if parent is None:
-                return self.catalog.list(kind=kind)
-            n = parse_name(parent, levels=(1, 2), allow_version=False)
-            container = self.catalog.get(n, kind=("catalog", "schema"))
-            privilege = "USE CATALOG" if container.kind == "catalog" else "USE SCHEMA"
-            self.access.authorize(who, privilege, container, action=f"{container.kind}.list")
-            return self.catalog.list(parent=n, kind=kind)
+                children = self.catalog.list(kind=kind)
+            else:
+                n = parse_name(parent, levels=(1, 2), allow_version=False)
+                container = self.catalog.get(n, kind=("catalog", "schema"))
+                privilege = "USE CATALOG" if container.kind == "catalog" else "USE SCHEMA"
+                self.access.authorize(who, privilege, container, action=f"{container.kind}.list")
+                children = self.catalog.list(parent=n, kind=kind)
+            # Only what the caller may use or manage is listed.
+            return [
+                c for c in children
+                if self.access.allows(who, _use_privilege(c), c) or self.access.allows(who, "MANAGE", c)
+            ]
 
     def get(self, who: Principal, name: str, *, kind: str | tuple[str, ...] | None = None) -> Securable:
         n = parse_name(name, levels=(1, 2, 3), allow_version=False)
@@ -133,6 +139,7 @@ class TablesService:
                 raise
             self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.drop")
             gone = self.catalog.drop(n, cascade=cascade)
+            self.access.forget(gone)
             for s in gone:
                 if s.storage_location and s.kind == "table":
                     self.store.forget(s.storage_location)
@@ -566,6 +573,45 @@ class TablesService:
             securable = self.catalog.create("volume", n, owner=who.name, comment=comment)
             return self.catalog.update(n, storage_location=self.layout.volume_location(n, securable.id))
 
+    # -- grants and ownership -----------------------------------------------------------
+
+    def _grant_target(self, on: str | None) -> Securable | None:
+        if on is None or str(on).strip().upper() == "METASTORE":
+            return None
+        return self.catalog.get(parse_name(on, levels=(1, 2, 3), allow_version=False), details=False)
+
+    def grant(self, who: Principal, privilege: str, *, on: str | None, to: str) -> bool:
+        """Grant a privilege on a securable (``on=None``: the metastore) to a user or group."""
+        with request():
+            return self.access.grant(who, privilege, self._grant_target(on), to)
+
+    def revoke(self, who: Principal, privilege: str, *, on: str | None, frm: str) -> bool:
+        with request():
+            return self.access.revoke(who, privilege, self._grant_target(on), frm)
+
+    def show_grants(self, who: Principal, on: str | None) -> list[dict[str, Any]]:
+        """Grants on a securable and those it inherits, with where each comes from."""
+        with request():
+            target = self._grant_target(on)
+            names = {}
+            if target is not None:
+                chain = [target] + [self.catalog.get(p, details=False) for p in _ancestors(target.name)]
+                names = {c.id: c.full_name for c in chain}
+            return [
+                {"principal": g.principal, "privilege": g.privilege, "on": names.get(g.securable_id, "METASTORE"),
+                 "inherited": target is not None and g.securable_id != target.id, "granted_by": g.granted_by}
+                for g in self.access.show_grants(who, target)
+            ]
+
+    def set_owner(self, who: Principal, name: str, owner: str) -> Securable:
+        """Transfer ownership (ALTER ... OWNER TO); needs MANAGE, the new owner must exist."""
+        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
+        _refuse_system(n, "change the owner of")
+        with request():
+            securable = self.catalog.get(n)
+            self.access.check_owner_change(who, securable, owner)
+            return self.catalog.update(n, owner=owner.lower())
+
     # -- metadata ------------------------------------------------------------------------
 
     def set_comment(self, who: Principal, name: str, comment: str, *, column: str | None = None) -> Securable:
@@ -638,6 +684,14 @@ class TablesService:
     def _flush_if_system(self, securable: Securable) -> None:
         if securable.name.catalog == "system":
             self.access.audit.flush()
+
+
+def _ancestors(name: Name) -> list[Name]:
+    found, parent = [], name.parent
+    while parent is not None:
+        found.append(parent)
+        parent = parent.parent
+    return found
 
 
 def _location(securable: Securable) -> str:

@@ -1,0 +1,294 @@
+"""The directory: users, groups (which may contain groups), service principals, tokens.
+
+The first user of a new lakehouse becomes its admin (member of ``admins``); every
+user is a member of ``users``. API tokens are shown once and stored only as a hash.
+
+>>> token = directory.create_token("alice", expires_in=dt.timedelta(days=30))  # doctest: +SKIP
+>>> directory.verify_token(token).name                                        # doctest: +SKIP
+'alice'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from glashaus.access.principal import Principal
+from glashaus.access.tables import MembershipRow, PrincipalRow, TokenRow
+from glashaus.catalog.tables import utcnow
+from glashaus.errors import (
+    AlreadyExistsError,
+    AuthenticationError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from glashaus.metastore import Metastore
+
+ADMINS = "admins"
+USERS = "users"
+BUILTIN_GROUPS = (ADMINS, USERS)
+TOKEN_PREFIX = "ghs_"
+
+
+@dataclass(frozen=True)
+class PrincipalInfo:
+    name: str
+    kind: str
+    created_at: dt.datetime
+    created_by: str
+    members: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    principal: str
+    comment: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands datetimes back without a zone; they were stored in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+class Directory:
+    def __init__(self, metastore: Metastore) -> None:
+        self.metastore = metastore
+
+    # -- bootstrap ------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        with self.metastore.session() as s:
+            return s.scalar(sa.select(sa.func.count()).select_from(PrincipalRow)) == 0
+
+    def bootstrap(self, first_user: str) -> bool:
+        """Make ``first_user`` the admin of a lakehouse that has no principals yet.
+
+        Returns True when it did (another process may have been first).
+        """
+        name = Principal.user(first_user).name
+        try:
+            with self.metastore.session() as s:
+                if s.scalar(sa.select(sa.func.count()).select_from(PrincipalRow)):
+                    return False
+                rows = {
+                    n: PrincipalRow(name=n, kind=k, created_by=name, active=True)
+                    for n, k in ((ADMINS, "group"), (USERS, "group"), (name, "user"))
+                }
+                s.add_all(rows.values())
+                s.flush()
+                s.add(MembershipRow(group_id=rows[ADMINS].id, member_id=rows[name].id))
+                s.add(MembershipRow(group_id=rows[USERS].id, member_id=rows[name].id))
+                return True
+        except sa.exc.IntegrityError:
+            return False
+
+    # -- principals -------------------------------------------------------------------
+
+    def create(self, name: str, *, kind: str, created_by: str) -> PrincipalInfo:
+        """Create a user, group or service principal; users join ``users``."""
+        if kind not in ("user", "group", "service_principal"):
+            raise InvalidArgumentError(f"kind must be user, group or service_principal, not {kind!r}.")
+        clean = Principal.user(name).name
+        if clean == "system":
+            raise InvalidArgumentError("'system' is reserved for the platform itself.")
+        try:
+            with self.metastore.session() as s:
+                row = PrincipalRow(name=clean, kind=kind, created_by=created_by, active=True)
+                s.add(row)
+                s.flush()
+                if kind in ("user", "service_principal"):
+                    users = s.scalar(sa.select(PrincipalRow).where(PrincipalRow.name == USERS))
+                    if users is not None:
+                        s.add(MembershipRow(group_id=users.id, member_id=row.id))
+        except sa.exc.IntegrityError:
+            raise AlreadyExistsError(f"principal {clean!r} already exists.") from None
+        return self.get(clean)
+
+    def get(self, name: str) -> PrincipalInfo:
+        with self.metastore.session() as s:
+            row = self._row(s, name)
+            members = s.scalars(
+                sa.select(PrincipalRow.name)
+                .join(MembershipRow, MembershipRow.member_id == PrincipalRow.id)
+                .where(MembershipRow.group_id == row.id)
+                .order_by(PrincipalRow.name)
+            ).all()
+            return PrincipalInfo(row.name, row.kind, _aware(row.created_at), row.created_by,
+                                 tuple(members), tuple(sorted(self._groups(s, row.id))))
+
+    def list(self, *, kind: str | None = None) -> list[PrincipalInfo]:
+        with self.metastore.session() as s:
+            query = sa.select(PrincipalRow.name).order_by(PrincipalRow.name)
+            if kind is not None:
+                query = query.where(PrincipalRow.kind == kind)
+            names = s.scalars(query).all()
+        return [self.get(n) for n in names]
+
+    def exists(self, name: str) -> bool:
+        with self.metastore.session() as s:
+            return s.scalar(sa.select(PrincipalRow.id).where(PrincipalRow.name == name.lower())) is not None
+
+    def kind_of(self, name: str) -> str:
+        with self.metastore.session() as s:
+            return self._row(s, name).kind
+
+    def delete(self, name: str) -> None:
+        if name.lower() in BUILTIN_GROUPS:
+            raise InvalidArgumentError(f"{name!r} is a built-in group and cannot be deleted.")
+        with self.metastore.session() as s:
+            s.delete(self._row(s, name))
+
+    def add_member(self, group: str, member: str) -> None:
+        """Put a user, service principal or group into a group (no cycles)."""
+        with self.metastore.session() as s:
+            g, m = self._row(s, group), self._row(s, member)
+            if g.kind != "group":
+                raise InvalidArgumentError(f"{g.name!r} is a {g.kind}, not a group.")
+            if g.id == m.id:
+                raise InvalidArgumentError(f"cannot put {m.name!r} into {g.name!r}: groups may not contain themselves.")
+            if m.kind == "group" and m.id in self._group_ids(s, g.id):
+                raise InvalidArgumentError(
+                    f"cannot put group {m.name!r} into {g.name!r}: {g.name!r} is already inside {m.name!r}."
+                )
+            if s.get(MembershipRow, (g.id, m.id)) is None:
+                s.add(MembershipRow(group_id=g.id, member_id=m.id))
+
+    def remove_member(self, group: str, member: str) -> None:
+        with self.metastore.session() as s:
+            g, m = self._row(s, group), self._row(s, member)
+            row = s.get(MembershipRow, (g.id, m.id))
+            if row is None:
+                raise NotFoundError(f"{m.name!r} is not a direct member of {g.name!r}.")
+            if g.name == ADMINS:
+                admins = s.scalar(
+                    sa.select(sa.func.count()).select_from(MembershipRow).where(MembershipRow.group_id == g.id)
+                )
+                if admins <= 1:
+                    raise InvalidArgumentError("cannot remove the last member of 'admins'.")
+            s.delete(row)
+
+    def groups_of(self, name: str) -> frozenset[str]:
+        """Every group ``name`` belongs to, directly or through other groups."""
+        with self.metastore.session() as s:
+            row = s.scalar(sa.select(PrincipalRow).where(PrincipalRow.name == name.lower()))
+            if row is None:
+                return frozenset()
+            return frozenset(self._groups(s, row.id))
+
+    def identities(self, name: str) -> tuple[frozenset[int], frozenset[str]]:
+        """The ids and names of ``name`` and all its groups (for grant lookups)."""
+        with self.metastore.session() as s:
+            row = s.scalar(sa.select(PrincipalRow).where(PrincipalRow.name == name.lower()))
+            if row is None:
+                return frozenset(), frozenset()
+            ids = self._group_ids(s, row.id) | {row.id}
+            names = s.scalars(sa.select(PrincipalRow.name).where(PrincipalRow.id.in_(ids))).all()
+            return frozenset(ids), frozenset(names)
+
+    def _groups(self, s, principal_id: int) -> set[str]:  # noqa: ANN001
+        ids = self._group_ids(s, principal_id)
+        if not ids:
+            return set()
+        return set(s.scalars(sa.select(PrincipalRow.name).where(PrincipalRow.id.in_(ids))).all())
+
+    def _group_ids(self, s, principal_id: int) -> set[int]:  # noqa: ANN001
+        found: set[int] = set()
+        frontier = {principal_id}
+        while frontier:
+            parents = set(
+                s.scalars(sa.select(MembershipRow.group_id).where(MembershipRow.member_id.in_(frontier))).all()
+            )
+            frontier = parents - found
+            found |= parents
+        found.discard(principal_id)
+        return found
+
+    def _row(self, s, name: str) -> PrincipalRow:  # noqa: ANN001
+        row = s.scalar(sa.select(PrincipalRow).where(PrincipalRow.name == str(name).lower()))
+        if row is None:
+            raise NotFoundError(
+                f"principal {name!r} does not exist; an admin can create it "
+                "(lh.create_user / lh.create_group, or glashaus users create)."
+            )
+        return row
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def create_token(
+        self, principal: str, *, expires_in: dt.timedelta | None = dt.timedelta(days=90), comment: str | None = None
+    ) -> tuple[str, TokenInfo]:
+        """A new API token for ``principal``: the string (shown once) and its record."""
+        if expires_in is not None and expires_in.total_seconds() <= 0:
+            raise InvalidArgumentError("expires_in must be positive (or None for a token that never expires).")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = utcnow()
+        with self.metastore.session() as s:
+            row = self._row(s, principal)
+            if row.kind == "group":
+                raise InvalidArgumentError(f"{row.name!r} is a group; tokens belong to users and service principals.")
+            record = TokenRow(
+                id=uuid.uuid4().hex, principal_id=row.id, token_hash=_hash(token), comment=comment,
+                created_at=now, expires_at=now + expires_in if expires_in is not None else None,
+            )
+            s.add(record)
+            s.flush()
+            info = TokenInfo(record.id, row.name, comment, now, record.expires_at, None)
+        return token, info
+
+    def verify_token(self, token: str) -> Principal:
+        """The principal a token stands for, or :class:`AuthenticationError`."""
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            raise AuthenticationError("invalid token.")
+        digest = _hash(token)
+        with self.metastore.session() as s:
+            record = s.scalar(sa.select(TokenRow).where(TokenRow.token_hash == digest))
+            # compare_digest keeps the final check constant-time.
+            if record is None or not hmac.compare_digest(record.token_hash, digest):
+                raise AuthenticationError("invalid token.")
+            if record.revoked_at is not None:
+                raise AuthenticationError("this token was revoked.")
+            expires = _aware(record.expires_at)
+            if expires is not None and expires <= utcnow():
+                raise AuthenticationError("this token has expired; create a new one.")
+            row = s.get(PrincipalRow, record.principal_id)
+            if row is None or not row.active:
+                raise AuthenticationError("the token's principal no longer exists.")
+            return Principal(row.name, "service_principal" if row.kind == "service_principal" else "user")
+
+    def list_tokens(self, principal: str | None = None) -> list[TokenInfo]:
+        with self.metastore.session() as s:
+            query = sa.select(TokenRow, PrincipalRow.name).join(PrincipalRow, PrincipalRow.id == TokenRow.principal_id)
+            if principal is not None:
+                query = query.where(PrincipalRow.name == principal.lower())
+            return [
+                TokenInfo(t.id, name, t.comment, _aware(t.created_at), _aware(t.expires_at), _aware(t.revoked_at))
+                for t, name in s.execute(query.order_by(TokenRow.created_at)).all()
+            ]
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        with self.metastore.session() as s:
+            record = s.get(TokenRow, token_id)
+            if record is None:
+                raise NotFoundError(f"token {token_id!r} does not exist (see `glashaus tokens ls`).")
+            if record.revoked_at is None:
+                record.revoked_at = utcnow()
+            owner = s.get(PrincipalRow, record.principal_id)
+            return TokenInfo(record.id, owner.name if owner else "?", record.comment,
+                             _aware(record.created_at), _aware(record.expires_at), _aware(record.revoked_at))

@@ -1,0 +1,86 @@
+"""Grants: which principal holds which privilege on which securable.
+
+A grant on a catalog or schema is inherited by everything inside it. ``''`` stands
+for the metastore itself (where ``CREATE CATALOG`` is granted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from glashaus.access.tables import GrantRow, PrincipalRow
+from glashaus.errors import NotFoundError
+from glashaus.metastore import Metastore
+
+METASTORE = ""
+
+
+@dataclass(frozen=True)
+class GrantInfo:
+    securable_id: str
+    principal: str
+    privilege: str
+    granted_by: str
+    granted_at: dt.datetime
+
+
+class Grants:
+    def __init__(self, metastore: Metastore) -> None:
+        self.metastore = metastore
+
+    def add(self, securable_id: str, principal: str, privilege: str, *, granted_by: str) -> bool:
+        """Record a grant; False when it was there already."""
+        with self.metastore.session() as s:
+            pid = self._principal_id(s, principal)
+            exists = s.scalar(sa.select(GrantRow.id).where(
+                GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
+            ))
+            if exists is not None:
+                return False
+            s.add(GrantRow(securable_id=securable_id, principal_id=pid, privilege=privilege, granted_by=granted_by))
+            return True
+
+    def remove(self, securable_id: str, principal: str, privilege: str) -> bool:
+        """Remove a grant; False when there was none."""
+        with self.metastore.session() as s:
+            pid = self._principal_id(s, principal)
+            result = s.execute(sa.delete(GrantRow).where(
+                GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
+            ))
+            return bool(result.rowcount)
+
+    def on(self, securable_ids: list[str]) -> list[GrantInfo]:
+        with self.metastore.session() as s:
+            rows = s.execute(
+                sa.select(GrantRow, PrincipalRow.name)
+                .join(PrincipalRow, PrincipalRow.id == GrantRow.principal_id)
+                .where(GrantRow.securable_id.in_(securable_ids))
+                .order_by(PrincipalRow.name, GrantRow.privilege)
+            ).all()
+            return [GrantInfo(g.securable_id, name, g.privilege, g.granted_by, g.granted_at) for g, name in rows]
+
+    def held(self, securable_ids: list[str], principal_ids: frozenset[int]) -> set[tuple[str, str]]:
+        """(securable id, privilege) pairs that any of ``principal_ids`` holds on ``securable_ids``."""
+        if not principal_ids:
+            return set()
+        with self.metastore.session() as s:
+            rows = s.execute(
+                sa.select(GrantRow.securable_id, GrantRow.privilege).where(
+                    GrantRow.securable_id.in_(securable_ids), GrantRow.principal_id.in_(principal_ids)
+                )
+            ).all()
+            return {(r[0], r[1]) for r in rows}
+
+    def forget(self, securable_ids: list[str]) -> None:
+        """Drop the grants of securables that no longer exist."""
+        with self.metastore.session() as s:
+            s.execute(sa.delete(GrantRow).where(GrantRow.securable_id.in_(securable_ids)))
+
+    def _principal_id(self, s, name: str) -> int:  # noqa: ANN001
+        pid = s.scalar(sa.select(PrincipalRow.id).where(PrincipalRow.name == name.lower()))
+        if pid is None:
+            raise NotFoundError(f"principal {name!r} does not exist; create it first (lh.create_user / create_group).")
+        return pid
