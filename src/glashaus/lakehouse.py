@@ -28,6 +28,7 @@ from glashaus.access import (
     TokenInfo,
 )
 from glashaus.access.admin import Administration
+from glashaus.access.policies import Policies, TagPolicy
 from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import parse_name
 from glashaus.errors import AuthenticationError, InvalidArgumentError
@@ -80,7 +81,7 @@ class Lakehouse:
         self.lineage_store = LineageStore(self.system)
         self.tables = TablesService(
             catalog=self.catalog, store=self.store, layout=self.layout, access=self.access,
-            lineage=self.lineage_store,
+            lineage=self.lineage_store, policies=Policies(self.metastore, self.catalog, self.directory),
         )
         self.volumes = VolumesService(self.tables)
         self.engine = SqlEngine(self.tables)
@@ -327,6 +328,37 @@ class Lakehouse:
 
     def set_owner(self, name: str, owner: str) -> Securable:
         return self.tables.set_owner(self.principal, name, owner)
+
+    # -- row filters and column masks ------------------------------------------------------
+
+    def set_row_filter(self, table: str, expression: str | None) -> Securable:
+        """Show only rows where ``expression`` is true (``None`` removes the filter).
+
+        ``current_user()`` and ``is_member('group')`` are evaluated for each reader.
+
+        >>> lh.set_row_filter("main.shop.orders", "region = 'north' OR is_member('admins')")  # doctest: +SKIP
+        """
+        return self.tables.set_row_filter(self.principal, table, expression)
+
+    def set_column_mask(self, table: str, column: str, expression: str | None) -> Securable:
+        """Show ``expression`` in place of the column (``None`` removes the mask).
+
+        >>> lh.set_column_mask("main.shop.customers", "email",
+        ...                    "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END")  # doctest: +SKIP
+        """
+        return self.tables.set_column_mask(self.principal, table, column, expression)
+
+    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: list[str]) -> TagPolicy:
+        """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
+
+        The mask is an expression over ``value``, the column's value.
+
+        >>> lh.create_tag_policy("hide_pii", tag="pii", mask="'***'", except_groups=["pii_readers"])  # doctest: +SKIP
+        """
+        return self.tables.create_tag_policy(self.principal, name, tag=tag, mask=mask, except_groups=except_groups)
+
+    def drop_tag_policy(self, name: str) -> None:
+        self.tables.drop_tag_policy(self.principal, name)
 
     # -- lineage --------------------------------------------------------------------------
 

@@ -62,3 +62,18 @@ class GrantRow(Base):
     privilege: Mapped[str] = mapped_column(sa.String(32))
     granted_by: Mapped[str] = mapped_column(sa.String(255))
     granted_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class TagPolicyRow(Base):
+    """Mask every column tagged ``tag_key`` (``=tag_value``) for all outside ``except_groups``."""
+
+    __tablename__ = "tag_policies"
+
+    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    tag_key: Mapped[str] = mapped_column(sa.String(255))
+    tag_value: Mapped[str | None] = mapped_column(sa.String(255))
+    mask: Mapped[str] = mapped_column(sa.Text)
+    #: JSON list of group names.
+    except_groups: Mapped[str] = mapped_column(sa.Text)
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

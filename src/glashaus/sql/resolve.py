@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from glashaus.access import Principal
+from glashaus.access.policies import policy_select
 from glashaus.catalog.names import parse_name
 from glashaus.errors import InvalidNameError, SqlError, UngovernedAccessError
 from glashaus.lineage import Source
@@ -159,7 +160,8 @@ class Resolver:
             check_functions(inner)
             inner = self._rewrite(inner, out, principal=owner, depth=depth + 1)
             return exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias)))
-        scan = self.tables.scan(principal, securable, version=version, as_of=as_of, action=self.action)
+        scan = self.tables.scan(principal, securable, version=version, as_of=as_of, action=self.action,
+                                reader=self.who)
         key = f"{name.full}@v{scan.version}"
         if top or name.full not in out.sources:
             out.sources[name.full] = Source(name.full, "table", scan.version)
@@ -168,7 +170,6 @@ class Resolver:
         return exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
     def _scan_expression(self, scan: ScanSource, schema: pa.Schema, out: Resolved, key: str) -> exp.Expression:
-        columns = [exp.column(f.name, quoted=True) for f in schema]
         uris = scan.files
         if uris and not scan.partitioned and self.tables.layout.is_local:
             # Plain Parquet scan of exactly this version's files: as fast as raw DuckDB.
@@ -177,12 +178,16 @@ class Resolver:
                 this="read_parquet",
                 expressions=[files, exp.EQ(this=exp.var("union_by_name"), expression=exp.true())],
             )
-            return exp.select(*columns).from_(exp.Table(this=reader))
-        view_name = out.scan_names.get(key)
-        if view_name is None:
-            view_name = out.scan_names[key] = f"__glashaus_scan_{len(out.scan_names)}"
-            out.registrations[view_name] = scan.dataset() if uris else schema.empty_table()
-        return exp.select(*columns).from_(exp.to_identifier(view_name, quoted=True))
+            source: exp.Expression = exp.Table(this=reader)
+        else:
+            view_name = out.scan_names.get(key)
+            if view_name is None:
+                view_name = out.scan_names[key] = f"__glashaus_scan_{len(out.scan_names)}"
+                out.registrations[view_name] = scan.dataset() if uris else schema.empty_table()
+            source = exp.to_identifier(view_name, quoted=True)
+        # The reader's row filter and column masks sit inside the scan itself, so every
+        # query shape (SELECT *, joins, CTEs, views, UNION) sees only the filtered rows.
+        return policy_select(scan.policy, schema, source)
 
 
 def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:

@@ -17,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from glashaus.access import Access, Principal, request
+from glashaus.access.policies import Policies, ReadPolicy, TagPolicy, policy_select
 from glashaus.catalog import Catalog, Name, Securable, parse_name
 from glashaus.catalog.names import validate_part
-from glashaus.errors import InvalidArgumentError, NotFoundError, SchemaMismatchError
+from glashaus.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, SchemaMismatchError
 from glashaus.lineage import LineageStore, Source
 from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
 from glashaus.storage.layout import Layout
@@ -55,6 +58,7 @@ class ScanSource:
     files: list[str]
     partitioned: bool
     dataset: Callable[[], Any]
+    policy: ReadPolicy
 
 
 class TablesService:
@@ -66,12 +70,14 @@ class TablesService:
         layout: Layout,
         access: Access,
         lineage: LineageStore,
+        policies: Policies,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.layout = layout
         self.access = access
         self.lineage = lineage
+        self.policies = policies
 
     # -- containers ------------------------------------------------------------------
 
@@ -270,6 +276,8 @@ class TablesService:
         with request():
             securable = self.table(n)
             self.access.authorize(who, "MODIFY", securable, action="table.write", details={"mode": mode, "rows": table.num_rows})
+            if mode != "append":
+                self._refuse_if_filtered(who, securable)
             sources = list(sources or []) + [self._current_source(who, u) for u in (upstream or [])]
             metadata = {"glashaus.principal": who.name, "glashaus.operation": operation or f"WRITE {mode}"}
             location = _location(securable)
@@ -326,6 +334,7 @@ class TablesService:
         with request():
             securable = self.table(n)
             self.access.authorize(who, "MODIFY", securable, action="table.delete")
+            self._refuse_if_filtered(who, securable)
             version, rows = self.store.delete(
                 _location(securable), predicate=predicate, table_name=n.full,
                 metadata={"glashaus.principal": who.name, "glashaus.operation": "DELETE"},
@@ -341,6 +350,7 @@ class TablesService:
         with request():
             securable = self.table(n)
             self.access.authorize(who, "MODIFY", securable, action="table.update")
+            self._refuse_if_filtered(who, securable)
             version, rows = self.store.update(
                 _location(securable), updates=updates, predicate=predicate, table_name=n.full,
                 metadata={"glashaus.principal": who.name, "glashaus.operation": "UPDATE"},
@@ -358,6 +368,7 @@ class TablesService:
         with request():
             securable = self.table(n)
             self.access.authorize(who, "MODIFY", securable, action="table.merge")
+            self._refuse_if_filtered(who, securable)
             version = self.store.merge(
                 _location(securable), source, predicate=predicate, build=build, table_name=n.full,
                 metadata={"glashaus.principal": who.name, "glashaus.operation": "MERGE"},
@@ -386,14 +397,28 @@ class TablesService:
             self.access.authorize(who, "SELECT", securable, action="table.read",
                                   details={"version": version, "as_of": str(as_of) if as_of else None})
             self._flush_if_system(securable)
-            return self.store.read(_location(securable), version=version, as_of=as_of, columns=columns,
-                                   table_name=n.full)
+            location = _location(securable)
+            if not self.policies.may_apply(securable):
+                return self.store.read(location, version=version, as_of=as_of, columns=columns, table_name=n.full)
+            # The filter may need columns the caller did not ask for: apply it to whole rows.
+            data = self._as_reader(who, securable, self.store.read(
+                location, version=version, as_of=as_of, table_name=n.full))
+            if columns is None:
+                return data
+            missing = [c for c in columns if c not in data.column_names]
+            if missing:
+                raise InvalidArgumentError(f"cannot read columns {missing}: the table's columns are {data.column_names}.")
+            return data.select(columns)
 
     def scan(
         self, who: Principal, securable: Securable, *, version: int | None = None, as_of: Any = None,
-        action: str = "sql.select",
+        action: str = "sql.select", reader: Principal | None = None,
     ) -> ScanSource:
-        """Authorize a read of a table the caller looked up and pin it at a version, for the SQL engine."""
+        """Authorize a read of a table the caller looked up and pin it at a version, for the SQL engine.
+
+        ``who`` is authorized (a view's owner, inside a view); row filters and masks are
+        those of ``reader`` (the person asking), who defaults to ``who``.
+        """
         name = securable.name
         if securable.kind != "table":
             raise InvalidArgumentError(f"{name.full} is a {securable.kind}, not a table.")
@@ -401,9 +426,11 @@ class TablesService:
                               details={"version": version} if version is not None else None)
         self._flush_if_system(securable)
         handle = self.store.at_version(_location(securable), version=version, as_of=as_of, table_name=name.full)
+        schema = arrow_schema(handle)
         return ScanSource(
-            securable, handle.version(), arrow_schema(handle), handle.file_uris(),
+            securable, handle.version(), schema, handle.file_uris(),
             bool(handle.metadata().partition_columns), handle.to_pyarrow_dataset,
+            self.policies.for_reader(reader or who, securable, schema),
         )
 
     def version(self, who: Principal, name: str) -> int:
@@ -535,9 +562,82 @@ class TablesService:
         with request():
             securable = self.table(n)
             self.access.authorize(who, "SELECT", securable, action="table.changes")
-            return self.store.changes(
+            return self._as_reader(who, securable, self.store.changes(
                 _location(securable), starting_version=starting_version, ending_version=ending_version
+            ))
+
+    def _refuse_if_filtered(self, who: Principal, securable: Securable) -> None:
+        """Changes that replace rows need the whole table: refuse them to a filtered or masked writer.
+
+        Otherwise an UPDATE would write masked values back, or an overwrite computed
+        from the visible rows would delete the hidden ones.
+        """
+        if not self.policies.may_apply(securable):
+            return
+        schema = arrow_schema(self.store.table(_location(securable)))
+        if self.policies.for_reader(who, securable, schema):
+            reason = (
+                f"{securable.full_name} has a row filter or column mask that applies to {who.name}, who may "
+                "only append to it; a principal the filter and masks do not apply to can update, delete, "
+                "merge or overwrite it."
             )
+            self.access.refuse(who, action="table.change_filtered", reason=reason,
+                               details={"table": securable.full_name})
+            raise PermissionDeniedError(reason)
+
+    def _as_reader(self, who: Principal, securable: Securable, data: pa.Table) -> pa.Table:
+        """Apply ``who``'s row filter and column masks to rows read outside SQL."""
+        policy = self.policies.for_reader(who, securable, data.schema)
+        if not policy:
+            return data
+        con = duckdb.connect()
+        try:
+            con.execute("SET enable_external_access = false")
+            con.register("__glashaus_rows", data)
+            query = policy_select(policy, data.schema, exp.to_identifier("__glashaus_rows", quoted=True))
+            return con.sql(query.sql(dialect="duckdb")).to_arrow_table().cast(data.schema)
+        finally:
+            con.close()
+
+    # -- row filters and column masks ---------------------------------------------------
+
+    def set_row_filter(self, who: Principal, name: str, expression: str | None) -> Securable:
+        """Bind a boolean SQL expression to a table (None removes it); needs MANAGE."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "filter")
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MANAGE", securable, action="table.row_filter",
+                                  details={"expression": expression})
+            columns = arrow_schema(self.store.table(_location(securable))).names
+            return self.policies.set_row_filter(securable, expression, columns=columns)
+
+    def set_column_mask(self, who: Principal, name: str, column: str, expression: str | None) -> Securable:
+        """Bind a mask expression to a column (None removes it); needs MANAGE."""
+        n = parse_name(name, allow_version=False)
+        _refuse_system(n, "mask")
+        with request():
+            securable = self.table(n)
+            self.access.authorize(who, "MANAGE", securable, action="table.column_mask",
+                                  details={"column": column, "expression": expression})
+            columns = arrow_schema(self.store.table(_location(securable))).names
+            return self.policies.set_column_mask(securable, column, expression, columns=columns)
+
+    def create_tag_policy(
+        self, who: Principal, name: str, *, tag: str, mask: str, except_groups: list[str]
+    ) -> TagPolicy:
+        """Mask every column carrying ``tag`` for everyone outside ``except_groups`` (admins only)."""
+        validate_part(name, what="policy name")
+        with request():
+            self.access.require_admin(who, action="tag_policy.create", details={"name": name, "tag": tag})
+            return self.policies.create_tag_policy(
+                name, tag=tag, mask=mask, except_groups=except_groups, created_by=who.name
+            )
+
+    def drop_tag_policy(self, who: Principal, name: str) -> None:
+        with request():
+            self.access.require_admin(who, action="tag_policy.drop", details={"name": name})
+            self.policies.drop_tag_policy(name)
 
     # -- views -----------------------------------------------------------------------------
 
