@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
 import glashaus
 from glashaus.errors import InvalidArgumentError, UngovernedAccessError
@@ -132,13 +136,45 @@ def test_buffered_read_events_are_written_on_close(tmp_path):
         assert {r["principal"] for r in audit(lh)} == {"alice", "bob"}
 
 
-def test_changes_are_audited_before_they_happen(shop):
-    # a write's audit row is durable at once, without a flush or close
+def test_every_event_is_durable_before_the_call_returns(shop, tmp_path):
+    # Written ahead to the metastore's journal: not yet in the Delta table, but a
+    # crash now would lose nothing, and the next flush of any process moves it.
     shop.create_table("main.shop.t", schema=pa.schema([("id", pa.int64())]))
     shop.write("main.shop.t", {"id": [1]})
+    shop.read("main.shop.t")
     location = shop.get("system.access.audit").storage_location
-    committed = shop.store.read(location)  # straight from storage, no flush
-    assert "table.write" in committed.column("action").to_pylist()
+    in_delta = shop.store.read(location).column("action").to_pylist()
+    with shop.metastore.engine.connect() as conn:
+        journal = [json.loads(e)["action"] for e in conn.execute(sa.text("SELECT event FROM audit_journal")).scalars()]
+    assert "table.read" in journal and "table.read" not in in_delta
+    other = glashaus.connect(shop.root, user="alice")  # as another process would
+    try:
+        actions = [r[0] for r in other.sql("SELECT action FROM system.access.audit").fetchall()]
+    finally:
+        other.close()
+    assert "table.write" in actions and "table.read" in actions
+    with shop.metastore.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_journal")).scalar() <= 1  # the read just made
+
+
+def test_a_crashed_process_loses_no_audit_event(tmp_path):
+    root = tmp_path / "lh"
+    with glashaus.connect(root, user="alice") as lh:
+        lh.create_schema("main.shop")
+        lh.create_table("main.shop.t", data=pa.table({"id": [1]}))
+    code = (
+        "import os, glashaus\n"
+        f"lh = glashaus.connect({str(root)!r}, user='alice')\n"
+        "lh.read('main.shop.t')\n"
+        "lh.sql('SELECT count(*) FROM main.shop.t')\n"
+        "os._exit(9)  # no flush, no atexit: as if killed\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 9, done.stderr.decode()[-2000:]
+    with glashaus.connect(root, user="alice") as lh:
+        rows = lh.sql("SELECT action FROM system.access.audit WHERE securable = 'main.shop.t' "
+                      "AND action IN ('table.read', 'sql.select')").fetchall()
+    assert sorted(r[0] for r in rows) == ["sql.select", "table.read"]
 
 
 def test_volume_file_access_is_audited(shop):

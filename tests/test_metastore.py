@@ -60,7 +60,7 @@ def test_sqlite_metastore_lives_in_the_lakehouse_folder(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'lh' / '_metastore.db'}")
     with engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     engine.dispose()
 
 

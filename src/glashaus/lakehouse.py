@@ -66,7 +66,7 @@ class Lakehouse:
         self.store = DeltaStore(storage_options=storage_options)
         self.system = SystemTables(self.catalog, self.store, self.layout)
         self.system.ensure()
-        self.audit = AuditLog(self.system)
+        self.audit = AuditLog(self.system, self.metastore)
         self.directory = Directory(self.metastore)
         self.access = Access(self.audit, directory=self.directory, grants=Grants(self.metastore), catalog=self.catalog)
         self.admin = Administration(self.access)

@@ -61,7 +61,7 @@ class Administration:
                 self.access.require_admin(who, action="token.create", details={"for": target})
             else:
                 self.access.audit.record(principal=who.name, action="token.create", decision="allow",
-                                         reason="own token", details={"for": target}, durable=True)
+                                         reason="own token", details={"for": target})
             return self.directory.create_token(target, expires_in=expires_in, comment=comment)
 
     def list_tokens(self, who: Principal, principal: str | None = None) -> list[TokenInfo]:

@@ -1,12 +1,13 @@
 """The audit log: every authorization decision becomes a row of ``system.access.audit``.
 
-Events that change something (writes, DDL, grants) are written before the change
-happens (``durable=True``): no change without its audit row. Read events are
-buffered and written in batches (one Delta commit per batch rather than per read
-keeps a point lookup cheap); the buffer is flushed when it is full, when it is older
-than ``max_delay`` seconds, before anyone reads a system table, on
-``Lakehouse.close()`` and at interpreter exit. A process killed with SIGKILL loses
-at most its last ``max_delay`` seconds of read events.
+Every event is first written ahead to the metastore's ``audit_journal`` (one small
+insert, committed before the decision returns), so a crash loses none. Journal rows
+move to the Delta table in batches (one commit per batch keeps a point lookup
+cheap): when ``max_events`` are waiting, when the oldest is ``max_delay`` seconds
+old, before anyone reads a system table, on ``Lakehouse.close()`` and at exit. Any
+process's flush also moves rows a crashed process left behind. Delivery is at least
+once: a flush that dies between its Delta commit and its journal delete leaves rows
+that a later flush writes again, with the same ``event_id``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
+
 from glashaus.access.system_tables import AUDIT, SystemTables
+from glashaus.access.tables import AuditJournalRow
+from glashaus.metastore import Metastore
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("glashaus_request_id", default=None)
 
@@ -51,13 +56,22 @@ def current_request_id() -> str:
 
 class AuditLog:
     def __init__(
-        self, system: SystemTables, *, client: str = "embedded", max_events: int = 500, max_delay: float = 2.0
+        self,
+        system: SystemTables,
+        metastore: Metastore,
+        *,
+        client: str = "embedded",
+        max_events: int = 500,
+        max_delay: float = 2.0,
+        stale_claim: float = 60.0,
     ) -> None:
         self.system = system
+        self.metastore = metastore
         self.client = client
         self.max_events = max_events
         self.max_delay = max_delay
-        self._buffer: list[dict[str, Any]] = []
+        self.stale_claim = stale_claim
+        self._pending = 0
         self._first_at = 0.0
         self._lock = threading.Lock()
         ref = weakref.ref(self)
@@ -74,11 +88,11 @@ class AuditLog:
         securable_kind: str | None = None,
         reason: str | None = None,
         details: dict[str, Any] | None = None,
-        durable: bool = False,
     ) -> None:
+        """Journal one event: durable once this returns; it reaches the Delta table with its batch."""
         event = {
             "event_id": uuid.uuid4().hex,
-            "event_time": dt.datetime.now(dt.UTC),
+            "event_time": dt.datetime.now(dt.UTC).isoformat(),
             "request_id": current_request_id(),
             "principal": principal,
             "action": action,
@@ -90,26 +104,50 @@ class AuditLog:
             "client": self.client,
             "details": json.dumps(details, default=str, sort_keys=True) if details else None,
         }
+        with self.metastore.session() as s:
+            s.add(AuditJournalRow(event=json.dumps(event)))
         with self._lock:
-            if not self._buffer:
+            if not self._pending:
                 self._first_at = time.monotonic()
-            self._buffer.append(event)
-            due = (
-                durable
-                or len(self._buffer) >= self.max_events
-                or time.monotonic() - self._first_at > self.max_delay
-            )
+            self._pending += 1
+            due = self._pending >= self.max_events or time.monotonic() - self._first_at > self.max_delay
         if due:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered events now (one Delta commit)."""
+        """Move every journaled event (this process's and any crashed one's) to the Delta table."""
         with self._lock:
-            events, self._buffer = self._buffer, []
-        if events:
-            try:
+            self._pending = 0
+        while True:
+            claim = uuid.uuid4().hex
+            now = dt.datetime.now(dt.UTC)
+            stale = now - dt.timedelta(seconds=self.stale_claim)
+            with self.metastore.session() as s:
+                ids = s.scalars(
+                    sa.select(AuditJournalRow.id)
+                    .where(sa.or_(AuditJournalRow.claim.is_(None), AuditJournalRow.claimed_at < stale))
+                    .order_by(AuditJournalRow.id)
+                    .limit(5000)
+                ).all()
+                if not ids:
+                    return
+                # Claim only rows still free: a concurrent flush takes the others.
+                s.execute(
+                    sa.update(AuditJournalRow)
+                    .where(AuditJournalRow.id.in_(ids))
+                    .where(sa.or_(AuditJournalRow.claim.is_(None), AuditJournalRow.claimed_at < stale))
+                    .values(claim=claim, claimed_at=now)
+                )
+            with self.metastore.session() as s:
+                rows = s.execute(
+                    sa.select(AuditJournalRow.id, AuditJournalRow.event).where(AuditJournalRow.claim == claim)
+                ).all()
+            if rows:
+                events = [json.loads(r.event) for r in rows]
+                for event in events:
+                    event["event_time"] = dt.datetime.fromisoformat(event["event_time"])
                 self.system.append(AUDIT, events)
-            except BaseException:
-                with self._lock:  # keep them for the next flush rather than lose them
-                    self._buffer[:0] = events
-                raise
+                with self.metastore.session() as s:
+                    s.execute(sa.delete(AuditJournalRow).where(AuditJournalRow.claim == claim))
+            if len(ids) < 5000:
+                return

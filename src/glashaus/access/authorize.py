@@ -26,7 +26,7 @@ from glashaus.access.audit import AuditLog, current_request_id
 from glashaus.access.directory import ADMINS, Directory
 from glashaus.access.grants import METASTORE, GrantInfo, Grants
 from glashaus.access.principal import Principal
-from glashaus.access.privileges import READS, check_grantable, check_privilege
+from glashaus.access.privileges import check_grantable, check_privilege
 from glashaus.catalog import Catalog, Name, Securable
 from glashaus.errors import InvalidArgumentError, PermissionDeniedError
 
@@ -67,7 +67,6 @@ class Access:
             decision="allow" if allowed else "deny",
             reason=reason,
             details=details,
-            durable=not allowed or privilege not in READS,
         )
         if not allowed:
             raise PermissionDeniedError(reason)
@@ -124,7 +123,7 @@ class Access:
         """Record an attempt refused before any securable was named (e.g. SQL reading a file)."""
         self.audit.record(
             principal=principal.name, action=action, decision="deny", reason=reason,
-            details=details, durable=True,
+            details=details,
         )
 
     # -- managing grants -----------------------------------------------------------------
@@ -166,7 +165,7 @@ class Access:
         reason = "admin" if allowed else f"only members of '{ADMINS}' may do {action}; {who.name} is not one."
         self.audit.record(principal=who.name, action=action, privilege="MANAGE", securable=None,
                           securable_kind="metastore", decision="allow" if allowed else "deny",
-                          reason=reason, details=details, durable=True)
+                          reason=reason, details=details)
         if not allowed:
             raise PermissionDeniedError(reason)
 

@@ -38,9 +38,6 @@ APPLIES_TO: dict[str, frozenset[str]] = {
     "volume": frozenset({"READ VOLUME", "WRITE VOLUME", "MANAGE", "ALL PRIVILEGES"}),
 }
 
-#: Privileges that only look; every other one changes something and is audited durably.
-READS = frozenset({"SELECT", "USE CATALOG", "USE SCHEMA", "READ VOLUME", "EXECUTE"})
-
 
 def check_privilege(name: str) -> str:
     """Normalise a privilege name or raise a clear error listing the valid ones.

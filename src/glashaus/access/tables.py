@@ -77,3 +77,16 @@ class TagPolicyRow(Base):
     except_groups: Mapped[str] = mapped_column(sa.Text)
     created_by: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class AuditJournalRow(Base):
+    """Audit events written ahead here, in the decision's own transaction-speed write,
+    then moved to ``system.access.audit`` in batches: a crash loses none."""
+
+    __tablename__ = "audit_journal"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    event: Mapped[str] = mapped_column(sa.Text)
+    #: Which flush is moving the row (None: waiting); stale claims are taken over.
+    claim: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
