@@ -16,7 +16,16 @@ import pytest
 from typer.testing import CliRunner
 
 import glashaus
-from examples.plant_shop.pipeline import GOLD, LAYERS, PII_COLUMNS, SCHEMA, SILVER, run_pipeline
+from examples.plant_shop.pipeline import (
+    GOLD,
+    LAYERS,
+    PII_COLUMNS,
+    SCHEMA,
+    SILVER,
+    denied_attempt,
+    run_pipeline,
+    seen_by,
+)
 from glashaus.cli.main import app
 
 EVENTS = 20_000
@@ -188,7 +197,7 @@ def test_rerunning_replaces_the_tables(tmp_path):
         assert lh.sql(f"SELECT a FROM {S}.mine").scalar() == 1
     steps = [(p, s) for p, s, done in calls if not done]
     assert [(p, s) for p, s, done in calls if done] == steps  # every start is finished
-    assert [p for p, _ in steps] == ["generate"] * 3 + ["load"] * 3 + ["silver"] * len(SILVER) + ["gold"] * len(GOLD)
+    assert [p for p, _ in steps] == ["generate"] * 3 + ["load"] * 3 + ["silver"] * len(SILVER) + ["gold"] * len(GOLD) + ["secure"]
     assert set(first.timings) == {f"{p}/{s}" for p, s in steps}
 
 
@@ -204,3 +213,20 @@ def test_demo_runs_as_a_real_process(tmp_path):
     # The demo ran as the OS user, who became the new lakehouse's admin.
     with glashaus.connect(tmp_path / "lh", user=getpass.getuser()) as lh:
         assert lh.describe(f"{S}.events_bronze")["num_rows"] == 2000
+
+
+def test_demo_secures_the_shop_analysts_see_masked_emails_pii_readers_see_them(lh, demo):
+    _, result = demo
+    assert "who sees what" in result.stdout
+    ana, pia, dani = (seen_by(lh, user) for user in ("ana", "pia", "dani"))
+    # analysts: the region filter on daily_kpis, and masked e-mails
+    assert ana["regions"] == ["north", "south"]
+    assert ana["emails"] and all(e.startswith("***@example.") for e in ana["emails"])
+    # a PII reader sees every region and the real addresses
+    assert pia["regions"] == ["alpine", "east", "north", "south", "west"]
+    assert all("@example." in e and not e.startswith("***") for e in pia["emails"])
+    assert dani["emails"] == ana["emails"]
+    # the denied attempt the demo makes is in the audit table, beside the allowed ones
+    decisions = dict(lh.sql("SELECT decision, count(*) FROM system.access.audit GROUP BY decision").fetchall())
+    assert decisions["allow"] > 0 and decisions["deny"] >= 1
+    assert "ana lacks SELECT on table main.plant_shop.events_bronze" in denied_attempt(lh)

@@ -367,6 +367,73 @@ def run_pipeline(
             lh.set_comment(f"{SCHEMA}.{table}", text, column=column)
     for table, column in PII_COLUMNS:
         lh.set_tags(f"{SCHEMA}.{table}", {"pii": "email"}, column=column)
+    step("secure", "groups and grants", lambda: secure(lh))
 
     run.seconds = time.perf_counter() - started
     return run
+
+
+#: Who works on the shop's data: user -> groups.
+PEOPLE: dict[str, tuple[str, ...]] = {
+    "ana": ("analysts",),
+    "dani": ("data_scientists",),
+    "lea": ("ml_leads", "data_scientists"),
+    "pia": ("analysts", "pii_readers"),
+}
+GROUPS = ("analysts", "data_scientists", "ml_leads", "pii_readers")
+#: Analysts see the regions they cover; everyone else sees every region.
+REGION_FILTER = "region IN ('north', 'south') OR NOT is_member('analysts') OR is_member('pii_readers')"
+EMAIL_MASK = "regexp_replace(value, '^[^@]+', '***')"
+
+
+def secure(lh: Any) -> None:
+    """Groups, people and grants of the plant shop; a row filter by region; PII masked.
+
+    - analysts read gold and customers; data scientists read everything and create tables;
+      ML leads hold ALL PRIVILEGES on the schema;
+    - ``daily_kpis`` is filtered by region for analysts (``REGION_FILTER``);
+    - every column tagged ``pii`` is masked for all but ``pii_readers`` (a tag policy).
+    """
+    known = {p.name for p in lh.principals()}
+    for group in GROUPS:
+        if group not in known:
+            lh.create_group(group)
+    for user, groups in PEOPLE.items():
+        if user not in known:
+            lh.create_user(user)
+        for group in groups:
+            lh.add_member(group, user)
+    lh.add_member("pii_readers", lh.user)  # the demo's admin checks the real data too
+    for group in ("analysts", "data_scientists", "ml_leads"):
+        lh.grant("USE SCHEMA", on=SCHEMA, to=group)
+    for step in GOLD:
+        lh.grant("SELECT", on=f"{SCHEMA}.{step.name}", to="analysts")
+    lh.grant("SELECT", on=f"{SCHEMA}.customers_silver", to="analysts")
+    lh.grant("SELECT", on=SCHEMA, to="data_scientists")
+    lh.grant("CREATE TABLE", on=SCHEMA, to="data_scientists")
+    lh.grant("ALL PRIVILEGES", on=SCHEMA, to="ml_leads")
+    lh.set_row_filter(f"{SCHEMA}.daily_kpis", REGION_FILTER)
+    if "hide_pii" not in {p.name for p in lh.tag_policies()}:
+        lh.create_tag_policy("hide_pii", tag="pii", mask=EMAIL_MASK, except_groups=["pii_readers"])
+
+
+def seen_by(lh: Any, user: str) -> dict[str, Any]:
+    """What ``user`` sees of the shop: the regions in daily_kpis and a few customer e-mails."""
+    with lh.as_user(user) as other:
+        regions = [r[0] for r in other.sql(
+            f"SELECT DISTINCT region FROM {SCHEMA}.daily_kpis ORDER BY region").fetchall()]
+        emails = [r[0] for r in other.sql(
+            f"SELECT email FROM {SCHEMA}.customers_silver ORDER BY customer_id LIMIT 2").fetchall()]
+    return {"user": user, "groups": PEOPLE.get(user, ()), "regions": regions, "emails": emails}
+
+
+def denied_attempt(lh: Any, user: str = "ana", table: str = f"{SCHEMA}.events_bronze") -> str:
+    """Let ``user`` try to read a table they hold no grant on; returns the refusal (it is audited)."""
+    from glashaus.errors import PermissionDeniedError
+
+    with lh.as_user(user) as other:
+        try:
+            other.sql(f"SELECT count(*) FROM {table}")
+        except PermissionDeniedError as exc:
+            return str(exc)
+    return f"{user} could read {table}"

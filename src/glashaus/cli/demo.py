@@ -89,12 +89,29 @@ def demo(
                   "and the version it produced)")
         for name in run.names("gold"):
             out.print(lineage_tree(lh, name, direction="upstream"))
+        out.print(_who_sees_what(lh, pipeline))
+        out.print(f"[bold]denied[/]: ana reads events_bronze -> {escape(pipeline.denied_attempt(lh))}")
+        decisions = dict(lh.sql("SELECT decision, count(*) FROM system.access.audit GROUP BY decision").fetchall())
+        out.print(f"[bold]audit[/]: {count(decisions.get('allow', 0))} allowed and "
+                  f"{count(decisions.get('deny', 0))} denied decisions in system.access.audit")
         root = lh.root
     elapsed = time.perf_counter() - started
     out.print(f"Done in [bold]{elapsed:.1f} s[/] (pipeline {run.seconds:.1f} s). Try:")
     where = "" if lakehouse == DEFAULT_LAKEHOUSE else f" --lakehouse {shlex.quote(root)}"
     out.print(f'  glashaus sql "SELECT * FROM main.plant_shop.revenue_by_region"{where}', markup=False)
     out.print(f"  glashaus lineage main.plant_shop.customer_features --columns{where}", markup=False)
+
+
+def _who_sees_what(lh: glashaus.Lakehouse, pipeline: ModuleType) -> Table:
+    """The same two queries as different people: filters and masks at work."""
+    table = Table(title="who sees what (row filter on daily_kpis, tag policy on pii columns)",
+                  title_justify="left", header_style="bold")
+    for column in ("user", "groups", "regions in daily_kpis", "customer e-mails"):
+        table.add_column(column)
+    for user in ("ana", "pia", "dani"):
+        seen = pipeline.seen_by(lh, user)
+        table.add_row(user, ", ".join(seen["groups"]), ", ".join(seen["regions"]), ", ".join(seen["emails"]))
+    return table
 
 
 def _load_pipeline() -> ModuleType:
