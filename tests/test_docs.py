@@ -28,3 +28,22 @@ def test_architecture_page_names_every_package():
     packages = [p.name for p in (ROOT / "src" / "glashaus").iterdir() if p.is_dir() and not p.name.startswith("_")]
     missing = [p for p in packages if f"{p}/" not in doc]
     assert not missing, f"docs/architecture.md does not describe {missing}"
+
+
+def test_the_documented_audit_query_finds_last_weeks_denied_reads(tmp_path):
+    import pyarrow as pa
+    import pytest
+
+    import glashaus
+    from glashaus.errors import PermissionDeniedError
+
+    doc = (ROOT / "docs" / "access.md").read_text()
+    query = doc.split("Who tried to read restricted data last week:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    with glashaus.connect(tmp_path / "lh", user="alice") as lh:
+        lh.create_schema("main.shop")
+        lh.create_table("main.shop.secrets", data=pa.table({"x": [1]}))
+        lh.create_user("mallory")
+        with lh.as_user("mallory") as mallory, pytest.raises(PermissionDeniedError):
+            mallory.read("main.shop.secrets")
+        rows = lh.sql(query).to_pylist()
+    assert [(r["principal"], r["securable"]) for r in rows] == [("mallory", "main.shop.secrets")]
