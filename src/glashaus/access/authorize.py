@@ -40,6 +40,7 @@ class Access:
         self.grants = grants
         self.catalog = catalog
         self._identities: OrderedDict[tuple[str, str], tuple[frozenset[int], frozenset[str]]] = OrderedDict()
+        self._decisions: OrderedDict[tuple[str, str, str, str], tuple[bool, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- deciding ------------------------------------------------------------------------
@@ -57,7 +58,20 @@ class Access:
         privilege = check_privilege(privilege)
         if isinstance(securable, Name):
             securable = self.catalog.get(securable, details=False)
+        # One decision (and one audit event) per request, principal, privilege and securable:
+        # a statement that touches a table ten times asks once.
+        key = (current_request_id(), principal.name, privilege, securable.id if securable is not None else "")
+        with self._lock:
+            cached = self._decisions.get(key)
+        if cached is not None:
+            if not cached[0]:
+                raise PermissionDeniedError(cached[1])
+            return
         allowed, reason = self.decide(principal, privilege, securable)
+        with self._lock:
+            self._decisions[key] = (allowed, reason)
+            while len(self._decisions) > 256:
+                self._decisions.popitem(last=False)
         self.audit.record(
             principal=principal.name,
             action=action,

@@ -35,6 +35,9 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
     # WAL lets readers run beside one writer; busy_timeout makes a second process wait
     # for the write lock instead of failing at once.
     cur.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL survives any process crash (a power cut may lose the last
+    # commits) and spares an fsync per commit: audit journaling stays cheap.
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
