@@ -165,6 +165,12 @@ def test_tag_policy_matching_a_tag_value(lake):
         (lambda lh: lh.create_tag_policy("p", tag="", mask="'x'", except_groups=[]), InvalidArgumentError,
          "needs a tag"),
         (lambda lh: lh.set_row_filter("system.access.audit", "true"), InvalidArgumentError, "system catalog"),
+        (lambda lh: lh.set_row_filter("main.shop.customers", "region = 'x'; DROP TABLE main.shop.customers"),
+         InvalidArgumentError, "not several statements"),
+        (lambda lh: lh.set_column_mask("main.shop.customers", "email", "email; SELECT 1"), InvalidArgumentError,
+         "not several statements"),
+        (lambda lh: lh.set_row_filter("main.shop.customers", "region = 'x') OR (1=1"), InvalidArgumentError,
+         "not a SQL"),
     ],
 )
 def test_bad_policies_are_refused_with_a_clear_error(lake, call, error, fragment):
@@ -201,3 +207,10 @@ def test_current_user_is_the_reader(lake):
         alice.add_member("analysts", "a")
     with as_user(lake, "a") as a:
         assert a.sql("SELECT id FROM main.shop.customers").fetchall() == [(1,)]
+
+
+def test_semicolons_inside_strings_are_just_text(lake):
+    with as_user(lake, "alice") as alice:
+        alice.set_row_filter("main.shop.customers", "email <> 'x;y' AND region = 'north'")
+    with as_user(lake, "bob") as bob:
+        assert bob.sql("SELECT count(*) FROM main.shop.customers").scalar() == 2

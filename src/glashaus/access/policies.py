@@ -65,6 +65,9 @@ def parse_policy_expression(text: str, *, what: str, columns: list[str]) -> exp.
         expression = sqlglot.parse_one(text, read=DIALECT)
     except sqlglot.errors.ParseError as exc:
         raise InvalidArgumentError(f"{what} {text!r} is not a SQL expression: {exc.errors[0]['description'] if exc.errors else exc}.") from None
+    semicolons = [t for t in sqlglot.tokenize(text, read=DIALECT) if t.token_type == sqlglot.TokenType.SEMICOLON]
+    if isinstance(expression, exp.Block) or semicolons:
+        raise InvalidArgumentError(f"{what} {text!r} must be one expression, not several statements.")
     if isinstance(expression, exp.Query | exp.Command) or expression.find(exp.Query, exp.Table) is not None:
         raise InvalidArgumentError(f"{what} {text!r} must be an expression over the table's columns, without queries.")
     for func in expression.find_all(exp.Func):
