@@ -758,3 +758,7 @@ def test_describe_a_view_lists_the_columns_of_its_query(shop):
     columns = shop.describe("main.shop.v")["columns"]
     assert [(c["name"], c["type"]) for c in columns] == [("id", "int64"), ("weighted", "double")]
     assert shop.sql("DESCRIBE main.shop.v").to_pylist()[1]["column"] == "weighted"
+
+
+def test_a_comment_after_the_last_semicolon_is_ignored(shop):
+    assert shop.sql("SELECT 41 + 1; -- the answer").scalar() == 42

@@ -1,6 +1,7 @@
 """The ``glashaus`` command: thin Typer commands over :class:`glashaus.Lakehouse`.
 
-Each command group lives in its own module (``demo``, ``sql``, ``tables``, ``lineage``)
+Each command group lives in its own module (``demo``, ``sql``, ``tables``, ``lineage``,
+``principals`` for users/groups/tokens, ``grants`` for grant/revoke/grants)
 and only calls Lakehouse methods; this module mounts them. Every command takes
 ``--lakehouse``, ``--user`` and ``--metastore``; a :class:`~glashaus.errors.GlashausError`
 prints one line ``error: <message>`` and exits 1, usage errors exit 2.
@@ -16,7 +17,7 @@ from typing import Annotated
 import typer
 
 import glashaus
-from glashaus.cli import demo, lineage, sql, tables
+from glashaus.cli import demo, grants, lineage, principals, sql, tables
 
 app = typer.Typer(
     name="glashaus",
@@ -29,6 +30,12 @@ app.command("demo")(demo.demo)
 app.command("sql")(sql.sql)
 app.add_typer(tables.app, name="tables")
 app.command("lineage")(lineage.lineage)
+app.add_typer(principals.users, name="users")
+app.add_typer(principals.groups, name="groups")
+app.add_typer(principals.tokens, name="tokens")
+app.command("grant")(grants.grant)
+app.command("revoke")(grants.revoke)
+app.command("grants")(grants.grants)
 
 
 def _version(value: bool) -> None:

@@ -24,6 +24,7 @@ from sqlglot import exp
 from glashaus.access import Principal, request
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
+from glashaus.sql import grants
 from glashaus.sql.ddl import partitioned_by, table_definition, table_property
 from glashaus.sql.delta_expr import quote, to_delta
 from glashaus.sql.lineage import column_lineage
@@ -123,6 +124,10 @@ class SqlEngine:
         if _COMMAND.match(sql):
             with request():
                 return self._command(who, sql)
+        grant = grants.match(sql)  # one GRANT/REVOKE/SHOW GRANTS/ALTER ... OWNER TO, read whole
+        if grant is not None:
+            with request():
+                return grants.execute(self.tables, who, grant)
         show = _SHOW.match(sql)
         if show:
             with request():
@@ -141,6 +146,8 @@ class SqlEngine:
         if isinstance(statement, exp.Query):
             resolved = Resolver(self.tables, who).resolve(statement)
             return Result(self._run(resolved))
+        if grants.handles(statement):
+            return grants.execute(self.tables, who, grants.from_statement(statement))
         if isinstance(statement, exp.Command):
             return self._command(who, statement.sql(dialect=DIALECT))
         handler: Callable[[Principal, Any], Result] | None = {
@@ -156,7 +163,7 @@ class SqlEngine:
             raise SqlError(
                 f"statement {type(statement).__name__.upper()} is not supported. Supported: SELECT, "
                 "CREATE CATALOG/SCHEMA/TABLE/VIEW/VOLUME, CREATE TABLE AS SELECT, INSERT INTO, "
-                "MERGE INTO, DELETE, UPDATE, DROP, DESCRIBE, SHOW."
+                "MERGE INTO, DELETE, UPDATE, DROP, DESCRIBE, SHOW, GRANT, REVOKE, SHOW GRANTS, ALTER ... OWNER TO."
             )
         return handler(who, statement)
 

@@ -64,7 +64,11 @@ def _versions_as_of(sql: str) -> str:
 
 def parse(sql: str) -> list[exp.Expression]:
     try:
-        statements = [s for s in sqlglot.parse(_versions_as_of(sql), read=DIALECT) if s is not None]
+        # A trailing comment after the last ';' parses as an empty statement: skip it.
+        statements = [
+            s for s in sqlglot.parse(_versions_as_of(sql), read=DIALECT)
+            if s is not None and not isinstance(s, exp.Semicolon)
+        ]
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
