@@ -5,6 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+import glashaus
+
 from glashaus.errors import InvalidArgumentError, NotFoundError
 
 
@@ -181,3 +183,21 @@ def test_lineage_rows_carry_principal_request_and_statement(medallion):
     assert row["principal"] == "alice"
     assert len(row["request_id"]) == 32
     assert row["statement"].startswith("CREATE TABLE main.shop.gold AS SELECT")
+
+
+def test_lineage_hides_the_names_of_tables_the_caller_cannot_read(tmp_path):
+    with glashaus.connect(tmp_path / "lh", user="alice") as lh:
+        lh.create_schema("main.shop")
+        lh.create_table("main.shop.secret", data=pa.table({"id": [1, 2], "salary": [10, 20]}))
+        lh.sql("CREATE TABLE main.shop.derived AS SELECT id, salary * 2 AS cost FROM main.shop.secret")
+        lh.create_user("bob")
+        lh.grant("USE SCHEMA", on="main.shop", to="bob")
+        lh.grant("SELECT", on="main.shop.derived", to="bob")
+        assert [e.source for e in lh.lineage("main.shop.derived")] == ["main.shop.secret"]
+        with lh.as_user("bob") as bob:
+            edges = bob.lineage("main.shop.derived")
+            assert [(e.source, e.source_version, e.target) for e in edges] == [
+                ("(restricted)", None, "main.shop.derived")]
+            columns = bob.column_lineage("main.shop.derived")
+            assert columns and {c["source"] for c in columns} == {"(restricted)"}
+            assert {c["source_column"] for c in columns} == {"(restricted)"}

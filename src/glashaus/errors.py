@@ -97,3 +97,15 @@ class MetastoreError(GlashausError):
     """The metastore database cannot be reached or is not at a version this code understands."""
 
     code = "METASTORE_ERROR"
+
+
+class RequestTooLargeError(GlashausError):
+    """A request body is larger than the server accepts (server mode)."""
+
+    code = "REQUEST_TOO_LARGE"
+
+
+class RateLimitedError(GlashausError):
+    """Too many failed sign-ins from one address; the server refuses it for a while (server mode)."""
+
+    code = "RATE_LIMITED"

@@ -79,6 +79,7 @@ class Lakehouse:
                 f"can add them: lh.create_user({self.principal.name!r}) or `glashaus users create "
                 f"{self.principal.name}`."
             )
+        _refuse_group(self.directory, self.principal.name)
         self.lineage_store = LineageStore(self.system)
         self.tables = TablesService(
             catalog=self.catalog, store=self.store, layout=self.layout, access=self.access,
@@ -372,14 +373,10 @@ class Lakehouse:
 
         >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]  # doctest: +SKIP
         """
-        securable = self.tables.get(self.principal, name)
-        if securable.kind not in ("table", "view"):
-            raise InvalidArgumentError(f"lineage is kept for tables and views; {name} is a {securable.kind}.")
-        return self.lineage_store.walk(securable.full_name, direction=direction, depth=depth)  # type: ignore[arg-type]
+        return self.tables.lineage_of(self.principal, name, direction=direction, depth=depth)
 
     def column_lineage(self, name: str, *, direction: str = "upstream") -> list[dict[str, Any]]:
-        securable = self.tables.get(self.principal, name)
-        return self.lineage_store.columns(securable.full_name, direction=direction)  # type: ignore[arg-type]
+        return self.tables.column_lineage_of(self.principal, name, direction=direction)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -399,6 +396,7 @@ class Lakehouse:
         principal = Principal.user(user)
         if not self.directory.exists(principal.name):
             raise AuthenticationError(f"user {principal.name!r} is not known to this lakehouse.")
+        _refuse_group(self.directory, principal.name)
         view = copy.copy(self)
         view.principal = principal
         view._view_of = self
@@ -422,17 +420,45 @@ class Lakehouse:
         return f"<Lakehouse {self.root} as {self.user}>"
 
 
+def _refuse_group(directory: Directory, name: str) -> None:
+    """A group is not an identity one can act as: it would carry its members' rights (or an admin's)."""
+    if directory.kind_of(name) == "group":
+        raise AuthenticationError(
+            f"{name!r} is a group; connect as a user or service principal (one of its members, "
+            f"see lh.principal_info({name!r}))."
+        )
+
+
 def connect(
     path_or_uri: str | os.PathLike[str],
     *,
     user: str | None = None,
     metastore: str | None = None,
     storage_options: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> Lakehouse:
     """Open (creating if needed) the lakehouse at ``path_or_uri`` as ``user``.
 
     ``metastore`` is a SQLAlchemy URL (default: SQLite inside the lakehouse folder).
+    An ``http://`` or ``https://`` address connects to ``glashaus serve`` with ``token``
+    (default: ``GLASHAUS_TOKEN``) and returns a ``RemoteLakehouse`` with the same methods.
 
     >>> lh = glashaus.connect("./lakehouse", user="alice")  # doctest: +SKIP
+    >>> lh = glashaus.connect("http://localhost:8080", token=token)  # doctest: +SKIP
     """
-    return Lakehouse(os.fspath(path_or_uri), user=user, metastore=metastore, storage_options=storage_options)
+    target = os.fspath(path_or_uri)
+    if target.startswith(("http://", "https://")):
+        if user is not None or metastore is not None or storage_options is not None:
+            raise InvalidArgumentError(
+                "a served lakehouse knows you by your token: pass only token= (and no user, metastore or "
+                "storage_options) when connecting to an http(s) address."
+            )
+        from glashaus.server.client import RemoteLakehouse  # lazily: only server mode needs httpx
+
+        return RemoteLakehouse(target, token=token)  # type: ignore[return-value]
+    if token is not None:
+        raise InvalidArgumentError(
+            "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one "
+            "takes user=."
+        )
+    return Lakehouse(target, user=user, metastore=metastore, storage_options=storage_options)

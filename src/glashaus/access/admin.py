@@ -75,4 +75,7 @@ class Administration:
             mine = {t.id for t in self.directory.list_tokens(who.name)}
             if token_id not in mine:
                 self.access.require_admin(who, action="token.revoke", details={"id": token_id})
+            else:
+                self.access.audit.record(principal=who.name, action="token.revoke", decision="allow",
+                                         reason="own token", details={"id": token_id})
             return self.directory.revoke_token(token_id)

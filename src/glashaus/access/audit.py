@@ -54,6 +54,19 @@ def current_request_id() -> str:
     return _request_id.get() or uuid.uuid4().hex
 
 
+_client: contextvars.ContextVar[str | None] = contextvars.ContextVar("glashaus_client", default=None)
+
+
+@contextlib.contextmanager
+def client_address(address: str) -> Iterator[None]:
+    """Record the audit events of the code inside as coming from ``address`` (the server sets it per request)."""
+    token = _client.set(address)
+    try:
+        yield
+    finally:
+        _client.reset(token)
+
+
 class AuditLog:
     def __init__(
         self,
@@ -101,7 +114,7 @@ class AuditLog:
             "securable_kind": securable_kind,
             "decision": decision,
             "reason": reason,
-            "client": self.client,
+            "client": _client.get() or self.client,
             "details": json.dumps(details, default=str, sort_keys=True) if details else None,
         }
         with self.metastore.session() as s:

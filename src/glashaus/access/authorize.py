@@ -120,8 +120,7 @@ class Access:
         if depth >= 2 and not (privilege == "USE SCHEMA" and depth == 2):
             needed.append(("USE SCHEMA", chain[-2], depth - 2))
         needed.append((privilege, securable, 0))
-        if privilege == "MANAGE" and holds("MANAGE", 0):
-            return True, "owner or MANAGE holder"
+        # MANAGE (and ownership) needs USE CATALOG and USE SCHEMA too, as in Unity Catalog.
         for p, on, start in needed:
             if not holds(p, start):
                 kind = _KIND_SQL.get(on.kind, on.kind.upper())
@@ -166,9 +165,13 @@ class Access:
         return self.grants.on([c.id for c in chain])
 
     def check_owner_change(self, who: Principal, securable: Securable, new_owner: str) -> None:
-        if not self.directory.exists(new_owner):
-            raise InvalidArgumentError(f"cannot make {new_owner!r} the owner: no such user or group.")
+        # The right first: whoever may not change the owner learns nothing about principals.
         self._manage(who, securable, action="owner.change", details={"to": new_owner})
+        if not self.directory.exists(new_owner):
+            raise InvalidArgumentError(
+                f"cannot make {new_owner!r} the owner of {securable.full_name}: no such user or group; "
+                f"an admin can create it first (lh.create_user / lh.create_group)."
+            )
 
     def forget(self, securables: list[Securable]) -> None:
         self.grants.forget([s.id for s in securables])

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from glashaus.access.principal import Principal
 from glashaus.access.tables import MembershipRow, PrincipalRow, TokenRow
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.tables import SecurableRow, utcnow
 from glashaus.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -153,10 +153,30 @@ class Directory:
         if name.lower() in BUILTIN_GROUPS:
             raise InvalidArgumentError(f"{name!r} is a built-in group and cannot be deleted.")
         with self.metastore.session() as s:
-            s.delete(self._row(s, name))
+            row = self._row(s, name)
+            s.delete(row)
+            s.flush()  # memberships, grants and tokens go with it (ON DELETE CASCADE)
+            self._keep_an_admin(s, row.name)
+            # Owners are recorded by name: a later principal of the same name would inherit them.
+            owned = s.scalars(sa.select(SecurableRow.full_name).where(SecurableRow.owner == row.name)
+                              .order_by(SecurableRow.full_name)).all()
+            if owned:  # raising rolls the delete back
+                shown = ", ".join(owned[:5]) + (f" and {len(owned) - 5} more" if len(owned) > 5 else "")
+                raise InvalidArgumentError(
+                    f"cannot drop {row.name!r}: it owns {shown}. Give them a new owner first, e.g. "
+                    f"lh.set_owner({owned[0]!r}, '<user or group>')."
+                )
 
     def add_member(self, group: str, member: str) -> None:
         """Put a user, service principal or group into a group (no cycles)."""
+        try:
+            self._add_member(group, member)
+        except sa.exc.IntegrityError:
+            # Added by someone else at the same moment: the membership is there, as asked.
+            if str(member).lower() not in self.get(group).members:
+                raise
+
+    def _add_member(self, group: str, member: str) -> None:
         with self.metastore.session() as s:
             g, m = self._row(s, group), self._row(s, member)
             if g.kind != "group":
@@ -176,13 +196,35 @@ class Directory:
             row = s.get(MembershipRow, (g.id, m.id))
             if row is None:
                 raise NotFoundError(f"{m.name!r} is not a direct member of {g.name!r}.")
-            if g.name == ADMINS:
-                admins = s.scalar(
-                    sa.select(sa.func.count()).select_from(MembershipRow).where(MembershipRow.group_id == g.id)
+            if g.name == USERS and m.kind != "group":
+                raise InvalidArgumentError(
+                    f"cannot remove {m.name!r} from 'users': every user and service principal is a member. "
+                    f"Revoke what 'users' holds instead, or drop {m.name!r}."
                 )
-                if admins <= 1:
-                    raise InvalidArgumentError("cannot remove the last member of 'admins'.")
             s.delete(row)
+            s.flush()
+            self._keep_an_admin(s, m.name)
+
+    def _keep_an_admin(self, s, removed: str) -> None:  # noqa: ANN001
+        """Refuse (and so roll back) a change that leaves no user or service principal in ``admins``,
+        directly or through nested groups."""
+        admins = s.scalar(sa.select(PrincipalRow.id).where(PrincipalRow.name == ADMINS))
+        if admins is None:
+            return
+        found: set[int] = set()
+        frontier = {admins}
+        while frontier:
+            members = set(s.scalars(sa.select(MembershipRow.member_id).where(MembershipRow.group_id.in_(frontier))))
+            frontier = members - found
+            found |= members
+        people = s.scalar(sa.select(sa.func.count()).select_from(PrincipalRow).where(
+            PrincipalRow.id.in_(found), PrincipalRow.kind != "group"))
+        if not people:
+            raise InvalidArgumentError(
+                f"cannot remove {removed!r}: that takes away the last member of 'admins' (a user or service "
+                "principal, directly or through a group), and a lakehouse needs an admin. Make someone else an "
+                "admin first: lh.add_member('admins', '<user>')."
+            )
 
     def groups_of(self, name: str) -> frozenset[str]:
         """Every group ``name`` belongs to, directly or through other groups."""
@@ -276,6 +318,7 @@ class Directory:
         with self.metastore.session() as s:
             query = sa.select(TokenRow, PrincipalRow.name).join(PrincipalRow, PrincipalRow.id == TokenRow.principal_id)
             if principal is not None:
+                self._row(s, principal)  # an unknown name is an error, not an empty list
                 query = query.where(PrincipalRow.name == principal.lower())
             return [
                 TokenInfo(t.id, name, t.comment, _aware(t.created_at), _aware(t.expires_at), _aware(t.revoked_at))

@@ -33,15 +33,25 @@ class Grants:
 
     def add(self, securable_id: str, principal: str, privilege: str, *, granted_by: str) -> bool:
         """Record a grant; False when it was there already."""
-        with self.metastore.session() as s:
-            pid = self._principal_id(s, principal)
-            exists = s.scalar(sa.select(GrantRow.id).where(
-                GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
-            ))
-            if exists is not None:
-                return False
-            s.add(GrantRow(securable_id=securable_id, principal_id=pid, privilege=privilege, granted_by=granted_by))
-            return True
+        try:
+            with self.metastore.session() as s:
+                pid = self._principal_id(s, principal)
+                if self._exists(s, securable_id, pid, privilege):
+                    return False
+                s.add(GrantRow(securable_id=securable_id, principal_id=pid, privilege=privilege, granted_by=granted_by))
+                return True
+        except sa.exc.IntegrityError:
+            # Two processes granted the same at once: the other one won; the grant is there.
+            with self.metastore.session() as s:
+                if self._exists(s, securable_id, self._principal_id(s, principal), privilege):
+                    return False
+            raise
+
+    @staticmethod
+    def _exists(s, securable_id: str, pid: int, privilege: str) -> bool:  # noqa: ANN001
+        return s.scalar(sa.select(GrantRow.id).where(
+            GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
+        )) is not None
 
     def remove(self, securable_id: str, principal: str, privilege: str) -> bool:
         """Remove a grant; False when there was none."""

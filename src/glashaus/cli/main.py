@@ -1,7 +1,7 @@
 """The ``glashaus`` command: thin Typer commands over :class:`glashaus.Lakehouse`.
 
 Each command group lives in its own module (``demo``, ``sql``, ``tables``, ``lineage``,
-``principals`` for users/groups/tokens, ``grants`` for grant/revoke/grants)
+``principals`` for users/groups/tokens, ``grants`` for grant/revoke/grants, ``serve``)
 and only calls Lakehouse methods; this module mounts them. Every command takes
 ``--lakehouse``, ``--user`` and ``--metastore``; a :class:`~glashaus.errors.GlashausError`
 prints one line ``error: <message>`` and exits 1, usage errors exit 2.
@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import glashaus
-from glashaus.cli import demo, grants, lineage, principals, sql, tables
+from glashaus.cli import demo, grants, lineage, principals, serve, sql, tables
 
 app = typer.Typer(
     name="glashaus",
@@ -36,6 +36,7 @@ app.add_typer(principals.tokens, name="tokens")
 app.command("grant")(grants.grant)
 app.command("revoke")(grants.revoke)
 app.command("grants")(grants.grants)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

@@ -11,6 +11,7 @@ over these methods.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -25,14 +26,23 @@ from glashaus.access import Access, Principal, request
 from glashaus.access.policies import Policies, ReadPolicy, TagPolicy, policy_select
 from glashaus.catalog import Catalog, Name, Securable, parse_name
 from glashaus.catalog.names import validate_part
-from glashaus.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, SchemaMismatchError
-from glashaus.lineage import LineageStore, Source
+from glashaus.errors import (
+    GlashausError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    SchemaMismatchError,
+)
+from glashaus.lineage import Edge, LineageStore, Source
 from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
 from glashaus.storage.layout import Layout
 from glashaus.storage.schema import to_arrow
 
 Mode = Literal["append", "overwrite", "merge"]
 SchemaMode = Literal["strict", "merge", "overwrite"]
+
+#: What lineage shows in place of a table or view the caller may not read.
+RESTRICTED = "(restricted)"
 
 #: Vacuum never removes files younger than this, whatever is asked.
 MIN_RETENTION_HOURS = 168
@@ -422,8 +432,10 @@ class TablesService:
         name = securable.name
         if securable.kind != "table":
             raise InvalidArgumentError(f"{name.full} is a {securable.kind}, not a table.")
-        self.access.authorize(who, "SELECT", securable, action=action,
-                              details={"version": version} if version is not None else None)
+        details: dict[str, Any] = {} if version is None else {"version": version}
+        if reader is not None and reader.name != who.name:
+            details["reader"] = reader.name  # inside a view: the owner is checked, the reader asked
+        self.access.authorize(who, "SELECT", securable, action=action, details=details or None)
         self._flush_if_system(securable)
         handle = self.store.at_version(_location(securable), version=version, as_of=as_of, table_name=name.full)
         schema = arrow_schema(handle)
@@ -652,7 +664,10 @@ class TablesService:
             parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE TABLE", parent, action="view.create", details={"name": n.full})
             if replace and self.catalog.exists(n):
-                self.catalog.drop(n, kind="view")
+                existing = self.catalog.get(n, kind="view")
+                # Replacing drops the old view: that needs MANAGE on it, as DROP VIEW does.
+                self.access.authorize(who, "MANAGE", existing, action="view.drop")
+                self.access.forget(self.catalog.drop(n, kind="view"))
             return self.catalog.create(
                 "view", n, owner=who.name, comment=comment, spec={"sql": sql, "sources": sources}
             )
@@ -760,6 +775,55 @@ class TablesService:
         return col
 
     # -- lineage -----------------------------------------------------------------------------
+
+    def lineage_of(self, who: Principal, name: str, *, direction: str = "upstream", depth: int = 10) -> list[Edge]:
+        """Lineage edges around a table or view; nodes the caller may not read show as RESTRICTED.
+
+        As in Unity Catalog, the graph keeps its shape but hides the names (and versions)
+        of what the caller cannot see.
+        """
+        securable = self._lineage_node(who, name)
+        visible = self._visibility(who)
+        edges = []
+        for e in self.lineage.walk(securable.full_name, direction=direction, depth=depth):  # type: ignore[arg-type]
+            source_ok, target_ok = visible(e.source), visible(e.target)
+            edges.append(dataclasses.replace(
+                e,
+                source=e.source if source_ok else RESTRICTED, source_version=e.source_version if source_ok else None,
+                target=e.target if target_ok else RESTRICTED, target_version=e.target_version if target_ok else None,
+            ))
+        return edges
+
+    def column_lineage_of(self, who: Principal, name: str, *, direction: str = "upstream") -> list[dict[str, Any]]:
+        securable = self._lineage_node(who, name)
+        visible = self._visibility(who)
+        rows = []
+        for row in self.lineage.columns(securable.full_name, direction=direction):  # type: ignore[arg-type]
+            for side in ("source", "target"):
+                if not visible(row[side]):
+                    row = {**row, side: RESTRICTED, f"{side}_column": RESTRICTED, f"{side}_version": None}
+            rows.append(row)
+        return rows
+
+    def _lineage_node(self, who: Principal, name: str) -> Securable:
+        securable = self.get(who, name)
+        if securable.kind not in ("table", "view"):
+            raise InvalidArgumentError(f"lineage is kept for tables and views; {name} is a {securable.kind}.")
+        return securable
+
+    def _visibility(self, who: Principal) -> Callable[[str], bool]:
+        seen: dict[str, bool] = {}
+
+        def visible(full_name: str) -> bool:
+            if full_name not in seen:
+                try:
+                    node = self.catalog.get(parse_name(full_name), details=False)
+                    seen[full_name] = self.access.allows(who, "SELECT", node)
+                except GlashausError:
+                    seen[full_name] = False  # dropped since, or not a name any more
+            return seen[full_name]
+
+        return visible
 
     def _current_source(self, who: Principal, name: str) -> Source:
         n = parse_name(name, allow_version=True)

@@ -1,0 +1,49 @@
+"""``glashaus serve``: serve a lakehouse over HTTP (server mode).
+
+Needs the server extra (``pip install 'glashaus[server]'``). The lakehouse is opened
+once, as ``--user`` (who must be known; on a new lakehouse they become its admin);
+each request then acts as the principal of its bearer token. Clients connect with
+``glashaus.connect("http://HOST:PORT", token=...)``; the API and its OpenAPI page are
+under ``/api/`` (``/api/docs``), ``/health`` needs no token.
+
+Tokens travel in clear text over plain HTTP: listen on 127.0.0.1 (the default), or
+put a TLS-terminating proxy in front before listening on other addresses.
+
+>>> # glashaus serve --lakehouse ./lakehouse --port 8080
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from glashaus.cli.common import (
+    DEFAULT_LAKEHOUSE,
+    LakehouseOption,
+    MetastoreOption,
+    UserOption,
+    fail,
+    open_lakehouse,
+)
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8080,
+    max_body_mib: Annotated[
+        int, typer.Option("--max-body-mib", min=1, help="Refuse request bodies larger than this (413).")
+    ] = 256,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
+    """Serve the lakehouse over HTTP: REST API under /api/, bearer tokens, Arrow IPC for rows."""
+    try:
+        from glashaus.server.app import serve as run
+    except ImportError:
+        raise fail("server mode needs the server extra: pip install 'glashaus[server]'.") from None
+    with open_lakehouse(lakehouse, user, metastore) as lh:
+        typer.echo(f"serving {lh.root} on http://{host}:{port} (API docs: http://{host}:{port}/api/docs)", err=True)
+        run(lh, host=host, port=port, max_body_bytes=max_body_mib * 1024 * 1024, log_level=log_level)

@@ -1,0 +1,197 @@
+"""The remote client: ``glashaus.connect("http://host:8080", token=...)``.
+
+:class:`RemoteLakehouse` has one method per operation of the registry
+(``operations.py``), generated from it with the embedded method's name, signature and
+docstring; each sends the arguments to the server, which runs the same Lakehouse
+method as the token's principal. Results come back as the embedded API returns
+them: ``sql`` a :class:`~glashaus.Result`, ``read`` and ``changes`` a pyarrow Table
+(read from an Arrow IPC stream, batch by batch), the rest the same dataclasses,
+dicts and lists. Errors raise the same :class:`~glashaus.errors.GlashausError`
+subclasses.
+
+>>> lh = glashaus.connect("http://localhost:8080", token=os.environ["GLASHAUS_TOKEN"])  # doctest: +SKIP
+>>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import urllib.parse
+from typing import Any
+
+from glashaus.errors import GlashausError, InvalidArgumentError, RequestTooLargeError
+from glashaus.server import wire
+from glashaus.server.operations import Operation, client_operations
+from glashaus.sql.result import Result
+
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise GlashausError(
+        "a remote lakehouse needs the server extra: pip install 'glashaus[server]'."
+    ) from exc
+
+DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+
+
+class RemoteLakehouse:
+    """A lakehouse served by ``glashaus serve``, with the embedded Lakehouse's methods."""
+
+    def __init__(self, url: str, *, token: str | None = None, timeout: float | httpx.Timeout | None = None) -> None:
+        token = token or os.environ.get("GLASHAUS_TOKEN")
+        if not token:
+            raise InvalidArgumentError(
+                f"connecting to {url} needs a token: glashaus.connect(url, token=...) or GLASHAUS_TOKEN "
+                "(an admin creates one with `glashaus tokens create --user NAME`)."
+            )
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"},
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        )
+        self._user: str | None = None
+        self._max_body: int | None = None
+
+    @property
+    def user(self) -> str:
+        """The principal the token stands for."""
+        if self._user is None:
+            self._user = self.principal_info().name  # type: ignore[attr-defined]
+        return self._user
+
+    @property
+    def root(self) -> str:
+        return self.url
+
+    def health(self) -> dict[str, Any]:
+        response = self._send(self._http.build_request("GET", "/health"))
+        _raise_for(response)
+        return response.json()
+
+    def flush(self) -> None:
+        """Nothing to do: the server writes audit events."""
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteLakehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<RemoteLakehouse {self.url}>"
+
+    # -- calling an operation ---------------------------------------------------------------
+
+    def _call(self, op: Operation, arguments: dict[str, Any]) -> Any:
+        urls = op.url_names
+        path = op.path
+        for name, url_name in urls.items():
+            value = arguments.get(name)
+            safe = "/" if f"{{{url_name}:path}}" in path else ""
+            quoted = urllib.parse.quote(str(value), safe=safe)
+            path = path.replace(f"{{{url_name}:path}}", quoted).replace(f"{{{url_name}}}", quoted)
+        query: dict[str, str] = {}
+        payload: dict[str, Any] = {}
+        content: bytes | None = None
+        headers: dict[str, str] = {}
+        for name, value in arguments.items():
+            hint = op.hints.get(name, Any)
+            if name in urls:
+                continue
+            if name == op.body:
+                if op.body_kind == "bytes":
+                    content, headers["Content-Type"] = bytes(value), "application/octet-stream"
+                else:
+                    try:
+                        content = wire.ipc_bytes(wire.as_table(value))
+                    except wire.WireError as exc:
+                        raise InvalidArgumentError(str(exc)) from None
+                    headers["Content-Type"] = wire.ARROW_STREAM
+                self._check_size(len(content))
+            elif op.carrier == "query":
+                if value is not None:
+                    wired = wire.to_wire(value, hint)
+                    query[name] = wired if isinstance(wired, str) else _json(wired)
+            else:
+                payload[name] = wire.to_wire(value, hint)
+        request = self._http.build_request(
+            op.http, path, params=query or None, headers=headers or None,
+            content=content, json=payload if op.carrier == "json" else None,
+        )
+        if op.response in ("arrow", "result"):
+            response = self._send(request, stream=True)
+            try:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                table = wire.read_ipc(wire.ChunkReader(response.iter_bytes()))
+            finally:
+                response.close()
+            if op.response == "result":
+                return Result(table, statement=response.headers.get("X-Glashaus-Statement", "SELECT"))
+            return table
+        response = self._send(request)
+        _raise_for(response)
+        if op.response == "bytes":
+            return response.content
+        return wire.from_wire(response.json(), op.returns)
+
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        try:
+            return self._http.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            raise GlashausError(f"cannot reach the lakehouse server at {self.url}: {exc}") from None
+
+    def _check_size(self, size: int) -> None:
+        # Refused here rather than by a connection the server closes half-way through the upload.
+        if self._max_body is None:
+            self._max_body = int(self.health().get("max_body_bytes") or 0)
+        if self._max_body and size > self._max_body:
+            raise RequestTooLargeError(
+                f"request body too large ({size} bytes; the server at {self.url} accepts at most "
+                f"{self._max_body} bytes): send the data in smaller writes."
+            )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        code, message = body["error_code"], body["message"]
+    except (ValueError, KeyError, TypeError):
+        raise GlashausError(f"HTTP {response.status_code} from {response.request.url}: {response.text[:200]}") from None
+    raise wire.error_class(code)(message)
+
+
+def _method(op: Operation) -> Any:
+    signature = op.signature
+
+    def call(self: RemoteLakehouse, *args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{op.method}(): {exc}") from None
+        return self._call(op, dict(bound.arguments))
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    call.__name__ = op.method
+    call.__qualname__ = f"RemoteLakehouse.{op.method}"
+    call.__doc__ = inspect.getdoc(op.function)
+    parameters = [self_param, *signature.parameters.values()]
+    call.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return call
+
+
+for _name, _op in client_operations().items():
+    setattr(RemoteLakehouse, _name, _method(_op))
+del _name, _op
