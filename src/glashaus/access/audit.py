@@ -67,6 +67,18 @@ def client_address(address: str) -> Iterator[None]:
         _client.reset(token)
 
 
+def _flush_at_exit(ref: weakref.ref) -> None:
+    """Best effort: during interpreter shutdown some imports fail; the events stay in
+    the journal (already durable) and the next flush of any process moves them."""
+    log = ref()
+    if log is None:
+        return
+    try:
+        log.flush()
+    except Exception:  # noqa: BLE001 - nothing is lost, see above
+        pass
+
+
 class AuditLog:
     def __init__(
         self,
@@ -88,7 +100,7 @@ class AuditLog:
         self._first_at = 0.0
         self._lock = threading.Lock()
         ref = weakref.ref(self)
-        atexit.register(lambda: (log := ref()) is not None and log.flush())
+        atexit.register(_flush_at_exit, ref)
 
     def record(
         self,
