@@ -103,7 +103,9 @@ def main() -> int:
     console = Console()
     root = build(args.rows, args.workdir, console)
     point = f"SELECT * FROM {ORDERS} WHERE order_id = {args.rows // 2 + 7}"
-    scan = f"SELECT region, count(*) AS n, sum(price) AS revenue, count(DISTINCT customer_id) AS buyers " \
+    # Sums cost the same over masked and real values, so the comparison measures the
+    # filter and the masks themselves (a DISTINCT over a masked column would be cheaper).
+    scan = f"SELECT region, count(*) AS n, sum(price) AS revenue, sum(customer_id) AS ids " \
            f"FROM {ORDERS} GROUP BY region"
     results = {}
     with glashaus.connect(root, user="alice") as admin, admin.as_user("bob") as bob:
