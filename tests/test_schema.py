@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from glashaus.errors import InvalidArgumentError, SchemaMismatchError
-from glashaus.storage.schema import conform, to_arrow
+from glashaus.frames import to_arrow
+from glashaus.storage.schema import conform
 
 TARGET = pa.schema(
     [

@@ -35,6 +35,7 @@ from glashaus.errors import (
     AuthenticationError,
     ConcurrentWriteError,
     GlashausError,
+    InvalidArgumentError,
     MetastoreError,
     NotFoundError,
     PermissionDeniedError,
@@ -42,6 +43,7 @@ from glashaus.errors import (
     RequestTooLargeError,
     StorageError,
 )
+from glashaus.frames import to_arrow
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: Rows per record batch on the wire (a batch is one chunk of a streamed response).
@@ -274,25 +276,10 @@ def _name(text: str) -> Name:
 
 def as_table(data: Any) -> pa.Table:
     """Arrow, pandas or polars data (what ``lh.write`` accepts) as a pyarrow Table."""
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    if isinstance(data, pa.RecordBatchReader):
-        return data.read_all()
-    module = type(data).__module__.split(".")[0]
-    if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if module == "polars":
-        return data.to_arrow()
-    if isinstance(data, list) and all(isinstance(row, dict) for row in data):
-        return pa.Table.from_pylist(data)
-    if isinstance(data, dict):
-        return pa.table(data)
-    raise WireError(
-        f"data must be a pyarrow Table, a pandas or polars DataFrame, a dict of columns or a list of "
-        f"row dicts; got {type(data).__name__}."
-    )
+    try:
+        return to_arrow(data)
+    except InvalidArgumentError as exc:
+        raise WireError(str(exc)) from None
 
 
 class _Sink:

@@ -36,7 +36,7 @@ from glashaus.errors import (
 from glashaus.lineage import Edge, LineageStore, Source
 from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
 from glashaus.storage.layout import Layout
-from glashaus.storage.schema import to_arrow
+from glashaus.frames import to_arrow
 
 Mode = Literal["append", "overwrite", "merge"]
 SchemaMode = Literal["strict", "merge", "overwrite"]

@@ -1,0 +1,40 @@
+"""Data users bring (Arrow, pandas, polars, rows, columns) as one thing: a pyarrow Table.
+
+>>> to_arrow([{"id": 1}]).num_rows
+1
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from glashaus.errors import InvalidArgumentError
+
+
+def to_arrow(data: Any, *, what: str = "data") -> pa.Table:
+    """Accept a pyarrow Table/RecordBatch, a pandas or polars DataFrame, or a list of dicts.
+
+    >>> to_arrow([{"id": 1}]).num_rows
+    1
+    """
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars":
+        return data.to_arrow()
+    if isinstance(data, list) and all(isinstance(row, dict) for row in data):
+        return pa.Table.from_pylist(data)
+    if isinstance(data, dict):
+        return pa.table(data)
+    raise InvalidArgumentError(
+        f"{what} must be a pyarrow Table, a pandas or polars DataFrame, a dict of columns "
+        f"or a list of row dicts; got {type(data).__name__}."
+    )
