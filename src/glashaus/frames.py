@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pyarrow as pa
@@ -38,3 +39,19 @@ def to_arrow(data: Any, *, what: str = "data") -> pa.Table:
         f"{what} must be a pyarrow Table, a pandas or polars DataFrame, a dict of columns "
         f"or a list of row dicts; got {type(data).__name__}."
     )
+
+
+@functools.lru_cache(maxsize=256)
+def duck_type(t: pa.DataType) -> str:
+    """DuckDB's name for an Arrow type, as DuckDB itself maps it (e.g. ``int32`` -> ``INTEGER``).
+
+    >>> duck_type(pa.int64())
+    'BIGINT'
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return str(con.from_arrow(pa.table({"x": pa.array([], t)})).types[0])
+    finally:
+        con.close()

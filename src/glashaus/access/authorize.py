@@ -26,7 +26,7 @@ from glashaus.access.audit import AuditLog, current_request_id
 from glashaus.access.directory import ADMINS, Directory
 from glashaus.access.grants import METASTORE, GrantInfo, Grants
 from glashaus.access.principal import Principal
-from glashaus.access.privileges import check_grantable, check_privilege
+from glashaus.access.privileges import check_grantable, check_privilege, use_privilege
 from glashaus.catalog import Catalog, Name, Securable
 from glashaus.errors import InvalidArgumentError, PermissionDeniedError
 
@@ -161,7 +161,7 @@ class Access:
         if securable is None:
             return self.grants.on([METASTORE])
         chain = self._chain(securable)
-        self.authorize(who, _use_of(securable), securable, action="grants.show")
+        self.authorize(who, use_privilege(securable.kind), securable, action="grants.show")
         return self.grants.on([c.id for c in chain])
 
     def check_owner_change(self, who: Principal, securable: Securable, new_owner: str) -> None:
@@ -217,7 +217,3 @@ class Access:
             chain.append(self.catalog.get(parent, details=False))
             parent = parent.parent
         return chain
-
-
-def _use_of(securable: Securable) -> str:
-    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME"}.get(securable.kind, "SELECT")

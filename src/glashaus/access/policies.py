@@ -31,6 +31,7 @@ from glashaus.access.tables import TagPolicyRow
 from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.tables import utcnow
 from glashaus.errors import InvalidArgumentError, NotFoundError, UngovernedAccessError
+from glashaus.frames import duck_type
 from glashaus.metastore import Metastore
 
 DIALECT = "duckdb"
@@ -232,27 +233,9 @@ def policy_select(
         if mask is None:
             projections.append(column)
         else:
-            projections.append(exp.alias_(exp.cast(exp.paren(mask.copy()), _duck_type(f.type)), f.name, quoted=True))
+            projections.append(exp.alias_(exp.cast(exp.paren(mask.copy()), exp.DataType.build(duck_type(f.type), dialect=DIALECT)), f.name, quoted=True))
     select = exp.select(*projections).from_(source)
     if policy.row_filter is not None:
         # NULL counts as false: a row is shown only when the filter is true.
         select = select.where(exp.func("coalesce", exp.paren(policy.row_filter.copy()), exp.false()))
     return select
-
-
-def _duck_type(t: pa.DataType) -> exp.DataType:
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return exp.DataType.build("VARCHAR")
-    if pa.types.is_integer(t):
-        return exp.DataType.build({8: "TINYINT", 16: "SMALLINT", 32: "INT", 64: "BIGINT"}[t.bit_width])
-    if pa.types.is_floating(t):
-        return exp.DataType.build("FLOAT" if t.bit_width == 32 else "DOUBLE")
-    if pa.types.is_boolean(t):
-        return exp.DataType.build("BOOLEAN")
-    if pa.types.is_date(t):
-        return exp.DataType.build("DATE")
-    if pa.types.is_timestamp(t):
-        return exp.DataType.build("TIMESTAMPTZ" if t.tz else "TIMESTAMP")
-    if pa.types.is_decimal(t):
-        return exp.DataType.build(f"DECIMAL({t.precision}, {t.scale})")
-    return exp.DataType.build("VARCHAR")

@@ -62,3 +62,12 @@ def check_grantable(privilege: str, kind: str) -> str:
         valid = ", ".join(sorted(APPLIES_TO.get(kind, frozenset())))
         raise InvalidArgumentError(f"{privilege} cannot be granted on a {kind}; on a {kind} you can grant: {valid}.")
     return privilege
+
+
+def use_privilege(kind: str) -> str:
+    """The privilege that lets one use (see, read) a securable of ``kind``.
+
+    >>> use_privilege("schema")
+    'USE SCHEMA'
+    """
+    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME"}.get(kind, "SELECT")

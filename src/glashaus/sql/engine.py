@@ -24,6 +24,7 @@ from sqlglot import exp
 from glashaus.access import Principal, request
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
+from glashaus.frames import duck_type
 from glashaus.sql import grants
 from glashaus.sql.ddl import partitioned_by, table_definition, table_property
 from glashaus.sql.delta_expr import quote, to_delta
@@ -391,7 +392,7 @@ class SqlEngine:
             column = exp.column(field.name, quoted=True)
             if field.name in assignments:
                 value = exp.Case(ifs=[exp.If(this=condition.copy(), true=assignments[field.name].copy())], default=column)
-                projections.append(exp.alias_(exp.cast(value, _duck_type(field.type)), field.name, quoted=True))
+                projections.append(exp.alias_(exp.cast(value, duck_type(field.type)), field.name, quoted=True))
             else:
                 projections.append(column)
         rewritten = exp.select(*projections).from_(statement.this.copy())
@@ -515,14 +516,6 @@ def _alias_map(table: exp.Table) -> dict[str, str]:
     if table.alias:
         names.add(table.alias.lower())
     return {n: "" for n in names}
-
-
-def _duck_type(t: pa.DataType) -> str:
-    con = duckdb.connect()
-    try:
-        return str(con.from_arrow(pa.table({"x": pa.array([], t)})).types[0])
-    finally:
-        con.close()
 
 
 def _tidy(table: pa.Table) -> pa.Table:

@@ -24,6 +24,7 @@ from sqlglot import exp
 
 from glashaus.access import Access, Principal, request
 from glashaus.access.policies import Policies, ReadPolicy, TagPolicy, policy_select
+from glashaus.access.privileges import use_privilege
 from glashaus.catalog import Catalog, Name, Securable, parse_name
 from glashaus.catalog.names import validate_part
 from glashaus.errors import (
@@ -124,14 +125,14 @@ class TablesService:
             # Only what the caller may use or manage is listed.
             return [
                 c for c in children
-                if self.access.allows(who, _use_privilege(c), c) or self.access.allows(who, "MANAGE", c)
+                if self.access.allows(who, use_privilege(c.kind), c) or self.access.allows(who, "MANAGE", c)
             ]
 
     def get(self, who: Principal, name: str, *, kind: str | tuple[str, ...] | None = None) -> Securable:
         n = parse_name(name, levels=(1, 2, 3), allow_version=False)
         with request():
             securable = self.catalog.get(n, kind=kind)
-            self.access.authorize(who, _use_privilege(securable), securable, action=f"{securable.kind}.get")
+            self.access.authorize(who, use_privilege(securable.kind), securable, action=f"{securable.kind}.get")
             return securable
 
     def drop(
@@ -867,10 +868,6 @@ def _location(securable: Securable) -> str:
 def _refuse_system(n: Name, verb: str) -> None:
     if n.catalog == "system":
         raise InvalidArgumentError(f"cannot {verb} {n.full!r}: the system catalog is written only by Glashaus.")
-
-
-def _use_privilege(securable: Securable) -> str:
-    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME"}.get(securable.kind, "SELECT")
 
 
 def _clean_schema(schema: pa.Schema, table: str) -> pa.Schema:
