@@ -18,10 +18,13 @@ LAYERS = {
     "lineage": 4,
     "tables": 5,
     "sql": 6,
+    "tracking": 6,
+    "registry": 6,
     "lakehouse": 7,
     "__init__": 8,
     "cli": 9,
     "server": 9,
+    "web": 9,
 }
 
 

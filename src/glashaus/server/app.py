@@ -53,6 +53,7 @@ from glashaus.errors import (
     RequestTooLargeError,
 )
 from glashaus.lakehouse import Lakehouse
+from glashaus.server import mlflow as mlflow_protocol
 from glashaus.server import wire
 from glashaus.server.operations import OPERATIONS, Operation
 
@@ -167,6 +168,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    mlflow_protocol.mount(app, server)
     return app
 
 

@@ -1,0 +1,157 @@
+"""What every MLflow route shares: sign-in, the caller's view, audit context, MLflow errors.
+
+A route is a :class:`Route`: HTTP method, path (below ``/api/2.0/mlflow``, unless
+``absolute``), and a handler ``handler(lh, request: MlflowRequest) -> dict | Response``
+that runs in a worker thread on the Lakehouse seen as the caller. Handlers call
+capability services only; they translate between MLflow's messages and those
+services, nothing else.
+
+Errors: any :class:`~glashaus.errors.GlashausError` becomes MLflow's
+``{"error_code": ..., "message": ...}`` with MLflow's statuses (400 for
+``INVALID_PARAMETER_VALUE`` and ``RESOURCE_ALREADY_EXISTS``, 404 for
+``RESOURCE_DOES_NOT_EXIST``, 401, 403); an unexpected failure is logged and answered
+``INTERNAL_ERROR`` (500) without a stack trace.
+
+>>> ROUTES = [Route("GET", "/experiments/get", get_experiment)]    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from glashaus.access import request as audit_request
+from glashaus.access.audit import client_address
+from glashaus.errors import GlashausError, InvalidArgumentError
+from glashaus.server import wire
+
+log = logging.getLogger("glashaus.server.mlflow")
+
+PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+
+#: MLflow's HTTP status per error code (mlflow.protos.databricks_pb2 / rest_utils).
+_STATUS = {
+    "INVALID_PARAMETER_VALUE": 400,
+    "RESOURCE_ALREADY_EXISTS": 400,
+    "RESOURCE_DOES_NOT_EXIST": 404,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "REQUEST_LIMIT_EXCEEDED": 429,
+    "RATE_LIMITED": 429,
+    "REQUEST_TOO_LARGE": 413,
+    "INVALID_STATE": 400,
+}
+
+
+@dataclass
+class MlflowRequest:
+    """An MLflow request's parameters: the JSON body (POST/PATCH/DELETE) or the query (GET)."""
+
+    method: str
+    params: dict[str, Any]
+    #: Repeated query parameters as lists (GET ``experiment_ids=1&experiment_ids=2``).
+    multi: dict[str, list[str]] = field(default_factory=dict)
+    body: bytes = b""
+    path_params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.params.get(name, default)
+
+    def require(self, name: str) -> Any:
+        """A required parameter, or MLflow's INVALID_PARAMETER_VALUE naming it."""
+        value = self.params.get(name)
+        if value is None or value == "":
+            raise InvalidArgumentError(f"Missing value for required parameter '{name}'.")
+        return value
+
+    def list(self, name: str) -> list[Any]:
+        if name in self.multi:
+            return self.multi[name]
+        value = self.params.get(name)
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
+
+
+Handler = Callable[[Any, MlflowRequest], "dict[str, Any] | Response"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    #: True: ``path`` is used as is (``/api/2.0/mlflow-artifacts/...``); else it goes below each prefix.
+    absolute: bool = False
+    #: True: the handler receives the raw body (artifact uploads) instead of parsing JSON.
+    raw_body: bool = False
+
+
+def mlflow_error(exc: GlashausError) -> JSONResponse:
+    status = _STATUS.get(exc.code) or wire.status_of(exc)
+    return JSONResponse(wire.error_body(exc.code, str(exc)), status_code=status)
+
+
+def add_routes(app: FastAPI, server: Any, routes: list[Route]) -> None:
+    for route in routes:
+        paths = [route.path] if route.absolute else [prefix + route.path for prefix in PREFIXES]
+        for path in paths:
+            app.add_api_route(path, _endpoint(server, route), methods=[route.method], include_in_schema=False)
+
+
+def _endpoint(server: Any, route: Route) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        address = request.client.host if request.client else "unknown"
+        try:
+            server._check_length(request)
+            principal = await run_in_threadpool(server._authenticate, request, address, request_id)
+            body = await server._body(request) if route.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+            req = _request(route, request, body)
+
+            def work() -> Any:
+                with client_address(address), audit_request(request_id):
+                    return route.handler(server.lakehouse.as_user(principal.name), req)
+
+            value = await run_in_threadpool(work)
+            response = value if isinstance(value, Response) else JSONResponse(value)
+        except GlashausError as exc:
+            response = mlflow_error(exc)
+        except Exception:  # a bug: log it, never send a stack trace
+            log.exception("MLflow request %s %s %s failed", request_id, request.method, request.url.path)
+            response = JSONResponse(
+                wire.error_body("INTERNAL_ERROR", f"internal error in request {request_id}; the server log has "
+                                "the details."), status_code=500)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    endpoint.__name__ = f"mlflow_{route.path.strip('/').replace('/', '_').replace('-', '_')}"
+    return endpoint
+
+
+def _request(route: Route, request: Request, body: bytes) -> MlflowRequest:
+    multi: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        multi.setdefault(key, []).append(value)
+    params: dict[str, Any] = {k: v[-1] for k, v in multi.items()}
+    if body and not route.raw_body:
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"the request body is not valid JSON: {exc}.") from None
+        if not isinstance(payload, dict):
+            raise InvalidArgumentError("the request body must be a JSON object.")
+        params.update(payload)
+    return MlflowRequest(
+        method=request.method, params=params, multi=multi, body=body if route.raw_body else b"",
+        path_params=dict(request.path_params), headers={k.lower(): v for k, v in request.headers.items()},
+    )
