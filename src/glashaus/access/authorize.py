@@ -30,7 +30,8 @@ from glashaus.access.privileges import check_grantable, check_privilege, use_pri
 from glashaus.catalog import Catalog, Name, Securable
 from glashaus.errors import InvalidArgumentError, PermissionDeniedError
 
-_KIND_SQL = {"catalog": "CATALOG", "schema": "SCHEMA", "table": "TABLE", "view": "VIEW", "volume": "VOLUME"}
+_KIND_SQL = {"catalog": "CATALOG", "schema": "SCHEMA", "table": "TABLE", "view": "VIEW", "volume": "VOLUME",
+             "model": "MODEL", "experiment": "EXPERIMENT"}
 
 
 class Access:

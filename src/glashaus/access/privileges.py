@@ -36,6 +36,10 @@ APPLIES_TO: dict[str, frozenset[str]] = {
     "table": frozenset({"SELECT", "MODIFY", "MANAGE", "ALL PRIVILEGES"}),
     "view": frozenset({"SELECT", "MANAGE", "ALL PRIVILEGES"}),
     "volume": frozenset({"READ VOLUME", "WRITE VOLUME", "MANAGE", "ALL PRIVILEGES"}),
+    # Unity Catalog: EXECUTE loads and serves a model; owners and MANAGE add versions and move aliases.
+    "model": frozenset({"EXECUTE", "MANAGE", "ALL PRIVILEGES"}),
+    # Experiments (MLflow): EXECUTE reads runs, MODIFY logs to them.
+    "experiment": frozenset({"EXECUTE", "MODIFY", "MANAGE", "ALL PRIVILEGES"}),
 }
 
 
@@ -70,4 +74,5 @@ def use_privilege(kind: str) -> str:
     >>> use_privilege("schema")
     'USE SCHEMA'
     """
-    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME"}.get(kind, "SELECT")
+    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME", "model": "EXECUTE",
+            "experiment": "EXECUTE"}.get(kind, "SELECT")

@@ -23,8 +23,8 @@ from glashaus.catalog.tables import ColumnCommentRow, SecurableRow, TagRow, utcn
 from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from glashaus.metastore import Metastore
 
-Kind = Literal["catalog", "schema", "table", "view", "volume"]
-OBJECT_KINDS: tuple[str, ...] = ("table", "view", "volume")
+Kind = Literal["catalog", "schema", "table", "view", "volume", "model", "experiment"]
+OBJECT_KINDS: tuple[str, ...] = ("table", "view", "volume", "model", "experiment")
 _LEVEL_KIND = {1: "catalog", 2: "schema"}
 
 
