@@ -25,6 +25,7 @@ LAYERS = {
     "cli": 9,
     "server": 9,
     "web": 9,
+    "integrations": 9,
 }
 
 
