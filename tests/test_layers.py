@@ -20,6 +20,7 @@ LAYERS = {
     "sql": 6,
     "tracking": 6,
     "registry": 6,
+    "serving": 6,
     "lakehouse": 7,
     "__init__": 8,
     "cli": 9,

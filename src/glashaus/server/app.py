@@ -56,6 +56,7 @@ from glashaus.lakehouse import Lakehouse
 from glashaus.server import mlflow as mlflow_protocol
 from glashaus.server import wire
 from glashaus.server.operations import OPERATIONS, Operation
+from glashaus.web import pages as web
 
 log = logging.getLogger("glashaus.server")
 
@@ -169,6 +170,7 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     mlflow_protocol.mount(app, server)
+    web.mount(app, server)
     return app
 
 
@@ -233,18 +235,22 @@ class _Server:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _authenticate(self, request: Request, address: str, request_id: str) -> Principal:
+    def _authenticate(self, request: Request, address: str, request_id: str, *,
+                      token: str | None = None) -> Principal:
+        """The caller, from the bearer token or from ``token`` (the web shell's cookie or sign-in form)."""
         self.gate.check(address)
         header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _, bearer = header.partition(" ")
         try:
-            if not header:
-                raise AuthenticationError(
-                    "missing token: send 'Authorization: Bearer <token>' (create one with lh.create_token() "
-                    "or `glashaus tokens create`)."
-                )
-            if scheme.lower() != "bearer" or not token.strip():
-                raise AuthenticationError("the Authorization header must be 'Bearer <token>'.")
+            if token is None:
+                if not header:
+                    raise AuthenticationError(
+                        "missing token: send 'Authorization: Bearer <token>' (create one with lh.create_token() "
+                        "or `glashaus tokens create`)."
+                    )
+                if scheme.lower() != "bearer" or not bearer.strip():
+                    raise AuthenticationError("the Authorization header must be 'Bearer <token>'.")
+                token = bearer
             return self.lakehouse.directory.verify_token(token.strip())
         except AuthenticationError as exc:
             self.gate.fail(address)
