@@ -87,17 +87,19 @@ CLIENT = textwrap.dedent(
 )
 
 
-def peer_python(console: Console) -> Path:
-    """The peer venv's python, creating the venv (``pip install mlflow``) on first use."""
+def peer_python(console: Console, *, extra: list[str] | None = None) -> Path:
+    """The peer venv's python, creating the venv (``pip install mlflow`` + ``extra``) on first use."""
     venv = BENCH_DIR / ".venvs" / f"mlflow-{MLFLOW_VERSION}"
     python = venv / "bin" / "python"
-    if (venv / ".complete").exists():
+    wanted = [f"mlflow=={MLFLOW_VERSION}", "scikit-learn", "skops", *(extra or [])]
+    if (venv / ".complete").exists() and (venv / ".complete").read_text().split() == wanted:
         return python
-    shutil.rmtree(venv, ignore_errors=True)
-    with console.status(f"creating the peer environment {venv} (pip install mlflow=={MLFLOW_VERSION}) ..."):
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"mlflow=={MLFLOW_VERSION}"], check=True)
-    (venv / ".complete").touch()
+    if not python.exists():
+        with console.status(f"creating the peer environment {venv} ..."):
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    with console.status(f"installing {' '.join(wanted)} into {venv} ..."):
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=True)
+    (venv / ".complete").write_text(" ".join(wanted))
     return python
 
 
@@ -172,7 +174,7 @@ def bench_glashaus(python: Path, work: Path, args: argparse.Namespace, console: 
     port = free_port()
     glashaus_bin = Path(sys.executable).parent / "glashaus"
     server = subprocess.Popen(
-        [str(glashaus_bin), "serve", "--lakehouse", str(root), "--host", "127.0.0.1", "--port", str(port)],
+        [str(glashaus_bin), "serve", "--lakehouse", str(root), "--user", "bench", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -157,7 +157,6 @@ DENIED = [
     ("grant", lambda b: b.grant("SELECT", on=ORDERS, to="bob"), MANAGE_ORDERS),
     ("grant MODIFY to oneself", lambda b: b.grant("MODIFY", on=ORDERS, to="bob"), MANAGE_ORDERS),
     ("revoke", lambda b: b.revoke("SELECT", on=ORDERS, from_="bob"), MANAGE_ORDERS),
-    ("set_owner", lambda b: b.set_owner(ORDERS, "bob"), MANAGE_ORDERS),
     ("show_grants of an unreadable table", lambda b: b.show_grants(SECRET), SELECT_SECRET),
     # creating things
     ("create_table", lambda b: b.create_table("main.shop.t", schema=pa.schema([("a", pa.int64())])),
@@ -297,3 +296,42 @@ def test_replacing_someone_elses_view_needs_manage_on_it(views):
         admin.grant("MANAGE", on="main.shop.ids", to="bob")
         bob.create_view("main.shop.ids", f"SELECT id FROM {ORDERS}", replace=True)
         assert admin.get("main.shop.ids").owner == "bob"
+
+
+def test_every_check_made_inside_nested_views_records_the_reader(views):
+    """bob reads carol's view over alice's view over the table: each owner is checked, bob is recorded."""
+    with glashaus.connect(views, user="admin") as admin:
+        admin.create_user("carol")
+        admin.grant("USE SCHEMA", on="main.shop", to="carol")
+        admin.grant("CREATE TABLE", on="main.shop", to="carol")
+        admin.grant("SELECT", on="main.shop.ids", to="carol")
+    with glashaus.connect(views, user="carol") as carol:
+        carol.create_view("main.shop.ids2", "SELECT id, ssn FROM main.shop.ids")
+        carol.grant("SELECT", on="main.shop.ids2", to="bob")
+    with glashaus.connect(views, user="bob") as bob:
+        assert bob.sql("SELECT count(*) FROM main.shop.ids2").scalar() == 2
+    with glashaus.connect(views, user="admin") as admin:
+        rows = admin.sql(
+            "SELECT principal, securable, decision, details FROM system.access.audit "
+            "WHERE request_id = (SELECT request_id FROM system.access.audit WHERE principal = 'bob' "
+            "AND securable = 'main.shop.ids2' AND action = 'sql.select')"
+        ).to_pylist()
+    seen = {(r["principal"], r["securable"], r["decision"], (json.loads(r["details"] or "{}")).get("reader"))
+            for r in rows}
+    assert seen == {
+        ("bob", "main.shop.ids2", "allow", None),  # bob reads for himself: nothing to add
+        ("carol", "main.shop.ids", "allow", "bob"),
+        ("alice", SECRET, "allow", "bob"),
+    }
+
+
+def test_giving_away_what_one_may_only_read_is_denied_audited_and_changes_nothing(admin, bob):
+    before = state(admin)
+    since = dt.datetime.now(dt.UTC)
+    for call in (lambda: bob.set_owner(ORDERS, "bob"), lambda: bob.sql(f"ALTER TABLE {ORDERS} OWNER TO bob")):
+        with pytest.raises(PermissionDeniedError) as caught:
+            call()
+        assert f"bob may not transfer ownership of table {ORDERS}: only its owner (admin)" in str(caught.value)
+    assert [(d["action"], d["securable"]) for d in denials_since(admin, "bob", since)] == [
+        ("owner.change", ORDERS)] * 2
+    assert state(admin) == before

@@ -178,7 +178,8 @@ def test_changing_the_owner_moves_every_right_at_once(lake, admin):
         assert reads(alice) and not reads(bob)
         alice.set_owner(ORDERS, "bob")  # owners may give it away
         assert reads(bob) and not reads(alice)
-        assert "alice lacks MANAGE on table main.shop.orders" in denied(lambda: alice.set_owner(ORDERS, "alice"))
+        assert "alice may not transfer ownership of table main.shop.orders" in denied(
+            lambda: alice.set_owner(ORDERS, "alice"))
 
 
 # -- rule 4: USE CATALOG and USE SCHEMA to reach inside -----------------------------------------------------
@@ -303,7 +304,8 @@ def test_all_privileges_gives_everything_but_manage(lake, admin, bob):
                  lambda: bob.set_owner(ORDERS, "bob"), lambda: bob.set_comment(ORDERS, "x"),
                  lambda: bob.revoke("SELECT", on="main.shop", from_="bob")):
         message = denied(call)
-        assert "bob lacks MANAGE on table main.shop.orders" in message or "MANAGE on schema main.shop" in message
+        assert ("bob lacks MANAGE on table main.shop.orders" in message or "MANAGE on schema main.shop" in message
+                or "bob may not transfer ownership of table main.shop.orders" in message)
     admin.grant("MANAGE", on="main.shop", to="bob")
     bob.grant("SELECT", on=ORDERS, to="carol")
     assert admin.grant("all", on=ORDERS, to="carol")  # 'ALL' is short for ALL PRIVILEGES
@@ -406,16 +408,37 @@ def test_unknown_principals_and_securables_are_named(admin, call, error, fragmen
     assert (grants(admin), admin.get(ORDERS).owner) == before
 
 
-def test_set_owner_needs_manage_before_anything_else(admin, bob):
+def test_set_owner_needs_ownership_before_anything_else(admin, bob):
     admin.grant("USE SCHEMA", on="main.shop", to="bob")
     # Without the right, an unknown new owner is not even looked at: denied (and audited) first.
     for new_owner in ("bob", "nobody"):
         message = denied(lambda o=new_owner: bob.set_owner(ORDERS, o))
-        assert "bob lacks MANAGE on table main.shop.orders" in message
+        assert "bob may not transfer ownership of table main.shop.orders" in message
+        assert "only its owner (admin), the owner of a schema or catalog around it, or a member of 'admins'" in message
+        assert "ALTER TABLE main.shop.orders OWNER TO <principal>" in message
     assert admin.get(ORDERS).owner == "admin"
-    assert audited(admin, "bob", "owner.change") == [("deny", "MANAGE", ORDERS)] * 2
-    admin.grant("MANAGE", on=ORDERS, to="bob")
+    assert audited(admin, "bob", "owner.change") == [("deny", None, ORDERS)] * 2
+
+
+def test_manage_is_not_enough_to_give_an_object_away(lake, admin, bob):
+    # Unity Catalog: the owner (of the object, its schema or its catalog) or an admin transfers ownership.
+    admin.grant("USE SCHEMA", on="main.shop", to="bob")
+    admin.grant("MANAGE", on="main.shop", to="bob")
+    bob.grant("SELECT", on=ORDERS, to="carol")  # MANAGE grants, comments, drops...
+    bob.set_comment(ORDERS, "orders")
+    assert "MANAGE is not enough" in denied(lambda: bob.set_owner(ORDERS, "bob"))
+    assert "MANAGE is not enough" in denied(lambda: bob.sql(f"ALTER TABLE {ORDERS} OWNER TO carol"))
+    assert admin.get(ORDERS).owner == "admin"
+    admin.set_owner("main.shop", "bob")  # ...owning the schema around it is enough
     assert bob.set_owner(ORDERS, "carol").owner == "carol"
+    with connect(lake, "carol") as carol:  # an owner needs USE SCHEMA to reach it, as for any right
+        assert "carol lacks USE SCHEMA on schema main.shop" in denied(lambda: carol.set_owner(ORDERS, "bob"))
+        admin.grant("USE SCHEMA", on="main.shop", to="carol")
+        assert carol.set_owner(ORDERS, "alice").owner == "alice"
+    rows = admin.sql("SELECT principal, decision, reason, details FROM system.access.audit "
+                     "WHERE action = 'owner.change' AND decision = 'allow' ORDER BY event_time").to_pylist()
+    assert [(r["principal"], r["reason"]) for r in rows[-2:]] == [("bob", "owner"), ("carol", "owner")]
+    assert '"from": "carol"' in rows[-1]["details"] and '"to": "alice"' in rows[-1]["details"]
 
 
 def test_dropping_an_object_forgets_its_grants(admin, bob):
@@ -480,7 +503,85 @@ def test_show_grants_marks_what_is_inherited(admin, bob):
         ("users", "USE CATALOG", "main", True),
     ]
     assert [g["granted_by"] for g in admin.show_grants(ORDERS) if g["principal"] == "bob"] == ["admin", "admin"]
-    assert grants(bob) == grants(admin)  # whoever may read the table may see its grants
+    assert grants(bob) == grants(admin)  # every grant here is bob's own or his group's (users)
+
+
+def test_show_grants_shows_every_grant_to_managers_and_their_own_to_others(lake, admin, bob):
+    # Unity Catalog's SHOW GRANTS: admins, owners and MANAGE holders see all; a principal sees its own.
+    admin.create_group("analysts")
+    admin.add_member("analysts", "bob")
+    admin.grant("USE SCHEMA", on="main.shop", to="analysts")
+    admin.grant("SELECT", on=ORDERS, to="bob")
+    admin.grant("MODIFY", on=ORDERS, to="carol")
+    everything = [("analysts", "USE SCHEMA", "main.shop", True), ("bob", "SELECT", ORDERS, False),
+                  ("carol", "MODIFY", ORDERS, False), ("users", "USE CATALOG", "main", True)]
+    assert grants(admin) == everything
+    assert grants(bob) == [g for g in everything if g[0] != "carol"]  # his, and his groups'
+    assert bob.sql(f"SHOW GRANTS carol ON TABLE {ORDERS}").num_rows == 0
+    admin.grant("MANAGE", on=ORDERS, to="bob")
+    assert ("carol", "MODIFY", ORDERS, False) in grants(bob)  # a manager sees every grant
+    with connect(lake, "carol") as carol:  # carol may not use main.shop: not even her own grants there
+        assert "carol lacks USE SCHEMA on schema main.shop" in denied(lambda: carol.show_grants(ORDERS))
+    assert audited(admin, "bob", "grants.show") == [("allow", "SELECT", ORDERS)] * 3
+
+
+def test_metastore_grants_are_shown_to_admins_and_each_principal_its_own_and_audited(lake, admin, bob):
+    admin.create_group("creators")
+    admin.add_member("creators", "bob")
+    admin.grant("CREATE CATALOG", on=None, to="creators")
+    admin.grant("CREATE CATALOG", on=None, to="carol")
+    assert [(g["principal"], g["on"]) for g in admin.show_grants(None)] == [
+        ("carol", "METASTORE"), ("creators", "METASTORE")]
+    assert [(g["principal"], g["on"]) for g in bob.show_grants(None)] == [("creators", "METASTORE")]
+    assert bob.sql("SHOW GRANTS ON METASTORE").to_pylist() == [
+        {"principal": "creators", "privilege": "CREATE CATALOG", "on": "METASTORE", "inherited": False,
+         "granted_by": "admin"}]
+    with connect(lake, "alice") as alice:
+        assert alice.show_grants(None) == []
+    rows = admin.sql("SELECT principal, decision, securable, securable_kind, reason FROM system.access.audit "
+                     "WHERE action = 'grants.show' ORDER BY event_time").to_pylist()
+    assert [(r["principal"], r["decision"], r["securable"], r["securable_kind"]) for r in rows] == [
+        ("admin", "allow", None, "metastore"), ("bob", "allow", None, "metastore"),
+        ("bob", "allow", None, "metastore"), ("alice", "allow", None, "metastore")]
+    assert rows[0]["reason"] == "admin"
+    assert "bob is not an admin: shown only the metastore grants bob holds" in rows[1]["reason"]
+
+
+# -- not-found errors name only what the caller may see --------------------------------------------------
+
+
+def test_not_found_suggests_only_names_the_caller_may_see(lake, admin, bob):
+    admin.create_schema("main.secret")
+    admin.create_table("main.secret.salaries", data=pa.table({"x": [1]}))
+    admin.create_table("main.shop.ordersx", data=pa.table({"x": [1]}))  # closest to 'orderz' after orders
+    admin.create_volume("main.shop.files")
+    admin.grant("USE SCHEMA", on="main.shop", to="bob")
+    admin.grant("SELECT", on="main.shop.ordersx", to="bob")
+    hidden = [
+        lambda lh: lh.get("main.secret.salarie"),
+        lambda lh: lh.read("main.secret.salarie"),
+        lambda lh: lh.sql("SELECT * FROM main.secret.salarie"),
+        lambda lh: lh.get("main.secrt"),
+        lambda lh: lh.list("main.secrt"),
+        lambda lh: lh.get_file("main.shop.filez", "a.txt"),
+        lambda lh: lh.grant("SELECT", on="main.secret.salarie", to="carol"),
+        lambda lh: lh.sql("GRANT SELECT ON TABLE main.secret.salarie TO carol"),
+        lambda lh: lh.set_row_filter("main.secret.salarie", "true"),
+    ]
+    for call in hidden:
+        with pytest.raises(NotFoundError) as as_bob:
+            call(bob)
+        message = str(as_bob.value)
+        assert "does not exist" in message
+        assert "mean 'main.secret" not in message and "mean 'main.shop.files'" not in message
+        with pytest.raises(NotFoundError, match="Did you mean 'main.(secret|shop)"):  # the admin sees them
+            call(admin)
+    # Among close names, the one the caller may see is suggested.
+    with pytest.raises(NotFoundError) as as_bob:
+        bob.read("main.shop.orderz")
+    assert "Did you mean 'main.shop.ordersx'?" in str(as_bob.value)
+    with pytest.raises(NotFoundError, match="Did you mean 'main.shop.orders'\\?"):
+        admin.read("main.shop.orderz")
 
 
 def test_decisions_allowed_and_denied_are_both_audited_with_the_reason(admin, bob):
@@ -520,3 +621,32 @@ def test_the_same_grant_made_at_once_by_several_processes_is_made_once(lake, adm
     assert errors == []
     assert sorted(results) == [False] * 7 + [True]
     assert [g for g in grants(admin) if g[0] == "bob"] == [("bob", "SELECT", ORDERS, False)]
+
+
+# -- storage locations are for admins and owners ------------------------------------------------------------
+
+
+def test_the_storage_location_is_shown_to_admins_and_owners_only(lake, admin, bob):
+    admin.create_volume("main.shop.files")
+    admin.create_group("owners")
+    admin.add_member("owners", "carol")
+    admin.grant("USE SCHEMA", on="main.shop", to="bob")
+    admin.grant("SELECT", on=ORDERS, to="bob")
+    admin.grant("READ VOLUME", on="main.shop.files", to="bob")
+    admin.grant("MANAGE", on="main.shop.files", to="bob")  # managing is not owning
+    location = admin.describe(ORDERS)["location"]
+    assert location and admin.get(ORDERS).storage_location == location
+    assert bob.describe(ORDERS)["location"] is None
+    assert bob.describe("main.shop.files")["location"] is None
+    assert bob.get(ORDERS).storage_location is None
+    assert {s.storage_location for s in bob.list("main.shop")} == {None}
+    assert bob.set_comment("main.shop.files", "raw files").storage_location is None
+    # Owners see it, also through a group and through owning the schema around the object.
+    admin.set_owner(ORDERS, "owners")
+    admin.grant("USE SCHEMA", on="main.shop", to="owners")
+    with connect(lake, "carol") as carol:
+        assert carol.describe(ORDERS)["location"] == location
+    admin.set_owner("main.shop", "bob")
+    assert bob.describe("main.shop.files")["location"] == admin.get("main.shop.files").storage_location
+    bob.create_table("main.default.mine", data=pa.table({"x": [1]}))
+    assert bob.describe("main.default.mine")["location"] is not None  # bob created it: his

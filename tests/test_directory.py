@@ -489,3 +489,110 @@ def test_the_same_member_added_at_once_by_several_processes_is_added_once(lake, 
         t.join()
     assert errors == []
     assert alice.principal_info("analysts").members == ("bob", "carol")
+
+
+# -- concurrent membership changes: each check and its write are one step --------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metastore_url(request, tmp_path):
+    """A fresh metastore: SQLite in tmp_path, or a new database on GLASHAUS_TEST_POSTGRES_URL's server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'meta.db'}"
+        return
+    import os
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = os.environ.get("GLASHAUS_TEST_POSTGRES_URL")
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set GLASHAUS_TEST_POSTGRES_URL (see scripts/start-postgres.sh)")
+        pytest.skip("no PostgreSQL: set GLASHAUS_TEST_POSTGRES_URL (scripts/start-postgres.sh prints one)")
+    name = f"glashaus_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _race(monkeypatch, check: str, calls) -> list[Exception | None]:
+    """Run ``calls`` in two threads, each pausing right after ``check`` until the other got there too.
+
+    Without a lock both checks pass before either writes; with one, the second thread
+    waits for the first to commit, the pause times out, and the second check sees the first write.
+    """
+    from glashaus.access.directory import Directory
+
+    barrier = threading.Barrier(len(calls))
+    original = getattr(Directory, check)
+
+    def paused(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if threading.current_thread().name.startswith("race-"):
+            try:
+                barrier.wait(timeout=1)
+            except threading.BrokenBarrierError:
+                pass  # the other thread is waiting for our lock: go on alone
+        return result
+
+    monkeypatch.setattr(Directory, check, paused)
+    outcomes: list[Exception | None] = [None] * len(calls)
+
+    def run(i):
+        try:
+            calls[i]()
+        except Exception as exc:  # noqa: BLE001 - the outcome is what is tested
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"race-{i}") for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_opposite_memberships_added_at_once_never_make_a_cycle(metastore_url, monkeypatch):
+    from glashaus.access.directory import Directory
+    from glashaus.metastore import Metastore
+
+    store = Metastore.open(metastore_url)
+    try:
+        one, two = Directory(store), Directory(Metastore(store.engine))
+        one.bootstrap("alice")
+        for group in ("a", "b"):
+            one.create(group, kind="group", created_by="alice")
+        outcomes = _race(monkeypatch, "_group_ids", [lambda: one.add_member("b", "a"),
+                                                     lambda: two.add_member("a", "b")])
+        errors = [e for e in outcomes if e is not None]
+        assert len(errors) == 1, outcomes  # exactly one of the two was refused...
+        assert isinstance(errors[0], InvalidArgumentError) and "is already inside" in str(errors[0])
+        # ...and the groups form no cycle: neither is inside itself.
+        assert "a" not in one.groups_of("a") and "b" not in one.groups_of("b")
+        assert len(one.get("a").members) + len(one.get("b").members) == 1
+    finally:
+        store.dispose()
+
+
+def test_two_admins_removing_each_other_at_once_leave_one(metastore_url, monkeypatch):
+    from glashaus.access.directory import Directory
+    from glashaus.metastore import Metastore
+
+    store = Metastore.open(metastore_url)
+    try:
+        one, two = Directory(store), Directory(Metastore(store.engine))
+        one.bootstrap("alice")
+        one.create("bob", kind="user", created_by="alice")
+        one.add_member("admins", "bob")
+        outcomes = _race(monkeypatch, "_keep_an_admin", [lambda: one.remove_member("admins", "alice"),
+                                                         lambda: two.remove_member("admins", "bob")])
+        errors = [e for e in outcomes if e is not None]
+        assert len(errors) == 1 and "last member of 'admins'" in str(errors[0]), outcomes
+        assert len(one.get("admins").members) == 1
+    finally:
+        store.dispose()

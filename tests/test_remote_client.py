@@ -198,3 +198,52 @@ def test_concurrent_requests_keep_each_callers_identity(alice, bob, customers):
         seen = list(pool.map(who_sees, range(40)))
     assert {tuple(emails) for user, emails in seen if user == "bob"} == {("***", "***")}
     assert {tuple(emails) for user, emails in seen if user == "alice"} == {tuple(ORDERS["email"].to_pylist())}
+
+
+# -- query results streamed batch by batch ---------------------------------------------------------------
+
+
+def test_a_large_query_streams_through_the_server_and_matches_embedded(lake, alice):
+    n = 500_000
+    lake.create_table("main.shop.streamed", data=pa.table({"id": pa.array(range(n), pa.int64()),
+                                                            "half": pa.array([i // 2 for i in range(n)], pa.int64())}))
+    query = "SELECT id, half FROM main.shop.streamed WHERE id % 3 <> 0 ORDER BY id"
+    remote = alice.sql(query)
+    embedded = lake.sql(query)
+    assert remote.statement == "SELECT" and remote.columns == embedded.columns == ["id", "half"]
+    assert remote.to_arrow().equals(embedded.to_arrow())
+    assert len(remote.to_arrow().to_batches()) > 1
+
+
+def test_an_unread_result_holds_no_connection_and_reads_once(lake, orders):
+    first = lake.sql("SELECT * FROM main.shop.orders ORDER BY order_id")  # rows not read yet
+    assert "not read yet" in repr(first) and first.columns == list(ORDERS.column_names)
+    assert lake.sql("SELECT count(*) FROM main.shop.orders").scalar() == 4  # same thread, same connection
+    streamed = lake.sql("SELECT order_id FROM main.shop.orders ORDER BY order_id")
+    assert [b.num_rows for b in streamed.batches()] == [4]
+    with pytest.raises(InvalidArgumentError, match="batches"):
+        streamed.to_arrow()
+    assert first.to_arrow().column("order_id").to_pylist() == [1, 2, 3, 4]
+    assert first.fetchall() == first.fetchall() and len(first) == 4  # read once, kept
+    assert [b.num_rows for b in first.batches()] == [4]  # kept rows can be handed out again
+    for _ in range(50):  # results dropped unread free their cursors
+        lake.sql("SELECT * FROM main.shop.orders")
+    assert lake.sql("SELECT 1 AS one").scalar() == 1
+
+
+def test_a_query_failing_after_its_first_batch_raises_where_rows_are_read(lake, orders):
+    with pytest.raises(glashaus.errors.SqlError, match="Conversion Error"):
+        lake.sql("SELECT CAST('x' AS INT)")  # the first batch is read by lh.sql itself
+    from glashaus.sql.result import Result
+
+    schema = pa.schema([("n", pa.int64())])
+
+    def batches():
+        yield pa.record_batch({"n": [1]}, schema=schema)
+        raise glashaus.errors.SqlError("SQL error: Conversion Error: later")
+
+    result = Result.lazy(schema, batches())
+    with pytest.raises(glashaus.errors.SqlError, match="later"):
+        result.to_arrow()
+    with pytest.raises(glashaus.errors.SqlError, match="failed earlier"):
+        result.fetchall()

@@ -205,3 +205,189 @@ def test_sign_in_gate_forgets_old_failures():
     gate.check("b")
     now[0] = 11.0
     gate.check("a")
+
+
+# -- what the OpenAPI fuzz (tests/test_openapi_fuzz.py) found: each was a 500, now a clear 4xx --------
+
+
+def test_integers_beyond_64_bits_are_400(server, tokens):
+    huge = 10**23
+    body = assert_error(call(server, "GET", f"/api/tables/main.shop.secret/history?limit={huge}", tokens["alice"]),
+                        400, "INVALID_PARAMETER_VALUE")
+    assert "limit" in body["message"] and "64-bit" in body["message"]
+    assert_error(call(server, "POST", "/api/tables/main.shop.secret/vacuum", tokens["alice"],
+                      json={"retention_hours": huge}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_nan_and_infinity_are_not_json_numbers(server, tokens):
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        body = assert_error(call(server, "POST", "/api/tokens", tokens["alice"],
+                                 content=b'{"expires_in": ' + constant.encode() + b"}",
+                                 headers={"Content-Type": "application/json"}), 400, "INVALID_PARAMETER_VALUE")
+        assert constant.lstrip("-") in body["message"]
+    assert_error(call(server, "GET", "/api/tables/main.shop.secret/history?limit=NaN", tokens["alice"]), 400,
+                 "INVALID_PARAMETER_VALUE")
+
+
+def test_token_lifetimes_out_of_range_are_400(server, tokens):
+    body = assert_error(call(server, "POST", "/api/tokens", tokens["alice"], json={"expires_in": 1e300}), 400,
+                        "INVALID_PARAMETER_VALUE")
+    assert "expires_in" in body["message"]
+    body = assert_error(call(server, "POST", "/api/tokens", tokens["alice"], json={"expires_in": 1e12}), 400,
+                        "INVALID_PARAMETER_VALUE")
+    assert "at most" in body["message"]
+
+
+def test_negative_history_limit_and_huge_vacuum_retention_are_400(server, tokens):
+    body = assert_error(call(server, "GET", "/api/tables/main.shop.secret/history?limit=-1", tokens["alice"]), 400,
+                        "INVALID_PARAMETER_VALUE")
+    assert "limit=-1" in body["message"]
+    # Fits 64 bits but not delta-rs's duration: was a Rust panic (a plain-text 500).
+    body = assert_error(call(server, "POST", "/api/tables/main.shop.secret/vacuum", tokens["alice"],
+                             json={"retention_hours": 2**63 - 1, "dry_run": True}), 400, "INVALID_PARAMETER_VALUE")
+    assert "retention_hours" in body["message"]
+
+
+def test_volume_paths_naming_folders_or_passing_through_files_are_400(server, lake, tokens):
+    lake.create_volume("main.shop.fuzzvol")
+    lake.put_file("main.shop.fuzzvol", "dir/file.txt", b"x")
+    alice = tokens["alice"]
+    base = "/api/volumes/main.shop.fuzzvol/files"
+    for method, path, kw in (("GET", "/dir", {}), ("PUT", "/dir", {"content": b"y"}), ("DELETE", "/dir", {}),
+                             ("PUT", "/dir/file.txt/deeper", {"content": b"y"}), ("PUT", "/" + "n" * 300, {"content": b"y"})):
+        body = assert_error(call(server, method, base + path, alice, **kw), 400, "INVALID_PARAMETER_VALUE")
+        assert "fuzzvol" in body["message"]
+    listed = call(server, "GET", base + "?prefix=dir/file.txt", alice).json()
+    assert [f["path"] for f in listed] == ["dir/file.txt"]
+    assert lake.get_file("main.shop.fuzzvol", "dir/file.txt") == b"x"
+    assert [f.path for f in lake.list_files("main.shop.fuzzvol")] == ["dir/file.txt"]  # no temporary file left
+
+
+def test_types_a_delta_table_cannot_store_are_400_and_leave_the_table_whole(server, lake, tokens):
+    import base64
+
+    from glashaus.server.wire import ipc_bytes
+
+    alice = tokens["alice"]
+    time_schema = pa.schema([("t", pa.time64("us"))]).serialize().to_pybytes()
+    body = assert_error(call(server, "POST", "/api/tables/main.shop.fz_time", alice,
+                             json={"schema": base64.b64encode(time_schema).decode()}), 400, "INVALID_PARAMETER_VALUE")
+    assert "'t'" in body["message"] and "time64" in body["message"]
+    assert_error(call(server, "POST", "/api/tables/main.shop.fz_duration", alice,
+                      json={"data": {"d": [{"$seconds": 5}]}}), 400, "INVALID_PARAMETER_VALUE")
+    assert_error(call(server, "POST", "/api/tables/main.shop.fz_empty", alice, json={"data": []}), 400,
+                 "INVALID_PARAMETER_VALUE")
+    body = assert_error(call(server, "POST", "/api/sql", alice,
+                             json={"query": "CREATE TABLE main.shop.fz_iv AS SELECT INTERVAL 1 DAY AS a"}), 400,
+                        "INVALID_PARAMETER_VALUE")
+    assert "'a'" in body["message"]
+    lake.create_table("main.shop.fz_keep", data=pa.table({"id": [1, 2]}))
+    for data in (pa.table({}), pa.table({"t": pa.array([1], pa.time64("us"))})):
+        assert_error(call(server, "POST", "/api/tables/main.shop.fz_keep/rows?mode=overwrite&schema_mode=overwrite",
+                          alice, content=ipc_bytes(data), headers={"Content-Type": ARROW_STREAM}), 400,
+                     "INVALID_PARAMETER_VALUE")
+    assert lake.read("main.shop.fz_keep").to_pylist() == [{"id": 1}, {"id": 2}]
+    for name in ("main.shop.fz_time", "main.shop.fz_duration", "main.shop.fz_empty", "main.shop.fz_iv"):
+        assert_error(call(server, "GET", f"/api/tables/{name}", alice), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_data_that_cannot_become_columns_is_400(server, tokens):
+    for i, data in enumerate(({"a": [1, "x"]}, [{"a": 1}, {"a": "x"}], {"a": [1], "b": [1, 2]}, {"a": 1},
+                              {"a": [2**64]})):
+        body = assert_error(call(server, "POST", f"/api/tables/main.shop.fz_cols{i}", tokens["alice"],
+                                 json={"data": data}), 400, "INVALID_PARAMETER_VALUE")
+        assert "columns" in body["message"]
+
+
+def test_sql_decimal_precision_and_delete_type_errors_are_400(server, tokens):
+    alice = tokens["alice"]
+    body = assert_error(call(server, "POST", "/api/sql", alice,
+                             json={"query": "CREATE TABLE main.shop.fz_dec (a DECIMAL(99, 2))"}), 400, "SQL_ERROR")
+    assert "DECIMAL" in body["message"] and "38" in body["message"]
+    body = assert_error(call(server, "POST", "/api/sql", alice,
+                             json={"query": "DELETE FROM main.shop.secret WHERE id = 'x'"}), 400, "SCHEMA_MISMATCH")
+    assert "Nothing was written" in body["message"]
+    assert call(server, "GET", "/api/tables/main.shop.secret/rows", alice).status_code == 200
+
+
+def test_untokenizable_filters_and_masks_are_400(server, tokens):
+    alice = tokens["alice"]
+    body = assert_error(call(server, "PUT", "/api/tables/main.shop.secret/row-filter", alice,
+                             json={"expression": "v = 'unclosed\\"}), 400, "INVALID_PARAMETER_VALUE")
+    assert "row filter" in body["message"]
+    assert_error(call(server, "POST", "/api/tag-policies/fz_bad", alice,
+                      json={"tag": "pii", "mask": "'unclosed", "except_groups": []}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_a_rust_panic_is_a_json_500_not_a_dropped_request(server, lake, tokens, monkeypatch):
+    class PanicException(BaseException):  # what pyo3 raises for a panic in delta-rs
+        pass
+
+    def panics(*args, **kwargs):
+        raise PanicException("TimeDelta::hours out of bounds")
+
+    monkeypatch.setattr(lake, "history", panics)
+    body = assert_error(call(server, "GET", "/api/tables/main.shop.secret/history", tokens["alice"]), 500,
+                        "INTERNAL_ERROR")
+    assert "TimeDelta" not in body["message"]
+    assert call(server, "GET", "/health").status_code == 200
+
+
+# -- SQL results streamed -----------------------------------------------------------------------------------
+
+
+def test_sql_results_are_streamed_from_duckdb_never_materialized(server, lake, tokens, monkeypatch):
+    n = 300_000
+    lake.create_table("main.shop.stream_rows", data=pa.table({"id": pa.array(range(n), pa.int64())}))
+
+    def materialized(self):
+        raise AssertionError("the server materialized a query result")
+
+    monkeypatch.setattr(glashaus.Result, "to_arrow", materialized)
+    with httpx.stream("POST", server.url + "/api/sql", json={"query": "SELECT * FROM main.shop.stream_rows"},
+                      headers={"Authorization": f"Bearer {tokens['alice']}"}, timeout=60) as response:
+        assert response.status_code == 200 and "content-length" not in response.headers
+        table = pa.ipc.open_stream(response.read()).read_all()
+    assert table.num_rows == n and table.column("id").to_pylist()[:3] == [0, 1, 2]
+    assert len(table.to_batches()) > 1
+
+
+def test_a_stream_failing_half_way_ends_with_its_error_and_a_cut_off_body(server, lake, tokens, monkeypatch):
+    schema = pa.schema([("n", pa.int64())])
+
+    def half_way(query):
+        def batches():
+            yield pa.record_batch({"n": [1, 2]}, schema=schema)
+            raise glashaus.errors.SqlError("SQL error: Conversion Error: row 3 does not convert")
+
+        return glashaus.Result.lazy(schema, batches())
+
+    monkeypatch.setattr(lake, "sql", half_way)
+    with httpx.stream("POST", server.url + "/api/sql", json={"query": "SELECT n"}, timeout=30,
+                      headers={"Authorization": f"Bearer {tokens['alice']}"}) as response:
+        assert response.status_code == 200  # the first batch was out before the failure
+        with pytest.raises(httpx.RemoteProtocolError):  # a plain client cannot mistake it for a whole result
+            response.read()
+    remote = glashaus.connect(server.url, token=tokens["alice"])
+    with pytest.raises(glashaus.errors.SqlError, match="row 3 does not convert"):
+        remote.sql("SELECT n")
+    remote.close()
+
+
+def test_the_change_feed_across_a_schema_change_is_400(server, lake, tokens):
+    lake.create_table("main.shop.fz_cdf", data=pa.table({"id": [1], "v": ["a"]}))
+    lake.write("main.shop.fz_cdf", pa.table({"id": [2], "v": [{"a": 1}]}), mode="overwrite", schema_mode="overwrite")
+    body = assert_error(call(server, "GET", "/api/tables/main.shop.fz_cdf/changes", tokens["alice"]), 400,
+                        "INVALID_PARAMETER_VALUE")
+    assert "schema" in body["message"] and "history" in body["message"]
+
+
+def test_a_schema_that_is_base64_but_not_arrow_ipc_is_400(server, tokens):
+    import base64
+
+    for raw in (b"\x80\x00\x00\x80" + b"x" * 20, b"\xff\xff\xff\xff\x80\x00\x00\x00" + b"x" * 20):
+        body = assert_error(call(server, "POST", "/api/tables/main.shop.fz_schema", tokens["alice"],
+                                 json={"schema": base64.b64encode(raw).decode()}), 400, "INVALID_PARAMETER_VALUE")
+        assert "schema" in body["message"]
+        assert_error(call(server, "POST", "/api/tables/main.shop.fz_schema", tokens["alice"],
+                          json={"data": {"$arrow": base64.b64encode(raw).decode()}}), 400, "INVALID_PARAMETER_VALUE")

@@ -109,3 +109,9 @@ class RateLimitedError(GlashausError):
     """Too many failed sign-ins from one address; the server refuses it for a while (server mode)."""
 
     code = "RATE_LIMITED"
+
+
+class ServiceUnavailableError(GlashausError):
+    """The service cannot take the request now (e.g. a full inference log); retry shortly."""
+
+    code = "TEMPORARILY_UNAVAILABLE"

@@ -35,12 +35,15 @@ from glashaus.catalog.names import parse_name
 from glashaus.errors import AuthenticationError, InvalidArgumentError
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
+from glashaus.registry import Models, RegistryService
+from glashaus.serving import Serving, ServingService
 from glashaus.sql.engine import SqlEngine
 from glashaus.sql.result import Result
 from glashaus.storage.delta import DeltaStore
 from glashaus.storage.layout import Layout
 from glashaus.tables import Commit, FileInfo, TablesService, VolumesService
 from glashaus.tables.service import Mode, SchemaMode
+from glashaus.tracking import Experiments, Runs, TrackingService
 
 DEFAULT_CATALOG = "main"
 DEFAULT_SCHEMA = "default"
@@ -87,6 +90,10 @@ class Lakehouse:
         )
         self.volumes = VolumesService(self.tables)
         self.engine = SqlEngine(self.tables)
+        self.tracking = TrackingService(catalog=self.catalog, access=self.access, metastore=self.metastore,
+                                        locations=self.layout)
+        self.registry = RegistryService(tables=self.tables, lineage=self.lineage_store)
+        self.serving_service = ServingService(self.metastore, self.access, self.catalog, self.tables, self.registry)
         if first:
             self._ensure_defaults()
 
@@ -107,6 +114,26 @@ class Lakehouse:
     @property
     def root(self) -> str:
         return self.layout.root
+
+    @property
+    def models(self) -> Models:
+        """The model registry as this principal: ``lh.models.register(...)``, ``.load("...@champion")``."""
+        return Models(self.registry, self.principal)
+
+    @property
+    def serving(self) -> Serving:
+        """Serving endpoints as this principal: ``lh.serving.create_endpoint("reco", model="...@champion")``."""
+        return Serving(self.serving_service, self.principal)
+
+    @property
+    def experiments(self) -> Experiments:
+        """Experiment tracking as this principal: ``lh.experiments.create("main.shop.reco_training")``."""
+        return Experiments(self.tracking, self.principal)
+
+    @property
+    def runs(self) -> Runs:
+        """Runs as this principal: ``lh.runs.start(...)``, ``.log_metrics(...)``, ``.search(...)``."""
+        return Runs(self.tracking, self.principal)
 
     # -- SQL --------------------------------------------------------------------------
 
@@ -232,6 +259,22 @@ class Lakehouse:
         >>> lh.read("main.shop.orders", version=3).num_rows  # doctest: +SKIP
         """
         return self.tables.read(self.principal, name, version=version, as_of=as_of, columns=columns)
+
+    def read_batches(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: dt.datetime | str | None = None,
+        columns: list[str] | None = None,
+        batch_size: int = 65_536,
+    ) -> pa.RecordBatchReader:
+        """Rows of a table as a stream of record batches (bounded memory; filters and masks applied).
+
+        >>> for batch in lh.read_batches("main.shop.orders"): ...   # doctest: +SKIP
+        """
+        return self.tables.read_batches(self.principal, name, version=version, as_of=as_of, columns=columns,
+                                        batch_size=batch_size).reader
 
     def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         return self.tables.history(self.principal, name, limit=limit)

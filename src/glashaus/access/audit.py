@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import json
+import logging
 import threading
 import time
 import uuid
@@ -54,6 +55,8 @@ def current_request_id() -> str:
     return _request_id.get() or uuid.uuid4().hex
 
 
+_JOURNAL = sa.insert(AuditJournalRow)
+
 _client: contextvars.ContextVar[str | None] = contextvars.ContextVar("glashaus_client", default=None)
 
 
@@ -79,6 +82,27 @@ def _flush_at_exit(ref: weakref.ref) -> None:
         pass
 
 
+#: One flush at a time in this process (over every open lakehouse), so the flush before a read of
+#: a system table also waits for a batch that a background flush is moving.
+_FLUSHING = threading.Lock()
+
+
+def _flush_in_background(ref: weakref.ref, due: threading.Event) -> None:
+    """Flush whenever a batch is due, for as long as the audit log lives (a crash loses nothing: see above)."""
+    while True:
+        due.wait(5.0)
+        due.clear()
+        log = ref()
+        if log is None:
+            return
+        try:
+            if log._pending:
+                log.flush()
+        except Exception:  # noqa: BLE001 - the events stay journaled; the next flush moves them
+            logging.getLogger("glashaus.audit").exception("moving audit events to the Delta table failed")
+        del log
+
+
 class AuditLog:
     def __init__(
         self,
@@ -99,6 +123,8 @@ class AuditLog:
         self._pending = 0
         self._first_at = 0.0
         self._lock = threading.Lock()
+        self._due = threading.Event()
+        self._flusher: threading.Thread | None = None
         ref = weakref.ref(self)
         atexit.register(_flush_at_exit, ref)
 
@@ -129,18 +155,27 @@ class AuditLog:
             "client": _client.get() or self.client,
             "details": json.dumps(details, default=str, sort_keys=True) if details else None,
         }
-        with self.metastore.session() as s:
-            s.add(AuditJournalRow(event=json.dumps(event)))
+        # A plain insert, committed before returning (no ORM unit of work: this runs for every decision).
+        with self.metastore.engine.begin() as conn:
+            conn.execute(_JOURNAL, {"event": json.dumps(event)})
         with self._lock:
             if not self._pending:
                 self._first_at = time.monotonic()
             self._pending += 1
             due = self._pending >= self.max_events or time.monotonic() - self._first_at > self.max_delay
-        if due:
-            self.flush()
+            if due and self._flusher is None:
+                self._flusher = threading.Thread(target=_flush_in_background, args=(weakref.ref(self), self._due),
+                                                 name="glashaus-audit-flush", daemon=True)
+                self._flusher.start()
+        if due:  # the event is durable already: move the batch on a background thread, never on this request
+            self._due.set()
 
     def flush(self) -> None:
         """Move every journaled event (this process's and any crashed one's) to the Delta table."""
+        with _FLUSHING:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             self._pending = 0
         while True:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from glashaus.access.audit import AuditLog, current_request_id
@@ -54,9 +55,16 @@ class Access:
         *,
         action: str,
         details: dict[str, Any] | None = None,
+        reader: Principal | None = None,
     ) -> None:
-        """Allow or raise :class:`~glashaus.errors.PermissionDeniedError`; audit either way."""
+        """Allow or raise :class:`~glashaus.errors.PermissionDeniedError`; audit either way.
+
+        ``reader``: who is actually asking when ``principal`` is someone whose rights are
+        used on their behalf (a view's owner, inside a view); the audit event records them.
+        """
         privilege = check_privilege(privilege)
+        if reader is not None and reader.name != principal.name:
+            details = {**(details or {}), "reader": reader.name}
         if isinstance(securable, Name):
             securable = self.catalog.get(securable, details=False)
         # One decision (and one audit event) per request, principal, privilege and securable:
@@ -89,6 +97,17 @@ class Access:
     def allows(self, principal: Principal, privilege: str, securable: Securable | None) -> bool:
         """The decision alone, unaudited (to filter listings)."""
         return self.decide(principal, check_privilege(privilege), securable)[0]
+
+    def owns(self, principal: Principal, securable: Securable) -> bool:
+        """Whether ``principal`` owns ``securable`` or a container of it (itself or through a group); admins do."""
+        if self.is_admin(principal):
+            return True
+        names = self._who(principal)[1]
+        return any(c.owner in names for c in self._chain(securable))
+
+    def visible_to(self, principal: Principal) -> Callable[[Securable], bool]:
+        """Whether ``principal`` may see a securable: use it or manage it (listings, name suggestions)."""
+        return lambda s: self.allows(principal, use_privilege(s.kind), s) or self.allows(principal, "MANAGE", s)
 
     def decide(self, principal: Principal, privilege: str, securable: Securable | None) -> tuple[bool, str]:
         if principal.kind == "system":
@@ -158,21 +177,65 @@ class Access:
         return self.grants.remove(target, frm, privilege)
 
     def show_grants(self, who: Principal, securable: Securable | None) -> list[GrantInfo]:
-        """Grants on ``securable`` and those it inherits from its catalog and schema."""
+        """Grants on ``securable`` and those it inherits from its catalog and schema.
+
+        As in Unity Catalog (SHOW GRANTS), admins, owners and holders of MANAGE see every
+        grant; anyone else sees the grants they hold themselves or through their groups.
+        On an object that takes the right to use it (USE CATALOG, USE SCHEMA, SELECT, ...);
+        on the metastore nothing more. Audited either way.
+        """
         if securable is None:
-            return self.grants.on([METASTORE])
-        chain = self._chain(securable)
-        self.authorize(who, use_privilege(securable.kind), securable, action="grants.show")
-        return self.grants.on([c.id for c in chain])
+            everything = self.is_admin(who)
+            reason = "admin" if everything else (
+                f"{who.name} is not an admin: shown only the metastore grants {who.name} holds, directly or "
+                "through a group")
+            self.audit.record(principal=who.name, action="grants.show", securable=None, securable_kind="metastore",
+                              decision="allow", reason=reason)
+            found = self.grants.on([METASTORE])
+        else:
+            chain = self._chain(securable)
+            self.authorize(who, use_privilege(securable.kind), securable, action="grants.show")
+            everything = self.allows(who, "MANAGE", securable)
+            found = self.grants.on([c.id for c in chain])
+        if everything:
+            return found
+        names = self._who(who)[1]
+        return [g for g in found if g.principal in names]
 
     def check_owner_change(self, who: Principal, securable: Securable, new_owner: str) -> None:
+        """Ownership moves at the hand of an owner (of the object or a container of it) or an admin.
+
+        As in Unity Catalog, MANAGE is not enough: it lets one grant, drop and edit, not give
+        the object away. Like every right inside a catalog it needs USE CATALOG and USE SCHEMA.
+        """
         # The right first: whoever may not change the owner learns nothing about principals.
-        self._manage(who, securable, action="owner.change", details={"to": new_owner})
+        allowed, reason = self._decide_owner_change(who, securable)
+        self.audit.record(principal=who.name, action="owner.change", privilege=None, securable=securable.full_name,
+                          securable_kind=securable.kind, decision="allow" if allowed else "deny", reason=reason,
+                          details={"to": new_owner, "from": securable.owner})
+        if not allowed:
+            raise PermissionDeniedError(reason)
         if not self.directory.exists(new_owner):
             raise InvalidArgumentError(
                 f"cannot make {new_owner!r} the owner of {securable.full_name}: no such user or group; "
                 f"an admin can create it first (lh.create_user / lh.create_group)."
             )
+
+    def _decide_owner_change(self, who: Principal, securable: Securable) -> tuple[bool, str]:
+        if who.kind == "system" or self.is_admin(who):
+            return True, "admin"
+        chain = self._chain(securable)
+        names = self._who(who)[1]
+        if not any(c.owner in names for c in chain):
+            kind = _KIND_SQL.get(securable.kind, securable.kind.upper())
+            return False, (
+                f"{who.name} may not transfer ownership of {securable.kind} {securable.full_name}: only its owner "
+                f"({securable.owner}), the owner of a schema or catalog around it, or a member of 'admins' may (MANAGE "
+                f"is not enough, as in Unity Catalog). Ask one of them to run ALTER {kind} {securable.full_name} "
+                f"OWNER TO <principal>."
+            )
+        # An owner still needs USE CATALOG and USE SCHEMA to reach the object; MANAGE holds for owners.
+        return self.decide(who, "MANAGE", securable)
 
     def forget(self, securables: list[Securable]) -> None:
         self.grants.forget([s.id for s in securables])
@@ -212,9 +275,5 @@ class Access:
         return hit
 
     def _chain(self, securable: Securable) -> list[Securable]:
-        chain = [securable]
-        parent = securable.name.parent
-        while parent is not None:
-            chain.append(self.catalog.get(parent, details=False))
-            parent = parent.parent
-        return chain
+        """The securable and its containers, innermost first (one metastore query)."""
+        return [securable, *self.catalog.containers(securable.name)]

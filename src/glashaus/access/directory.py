@@ -34,6 +34,8 @@ ADMINS = "admins"
 USERS = "users"
 BUILTIN_GROUPS = (ADMINS, USERS)
 TOKEN_PREFIX = "ghs_"
+#: The longest a token may live (beyond it, use expires_in=None: a token that never expires).
+MAX_TOKEN_LIFETIME = dt.timedelta(days=100 * 365)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,35 @@ class TokenInfo:
     created_at: dt.datetime
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
+
+
+def _identities_query() -> sa.Select:
+    """A principal and every group above it, by name (the ``name`` parameter), in one recursive query."""
+    start = sa.select(PrincipalRow.id).where(PrincipalRow.name == sa.bindparam("name")).scalar_subquery()
+    above = sa.select(MembershipRow.group_id.label("id")).where(MembershipRow.member_id == start)
+    above = above.cte("above", recursive=True)
+    # UNION, not UNION ALL: a row seen twice is not followed again (cycles are refused anyway).
+    above = above.union(sa.select(MembershipRow.group_id).where(MembershipRow.member_id == above.c.id))
+    return sa.select(PrincipalRow.id, PrincipalRow.name).where(
+        sa.or_(PrincipalRow.name == sa.bindparam("name"), PrincipalRow.id.in_(sa.select(above.c.id)))
+    )
+
+
+#: Built once: the first authorization check of every request runs it.
+_IDENTITIES = _identities_query()
+
+
+def _lock_memberships(s) -> None:  # noqa: ANN001
+    """Serialize membership changes: take the write lock before reading what a change checks.
+
+    Checks that span several rows (no cycles, an admin is left) are only sound when no
+    other change runs between the check and the write. Updating the built-in ``admins``
+    row, unchanged, is a lock both databases understand: on SQLite it starts the write
+    transaction (one writer at a time, and no earlier read that could go stale); on
+    PostgreSQL it is a row lock held to commit, and the waiting transaction's next reads
+    see what the first one committed (READ COMMITTED).
+    """
+    s.execute(sa.update(PrincipalRow).where(PrincipalRow.name == ADMINS).values(active=PrincipalRow.active))
 
 
 def _hash(token: str) -> str:
@@ -153,6 +184,7 @@ class Directory:
         if name.lower() in BUILTIN_GROUPS:
             raise InvalidArgumentError(f"{name!r} is a built-in group and cannot be deleted.")
         with self.metastore.session() as s:
+            _lock_memberships(s)
             row = self._row(s, name)
             s.delete(row)
             s.flush()  # memberships, grants and tokens go with it (ON DELETE CASCADE)
@@ -178,6 +210,7 @@ class Directory:
 
     def _add_member(self, group: str, member: str) -> None:
         with self.metastore.session() as s:
+            _lock_memberships(s)  # the cycle check below and the insert are one step
             g, m = self._row(s, group), self._row(s, member)
             if g.kind != "group":
                 raise InvalidArgumentError(f"{g.name!r} is a {g.kind}, not a group.")
@@ -192,6 +225,7 @@ class Directory:
 
     def remove_member(self, group: str, member: str) -> None:
         with self.metastore.session() as s:
+            _lock_memberships(s)  # two admins removing each other at once must not leave none
             g, m = self._row(s, group), self._row(s, member)
             row = s.get(MembershipRow, (g.id, m.id))
             if row is None:
@@ -228,21 +262,20 @@ class Directory:
 
     def groups_of(self, name: str) -> frozenset[str]:
         """Every group ``name`` belongs to, directly or through other groups."""
-        with self.metastore.session() as s:
-            row = s.scalar(sa.select(PrincipalRow).where(PrincipalRow.name == name.lower()))
-            if row is None:
-                return frozenset()
-            return frozenset(self._groups(s, row.id))
+        return self.identities(name)[1] - {str(name).lower()}
 
     def identities(self, name: str) -> tuple[frozenset[int], frozenset[str]]:
-        """The ids and names of ``name`` and all its groups (for grant lookups)."""
-        with self.metastore.session() as s:
-            row = s.scalar(sa.select(PrincipalRow).where(PrincipalRow.name == name.lower()))
-            if row is None:
-                return frozenset(), frozenset()
-            ids = self._group_ids(s, row.id) | {row.id}
-            names = s.scalars(sa.select(PrincipalRow.name).where(PrincipalRow.id.in_(ids))).all()
-            return frozenset(ids), frozenset(names)
+        """The ids and names of ``name`` and all its groups (for grant lookups).
+
+        One recursive query (SQLite and PostgreSQL alike): this runs for the first
+        authorization check of every request.
+        """
+        name = str(name).lower()
+        with self.metastore.engine.connect() as conn:
+            rows = conn.execute(_IDENTITIES, {"name": name}).all()
+        if not any(r.name == name for r in rows):
+            return frozenset(), frozenset()
+        return frozenset(r.id for r in rows), frozenset(r.name for r in rows)
 
     def _groups(self, s, principal_id: int) -> set[str]:  # noqa: ANN001
         ids = self._group_ids(s, principal_id)
@@ -279,6 +312,10 @@ class Directory:
         """A new API token for ``principal``: the string (shown once) and its record."""
         if expires_in is not None and expires_in.total_seconds() <= 0:
             raise InvalidArgumentError("expires_in must be positive (or None for a token that never expires).")
+        if expires_in is not None and expires_in > MAX_TOKEN_LIFETIME:
+            raise InvalidArgumentError(
+                f"expires_in must be at most {MAX_TOKEN_LIFETIME.days} days (or None for a token that never expires)."
+            )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = utcnow()
         with self.metastore.session() as s:

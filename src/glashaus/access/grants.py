@@ -17,6 +17,11 @@ from glashaus.metastore import Metastore
 
 METASTORE = ""
 
+_HELD = sa.select(GrantRow.securable_id, GrantRow.privilege).where(
+    GrantRow.securable_id.in_(sa.bindparam("securables", expanding=True)),
+    GrantRow.principal_id.in_(sa.bindparam("principals", expanding=True)),
+)
+
 
 @dataclass(frozen=True)
 class GrantInfo:
@@ -76,12 +81,9 @@ class Grants:
         """(securable id, privilege) pairs that any of ``principal_ids`` holds on ``securable_ids``."""
         if not principal_ids:
             return set()
-        with self.metastore.session() as s:
-            rows = s.execute(
-                sa.select(GrantRow.securable_id, GrantRow.privilege).where(
-                    GrantRow.securable_id.in_(securable_ids), GrantRow.principal_id.in_(principal_ids)
-                )
-            ).all()
+        # A plain connection and a statement built once: this runs for the first check of every request.
+        with self.metastore.engine.connect() as conn:
+            rows = conn.execute(_HELD, {"securables": list(securable_ids), "principals": list(principal_ids)}).all()
             return {(r[0], r[1]) for r in rows}
 
     def forget(self, securable_ids: list[str]) -> None:

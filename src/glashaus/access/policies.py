@@ -64,8 +64,9 @@ def parse_policy_expression(text: str, *, what: str, columns: list[str]) -> exp.
         raise InvalidArgumentError(f"{what} may not be empty.")
     try:
         expression = sqlglot.parse_one(text, read=DIALECT)
-    except sqlglot.errors.ParseError as exc:
-        raise InvalidArgumentError(f"{what} {text!r} is not a SQL expression: {exc.errors[0]['description'] if exc.errors else exc}.") from None
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:  # TokenError: e.g. an unclosed quote
+        errors = getattr(exc, "errors", None)
+        raise InvalidArgumentError(f"{what} {text!r} is not a SQL expression: {errors[0]['description'] if errors else exc}.") from None
     semicolons = [t for t in sqlglot.tokenize(text, read=DIALECT) if t.token_type == sqlglot.TokenType.SEMICOLON]
     if isinstance(expression, exp.Block) or semicolons:
         raise InvalidArgumentError(f"{what} {text!r} must be one expression, not several statements.")

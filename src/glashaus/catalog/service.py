@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +27,8 @@ from glashaus.metastore import Metastore
 Kind = Literal["catalog", "schema", "table", "view", "volume", "model", "experiment"]
 OBJECT_KINDS: tuple[str, ...] = ("table", "view", "volume", "model", "experiment")
 _LEVEL_KIND = {1: "catalog", 2: "schema"}
+#: Built once: every first authorization check of a request loads the containers with it.
+_BY_NAMES = sa.select(SecurableRow).where(SecurableRow.full_name.in_(sa.bindparam("names", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -157,14 +160,36 @@ class Catalog:
     # -- find ---------------------------------------------------------------------
 
     def get(
-        self, name: Name, *, kind: str | tuple[str, ...] | None = None, details: bool = True
+        self, name: Name, *, kind: str | tuple[str, ...] | None = None, details: bool = True,
+        visible: Callable[[Securable], bool] | None = None,
     ) -> Securable:
         """The securable called ``name``; a clear :class:`NotFoundError` otherwise.
 
         ``details=False`` skips tags and column comments (the query path needs neither).
+        ``visible`` says which securables the caller may see: a not-found error suggests
+        only a close name among those ("Did you mean ...?"), and none without it.
         """
         with self.metastore.session() as s:
-            return self._load(s, self._row(s, name, kind=kind), details=details)
+            return self._load(s, self._row(s, name, kind=kind, visible=visible), details=details)
+
+    def containers(self, name: Name) -> list[Securable]:
+        """The schema and catalog around ``name``, innermost first, in one query (no tags or comments).
+
+        >>> [s.full_name for s in cat.containers(parse_name("main.shop.orders"))]  # doctest: +SKIP
+        ['main.shop', 'main']
+        """
+        names, parent = [], name.parent
+        while parent is not None:
+            names.append(parent.full)
+            parent = parent.parent
+        if not names:
+            return []
+        with self.metastore.session() as s:
+            rows = {r.full_name: r for r in s.scalars(_BY_NAMES, {"names": names})}
+            missing = [n for n in names if n not in rows]
+            if missing:
+                raise NotFoundError(f"{_LEVEL_KIND[missing[0].count('.') + 1]} {missing[0]!r} does not exist.")
+            return [self._load(s, rows[n], details=False) for n in names]
 
     def exists(self, name: Name) -> bool:
         with self.metastore.session() as s:
@@ -265,16 +290,21 @@ class Catalog:
 
     # -- internals ------------------------------------------------------------------
 
-    def _row(self, s: Session, name: Name, *, kind: str | tuple[str, ...] | None = None) -> SecurableRow:
+    def _row(
+        self, s: Session, name: Name, *, kind: str | tuple[str, ...] | None = None,
+        visible: Callable[[Securable], bool] | None = None,
+    ) -> SecurableRow:
         row = s.scalar(sa.select(SecurableRow).where(SecurableRow.full_name == name.full))
         kinds = (kind,) if isinstance(kind, str) else kind
         if row is not None and kinds and row.kind not in kinds:
             raise NotFoundError(f"{name.full!r} is a {row.kind}, not a {' or '.join(kinds)}.")
         if row is None:
-            raise NotFoundError(self._not_found(s, name, kinds))
+            raise NotFoundError(self._not_found(s, name, kinds, visible))
         return row
 
-    def _not_found(self, s: Session, name: Name, kinds: tuple[str, ...] | None) -> str:
+    def _not_found(
+        self, s: Session, name: Name, kinds: tuple[str, ...] | None, visible: Callable[[Securable], bool] | None
+    ) -> str:
         what = " or ".join(kinds) if kinds else _LEVEL_KIND.get(len(name.parts), "object")
         # Say which level is missing: a missing catalog explains a missing table.
         for level in (name.parent.parent if name.parent else None, name.parent):
@@ -285,12 +315,17 @@ class Catalog:
                     f"{what} {name.full!r} does not exist: "
                     f"{_LEVEL_KIND[len(level.parts)]} {level.full!r} does not exist."
                 )
-        # Suggest only names of the same level (a schema is no answer to a missing table).
+        if visible is None:
+            return f"{what} {name.full!r} does not exist."
+        # Suggest only names of the same level (a schema is no answer to a missing table),
+        # and only names the caller may see: an error must not reveal the others.
         siblings = [n for n in s.scalars(sa.select(SecurableRow.full_name)).all()
                     if n.count(".") == name.full.count(".")]
-        close = difflib.get_close_matches(name.full, siblings, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"{what} {name.full!r} does not exist.{hint}"
+        for close in difflib.get_close_matches(name.full, siblings, n=5):
+            row = s.scalar(sa.select(SecurableRow).where(SecurableRow.full_name == close))
+            if row is not None and visible(self._load(s, row, details=False)):
+                return f"{what} {name.full!r} does not exist. Did you mean {close!r}?"
+        return f"{what} {name.full!r} does not exist."
 
     def _load(self, s: Session, row: SecurableRow, *, details: bool = True) -> Securable:
         tags: dict[str, str] = {}

@@ -1,6 +1,6 @@
 """The ``glashaus`` command: thin Typer commands over :class:`glashaus.Lakehouse`.
 
-Each command group lives in its own module (``demo``, ``sql``, ``tables``, ``lineage``,
+Each command group lives in its own module (``demo``, ``sql``, ``tables``, ``models``, ``lineage``,
 ``principals`` for users/groups/tokens, ``grants`` for grant/revoke/grants, ``serve``)
 and only calls Lakehouse methods; this module mounts them. Every command takes
 ``--lakehouse``, ``--user`` and ``--metastore``; a :class:`~glashaus.errors.GlashausError`
@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import glashaus
-from glashaus.cli import demo, grants, lineage, principals, serve, sql, tables
+from glashaus.cli import demo, grants, lineage, models, principals, serve, sql, tables
 
 app = typer.Typer(
     name="glashaus",
@@ -29,6 +29,7 @@ app = typer.Typer(
 app.command("demo")(demo.demo)
 app.command("sql")(sql.sql)
 app.add_typer(tables.app, name="tables")
+app.add_typer(models.app, name="models")
 app.command("lineage")(lineage.lineage)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")

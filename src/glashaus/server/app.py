@@ -18,10 +18,10 @@ window has passed; every failed sign-in is audited (``auth.failed``, ``deny``).
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import inspect
-import json
 import logging
 import socket
 import threading
@@ -54,6 +54,7 @@ from glashaus.errors import (
 )
 from glashaus.lakehouse import Lakehouse
 from glashaus.server import mlflow as mlflow_protocol
+from glashaus.server import serving as serving_routes
 from glashaus.server import wire
 from glashaus.server.operations import OPERATIONS, Operation
 from glashaus.web import pages as web
@@ -119,9 +120,23 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     max_auth_failures: int = 10,
     auth_window: float = 60.0,
+    serving_options: dict[str, Any] | None = None,
 ) -> FastAPI:
-    """The FastAPI app serving ``lakehouse`` (opened once; each request sees it as its caller)."""
+    """The FastAPI app serving ``lakehouse`` (opened once; each request sees it as its caller).
+
+    ``serving_options`` go to the serving runtime (``glashaus.serving.runtime.ServingRuntime``:
+    ``max_payload_bytes``, ``buffer_rows``, ``flush_rows``, ``flush_interval``). Call
+    :func:`shutdown` when the server stops, so accepted inference rows are written (the app's
+    lifespan does it under uvicorn, before uvicorn re-raises a SIGTERM).
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        await run_in_threadpool(shutdown, app)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Glashaus",
         version=glashaus.__version__,
         description=(
@@ -171,7 +186,15 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     mlflow_protocol.mount(app, server)
     web.mount(app, server)
+    app.state.serving = serving_routes.mount(app, server, **(serving_options or {}))
     return app
+
+
+def shutdown(app: FastAPI) -> None:
+    """Finish what a stopping server owes: shadow requests and buffered inference rows."""
+    runtime = getattr(app.state, "serving", None)
+    if runtime is not None:
+        runtime.close()
 
 
 class _Server:
@@ -195,13 +218,15 @@ class _Server:
                     with client_address(address), audit_request(request_id):
                         arguments = _arguments(op, request, body)
                         view = self.lakehouse.as_user(principal.name)
-                        return getattr(view, op.method)(**arguments)
+                        return getattr(view, op.stream or op.method)(**arguments)
 
                 value = await run_in_threadpool(work)
                 response = _respond(op, value)
             except GlashausError as exc:
                 response = _error(exc)
-            except Exception:  # a bug: log it, never send a stack trace
+            except BaseException as exc:  # a bug (a Rust panic is a BaseException): log it, never send a trace
+                if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                    raise
                 log.exception("request %s %s %s failed", request_id, request.method, request.url.path)
                 response = JSONResponse(
                     wire.error_body("INTERNAL_ERROR", f"internal error in request {request_id}; the server log "
@@ -279,7 +304,7 @@ def _convert(op: Operation, name: str, value: Any, *, text: bool) -> Any:
     hint = op.hints.get(name, Any)
     if text and not _accepts_str(hint):
         try:
-            value = json.loads(value)
+            value = wire.loads(value)
         except ValueError:
             pass  # let the type check below say what was expected
     try:
@@ -300,7 +325,7 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
         given = [(k, v, True) for k, v in request.query_params.multi_items()]
     elif body:
         try:
-            payload = json.loads(body)
+            payload = wire.loads(body)
         except ValueError as exc:
             raise InvalidArgumentError(f"the request body is not valid JSON: {exc}.") from None
         if not isinstance(payload, dict):
@@ -330,12 +355,27 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
     return arguments
 
 
+class _RowStream(StreamingResponse):
+    """Streamed rows; a stream that fails half-way ends with its error and a cut-off body."""
+
+    async def stream_response(self, send: Any) -> None:
+        try:
+            await super().stream_response(send)
+        except wire.StreamAborted as exc:
+            # The status line went out long ago: returning without the final chunk makes the
+            # server close the connection, so the body is visibly incomplete.
+            log.warning("a result stream failed half-way and was cut short: %s", exc)
+
+
 def _respond(op: Operation, value: Any) -> Response:
+    if isinstance(value, pa.RecordBatchReader):  # a streamed table read: batches go out as they are read
+        return _RowStream(wire.ipc_stream(value.schema, value), media_type=wire.ARROW_STREAM)
     if op.response == "arrow":
-        return StreamingResponse(wire.ipc_chunks(value), media_type=wire.ARROW_STREAM)
+        return _RowStream(wire.ipc_chunks(value), media_type=wire.ARROW_STREAM)
     if op.response == "result":
-        return StreamingResponse(
-            wire.ipc_chunks(value.to_arrow()), media_type=wire.ARROW_STREAM,
+        # A query's batches go out as DuckDB produces them: never the whole result in memory.
+        return _RowStream(
+            wire.ipc_stream(value.schema, value.batches()), media_type=wire.ARROW_STREAM,
             headers={"X-Glashaus-Statement": value.statement},
         )
     if op.response == "bytes":
@@ -370,7 +410,9 @@ def _schema(hint: Any) -> dict[str, Any]:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         return {"type": "string", "enum": list(args)}
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean", Name: "string"}
+    if hint is int:  # 64-bit on the wire, as everywhere below
+        return {"type": "integer", "format": "int64", "minimum": wire.INT_MIN, "maximum": wire.INT_MAX}
+    simple = {str: "string", float: "number", bool: "boolean", Name: "string"}
     if hint in simple:
         return {"type": simple[hint]}
     if hint is dt.datetime:
@@ -460,7 +502,7 @@ class ServerThread:
                  log_level: str = "warning") -> None:
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level=log_level,
-                                                    lifespan="off"))
+                                                    lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, name="glashaus-server", daemon=True)
 
     @property
@@ -479,6 +521,7 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        shutdown(self.server.config.app)
 
     def __enter__(self) -> ServerThread:
         return self.start()
@@ -490,4 +533,8 @@ class ServerThread:
 def serve(lakehouse: Lakehouse, *, host: str = "127.0.0.1", port: int = 8080,
           max_body_bytes: int = DEFAULT_MAX_BODY, log_level: str = "info") -> None:
     """Serve ``lakehouse`` until interrupted (what ``glashaus serve`` runs)."""
-    uvicorn.run(create_app(lakehouse, max_body_bytes=max_body_bytes), host=host, port=port, log_level=log_level)
+    app = create_app(lakehouse, max_body_bytes=max_body_bytes)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        shutdown(app)

@@ -129,7 +129,9 @@ class RemoteLakehouse:
                 if response.status_code >= 400:
                     response.read()
                     _raise_for(response)
-                table = wire.read_ipc(wire.ChunkReader(response.iter_bytes()))
+                table = wire.read_stream(wire.ChunkReader(response.iter_bytes()))
+            except httpx.TransportError as exc:
+                raise GlashausError(f"the lakehouse server at {self.url} broke off the response: {exc}") from None
             finally:
                 response.close()
             if op.response == "result":

@@ -44,6 +44,9 @@ class Operation:
     #: False for extra REST routes the remote client does not use (it uses the first route).
     client: bool = True
     tag: str = "tables"
+    #: The server calls this method instead (same parameters), which returns a RecordBatchReader it
+    #: streams out (``read`` is served by ``read_batches``: a table never sits whole in the server).
+    stream: str | None = None
 
     # -- derived from the Lakehouse method ----------------------------------------------
 
@@ -139,7 +142,7 @@ OPERATIONS: list[Operation] = [
     _op("create_table", "POST", "/tables/{name}", "tables"),
     _op("create_view", "POST", "/views/{name}", "tables"),
     _op("write", "POST", "/tables/{name}/rows", "tables", body="data"),
-    _op("read", "GET", "/tables/{name}/rows", "tables"),
+    _op("read", "GET", "/tables/{name}/rows", "tables", stream="read_batches"),
     _op("history", "GET", "/tables/{name}/history", "tables"),
     _op("changes", "GET", "/tables/{name}/changes", "tables"),
     _op("restore", "POST", "/tables/{name}/restore", "tables"),

@@ -20,8 +20,11 @@ datetime.datetime(2026, 11, 27, 10, 0, tzinfo=datetime.timezone.utc)
 from __future__ import annotations
 
 import base64
+import collections
 import dataclasses
 import datetime as dt
+import json
+import logging
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -42,16 +45,34 @@ from glashaus.errors import (
     RateLimitedError,
     RequestTooLargeError,
     StorageError,
+    ServiceUnavailableError,
 )
 from glashaus.frames import to_arrow
 
+log = logging.getLogger("glashaus.server")
+
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: Integers on the wire are 64-bit, as everywhere below (Arrow, Delta, DuckDB, the metastore).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 #: Rows per record batch on the wire (a batch is one chunk of a streamed response).
 BATCH_ROWS = 64 * 1024
 
 
 class WireError(ValueError):
     """A value does not have the shape its type hint asks for."""
+
+
+def _no_constant(name: str) -> Any:
+    raise WireError(f"{name} is not a JSON number; send a finite number")
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON: ``NaN`` and ``Infinity`` (which Python's json accepts) are refused.
+
+    >>> loads("[1, 2.5]")
+    [1, 2.5]
+    """
+    return json.loads(text, parse_constant=_no_constant)
 
 
 # -- JSON values ------------------------------------------------------------------------
@@ -147,7 +168,7 @@ def _untag(value: Any) -> Any:
             if key in _TAGS:
                 try:
                     return _TAGS[key](value[key])
-                except (TypeError, ValueError, pa.ArrowException) as exc:
+                except (TypeError, ValueError, OverflowError, OSError, pa.ArrowException) as exc:
                     raise WireError(f"bad {key} value: {exc}") from None
         return {k: _untag(v) for k, v in value.items()}
     return value
@@ -201,6 +222,8 @@ def from_wire(value: Any, hint: Any) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise WireError(f"expected an integer, got {value!r:.80}")
+        if not INT_MIN <= value <= INT_MAX:
+            raise WireError(f"{value!r:.80} is out of range: integers are 64-bit ({INT_MIN} to {INT_MAX})")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -222,7 +245,10 @@ def from_wire(value: Any, hint: Any) -> Any:
                 return value
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise WireError(f"expected a duration in seconds, got {value!r:.80}")
-            return dt.timedelta(seconds=value)
+            try:
+                return dt.timedelta(seconds=value)
+            except OverflowError:
+                raise WireError(f"a duration of {value!r:.80} seconds is out of range") from None
         if hint is bytes:
             return value if isinstance(value, bytes) else base64.b64decode(value, validate=True)
         if hint is pa.Schema:
@@ -235,7 +261,7 @@ def from_wire(value: Any, hint: Any) -> Any:
             return value if isinstance(value, Name) else _name(value)
     except WireError:
         raise
-    except (TypeError, ValueError, pa.ArrowException) as exc:
+    except (TypeError, ValueError, OverflowError, OSError, pa.ArrowException) as exc:  # Arrow's IPC errors: OSError
         raise WireError(f"expected {_short(hint)}: {exc}") from None
     if origin in (list, tuple, set, frozenset) or hint in (list, tuple):
         if not isinstance(value, list | tuple):
@@ -286,13 +312,13 @@ class _Sink:
     """A write-only file that hands out what was written since the last ``take``."""
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        self.parts: list[Any] = []
         self.closed = False
 
     def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self.parts.append(chunk)
-        return len(chunk)
+        # Arrow hands over its own (immutable) buffers for the column data: keep them, copy once in take().
+        self.parts.append(data)
+        return memoryview(data).nbytes
 
     def flush(self) -> None:
         pass
@@ -305,15 +331,56 @@ class _Sink:
         return out
 
 
+#: Custom metadata of the empty record batch that ends a stream which failed half-way.
+ERROR_CODE_KEY, ERROR_MESSAGE_KEY = b"glashaus.error_code", b"glashaus.message"
+
+
+class StreamAborted(Exception):
+    """Raised after an error trailer was sent: the HTTP body must end broken, never look complete."""
+
+
+def ipc_stream(
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, batch_rows: int = BATCH_ROWS
+) -> Iterator[bytes]:
+    """An Arrow IPC stream, one piece per record batch, read from ``batches`` as it is sent.
+
+    If ``batches`` fails with a :class:`GlashausError` after the stream began (the status
+    line is out), the stream ends with an empty batch whose custom metadata carries the
+    error (:data:`ERROR_CODE_KEY`, :data:`ERROR_MESSAGE_KEY`; :func:`read_stream` raises
+    it) and then :class:`StreamAborted`, so that the HTTP body is cut short: no client
+    can take a truncated result for a whole one.
+
+    >>> len(b"".join(ipc_stream(pa.schema([("n", pa.int64())]), [pa.record_batch({"n": [1]})]))) > 0
+    True
+    """
+    sink = _Sink()
+    writer = pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), schema)
+    yield sink.take()
+    try:
+        for batch in batches:
+            for offset in range(0, max(batch.num_rows, 1), batch_rows):
+                writer.write_batch(batch.slice(offset, batch_rows) if batch.num_rows > batch_rows else batch)
+                yield sink.take()
+    except GlashausError as exc:
+        failure: tuple[str, str] = (exc.code, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug: the server log has it, the client gets the code
+        failure = ("INTERNAL_ERROR", f"the result stream failed half-way ({type(exc).__name__}); "
+                   "the server log has the details.")
+        log.exception("a result stream failed half-way")
+    else:
+        writer.close()
+        yield sink.take()
+        return
+    empty = pa.RecordBatch.from_pylist([], schema=schema)
+    writer.write_batch(empty, custom_metadata={ERROR_CODE_KEY: failure[0].encode(),
+                                               ERROR_MESSAGE_KEY: failure[1].encode()})
+    yield sink.take()
+    raise StreamAborted(f"{failure[0]}: {failure[1]}")
+
+
 def ipc_chunks(table: pa.Table, *, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
     """An Arrow IPC stream of ``table``, one piece per record batch (for a streamed body)."""
-    sink = _Sink()
-    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
-        yield sink.take()
-        for batch in table.to_batches(max_chunksize=batch_rows):
-            writer.write_batch(batch)
-            yield sink.take()
-    yield sink.take()
+    return ipc_stream(table.schema, table.to_batches(max_chunksize=batch_rows), batch_rows=batch_rows)
 
 
 def ipc_bytes(table: pa.Table) -> bytes:
@@ -326,28 +393,65 @@ def read_ipc(data: bytes | Any) -> pa.Table:
     return pa.ipc.open_stream(source).read_all()
 
 
+def read_stream(data: bytes | Any) -> pa.Table:
+    """A table from a streamed response body; raises the error a failed stream ends with.
+
+    >>> read_stream(ipc_bytes(pa.table({"n": [1]}))).num_rows
+    1
+    """
+    source = pa.py_buffer(data) if isinstance(data, bytes | bytearray) else data
+    reader = pa.ipc.open_stream(source)
+    batches = []
+    while True:
+        try:
+            batch, metadata = reader.read_next_batch_with_custom_metadata()
+        except StopIteration:
+            break
+        if metadata is not None and ERROR_CODE_KEY in metadata:
+            raise error_class(metadata[ERROR_CODE_KEY].decode())(metadata.get(ERROR_MESSAGE_KEY, b"").decode())
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
 class ChunkReader:
     """A readable file over an iterator of byte chunks (a streamed HTTP body)."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
-        self._buffer = b""
+        self._parts: collections.deque[bytes | memoryview] = collections.deque()
+        self._size = 0
         self.closed = False
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
+        # Chunks are joined once per read (never re-copied while a large message arrives).
+        while size < 0 or self._size < size:
             chunk = next(self._chunks, None)
             if chunk is None:
                 break
-            self._buffer += chunk
-        if size < 0:
-            out, self._buffer = self._buffer, b""
-        else:
-            out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
+            if chunk:
+                self._parts.append(chunk)
+                self._size += len(chunk)
+        if size < 0 or size >= self._size:
+            out = b"".join(self._parts)
+            self._parts.clear()
+            self._size = 0
+            return out
+        pieces, wanted = [], size
+        while wanted:
+            part = self._parts.popleft()
+            if len(part) <= wanted:
+                pieces.append(part)
+                wanted -= len(part)
+            else:
+                view = memoryview(part)
+                pieces.append(view[:wanted])
+                self._parts.appendleft(view[wanted:])
+                wanted = 0
+        self._size -= size
+        return b"".join(pieces)
 
     def close(self) -> None:
         self.closed = True
@@ -365,6 +469,7 @@ _STATUS: dict[type[GlashausError], int] = {
     RateLimitedError: 429,
     StorageError: 500,
     MetastoreError: 503,
+    ServiceUnavailableError: 503,
 }
 
 

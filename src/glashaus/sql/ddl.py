@@ -95,7 +95,12 @@ def arrow_type(kind: exp.DataType | None, column: str) -> pa.DataType:
     name = name.upper()
     if name == "DECIMAL":
         params = [int(p.name) for p in kind.expressions] or [38, 9]
-        return pa.decimal128(*params[:2]) if len(params) > 1 else pa.decimal128(params[0], 0)
+        precision, scale = params[0], params[1] if len(params) > 1 else 0
+        if not 1 <= precision <= 38 or not 0 <= scale <= precision:
+            raise SqlError(
+                f"column {column!r} has type {kind.sql(DIALECT)}: DECIMAL(p, s) needs 1 <= p <= 38 and 0 <= s <= p."
+            )
+        return pa.decimal128(precision, scale)
     if name in _TYPES:
         return _TYPES[name]
     raise SqlError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -25,7 +25,7 @@ from glashaus.access import Principal, request
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
 from glashaus.frames import duck_type
-from glashaus.sql import grants
+from glashaus.sql import grants, policies
 from glashaus.sql.ddl import partitioned_by, table_definition, table_property
 from glashaus.sql.delta_expr import quote, to_delta
 from glashaus.sql.lineage import column_lineage
@@ -100,6 +100,56 @@ class SqlEngine:
                 except duckdb.Error:
                     pass
 
+    def _query(self, resolved: Resolved) -> Result:
+        """A query's rows as a Result that reads them from DuckDB batch by batch, when asked.
+
+        The query runs on a cursor of its own (the thread's connection stays free for the
+        next statement, from any thread, while the rows are still being read); the cursor
+        and the scans registered on it go when the last batch is read or the Result is
+        closed or dropped. The first batch is read here, so that most errors surface from
+        ``lh.sql`` itself; a later one fails as :class:`SqlError` from whatever reads it.
+        """
+        cursor = self._connection().cursor()
+
+        def close() -> None:
+            try:
+                cursor.close()
+            except duckdb.Error:
+                pass
+
+        try:
+            for name, obj in resolved.registrations.items():
+                cursor.register(name, obj)
+            reader = cursor.sql(resolved.expression.sql(dialect=DIALECT)).to_arrow_reader(RESULT_BATCH_ROWS)
+            if _untidy(reader.schema):  # HUGEINT sums: a few aggregate rows, made BIGINT when they fit
+                table = _tidy(reader.read_all())
+                close()
+                return Result(table)
+            first = _next_batch(reader)
+        except duckdb.PermissionException as exc:
+            close()
+            raise UngovernedAccessError(f"refused: {_first_line(exc)}") from None
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:  # DuckDB's Arrow stream reports as OSError
+            close()
+            raise SqlError(_clean_duckdb(exc)) from None
+        except BaseException:
+            close()
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                batch = first
+                while batch is not None:
+                    yield batch
+                    try:
+                        batch = _next_batch(reader)
+                    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                        raise SqlError(_clean_duckdb(exc)) from None
+            finally:
+                close()
+
+        return Result.lazy(reader.schema, batches(), close=close)
+
     # -- entry point ------------------------------------------------------------------
 
     def execute(self, who: Principal, sql: str) -> Result:
@@ -146,7 +196,9 @@ class SqlEngine:
             )
         if isinstance(statement, exp.Query):
             resolved = Resolver(self.tables, who).resolve(statement)
-            return Result(self._run(resolved))
+            return self._query(resolved)
+        if policies.handles(statement):  # before grants: an expression may say 'owner to'
+            return policies.execute(self.tables, who, policies.from_statement(statement))
         if grants.handles(statement):
             return grants.execute(self.tables, who, grants.from_statement(statement))
         if isinstance(statement, exp.Command):
@@ -164,7 +216,8 @@ class SqlEngine:
             raise SqlError(
                 f"statement {type(statement).__name__.upper()} is not supported. Supported: SELECT, "
                 "CREATE CATALOG/SCHEMA/TABLE/VIEW/VOLUME, CREATE TABLE AS SELECT, INSERT INTO, "
-                "MERGE INTO, DELETE, UPDATE, DROP, DESCRIBE, SHOW, GRANT, REVOKE, SHOW GRANTS, ALTER ... OWNER TO."
+                "MERGE INTO, DELETE, UPDATE, DROP, DESCRIBE, SHOW, GRANT, REVOKE, SHOW GRANTS, ALTER ... OWNER TO, "
+                "ALTER TABLE ... SET/DROP ROW FILTER, ALTER TABLE ... ALTER COLUMN ... SET/DROP MASK."
             )
         return handler(who, statement)
 
@@ -518,6 +571,21 @@ def _alias_map(table: exp.Table) -> dict[str, str]:
     return {n: "" for n in names}
 
 
+#: Rows per record batch of a streamed query result (DuckDB produces them in this size).
+RESULT_BATCH_ROWS = 128 * 1024
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+def _untidy(schema: pa.Schema) -> bool:
+    return any(pa.types.is_decimal(f.type) and f.type.scale == 0 and f.type.precision == 38 for f in schema)
+
+
 def _tidy(table: pa.Table) -> pa.Table:
     """DuckDB's HUGEINT sums arrive as DECIMAL(38,0): make them BIGINT when the values fit."""
     for i, field in enumerate(table.schema):
@@ -534,7 +602,7 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _clean_duckdb(exc: duckdb.Error) -> str:
+def _clean_duckdb(exc: duckdb.Error | pa.ArrowException | OSError) -> str:
     text = str(exc).strip()
     text = re.sub(r"__glashaus_scan_\d+", "<table>", text)
     text = re.sub(r"read_parquet\(\[.*?\]\s*,\s*union_by_name\s*=\s*TRUE\)", "<table>", text, flags=re.S)

@@ -264,7 +264,7 @@ def _statement(verb: Verb, kind: str, name: str | None, principal: str, privileg
 
 def execute(tables: TablesService, who: Principal, statement: GrantStatement) -> Result:
     """Run one statement through the tables service, as ``who``."""
-    _check_kind(tables, statement)
+    _check_kind(tables, who, statement)
     on = statement.name  # None: the metastore
     if statement.verb == "SHOW GRANTS":
         if statement.principal is not None and not tables.access.directory.exists(statement.principal):
@@ -295,7 +295,7 @@ def execute(tables: TablesService, who: Principal, statement: GrantStatement) ->
     return Result.status(statement.verb, message, table=on)
 
 
-def _check_kind(tables: TablesService, statement: GrantStatement) -> None:
+def _check_kind(tables: TablesService, who: Principal, statement: GrantStatement) -> None:
     """The kind written must be the object's: ON VIEW for a view, ON TABLE for a table."""
     if statement.name == "metastore":
         # TablesService reads on="metastore" as the metastore itself: refuse rather than act on the wrong thing.
@@ -303,7 +303,8 @@ def _check_kind(tables: TablesService, statement: GrantStatement) -> None:
                                    "metastore itself); rename the catalog to manage its grants.")
     if statement.name is None or statement.kind in ("catalog", "schema"):
         return  # the number of name parts decides these
-    actual = tables.catalog.get(parse_name(statement.name, allow_version=False), details=False).kind
+    actual = tables.catalog.get(parse_name(statement.name, allow_version=False), details=False,
+                                visible=tables.access.visible_to(who)).kind
     if actual != statement.kind:
         raise InvalidArgumentError(
             f"{statement.name} is a {actual}, not a {statement.kind}: write {actual.upper()} {statement.name} "

@@ -150,12 +150,13 @@ class Resolver:
         except InvalidNameError as exc:
             raise SqlError(str(exc)) from None
         version, as_of = _time_travel(table)
-        securable = self.tables.catalog.get(name, kind=("table", "view"), details=False)
+        securable = self.tables.catalog.get(name, kind=("table", "view"), details=False,
+                                            visible=self.tables.access.visible_to(self.who))
         alias = table.alias or name.object
         if securable.kind == "view":
             if version is not None or as_of is not None:
                 raise SqlError(f"{name.full} is a view; time travel applies to tables only.")
-            self.tables.access.authorize(principal, "SELECT", securable, action=self.action)
+            self.tables.access.authorize(principal, "SELECT", securable, action=self.action, reader=self.who)
             if top:
                 out.sources.setdefault(name.full, Source(name.full, "view", None))
             out.views.add(name.full)

@@ -40,10 +40,13 @@ from glashaus.errors import (
     SchemaMismatchError,
     StorageError,
 )
-from glashaus.storage.schema import conform
+from glashaus.storage.schema import check_storable, conform
 
 WriteMode = Literal["append", "overwrite"]
 SchemaMode = Literal["strict", "merge", "overwrite"]
+
+#: The longest vacuum retention: delta-rs panics on hours beyond what a 64-bit duration holds.
+MAX_RETENTION_HOURS = 24 * 365 * 10_000
 
 #: Table properties every managed table gets. Change data feed feeds incremental
 #: pipelines; the long log retention keeps old versions addressable for lineage and
@@ -153,6 +156,7 @@ class DeltaStore:
         metadata: dict[str, str] | None = None,
     ) -> DeltaTable:
         """Create an empty table; CHECK constraints become Delta constraints (a second commit)."""
+        check_storable(schema, table_name=name or "the table")
         config = {**DEFAULT_CONFIGURATION, **(configuration or {})}
         handle = DeltaTable.create(
             location,
@@ -214,6 +218,8 @@ class DeltaStore:
             handle = self.at_version(location, version=read_version, table_name=table_name)
         if schema_mode == "strict":
             data = conform(data, arrow_schema(handle), table_name=table_name)
+        else:
+            check_storable(data.schema, table_name=table_name)
         self._check_not_null(data, handle, table_name)
         delta_schema_mode = None if schema_mode == "strict" else schema_mode
 
@@ -331,6 +337,10 @@ class DeltaStore:
         return handle.optimize.compact()
 
     def vacuum(self, location: str, *, retention_hours: int, dry_run: bool = False) -> list[str]:
+        if not 0 <= retention_hours <= MAX_RETENTION_HOURS:
+            raise InvalidArgumentError(
+                f"retention_hours={retention_hours} is out of range: use 0 to {MAX_RETENTION_HOURS} hours."
+            )
         handle = self.table(location)
         return handle.vacuum(
             retention_hours=retention_hours,
@@ -365,7 +375,10 @@ class DeltaStore:
             ) from None
 
     def history(self, location: str, *, limit: int | None = None) -> list[dict[str, Any]]:
-        return self.table(location).history(limit)
+        if limit is not None and limit < 0:
+            raise InvalidArgumentError(f"limit={limit} must be 0 or more (or None for the whole history).")
+        handle = self.table(location)
+        return handle.history(min(limit, handle.version() + 1) if limit is not None else None)
 
     def changes(
         self, location: str, *, starting_version: int = 0, ending_version: int | None = None
@@ -380,8 +393,16 @@ class DeltaStore:
             raise InvalidArgumentError(
                 f"ending_version={ending_version} is before starting_version={starting_version}."
             )
-        reader = handle.load_cdf(starting_version=starting_version, ending_version=ending_version)
-        return pa.table(reader)
+        try:
+            return pa.table(handle.load_cdf(starting_version=starting_version, ending_version=ending_version))
+        except (pa.ArrowInvalid, DeltaError) as exc:
+            # delta-rs reads the whole range with the newest schema: a column whose type changed
+            # (an overwrite with schema_mode="overwrite") cannot be read across the change.
+            detail = str(exc).split("Error during planning:")[-1].strip().splitlines()[0]
+            raise InvalidArgumentError(
+                f"the change feed from version {starting_version} cannot be read across a change of the "
+                f"table's schema ({detail}); start after the version that changed it (see the history)."
+            ) from None
 
     # -- internals -----------------------------------------------------------------
 
@@ -453,6 +474,16 @@ class DeltaStore:
                 raise StorageError(f"{table_name}: {first}; nothing was written.") from None
             except DeltaProtocolError as exc:
                 raise InvalidArgumentError(f"{table_name}: {exc}") from None
+            except Exception as exc:
+                # delta-rs raises a bare Exception for data its expressions cannot cast
+                # (DELETE ... WHERE id = 'x' on a BIGINT id): the caller's mistake, not a bug.
+                text = str(exc)
+                if type(exc) is Exception and ("Cast error" in text or "Schema error" in text):
+                    detail = text.split("Schema error:")[-1].split("Cast error:")[-1].strip().splitlines()[0]
+                    raise SchemaMismatchError(
+                        f"the change does not fit {table_name}'s columns and types: {detail}. Nothing was written."
+                    ) from None
+                raise
         raise ConcurrentWriteError(
             f"{table_name} kept changing under this write ({_MAX_ATTEMPTS} attempts); "
             "nothing was committed. Retry the write."

@@ -34,6 +34,19 @@ class Layout:
     def volume_location(self, name: Name, securable_id: str) -> str:
         return self._join("volumes", *name.parts[:-1], f"{name.object}-{securable_id[:8]}")
 
+    def model_location(self, name: Name, securable_id: str) -> str:
+        """A registered model's folder; its versions live in ``versions/<n>/`` below it."""
+        return self._join("models", *name.parts[:-1], f"{name.object}-{securable_id[:8]}")
+
+    def model_version_location(self, name: Name, securable_id: str, version: int) -> str:
+        return f"{self.model_location(name, securable_id)}/versions/{int(version)}"
+
+    def experiment_location(self, experiment_id: str) -> str:
+        """An MLflow experiment's files: ``<run_id>/artifacts/...`` and ``models/<model_id>/artifacts/...``."""
+        if not str(experiment_id).isdigit():
+            raise MetastoreError(f"experiment id {experiment_id!r} is not a number.")
+        return self._join("ml", "experiments", str(experiment_id))
+
     def system_location(self, name: Name) -> str:
         return self._join("system", *name.parts[1:])
 

@@ -14,7 +14,46 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.types as pt
 
-from glashaus.errors import SchemaMismatchError
+from glashaus.errors import InvalidArgumentError, SchemaMismatchError
+
+
+def check_storable(schema: pa.Schema, *, table_name: str = "the table") -> None:
+    """Raise :class:`InvalidArgumentError` unless a Delta table can hold columns of ``schema``.
+
+    Asks delta-rs itself, column by column, so the message can name the column; Parquet's
+    own limit (no struct without fields) is checked too.
+
+    >>> check_storable(pa.schema([("t", pa.time64("us"))]))
+    Traceback (most recent call last):
+    glashaus.errors.InvalidArgumentError: column 't' of the table has type time64[us], which a Delta table cannot store; cast it (e.g. to string, int64 or timestamp[us, tz=UTC]) first.
+    """
+    from deltalake import Schema as DeltaSchema  # only storage/ imports deltalake
+
+    if len(schema) == 0:
+        raise InvalidArgumentError(f"{table_name} needs at least one column.")
+    for field in schema:
+        try:
+            DeltaSchema.from_arrow(pa.schema([field]))
+            storable = not _has_empty_struct(field.type)
+        except Exception:  # noqa: BLE001 - delta-rs raises a bare Exception for types it cannot map
+            storable = False
+        if not storable:
+            raise InvalidArgumentError(
+                f"column {field.name!r} of {table_name} has type {field.type}, which a Delta table cannot "
+                "store; cast it (e.g. to string, int64 or timestamp[us, tz=UTC]) first."
+            )
+
+
+def _has_empty_struct(t: pa.DataType) -> bool:
+    if pt.is_struct(t):
+        return t.num_fields == 0 or any(_has_empty_struct(t.field(i).type) for i in range(t.num_fields))
+    if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t) or pt.is_list_view(t):
+        return _has_empty_struct(t.value_type)
+    if pt.is_map(t):
+        return _has_empty_struct(t.key_type) or _has_empty_struct(t.item_type)
+    if pt.is_dictionary(t):
+        return _has_empty_struct(t.value_type)
+    return False
 
 
 def _kind(t: pa.DataType) -> str:

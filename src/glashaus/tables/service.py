@@ -23,7 +23,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from glashaus.access import Access, Principal, request
-from glashaus.access.policies import Policies, ReadPolicy, TagPolicy, policy_select
+from glashaus.access.policies import Policies, ReadPolicy, policy_select
 from glashaus.access.privileges import use_privilege
 from glashaus.catalog import Catalog, Name, Securable, parse_name
 from glashaus.catalog.names import validate_part
@@ -31,13 +31,17 @@ from glashaus.errors import (
     GlashausError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
     SchemaMismatchError,
 )
 from glashaus.lineage import Edge, LineageStore, Source
 from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
 from glashaus.storage.layout import Layout
 from glashaus.frames import to_arrow
+from glashaus.tables.checks import location as _location
+from glashaus.tables.checks import refuse_system as _refuse_system
+from glashaus.tables.grants import GrantsMixin
+from glashaus.tables.metadata import MetadataMixin
+from glashaus.tables.policies import PoliciesMixin
 
 Mode = Literal["append", "overwrite", "merge"]
 SchemaMode = Literal["strict", "merge", "overwrite"]
@@ -72,7 +76,19 @@ class ScanSource:
     policy: ReadPolicy
 
 
-class TablesService:
+@dataclass(frozen=True)
+class BatchRead:
+    """A governed table streamed in record batches: the version read and an estimate of its rows."""
+
+    table: str
+    version: int
+    reader: pa.RecordBatchReader
+    num_rows: int | None
+
+
+class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
+    """The governed data service; grants, policies and metadata live in their own modules (mixins)."""
+
     def __init__(
         self,
         *,
@@ -107,7 +123,7 @@ class TablesService:
         n = parse_name(name, levels=2, allow_version=False)
         _refuse_system(n, "create")
         with request():
-            parent = self.catalog.get(n.parent, kind="catalog")  # type: ignore[arg-type]
+            parent = self._find(who, n.parent, kind="catalog")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE SCHEMA", parent, action="schema.create", details={"name": n.full})
             return self.catalog.create("schema", n, owner=who.name, comment=comment, if_not_exists=if_not_exists)
 
@@ -118,22 +134,20 @@ class TablesService:
                 children = self.catalog.list(kind=kind)
             else:
                 n = parse_name(parent, levels=(1, 2), allow_version=False)
-                container = self.catalog.get(n, kind=("catalog", "schema"))
+                container = self._find(who, n, kind=("catalog", "schema"))
                 privilege = "USE CATALOG" if container.kind == "catalog" else "USE SCHEMA"
                 self.access.authorize(who, privilege, container, action=f"{container.kind}.list")
                 children = self.catalog.list(parent=n, kind=kind)
             # Only what the caller may use or manage is listed.
-            return [
-                c for c in children
-                if self.access.allows(who, use_privilege(c.kind), c) or self.access.allows(who, "MANAGE", c)
-            ]
+            visible = self.access.visible_to(who)
+            return [self._shown(who, c) for c in children if visible(c)]
 
     def get(self, who: Principal, name: str, *, kind: str | tuple[str, ...] | None = None) -> Securable:
         n = parse_name(name, levels=(1, 2, 3), allow_version=False)
         with request():
-            securable = self.catalog.get(n, kind=kind)
+            securable = self._find(who, n, kind=kind)
             self.access.authorize(who, use_privilege(securable.kind), securable, action=f"{securable.kind}.get")
-            return securable
+            return self._shown(who, securable)
 
     def drop(
         self,
@@ -149,7 +163,7 @@ class TablesService:
         _refuse_system(n, "drop")
         with request():
             try:
-                securable = self.catalog.get(n, kind=kind)
+                securable = self._find(who, n, kind=kind)
             except NotFoundError:
                 if if_exists:
                     return []
@@ -160,7 +174,7 @@ class TablesService:
             for s in gone:
                 if s.storage_location and s.kind == "table":
                     self.store.forget(s.storage_location)
-            return gone
+            return [self._shown(who, s) for s in gone]
 
     # -- tables ------------------------------------------------------------------------
 
@@ -207,7 +221,7 @@ class TablesService:
         # A primary key is NOT NULL, as in Unity Catalog (informational otherwise).
         schema = pa.schema([f.with_nullable(False) if f.name in primary_key else f for f in schema])
         with request():
-            parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
+            parent = self._find(who, n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE TABLE", parent, action="table.create", details={"name": n.full})
             created_by = {"glashaus.principal": who.name, "glashaus.operation": "CREATE TABLE"}
             existing = self.catalog.get(n) if self.catalog.exists(n) else None
@@ -248,10 +262,27 @@ class TablesService:
                 raise
             return self.catalog.get(n)
 
-    def table(self, name: str | Name) -> Securable:
-        """The catalog entry of a table (no authorization: callers authorize)."""
+    def table(self, name: str | Name, *, who: Principal | None = None) -> Securable:
+        """The catalog entry of a table (no authorization: callers authorize).
+
+        ``who``: the caller, whose visible tables a not-found error may suggest.
+        """
         n = name if isinstance(name, Name) else parse_name(name, allow_version=False)
-        return self.catalog.get(n, kind="table")
+        return self.catalog.get(n, kind="table", visible=None if who is None else self.access.visible_to(who))
+
+    def _shown(self, who: Principal, securable: Securable) -> Securable:
+        """``securable`` as ``who`` may see it: the storage location only for admins and owners.
+
+        A path in the file system or object store is for those who administer the data;
+        everyone else reaches the data through the catalog, where access is governed.
+        """
+        if securable.storage_location is None or self.access.owns(who, securable):
+            return securable
+        return dataclasses.replace(securable, storage_location=None)
+
+    def _find(self, who: Principal, name: Name, **options: Any) -> Securable:
+        """A catalog lookup for ``who``: a not-found error suggests only names ``who`` may see."""
+        return self.catalog.get(name, visible=self.access.visible_to(who), **options)
 
     def write(
         self,
@@ -285,7 +316,7 @@ class TablesService:
         table = to_arrow(data)
         table = table.rename_columns([c.lower() for c in table.column_names])
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.write", details={"mode": mode, "rows": table.num_rows})
             if mode != "append":
                 self._refuse_if_filtered(who, securable)
@@ -343,7 +374,7 @@ class TablesService:
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "delete from")
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.delete")
             self._refuse_if_filtered(who, securable)
             version, rows = self.store.delete(
@@ -359,7 +390,7 @@ class TablesService:
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "update")
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.update")
             self._refuse_if_filtered(who, securable)
             version, rows = self.store.update(
@@ -377,7 +408,7 @@ class TablesService:
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "merge into")
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.merge")
             self._refuse_if_filtered(who, securable)
             version = self.store.merge(
@@ -404,7 +435,7 @@ class TablesService:
                 raise InvalidArgumentError(f"{name!r} names version {n.version} but version={version} was passed.")
             version = n.version
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "SELECT", securable, action="table.read",
                                   details={"version": version, "as_of": str(as_of) if as_of else None})
             self._flush_if_system(securable)
@@ -433,10 +464,9 @@ class TablesService:
         name = securable.name
         if securable.kind != "table":
             raise InvalidArgumentError(f"{name.full} is a {securable.kind}, not a table.")
-        details: dict[str, Any] = {} if version is None else {"version": version}
-        if reader is not None and reader.name != who.name:
-            details["reader"] = reader.name  # inside a view: the owner is checked, the reader asked
-        self.access.authorize(who, "SELECT", securable, action=action, details=details or None)
+        # Inside a view the owner is checked and the reader, who asked, is recorded.
+        self.access.authorize(who, "SELECT", securable, action=action,
+                              details=None if version is None else {"version": version}, reader=reader)
         self._flush_if_system(securable)
         handle = self.store.at_version(_location(securable), version=version, as_of=as_of, table_name=name.full)
         schema = arrow_schema(handle)
@@ -446,10 +476,53 @@ class TablesService:
             self.policies.for_reader(reader or who, securable, schema),
         )
 
+    # -- streaming reads (added for batch scoring, registry/scoring.py) ----------------------
+
+    def read_batches(
+        self, who: Principal, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None,
+        columns: list[str] | None = None, batch_size: int = 65_536, action: str = "table.read",
+    ) -> BatchRead:
+        """Stream a table (``name`` may carry ``@v3``) in record batches of at most ``batch_size`` rows.
+
+        Authorized and pinned like :meth:`scan`; the reader's row filters and masks are applied
+        to each batch by the one :func:`policy_select` (DuckDB streams the Delta files through it).
+        """
+        n = parse_name(name, allow_version=True)
+        if n.version is not None and version is not None and version != n.version:
+            raise InvalidArgumentError(f"{name!r} names version {n.version} but version={version} was passed.")
+        if batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be at least 1, not {batch_size}.")
+        with request():
+            source = self.scan(who, self.table(n), version=n.version if version is None else version, as_of=as_of,
+                               action=action)
+        missing = [c for c in columns or [] if c not in source.schema.names]
+        if missing:
+            raise InvalidArgumentError(f"cannot read columns {missing}: {n.full}'s columns are {source.schema.names}.")
+        schema = pa.schema([source.schema.field(c) for c in columns]) if columns else source.schema
+        dataset = source.dataset()
+        total = dataset.count_rows()
+        if not source.policy:
+            reader = dataset.scanner(columns=schema.names, batch_size=batch_size).to_reader()
+            return BatchRead(n.full, source.version, reader, total)
+
+        def filtered() -> Any:
+            con = duckdb.connect()
+            try:
+                con.execute("SET enable_external_access = false")
+                con.register("__glashaus_rows", dataset)
+                query = policy_select(source.policy, source.schema, exp.to_identifier("__glashaus_rows", quoted=True))
+                query = exp.select(*[exp.column(c, quoted=True) for c in schema.names]).from_(query.subquery("t"))
+                for batch in con.sql(query.sql(dialect="duckdb")).to_arrow_reader(batch_size):
+                    yield batch.cast(schema)
+            finally:
+                con.close()
+
+        return BatchRead(n.full, source.version, pa.RecordBatchReader.from_batches(schema, filtered()), total)
+
     def version(self, who: Principal, name: str) -> int:
         """The table's current version."""
         n = parse_name(name, allow_version=False)
-        securable = self.table(n)
+        securable = self.table(n, who=who)
         self.access.authorize(who, "SELECT", securable, action="table.version")
         return self.store.table(_location(securable)).version()
 
@@ -457,7 +530,7 @@ class TablesService:
         """Commits newest first: version, time, operation, who, metrics."""
         n = parse_name(name, allow_version=False)
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "SELECT", securable, action="table.history")
             rows = []
             for entry in self.store.history(_location(securable), limit=limit):
@@ -479,7 +552,7 @@ class TablesService:
         """Everything known about a table or view: columns, keys, constraints, version, size."""
         n = parse_name(name, allow_version=False)
         with request():
-            securable = self.catalog.get(n, kind=("table", "view", "volume"))
+            securable = self._find(who, n, kind=("table", "view", "volume"))
             self.access.authorize(who, "SELECT" if securable.kind != "volume" else "READ VOLUME", securable,
                                   action=f"{securable.kind}.describe")
             info: dict[str, Any] = {
@@ -491,7 +564,7 @@ class TablesService:
                 "properties": securable.properties,
                 "created_at": securable.created_at,
                 "created_by": securable.created_by,
-                "location": securable.storage_location,
+                "location": self._shown(who, securable).storage_location,
             }
             if securable.kind == "view":
                 info["sql"] = securable.spec.get("sql")
@@ -522,7 +595,7 @@ class TablesService:
             return info
 
     def schema(self, who: Principal, name: Name) -> pa.Schema:
-        securable = self.table(name)
+        securable = self.table(name, who=who)
         self.access.authorize(who, "SELECT", securable, action="table.schema")
         return arrow_schema(self.store.table(_location(securable)))
 
@@ -531,7 +604,7 @@ class TablesService:
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "restore")
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.restore", details={"version": version})
             new = self.store.restore(_location(securable), version=version, table_name=n.full)
             return Commit(n.full, new, f"RESTORE to {version}")
@@ -539,7 +612,7 @@ class TablesService:
     def optimize(self, who: Principal, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
         n = parse_name(name, allow_version=False)
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.optimize")
             return self.store.optimize(_location(securable), zorder_by=zorder_by)
 
@@ -554,7 +627,7 @@ class TablesService:
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "vacuum")
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.vacuum")
             location = _location(securable)
             hours = max(30 * 24 if retention_hours is None else retention_hours, MIN_RETENTION_HOURS)
@@ -573,84 +646,11 @@ class TablesService:
         """The change data feed: inserted, deleted and updated rows per version."""
         n = parse_name(name, allow_version=False)
         with request():
-            securable = self.table(n)
+            securable = self.table(n, who=who)
             self.access.authorize(who, "SELECT", securable, action="table.changes")
             return self._as_reader(who, securable, self.store.changes(
                 _location(securable), starting_version=starting_version, ending_version=ending_version
             ))
-
-    def _refuse_if_filtered(self, who: Principal, securable: Securable) -> None:
-        """Changes that replace rows need the whole table: refuse them to a filtered or masked writer.
-
-        Otherwise an UPDATE would write masked values back, or an overwrite computed
-        from the visible rows would delete the hidden ones.
-        """
-        if not self.policies.may_apply(securable):
-            return
-        schema = arrow_schema(self.store.table(_location(securable)))
-        if self.policies.for_reader(who, securable, schema):
-            reason = (
-                f"{securable.full_name} has a row filter or column mask that applies to {who.name}, who may "
-                "only append to it; a principal the filter and masks do not apply to can update, delete, "
-                "merge or overwrite it."
-            )
-            self.access.refuse(who, action="table.change_filtered", reason=reason,
-                               details={"table": securable.full_name})
-            raise PermissionDeniedError(reason)
-
-    def _as_reader(self, who: Principal, securable: Securable, data: pa.Table) -> pa.Table:
-        """Apply ``who``'s row filter and column masks to rows read outside SQL."""
-        policy = self.policies.for_reader(who, securable, data.schema)
-        if not policy:
-            return data
-        con = duckdb.connect()
-        try:
-            con.execute("SET enable_external_access = false")
-            con.register("__glashaus_rows", data)
-            query = policy_select(policy, data.schema, exp.to_identifier("__glashaus_rows", quoted=True))
-            return con.sql(query.sql(dialect="duckdb")).to_arrow_table().cast(data.schema)
-        finally:
-            con.close()
-
-    # -- row filters and column masks ---------------------------------------------------
-
-    def set_row_filter(self, who: Principal, name: str, expression: str | None) -> Securable:
-        """Bind a boolean SQL expression to a table (None removes it); needs MANAGE."""
-        n = parse_name(name, allow_version=False)
-        _refuse_system(n, "filter")
-        with request():
-            securable = self.table(n)
-            self.access.authorize(who, "MANAGE", securable, action="table.row_filter",
-                                  details={"expression": expression})
-            columns = arrow_schema(self.store.table(_location(securable))).names
-            return self.policies.set_row_filter(securable, expression, columns=columns)
-
-    def set_column_mask(self, who: Principal, name: str, column: str, expression: str | None) -> Securable:
-        """Bind a mask expression to a column (None removes it); needs MANAGE."""
-        n = parse_name(name, allow_version=False)
-        _refuse_system(n, "mask")
-        with request():
-            securable = self.table(n)
-            self.access.authorize(who, "MANAGE", securable, action="table.column_mask",
-                                  details={"column": column, "expression": expression})
-            columns = arrow_schema(self.store.table(_location(securable))).names
-            return self.policies.set_column_mask(securable, column, expression, columns=columns)
-
-    def create_tag_policy(
-        self, who: Principal, name: str, *, tag: str, mask: str, except_groups: list[str]
-    ) -> TagPolicy:
-        """Mask every column carrying ``tag`` for everyone outside ``except_groups`` (admins only)."""
-        validate_part(name, what="policy name")
-        with request():
-            self.access.require_admin(who, action="tag_policy.create", details={"name": name, "tag": tag})
-            return self.policies.create_tag_policy(
-                name, tag=tag, mask=mask, except_groups=except_groups, created_by=who.name
-            )
-
-    def drop_tag_policy(self, who: Principal, name: str) -> None:
-        with request():
-            self.access.require_admin(who, action="tag_policy.drop", details={"name": name})
-            self.policies.drop_tag_policy(name)
 
     # -- views -----------------------------------------------------------------------------
 
@@ -662,7 +662,7 @@ class TablesService:
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "create")
         with request():
-            parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
+            parent = self._find(who, n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE TABLE", parent, action="view.create", details={"name": n.full})
             if replace and self.catalog.exists(n):
                 existing = self.catalog.get(n, kind="view")
@@ -682,98 +682,12 @@ class TablesService:
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "create")
         with request():
-            parent = self.catalog.get(n.parent, kind="schema")  # type: ignore[arg-type]
+            parent = self._find(who, n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE VOLUME", parent, action="volume.create", details={"name": n.full})
             if if_not_exists and self.catalog.exists(n) and self.catalog.get(n).kind == "volume":
                 return self.catalog.get(n, kind="volume")
             securable = self.catalog.create("volume", n, owner=who.name, comment=comment)
             return self.catalog.update(n, storage_location=self.layout.volume_location(n, securable.id))
-
-    # -- grants and ownership -----------------------------------------------------------
-
-    def _grant_target(self, on: str | None) -> Securable | None:
-        if on is None or str(on).strip().upper() == "METASTORE":
-            return None
-        return self.catalog.get(parse_name(on, levels=(1, 2, 3), allow_version=False), details=False)
-
-    def grant(self, who: Principal, privilege: str, *, on: str | None, to: str) -> bool:
-        """Grant a privilege on a securable (``on=None``: the metastore) to a user or group."""
-        with request():
-            return self.access.grant(who, privilege, self._grant_target(on), to)
-
-    def revoke(self, who: Principal, privilege: str, *, on: str | None, frm: str) -> bool:
-        with request():
-            return self.access.revoke(who, privilege, self._grant_target(on), frm)
-
-    def show_grants(self, who: Principal, on: str | None) -> list[dict[str, Any]]:
-        """Grants on a securable and those it inherits, with where each comes from."""
-        with request():
-            target = self._grant_target(on)
-            names = {}
-            if target is not None:
-                chain = [target] + [self.catalog.get(p, details=False) for p in _ancestors(target.name)]
-                names = {c.id: c.full_name for c in chain}
-            return [
-                {"principal": g.principal, "privilege": g.privilege, "on": names.get(g.securable_id, "METASTORE"),
-                 "inherited": target is not None and g.securable_id != target.id, "granted_by": g.granted_by}
-                for g in self.access.show_grants(who, target)
-            ]
-
-    def set_owner(self, who: Principal, name: str, owner: str) -> Securable:
-        """Transfer ownership (ALTER ... OWNER TO); needs MANAGE, the new owner must exist."""
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        _refuse_system(n, "change the owner of")
-        with request():
-            securable = self.catalog.get(n)
-            self.access.check_owner_change(who, securable, owner)
-            return self.catalog.update(n, owner=owner.lower())
-
-    # -- metadata ------------------------------------------------------------------------
-
-    def set_comment(self, who: Principal, name: str, comment: str, *, column: str | None = None) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        _refuse_system(n, "comment on")
-        with request():
-            securable = self.catalog.get(n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.comment")
-            if column is not None:
-                return self.catalog.set_column_comment(n, self._column(securable, column), comment)
-            return self.catalog.update(n, comment=comment)
-
-    def set_tags(
-        self, who: Principal, name: str, tags: dict[str, str], *, column: str | None = None
-    ) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        _refuse_system(n, "tag")
-        with request():
-            securable = self.catalog.get(n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.tag")
-            return self.catalog.set_tags(n, tags, column=None if column is None else self._column(securable, column))
-
-    def unset_tags(self, who: Principal, name: str, keys: list[str], *, column: str | None = None) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        _refuse_system(n, "untag")
-        with request():
-            securable = self.catalog.get(n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.untag")
-            return self.catalog.unset_tags(n, keys, column=column)
-
-    def set_properties(self, who: Principal, name: str, properties: dict[str, str]) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        _refuse_system(n, "set properties on")
-        with request():
-            securable = self.catalog.get(n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.properties")
-            return self.catalog.update(n, properties=properties)
-
-    def _column(self, securable: Securable, column: str) -> str:
-        """``column`` in lower case; for a table it must be one of its columns."""
-        col = validate_part(column, what="column")
-        if securable.kind == "table":
-            names = arrow_schema(self.store.table(_location(securable))).names
-            if col not in names:
-                raise NotFoundError(f"column {col!r} does not exist in {securable.full_name}; its columns are {names}.")
-        return col
 
     # -- lineage -----------------------------------------------------------------------------
 
@@ -808,8 +722,9 @@ class TablesService:
 
     def _lineage_node(self, who: Principal, name: str) -> Securable:
         securable = self.get(who, name)
-        if securable.kind not in ("table", "view"):
-            raise InvalidArgumentError(f"lineage is kept for tables and views; {name} is a {securable.kind}.")
+        if securable.kind not in ("table", "view", "model"):
+            raise InvalidArgumentError(f"lineage is kept for tables and views; {name} is a {securable.kind} "
+                                       "(models have lineage too).")
         return securable
 
     def _visibility(self, who: Principal) -> Callable[[str], bool]:
@@ -819,7 +734,7 @@ class TablesService:
             if full_name not in seen:
                 try:
                     node = self.catalog.get(parse_name(full_name), details=False)
-                    seen[full_name] = self.access.allows(who, "SELECT", node)
+                    seen[full_name] = self.access.allows(who, use_privilege(node.kind), node)  # EXECUTE for models
                 except GlashausError:
                     seen[full_name] = False  # dropped since, or not a name any more
             return seen[full_name]
@@ -828,7 +743,7 @@ class TablesService:
 
     def _current_source(self, who: Principal, name: str) -> Source:
         n = parse_name(name, allow_version=True)
-        securable = self.catalog.get(n, kind=("table", "view"))
+        securable = self._find(who, n, kind=("table", "view"))
         self.access.authorize(who, "SELECT", securable, action="lineage.declare")
         if securable.kind == "view":
             return Source(n.full, "view", None)
@@ -849,25 +764,6 @@ class TablesService:
     def _flush_if_system(self, securable: Securable) -> None:
         if securable.name.catalog == "system":
             self.access.audit.flush()
-
-
-def _ancestors(name: Name) -> list[Name]:
-    found, parent = [], name.parent
-    while parent is not None:
-        found.append(parent)
-        parent = parent.parent
-    return found
-
-
-def _location(securable: Securable) -> str:
-    if not securable.storage_location:
-        raise NotFoundError(f"table {securable.full_name!r} has no storage location (its creation failed).")
-    return securable.storage_location
-
-
-def _refuse_system(n: Name, verb: str) -> None:
-    if n.catalog == "system":
-        raise InvalidArgumentError(f"cannot {verb} {n.full!r}: the system catalog is written only by Glashaus.")
 
 
 def _clean_schema(schema: pa.Schema, table: str) -> pa.Schema:

@@ -8,8 +8,11 @@ caller can never step outside the volume's folder.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import posixpath
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow.fs as pafs
@@ -43,13 +46,36 @@ def check_path(path: str) -> str:
     return posixpath.join(*parts)
 
 
+@contextlib.contextmanager
+def _file_errors(volume: str, rel: str) -> Iterator[None]:
+    """Folders where a file was meant (and the reverse), or over-long names: the caller's to fix."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise NotFoundError(f"file {rel!r} does not exist in volume {volume}.") from None
+    except IsADirectoryError:
+        raise InvalidArgumentError(f"{rel!r} is a folder in volume {volume}, not a file; name a file in it.") from None
+    except (NotADirectoryError, FileExistsError):
+        raise InvalidArgumentError(
+            f"{rel!r} in volume {volume} runs through a file as if it were a folder; choose another path."
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InvalidArgumentError(f"file path {rel[:80]!r}... in volume {volume} is too long.") from None
+        if exc.errno is None and "is a directory" in str(exc):  # pyarrow's local file system says so in words
+            raise InvalidArgumentError(
+                f"{rel!r} is a folder in volume {volume}, not a file; name a file in it."
+            ) from None
+        raise
+
+
 class VolumesService:
     def __init__(self, tables: TablesService) -> None:
         self.tables = tables
 
     def _volume(self, who: Principal, name: str, privilege: str, action: str) -> tuple[Securable, pafs.FileSystem, str]:
         n = parse_name(name, allow_version=False)
-        securable = self.tables.catalog.get(n, kind="volume")
+        securable = self.tables.catalog.get(n, kind="volume", visible=self.tables.access.visible_to(who))
         self.tables.access.authorize(who, privilege, securable, action=action)
         location = securable.storage_location or ""
         fs, base = pafs.FileSystem.from_uri(location if "://" in location else "file://" + location)
@@ -63,32 +89,44 @@ class VolumesService:
             target = f"{base}/{rel}"
             if not overwrite and fs.get_file_info(target).type != pafs.FileType.NotFound:
                 raise InvalidArgumentError(f"{volume}/{rel} exists already; pass overwrite=True to replace it.")
-            fs.create_dir(posixpath.dirname(target), recursive=True)
-            temp = f"{posixpath.dirname(target)}/.{uuid.uuid4().hex}.tmp"
-            with fs.open_output_stream(temp) as out:
-                out.write(data)
-            fs.move(temp, target)
+            with _file_errors(volume, rel):
+                if fs.get_file_info(target).type == pafs.FileType.Directory:
+                    raise IsADirectoryError(target)
+                fs.create_dir(posixpath.dirname(target), recursive=True)
+                temp = f"{posixpath.dirname(target)}/.{uuid.uuid4().hex}.tmp"
+                try:
+                    with fs.open_output_stream(temp) as out:
+                        out.write(data)
+                    fs.move(temp, target)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        fs.delete_file(temp)
+                    raise
             return FileInfo(rel, len(data), None)
 
     def get(self, who: Principal, volume: str, path: str) -> bytes:
         rel = check_path(path)
         with request():
             _, fs, base = self._volume(who, volume, "READ VOLUME", "volume.get")
-            try:
-                with fs.open_input_stream(f"{base}/{rel}") as src:
-                    return src.read()
-            except FileNotFoundError:
-                raise NotFoundError(f"file {rel!r} does not exist in volume {volume}.") from None
+            with _file_errors(volume, rel), fs.open_input_stream(f"{base}/{rel}") as src:
+                return src.read()
 
     def list(self, who: Principal, volume: str, prefix: str = "") -> list[FileInfo]:
         with request():
             _, fs, base = self._volume(who, volume, "READ VOLUME", "volume.list")
             root = f"{base}/{check_path(prefix)}" if prefix else base
-            selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+            found = fs.get_file_info(root)
+            if found.type == pafs.FileType.File:  # a prefix naming one file lists that file
+                infos = [found]
+            elif found.type == pafs.FileType.Directory:
+                with _file_errors(volume, prefix):
+                    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+            else:
+                infos = []
             return sorted(
                 (
                     FileInfo(info.path[len(base) + 1 :], info.size or 0, str(info.mtime) if info.mtime else None)
-                    for info in fs.get_file_info(selector)
+                    for info in infos
                     if info.type == pafs.FileType.File and not info.base_name.startswith(".")
                 ),
                 key=lambda f: f.path,
@@ -98,7 +136,5 @@ class VolumesService:
         rel = check_path(path)
         with request():
             _, fs, base = self._volume(who, volume, "WRITE VOLUME", "volume.delete")
-            try:
+            with _file_errors(volume, rel):
                 fs.delete_file(f"{base}/{rel}")
-            except FileNotFoundError:
-                raise NotFoundError(f"file {rel!r} does not exist in volume {volume}.") from None

@@ -62,6 +62,8 @@ class MlflowRequest:
     body: bytes = b""
     path_params: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    #: The request body's size in bytes (MLflow caps some requests, e.g. log-batch at 1 MB).
+    size: int = 0
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
@@ -96,9 +98,23 @@ class Route:
     raw_body: bool = False
 
 
+#: Codes MLflow clients know (mlflow.protos.databricks_pb2.ErrorCode); others are renamed by status.
+MLFLOW_CODES = frozenset({
+    "INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "BAD_REQUEST", "UNAUTHENTICATED", "INVALID_PARAMETER_VALUE",
+    "ENDPOINT_NOT_FOUND", "MALFORMED_REQUEST", "INVALID_STATE", "PERMISSION_DENIED", "FEATURE_DISABLED",
+    "REQUEST_LIMIT_EXCEEDED", "RESOURCE_CONFLICT", "NOT_IMPLEMENTED", "RESOURCE_ALREADY_EXISTS",
+    "RESOURCE_DOES_NOT_EXIST", "RESOURCE_EXHAUSTED", "ABORTED",
+})
+_CODE_OF_STATUS = {400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                   404: "RESOURCE_DOES_NOT_EXIST", 409: "RESOURCE_CONFLICT", 413: "RESOURCE_EXHAUSTED",
+                   429: "REQUEST_LIMIT_EXCEEDED"}
+
+
 def mlflow_error(exc: GlashausError) -> JSONResponse:
     status = _STATUS.get(exc.code) or wire.status_of(exc)
-    return JSONResponse(wire.error_body(exc.code, str(exc)), status_code=status)
+    # A Glashaus-only code (INVALID_NAME, SCHEMA_MISMATCH, ...) would be unknown to an MLflow client.
+    code = exc.code if exc.code in MLFLOW_CODES else _CODE_OF_STATUS.get(status, "INTERNAL_ERROR")
+    return JSONResponse(wire.error_body(code, str(exc)), status_code=status)
 
 
 def add_routes(app: FastAPI, server: Any, routes: list[Route]) -> None:
@@ -154,4 +170,42 @@ def _request(route: Route, request: Request, body: bytes) -> MlflowRequest:
     return MlflowRequest(
         method=request.method, params=params, multi=multi, body=body if route.raw_body else b"",
         path_params=dict(request.path_params), headers={k.lower(): v for k, v in request.headers.items()},
+        size=len(body),
     )
+
+
+def parse_message(req: MlflowRequest, message_class: Any) -> Any:
+    """The request as an MLflow protobuf request message (``mlflow.protos.service_pb2.CreateRun``, ...).
+
+    GET parameters come from the query (repeated fields may repeat, booleans are
+    ``true``/``false``); other methods from the JSON body. Values of the wrong type
+    are MLflow's INVALID_PARAMETER_VALUE (400), naming the field.
+
+    >>> body = parse_message(req, service_pb2.LogBatch)    # doctest: +SKIP
+    """
+    from google.protobuf import json_format
+    from google.protobuf.descriptor import FieldDescriptor
+
+    message = message_class()
+    if req.method == "GET":
+        values: dict[str, Any] = {}
+        for f in message.DESCRIPTOR.fields:
+            given = req.multi.get(f.name)
+            if not given:
+                continue
+            if f.type == FieldDescriptor.TYPE_BOOL:
+                given = [_boolean(f.name, v) for v in given]
+            values[f.name] = given if f.is_repeated else given[-1]
+    else:
+        values = req.params
+    try:
+        json_format.ParseDict(values, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        raise InvalidArgumentError(f"invalid {message_class.__name__} request: {exc}") from None
+    return message
+
+
+def _boolean(name: str, value: str) -> bool:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidArgumentError(f"parameter {name!r} must be true or false, got {value!r}.")

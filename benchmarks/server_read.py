@@ -1,0 +1,236 @@
+"""Server-mode reads: a table through ``glashaus serve`` (Arrow IPC over HTTP) versus embedded.
+
+The same seeded orders table (default 10M rows) read two ways, in the same run on the
+same machine:
+
+* **read** -- ``glashaus.connect(url, token=...).read(name)`` against a ``glashaus serve``
+  running in its own process (its own interpreter, as in production) versus
+  ``glashaus.connect(path).read(name)`` in this process;
+* **SELECT \\*** -- ``.sql("SELECT * FROM name").to_arrow()``, remote versus embedded
+  (the server streams DuckDB's record batches as they come).
+
+Both sides return a whole pyarrow Table; the remote side includes the HTTP request, the
+token check, the audit event, the server's read, the IPC encoding, the transfer over
+loopback and the decoding. Per operation: one warm-up per side, then ``--repeat`` timed
+runs, alternating which side goes first; medians and the ratio remote / embedded are
+printed. Target: read ratio <= 1.5.
+
+    .venv/bin/python benchmarks/server_read.py --rows 10000000
+    .venv/bin/python benchmarks/server_read.py --rows 100000 --repeat 2     # quick check
+
+The lakehouse is built once under ``benchmarks/.work/`` (or ``--workdir``) and reused
+by later runs with the same ``--rows``/``--seed``/``--chunk-rows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx  # noqa: E402
+import pyarrow as pa  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+import glashaus  # noqa: E402
+from _common import DEFAULT_WORK, ORDERS_SCHEMA, iter_orders, median  # noqa: E402
+
+TARGET = 1.5
+SCHEMA = "main.bench"
+ORDERS = f"{SCHEMA}.orders"
+LAYOUT_VERSION = 1  # bump when the generated data or table layout changes
+USER = "bench"
+
+
+# -- the lakehouse -----------------------------------------------------------------------
+
+
+def _marker(args: argparse.Namespace) -> dict:
+    return {"rows": args.rows, "seed": args.seed, "chunk_rows": args.chunk_rows, "layout": LAYOUT_VERSION}
+
+
+def build(args: argparse.Namespace, workdir: Path, console: Console) -> Path:
+    """The lakehouse with ``main.bench.orders`` (``--rows`` rows), built unless already there."""
+    root = workdir / "lakehouse"
+    marker_path = workdir / "built.json"
+    if marker_path.exists() and not args.rebuild:
+        try:
+            if json.loads(marker_path.read_text()) == _marker(args):
+                console.print(f"reusing {root}")
+                return root
+        except ValueError:
+            pass
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    chunks = -(-args.rows // args.chunk_rows)
+    with _progress(console) as progress:
+        task = progress.add_task(f"writing {args.rows:,} orders ({chunks} appends)", total=args.rows)
+        with glashaus.connect(root, user=USER) as lh:
+            lh.create_schema(SCHEMA, if_not_exists=True)
+            lh.create_table(ORDERS, schema=ORDERS_SCHEMA, primary_key=["order_id"])
+            for count, chunk in iter_orders(args.rows, seed=args.seed, chunk_rows=args.chunk_rows):
+                lh.write(ORDERS, chunk)
+                progress.advance(task, count)
+    marker_path.write_text(json.dumps(_marker(args)))
+    return root
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=False,
+    )
+
+
+# -- the server, in a process of its own -------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, console: Console) -> tuple[subprocess.Popen, str]:
+    """``glashaus serve`` on a free loopback port, as its own process; waits for /health."""
+    port = _free_port()
+    command = [sys.executable, "-c", "from glashaus.cli.main import app; app()", "serve",
+               "--lakehouse", str(root), "--user", USER, "--port", str(port), "--log-level", "warning"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            error = server.stderr.read().decode() if server.stderr else ""
+            console.print(f"[red]the server did not start:[/] {error[-2000:]}")
+            raise SystemExit(1)
+        time.sleep(0.1)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def make_console() -> Console:
+    # Piped output gets 120 columns rather than rich's 80, so the tables stay readable.
+    return Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    workdir = Path(args.workdir) if args.workdir else DEFAULT_WORK / f"server_read-{args.rows}-s{args.seed}"
+    root = build(args, workdir, console)
+
+    lh = glashaus.connect(root, user=USER)
+    token = lh.create_token(expires_in=None, comment="server_read benchmark")
+    server, url = start_server(root, console)
+    remote = glashaus.connect(url, token=token)
+    select = f"SELECT * FROM {ORDERS}"
+    ops = {
+        "read": {"embedded": lambda: lh.read(ORDERS), "remote": lambda: remote.read(ORDERS)},
+        "SELECT *": {"embedded": lambda: lh.sql(select).to_arrow(), "remote": lambda: remote.sql(select).to_arrow()},
+    }
+    if args.only:
+        ops = {k: v for k, v in ops.items() if k in args.only}
+    times: dict[str, dict[str, list[float]]] = {op: {"embedded": [], "remote": []} for op in ops}
+    shapes: dict[str, dict[str, tuple[int, int]]] = {op: {} for op in ops}
+    console.print(
+        f"orders: {args.rows:,} rows; server {url} (pid {server.pid}); pyarrow {pa.__version__}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    )
+    try:
+        with _progress(console) as progress:
+            task = progress.add_task("reads", total=len(ops) * (args.repeat + 1) * 2)
+            for op, sides in ops.items():
+                progress.update(task, description=op)
+                for side, fn in sides.items():  # warm-up: file metadata, caches, connections
+                    table = fn()
+                    shapes[op][side] = (table.num_rows, table.nbytes)
+                    del table
+                    progress.advance(task)
+                for i in range(args.repeat):
+                    order = ("embedded", "remote") if i % 2 == 0 else ("remote", "embedded")
+                    for side in order:
+                        t0 = time.perf_counter()
+                        table = sides[side]()
+                        times[op][side].append(time.perf_counter() - t0)
+                        del table
+                        progress.advance(task)
+    finally:
+        remote.close()
+        stop_server(server)
+        lh.close()
+
+    table = Table(title=f"remote (glashaus serve, Arrow IPC over HTTP) vs embedded — {args.rows:,} rows, "
+                        f"median of {args.repeat} run(s)")
+    for column, justify in (("operation", "left"), ("embedded ms", "right"), ("remote ms", "right"),
+                            ("ratio", "right"), ("remote MiB/s", "right"), ("rows", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    report: dict = {"rows": args.rows, "repeat": args.repeat, "target": TARGET, "operations": {}}
+    for op in ops:
+        e, r = median(times[op]["embedded"]), median(times[op]["remote"])
+        ratio = r / e if e > 0 else float("inf")
+        rows, nbytes = shapes[op]["remote"]
+        same = shapes[op]["remote"][0] == shapes[op]["embedded"][0]
+        table.add_row(op, f"{e * 1000:.0f}", f"{r * 1000:.0f}", f"{ratio:.2f}", f"{nbytes / 2**20 / r:,.0f}",
+                      f"{rows:,}" + ("" if same else " [red](differs from embedded!)[/]"))
+        report["operations"][op] = {"embedded_s": times[op]["embedded"], "remote_s": times[op]["remote"],
+                                    "ratio": ratio, "bytes": nbytes, "same_rows": same}
+    console.print(table)
+    met = "read" not in ops or report["operations"]["read"]["ratio"] <= TARGET
+    report["met"] = met
+    if "read" in ops:
+        console.print(
+            f"read ratio: [bold]{report['operations']['read']['ratio']:.2f}[/] (target <= {TARGET}): "
+            + ("[green]target met[/]" if met else "[red]target NOT met[/]")
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    console.print(f"load average at the end: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
+    return 1 if args.check and not met else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=10_000_000, help="orders rows (default 10,000,000)")
+    p.add_argument("--repeat", type=int, default=5, help="timed runs per operation and side (default 5)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--chunk-rows", type=int, default=1_000_000,
+                   help="rows per lh.write append when building (default 1,000,000: 10 files at 10M)")
+    p.add_argument("--workdir", help="where the lakehouse lives (default benchmarks/.work/server_read-<rows>-s<seed>)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the lakehouse even if one is there")
+    p.add_argument("--only", nargs="+", metavar="OP", choices=["read", "SELECT *"], help="run only these operations")
+    p.add_argument("--json", help="also write the timings to this JSON file")
+    p.add_argument("--check", action="store_true", help="exit with status 1 when the target is missed")
+    args = p.parse_args(argv)
+    if args.rows < 1 or args.repeat < 1 or args.chunk_rows < 1:
+        p.error("--rows, --repeat and --chunk-rows must be positive")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""MLflow's own rules, used as they are: size limits, name checks, the filter parser.
+
+``mlflow-skinny`` (the ``ml`` extra) is imported on first use only: importing it
+costs seconds, and a lakehouse that never tracks anything should not pay that.
+Its ``MlflowException`` becomes the matching :class:`~glashaus.errors.GlashausError`
+(MLflow's error codes are Glashaus's codes), so callers see one exception family.
+
+>>> with mlflow_rules():                                         # doctest: +SKIP
+...     check_param("lr", "0.1")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any, NamedTuple
+
+from glashaus.errors import AlreadyExistsError, GlashausError, InvalidArgumentError, NotFoundError
+
+#: Largest page a search may ask for (MLflow's SEARCH_MAX_RESULTS_THRESHOLD).
+MAX_RESULTS_THRESHOLD = 50_000
+
+
+def _module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise GlashausError(
+            "experiment tracking needs mlflow-skinny for MLflow's rules and formats: "
+            "pip install 'glashaus[ml]'."
+        ) from None
+
+
+def validation() -> ModuleType:
+    return _module("mlflow.utils.validation")
+
+
+def search_utils() -> ModuleType:
+    return _module("mlflow.utils.search_utils")
+
+
+@contextlib.contextmanager
+def mlflow_rules() -> Iterator[None]:
+    """Turn an MlflowException raised inside into the GlashausError with the same code."""
+    exceptions = _module("mlflow.exceptions")
+    try:
+        yield
+    except exceptions.MlflowException as exc:
+        cls = {"RESOURCE_DOES_NOT_EXIST": NotFoundError, "RESOURCE_ALREADY_EXISTS": AlreadyExistsError}.get(
+            exc.error_code, InvalidArgumentError
+        )
+        raise cls(exc.message) from None
+
+
+class _Tag(NamedTuple):
+    key: str
+    value: str
+
+
+def check_metric(key: Any, value: Any, timestamp: Any, step: Any, *, path: str = "") -> None:
+    validation()._validate_metric(key, value, timestamp, step, path=path)
+
+
+def check_param(key: Any, value: Any, *, path: str = "") -> str:
+    """The value to store (MLflow may truncate long values when MLFLOW_TRUNCATE_LONG_VALUES is set)."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"param {key!r} must have a string value, got {type(value).__name__}.")
+    return validation()._validate_param(key, value, path=path).value
+
+
+def check_tag(key: Any, value: Any, *, path: str = "") -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"tag {key!r} must have a string value, got {type(value).__name__}.")
+    return validation()._validate_tag(key, value, path=path).value
+
+
+def check_experiment_tag(key: Any, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"tag {key!r} must have a string value, got {type(value).__name__}.")
+    validation()._validate_experiment_tag(key, value)
+
+
+def check_experiment_name(name: Any) -> None:
+    validation()._validate_experiment_name(name)
+
+
+def check_batch(metrics: int, params: int, tags: int) -> None:
+    v = validation()
+    v._validate_batch_limit("metrics", v.MAX_METRICS_PER_BATCH, metrics)
+    v._validate_batch_limit("params", v.MAX_PARAMS_TAGS_PER_BATCH, params)
+    v._validate_batch_limit("tags", v.MAX_PARAMS_TAGS_PER_BATCH, tags)
+    v._validate_batch_limit("metrics, params, and tags", v.MAX_ENTITIES_PER_BATCH, metrics + params + tags)
+
+
+def check_dataset_input(dataset: Any, tags: dict[str, str]) -> None:
+    v = validation()
+    v._validate_dataset(dataset)
+    v._validate_input_tags([_Tag(k, val) for k, val in tags.items()])
+
+
+def check_logged_model_name(name: str | None) -> None:
+    validation()._validate_logged_model_name(name)
+
+
+def check_max_results(max_results: int, *, limit: int = MAX_RESULTS_THRESHOLD) -> int:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or not 0 < max_results <= limit:
+        raise InvalidArgumentError(
+            f"Invalid value {max_results!r} for parameter 'max_results' supplied: it must be a positive "
+            f"integer of at most {limit}."
+        )
+    return max_results
+
+
+def random_run_name() -> str:
+    """MLflow's memorable run names (``sassy-owl-123``)."""
+    return _module("mlflow.utils.name_utils")._generate_random_name()
+
+
+def page_offset(page_token: str | None) -> int:
+    with mlflow_rules():
+        offset = search_utils().SearchUtils.parse_start_offset_from_page_token(page_token)
+    if offset < 0:
+        raise InvalidArgumentError(f"Invalid page token {page_token!r}: negative offset.")
+    return offset
+
+
+def page_token(offset: int) -> str:
+    return search_utils().SearchUtils.create_page_token(offset).decode("ascii")
