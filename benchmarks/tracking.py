@@ -134,6 +134,8 @@ def run_client(python: Path, env: dict[str, str], args: argparse.Namespace, expe
     result: dict[str, float] = {}
     with console.status(f"{label}: logging {args.runs} runs ...") as status:
         for line in proc.stdout:  # type: ignore[union-attr]
+            if not line.startswith("{"):
+                continue  # the mlflow client's own messages ("View run ...")
             data = json.loads(line)
             if "progress" in data:
                 status.update(f"{label}: logged {data['progress']}/{args.runs} runs ...")

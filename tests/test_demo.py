@@ -29,6 +29,7 @@ from examples.plant_shop.pipeline import (
 from glashaus.cli.main import app
 
 EVENTS = 20_000
+REQUESTS = 30
 CUSTOMERS = 2_000
 S = SCHEMA
 
@@ -39,7 +40,7 @@ def demo(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("demo") / "lh")
     result = CliRunner().invoke(
         app, ["demo", "--events", str(EVENTS), "--customers", str(CUSTOMERS), "--lakehouse", root,
-              "--user", "alice"],
+              "--user", "alice", "--requests", str(REQUESTS)],
         env={"GLASHAUS_LAKEHOUSE": None, "GLASHAUS_USER": None, "COLUMNS": None},
     )
     assert result.exit_code == 0, (result.output, result.exception)
@@ -58,7 +59,9 @@ def one(lh, query):
 
 def test_demo_builds_every_layer(lh):
     objects = {s.full_name.rsplit(".", 1)[1]: s.kind for s in lh.list(S)}
-    assert objects == {name: ("view" if name == "revenue_by_region" else "table") for name in LAYERS}
+    ml_objects = {"recommender": "model", "recommender_training": "experiment", "recommender_inference": "table"}
+    assert objects == {**{name: ("view" if name == "revenue_by_region" else "table") for name in LAYERS},
+                       **ml_objects}
     assert set(LAYERS.values()) == {"bronze", "silver", "gold"}
     assert lh.describe(f"{S}.events_bronze")["num_rows"] == EVENTS
     assert lh.describe(f"{S}.customers_bronze")["num_rows"] == CUSTOMERS
@@ -230,3 +233,24 @@ def test_demo_secures_the_shop_analysts_see_masked_emails_pii_readers_see_them(l
     decisions = dict(lh.sql("SELECT decision, count(*) FROM system.access.audit GROUP BY decision").fetchall())
     assert decisions["allow"] > 0 and decisions["deny"] >= 1
     assert "ana lacks SELECT on table main.plant_shop.events_bronze" in denied_attempt(lh)
+
+
+def test_the_recommender_is_tracked_registered_with_lineage_and_served(lh, demo):
+    from examples.plant_shop import ml
+
+    output = demo[1].output
+    assert f"{ml.MODEL} v1 @champion" in output
+    version = lh.models.version(f"{ml.MODEL}@champion")
+    assert version.version == 1 and version.run_id
+    # the MLflow run the client logged: its params and metric are in the lakehouse
+    run = lh.runs.get(version.run_id)
+    assert run.params["features_table"] == ml.FEATURES_TABLE
+    assert 0 <= run.metrics["accuracy"].value <= 1
+    # lineage from the model to the exact feature-table version, and on to the raw tables
+    edges = lh.lineage(ml.MODEL, direction="upstream", depth=5)
+    assert (ml.FEATURES_TABLE, lh.describe(ml.FEATURES_TABLE)["version"]) in {
+        (e.source, e.source_version) for e in edges if e.target == ml.MODEL}
+    assert any(e.source == f"{S}.events_bronze" for e in edges)
+    # every request the demo sent is in the inference table, with the model version that answered
+    rows = lh.sql(f"SELECT model_version, status_code, count(*) FROM {ml.INFERENCE_TABLE} GROUP BY ALL").fetchall()
+    assert rows == [(1, 200, REQUESTS)]

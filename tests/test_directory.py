@@ -373,6 +373,16 @@ def test_a_token_must_expire_in_the_future(bob, expires_in):
     assert bob.tokens() == []
 
 
+def test_a_token_lifetime_may_be_given_in_seconds(alice, bob):
+    bob.create_token(expires_in=3600)
+    (info,) = bob.tokens()
+    assert dt.timedelta(minutes=59) < info.expires_at - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=1)
+    for wrong in ("3600", [1], float("nan"), 10**12):
+        with pytest.raises(InvalidArgumentError, match="expires_in must be"):
+            bob.create_token(expires_in=wrong)
+    assert len(bob.tokens()) == 1
+
+
 def test_a_revoked_token_is_refused_at_once(alice, bob):
     token = bob.create_token()
     (info,) = bob.tokens()

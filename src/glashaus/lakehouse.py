@@ -342,10 +342,11 @@ class Lakehouse:
         return self.admin.get(self.principal, name or self.user)
 
     def create_token(
-        self, user: str | None = None, *, expires_in: dt.timedelta | None = dt.timedelta(days=90),
+        self, user: str | None = None, *, expires_in: dt.timedelta | float | None = dt.timedelta(days=90),
         comment: str | None = None,
     ) -> str:
-        """A new API token (shown once, stored as a hash) for ``user`` (default: you).
+        """A new API token (shown once, stored as a hash) for ``user`` (default: you); ``expires_in`` in seconds or
+        as a timedelta.
 
         >>> token = lh.create_token(expires_in=dt.timedelta(days=30))  # doctest: +SKIP
         """

@@ -309,7 +309,17 @@ class Directory:
     def create_token(
         self, principal: str, *, expires_in: dt.timedelta | None = dt.timedelta(days=90), comment: str | None = None
     ) -> tuple[str, TokenInfo]:
-        """A new API token for ``principal``: the string (shown once) and its record."""
+        """A new API token for ``principal``: the string (shown once) and its record.
+
+        ``expires_in`` is a ``timedelta`` or a number of seconds.
+        """
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+            if expires_in != expires_in or abs(expires_in) > MAX_TOKEN_LIFETIME.total_seconds():  # NaN, huge
+                raise InvalidArgumentError(f"expires_in must be at most {MAX_TOKEN_LIFETIME.days} days, in seconds "
+                                           "or as a timedelta (or None for a token that never expires).")
+            expires_in = dt.timedelta(seconds=expires_in)
+        if expires_in is not None and not isinstance(expires_in, dt.timedelta):
+            raise InvalidArgumentError(f"expires_in must be a timedelta or a number of seconds, not {expires_in!r}.")
         if expires_in is not None and expires_in.total_seconds() <= 0:
             raise InvalidArgumentError("expires_in must be positive (or None for a token that never expires).")
         if expires_in is not None and expires_in > MAX_TOKEN_LIFETIME:

@@ -9,6 +9,7 @@ adds progress bars, a summary of the tables and their lineage, and the time take
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shlex
 import sys
 import time
@@ -35,7 +36,7 @@ from glashaus.cli.common import (
 from glashaus.cli.lineage import lineage_tree
 from glashaus.errors import GlashausError
 
-_PIPELINE = "examples.plant_shop.pipeline"
+_EXAMPLE = "examples.plant_shop"
 
 
 def demo(
@@ -45,15 +46,17 @@ def demo(
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
     user: UserOption = None,
     metastore: MetastoreOption = None,
+    ml_: Annotated[bool, typer.Option("--ml/--no-ml", help="Train, track, register and serve the recommender.")] = True,
+    requests: Annotated[int, typer.Option("--requests", min=1, help="Requests sent to the served model.")] = 200,
 ) -> None:
-    """Build the plant-shop example: bronze from generated data, silver and gold in SQL.
+    """Build the plant-shop example: bronze from generated data, silver and gold in SQL, then the recommender.
 
     Re-running replaces main.plant_shop.
     """
     started = time.perf_counter()
     out, err = console(), console(stderr=True)
     with open_lakehouse(lakehouse, user, metastore) as lh:
-        pipeline = _load_pipeline()
+        pipeline = _load_example("pipeline")
         out.print(f"Building the plant shop in [bold]{escape(lh.root)}[/] as [bold]{escape(lh.user)}[/] "
                   f"({events:,} events, {customers:,} customers, seed {seed})")
         bars = Progress(
@@ -94,6 +97,20 @@ def demo(
         decisions = dict(lh.sql("SELECT decision, count(*) FROM system.access.audit GROUP BY decision").fetchall())
         out.print(f"[bold]audit[/]: {count(decisions.get('allow', 0))} allowed and "
                   f"{count(decisions.get('deny', 0))} denied decisions in system.access.audit")
+        ml = _load_example("ml")
+        if not ml_:
+            out.print("[bold]ml[/]: skipped (--no-ml)")
+        elif (missing := _missing_ml_packages()):
+            out.print(f"[bold]ml[/]: skipped: {', '.join(missing)} not installed "
+                      "(pip install -e '.[demo]' for the recommender, MLflow tracking and serving)")
+        else:
+            with err.status("training, tracking, registering and serving the recommender ..."):
+                report = ml.train_and_serve(lh, requests=requests, say=lambda line: out.print(f"  {escape(line)}"))
+            out.print(f"[bold]model[/]: {ml.MODEL} v{report.version} @champion, MLflow run {report.run_id}, "
+                      f"accuracy {report.accuracy:.3f}")
+            out.print(lineage_tree(lh, ml.MODEL, direction="upstream"))
+            out.print(f"[bold]serving[/]: {report.requests} requests -> {report.inference_rows} rows in "
+                      f"{ml.INFERENCE_TABLE}")
         root = lh.root
     elapsed = time.perf_counter() - started
     out.print(f"Done in [bold]{elapsed:.1f} s[/] (pipeline {run.seconds:.1f} s). Try:")
@@ -114,17 +131,25 @@ def _who_sees_what(lh: glashaus.Lakehouse, pipeline: ModuleType) -> Table:
     return table
 
 
-def _load_pipeline() -> ModuleType:
-    """The plant-shop pipeline, from the source checkout this package runs from."""
+def _missing_ml_packages() -> list[str]:
+    """The packages of the demo's ML part (the ``demo`` extra) that are not installed."""
+    wanted = {"mlflow": "mlflow-skinny", "sklearn": "scikit-learn", "skops": "skops", "fastapi": "fastapi",
+              "uvicorn": "uvicorn", "httpx": "httpx", "prometheus_client": "prometheus-client"}
+    return [package for module, package in wanted.items() if importlib.util.find_spec(module) is None]
+
+
+def _load_example(module: str) -> ModuleType:
+    """A module of the plant-shop example (``pipeline``, ``ml``), from the source checkout this package runs from."""
     # examples/ sits beside src/ in the repository; an editable install only puts src/
     # on the path, so add the checkout root when the example is there.
     root = Path(glashaus.__file__).resolve().parents[2]
     if (root / "examples" / "plant_shop" / "pipeline.py").is_file() and str(root) not in sys.path:
         sys.path.append(str(root))
+    name = f"{_EXAMPLE}.{module}"
     try:
-        return importlib.import_module(_PIPELINE)
+        return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name and _PIPELINE.startswith(exc.name):
+        if exc.name and name.startswith(exc.name):
             raise GlashausError(
                 "the plant-shop example (examples/plant_shop/) is not installed with this package; "
                 "run `glashaus demo` from a source checkout (pip install -e .)."

@@ -62,9 +62,13 @@ def _node(name: str, version: int | None) -> Text:
 def lineage_tree(lh: Lakehouse, name: str, *, direction: str = "upstream", depth: int = 10) -> Tree:
     """A Rich tree of ``lh.lineage(name)``; shared by ``glashaus lineage`` and the demo summary."""
     edges = lh.lineage(name, direction=direction, depth=depth)
-    info = lh.describe(name)
-    full = info["name"]
-    root = Tree(_node(full, info.get("version")) + Text(f" ({info['kind']})", style="dim"))
+    securable = lh.get(name)
+    full, kind = securable.full_name, securable.kind
+    if kind == "model":
+        version = lh.models.get(full).latest_version
+    else:
+        version = lh.describe(full).get("version") if kind in ("table", "view") else None
+    root = Tree(_node(full, version) + Text(f" ({kind})", style="dim"))
     upstream = direction == "upstream"
     by_node: dict[str, list[Any]] = {}
     for e in edges:

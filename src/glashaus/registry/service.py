@@ -169,11 +169,14 @@ class RegistryService:
         run_id: str | None = None,
         logged_model_id: str | None = None,
         code_commit: str | None = None,
+        source_uri: str | None = None,
     ) -> ModelVersion:
         """Register a saved MLflow model folder from managed storage as a new version (files are copied).
 
         ``source`` is ``/Volumes/<catalog>/<schema>/<volume>/<folder>`` or a path/URI inside a volume,
-        model or experiment of this lakehouse; anything else is refused.
+        model or experiment of this lakehouse; anything else is refused. ``source_uri`` is what the
+        version records as its source when that differs from the path read (the MLflow protocol
+        records the client's ``runs:/...`` or ``models:/m-...`` URI, never a storage path).
         """
         n = _model_name(name)
         tags = _check_tags(tags, what="model version")
@@ -183,8 +186,8 @@ class RegistryService:
             self.files.copy_in(location, staged)
             return {"code_commit": code_commit}
 
-        return self._new_version(who, n, build, source=source, training_set=training_set, description=description,
-                                 tags=tags, run_id=run_id, logged_model_id=logged_model_id)
+        return self._new_version(who, n, build, source=source_uri or source, training_set=training_set,
+                                 description=description, tags=tags, run_id=run_id, logged_model_id=logged_model_id)
 
     def get_version(self, who: Principal, ref: str | ModelRef) -> ModelVersion:
         """``main.shop.reco/3``, ``main.shop.reco@champion`` or ``main.shop.reco/latest``."""

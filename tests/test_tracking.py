@@ -1,0 +1,509 @@
+"""Experiment tracking: experiments as securables, runs, MLflow's rules, search, files, logged models."""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import glashaus
+from glashaus.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    InvalidNameError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from glashaus.metastore import Base
+from glashaus.tracking import Dataset, DatasetInput, Metric, ModelOutput
+from glashaus.tracking import tables as tracking_tables
+
+EXP = "main.shop.reco_training"
+TS = 1_767_225_600_000
+
+
+@pytest.fixture
+def exp(shop):
+    return shop.experiments.create(EXP, tags={"team": "reco"})
+
+
+@pytest.fixture
+def bob(shop):
+    shop.create_user("bob")
+    return shop.as_user("bob")
+
+
+def denials(lh, action):
+    lh.flush()
+    return lh.sql(
+        "SELECT principal, privilege, securable FROM system.access.audit "
+        f"WHERE decision = 'deny' AND action = '{action}'"
+    ).fetchall()
+
+
+# -- metastore ----------------------------------------------------------------------------------
+
+
+def test_migration_creates_exactly_the_declared_tables(lh):
+    with lh.metastore.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    ours = [d for d in diff if "ml_" in repr(d)]
+    assert ours == []
+    assert tracking_tables.RunRow.__tablename__ in sa.inspect(lh.metastore.engine).get_table_names()
+
+
+# -- experiments ----------------------------------------------------------------------------------
+
+
+def test_a_three_part_name_is_the_experiments_securable(shop, exp):
+    assert (exp.name, exp.securable, exp.owner, exp.tags) == (EXP, EXP, "alice", {"team": "reco"})
+    assert shop.get(EXP).kind == "experiment"
+    assert shop.experiments.get("Main.Shop.Reco_Training").experiment_id == exp.experiment_id
+    assert shop.experiments.get(exp.experiment_id).name == EXP
+    assert shop.get(EXP).storage_location.endswith(f"/ml/experiments/{exp.experiment_id}")
+
+
+def test_a_free_form_name_lives_in_main_default_under_a_slug(lh):
+    first = lh.experiments.create("/Users/ana/Plant Shop")
+    second = lh.experiments.create("/Users/ana/plant-shop")
+    assert first.name == "/Users/ana/Plant Shop"
+    assert first.securable.startswith("main.default.users_ana_plant_shop_")
+    assert first.securable != second.securable
+    assert lh.get(first.securable).kind == "experiment"
+    assert lh.experiments.get("/Users/ana/Plant Shop").experiment_id == first.experiment_id
+    numeric = lh.experiments.create("2024 runs")
+    assert numeric.securable.startswith("main.default.exp_2024_runs_")
+
+
+def test_experiment_names_are_unique_even_when_deleted(shop, exp):
+    with pytest.raises(AlreadyExistsError, match="already exists"):
+        shop.experiments.create(EXP)
+    shop.experiments.delete(EXP)
+    with pytest.raises(AlreadyExistsError, match="deleted state"):
+        shop.experiments.create(EXP)
+    shop.experiments.restore(EXP)
+    assert shop.experiments.get(EXP).lifecycle_stage == "active"
+
+
+def test_bad_experiment_input_is_refused_with_the_fix(shop, exp):
+    svc, alice = shop.tracking, shop.principal
+    with pytest.raises(InvalidArgumentError, match="Invalid experiment name"):
+        svc.create_experiment(alice, "")
+    with pytest.raises(InvalidArgumentError, match="exceeds the maximum length"):
+        svc.create_experiment(alice, "x" * 501)
+    with pytest.raises(NotFoundError, match="schema 'main.nope' does not exist"):
+        svc.create_experiment(alice, "main.nope.exp")
+    with pytest.raises(InvalidNameError, match="'Bad-Name!' is not a valid identifier"):
+        svc.create_experiment(alice, "main.shop.Bad-Name!")
+    assert svc.create_experiment(alice, "v1.2.3").securable.startswith("main.default.v1_2_3_")
+    with pytest.raises(InvalidArgumentError, match="Glashaus's own"):
+        svc.set_experiment_tag(alice, exp.experiment_id, "glashaus.securable", "x")
+    with pytest.raises(InvalidArgumentError, match="three-part name"):
+        svc.rename_experiment(alice, exp.experiment_id, "free-name")
+    with pytest.raises(NotFoundError, match="Default experiment"):
+        svc.get_experiment(alice, "0")
+    with pytest.raises(InvalidArgumentError, match="whole numbers"):
+        svc.get_experiment(alice, "abc")
+    with pytest.raises(NotFoundError, match="Could not find experiment"):
+        svc.get_experiment_by_name(alice, "main.shop.nope")
+
+
+def test_rename_and_tags_of_a_free_form_experiment(lh):
+    e = lh.experiments.create("draft")
+    renamed = lh.tracking.rename_experiment(lh.principal, e.experiment_id, "final")
+    assert renamed.name == "final" and renamed.securable == e.securable
+    lh.experiments.set_tag("final", "stage", "dev")
+    assert lh.experiments.get("final").tags == {"stage": "dev"}
+    lh.tracking.delete_experiment_tag(lh.principal, e.experiment_id, "stage")
+    with pytest.raises(NotFoundError, match="No tag with name: stage"):
+        lh.tracking.delete_experiment_tag(lh.principal, e.experiment_id, "stage")
+
+
+def test_search_experiments_filters_orders_and_pages(shop, exp):
+    for name in ("main.shop.b_exp", "main.shop.c_exp"):
+        shop.experiments.create(name)
+    shop.experiments.set_tag("main.shop.c_exp", "team", "reco")
+    svc, alice = shop.tracking, shop.principal
+    assert [e.name for e in shop.experiments.search("tags.team = 'reco'", order_by=["name DESC"])] == [
+        "main.shop.reco_training", "main.shop.c_exp"]
+    first = svc.search_experiments(alice, max_results=2, order_by=["name"])
+    second = svc.search_experiments(alice, max_results=2, order_by=["name"], page_token=first.next_page_token)
+    assert [e.name for e in first.items + second.items] == ["main.shop.b_exp", "main.shop.c_exp", EXP]
+    assert second.next_page_token is None
+    shop.experiments.delete("main.shop.b_exp")
+    assert [e.name for e in shop.experiments.search(view="deleted")] == ["main.shop.b_exp"]
+    with pytest.raises(InvalidArgumentError):
+        shop.experiments.search("nonsense ~ 3")
+
+
+# -- runs and logging -------------------------------------------------------------------------------
+
+
+def test_a_run_records_params_metrics_tags_and_its_user(shop, exp):
+    run = shop.runs.start(EXP, name="baseline", tags={"mlflow.user": "someone-else"})
+    assert (run.status, run.user_id, run.tags["mlflow.user"], run.tags["mlflow.runName"]) == (
+        "RUNNING", "alice", "alice", "baseline")
+    shop.runs.log_params(run.run_id, {"lr": 0.1, "model": "gbm"})
+    shop.runs.log_metrics(run.run_id, {"rmse": 0.4}, step=1, timestamp=TS)
+    shop.runs.log_metrics(run.run_id, {"rmse": 0.3}, step=2, timestamp=TS - 5)  # a later step wins
+    shop.runs.log_metrics(run.run_id, {"rmse": 0.9}, step=0, timestamp=TS + 99)
+    shop.runs.set_tags(run.run_id, {"stage": "dev"})
+    done = shop.runs.end(run.run_id)
+    assert done.status == "FINISHED" and done.end_time is not None
+    assert done.params == {"lr": "0.1", "model": "gbm"}
+    assert done.metrics["rmse"].value == 0.3 and done.metrics["rmse"].step == 2
+    assert [(m.step, m.value) for m in shop.runs.metric_history(run.run_id, "rmse")] == [
+        (0, 0.9), (1, 0.4), (2, 0.3)]
+    auto = shop.runs.start(EXP)
+    assert auto.name and auto.name != "baseline"  # MLflow's generated names
+
+
+def test_nan_and_infinity_are_stored_as_mlflow_stores_them(shop, exp):
+    run = shop.runs.start(EXP)
+    shop.runs.log_metrics(run.run_id, {"nan": float("nan"), "up": float("inf"), "down": float("-inf")})
+    metrics = shop.runs.get(run.run_id).metrics
+    assert math.isnan(metrics["nan"].value)
+    assert (metrics["up"].value, metrics["down"].value) == (1.7976931348623157e308, -1.7976931348623157e308)
+    assert math.isnan(shop.runs.metric_history(run.run_id, "nan")[0].value)
+
+
+def test_params_are_immutable_and_a_refused_batch_writes_nothing(shop, exp):
+    run = shop.runs.start(EXP)
+    shop.runs.log_params(run.run_id, {"lr": "0.1"})
+    shop.runs.log_params(run.run_id, {"lr": "0.1"})  # the same value again is fine
+    with pytest.raises(InvalidArgumentError, match="Changing param values is not allowed"):
+        shop.tracking.log_batch(shop.principal, run.run_id, params={"lr": "0.2"},
+                                metrics=[Metric("loss", 1.0, TS)], tags={"t": "v"})
+    after = shop.runs.get(run.run_id)
+    assert after.params == {"lr": "0.1"} and "loss" not in after.metrics and "t" not in after.tags
+    assert shop.runs.metric_history(run.run_id, "loss") == []
+    shop.runs.log_params(run.run_id, {"long": "x" * 6001})  # MLflow truncates long values (with a warning)
+    assert len(shop.runs.get(run.run_id).params["long"]) == 6000
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s, w, r: s.log_batch(w, r, params={f"p{i}": "v" for i in range(101)}), "at most 100 params"),
+    (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("../x", 1.0, TS)]), "must not resolve to other names"),
+    (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("m", "high", TS)]), "valid double"),
+    (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("m", 1.0, -1)]), "nonnegative"),
+    (lambda s, w, r: s.log_batch(w, r, params=[("a", "1"), ("a", "2")]), "Duplicate parameter keys"),
+    (lambda s, w, r: s.log_batch(w, r, params={"k" * 251: "v"}), "exceeds the maximum length"),
+    (lambda s, w, r: s.log_batch(w, r, tags={"bad\tkey": "v"}), "Names may only contain"),
+    (lambda s, w, r: s.update_run(w, r, status="DONE"), "Invalid run status"),
+    (lambda s, w, r: s.create_run(w, "1", run_name="a", tags={"mlflow.runName": "b"}), "different values"),
+])
+def test_mlflow_size_and_name_limits_are_enforced(shop, exp, call, message):
+    run = shop.runs.start(EXP)
+    with pytest.raises(InvalidArgumentError, match=message):
+        call(shop.tracking, shop.principal, run.run_id)
+
+
+def test_deleted_runs_and_experiments_refuse_logging_until_restored(shop, exp):
+    run = shop.runs.start(EXP)
+    shop.runs.delete(run.run_id)
+    with pytest.raises(InvalidArgumentError, match="must be in the 'active' state"):
+        shop.runs.log_metrics(run.run_id, {"m": 1.0})
+    shop.runs.restore(run.run_id)
+    shop.runs.log_metrics(run.run_id, {"m": 1.0})
+    shop.experiments.delete(EXP)
+    assert shop.runs.get(run.run_id).lifecycle_stage == "deleted"
+    with pytest.raises(InvalidArgumentError, match="experiment .* must be in the 'active' state"):
+        shop.runs.start(EXP)
+    shop.experiments.restore(EXP)
+    assert shop.runs.get(run.run_id).lifecycle_stage == "active"
+    with pytest.raises(NotFoundError, match="Run with id=nope not found"):
+        shop.runs.get("nope")
+
+
+def test_inputs_outputs_and_the_mlflow_2_model_history(shop, exp):
+    run = shop.runs.start(EXP)
+    data = DatasetInput(Dataset("orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}'),
+                        {"mlflow.data.context": "training"})
+    shop.tracking.log_inputs(shop.principal, run.run_id, datasets=[data, data], models=["m-1"])
+    shop.tracking.log_outputs(shop.principal, run.run_id, [ModelOutput("m-2", 3)])
+    shop.tracking.record_logged_model(shop.principal, run.run_id, {"artifact_path": "model"})
+    got = shop.runs.get(run.run_id)
+    assert got.inputs == [data] and got.model_inputs == ["m-1"] and got.outputs == [ModelOutput("m-2", 3)]
+    assert '"artifact_path": "model"' in got.tags["mlflow.log-model.history"]
+    assert [r.run_id for r in shop.runs.search([EXP], "datasets.context = 'training'")] == [run.run_id]
+    with pytest.raises(InvalidArgumentError, match="digest"):
+        shop.tracking.log_inputs(shop.principal, run.run_id,
+                                 datasets=[DatasetInput(Dataset("d", "x" * 40, "delta", "s"))])
+
+
+# -- search ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def runs(shop, exp):
+    made = {}
+    for name, rmse, model, team in [("a", 0.5, "gbm", "Reco"), ("b", 0.2, "gbm", "reco"), ("c", 0.9, "lin", None),
+                                    ("d", float("nan"), "gbm", None)]:
+        run = shop.runs.start(EXP, name=name)
+        shop.runs.log_params(run.run_id, {"model": model})
+        shop.runs.log_metrics(run.run_id, {"rmse": rmse})
+        if team:
+            shop.runs.set_tags(run.run_id, {"team": team})
+        made[name] = run.run_id
+    shop.runs.start(EXP, name="e")  # no metrics at all
+    return made
+
+
+def names(found):
+    return [r.name for r in found]
+
+
+@pytest.mark.parametrize("filter_string, expected", [
+    ("metrics.rmse < 0.6", ["a", "b"]),
+    ("metrics.rmse != 0.5", ["b", "c", "d"]),  # NaN matches only '!='
+    ("params.model = 'gbm' and metrics.rmse >= 0.2", ["a", "b"]),
+    ("tags.team LIKE 'reco'", ["b"]),  # LIKE is case-sensitive
+    ("tags.team ILIKE 'RECO'", ["a", "b"]),
+    ("tags.team IS NULL", ["c", "d", "e"]),
+    ("run_name = 'c'", ["c"]),
+    ("tags.`mlflow.runName` LIKE '%e'", ["e"]),
+    ("attributes.status = 'RUNNING' and params.model != 'gbm'", ["c"]),
+])
+def test_search_runs_with_mlflow_filters(shop, runs, filter_string, expected):
+    assert sorted(names(shop.runs.search([EXP], filter_string))) == expected
+
+
+def test_search_runs_orders_with_missing_and_nan_last_and_pages(shop, runs):
+    assert names(shop.runs.search([EXP], order_by=["metrics.rmse"])) == ["b", "a", "c", "d", "e"]
+    assert names(shop.runs.search([EXP], order_by=["metrics.rmse DESC"])) == ["c", "a", "b", "d", "e"]
+    assert names(shop.runs.search([EXP], order_by=["attributes.run_name DESC"]))[:2] == ["e", "d"]
+    assert set(names(shop.runs.search([EXP], f"run_id IN ('{runs['a']}', '{runs['c']}')"))) == {"a", "c"}
+    svc, alice, exp_id = shop.tracking, shop.principal, shop.experiments.get(EXP).experiment_id
+    pages, token = [], None
+    while True:
+        page = svc.search_runs(alice, [exp_id], order_by=["params.model", "run_name"], max_results=2,
+                               page_token=token)
+        pages.append(names(page.items))
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == [["a", "b"], ["d", "c"], ["e"]]
+    shop.runs.delete(runs["a"])
+    assert names(shop.runs.search([EXP], view="deleted")) == ["a"]
+
+
+@pytest.mark.parametrize("filter_string, order_by, message", [
+    ("metrics.rmse > 'x'", None, "Expected numeric value type"),
+    ("metrics.rmse LIKE 0.5", None, "Invalid comparator"),
+    ("params.model = gbm", None, "not quoted"),
+    ("bogus.x = 'y'", None, "Invalid entity type"),
+    ("attributes.artifact_uri = 'x'", None, "artifact_uri is not supported"),
+    ("metrics.rmse > 0 OR metrics.rmse < 0", None, "Invalid clause"),
+    (None, ["metrics.rmse", "metrics.rmse DESC"], "duplicate"),
+    (None, ["metrics.rmse SIDEWAYS"], "Invalid"),
+])
+def test_bad_search_input_is_invalid_parameter_value(shop, runs, filter_string, order_by, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        shop.runs.search([EXP], filter_string, order_by=order_by)
+    with pytest.raises(InvalidArgumentError, match="max_results"):
+        shop.runs.search([EXP], max_results=50_001)
+    with pytest.raises(InvalidArgumentError, match="page token"):
+        shop.tracking.search_runs(shop.principal, ["1"], page_token="not base64!")
+
+
+def test_filter_values_are_bound_never_pasted(shop, runs):
+    for evil in ("x' OR '1'='1", "'; DROP TABLE ml_runs; --"):
+        assert shop.runs.search([EXP], f"params.model = \"{evil}\"") == []
+    assert len(shop.runs.search([EXP])) == 5
+
+
+# -- governance ---------------------------------------------------------------------------------------
+
+
+def test_reading_needs_execute_logging_needs_modify_and_denials_are_audited(shop, exp, bob):
+    run = shop.runs.start(EXP)
+    shop.grant("USE SCHEMA", on="main.shop", to="bob")
+    with pytest.raises(PermissionDeniedError, match="bob lacks EXECUTE on experiment main.shop.reco_training"):
+        bob.runs.get(run.run_id)
+    with pytest.raises(PermissionDeniedError, match="GRANT MODIFY ON EXPERIMENT main.shop.reco_training TO bob"):
+        bob.runs.log_metrics(run.run_id, {"m": 1.0})
+    assert ("bob", "MODIFY", EXP) in denials(shop, "run.log")
+    assert bob.experiments.search() == []
+    shop.grant("EXECUTE", on=EXP, to="bob")
+    assert bob.runs.get(run.run_id).run_id == run.run_id
+    assert [e.name for e in bob.experiments.search()] == [EXP]
+    with pytest.raises(PermissionDeniedError):
+        bob.runs.start(EXP)
+    shop.grant("MODIFY", on=EXP, to="bob")
+    mine = bob.runs.start(EXP)
+    bob.runs.log_metrics(mine.run_id, {"m": 1.0})
+    assert mine.user_id == "bob"
+    with pytest.raises(PermissionDeniedError, match="MANAGE"):
+        bob.experiments.delete(EXP)
+
+
+def test_creating_an_experiment_needs_create_model_on_the_schema(shop, bob):
+    shop.grant("USE SCHEMA", on="main.shop", to="bob")
+    with pytest.raises(PermissionDeniedError, match="GRANT CREATE MODEL ON SCHEMA main.shop TO bob"):
+        bob.experiments.create("main.shop.bobs")
+    assert ("bob", "CREATE MODEL", "main.shop") in denials(shop, "experiment.create")
+    with pytest.raises(NotFoundError):
+        shop.get("main.shop.bobs")  # nothing half-made
+    shop.grant("CREATE MODEL", on="main.shop", to="bob")
+    mine = bob.experiments.create("main.shop.bobs")
+    assert mine.owner == "bob"
+    run = bob.runs.start("main.shop.bobs")  # owners have every privilege on what they own
+    bob.runs.log_metrics(run.run_id, {"m": 1.0})
+    with pytest.raises(PermissionDeniedError, match="CREATE MODEL on schema main.default"):
+        bob.experiments.create("free-form")
+
+
+def test_dropping_the_securable_drops_the_experiment_and_its_runs(shop, exp):
+    run = shop.runs.start(EXP)
+    shop.runs.log_metrics(run.run_id, {"m": 1.0})
+    shop.drop(EXP)
+    with pytest.raises(NotFoundError):
+        shop.runs.get(run.run_id)
+    with shop.metastore.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(tracking_tables.MetricRow)) == 0
+
+
+# -- artifacts ------------------------------------------------------------------------------------------
+
+
+def test_run_files_are_stored_listed_read_and_deleted(shop, exp, bob):
+    run = shop.runs.start(EXP)
+    shop.runs.log_artifact(run.run_id, "plots/roc.png", b"png")
+    shop.runs.log_artifact(run.run_id, "model/MLmodel", b"flavors: {}")
+    assert [(f.path, f.is_dir) for f in shop.runs.artifacts(run.run_id)] == [("model", True), ("plots", True)]
+    assert [(f.path, f.size) for f in shop.runs.artifacts(run.run_id, "plots")] == [("roc.png", 3)]
+    assert shop.runs.read_artifact(run.run_id, "plots/roc.png") == b"png"
+    root = run.artifact_path
+    shop.tracking.files.delete(shop.principal, f"{root}/plots")
+    assert [f.path for f in shop.runs.artifacts(run.run_id)] == ["model"]
+    with pytest.raises(NotFoundError, match="does not exist"):
+        shop.runs.read_artifact(run.run_id, "plots/roc.png")
+    shop.grant("USE SCHEMA", on="main.shop", to="bob")
+    with pytest.raises(PermissionDeniedError, match="EXECUTE"):
+        bob.tracking.files.read(bob.principal, f"{root}/model/MLmodel")
+    assert ("bob", "EXECUTE", EXP) in denials(shop, "artifact.read")
+
+
+@pytest.mark.parametrize("suffix", ["../other/x", "a/../../x", "/etc/passwd", "a\\b", "a\x00b", "./a", "a//b"])
+def test_path_traversal_in_artifact_paths_is_refused(shop, exp, suffix):
+    run = shop.runs.start(EXP)
+    with pytest.raises(InvalidArgumentError, match="artifact path"):
+        shop.tracking.files.write(shop.principal, f"{run.artifact_path}/{suffix}", b"x")
+    with pytest.raises(InvalidArgumentError, match="artifact path"):
+        shop.tracking.files.read(shop.principal, f"{run.artifact_path}/{suffix}")
+
+
+def test_artifact_paths_must_name_a_run_of_that_experiment(shop, exp):
+    run = shop.runs.start(EXP)
+    other = shop.experiments.create("main.shop.other")
+    with pytest.raises(NotFoundError, match="belongs to experiment"):
+        shop.tracking.files.write(shop.principal, f"{other.experiment_id}/{run.run_id}/artifacts/x", b"x")
+    with pytest.raises(NotFoundError, match="artifact path has the form"):
+        shop.tracking.files.list(shop.principal, f"{exp.experiment_id}/{run.run_id}")
+    with pytest.raises(NotFoundError, match="not an experiment id"):
+        shop.tracking.files.list(shop.principal, f"x/{run.run_id}/artifacts")
+
+
+# -- logged models (MLflow 3) ------------------------------------------------------------------------------
+
+
+def test_logged_models_are_created_finalized_searched_and_deleted(shop, exp):
+    svc, alice = shop.tracking, shop.principal
+    run = shop.runs.start(EXP)
+    model = svc.models.create(alice, exp.experiment_id, name="reco", source_run_id=run.run_id,
+                              params={"depth": "3"}, tags={"flavor": "sklearn"})
+    assert (model.status, model.creator, model.params) == ("PENDING", "alice", {"depth": "3"})
+    svc.files.write(alice, f"{model.artifact_path}/MLmodel", b"flavors: {}")
+    assert [f.path for f in svc.files.list(alice, model.artifact_path)] == ["MLmodel"]
+    svc.log_batch(alice, run.run_id, metrics=[Metric("acc", 0.9, TS, 0, model_id=model.model_id)])
+    ready = svc.models.finalize(alice, model.model_id, "READY")
+    assert ready.status == "READY" and [m.key for m in ready.metrics] == ["acc"]
+    other = svc.models.create(alice, exp.experiment_id, name="other")
+    found = svc.models.search(alice, [exp.experiment_id], filter_string="metrics.acc > 0.5")
+    assert [m.model_id for m in found.items] == [model.model_id]
+    ordered = svc.models.search(alice, [exp.experiment_id], order_by=[{"field_name": "name"}], max_results=1)
+    assert [m.name for m in ordered.items] == ["other"] and ordered.next_page_token
+    svc.models.set_tags(alice, model.model_id, {"stage": "dev"})
+    svc.models.delete_tag(alice, model.model_id, "flavor")
+    svc.models.log_params(alice, model.model_id, {"depth": "3", "lr": "0.1"})
+    with pytest.raises(InvalidArgumentError, match="Changing param values"):
+        svc.models.log_params(alice, model.model_id, {"depth": "4"})
+    assert svc.models.get(alice, model.model_id).tags == {"stage": "dev"}
+    svc.models.delete(alice, other.model_id)
+    with pytest.raises(NotFoundError, match="not found"):
+        svc.models.get(alice, other.model_id)
+    assert svc.models.get(alice, other.model_id, allow_deleted=True).lifecycle_stage == "deleted"
+    with pytest.raises(InvalidArgumentError, match="Invalid model name"):
+        svc.models.create(alice, exp.experiment_id, name="a/b")
+    with pytest.raises(InvalidArgumentError, match="Invalid logged model status"):
+        svc.models.finalize(alice, model.model_id, "DONE")
+
+
+def test_logged_models_are_governed_by_their_experiment(shop, exp, bob):
+    model = shop.tracking.models.create(shop.principal, exp.experiment_id, name="reco")
+    shop.grant("USE SCHEMA", on="main.shop", to="bob")
+    with pytest.raises(PermissionDeniedError, match="EXECUTE"):
+        bob.tracking.models.get(bob.principal, model.model_id)
+    shop.grant("EXECUTE", on=EXP, to="bob")
+    assert bob.tracking.models.get(bob.principal, model.model_id).name == "reco"
+    with pytest.raises(PermissionDeniedError, match="MODIFY"):
+        bob.tracking.models.finalize(bob.principal, model.model_id, "READY")
+    with pytest.raises(PermissionDeniedError, match="MODIFY"):
+        bob.tracking.files.write(bob.principal, f"{model.artifact_path}/MLmodel", b"x")
+    assert ("bob", "MODIFY", EXP) in denials(shop, "logged_model.finalize")
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------------------
+
+PG_URL = os.environ.get("GLASHAUS_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def pg_lakehouse(tmp_path):
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set GLASHAUS_TEST_POSTGRES_URL (see scripts/start-postgres.sh)")
+        pytest.skip("no PostgreSQL: set GLASHAUS_TEST_POSTGRES_URL (scripts/start-postgres.sh prints one)")
+    name = f"glashaus_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    lake = glashaus.connect(tmp_path / "lh", user="alice", metastore=url)
+    try:
+        yield lake
+    finally:
+        lake.close()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_tracking_on_a_postgresql_metastore(pg_lakehouse):
+    lh = pg_lakehouse
+    lh.create_schema("main.shop")
+    lh.experiments.create(EXP)
+    made = {}
+    for name, rmse, team in [("a", 0.5, "Reco"), ("b", 0.2, "reco"), ("c", float("nan"), None)]:
+        run = lh.runs.start(EXP, name=name)
+        lh.runs.log_params(run.run_id, {"model": "gbm"})
+        for _ in range(2):  # the same value twice is one history entry
+            lh.runs.log_metrics(run.run_id, {"rmse": rmse}, step=1, timestamp=TS)
+        if team:
+            lh.runs.set_tags(run.run_id, {"team": team})
+        made[name] = run.run_id
+    assert len(lh.runs.metric_history(made["a"], "rmse")) == 1
+    assert names(lh.runs.search([EXP], "tags.team LIKE 'reco'")) == ["b"]
+    assert sorted(names(lh.runs.search([EXP], "tags.team ILIKE 'RECO'"))) == ["a", "b"]
+    assert names(lh.runs.search([EXP], order_by=["metrics.rmse"])) == ["b", "a", "c"]
+    assert math.isnan(lh.runs.get(made["c"]).metrics["rmse"].value)
+    with pytest.raises(InvalidArgumentError, match="Changing param values"):
+        lh.runs.log_params(made["a"], {"model": "lin"})
+    model = lh.tracking.models.create(lh.principal, lh.experiments.get(EXP).experiment_id, name="reco")
+    lh.tracking.log_batch(lh.principal, made["b"], metrics=[Metric("acc", 0.9, TS, 0, model_id=model.model_id)])
+    assert [m.key for m in lh.tracking.models.get(lh.principal, model.model_id).metrics] == ["acc"]
