@@ -252,7 +252,7 @@ def test_ownership_and_manage_still_need_use_catalog_and_use_schema(admin, bob):
 def test_every_user_starts_with_use_catalog_main_and_create_rights_in_main_default(admin, bob):
     assert ("users", "USE CATALOG", "main", True) in grants(admin, "main.default")
     assert {g[1] for g in grants(admin, "main.default") if g[0] == "users" and g[2] == "main.default"} == {
-        "USE SCHEMA", "CREATE TABLE", "CREATE VOLUME"}
+        "USE SCHEMA", "CREATE TABLE", "CREATE VOLUME", "CREATE MODEL"}
     bob.create_table("main.default.mine", data=pa.table({"x": [1]}))
     bob.create_volume("main.default.stuff")
     assert [s.full_name for s in bob.list("main")] == ["main.default"]

@@ -354,8 +354,11 @@ def test_creating_an_experiment_needs_create_model_on_the_schema(shop, bob):
     assert mine.owner == "bob"
     run = bob.runs.start("main.shop.bobs")  # owners have every privilege on what they own
     bob.runs.log_metrics(run.run_id, {"m": 1.0})
+    # free-form MLflow names live in main.default, where every user may create models and experiments
+    assert bob.experiments.create("free-form").owner == "bob"
+    shop.revoke("CREATE MODEL", on="main.default", from_="users")
     with pytest.raises(PermissionDeniedError, match="CREATE MODEL on schema main.default"):
-        bob.experiments.create("free-form")
+        bob.experiments.create("another free-form")
 
 
 def test_dropping_the_securable_drops_the_experiment_and_its_runs(shop, exp):

@@ -99,12 +99,12 @@ class Lakehouse:
 
     def _ensure_defaults(self) -> None:
         # Like Databricks: a 'main' catalog with a 'default' schema where every user
-        # may create tables and volumes.
+        # may create tables, volumes and models (and MLflow experiments, which need CREATE MODEL).
         main, default = DEFAULT_CATALOG, f"{DEFAULT_CATALOG}.{DEFAULT_SCHEMA}"
         self.tables.create_catalog(self.principal, main, if_not_exists=True, comment="The default catalog.")
         self.tables.create_schema(self.principal, default, if_not_exists=True, comment="The default schema.")
         self.tables.grant(self.principal, "USE CATALOG", on=main, to=USERS)
-        for privilege in ("USE SCHEMA", "CREATE TABLE", "CREATE VOLUME"):
+        for privilege in ("USE SCHEMA", "CREATE TABLE", "CREATE VOLUME", "CREATE MODEL"):
             self.tables.grant(self.principal, privilege, on=default, to=USERS)
 
     @property
