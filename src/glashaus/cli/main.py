@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import glashaus
-from glashaus.cli import demo, grants, lineage, models, principals, serve, sql, tables
+from glashaus.cli import demo, grants, lineage, models, principals, serve, serving, sql, tables
 
 app = typer.Typer(
     name="glashaus",
@@ -30,6 +30,7 @@ app.command("demo")(demo.demo)
 app.command("sql")(sql.sql)
 app.add_typer(tables.app, name="tables")
 app.add_typer(models.app, name="models")
+app.add_typer(serving.app, name="serving")
 app.command("lineage")(lineage.lineage)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
