@@ -44,6 +44,7 @@ from glashaus.storage.layout import Layout
 from glashaus.tables import Commit, FileInfo, TablesService, VolumesService
 from glashaus.tables.service import Mode, SchemaMode
 from glashaus.tracking import Experiments, Runs, TrackingService
+from glashaus.tracking.system_tables import providers as ml_system_tables
 
 DEFAULT_CATALOG = "main"
 DEFAULT_SCHEMA = "default"
@@ -92,6 +93,7 @@ class Lakehouse:
         self.engine = SqlEngine(self.tables)
         self.tracking = TrackingService(catalog=self.catalog, access=self.access, metastore=self.metastore,
                                         locations=self.layout)
+        self.tables.virtual_tables.update(ml_system_tables(self.tracking))
         self.registry = RegistryService(tables=self.tables, lineage=self.lineage_store)
         self.serving_service = ServingService(self.metastore, self.access, self.catalog, self.tables, self.registry)
         if first:

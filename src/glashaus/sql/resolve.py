@@ -150,9 +150,17 @@ class Resolver:
         except InvalidNameError as exc:
             raise SqlError(str(exc)) from None
         version, as_of = _time_travel(table)
+        alias = table.alias or name.object
+        provider = self.tables.virtual_tables.get(name.full)
+        if provider is not None:  # computed for this reader (system.ml.runs): no versions, no lineage
+            if version is not None or as_of is not None:
+                raise SqlError(f"{name.full} is computed when queried; it has no versions to travel to.")
+            view_name = f"__glashaus_virtual_{len(out.registrations)}"
+            out.registrations[view_name] = provider(self.who)
+            return exp.Subquery(this=exp.select("*").from_(exp.to_identifier(view_name, quoted=True)),
+                                alias=exp.TableAlias(this=exp.to_identifier(alias)))
         securable = self.tables.catalog.get(name, kind=("table", "view"), details=False,
                                             visible=self.tables.access.visible_to(self.who))
-        alias = table.alias or name.object
         if securable.kind == "view":
             if version is not None or as_of is not None:
                 raise SqlError(f"{name.full} is a view; time travel applies to tables only.")

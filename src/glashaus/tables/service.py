@@ -105,6 +105,9 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         self.access = access
         self.lineage = lineage
         self.policies = policies
+        #: Tables computed when SQL names them (``system.ml.runs``): full name -> rows for a reader.
+        #: Higher capabilities register here; each provider authorizes what it returns.
+        self.virtual_tables: dict[str, Callable[[Principal], pa.Table]] = {}
 
     # -- containers ------------------------------------------------------------------
 
