@@ -1,11 +1,12 @@
-"""The web shell's routes: sign-in, catalog browser, SQL, audit, on ``glashaus serve``.
+"""The web shell's routes: sign-in, catalog browser, models, endpoints, SQL, audit, on ``glashaus serve``.
 
 Each page is a face over the Lakehouse methods the REST API calls (``lh.list``,
 ``lh.get``, ``lh.describe``, ``lh.show_grants``, ``lh.history``, ``lh.list_files``,
 ``lh.sql``), run on ``server.lakehouse.as_user(caller)`` after the server's one
 sign-in path (``_Server._authenticate``: the sign-in gate and the ``auth.failed``
 audit event) has verified the token in the session cookie. Grants, row filters,
-column masks and the audit log are therefore those of every other face.
+column masks and the audit log are therefore those of every other face. The model and
+endpoint pages live in ``web/models.py`` and ``web/endpoints.py``; this module mounts them.
 
 >>> app = create_app(glashaus.connect("./lakehouse"))   # mounts these pages  # doctest: +SKIP
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,13 +36,14 @@ from glashaus.errors import (
     AuthenticationError,
     GlashausError,
     InvalidArgumentError,
-    NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
 )
 from glashaus.lakehouse import Lakehouse
 from glashaus.server import wire
-from glashaus.web.render import PAGE_HEADERS, page, table_rows
+from glashaus.web.endpoints import endpoint_page, endpoints_page
+from glashaus.web.models import model_page, models_page, version_page
+from glashaus.web.render import PAGE_HEADERS, page, public_message, table_rows
 from glashaus.web.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -63,7 +64,6 @@ HISTORY_ROWS = 25
 AUDIT_LIMITS = (50, 100, 200, 500, 1000)
 AUDIT_COLUMNS = ("event_time", "principal", "action", "privilege", "securable", "decision", "reason", "client",
                  "request_id")
-_DID_YOU_MEAN = re.compile(r" Did you mean '[^']*'\?$")
 
 
 @dataclass
@@ -84,7 +84,8 @@ Build = Callable[[Caller], Response]
 
 
 def mount(app: FastAPI, server: Any) -> None:
-    """Add the web shell's pages (``/``, ``/login``, ``/catalog``, ``/sql``, ``/audit``, ``/static``) to ``app``."""
+    """Add the web shell's pages (``/``, ``/login``, ``/catalog``, ``/models``, ``/endpoints``, ``/sql``, ``/audit``,
+    ``/static``) to ``app``."""
     shell = WebShell(server)
     app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
     routes: list[tuple[str, list[str], Callable[[Request], Awaitable[Response]]]] = [
@@ -95,6 +96,11 @@ def mount(app: FastAPI, server: Any) -> None:
         ("/catalog", ["GET"], shell.signed_in(shell.catalogs)),
         ("/catalog/{name}", ["GET"], shell.signed_in(shell.securable)),
         ("/volume-file/{volume}/{path:path}", ["GET"], shell.signed_in(shell.volume_file)),
+        ("/models", ["GET"], shell.signed_in(models_page)),
+        ("/models/{name}", ["GET"], shell.signed_in(model_page)),
+        ("/models/{name}/versions/{version}", ["GET"], shell.signed_in(version_page)),
+        ("/endpoints", ["GET"], shell.signed_in(endpoints_page)),
+        ("/endpoints/{name}", ["GET"], shell.signed_in(endpoint_page)),
         ("/sql", ["GET", "POST"], shell.signed_in(shell.sql)),
         ("/audit", ["GET"], shell.signed_in(shell.audit)),
     ]
@@ -229,6 +235,8 @@ class WebShell:
         if securable.kind in ("catalog", "schema"):
             return caller.render("container.html", children=lh.list(name.full),
                                  grants=lh.show_grants(name.full), **common)
+        if securable.kind == "model":  # a model's page is the registry's, with versions and alias history
+            return RedirectResponse("/models/" + name.full, status_code=303, headers=PAGE_HEADERS)
         if securable.kind == "volume":
             return caller.render("volume.html", files=lh.list_files(name.full), grants=lh.show_grants(name.full),
                                  **common)
@@ -244,7 +252,7 @@ class WebShell:
             ).limit(PREVIEW_ROWS)
             preview = table_rows(lh.sql(query.sql(dialect="duckdb")).to_arrow(), limit=PREVIEW_ROWS)
         except GlashausError as exc:
-            preview_error = _public_message(exc)
+            preview_error = public_message(exc)
         return caller.render("object.html", info=info, grants=lh.show_grants(name.full), history=history,
                              preview=preview, preview_error=preview_error, preview_rows=PREVIEW_ROWS, **common)
 
@@ -272,7 +280,7 @@ class WebShell:
             result = caller.view.sql(query)
         except GlashausError as exc:
             return caller.render("sql.html", status=wire.status_of(exc), **{**context,
-                                                                              "error": _public_message(exc)})
+                                                                              "error": public_message(exc)})
         table = result.to_arrow()
         columns, rows = table_rows(table, limit=MAX_SQL_ROWS)
         context["result"] = {"statement": result.statement, "columns": columns, "rows": rows,
@@ -330,20 +338,12 @@ def _login_page(request: Request, *, message: str | None = None, level: str = "e
 def _error_page(exc: GlashausError, caller: Caller | None = None) -> Response:
     """The error's message on a page, with the status the REST API would answer."""
     status = wire.status_of(exc)
-    context = {"title": "Error", "status": status, "status_code": status, "message": _public_message(exc)}
+    context = {"title": "Error", "status": status, "status_code": status, "message": public_message(exc)}
     return caller.render("error.html", **context) if caller is not None else page("error.html", **context)
 
 
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
-
-
-def _public_message(exc: GlashausError) -> str:
-    """The error's message, minus a 'did you mean' hint: it may name a securable the caller cannot see."""
-    message = str(exc)
-    if isinstance(exc, NotFoundError):
-        message = _DID_YOU_MEAN.sub("", message)
-    return message
 
 
 def _crumbs(name: Any) -> list[tuple[str, str]]:

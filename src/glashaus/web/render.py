@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import jinja2
 import pyarrow as pa
 from starlette.responses import HTMLResponse
+
+from glashaus.errors import GlashausError, NotFoundError
+
+_DID_YOU_MEAN = re.compile(r" Did you mean '[^']*'\?$")
 
 #: Longer cell values are cut (the full value is one SQL query away).
 MAX_CELL = 1000
@@ -100,3 +105,15 @@ def page(template: str, *, status: int = 200, headers: dict[str, str] | None = N
     context.setdefault("active", "")
     html = ENV.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+
+
+def public_message(exc: GlashausError) -> str:
+    """The error's message, minus a 'did you mean' hint: it may name a securable the caller cannot see.
+
+    >>> public_message(NotFoundError("model 'main.shop.recp' does not exist. Did you mean 'main.shop.reco'?"))
+    "model 'main.shop.recp' does not exist."
+    """
+    message = str(exc)
+    if isinstance(exc, NotFoundError):
+        message = _DID_YOU_MEAN.sub("", message)
+    return message
