@@ -95,6 +95,36 @@ def test_core_flow_of_the_real_client(client, served, tmp_path):
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
+def test_search_replies_with_the_same_run_messages_as_get(client, served):
+    """runs/search builds its reply from the stored rows directly: each run is get-run's message."""
+    _, url, tokens = served
+    exp = mlflow.set_experiment("main.shop.search_shape")
+    good = _logged_run("good", 0.2)
+    _logged_run("bad", 0.7)
+    client.create_run(exp.experiment_id, run_name="empty")
+    client.log_batch(good.info.run_id, metrics=[Metric("tiny", 4.056220604842231e-06, 1, 0),
+                                                Metric("big", float("inf"), 1, 0)])
+    headers = {"Authorization": f"Bearer {tokens['alice']}"}
+    reply = httpx.post(f"{url}/api/2.0/mlflow/runs/search", headers=headers,
+                       json={"experiment_ids": [exp.experiment_id], "order_by": ["attributes.run_name"]})
+    assert reply.headers["content-type"] == "application/json"
+    found = reply.json()["runs"]
+    assert [r["info"]["run_name"] for r in found] == ["bad", "empty", "good"]
+    for message in found:
+        got = httpx.get(f"{url}/api/2.0/mlflow/runs/get", headers=headers,
+                        params={"run_id": message["info"]["run_id"]}).json()["run"]
+        assert message == got
+        assert list(message) == ["info", "data", "inputs", "outputs"]
+    metrics = {m["key"]: m for m in found[2]["data"]["metrics"]}
+    assert metrics["nan"]["value"] == "NaN" and metrics["tiny"]["value"] == 4.056220604842231e-06
+    assert set(metrics["rmse"]) == {"key", "value", "timestamp", "step"}
+    for run, fetched in zip(client.search_runs([exp.experiment_id], order_by=["attributes.run_name"]),
+                            [client.get_run(r["info"]["run_id"]) for r in found]):
+        assert run.data.params == fetched.data.params and run.data.tags == fetched.data.tags
+        assert repr(run.data.metrics) == repr(fetched.data.metrics)  # NaN too
+        assert run.info.run_id == fetched.info.run_id and run.info.end_time == fetched.info.end_time
+
+
 def test_sklearn_autolog_and_log_model_make_a_loadable_logged_model(client):
     exp = mlflow.set_experiment("main.shop.autolog")
     mlflow.sklearn.autolog(log_models=False, log_datasets=True)

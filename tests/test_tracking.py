@@ -20,7 +20,7 @@ from glashaus.errors import (
     PermissionDeniedError,
 )
 from glashaus.metastore import Base
-from glashaus.tracking import Dataset, DatasetInput, Metric, ModelOutput
+from glashaus.tracking import Dataset, DatasetInput, Metric, ModelOutput, messages
 from glashaus.tracking import tables as tracking_tables
 
 EXP = "main.shop.reco_training"
@@ -317,6 +317,55 @@ def test_filter_values_are_bound_never_pasted(shop, runs):
     assert len(shop.runs.search([EXP])) == 5
 
 
+def test_search_messages_are_the_messages_of_the_runs_found(shop, runs):
+    """The MLflow faces' fast path (rows straight to messages) answers exactly what the entities give."""
+    svc, alice, exp_id = shop.tracking, shop.principal, shop.experiments.get(EXP).experiment_id
+    full = runs["a"]
+    data = DatasetInput(Dataset("orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}', schema='{"a": 1}',
+                                profile='{"rows": 3}'), {"mlflow.data.context": "training"})
+    svc.log_inputs(alice, full, datasets=[data, DatasetInput(Dataset("bare", "d1", "delta", "s"))], models=["m-1"])
+    svc.log_outputs(alice, full, [ModelOutput("m-2", 3)])
+    svc.log_batch(alice, full, metrics=[Metric("inf", float("inf"), TS), Metric("ninf", float("-inf"), TS, 2)])
+    svc.update_run(alice, full, status="FINISHED", end_time=TS)
+    for kwargs in [{}, {"filter_string": "metrics.rmse != 0.5", "order_by": ["metrics.rmse DESC"]},
+                   {"order_by": ["params.model", "run_name"], "max_results": 2}, {"view": "all"}]:
+        page = svc.search_runs(alice, [exp_id], **kwargs)
+        fast = svc.search_run_messages(alice, [exp_id], scheme="mlflow-artifacts", **kwargs)
+        assert fast.items == [messages.run_message(r, scheme="mlflow-artifacts") for r in page.items]
+        assert fast.next_page_token == page.next_page_token
+    found = {m["info"]["run_name"]: m for m in svc.search_run_messages(alice, [exp_id], scheme="s").items}
+    assert found["d"]["data"]["metrics"] == [{"key": "rmse", "value": "NaN", "timestamp": found["d"]["data"][
+        "metrics"][0]["timestamp"], "step": 0}]
+    assert found["a"]["inputs"]["model_inputs"] == [{"model_id": "m-1"}]
+    assert found["a"]["info"]["end_time"] == TS and "end_time" not in found["e"]["info"]
+    assert "metrics" not in found["e"]["data"] and found["e"]["outputs"] == {}
+
+
+def test_search_decides_once_per_experiment_and_never_reaches_past_a_denial(shop, runs, bob):
+    exp_id = shop.experiments.get(EXP).experiment_id
+    other = shop.experiments.create("main.shop.other").experiment_id
+    shop.runs.start("main.shop.other", name="hidden")
+    shop.grant("USE SCHEMA", on="main.shop", to="bob")
+    shop.grant("EXECUTE", on=EXP, to="bob")
+
+    def decisions():
+        shop.flush()
+        return shop.sql("SELECT request_id, securable, decision FROM system.access.audit "
+                        "WHERE principal = 'bob' AND action = 'run.search' ORDER BY event_time").fetchall()
+
+    page = bob.tracking.search_runs(bob.principal, [exp_id, exp_id, exp_id])
+    assert sorted(r.name for r in page.items) == ["a", "b", "c", "d", "e"]
+    assert [(s, d) for _, s, d in decisions()] == [(EXP, "allow")]
+    with pytest.raises(PermissionDeniedError, match="EXECUTE on experiment main.shop.other"):
+        bob.tracking.search_run_messages(bob.principal, [exp_id, other], scheme="mlflow-artifacts")
+    seen = decisions()
+    assert sorted((s, d) for request_id, s, d in seen if request_id == seen[-1][0]) == [
+        ("main.shop.other", "deny"), (EXP, "allow")]
+    for _ in range(2):  # a search built once is still checked every time
+        with pytest.raises(InvalidArgumentError, match="Invalid clause"):
+            bob.tracking.search_runs(bob.principal, [exp_id], filter_string="metrics.rmse > 0 OR metrics.rmse < 0")
+
+
 # -- governance ---------------------------------------------------------------------------------------
 
 
@@ -505,6 +554,11 @@ def test_tracking_on_a_postgresql_metastore(pg_lakehouse):
     assert sorted(names(lh.runs.search([EXP], "tags.team ILIKE 'RECO'"))) == ["a", "b"]
     assert names(lh.runs.search([EXP], order_by=["metrics.rmse"])) == ["b", "a", "c"]
     assert math.isnan(lh.runs.get(made["c"]).metrics["rmse"].value)
+    exp_id = lh.experiments.get(EXP).experiment_id
+    fast = lh.tracking.search_run_messages(lh.principal, [exp_id], scheme="s", order_by=["metrics.rmse"])
+    assert fast.items == [messages.run_message(r, scheme="s") for r in
+                          lh.tracking.search_runs(lh.principal, [exp_id], order_by=["metrics.rmse"]).items]
+    assert fast.items[2]["data"]["metrics"][0]["value"] == "NaN"
     with pytest.raises(InvalidArgumentError, match="Changing param values"):
         lh.runs.log_params(made["a"], {"model": "lin"})
     model = lh.tracking.models.create(lh.principal, lh.experiments.get(EXP).experiment_id, name="reco")

@@ -15,7 +15,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from glashaus.tracking.entities import ArtifactFile, DatasetInput, Experiment, LoggedModel, Metric, Run
+from glashaus.tracking import records
+from glashaus.tracking.entities import (
+    ArtifactFile,
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    Metric,
+    ModelOutput,
+    Run,
+)
+from glashaus.tracking.records import RunRows
 
 SECURABLE_TAG = "glashaus.securable"
 LOGGED_MODEL_STATUS = {"PENDING": "LOGGED_MODEL_PENDING", "READY": "LOGGED_MODEL_READY",
@@ -63,19 +73,26 @@ def experiment_message(e: Experiment, *, scheme: str) -> dict[str, Any]:
 
 
 def run_info_message(r: Run, *, scheme: str) -> dict[str, Any]:
+    return _run_info(r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time,
+                     r.lifecycle_stage, scheme)
+
+
+def _run_info(run_id: str, experiment_id: Any, name: str, user_id: str, status: str, start_time: int,
+              end_time: int | None, lifecycle_stage: str, scheme: str) -> dict[str, Any]:
+    experiment_id = str(experiment_id)
     info: dict[str, Any] = {
-        "run_uuid": r.run_id,
-        "experiment_id": r.experiment_id,
-        "run_name": r.name,
-        "user_id": r.user_id,
-        "status": r.status,
-        "start_time": r.start_time,
-        "artifact_uri": artifact_uri(r.artifact_path, scheme),
-        "lifecycle_stage": r.lifecycle_stage,
-        "run_id": r.run_id,
+        "run_uuid": run_id,
+        "experiment_id": experiment_id,
+        "run_name": name,
+        "user_id": user_id,
+        "status": status,
+        "start_time": start_time,
+        "artifact_uri": artifact_uri(f"{experiment_id}/{run_id}/artifacts", scheme),
+        "lifecycle_stage": lifecycle_stage,
+        "run_id": run_id,
     }
-    if r.end_time is not None:
-        info["end_time"] = r.end_time
+    if end_time is not None:
+        info["end_time"] = end_time
     return info
 
 
@@ -101,15 +118,57 @@ def run_message(r: Run, *, scheme: str) -> dict[str, Any]:
         data["params"] = _pairs(r.params)
     if r.tags:
         data["tags"] = _pairs(r.tags)
+    return {"info": run_info_message(r, scheme=scheme), "data": data,
+            "inputs": _run_inputs(r.inputs, r.model_inputs), "outputs": _run_outputs(r.outputs)}
+
+
+def _run_inputs(datasets: list[DatasetInput], models: list[str]) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
-    if r.inputs:
-        inputs["dataset_inputs"] = [_dataset_input(d) for d in r.inputs]
-    if r.model_inputs:
-        inputs["model_inputs"] = [{"model_id": m} for m in r.model_inputs]
-    outputs: dict[str, Any] = {}
-    if r.outputs:
-        outputs["model_outputs"] = [{"model_id": o.model_id, "step": o.step} for o in r.outputs]
-    return {"info": run_info_message(r, scheme=scheme), "data": data, "inputs": inputs, "outputs": outputs}
+    if datasets:
+        inputs["dataset_inputs"] = [_dataset_input(d) for d in datasets]
+    if models:
+        inputs["model_inputs"] = [{"model_id": m} for m in models]
+    return inputs
+
+
+def _run_outputs(outputs: list[ModelOutput]) -> dict[str, Any]:
+    return {"model_outputs": [{"model_id": o.model_id, "step": o.step} for o in outputs]} if outputs else {}
+
+
+def run_messages(rows: RunRows, *, scheme: str) -> dict[str, dict[str, Any]]:
+    """MLflow's ``Run`` message per run id, built straight from the stored rows.
+
+    The same messages as :func:`run_message` of :func:`~glashaus.tracking.records.load_runs`,
+    without the entities in between: a page of search results holds tens of thousands of
+    metrics. Stored values are never infinite (MLflow keeps +/-inf as the largest double),
+    so only ``is_nan`` needs a look.
+
+    >>> run_messages(records.fetch_runs(s, ids), scheme="mlflow-artifacts")[ids[0]]["info"]  # doctest: +SKIP
+    """
+    metrics: dict[str, list[dict[str, Any]]] = {}
+    params: dict[str, list[dict[str, str]]] = {}
+    tags: dict[str, list[dict[str, str]]] = {}
+    for run_id, key, value, ts, step, nan in rows.metrics:
+        metrics.setdefault(run_id, []).append({"key": key, "value": "NaN" if nan else value, "timestamp": ts,
+                                               "step": step})
+    for run_id, key, value in rows.params:
+        params.setdefault(run_id, []).append({"key": key, "value": value})
+    for run_id, key, value in rows.tags:
+        tags.setdefault(run_id, []).append({"key": key, "value": value})
+    datasets, models = records.run_inputs(rows)
+    outputs: dict[str, list[ModelOutput]] = {}
+    for run_id, model_id, step in rows.outputs:
+        outputs.setdefault(run_id, []).append(ModelOutput(model_id, step))
+    messages = {}
+    for run_id, exp, name, user, status, start, end, stage in rows.runs:
+        data: dict[str, Any] = {}
+        for field, found in (("metrics", metrics), ("params", params), ("tags", tags)):
+            if run_id in found:
+                data[field] = found[run_id]
+        messages[run_id] = {"info": _run_info(run_id, exp, name, user, status, start, end, stage, scheme),
+                            "data": data, "inputs": _run_inputs(datasets.get(run_id, []), models.get(run_id, [])),
+                            "outputs": _run_outputs(outputs.get(run_id, []))}
+    return messages
 
 
 def logged_model_message(m: LoggedModel, *, scheme: str) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Loading runs, experiments and logged models from the metastore, many at a time.
 
 A page of search results is loaded with one query per table (runs, params, latest
-metrics, tags, inputs, outputs), whatever the page size: no query per run.
+metrics, tags, inputs, outputs), whatever the page size: no query per run. The rows
+become entities (:func:`load_runs`) or, for the MLflow faces, MLflow's messages
+directly (:func:`glashaus.tracking.messages.run_messages`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -57,50 +59,87 @@ def chunks(values: list, size: int = CHUNK) -> Iterator[list]:
         yield values[i : i + size]
 
 
-def load_runs(s: Session, run_ids: list[str]) -> dict[str, Run]:
-    """Full runs (params, latest metrics, tags, inputs, outputs) by id; unknown ids are left out.
+class RunRows(NamedTuple):
+    """The rows of some runs, one list of plain tuples per table (see :func:`fetch_runs`)."""
 
-    Plain Core queries on the session's connection: no ORM objects for thousands of rows.
+    #: run_id, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage
+    runs: list[Any]
+    #: run_id, key, value
+    params: list[Any]
+    #: run_id, key, value, timestamp, step, is_nan (newest value per key)
+    metrics: list[Any]
+    #: run_id, key, value
+    tags: list[Any]
+    #: run_id, model_id, tags, then the dataset's name, digest, source_type, source, schema, profile
+    inputs: list[Any]
+    #: run_id, model_id, step
+    outputs: list[Any]
+
+
+def fetch_runs(s: Session, run_ids: list[str]) -> RunRows:
+    """Everything stored about the given runs: one query per table (per 500 runs), whatever their size.
+
+    Plain Core queries on the session's connection, fetched whole: no ORM objects and no
+    per-row conversions for the tens of thousands of rows a page of results may hold
+    (``is_nan`` stays the database's 0/1 or boolean).
+
+    >>> rows = fetch_runs(s, ["a1b2..."]); len(rows.metrics)      # doctest: +SKIP
+    50
     """
-    rows: dict[str, Any] = {}
+    out = RunRows([], [], [], [], [], [])
+    conn = s.connection()
+    r, p, lm, t = RunRow.__table__.c, ParamRow.__table__.c, LatestMetricRow.__table__.c, RunTagRow.__table__.c
+    inp, ds, o = RunInputRow.__table__.c, DatasetRow.__table__.c, RunOutputRow.__table__.c
+    is_nan = sa.type_coerce(lm.is_nan, sa.Integer)
+    for ids in chunks(run_ids):
+        out.runs.extend(conn.execute(sa.select(r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time,
+                                               r.end_time, r.lifecycle_stage).where(r.run_id.in_(ids))).all())
+        out.params.extend(conn.execute(sa.select(p.run_id, p.key, p.value).where(p.run_id.in_(ids))).all())
+        out.metrics.extend(conn.execute(sa.select(lm.run_id, lm.key, lm.value, lm.timestamp, lm.step, is_nan)
+                                        .where(lm.run_id.in_(ids))).all())
+        out.tags.extend(conn.execute(sa.select(t.run_id, t.key, t.value).where(t.run_id.in_(ids))).all())
+        out.inputs.extend(conn.execute(
+            sa.select(inp.run_id, inp.model_id, inp.tags, ds.name, ds.digest, ds.source_type, ds.source, ds.schema,
+                      ds.profile)
+            .select_from(RunInputRow.__table__.outerjoin(DatasetRow.__table__, ds.id == inp.dataset_id))
+            .where(inp.run_id.in_(ids)).order_by(inp.id)).all())
+        out.outputs.extend(conn.execute(sa.select(o.run_id, o.model_id, o.step).where(o.run_id.in_(ids))).all())
+    return out
+
+
+def run_inputs(rows: RunRows) -> tuple[dict[str, list[DatasetInput]], dict[str, list[str]]]:
+    """Dataset inputs and logged-model inputs per run, in the order they were logged."""
+    datasets: dict[str, list[DatasetInput]] = {}
+    models: dict[str, list[str]] = {}
+    for run_id, model_id, input_tags, *dataset in rows.inputs:
+        if model_id is not None:
+            models.setdefault(run_id, []).append(model_id)
+        elif dataset[0] is not None:
+            datasets.setdefault(run_id, []).append(DatasetInput(Dataset(*dataset), dict(input_tags or {})))
+    return datasets, models
+
+
+def load_runs(s: Session, run_ids: list[str]) -> dict[str, Run]:
+    """Full runs (params, latest metrics, tags, inputs, outputs) by id; unknown ids are left out."""
+    rows = fetch_runs(s, run_ids)
     params: dict[str, dict[str, str]] = {}
     metrics: dict[str, dict[str, Metric]] = {}
     tags: dict[str, dict[str, str]] = {}
-    inputs: dict[str, list[DatasetInput]] = {}
-    model_inputs: dict[str, list[str]] = {}
     outputs: dict[str, list[ModelOutput]] = {}
-    conn = s.connection()
-    r, p, lm, t = RunRow.__table__.c, ParamRow.__table__.c, LatestMetricRow.__table__.c, RunTagRow.__table__.c
-    inp, ds, out = RunInputRow.__table__.c, DatasetRow.__table__.c, RunOutputRow.__table__.c
-    for ids in chunks(run_ids):
-        for row in conn.execute(sa.select(r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time,
-                                          r.end_time, r.lifecycle_stage).where(r.run_id.in_(ids))):
-            rows[row[0]] = row
-        for run_id, key, value in conn.execute(sa.select(p.run_id, p.key, p.value).where(p.run_id.in_(ids))):
-            params.setdefault(run_id, {})[key] = value
-        for run_id, key, value, ts, step, is_nan in conn.execute(
-            sa.select(lm.run_id, lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(lm.run_id.in_(ids))
-        ):
-            metrics.setdefault(run_id, {})[key] = Metric(key, _NAN if is_nan else value, ts, step)
-        for run_id, key, value in conn.execute(sa.select(t.run_id, t.key, t.value).where(t.run_id.in_(ids))):
-            tags.setdefault(run_id, {})[key] = value
-        query = (sa.select(inp.run_id, inp.model_id, inp.tags, ds.name, ds.digest, ds.source_type, ds.source,
-                           ds.schema, ds.profile)
-                 .select_from(RunInputRow.__table__.outerjoin(DatasetRow.__table__, ds.id == inp.dataset_id))
-                 .where(inp.run_id.in_(ids)).order_by(inp.id))
-        for run_id, model_id, input_tags, *dataset in conn.execute(query):
-            if model_id is not None:
-                model_inputs.setdefault(run_id, []).append(model_id)
-            elif dataset[0] is not None:
-                inputs.setdefault(run_id, []).append(DatasetInput(Dataset(*dataset), dict(input_tags or {})))
-        for run_id, model_id, step in conn.execute(sa.select(out.run_id, out.model_id, out.step)
-                                                   .where(out.run_id.in_(ids))):
-            outputs.setdefault(run_id, []).append(ModelOutput(model_id, step))
+    for run_id, key, value in rows.params:
+        params.setdefault(run_id, {})[key] = value
+    for run_id, key, value, ts, step, nan in rows.metrics:
+        metrics.setdefault(run_id, {})[key] = Metric(key, _NAN if nan else value, ts, step)
+    for run_id, key, value in rows.tags:
+        tags.setdefault(run_id, {})[key] = value
+    inputs, model_inputs = run_inputs(rows)
+    for run_id, model_id, step in rows.outputs:
+        outputs.setdefault(run_id, []).append(ModelOutput(model_id, step))
     return {
         run_id: Run(run_id, str(exp), name, user, status, start, end, stage, params.get(run_id, {}),
                     metrics.get(run_id, {}), tags.get(run_id, {}), inputs.get(run_id, []),
                     model_inputs.get(run_id, []), outputs.get(run_id, []))
-        for run_id, exp, name, user, status, start, end, stage in rows.values()
+        for run_id, exp, name, user, status, start, end, stage in rows.runs
     }
 
 

@@ -19,6 +19,7 @@ parameter. Semantics follow MLflow's SQL store:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,7 +130,18 @@ def run_query(
     view: str,
     dialect: str,
 ) -> sa.Select:
-    """``SELECT run_id FROM ml_runs ...`` filtered and ordered as MLflow would."""
+    """``SELECT run_id FROM ml_runs ...`` filtered and ordered as MLflow would.
+
+    Built once per distinct search (MLflow's parser is slow next to the query itself,
+    and a client paging or polling asks the same again): a ``Select`` is immutable, and
+    every value in it is a bound parameter. Bad input raises every time (errors are not kept).
+    """
+    return _run_query(tuple(experiment_ids), filter_string, tuple(order_by or ()), view, dialect)
+
+
+@functools.lru_cache(maxsize=256)
+def _run_query(experiment_ids: tuple[int, ...], filter_string: str | None, order_by: tuple[str, ...], view: str,
+               dialect: str) -> sa.Select:
     query = sa.select(RunRow.run_id).where(RunRow.experiment_id.in_(experiment_ids))
     if view != "all":
         query = query.where(RunRow.lifecycle_stage == view)
@@ -138,11 +150,11 @@ def run_query(
     ordering: list[Any] = []
     seen: set[tuple[str, str]] = set()
     with mlflow_rules():
-        for n, clause in enumerate(order_by or []):
+        for n, clause in enumerate(order_by):
             type_, key, ascending = utils.parse_order_by_for_search_runs(clause)
             key = utils.translate_key_alias(key)
             if (type_, key) in seen:
-                raise InvalidArgumentError(f"`order_by` contains duplicate fields: {order_by}")
+                raise InvalidArgumentError(f"`order_by` contains duplicate fields: {list(order_by)}")
             seen.add((type_, key))
             if type_ == "attribute":
                 column = _attribute(key)

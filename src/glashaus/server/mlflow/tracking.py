@@ -20,6 +20,7 @@ import json
 import mimetypes
 from typing import Any, Protocol
 
+import pydantic_core
 from fastapi.responses import Response
 
 from glashaus.errors import InvalidArgumentError
@@ -192,21 +193,33 @@ def restore_run(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     return {}
 
 
-def search_runs(lh: Any, req: MlflowRequest) -> dict[str, Any]:
+def search_runs(lh: Any, req: MlflowRequest) -> Response:
     pb = _pb()
     m = parse_message(req, pb.SearchRuns)
-    page = _svc(lh).search_runs(
-        lh.principal, list(m.experiment_ids), filter_string=m.filter or None,
+    page = _svc(lh).search_run_messages(
+        lh.principal, list(m.experiment_ids), scheme=SCHEME, filter_string=m.filter or None,
         view=_VIEW[pb.ViewType.Name(m.run_view_type)] if m.HasField("run_view_type") else "active",
         max_results=m.max_results if m.HasField("max_results") else 1000, order_by=list(m.order_by) or None,
         page_token=m.page_token or None,
     )
     out: dict[str, Any] = {}
     if page.items:
-        out["runs"] = [messages.run_message(r, scheme=SCHEME) for r in page.items]
+        out["runs"] = page.items
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
-    return out
+    return json_response(out)
+
+
+def json_response(value: dict[str, Any]) -> Response:
+    """``value`` as compact UTF-8 JSON, like the default ``JSONResponse`` but several times faster.
+
+    pydantic-core (FastAPI's own serializer) writes the same JSON for these messages:
+    floats keep every digit (the shortest text that reads back as the same double), and a
+    NaN or infinity would be written as protobuf's JSON writes them (``"NaN"``,
+    ``"Infinity"``), never as invalid JSON. A page of runs is half a megabyte of JSON:
+    ``json.dumps`` would take longer than the query.
+    """
+    return Response(pydantic_core.to_json(value, inf_nan_mode="strings"), media_type="application/json")
 
 
 def _metric(m: Any, path: str = "") -> Metric:
