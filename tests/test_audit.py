@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import json
+import sqlite3
 import subprocess
 import sys
+import threading
 
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
 import glashaus
-from glashaus.errors import InvalidArgumentError, UngovernedAccessError
+import glashaus.access
+from glashaus.errors import InvalidArgumentError, ServiceUnavailableError, UngovernedAccessError
 
 
 def audit(lh, where="true"):
@@ -209,3 +213,62 @@ def test_sql_refused_for_reaching_outside_the_catalog_is_audited_as_denied(shop)
     ).to_pylist()
     assert [(d["principal"], d["action"]) for d in denied] == [("alice", "sql.refused")] * 2
     assert "read_csv('/etc/passwd')" in denied[0]["details"]
+
+
+def journal_actions(lh):
+    with lh.metastore.engine.connect() as conn:
+        return [json.loads(e)["action"] for e in conn.execute(sa.text("SELECT event FROM audit_journal")).scalars()]
+
+
+def test_inside_durable_at_exit_leaving_waits_until_the_events_are_journaled(shop):
+    # Serving's rule: the event may be committed while the request works, but the block (and
+    # so the answer) is left only once it is durable. Hold the metastore's write lock so the
+    # journal writer must wait, and let it go a moment later.
+    shop.create_table("main.shop.t", data=pa.table({"id": [1]}))
+    shop.flush()
+    path = shop.metastore.engine.url.database
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, blocker.rollback)
+    release.start()
+    try:
+        with shop.audit.durable_at_exit():
+            shop.read("main.shop.t")
+        assert "table.read" in journal_actions(shop)
+    finally:
+        release.join()
+        blocker.close()
+    assert [r["principal"] for r in audit(shop, "action = 'table.read'")] == ["alice"]
+
+
+def test_concurrent_blocks_each_get_their_own_events_durable(shop):
+    shop.create_table("main.shop.t", data=pa.table({"id": [1]}))
+    shop.flush()
+
+    def one(i):
+        with glashaus.access.request(f"req{i:02d}"), shop.audit.durable_at_exit():
+            shop.read("main.shop.t")
+        with shop.metastore.engine.connect() as conn:
+            return [json.loads(e)["request_id"] for e in conn.execute(sa.text("SELECT event FROM audit_journal"))
+                    .scalars()]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(one, range(16)))
+    assert all(f"req{i:02d}" in journaled for i, journaled in enumerate(seen))
+    assert sorted(r["request_id"] for r in audit(shop, "action = 'table.read'")) == [f"req{i:02d}" for i in range(16)]
+
+
+def test_an_event_that_cannot_be_journaled_fails_the_block(shop):
+    shop.create_table("main.shop.t", data=pa.table({"id": [1]}))
+    shop.flush()
+    with shop.metastore.engine.begin() as conn:  # the metastore is broken (a lost table, say)
+        conn.execute(sa.text("ALTER TABLE audit_journal RENAME TO audit_journal_away"))
+    try:
+        with pytest.raises(ServiceUnavailableError, match="audit journal could not record this request") as info:
+            with shop.audit.durable_at_exit():
+                shop.read("main.shop.t")
+        assert "nothing was answered" in str(info.value) and "no such table" in str(info.value)
+        assert "event_id" not in str(info.value)  # no journal rows (other requests' events) reach a caller
+    finally:
+        with shop.metastore.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE audit_journal_away RENAME TO audit_journal"))

@@ -3,6 +3,7 @@ inference tables, governance and bad input."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import time
@@ -11,6 +12,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
 
 from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, PermissionDeniedError
@@ -217,3 +219,99 @@ def test_accepted_rows_survive_a_clean_shutdown(tmp_path):
             assert r.status_code == 200
     assert lh.read("main.shop.reco_inference").num_rows == 25
     lh.close()
+
+
+class Clock:
+    """A monotonic clock the test moves by hand (the server's token cache reads it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_revoked_token_is_refused_at_once_here_and_within_5_s_when_revoked_elsewhere(served):
+    import glashaus
+
+    lh, directory = served["lh"], served["lh"].directory
+    clock = directory.clock = Clock()
+    body = {"inputs": rows(served, 1).to_dict(orient="list")}
+    try:
+        for comment in ("revoked elsewhere", "revoked here"):
+            served["tokens"][comment] = lh.create_token("alice", comment=comment)
+            assert post(served, body, user=comment).status_code == 200  # verified, now remembered
+        other = glashaus.connect(lh.root, user="alice")  # another process: the CLI, another server
+        try:
+            other.revoke_token(next(t.id for t in other.tokens("alice") if t.comment == "revoked elsewhere"))
+        finally:
+            other.close()
+        assert post(served, body, user="revoked elsewhere").status_code == 200  # remembered: at most 5 s more
+        clock.now += 5.0
+        r = post(served, body, user="revoked elsewhere")
+        assert r.status_code == 401 and "revoked" in r.json()["message"]
+
+        assert post(served, body, user="revoked here").status_code == 200
+        lh.revoke_token(next(t.id for t in lh.tokens("alice") if t.comment == "revoked here"))
+        r = post(served, body, user="revoked here")
+        assert r.status_code == 401 and "revoked" in r.json()["message"]
+    finally:
+        directory.clock = time.monotonic
+
+
+def test_a_request_whose_audit_event_cannot_be_journaled_is_a_503_without_an_answer(served):
+    lh = served["lh"]
+    with lh.metastore.engine.begin() as conn:  # the metastore lost its journal table
+        conn.execute(sa.text("ALTER TABLE audit_journal RENAME TO audit_journal_away"))
+    try:
+        r = post(served, {"inputs": rows(served, 1).to_dict(orient="list")})
+    finally:
+        with lh.metastore.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE audit_journal_away RENAME TO audit_journal"))
+    assert r.status_code == 503, r.text
+    assert r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE" and "predictions" not in r.json()
+    assert "audit journal could not record this request" in r.json()["message"]
+    assert post(served, {"inputs": rows(served, 1).to_dict(orient="list")}).status_code == 200
+
+
+def test_failed_requests_leave_no_request_counted_as_on_its_way(served):
+    post(served, None, raw=b"not json")
+    post(served, {"inputs": []}, endpoint="nope")
+    post(served, {"inputs": []}, user=None)
+    post(served, {"inputs": rows(served).to_dict(orient="list")}, user="bob")
+    assert served["app"].state.serving.arriving == 0  # else every batch would wait for a ghost
+
+
+def test_concurrent_first_requests_load_a_version_once(served, monkeypatch):
+    lh = served["lh"]
+    lh.models.register(served["m1"], MODEL, input_example=served["X"].head(3))  # version 3, not loaded yet
+    lh.serving.create_endpoint("fresh", model=MODEL, traffic={"3": 100})
+    registry = lh.serving_service.registry
+    loads = []
+    real = registry.local_path  # the checked folder a model process loads
+
+    def counted(who, ref):
+        loads.append(ref)
+        return real(who, ref)
+
+    monkeypatch.setattr(registry, "local_path", counted)
+    body = {"inputs": rows(served, 1).to_dict(orient="list")}
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: post(served, body, endpoint="fresh"), range(6)))
+    assert [r.status_code for r in answers] == [200] * 6
+    assert {r.headers["X-Model-Version"] for r in answers} == {"3"}
+    assert loads == [f"{MODEL}/3"]
+
+
+def test_a_model_process_that_stopped_is_a_503_once_and_started_again(served):
+    body = {"inputs": rows(served, 1).to_dict(orient="list")}
+    assert post(served, body).status_code == 200
+    process = served["app"].state.serving._models[(MODEL, 1)]
+    process._proc.kill()  # as the kernel's OOM killer would
+    process._proc.wait()
+    r = post(served, body)
+    assert r.status_code == 503 and "retry" in r.json()["message"]
+    r = post(served, body)
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"] == served["m1"].predict(rows(served, 1)).tolist()
+    assert served["app"].state.serving._models[(MODEL, 1)] is not process

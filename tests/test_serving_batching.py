@@ -1,4 +1,7 @@
-"""Adaptive batching: concurrent payloads are merged, scored once, and each caller gets its own slice or error."""
+"""Adaptive batching: concurrent payloads are merged, scored once, and each caller gets its own slice or error.
+
+The Batcher collects (in the server); score_together merges, scores and splits (in the model's process):
+here both run in the test's process, as the model process runs them."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pandas as pd
 import pytest
 
 from glashaus.errors import InvalidArgumentError
-from glashaus.serving.batching import Batcher, batch_key, merge
+from glashaus.serving.batching import Batcher, batch_key, merge, score_together
 
 
 def split(rows, columns=("a", "b")):
@@ -38,9 +41,13 @@ class Model:
         return np.asarray(frame["a"] * 2)
 
 
+def together(score):
+    return lambda payloads: score_together(score, payloads)
+
+
 def test_waiting_requests_are_scored_in_one_call_and_split_back():
     model = Model()
-    batcher = Batcher(model.score)
+    batcher = Batcher(together(model.score))
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         first = pool.submit(batcher.predict, split([[1, 0]]))
         while not model.calls:
@@ -58,7 +65,7 @@ def test_waiting_requests_are_scored_in_one_call_and_split_back():
 
 def test_one_bad_request_in_a_batch_gets_its_own_error_and_the_others_their_answers():
     model = Model()
-    batcher = Batcher(model.score)
+    batcher = Batcher(together(model.score))
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         first = pool.submit(batcher.predict, split([[1, 0]]))
         while not model.calls:
@@ -94,7 +101,7 @@ def test_a_model_whose_output_is_not_per_row_is_scored_request_by_request():
             gate.wait(10)
         return {"summary": len(payload["dataframe_records"])}
 
-    batcher = Batcher(score)
+    batcher = Batcher(together(score))
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         first = pool.submit(batcher.predict, {"dataframe_records": [{"a": 1}]})
         while not calls:
@@ -105,4 +112,38 @@ def test_a_model_whose_output_is_not_per_row_is_scored_request_by_request():
         gate.set()
         assert first.result() == {"summary": 1}
         assert [f.result() for f in others] == [{"summary": 2}, {"summary": 3}]
+    batcher.close()
+
+
+def doubling(calls):
+    def score(payload):
+        calls.append(payload)
+        return np.asarray([row[0] * 2 for row in payload["dataframe_split"]["data"]])
+    return score
+
+
+def test_the_worker_waits_for_requests_on_their_way_and_scores_them_together():
+    calls, asked, on_the_way = [], threading.Event(), [1]
+
+    def arriving():
+        asked.set()
+        return on_the_way[0]
+
+    batcher = Batcher(together(doubling(calls)), arriving=arriving, max_wait=60)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(batcher.predict, split([[1, 0]]))
+        assert asked.wait(30)  # the worker holds the first request: one more is on its way
+        on_the_way[0] = 0
+        second = pool.submit(batcher.predict, split([[2, 0]]))
+        assert first.result(timeout=30).tolist() == [2]
+        assert second.result(timeout=30).tolist() == [4]
+    assert [len(c["dataframe_split"]["data"]) for c in calls] == [2]  # one predict for both
+    batcher.close()
+
+
+def test_a_lone_request_is_scored_at_once_when_none_is_on_its_way():
+    calls = []
+    batcher = Batcher(together(doubling(calls)), arriving=lambda: 0, max_wait=60)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert pool.submit(batcher.predict, split([[3, 0]])).result(timeout=30).tolist() == [6]  # no 60 s wait
     batcher.close()

@@ -3,6 +3,11 @@
 The first user of a new lakehouse becomes its admin (member of ``admins``); every
 user is a member of ``users``. API tokens are shown once and stored only as a hash.
 
+A verified token is remembered for at most ``token_cache_seconds`` (5 s; never past
+its expiry), so a busy server does not ask the metastore on every request. Revoking
+a token or dropping a principal through this directory takes effect at once; a
+revocation made by another process (another server, the CLI) within that time.
+
 >>> token = directory.create_token("alice", expires_in=dt.timedelta(days=30))  # doctest: +SKIP
 >>> directory.verify_token(token).name                                        # doctest: +SKIP
 'alice'
@@ -14,7 +19,11 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -36,6 +45,10 @@ BUILTIN_GROUPS = (ADMINS, USERS)
 TOKEN_PREFIX = "ghs_"
 #: The longest a token may live (beyond it, use expires_in=None: a token that never expires).
 MAX_TOKEN_LIFETIME = dt.timedelta(days=100 * 365)
+#: How long a verified token is trusted without asking the metastore again: the longest a
+#: revocation made by another process (or a principal dropped there) can take to be seen here.
+TOKEN_CACHE_SECONDS = 5.0
+_TOKEN_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,15 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class Directory:
-    def __init__(self, metastore: Metastore) -> None:
+    def __init__(self, metastore: Metastore, *, token_cache_seconds: float = TOKEN_CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.metastore = metastore
+        self.token_cache_seconds = token_cache_seconds
+        self.clock = clock  # monotonic seconds, for the token cache (a test may move it)
+        # token hash -> (principal, trusted until (clock), expires_at): verified tokens, for a few seconds.
+        self._verified: OrderedDict[str, tuple[Principal, float, dt.datetime | None]] = OrderedDict()
+        self._verified_lock = threading.Lock()
+        self._forgotten = 0  # bumped by forget_verified_tokens: a verification begun before is not remembered
 
     # -- bootstrap ------------------------------------------------------------------
 
@@ -198,6 +218,7 @@ class Directory:
                     f"cannot drop {row.name!r}: it owns {shown}. Give them a new owner first, e.g. "
                     f"lh.set_owner({owned[0]!r}, '<user or group>')."
                 )
+        self.forget_verified_tokens()  # its tokens went with it (committed): ask the metastore again
 
     def add_member(self, group: str, member: str) -> None:
         """Put a user, service principal or group into a group (no cycles)."""
@@ -342,10 +363,18 @@ class Directory:
         return token, info
 
     def verify_token(self, token: str) -> Principal:
-        """The principal a token stands for, or :class:`AuthenticationError`."""
+        """The principal a token stands for, or :class:`AuthenticationError`.
+
+        A token verified in the last ``token_cache_seconds`` is answered from memory
+        (see :meth:`cached_principal`); otherwise the metastore is asked.
+        """
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             raise AuthenticationError("invalid token.")
         digest = _hash(token)
+        hit = self._cached(digest)
+        if hit is not None:
+            return hit
+        generation = self._forgotten
         with self.metastore.session() as s:
             record = s.scalar(sa.select(TokenRow).where(TokenRow.token_hash == digest))
             # compare_digest keeps the final check constant-time.
@@ -359,7 +388,48 @@ class Directory:
             row = s.get(PrincipalRow, record.principal_id)
             if row is None or not row.active:
                 raise AuthenticationError("the token's principal no longer exists.")
-            return Principal(row.name, "service_principal" if row.kind == "service_principal" else "user")
+            principal = Principal(row.name, "service_principal" if row.kind == "service_principal" else "user")
+        self._remember(digest, principal, expires, generation)
+        return principal
+
+    def cached_principal(self, token: str) -> Principal | None:
+        """The principal of a token verified in the last ``token_cache_seconds``, or None (ask
+        :meth:`verify_token`). No I/O: cheap enough for an event loop.
+
+        >>> directory.cached_principal(token) or directory.verify_token(token)  # doctest: +SKIP
+        """
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        return self._cached(_hash(token))
+
+    def forget_verified_tokens(self) -> None:
+        """Ask the metastore again for every token (after a principal is dropped, say)."""
+        with self._verified_lock:
+            self._verified.clear()
+            self._forgotten += 1
+
+    def _cached(self, digest: str) -> Principal | None:
+        with self._verified_lock:
+            hit = self._verified.get(digest)
+        if hit is None:
+            return None
+        principal, until, expires = hit
+        if self.clock() >= until or (expires is not None and expires <= utcnow()):
+            with self._verified_lock:
+                self._verified.pop(digest, None)
+            return None
+        return principal
+
+    def _remember(self, digest: str, principal: Principal, expires: dt.datetime | None, generation: int) -> None:
+        if self.token_cache_seconds <= 0:
+            return
+        with self._verified_lock:
+            if generation != self._forgotten:  # a revocation or drop committed meanwhile: what we read may be old
+                return
+            self._verified[digest] = (principal, self.clock() + self.token_cache_seconds, expires)
+            self._verified.move_to_end(digest)
+            while len(self._verified) > _TOKEN_CACHE_SIZE:
+                self._verified.popitem(last=False)
 
     def list_tokens(self, principal: str | None = None) -> list[TokenInfo]:
         with self.metastore.session() as s:
@@ -380,5 +450,7 @@ class Directory:
             if record.revoked_at is None:
                 record.revoked_at = utcnow()
             owner = s.get(PrincipalRow, record.principal_id)
-            return TokenInfo(record.id, owner.name if owner else "?", record.comment,
+            info = TokenInfo(record.id, owner.name if owner else "?", record.comment,
                              _aware(record.created_at), _aware(record.expires_at), _aware(record.revoked_at))
+        self.forget_verified_tokens()  # committed: at once in this process (others: TOKEN_CACHE_SECONDS)
+        return info

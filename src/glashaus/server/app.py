@@ -261,11 +261,19 @@ class _Server:
         return b"".join(chunks)
 
     def _authenticate(self, request: Request, address: str, request_id: str, *,
-                      token: str | None = None) -> Principal:
-        """The caller, from the bearer token or from ``token`` (the web shell's cookie or sign-in form)."""
+                      token: str | None = None, cached_only: bool = False) -> Principal | None:
+        """The caller, from the bearer token or from ``token`` (the web shell's cookie or sign-in form).
+
+        ``cached_only``: no I/O (for the event loop): the caller if the token was verified in the
+        last few seconds (``Directory.cached_principal``), else None: call again in a thread.
+        """
         self.gate.check(address)
         header = request.headers.get("authorization", "")
         scheme, _, bearer = header.partition(" ")
+        if cached_only:
+            if token is None and scheme.lower() != "bearer":
+                return None
+            return self.lakehouse.directory.cached_principal((token if token is not None else bearer).strip())
         try:
             if token is None:
                 if not header:

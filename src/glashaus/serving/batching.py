@@ -1,19 +1,27 @@
 """Adaptive batching: requests that arrive while a model is busy are parsed and scored together.
 
-One worker thread per loaded model version takes the oldest waiting request and every
-other request waiting at that moment (up to ``max_rows`` rows) whose payload can be
-merged with it (``dataframe_split`` with the same columns, or ``dataframe_records``),
-parses the merged payload against the signature once, calls ``predict`` once and hands
-each caller its own slice of the predictions. Nothing waits for a batch to fill: a lone
-request is scored at once, so latency at concurrency 1 is that of a direct call, while
-under load the fixed costs of parsing and of the model (a tree ensemble costs a few
-milliseconds whatever the row count) are paid once per batch instead of once per request.
+Two halves. :class:`Batcher` (in the server) has one thread per loaded model version; it
+takes the oldest waiting request and every other request waiting at that moment (up to
+``max_rows`` rows) whose payload can be merged with it (``dataframe_split`` with the same
+columns, or ``dataframe_records``) and hands them to ``run`` in one call.
+:func:`score_together` (in the model's process, ``worker.py``) parses the merged payload
+against the signature once, calls ``predict`` once and cuts the predictions into each
+caller's slice. Nothing waits for a batch to fill: a lone request is scored at once, so
+latency at concurrency 1 is that of a direct call, while under load the fixed costs of
+parsing and of the model (a tree ensemble costs a few milliseconds whatever the row
+count) are paid once per batch instead of once per request.
+
+The batch thread also knows how many requests are on their way to it (``arriving``: the
+runtime counts those the server accepted that have not reached a batcher yet). While some
+are, it waits for them up to ``max_wait`` (2 ms) before scoring: a request that would have
+missed the batch by a fraction of a millisecond would otherwise wait a whole predict for
+the next one. With none on the way (one client, say) nothing waits.
 
 If a merged batch fails (one request with a wrong type, say), each request is scored
 alone, so every caller gets its own answer or its own error. A model whose output is
 not one prediction per input row is never batched.
 
->>> batcher = Batcher(lambda payload: model.predict(parse(payload)))     # doctest: +SKIP
+>>> batcher = Batcher(lambda payloads: score_together(score, payloads))          # doctest: +SKIP
 >>> batcher.predict({"dataframe_split": {"columns": [...], "data": [[...]]}})   # doctest: +SKIP
 """
 
@@ -22,13 +30,15 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 Payload = dict[str, Any]
+#: One request's outcome from ``run``: its answer, or the exception its caller raises.
+Result = Any
 
 
 def batch_key(payload: Payload) -> tuple[Any, ...] | None:
@@ -60,27 +70,41 @@ def merge(payloads: list[Payload]) -> Payload:
     return {"dataframe_records": [row for p in payloads for row in p["dataframe_records"]]}
 
 
-class Batcher:
-    """Scores payloads through ``score(payload) -> predictions``, merging concurrent ones."""
+def score_together(score: Callable[[Payload], Any], payloads: list[Payload]) -> list[Result]:
+    """Each payload's predictions (or the exception scoring it raised), with one ``score`` call
+    for all of them when they can be merged (see :func:`batch_key`) and the output is row-aligned."""
+    if len(payloads) > 1 and len({batch_key(p) for p in payloads}) == 1 and batch_key(payloads[0]) is not None:
+        try:
+            parts = _split(score(merge(payloads)), [rows_of(p) for p in payloads])
+        except Exception:  # noqa: BLE001 - one bad request must not fail the others
+            parts = None
+        if parts is not None:
+            return parts
+    return [_outcome(score, p) for p in payloads]  # alone; or a failure, or not one prediction per row
 
-    def __init__(self, score: Callable[[Payload], Any], *, max_rows: int = 1024, name: str = "model") -> None:
-        self._score = score
+
+class Batcher:
+    """Hands concurrent payloads to ``run(payloads) -> [result or exception, ...]`` together."""
+
+    def __init__(self, run: Callable[[list[Payload]], list[Result]], *, max_rows: int = 1024,
+                 name: str = "model", arriving: Callable[[], int] | None = None, max_wait: float = 0.002) -> None:
+        self._run_batch_fn = run
         self.max_rows = max_rows
-        self._queue: queue.SimpleQueue[tuple[Payload, tuple, int, concurrent.futures.Future] | None] = \
+        self._arriving = arriving
+        self.max_wait = max_wait
+        self._queue: queue.SimpleQueue[tuple[Payload, tuple | None, int, concurrent.futures.Future] | None] = \
             queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"glashaus-batch-{name}", daemon=True)
         self._thread.start()
         self.batches = 0
         self.requests = 0
 
-    def predict(self, payload: Payload) -> Any:
-        """The predictions for ``payload``, scored together with concurrent payloads when possible."""
+    def predict(self, payload: Payload) -> Result:
+        """The result for ``payload``, scored together with concurrent payloads when possible."""
         key = batch_key(payload)
-        if key is None:
-            return self._score(payload)
-        rows = rows_of(payload)
+        rows = rows_of(payload) if key is not None else 0
         if rows == 0 or rows > self.max_rows:
-            return self._score(payload)
+            key = None  # alone
         future: concurrent.futures.Future = concurrent.futures.Future()
         self._queue.put((payload, key, rows, future))
         return future.result()
@@ -90,17 +114,28 @@ class Batcher:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        held: list[tuple[Payload, tuple, int, concurrent.futures.Future]] = []
+        held: list[tuple[Payload, tuple | None, int, concurrent.futures.Future]] = []
         while True:
             item = held.pop(0) if held else self._queue.get()
             if item is None:
                 return
             batch, rows, stop = [item], item[2], False
-            while rows < self.max_rows:
+            deadline = None
+            while item[1] is not None and rows < self.max_rows:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    if self._arriving is None or self._arriving() <= 0:
+                        break
+                    # Requests are on their way: wait a little for them rather than a whole predict.
+                    deadline = deadline if deadline is not None else time.monotonic() + self.max_wait
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        nxt = self._queue.get(timeout=left)
+                    except queue.Empty:
+                        break
                 if nxt is None:
                     stop = True
                     break
@@ -108,41 +143,38 @@ class Batcher:
                     batch.append(nxt)
                     rows += nxt[2]
                 else:
-                    held.append(nxt)  # another shape: the next batch starts with it
+                    held.append(nxt)  # another shape: a later batch starts with it
             self._run_batch(batch)
             if stop:
-                for payload, _, _, future in held:
-                    _settle(future, self._score, payload)
+                for entry in held:
+                    self._run_batch([entry])
                 return
 
-    def _run_batch(self, batch: list[tuple[Payload, tuple, int, concurrent.futures.Future]]) -> None:
+    def _run_batch(self, batch: list[tuple[Payload, tuple | None, int, concurrent.futures.Future]]) -> None:
         self.batches += 1
         self.requests += len(batch)
-        if len(batch) == 1:
-            _settle(batch[0][3], self._score, batch[0][0])
-            return
         try:
-            out = self._score(merge([p for p, _, _, _ in batch]))
-            parts = _split(out, [n for _, _, n, _ in batch])
-        except Exception:  # noqa: BLE001 - one bad request must not fail the others
-            parts = None
-        if parts is None:  # a failure, or not one prediction per row: score each alone
-            for payload, _, _, future in batch:
-                _settle(future, self._score, payload)
-            return
-        for (_, _, _, future), part in zip(batch, parts, strict=True):
-            future.set_result(part)
+            results = self._run_batch_fn([payload for payload, _, _, _ in batch])
+        except BaseException as exc:  # noqa: BLE001 - every caller of the batch raises it
+            results = [exc] * len(batch)
+        for (_, _, _, future), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
-def _settle(future: concurrent.futures.Future, fn: Callable[[Any], Any], arg: Any) -> None:
+def _outcome(score: Callable[[Payload], Any], payload: Payload) -> Result:
     try:
-        future.set_result(fn(arg))
-    except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
-        future.set_exception(exc)
+        return score(payload)
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
+        return exc
 
 
 def _split(out: Any, sizes: list[int]) -> list[Any] | None:
     """``out`` cut into consecutive pieces of ``sizes`` rows, or None if it is not row-aligned."""
+    import pandas as pd
+
     total = sum(sizes)
     bounds = np.cumsum([0, *sizes])
     pairs = list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -141,9 +141,11 @@ class InferenceLog:
 
 
 def to_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows (dicts with the SCHEMA's keys; missing keys are null) as an Arrow table."""
-    columns = {f.name: [r.get(f.name) for r in rows] for f in SCHEMA}
-    return pa.table(columns, schema=SCHEMA)
+    """Rows (dicts with the SCHEMA's keys; missing keys are null) as an Arrow table.
+
+    Arrow's own conversion (no Python loop per value: it runs beside the request threads).
+    """
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
 def utcnow() -> dt.datetime:

@@ -1,14 +1,23 @@
-"""What a serving process keeps: loaded models, one inference log per endpoint, metrics.
+"""What a serving process keeps: model processes, one inference log per endpoint, metrics.
 
 :meth:`ServingRuntime.invoke` is the whole request path of ``POST
 /serving/<name>/invocations``: pick a variant by the traffic split, resolve it to a
 model version (aliases and the endpoint's configuration are read again after at most
 ``_CONFIG_TTL``, one second, so a moved alias is picked up without a restart; EXECUTE is
-checked and audited on every request), parse the body in one of MLflow's scoring
-formats (``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``) against
-the model's signature, predict (batched with concurrent requests: ``batching.py``), answer in MLflow's shape (``{"predictions": ...}``)
-and offer one row to the endpoint's inference log. A shadow variant, if any, scores a
-copy of the request on a background thread; its answer is only logged.
+checked and audited on every request), then hand the body, in one of MLflow's scoring
+formats (``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``), to the
+version's model process (``worker.py``), which parses it against the signature, predicts
+(batched with concurrent requests: ``batching.py``) and writes MLflow's answer
+(``{"predictions": ...}``); offer one row to the endpoint's inference log. A shadow
+variant, if any, scores a copy of the request on a background thread; its answer is
+only logged.
+
+The EXECUTE check's audit event is journaled by the audit log's writer thread while
+the model scores (``AuditLog.durable_at_exit``): one metastore transaction for all
+concurrent requests instead of eight threads queueing for SQLite's write lock, and
+the answer leaves only once its event is durable. Each version gets one model process
+(concurrent first requests wait for its start; one that stopped is started again on the
+next request); after a start this process's heap is frozen (:func:`_settle_for_serving`).
 
 Bad input (not JSON, an unknown format, a missing column, a wrong type, an oversized
 payload) is an :class:`~glashaus.errors.InvalidArgumentError` (400) that says what is
@@ -18,6 +27,7 @@ wrong; nothing the caller sends can cause a 500.
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import json
 import logging
 import random
@@ -39,11 +49,14 @@ from glashaus.serving.batching import Batcher
 from glashaus.serving.endpoints import Endpoint
 from glashaus.serving.inference import InferenceLog, utcnow
 from glashaus.serving.service import ServingService
+from glashaus.serving.worker import ModelProcess
 
 log = logging.getLogger("glashaus.serving")
 
 DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
 _CONFIG_TTL = 1.0  # seconds an endpoint's configuration is reused before it is read again
+#: MLflow's scoring formats (``mlflow.pyfunc.scoring_server.SUPPORTED_FORMATS``), for messages.
+_FORMATS = ["dataframe_records", "dataframe_split", "inputs", "instances"]
 
 
 @dataclass
@@ -64,7 +77,9 @@ class ServingRuntime:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD,
         buffer_rows: int = 100_000,
         flush_rows: int = 2_000,
-        flush_interval: float = 1.0,
+        # Each flush is a Delta commit costing ~30 ms of CPU whatever its size, and it slows the
+        # requests in flight meanwhile: every 5 s (or every flush_rows rows) keeps that rare.
+        flush_interval: float = 5.0,
         seed: int | None = None,
     ) -> None:
         self.service = service
@@ -74,18 +89,33 @@ class ServingRuntime:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._configs: dict[str, tuple[float, Endpoint]] = {}
-        self._models: dict[tuple[str, int], Any] = {}
+        self._models: dict[tuple[str, int], ModelProcess] = {}
+        self._loading: dict[tuple[str, int], threading.Lock] = {}
         self._batchers: dict[int, Batcher] = {}
         self._targets: dict[tuple[str, str], tuple[float, tuple[Any, int]]] = {}
         self._logs: dict[str, InferenceLog] = {}
         self._shadow = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="glashaus-shadow")
         self._shadow_busy = threading.Semaphore(16)
         self._closed = False
+        self._arriving = 0  # requests accepted by the server, not at a batcher yet (batching.py waits for them)
 
     # -- the request path -------------------------------------------------------------------------
 
-    def invoke(self, who: Principal, name: str, payload: bytes, *, request_id: str) -> Answer:
+    def arrival(self) -> Arrival:
+        """Count a request as on its way to a batcher from now (the server calls this when it accepts one).
+
+        >>> with runtime.arrival() as arrival:                                   # doctest: +SKIP
+        ...     runtime.invoke(who, "reco", body, request_id=rid, arrival=arrival)
+        """
+        return Arrival(self)
+
+    def invoke(self, who: Principal, name: str, payload: bytes, *, request_id: str,
+               arrival: Arrival | None = None) -> Answer:
         """Score ``payload`` (MLflow's JSON scoring formats) on endpoint ``name`` as ``who``."""
+        with arrival if arrival is not None else Arrival(self) as arrival:
+            return self._invoke(who, name, payload, request_id, arrival)
+
+    def _invoke(self, who: Principal, name: str, payload: bytes, request_id: str, arrival: Arrival) -> Answer:
         started = time.perf_counter()
         endpoint = self._endpoint(name)
         variant = self._choose(endpoint)
@@ -95,8 +125,12 @@ class ServingRuntime:
                 raise InvalidArgumentError(
                     f"the request is {len(payload)} bytes; endpoint {name!r} accepts at most "
                     f"{self.max_payload_bytes} bytes: send fewer rows per request.")
-            version, model = self._model(who, endpoint, variant)
-            body = self._predict(model, payload)
+            # The EXECUTE check's audit event is committed while the model scores (one journal
+            # transaction for all concurrent requests); the answer leaves only once it is durable.
+            with self.service.access.audit.durable_at_exit():
+                version, model = self._model(who, endpoint, variant)
+                arrival.reached()
+                body = self._predict(model, payload)
             return Answer(body, variant, version)
         except GlashausError as exc:
             status, error = _status(exc), str(exc)
@@ -110,50 +144,39 @@ class ServingRuntime:
             if endpoint.shadow and status == 200:
                 self._start_shadow(endpoint, who, request_id, payload)
 
-    def _predict(self, model: Any, payload: bytes) -> bytes:
-        from mlflow.pyfunc import scoring_server
-
+    def _predict(self, model: ModelProcess, payload: bytes) -> bytes:
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidArgumentError(f"the request body is not valid JSON: {exc}. Send e.g. "
                                        '{"dataframe_split": {"columns": [...], "data": [[...]]}}.') from None
         if not isinstance(data, dict):
-            raise InvalidArgumentError("the request body must be a JSON object with one of the keys "
-                                       f"{sorted(scoring_server.SUPPORTED_FORMATS)}.")
-        raw = self._batcher(model).predict(data)
-        out = _Collect()
-        scoring_server.predictions_to_json(raw, out)
-        return out.getvalue().encode()
-
-    @staticmethod
-    def _score(model: Any, data: dict[str, Any]) -> Any:
-        """Parse one payload against the model's signature and predict (what the batcher calls)."""
-        from mlflow.exceptions import MlflowException
-        from mlflow.pyfunc import scoring_server
-
-        params = data.get("params")
-        if params is not None and not isinstance(params, dict):
-            raise InvalidArgumentError("'params' must be a JSON object.")
-        try:
-            parsed = scoring_server.infer_and_parse_data({k: v for k, v in data.items() if k != "params"},
-                                                         model.metadata.get_input_schema())
-            return model.predict(parsed, params=params) if params else model.predict(parsed)
-        except MlflowException as exc:
-            raise InvalidArgumentError(f"the input does not match the model's signature: {exc.message}") from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise InvalidArgumentError(f"the model could not score this input: {exc}") from None
+            raise InvalidArgumentError(f"the request body must be a JSON object with one of the keys {_FORMATS}.")
+        return self._batcher(model).predict(data)
 
     # -- pieces -----------------------------------------------------------------------------------
 
-    def _batcher(self, model: Any) -> Batcher:
+    def _batcher(self, model: ModelProcess) -> Batcher:
         batcher = self._batchers.get(id(model))
         if batcher is None:
             with self._lock:
                 batcher = self._batchers.get(id(model))
                 if batcher is None:
-                    batcher = self._batchers[id(model)] = Batcher(lambda data: self._score(model, data))
+                    if not model.alive:  # retired while this request held it: no new batch thread for it
+                        raise ServiceUnavailableError(f"the process serving model {model.ref} was just replaced: "
+                                                      "retry.")
+                    batcher = self._batchers[id(model)] = Batcher(model.score, arriving=lambda: self.arriving,
+                                                                  name=model.ref)
         return batcher
+
+    @property
+    def arriving(self) -> int:
+        """Requests accepted by the server that have not reached a batcher yet."""
+        return self._arriving
+
+    def _arrive(self, change: int) -> None:
+        with self._lock:
+            self._arriving += change
 
     def _target(self, model: str, variant: str) -> tuple[Any, int]:
         """(model securable, version) of a variant, looked up again after ``_CONFIG_TTL`` seconds."""
@@ -184,17 +207,34 @@ class ServingRuntime:
                 return route.variant
         return endpoint.routes[-1].variant
 
-    def _model(self, who: Principal, endpoint: Endpoint, variant: str) -> tuple[int, Any]:
+    def _model(self, who: Principal, endpoint: Endpoint, variant: str) -> tuple[int, ModelProcess]:
         securable, version = self._target(endpoint.model, variant)
         self.service.access.authorize(who, "EXECUTE", securable, action="serving.invoke",
                                       details={"endpoint": endpoint.name, "variant": variant, "version": version})
         key = (endpoint.model, version)
         model = self._models.get(key)
-        if model is None:
-            model = self.service.registry.load(who, f"{endpoint.model}/{version}")
+        if model is None or not model.alive:
+            # One process per version: requests arriving meanwhile wait for its start instead of
+            # loading the model again each (seconds and memory apiece).
             with self._lock:
-                self._models.setdefault(key, model)
+                loading = self._loading.setdefault(key, threading.Lock())
+            with loading:
+                model = self._models.get(key)
+                if model is None or not model.alive:
+                    if model is not None:  # its process stopped: retire it, start another
+                        self._retire(model)
+                    ref = f"{endpoint.model}/{version}"
+                    _, folder = self.service.registry.local_path(who, ref)  # checked as load checks it; audited
+                    model = self._models[key] = ModelProcess.start(folder, ref=ref)
+                    _settle_for_serving()
         return version, model
+
+    def _retire(self, model: ModelProcess) -> None:
+        with self._lock:
+            batcher = self._batchers.pop(id(model), None)
+        if batcher is not None:
+            batcher.close()
+        model.close()
 
     def _log(self, endpoint: Endpoint, who: Principal, request_id: str, variant: str, version: int | None,
              shadow: bool, status: int, seconds: float, payload: bytes, body: bytes, error: str | None) -> None:
@@ -275,21 +315,42 @@ class ServingRuntime:
         self._shadow.shutdown(wait=True)
         for batcher in list(self._batchers.values()):
             batcher.close()
+        for model in list(self._models.values()):
+            model.close()
         for inference in list(self._logs.values()):
             inference.close()
 
 
-class _Collect:
-    """A tiny text sink for ``predictions_to_json``."""
+def _settle_for_serving() -> None:
+    """After a model process starts: ``gc.freeze()`` everything alive in this process now.
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []
+    Serving imports mlflow, pandas, scikit-learn and skops (the registry's checks): hundreds
+    of thousands of long-lived objects, which every full collection walked again, stopping
+    every request thread for ~200 ms about once every few thousand requests under load.
+    Frozen objects are still freed by reference counting; only cycles among them stay
+    until exit. Process-wide, and meant so: a serving runtime lives in a server process.
+    """
+    gc.collect()
+    gc.freeze()
 
-    def write(self, text: str) -> None:
-        self.parts.append(text)
 
-    def getvalue(self) -> str:
-        return "".join(self.parts)
+class Arrival:
+    """A request on its way to a batcher, counted until it reaches one (or fails before)."""
+
+    def __init__(self, runtime: ServingRuntime) -> None:
+        self._runtime: ServingRuntime | None = runtime
+        runtime._arrive(1)
+
+    def reached(self) -> None:
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime._arrive(-1)
+
+    def __enter__(self) -> Arrival:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reached()
 
 
 def _status(exc: GlashausError) -> int:
