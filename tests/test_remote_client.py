@@ -247,3 +247,72 @@ def test_a_query_failing_after_its_first_batch_raises_where_rows_are_read(lake, 
         result.to_arrow()
     with pytest.raises(glashaus.errors.SqlError, match="failed earlier"):
         result.fetchall()
+
+
+# -- streamed bodies over kept connections (server/streams.py) -----------------------------------------
+
+
+def test_streamed_reads_share_one_kept_connection_and_errors_keep_it_usable(lake, server, orders):
+    with glashaus.connect(server.url, token=lake.create_token()) as remote:
+        assert remote.read(orders).equals(lake.read(orders))
+        first = remote._streams._idle[0]
+        with pytest.raises(NotFoundError, match="main.shop.nowhere"):
+            remote.read("main.shop.nowhere")  # a JSON error on a streamed call: the embedded error class
+        assert remote.sql(f"SELECT count(*) AS n FROM {orders}").scalar() == 4
+        assert remote._streams._idle == [first]  # the same connection carried all three
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_used(lake, server, orders):
+    import socket
+    import time
+
+    from glashaus.server import streams
+
+    with glashaus.connect(server.url, token=lake.create_token()) as remote:
+        remote.read(orders)
+        (stale,) = remote._streams._idle
+        stale.sock.shutdown(socket.SHUT_WR)  # the server sees the end and closes its side, as after a keep-alive timeout
+        deadline = time.monotonic() + 10
+        while not streams._dropped(stale) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert remote.read(orders).num_rows == 4
+        assert remote._streams._idle and remote._streams._idle[0] is not stale
+
+
+def test_unreachable_servers_and_broken_bodies_are_named_errors(lake, server, orders, monkeypatch):
+    from glashaus.server import streams
+
+    with glashaus.connect(server.url, token=lake.create_token()) as remote:
+        remote.read(orders)
+        with glashaus.connect("http://127.0.0.1:1", token="ghs_x") as nowhere:
+            with pytest.raises(glashaus.errors.GlashausError, match="cannot reach the lakehouse server"):
+                nowhere.read(orders)
+
+        def truncated(self, size=-1):  # the body ends in the middle of a message
+            return b"" if size and size > 8 else original(self, size)
+
+        original = streams.BodyReader.read
+        monkeypatch.setattr(streams.BodyReader, "read", truncated)
+        with pytest.raises(glashaus.errors.GlashausError, match="broke off the response"):
+            remote.read(orders)
+        monkeypatch.undo()
+        assert remote.read(orders).num_rows == 4  # the broken connection was not kept
+
+
+def test_an_http_proxy_in_the_environment_sends_streams_through_httpx(lake, server, orders, monkeypatch):
+    from glashaus.server import streams
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    assert streams.proxied("http://10.1.2.3:8080") and not streams.proxied("https://10.1.2.3:8443")
+    monkeypatch.setenv("NO_PROXY", "10.1.2.3")
+    assert not streams.proxied("http://10.1.2.3:8080")
+    monkeypatch.delenv("HTTP_PROXY")
+    assert not streams.proxied("http://10.1.2.3:8080")
+    with glashaus.connect(server.url, token=lake.create_token()) as remote:
+        remote._streams = None  # what a proxied address gets: the httpx path, same results and errors
+        assert remote.read(orders).equals(lake.read(orders))
+        with pytest.raises(NotFoundError):
+            remote.read("main.shop.nowhere")

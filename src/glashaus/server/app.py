@@ -364,11 +364,19 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
 
 
 class _RowStream(StreamingResponse):
-    """Streamed rows; a stream that fails half-way ends with its error and a cut-off body."""
+    """Streamed rows; a stream that fails half-way ends with its error and a cut-off body.
+
+    The body iterator yields the pieces of one record batch at a time (``wire.ipc_stream``,
+    produced in a worker thread); each piece goes out as it is, column buffers uncopied.
+    """
 
     async def stream_response(self, send: Any) -> None:
         try:
-            await super().stream_response(send)
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            async for pieces in self.body_iterator:
+                for piece in pieces:
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         except wire.StreamAborted as exc:
             # The status line went out long ago: returning without the final chunk makes the
             # server close the connection, so the body is visibly incomplete.

@@ -15,11 +15,14 @@ subclasses.
 
 from __future__ import annotations
 
+import http.client
 import inspect
 import json
 import os
 import urllib.parse
 from typing import Any
+
+import pyarrow as pa
 
 from glashaus.errors import GlashausError, InvalidArgumentError, RequestTooLargeError
 from glashaus.server import wire
@@ -32,6 +35,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     raise GlashausError(
         "a remote lakehouse needs the server extra: pip install 'glashaus[server]'."
     ) from exc
+
+from glashaus.server import streams  # noqa: E402 - needs httpx
 
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
@@ -53,6 +58,10 @@ class RemoteLakehouse:
         )
         self._user: str | None = None
         self._max_body: int | None = None
+        # Arrow IPC bodies are read with http.client straight into Arrow's buffers (streams.py),
+        # unless a proxy from the environment applies: then through httpx like the rest.
+        self._streams = (None if streams.proxied(self.url)
+                         else streams.Streams(self.url, timeout=self._http.timeout.read))
 
     @property
     def user(self) -> str:
@@ -75,6 +84,8 @@ class RemoteLakehouse:
 
     def close(self) -> None:
         self._http.close()
+        if self._streams is not None:
+            self._streams.close()
 
     def __enter__(self) -> RemoteLakehouse:
         return self
@@ -124,6 +135,19 @@ class RemoteLakehouse:
             content=content, json=payload if op.carrier == "json" else None,
         )
         if op.response in ("arrow", "result"):
+            table, statement = self._stream(request)
+            if op.response == "result":
+                return Result(table, statement=statement)
+            return table
+        response = self._send(request)
+        _raise_for(response)
+        if op.response == "bytes":
+            return response.content
+        return wire.from_wire(response.json(), op.returns)
+
+    def _stream(self, request: httpx.Request) -> tuple[Any, str]:
+        """An Arrow IPC response as a table, and its statement header (``sql``)."""
+        if self._streams is None:
             response = self._send(request, stream=True)
             try:
                 if response.status_code >= 400:
@@ -134,14 +158,20 @@ class RemoteLakehouse:
                 raise GlashausError(f"the lakehouse server at {self.url} broke off the response: {exc}") from None
             finally:
                 response.close()
-            if op.response == "result":
-                return Result(table, statement=response.headers.get("X-Glashaus-Statement", "SELECT"))
-            return table
-        response = self._send(request)
-        _raise_for(response)
-        if op.response == "bytes":
-            return response.content
-        return wire.from_wire(response.json(), op.returns)
+            return table, response.headers.get("X-Glashaus-Statement", "SELECT")
+        raw = None
+        try:
+            with self._streams.open(request) as raw:
+                if raw.status >= 400:
+                    _raise_error(raw.status, raw.read(), str(request.url))
+                table = wire.read_stream(streams.BodyReader(raw))
+                raw.read()  # the body's end (its last chunk), so the connection can serve another call
+                return table, raw.getheader("X-Glashaus-Statement", "SELECT")
+        except GlashausError:  # the server's own error (some are OSErrors too: PermissionError, ...)
+            raise
+        except (http.client.HTTPException, OSError, pa.ArrowInvalid) as exc:
+            what = "cannot reach" if raw is None else "broke off the response from"
+            raise GlashausError(f"{what} the lakehouse server at {self.url}: {type(exc).__name__}: {exc}") from None
 
     def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         try:
@@ -165,13 +195,17 @@ def _json(value: Any) -> str:
 
 
 def _raise_for(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
+    if response.status_code >= 400:
+        _raise_error(response.status_code, response.content, str(response.request.url))
+
+
+def _raise_error(status: int, content: bytes, url: str) -> None:
+    """The error an error response stands for (its JSON's ``error_code`` and ``message``)."""
     try:
-        body = response.json()
+        body = json.loads(content)
         code, message = body["error_code"], body["message"]
     except (ValueError, KeyError, TypeError):
-        raise GlashausError(f"HTTP {response.status_code} from {response.request.url}: {response.text[:200]}") from None
+        raise GlashausError(f"HTTP {status} from {url}: {content[:200].decode(errors='replace')}") from None
     raise wire.error_class(code)(message)
 
 
