@@ -561,3 +561,18 @@ def test_model_files_live_in_the_object_store_and_load_from_there(s3, tmp_path):
                                         f"uploads-{lh.get('main.shop.uploads').id[:8]}/reco", MODEL).version == 3
         with pytest.raises(InvalidArgumentError, match="outside the lakehouse's managed storage"):
             lh.models.register_files("s3://lake/elsewhere/reco", MODEL)
+
+
+def test_model_files_missing_from_storage_are_a_storage_error_naming_the_version(trained):
+    import os
+
+    from glashaus.errors import StorageError
+    from glashaus.serving.worker import ModelProcess
+
+    lh, data, model = trained
+    mv = _register(lh, model, data)
+    os.remove(os.path.join(mv.storage_location, "model.skops"))
+    with pytest.raises(StorageError, match="skops file cannot be read from storage"):
+        lh.models.load(f"{MODEL}/1")  # the registry's check reads it first
+    with pytest.raises(StorageError, match=rf"model {MODEL}/1 cannot be read from managed storage"):
+        ModelProcess.start(mv.storage_location, ref=f"{MODEL}/1")  # MLflow's load, in a model process

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from types import ModuleType
+from typing import Any
 
-from glashaus.errors import InvalidArgumentError
+from glashaus.errors import InvalidArgumentError, StorageError
 
 
 def mlflow() -> ModuleType:
@@ -30,3 +31,27 @@ def mlflow() -> ModuleType:
             "pip install 'glashaus[ml]'."
         ) from None
     return module
+
+
+def load_pyfunc(folder: str, *, ref: str) -> Any:
+    """``mlflow.pyfunc.load_model(folder)`` with errors that say what to do (``ref`` names the version).
+
+    A missing package is :class:`InvalidArgumentError` naming it; files that cannot be read
+    (missing, unreadable) are :class:`StorageError`; anything else MLflow or a flavor raises
+    (a broken MLmodel, a version mismatch) is :class:`InvalidArgumentError` with its message.
+    The caller has checked the folder (``RegistryService.local_path``: EXECUTE, trust).
+
+    >>> load_pyfunc("/lake/models/main/shop/reco/3", ref="main.shop.reco/3")  # doctest: +SKIP
+    """
+    ml = mlflow()
+    try:
+        return ml.pyfunc.load_model(folder)
+    except ImportError as exc:
+        raise InvalidArgumentError(f"model {ref} needs the package {exc.name!r}, which is not installed "
+                                   f"here: pip install {exc.name}.") from None
+    except OSError as exc:
+        raise StorageError(f"the files of model {ref} cannot be read from managed storage ({type(exc).__name__}: "
+                           f"{exc}); an admin should check the storage under {folder}.") from None
+    except Exception as exc:  # MLflow and the flavors raise many kinds; the user needs the message only
+        message = getattr(exc, "message", None) or str(exc)
+        raise InvalidArgumentError(f"MLflow cannot load model {ref}: {message}") from None

@@ -28,7 +28,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from glashaus.errors import InvalidArgumentError
+from glashaus.errors import InvalidArgumentError, StorageError
 
 FileFormat = Literal["skops", "native", "pickle"]
 
@@ -127,6 +127,9 @@ def untrusted_types(path: str) -> list[str]:
 
     try:
         return list(skops.io.get_untrusted_types(file=path))
+    except OSError as exc:  # missing or unreadable: storage's problem, not the file's
+        raise StorageError(f"the model's skops file cannot be read from storage ({type(exc).__name__}: {exc}); "
+                           "an admin should check the storage.") from None
     except Exception as exc:  # a broken or foreign file: skops raises many kinds
         raise InvalidArgumentError(f"the model's skops file cannot be read: {exc}") from None
 

@@ -30,7 +30,7 @@ from glashaus.lineage import LineageStore, Source
 from glashaus.registry import environment, flavors, safety, scoring, sources
 from glashaus.registry.aliases import AliasMove, AliasStore
 from glashaus.registry.files import ModelFiles
-from glashaus.registry.mlflow_lib import mlflow
+from glashaus.registry.mlflow_lib import load_pyfunc, mlflow
 from glashaus.registry.refs import ModelRef, check_alias, parse_model_name, parse_ref
 from glashaus.registry.versions import ModelVersion, VersionStore
 from glashaus.tables import FileInfo, TablesService
@@ -487,16 +487,7 @@ class RegistryService:
         raise PermissionDeniedError(why)
 
     def _pyfunc(self, who: Principal, model: Securable, mv: ModelVersion, *, action: str) -> Any:
-        folder = self._checked_folder(who, model, mv, action=action)
-        ml = mlflow()
-        try:
-            return ml.pyfunc.load_model(folder)
-        except ImportError as exc:
-            raise InvalidArgumentError(f"model {mv.ref} needs the package {exc.name!r}, which is not installed "
-                                       f"here: pip install {exc.name}.") from None
-        except Exception as exc:  # MLflow and the flavors raise many kinds; the user needs the message only
-            message = getattr(exc, "message", None) or str(exc)
-            raise InvalidArgumentError(f"MLflow cannot load model {mv.ref}: {message}") from None
+        return load_pyfunc(self._checked_folder(who, model, mv, action=action), ref=mv.ref)
 
 
 def _model_name(name: str) -> Name:

@@ -33,7 +33,8 @@ import sys
 import threading
 from typing import Any, BinaryIO
 
-from glashaus.errors import InvalidArgumentError, ServiceUnavailableError
+from glashaus.errors import GlashausError, InvalidArgumentError, ServiceUnavailableError, StorageError
+from glashaus.registry.mlflow_lib import load_pyfunc
 from glashaus.serving.batching import Payload, Result, score_together
 
 _LENGTH = struct.Struct(">I")
@@ -51,7 +52,8 @@ class ModelProcess:
 
     @classmethod
     def start(cls, folder: str, *, ref: str) -> ModelProcess:
-        """Start the child and wait until the model is loaded (InvalidArgumentError if it cannot be)."""
+        """Start the child and wait until the model is loaded (InvalidArgumentError if it cannot be,
+        StorageError if its files cannot be read)."""
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
         proc = subprocess.Popen([sys.executable, "-m", "glashaus.serving.worker", folder, ref],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
@@ -63,7 +65,7 @@ class ModelProcess:
             raise
         if "error" in hello:
             model.close()
-            raise InvalidArgumentError(hello["error"])
+            raise (StorageError if hello.get("storage") else InvalidArgumentError)(hello["error"])
         return model
 
     @property
@@ -182,20 +184,6 @@ def answer(model: Any, payloads: list[Payload]) -> list[dict[str, Any]]:
     return out
 
 
-def _load(folder: str, ref: str) -> Any:
-    """The model, as ``RegistryService.load`` loads it (with its error messages)."""
-    import mlflow.pyfunc
-
-    try:
-        return mlflow.pyfunc.load_model(folder)
-    except ImportError as exc:
-        raise InvalidArgumentError(f"model {ref} needs the package {exc.name!r}, which is not installed "
-                                   f"here: pip install {exc.name}.") from None
-    except Exception as exc:  # MLflow and the flavors raise many kinds; the user needs the message only
-        message = getattr(exc, "message", None) or str(exc)
-        raise InvalidArgumentError(f"MLflow cannot load model {ref}: {message}") from None
-
-
 def main(argv: list[str]) -> int:
     folder, ref = argv
     frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -203,9 +191,9 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     requests = sys.stdin.buffer
     try:
-        model = _load(folder, ref)
-    except InvalidArgumentError as exc:
-        _write_frame(frames, {"error": str(exc)})
+        model = load_pyfunc(folder, ref=ref)
+    except GlashausError as exc:
+        _write_frame(frames, {"error": str(exc), "storage": isinstance(exc, StorageError)})
         return 1
     _write_frame(frames, {"ready": True})
     while (message := _read_frame(requests)) is not None:
