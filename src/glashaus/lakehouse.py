@@ -269,7 +269,7 @@ class Lakehouse:
         version: int | None = None,
         as_of: dt.datetime | str | None = None,
         columns: list[str] | None = None,
-        batch_size: int = 65_536,
+        batch_size: int = 262_144,
     ) -> pa.RecordBatchReader:
         """Rows of a table as a stream of record batches (bounded memory; filters and masks applied).
 

@@ -54,8 +54,9 @@ log = logging.getLogger("glashaus.server")
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: Integers on the wire are 64-bit, as everywhere below (Arrow, Delta, DuckDB, the metastore).
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-#: Rows per record batch on the wire (a batch is one chunk of a streamed response).
-BATCH_ROWS = 64 * 1024
+#: Most rows per record batch on the wire (``benchmarks/server_read.py``: fewer, larger batches
+#: cost less per row to send than 64 Ki-row ones; a 10M-row read was ~15% faster).
+BATCH_ROWS = 256 * 1024
 
 
 class WireError(ValueError):

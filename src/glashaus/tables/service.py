@@ -483,7 +483,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
 
     def read_batches(
         self, who: Principal, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None,
-        columns: list[str] | None = None, batch_size: int = 65_536, action: str = "table.read",
+        columns: list[str] | None = None, batch_size: int = 262_144, action: str = "table.read",
     ) -> BatchRead:
         """Stream a table (``name`` may carry ``@v3``) in record batches of at most ``batch_size`` rows.
 
@@ -505,7 +505,8 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         dataset = source.dataset()
         total = dataset.count_rows()
         if not source.policy:
-            reader = dataset.scanner(columns=schema.names, batch_size=batch_size).to_reader()
+            # At most 4 decoded batches wait ahead of the reader (Arrow's default is 16): bounded memory.
+            reader = dataset.scanner(columns=schema.names, batch_size=batch_size, batch_readahead=4).to_reader()
             return BatchRead(n.full, source.version, reader, total)
 
         def filtered() -> Any:
