@@ -13,6 +13,8 @@ by ``seed`` and ``rows``:
 
 from __future__ import annotations
 
+import argparse
+
 import datetime as dt
 import os
 import statistics
@@ -157,3 +159,27 @@ def fmt_bytes(kib: float) -> str:
 
 def venv_hint() -> str:
     return f"{Path(sys.executable).name} {os.path.relpath(sys.argv[0])}"
+
+
+def orders_parser(doc: str, *, name: str, unit: str) -> argparse.ArgumentParser:
+    """The options of a benchmark over the seeded orders lakehouse (``--rows``, ``--repeat``, ``--seed``,
+    ``--chunk-rows``, ``--workdir``, ``--rebuild``, ``--json``, ``--check``); ``unit`` is what one timed run times."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=10_000_000, help="orders rows (default 10,000,000)")
+    p.add_argument("--repeat", type=int, default=5, help=f"timed runs per {unit} and side (default 5)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--chunk-rows", type=int, default=1_000_000,
+                   help="rows per lh.write append when building (default 1,000,000: 10 files at 10M)")
+    p.add_argument("--workdir", help=f"where the lakehouse lives (default benchmarks/.work/{name}-<rows>-s<seed>)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the lakehouse even if one is there")
+    p.add_argument("--json", help="also write the timings to this JSON file")
+    p.add_argument("--check", action="store_true", help="exit with status 1 when the target is missed")
+    return p
+
+
+def parse_orders_args(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, refusing non-positive sizes."""
+    args = p.parse_args(argv)
+    if args.rows < 1 or args.repeat < 1 or args.chunk_rows < 1:
+        p.error("--rows, --repeat and --chunk-rows must be positive")
+    return args

@@ -46,6 +46,8 @@ from _common import (  # noqa: E402
     generate_customers,
     iter_orders,
     median,
+    orders_parser,
+    parse_orders_args,
 )
 
 TARGET = 1.15
@@ -324,23 +326,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rows", type=int, default=10_000_000, help="orders rows (default 10,000,000)")
-    p.add_argument("--repeat", type=int, default=5, help="timed runs per query and side (default 5)")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--chunk-rows", type=int, default=1_000_000,
-                   help="rows per lh.write append when building (default 1,000,000: 10 files at 10M)")
-    p.add_argument("--workdir", help="where the lakehouse lives (default benchmarks/.work/sql_overhead-<rows>-s<seed>)")
-    p.add_argument("--rebuild", action="store_true", help="rebuild the lakehouse even if one is there")
+    p = orders_parser(__doc__, name="sql_overhead", unit="query")
     p.add_argument("--only", nargs="+", metavar="QUERY", help="run only these queries (e.g. 'point lookup')")
-    p.add_argument("--json", help="also write the timings to this JSON file")
     p.add_argument("--profile", metavar="PATH", help="cProfile the timed glashaus runs into PATH")
     p.add_argument("--breakdown", type=int, default=0, metavar="N",
                    help="after timing, run each query N more times with the phases of lh.sql timed")
-    p.add_argument("--check", action="store_true", help="exit with status 1 when the target is missed")
-    args = p.parse_args(argv)
-    if args.rows < 1 or args.repeat < 1 or args.chunk_rows < 1:
-        p.error("--rows, --repeat and --chunk-rows must be positive")
+    args = parse_orders_args(p, argv)
     unknown = set(args.only or []) - set(queries(args.rows))
     if unknown:
         p.error(f"unknown query name(s) {sorted(unknown)}; choose from {list(queries(args.rows))}")

@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh embedded lakehouse per test, opened as alice."""
+"""Shared fixtures: a fresh embedded lakehouse per test, opened as alice; a browser for the web shell's tests."""
 
 from __future__ import annotations
 
@@ -67,3 +67,37 @@ def rows_of(lh, name: str, sort: str | None = None) -> list[dict]:
     if sort:
         table = table.sort_by(sort)
     return table.to_pylist()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, one per test module (``browser.needs_chromium`` skips without it)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking",
+        ])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser):
+    """A fresh browser context (its own cookies) per test."""
+    ctx = browser.new_context()
+    ctx.set_default_timeout(15_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()

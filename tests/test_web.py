@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 
 import pyarrow as pa
 import pytest
 
 import glashaus
+from browser import XSS, as_user, needs_chromium, sign_in, table_text
 from glashaus.server.app import ServerThread, create_app
 
-CHROMIUM = "/usr/bin/chromium"
-XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
 MASK = "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END"
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason=f"the web shell tests drive Debian's Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -76,56 +71,6 @@ def server(lake):
 @pytest.fixture(scope="module")
 def tokens(lake):
     return {user: lake.create_token(user) for user in ("alice", "ana", "pia", "bob")}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking",
-        ])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context()
-    ctx.set_default_timeout(15_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-@pytest.fixture
-def page(context):
-    return context.new_page()
-
-
-def sign_in(page, server, token: str, path: str = "/catalog"):
-    """Open ``path``; sign in on the page it redirects to; return the final response."""
-    page.goto(server.url + path)
-    page.fill("#token", token)
-    with page.expect_navigation() as navigation:
-        page.click("button[type=submit]")
-    return navigation.value
-
-
-def as_user(page, server, tokens, user: str, path: str = "/catalog"):
-    response = sign_in(page, server, tokens[user], path)
-    assert page.inner_text("#user") == user
-    return response
-
-
-def table_text(page, selector: str) -> list[list[str]]:
-    return [[cell.inner_text() for cell in row.query_selector_all("td")]
-            for row in page.query_selector_all(f"{selector} tbody tr")]
 
 
 def audit(lake, where: str) -> list[dict]:

@@ -18,21 +18,17 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import glashaus
+from browser import XSS, as_user, needs_chromium, table_text
 from glashaus.server.app import ServerThread, create_app
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
 MODEL = "main.shop.reco"
 TRAIN = "main.shop.plants"
 RAW = "main.shop.raw_plants"
 COLUMNS = ["light", "water"]
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason=f"the web shell tests drive Debian's Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-)
+pytestmark = needs_chromium
 
 
 def _data(n: int, seed: int) -> pd.DataFrame:
@@ -92,46 +88,6 @@ def server(app):
 @pytest.fixture(scope="module")
 def tokens(lake):
     return {user: lake["lh"].create_token(user) for user in ("alice", "ana", "bob")}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking",
-        ])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def as_user(page, server, tokens, user: str, path: str):
-    """Open ``path``, sign in on the page it redirects to, return the final response."""
-    page.goto(server.url + path)
-    page.fill("#token", tokens[user])
-    with page.expect_navigation() as navigation:
-        page.click("button[type=submit]")
-    assert page.inner_text("#user") == user
-    return navigation.value
-
-
-def table_text(page, selector: str) -> list[list[str]]:
-    return [[cell.inner_text() for cell in row.query_selector_all("td")]
-            for row in page.query_selector_all(f"{selector} tbody tr")]
 
 
 # -- models ---------------------------------------------------------------------------------------

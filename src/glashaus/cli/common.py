@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 import glashaus
@@ -96,6 +97,26 @@ def console(*, stderr: bool = False) -> Console:
     if not stream.isatty() and "COLUMNS" not in os.environ:
         width = _PIPE_WIDTH
     return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+
+
+def listing(title: str, columns: tuple[str, ...] | list[str], *, right: tuple[str, ...] = ()) -> Table:
+    """An empty table with the CLI's look (title on the left, bold header, long values folded).
+
+    >>> listing("models", ("name", "latest"), right=("latest",)).columns[1].justify
+    'right'
+    """
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold", justify="right" if column in right else "left")
+    return table
+
+
+def facts() -> Table:
+    """An empty two-column grid for one object's facts (bold label, folded value)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    return grid
 
 
 def cell(value: Any) -> Text:

@@ -17,7 +17,6 @@ from enum import Enum
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from glashaus.access.privileges import check_privilege
 from glashaus.cli.common import (
@@ -27,6 +26,7 @@ from glashaus.cli.common import (
     UserOption,
     cell,
     console,
+    listing,
     open_lakehouse,
 )
 
@@ -98,9 +98,7 @@ def grants(
     if not rows:
         out.print(f"no {title}", markup=False)
         return
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in ("principal", "privilege", "on", "inherited", "granted by"):
-        table.add_column(column, overflow="fold")
+    table = listing(title, ("principal", "privilege", "on", "inherited", "granted by"))
     for r in rows:
         table.add_row(cell(r["principal"]), cell(r["privilege"]), cell(r["on"]),
                       "yes" if r["inherited"] else "no", cell(r["granted_by"]))

@@ -32,6 +32,8 @@ from glashaus.cli.common import (
     cell,
     console,
     count,
+    facts,
+    listing,
     open_lakehouse,
     timestamp,
 )
@@ -63,10 +65,8 @@ def ls(
     if not models:
         out.print(f"no models in {parent}" if parent else "no models", markup=False)
         return
-    table = Table(title="models" + (f" in {parent.lower()}" if parent else ""), title_justify="left",
-                  header_style="bold")
-    for column in ("name", "latest", "aliases", "owner", "description"):
-        table.add_column(column, overflow="fold", justify="right" if column == "latest" else "left")
+    table = listing("models" + (f" in {parent.lower()}" if parent else ""),
+                    ("name", "latest", "aliases", "owner", "description"), right=("latest",))
     for m in models:
         table.add_row(cell(m.name), cell(m.latest_version if m.latest_version is not None else "—"),
                       cell(_aliases(m.aliases)), cell(m.owner), cell(m.description or ""))
@@ -85,9 +85,7 @@ def show(
         model = lh.models.get(name)
         versions = lh.models.versions(name)
         moves = lh.models.alias_history(name)
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column(overflow="fold")
+    about = facts()
     for label, value in (
         ("description", model.description), ("owner", model.owner),
         ("created", f"{timestamp(model.created_at)} by {model.created_by}"),
@@ -96,8 +94,8 @@ def show(
         ("location", model.storage_location),
     ):
         if value not in (None, ""):
-            facts.add_row(label, Text(str(value)))
-    parts: list[Any] = [Panel(facts, title=f"[bold]{escape(model.name)}[/] (model)", title_align="left",
+            about.add_row(label, Text(str(value)))
+    parts: list[Any] = [Panel(about, title=f"[bold]{escape(model.name)}[/] (model)", title_align="left",
                               expand=False), _versions_table(versions[:10], f"versions of {model.name}")]
     if moves:
         parts.append(_moves_table(moves[:10], "latest alias moves"))
@@ -189,9 +187,8 @@ def _aliases(aliases: dict[str, int]) -> str:
 
 
 def _versions_table(found: list[Any], title: str) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in ("version", "status", "registered", "by", "format", "aliases", "trained on", "description"):
-        table.add_column(column, overflow="fold", justify="right" if column == "version" else "left")
+    table = listing(title, ("version", "status", "registered", "by", "format", "aliases", "trained on", "description"),
+                    right=("version",))
     for v in found:
         trained = ", ".join(f"{t['name']}@v{t['version']}" if t.get("version") is not None else t["name"]
                             for t in v.training_set)
@@ -203,9 +200,7 @@ def _versions_table(found: list[Any], title: str) -> Table:
 
 
 def _moves_table(moves: list[Any], title: str) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in ("time", "alias", "action", "from", "to", "who", "reason"):
-        table.add_column(column, overflow="fold")
+    table = listing(title, ("time", "alias", "action", "from", "to", "who", "reason"))
     for m in moves:
         table.add_row(timestamp(m.event_time), cell(m.alias), cell(m.action), cell(m.from_version),
                       cell(m.to_version), cell(m.principal), cell(m.reason or ""))

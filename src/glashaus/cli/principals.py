@@ -16,7 +16,6 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from glashaus import Lakehouse
 from glashaus.access import PrincipalInfo, TokenInfo
@@ -27,6 +26,8 @@ from glashaus.cli.common import (
     UserOption,
     cell,
     console,
+    facts,
+    listing,
     open_lakehouse,
     timestamp,
 )
@@ -199,9 +200,7 @@ def tokens_ls(for_: ForOption = None, lakehouse: LakehouseOption = DEFAULT_LAKEH
     if not found:
         out.print(f"no tokens for {whose}", markup=False)
         return
-    table = Table(title=f"tokens of {whose}", title_justify="left", header_style="bold")
-    for column in ("id", "comment", "created", "expires", "state"):
-        table.add_column(column, overflow="fold")
+    table = listing(f"tokens of {whose}", ("id", "comment", "created", "expires", "state"))
     for t in found:
         table.add_row(cell(t.id), cell(t.comment or ""), timestamp(t.created_at),
                       "never" if t.expires_at is None else timestamp(t.expires_at), _state(t))
@@ -241,9 +240,7 @@ def _print_principals(found: list[PrincipalInfo], what: str, columns: tuple[str,
     if not found:
         out.print(f"no {what}", markup=False)
         return
-    table = Table(title=what, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    table = listing(what, columns)
     for p in found:
         values = {"name": p.name, "kind": _kind(p.kind), "groups": ", ".join(p.groups),
                   "members": ", ".join(p.members), "created": timestamp(p.created_at), "created by": p.created_by}
@@ -252,16 +249,14 @@ def _print_principals(found: list[PrincipalInfo], what: str, columns: tuple[str,
 
 
 def _print_one(info: PrincipalInfo) -> None:
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column(overflow="fold")
-    facts.add_row("name", cell(info.name))
-    facts.add_row("kind", cell(_kind(info.kind)))
+    about = facts()
+    about.add_row("name", cell(info.name))
+    about.add_row("kind", cell(_kind(info.kind)))
     if info.kind == "group":
-        facts.add_row("members", cell(", ".join(info.members) or "—"))
-    facts.add_row("groups", cell(", ".join(info.groups) or "—"))
-    facts.add_row("created", cell(f"{timestamp(info.created_at)} by {info.created_by}"))
-    console().print(facts)
+        about.add_row("members", cell(", ".join(info.members) or "—"))
+    about.add_row("groups", cell(", ".join(info.groups) or "—"))
+    about.add_row("created", cell(f"{timestamp(info.created_at)} by {info.created_by}"))
+    console().print(about)
 
 
 def _state(t: TokenInfo) -> str:

@@ -25,6 +25,7 @@ from glashaus.cli.common import (
     cell,
     console,
     fail,
+    listing,
     open_lakehouse,
 )
 from glashaus.serving.service import DEFAULT
@@ -51,9 +52,7 @@ def _traffic(pairs: list[str] | None) -> dict[str, int] | None:
 
 
 def _table(endpoints: list[Any]) -> Table:
-    table = Table(title="serving endpoints", title_justify="left", header_style="bold")
-    for column in ("name", "model", "traffic", "shadow", "inference table", "owner", "url"):
-        table.add_column(column, overflow="fold")
+    table = listing("serving endpoints", ("name", "model", "traffic", "shadow", "inference table", "owner", "url"))
     for e in endpoints:
         table.add_row(cell(e.name), cell(e.model), cell(", ".join(f"{r.variant} {r.traffic}%" for r in e.routes)),
                       cell(e.shadow or "—"), cell(e.inference_table or "—"), cell(e.owner), cell(e.url_path))
