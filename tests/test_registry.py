@@ -576,3 +576,7 @@ def test_model_files_missing_from_storage_are_a_storage_error_naming_the_version
         lh.models.load(f"{MODEL}/1")  # the registry's check reads it first
     with pytest.raises(StorageError, match=rf"model {MODEL}/1 cannot be read from managed storage"):
         ModelProcess.start(mv.storage_location, ref=f"{MODEL}/1")  # MLflow's load, in a model process
+    os.remove(os.path.join(mv.storage_location, "MLmodel"))
+    with pytest.raises(StorageError, match=rf"stored files of model {MODEL}/1 are no longer a model.*admin"):
+        lh.models.score(f"{MODEL}/1", table=TRAIN, output="main.shop.never")
+    assert "main.shop.never" not in {t.full_name for t in lh.list("main.shop")}  # nothing half-written

@@ -25,7 +25,13 @@ from typing import Any, Literal
 from glashaus.access import Principal, request
 from glashaus.catalog import Name, Securable, parse_name
 from glashaus.catalog.tables import utcnow
-from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, PermissionDeniedError
+from glashaus.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    StorageError,
+)
 from glashaus.lineage import LineageStore, Source
 from glashaus.registry import environment, flavors, safety, scoring, sources
 from glashaus.registry.aliases import AliasMove, AliasStore
@@ -470,7 +476,12 @@ class RegistryService:
     def _checked_folder(self, who: Principal, model: Securable, mv: ModelVersion, *, action: str) -> str:
         """The version's local folder, if its files may be loaded (refusals are audited)."""
         folder = self.files.local(mv.storage_location or "")
-        verdict = safety.assess(folder)
+        try:
+            verdict = safety.assess(folder)
+        except InvalidArgumentError as exc:  # they passed these checks when registered: storage changed them
+            raise StorageError(f"the stored files of model {mv.ref} are no longer a model: {exc} They were checked "
+                               f"when the version was registered, so storage lost or changed them: an admin should "
+                               f"check {mv.storage_location}.") from None
         if verdict.file_format != "pickle":
             return folder
         row = self.versions.raw(model, mv.version)
