@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -39,17 +38,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 import pyarrow as pa  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 import glashaus  # noqa: E402
 from _common import (  # noqa: E402
     DEFAULT_WORK,
-    ORDERS_SCHEMA,
-    iter_orders,
+    build_orders,
+    make_console,
     median,
     orders_parser,
     parse_orders_args,
+    progress_bar,
 )
 
 TARGET = 1.5
@@ -60,44 +59,6 @@ USER = "bench"
 
 
 # -- the lakehouse -----------------------------------------------------------------------
-
-
-def _marker(args: argparse.Namespace) -> dict:
-    return {"rows": args.rows, "seed": args.seed, "chunk_rows": args.chunk_rows, "layout": LAYOUT_VERSION}
-
-
-def build(args: argparse.Namespace, workdir: Path, console: Console) -> Path:
-    """The lakehouse with ``main.bench.orders`` (``--rows`` rows), built unless already there."""
-    root = workdir / "lakehouse"
-    marker_path = workdir / "built.json"
-    if marker_path.exists() and not args.rebuild:
-        try:
-            if json.loads(marker_path.read_text()) == _marker(args):
-                console.print(f"reusing {root}")
-                return root
-        except ValueError:
-            pass
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    chunks = -(-args.rows // args.chunk_rows)
-    with _progress(console) as progress:
-        task = progress.add_task(f"writing {args.rows:,} orders ({chunks} appends)", total=args.rows)
-        with glashaus.connect(root, user=USER) as lh:
-            lh.create_schema(SCHEMA, if_not_exists=True)
-            lh.create_table(ORDERS, schema=ORDERS_SCHEMA, primary_key=["order_id"])
-            for count, chunk in iter_orders(args.rows, seed=args.seed, chunk_rows=args.chunk_rows):
-                lh.write(ORDERS, chunk)
-                progress.advance(task, count)
-    marker_path.write_text(json.dumps(_marker(args)))
-    return root
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
-    )
 
 
 # -- the server, in a process of its own -------------------------------------------------------
@@ -142,15 +103,10 @@ def stop_server(server: subprocess.Popen) -> None:
 # -- running ----------------------------------------------------------------------------------
 
 
-def make_console() -> Console:
-    # Piped output gets 120 columns rather than rich's 80, so the tables stay readable.
-    return Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
-
-
 def run(args: argparse.Namespace) -> int:
     console = make_console()
     workdir = Path(args.workdir) if args.workdir else DEFAULT_WORK / f"server_read-{args.rows}-s{args.seed}"
-    root = build(args, workdir, console)
+    root = build_orders(args, workdir, console, schema=SCHEMA, layout=LAYOUT_VERSION)
 
     lh = glashaus.connect(root, user=USER)
     token = lh.create_token(expires_in=None, comment="server_read benchmark")
@@ -170,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
     )
     try:
-        with _progress(console) as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task("reads", total=len(ops) * (args.repeat + 1) * 2)
             for op, sides in ops.items():
                 progress.update(task, description=op)

@@ -25,7 +25,6 @@ import cProfile
 import json
 import os
 import pstats
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -35,19 +34,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import duckdb  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 import glashaus  # noqa: E402
 from _common import (  # noqa: E402
     CUSTOMERS_SCHEMA,
     DEFAULT_WORK,
-    ORDERS_SCHEMA,
+    build_orders,
     generate_customers,
-    iter_orders,
+    make_console,
     median,
     orders_parser,
     parse_orders_args,
+    progress_bar,
 )
 
 TARGET = 1.15
@@ -87,45 +87,16 @@ def queries(rows: int) -> dict[str, str]:
 # -- building the lakehouse --------------------------------------------------------------
 
 
-def _marker(args: argparse.Namespace) -> dict:
-    return {"rows": args.rows, "seed": args.seed, "chunk_rows": args.chunk_rows, "layout": LAYOUT_VERSION}
-
-
 def build(args: argparse.Namespace, workdir: Path, console: Console) -> Path:
-    root = workdir / "lakehouse"
-    marker_path = workdir / "ready.json"
-    if not args.rebuild and marker_path.exists():
-        try:
-            if json.loads(marker_path.read_text()) == _marker(args):
-                console.print(f"[green]Reusing[/] the lakehouse at {root}")
-                return root
-        except (OSError, ValueError):
-            pass
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    chunks = -(-args.rows // args.chunk_rows)
-    with _progress(console) as progress:
-        task = progress.add_task(f"writing {args.rows:,} orders ({chunks} appends)", total=args.rows)
-        with glashaus.connect(root, user="bench") as lh:
-            lh.create_schema(SCHEMA, if_not_exists=True)
-            lh.create_table(ORDERS, schema=ORDERS_SCHEMA, primary_key=["order_id"])
-            for count, chunk in iter_orders(args.rows, seed=args.seed, chunk_rows=args.chunk_rows):
-                lh.write(ORDERS, chunk)
-                progress.advance(task, count)
-            task2 = progress.add_task("writing customers", total=1)
-            lh.create_table(CUSTOMERS, schema=CUSTOMERS_SCHEMA, primary_key=["customer_id"])
-            lh.write(CUSTOMERS, generate_customers(args.rows, seed=args.seed))
-            progress.advance(task2)
-    marker_path.write_text(json.dumps(_marker(args)))
-    return root
+    """The orders lakehouse (``_common.build_orders``) with the customers table besides."""
 
+    def customers(lh: glashaus.Lakehouse, progress: Progress) -> None:
+        task = progress.add_task("writing customers", total=1)
+        lh.create_table(CUSTOMERS, schema=CUSTOMERS_SCHEMA, primary_key=["customer_id"])
+        lh.write(CUSTOMERS, generate_customers(args.rows, seed=args.seed))
+        progress.advance(task)
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
-    )
+    return build_orders(args, workdir, console, schema=SCHEMA, layout=LAYOUT_VERSION, then=customers)
 
 
 # -- the two sides -------------------------------------------------------------------------
@@ -227,11 +198,6 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
     console.print(table)
 
 
-def make_console() -> Console:
-    # Piped output gets 120 columns rather than rich's 80, so the tables stay readable.
-    return Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
-
-
 def run(args: argparse.Namespace) -> int:
     console = make_console()
     workdir = Path(args.workdir) if args.workdir else DEFAULT_WORK / f"sql_overhead-{args.rows}-s{args.seed}"
@@ -260,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     sides = {"glashaus": glashaus_side, "raw": raw_side}
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("queries", total=len(templates) * (args.repeat + 1) * 2)
         for q in templates:
             progress.update(task, description=f"{q}")
