@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
 import glashaus
 
@@ -67,6 +71,27 @@ def rows_of(lh, name: str, sort: str | None = None) -> list[dict]:
     if sort:
         table = table.sort_by(sort)
     return table.to_pylist()
+
+
+@pytest.fixture
+def pg_database():
+    """The URL of a new, empty database on GLASHAUS_TEST_POSTGRES_URL's server, dropped afterwards.
+
+    Skipped without that variable, except in CI (``CI`` set), where its absence fails.
+    """
+    server = os.environ.get("GLASHAUS_TEST_POSTGRES_URL")
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set GLASHAUS_TEST_POSTGRES_URL (see scripts/start-postgres.sh)")
+        pytest.skip("no PostgreSQL: set GLASHAUS_TEST_POSTGRES_URL (scripts/start-postgres.sh prints one)")
+    name = f"glashaus_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -508,26 +508,8 @@ def test_the_same_member_added_at_once_by_several_processes_is_added_once(lake, 
 def metastore_url(request, tmp_path):
     """A fresh metastore: SQLite in tmp_path, or a new database on GLASHAUS_TEST_POSTGRES_URL's server."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'meta.db'}"
-        return
-    import os
-    import uuid
-
-    import sqlalchemy as sa
-
-    server = os.environ.get("GLASHAUS_TEST_POSTGRES_URL")
-    if not server:
-        if os.environ.get("CI"):
-            pytest.fail("CI must set GLASHAUS_TEST_POSTGRES_URL (see scripts/start-postgres.sh)")
-        pytest.skip("no PostgreSQL: set GLASHAUS_TEST_POSTGRES_URL (scripts/start-postgres.sh prints one)")
-    name = f"glashaus_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+        return f"sqlite:///{tmp_path / 'meta.db'}"
+    return request.getfixturevalue("pg_database")
 
 
 def _race(monkeypatch, check: str, calls) -> list[Exception | None]:

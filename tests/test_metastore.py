@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,25 +12,7 @@ import glashaus
 from glashaus.errors import MetastoreError
 from glashaus.metastore import Metastore
 
-PG_URL = os.environ.get("GLASHAUS_TEST_POSTGRES_URL")
 MIGRATIONS = Path(glashaus.__file__).parent / "metastore" / "migrations" / "versions"
-
-
-@pytest.fixture
-def pg_database():
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must set GLASHAUS_TEST_POSTGRES_URL (see scripts/start-postgres.sh)")
-        pytest.skip("no PostgreSQL: set GLASHAUS_TEST_POSTGRES_URL (scripts/start-postgres.sh prints one)")
-    name = f"glashaus_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _exercise(root, metastore):

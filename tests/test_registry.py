@@ -512,10 +512,7 @@ def test_xgboost_model_is_saved_natively_and_loads_without_trust(trained):
 
 # -- PostgreSQL metastore --------------------------------------------------------------------------
 
-from tests.test_metastore import pg_database  # noqa: E402,F401  # the same throwaway-database fixture
-
-
-def test_the_registry_works_on_a_postgresql_metastore(tmp_path, pg_database):  # noqa: F811
+def test_the_registry_works_on_a_postgresql_metastore(tmp_path, pg_database):
     import glashaus
 
     with glashaus.connect(tmp_path / "lh", user="alice", metastore=pg_database) as lh:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -512,28 +510,14 @@ def test_logged_models_are_governed_by_their_experiment(shop, exp, bob):
 
 # -- PostgreSQL ---------------------------------------------------------------------------------------------
 
-PG_URL = os.environ.get("GLASHAUS_TEST_POSTGRES_URL")
-
 
 @pytest.fixture
-def pg_lakehouse(tmp_path):
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must set GLASHAUS_TEST_POSTGRES_URL (see scripts/start-postgres.sh)")
-        pytest.skip("no PostgreSQL: set GLASHAUS_TEST_POSTGRES_URL (scripts/start-postgres.sh prints one)")
-    name = f"glashaus_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    lake = glashaus.connect(tmp_path / "lh", user="alice", metastore=url)
+def pg_lakehouse(tmp_path, pg_database):
+    lake = glashaus.connect(tmp_path / "lh", user="alice", metastore=pg_database)
     try:
         yield lake
     finally:
         lake.close()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_tracking_on_a_postgresql_metastore(pg_lakehouse):
