@@ -23,6 +23,11 @@ def test_quick_start_is_exactly_two_commands_and_ci_runs_the_second():
     assert match.group(1) == tests
 
 
+def test_both_quick_start_commands_install_the_lock():
+    for command in _readme_commands():  # pinned versions that passed, not whatever is newest today
+        assert re.search(r"/pip install -q -c constraints\.txt -e ", command), command
+
+
 def test_architecture_page_names_every_package():
     doc = (ROOT / "docs" / "architecture.md").read_text()
     packages = [p.name for p in (ROOT / "src" / "glashaus").iterdir() if p.is_dir() and not p.name.startswith("_")]

@@ -1,9 +1,11 @@
-"""An unmodified MLflow 2.22 client against ``glashaus serve`` (the 3.x client is tested in the other modules).
+"""Unmodified MLflow clients of other versions against ``glashaus serve``: the client matrix.
 
-MLflow 2.22 cannot share an environment with the 3.x client the project installs, so
-this test creates its own virtual environment once (``.venvs/mlflow-2.22`` in the
-repository, git-ignored; a few minutes the first time, then reused) and runs the
-client there, as a separate process, against a real server in this process.
+The other test modules drive the client in the lock (``constraints.txt``) in this process.
+These run the oldest client we support and the newest release we have tested, each in a
+virtual environment of its own (``.venvs/mlflow-<version>`` in the repository, git-ignored;
+a few minutes the first time, then reused while its pins stay the same), as a separate
+process, against a real server in this process. When MLflow releases, move ``NEWEST`` to it,
+run these, and widen ``pyproject.toml``'s range or pin below the release (docs/development.md).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -19,10 +20,16 @@ import pytest
 
 import glashaus
 from glashaus.server.app import ServerThread, create_app
+from tests.venvs import LOCK, REPO, create, pip_install
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venvs" / "mlflow-2.22"
-PACKAGES = ["mlflow-skinny==2.22.*", "scikit-learn", "pandas<3"]
+OLDEST = "2.22.5"
+NEWEST = "3.18.0"
+#: What each client's venv holds. 2.22 needs pandas<3, so its pins are its own; the newest
+#: client gets the lock's versions of everything but MLflow.
+CLIENTS = {
+    OLDEST: [f"mlflow-skinny=={OLDEST}", "scikit-learn==1.9.1", "pandas==2.3.3", "numpy==2.4.6"],
+    NEWEST: [f"mlflow-skinny=={NEWEST}", "scikit-learn", "pandas"],
+}
 
 CLIENT = textwrap.dedent(
     """
@@ -31,7 +38,7 @@ CLIENT = textwrap.dedent(
     from mlflow import MlflowClient
     from sklearn.linear_model import LogisticRegression
 
-    assert mlflow.__version__.startswith("2.22"), mlflow.__version__
+    assert mlflow.__version__ == sys.argv[2], mlflow.__version__
     out = {}
     mlflow.set_experiment("main.shop.reco_training")
     X = pd.DataFrame({"light": np.linspace(-1, 1, 40), "water": np.linspace(1, -1, 40)})
@@ -47,7 +54,8 @@ CLIENT = textwrap.dedent(
             with open(sys.argv[1], "w") as f:
                 f.write("notes")
             mlflow.log_artifact(sys.argv[1])
-            info = mlflow.sklearn.log_model(model, artifact_path="model", input_example=X.head(2))
+            where = {"artifact_path" if mlflow.__version__.startswith("2.") else "name": "model"}
+            info = mlflow.sklearn.log_model(model, input_example=X.head(2), **where)
     client = MlflowClient()
     out["history"] = [m.value for m in client.get_metric_history(run.info.run_id, "curve")]
     found = mlflow.search_runs(experiment_names=["main.shop.reco_training"], filter_string="params.C = '1.0'",
@@ -67,23 +75,30 @@ CLIENT = textwrap.dedent(
 )
 
 
-def _client_python() -> Path:
-    python = VENV / "bin" / "python"
-    marker = VENV / ".complete"
-    if marker.exists() and marker.read_text() == " ".join(PACKAGES):
-        return python
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-    result = subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"could not install the MLflow 2.22 client: {result.stderr[-2000:]}")
-    marker.write_text(" ".join(PACKAGES))
-    return python
+def _client_python(version: str, tmp_path: Path) -> Path:
+    venv = REPO / ".venvs" / f"mlflow-{version}"
+    packages = CLIENTS[version]
+    marker = venv / ".complete"
+    if marker.exists() and marker.read_text() == " ".join(packages):
+        return venv / "bin" / "python"
+    bin_dir = create(venv)
+    if version == OLDEST:
+        pip_install(bin_dir, *packages, locked=False)
+    else:  # the lock, but for MLflow itself
+        lock = tmp_path / "lock-but-mlflow.txt"
+        lock.write_text("".join(line + "\n" for line in LOCK.read_text().splitlines()
+                                if not line.startswith("mlflow-skinny==")))
+        pip_install(bin_dir, *packages, "-c", str(lock), locked=False)
+    marker.write_text(" ".join(packages))
+    return bin_dir / "python"
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_an_mlflow_2_22_client_logs_registers_and_loads(tmp_path):
-    python = _client_python()
+@pytest.mark.network
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("version", [OLDEST, NEWEST])
+def test_an_mlflow_client_logs_registers_and_loads(tmp_path, version):
+    python = _client_python(version, tmp_path)
     lh = glashaus.connect(tmp_path / "lh", user="alice")
     lh.create_schema("main.shop")
     token = lh.create_token(expires_in=3600)
@@ -93,8 +108,8 @@ def test_an_mlflow_2_22_client_logs_registers_and_loads(tmp_path):
         with ServerThread(create_app(lh)) as server:
             env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "MLFLOW_TRACKING_TOKEN": token,
                    "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": ""}
-            result = subprocess.run([str(python), str(script), str(tmp_path / "notes.txt")], env=env,
-                                    capture_output=True, text=True, timeout=600)
+            result = subprocess.run([str(python), str(script), str(tmp_path / "notes.txt"), version], env=env,
+                                    check=False, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-4000:]
         out = json.loads(result.stdout.strip().splitlines()[-1])
         assert out["history"] == [0.0, 0.1, 0.2]
