@@ -1,4 +1,4 @@
-"""``glashaus demo`` and the plant-shop pipeline (examples/plant_shop/pipeline.py).
+"""``glashaus demo`` and the plant-shop pipeline (src/glashaus/examples/plant_shop/pipeline.py).
 
 The demo runs once per module (small data) through the real CLI; the tests then
 check the tables it built against each other with SQL and the lineage it recorded.
@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 import glashaus
-from examples.plant_shop.pipeline import (
+from glashaus.cli.main import app
+from glashaus.examples.plant_shop.pipeline import (
     GOLD,
     LAYERS,
     PII_COLUMNS,
@@ -26,7 +27,6 @@ from examples.plant_shop.pipeline import (
     run_pipeline,
     seen_by,
 )
-from glashaus.cli.main import app
 
 EVENTS = 20_000
 REQUESTS = 30
@@ -236,7 +236,7 @@ def test_demo_secures_the_shop_analysts_see_masked_emails_pii_readers_see_them(l
 
 
 def test_the_recommender_is_tracked_registered_with_lineage_and_served(lh, demo):
-    from examples.plant_shop import ml
+    from glashaus.examples.plant_shop import ml
 
     output = demo[1].output
     assert f"{ml.MODEL} v1 @champion" in output

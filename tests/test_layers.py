@@ -27,6 +27,8 @@ LAYERS = {
     "server": 9,
     "web": 9,
     "integrations": 9,
+    # The plant shop behind `glashaus demo`: it starts an in-process server, and cli/demo.py runs it.
+    "examples": 9,
 }
 
 

@@ -1,4 +1,4 @@
-"""Behaviour of the plant shop's seeded raw-data generator (examples/plant_shop/data.py)."""
+"""Behaviour of the plant shop's seeded raw-data generator (src/glashaus/examples/plant_shop/data.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from examples.plant_shop.data import (
+from glashaus.examples.plant_shop.data import (
     CATEGORIES,
     REGIONS,
     generate_customers,

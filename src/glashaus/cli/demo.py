@@ -1,20 +1,18 @@
 """``glashaus demo``: build the plant shop (bronze, silver, gold) and show what was built.
 
-The work is ``examples/plant_shop/pipeline.py``'s :func:`run_pipeline`; this command
-adds progress bars, a summary of the tables and their lineage, and the time taken.
+The work is :func:`glashaus.examples.plant_shop.pipeline.run_pipeline` (and ``ml.py``
+beside it for the recommender), shipped in the package so the demo runs from a plain
+``pip install "glashaus[demo]"``; this command adds progress bars, a summary of the
+tables and their lineage, and the time taken.
 
 >>> # glashaus demo --events 100000 --lakehouse /tmp/lh
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import shlex
-import sys
 import time
-from pathlib import Path
-from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -34,9 +32,7 @@ from glashaus.cli.common import (
     open_lakehouse,
 )
 from glashaus.cli.lineage import lineage_tree
-from glashaus.errors import GlashausError
-
-_EXAMPLE = "examples.plant_shop"
+from glashaus.examples.plant_shop import ml, pipeline
 
 
 def demo(
@@ -56,7 +52,6 @@ def demo(
     started = time.perf_counter()
     out, err = console(), console(stderr=True)
     with open_lakehouse(lakehouse, user, metastore) as lh:
-        pipeline = _load_example("pipeline")
         out.print(f"Building the plant shop in [bold]{escape(lh.root)}[/] as [bold]{escape(lh.user)}[/] "
                   f"({events:,} events, {customers:,} customers, seed {seed})")
         bars = Progress(
@@ -92,17 +87,16 @@ def demo(
                   "and the version it produced)")
         for name in run.names("gold"):
             out.print(lineage_tree(lh, name, direction="upstream"))
-        out.print(_who_sees_what(lh, pipeline))
+        out.print(_who_sees_what(lh))
         out.print(f"[bold]denied[/]: ana reads events_bronze -> {escape(pipeline.denied_attempt(lh))}")
         decisions = dict(lh.sql("SELECT decision, count(*) FROM system.access.audit GROUP BY decision").fetchall())
         out.print(f"[bold]audit[/]: {count(decisions.get('allow', 0))} allowed and "
                   f"{count(decisions.get('deny', 0))} denied decisions in system.access.audit")
-        ml = _load_example("ml")
         if not ml_:
             out.print("[bold]ml[/]: skipped (--no-ml)")
         elif (missing := _missing_ml_packages()):
             out.print(f"[bold]ml[/]: skipped: {', '.join(missing)} not installed "
-                      "(pip install -e '.[demo]' for the recommender, MLflow tracking and serving)")
+                      "(pip install 'glashaus[demo]' for the recommender, MLflow tracking and serving)")
         else:
             with err.status("training, tracking, registering and serving the recommender ..."):
                 report = ml.train_and_serve(lh, requests=requests, say=lambda line: out.print(f"  {escape(line)}"))
@@ -119,7 +113,7 @@ def demo(
     out.print(f"  glashaus lineage main.plant_shop.customer_features --columns{where}", markup=False)
 
 
-def _who_sees_what(lh: glashaus.Lakehouse, pipeline: ModuleType) -> Table:
+def _who_sees_what(lh: glashaus.Lakehouse) -> Table:
     """The same two queries as different people: filters and masks at work."""
     table = Table(title="who sees what (row filter on daily_kpis, tag policy on pii columns)",
                   title_justify="left", header_style="bold")
@@ -136,22 +130,3 @@ def _missing_ml_packages() -> list[str]:
     wanted = {"mlflow": "mlflow-skinny", "sklearn": "scikit-learn", "skops": "skops", "fastapi": "fastapi",
               "uvicorn": "uvicorn", "httpx": "httpx", "prometheus_client": "prometheus-client"}
     return [package for module, package in wanted.items() if importlib.util.find_spec(module) is None]
-
-
-def _load_example(module: str) -> ModuleType:
-    """A module of the plant-shop example (``pipeline``, ``ml``), from the source checkout this package runs from."""
-    # examples/ sits beside src/ in the repository; an editable install only puts src/
-    # on the path, so add the checkout root when the example is there.
-    root = Path(glashaus.__file__).resolve().parents[2]
-    if (root / "examples" / "plant_shop" / "pipeline.py").is_file() and str(root) not in sys.path:
-        sys.path.append(str(root))
-    name = f"{_EXAMPLE}.{module}"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            raise GlashausError(
-                "the plant-shop example (examples/plant_shop/) is not installed with this package; "
-                "run `glashaus demo` from a source checkout (pip install -e .)."
-            ) from None
-        raise

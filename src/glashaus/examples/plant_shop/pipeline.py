@@ -8,7 +8,7 @@ column-level lineage back to the bronze versions it read. The SQL below is plain
 data: read it, copy it, change it.
 
 >>> import glashaus
->>> from examples.plant_shop.pipeline import run_pipeline
+>>> from glashaus.examples.plant_shop.pipeline import run_pipeline
 >>> with glashaus.connect("./lakehouse") as lh:                 # doctest: +SKIP
 ...     run = run_pipeline(lh, events=100_000)
 ...     lh.sql("SELECT * FROM main.plant_shop.revenue_by_region").to_pandas()
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from examples.plant_shop.data import (
+from glashaus.examples.plant_shop.data import (
     CUSTOMERS_SCHEMA,
     EVENTS_SCHEMA,
     PLANTS_SCHEMA,
