@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "glashaus"
 LAYERS = {
     "errors": 0,
     "frames": 0,
+    "mlflow_checks": 0,
     "catalog": 1,
     "metastore": 1,
     "storage": 2,

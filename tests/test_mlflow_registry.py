@@ -17,6 +17,8 @@ import mlflow.sklearn  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
+from mlflow.store.model_registry.rest_store import RestStore  # noqa: E402
+from mlflow.utils.rest_utils import MlflowHostCreds  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 NAME = "main.shop.recommender"
@@ -299,3 +301,47 @@ def test_sources_outside_managed_storage_are_refused_and_nothing_is_registered(c
     audited = served.lh.sql("SELECT count(*) FROM system.access.audit WHERE decision = 'deny' "
                             "AND action = 'model.version.create' AND reason LIKE '%is refused%'").fetchall()
     assert audited[0][0] >= 4
+
+
+def test_bad_aliases_and_tags_get_invalid_parameter_value_with_a_clear_message(champion, served, client):
+    # The client lets reserved names through; the server refuses them (issue 9: no MLflow internals used).
+    for alias, words in (("latest", "'latest' (in any case) always means the newest version"),
+                         ("v3", "'v<number>' means that version number")):
+        with pytest.raises(MlflowException) as err:
+            client.set_registered_model_alias(NAME, alias, "1")
+        code, message = _error(err)
+        assert code == "INVALID_PARAMETER_VALUE" and f"alias {alias!r} is reserved" in message and words in message
+    # MlflowClient refuses "bad alias!" itself before sending; MLflow's REST store sends what it is given.
+    store = RestStore(lambda: MlflowHostCreds(served.url, token=served.tokens["alice"]))
+    for alias in ("bad alias!", "latest", "v3"):
+        with pytest.raises(MlflowException) as err:
+            store.set_registered_model_alias(NAME, alias, "1")
+        code, message = _error(err)
+        assert code == "INVALID_PARAMETER_VALUE" and repr(alias) in message, message
+    assert "contains ' !'" in _error(_raises(lambda: store.set_registered_model_alias(NAME, "bad alias!", "1")))[1]
+    with pytest.raises(MlflowException) as err:
+        client.get_model_version_by_alias(NAME, "bad alias!")
+    code, message = _error(err)
+    assert code == "INVALID_PARAMETER_VALUE" and "Invalid alias name: 'bad alias!'" in message
+
+    for call in (lambda: client.set_registered_model_tag(NAME, "a/../b", "x"),
+                 lambda: client.set_model_version_tag(NAME, "1", "a/../b", "x")):
+        with pytest.raises(MlflowException) as err:
+            call()
+        code, message = _error(err)
+        assert code == "INVALID_PARAMETER_VALUE" and "tag key 'a/../b'" in message and "resolve to 'b'" in message
+    with pytest.raises(MlflowException) as err:
+        client.set_registered_model_tag(NAME, "notes", "x" * 100_001)
+    code, message = _error(err)
+    assert code == "INVALID_PARAMETER_VALUE" and "registered model tag 'notes'" in message
+    assert "exceeds the maximum length of 100000 characters (it has 100001)" in message
+
+    model = client.get_registered_model(NAME)  # nothing of it was written
+    assert model.aliases == {"champion": "1"} and "a/../b" not in model.tags and "notes" not in model.tags
+    assert "a/../b" not in client.get_model_version(NAME, "1").tags
+
+
+def _raises(call) -> pytest.ExceptionInfo:
+    with pytest.raises(MlflowException) as err:
+        call()
+    return err

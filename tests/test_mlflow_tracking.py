@@ -256,3 +256,29 @@ def test_embedded_glashaus_uri_runs_the_same_flow(tmp_path, monkeypatch):
     assert client.search_runs([exp.experiment_id]) == []
     with glashaus.connect(root, user="alice") as lh:
         assert lh.runs.get(run.info.run_id).lifecycle_stage == "deleted"  # one store: the lakehouse
+
+
+def test_bad_tag_keys_and_too_long_values_get_invalid_parameter_value(client, served):
+    exp = mlflow.set_experiment("main.shop.bad_input")
+    run = client.create_run(exp.experiment_id)
+    cases = [
+        (lambda: client.set_tag(run.info.run_id, "a/../b", "x"), ["tag key 'a/../b'", "resolve to 'b'"]),
+        (lambda: client.log_param(run.info.run_id, "bad key!", "x"), ["param key 'bad key!'", "contains '!'",
+                                                                      "Names may only contain"]),
+        (lambda: client.set_experiment_tag(exp.experiment_id, "a/../b", "x"), ["experiment tag key 'a/../b'"]),
+        (lambda: client.set_experiment_tag(exp.experiment_id, "notes", "x" * 20_001),
+         ["experiment tag 'notes'", "exceeds the maximum length of 20000 characters (it has 20001)"]),
+        (lambda: client.log_batch(run.info.run_id, metrics=[Metric("../m", 1.0, 0, 0)]),
+         ["metric key '../m'", "starts with '..'"]),
+    ]
+    for call, words in cases:
+        with pytest.raises(MlflowException) as err:
+            call()
+        assert err.value.error_code == "INVALID_PARAMETER_VALUE", err.value.message
+        for word in words:
+            assert word in err.value.message, (word, err.value.message)
+    # Too long a run tag value is cut, MLflow's default (MLFLOW_TRUNCATE_LONG_VALUES), not refused.
+    client.set_tag(run.info.run_id, "long", "y" * 8001)
+    got = client.get_run(run.info.run_id).data
+    assert len(got.tags["long"]) == 8000 and "a/../b" not in got.tags and "bad key!" not in got.params
+    assert "notes" not in client.get_experiment(exp.experiment_id).tags

@@ -7,8 +7,12 @@ names the thing and the fix, and that nothing changed.
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import pyarrow as pa
 import pytest
+import sqlglot
 
 import glashaus
 from glashaus.errors import (
@@ -398,3 +402,23 @@ def test_long_garbage_is_refused_quickly(unchanged):
                       "ALTER TABLE " + "a " * 20_000 + "OWNER TO", "SHOW GRANTS " + "`" * 50_001]:
         with pytest.raises(SqlError):
             unchanged.sql(statement)
+
+
+def test_sqlglot_fallback_warning_is_silenced_only_inside_grant_parsing(caplog):
+    """GRANT forms sqlglot does not know (READ VOLUME) fall back to a Command, which the regex reads:
+    no alarming log line for them, while sqlglot's warnings elsewhere (other calls, other threads) still go out."""
+    sql = "GRANT READ VOLUME ON VOLUME main.shop.files TO bob"
+    with caplog.at_level(logging.WARNING, logger="sqlglot"):
+        assert grant_sql.read(sql).privileges == ("READ VOLUME",)
+        assert not [r for r in caplog.records if r.name == "sqlglot"]
+
+        sqlglot.parse_one(sql, read="duckdb")  # outside read(): sqlglot's warning is untouched
+        assert "Falling back to parsing as a 'Command'" in caplog.text
+        caplog.clear()
+
+        # While one thread is inside read(), another thread's sqlglot warning still goes out.
+        with grant_sql._fallback_quiet():
+            worker = threading.Thread(target=lambda: sqlglot.parse_one(sql, read="duckdb"))
+            worker.start()
+            worker.join(timeout=30)
+        assert "Falling back to parsing as a 'Command'" in caplog.text

@@ -1,7 +1,7 @@
 """MLflow (``mlflow-skinny``, the ``ml`` extra), imported when first needed.
 
 Importing MLflow takes over a second, so the registry imports it only in the calls
-that need it (saving, loading, signatures, alias rules); a missing install becomes
+that need it (saving, loading, signatures); a missing install becomes
 one clear error instead of an ImportError deep in a call.
 """
 

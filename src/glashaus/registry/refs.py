@@ -1,14 +1,20 @@
 """Naming a model version: ``main.shop.reco/3``, ``main.shop.reco@champion``, ``.../latest``.
 
 Also accepted: ``main.shop.reco@3`` and ``@v3`` (version 3), and MLflow's
-``models:/main.shop.reco@champion`` / ``models:/main.shop.reco/3``. Alias names follow
-MLflow's rules (letters, digits, ``_`` and ``-``; ``latest`` and ``v<N>`` are reserved);
-all-digit aliases are refused too, since ``@3`` means version 3 here.
+``models:/main.shop.reco@champion`` / ``models:/main.shop.reco/3`` / ``.../latest``.
+MLflow's other ``models:/`` form, ``models:/m-<id>``, names an MLflow 3 logged model
+rather than a registered version: :func:`logged_model_id` tells the two apart (stages,
+``models:/<name>/Production``, are refused: Glashaus keeps aliases only). This is the one
+parser of ``models:/`` URIs in Glashaus. Alias names follow MLflow's rules
+(:func:`glashaus.mlflow_checks.check_alias_name`); all-digit aliases are refused too,
+since ``@3`` means version 3 here.
 
 >>> parse_ref("main.shop.reco@champion").alias
 'champion'
 >>> parse_ref("models:/main.shop.reco/3").version
 3
+>>> logged_model_id("models:/m-8f2e41"), logged_model_id("models:/main.shop.reco@champion")
+('m-8f2e41', None)
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from dataclasses import dataclass
 
 from glashaus.catalog import Name, parse_name
 from glashaus.errors import InvalidArgumentError, InvalidNameError
-from glashaus.registry.mlflow_lib import mlflow
+from glashaus.mlflow_checks import check_alias_name
 
 _DIGITS = re.compile(r"^[vV]?(\d+)$")
 _EXAMPLE = "use e.g. 'main.shop.reco/3', 'main.shop.reco@champion' or 'main.shop.reco/latest'"
+_URI_EXAMPLE = ("use e.g. 'models:/main.shop.reco/3', 'models:/main.shop.reco@champion', "
+                "'models:/main.shop.reco/latest' or a logged model's 'models:/m-<id>'")
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,44 @@ def parse_model_name(text: str) -> Name:
     return parse_name(text, allow_version=False)
 
 
+def _models_uri_body(text: str) -> str:
+    """What follows ``models:/`` (the text itself when it is no ``models:`` URI)."""
+    text = text.strip()
+    if not text.startswith("models:"):
+        return text
+    body = text.removeprefix("models:/")
+    if body == text or body.startswith("/"):
+        raise InvalidNameError(f"{text!r} is not a models:/ URI of this server; {_URI_EXAMPLE}.")
+    if not body:
+        raise InvalidNameError(f"{text!r} names no model; {_URI_EXAMPLE}.")
+    return body
+
+
+def logged_model_id(uri: str) -> str | None:
+    """The MLflow 3 logged model a ``models:/<model_id>`` URI names, or None when it names a registered version.
+
+    As in MLflow, a ``models:/`` URI with one segment and no ``@`` names a logged model
+    (``models:/m-<id>``); registered models here always have dotted three-part names, so
+    ``models:/main.shop.reco`` stays the latest version of that model (:func:`parse_ref`).
+
+    >>> logged_model_id("models:/m-0123abcd")
+    'm-0123abcd'
+    >>> logged_model_id("models:/main.shop.reco/3") is None
+    True
+    """
+    if not isinstance(uri, str) or not uri.strip().startswith("models:"):
+        return None
+    body = _models_uri_body(uri)
+    if "/" in body or "@" in body or "." in body:
+        return None
+    return body
+
+
 def parse_ref(text: str) -> ModelRef:
     """Parse a model version reference (see the module docstring)."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidNameError(f"a model reference may not be empty; {_EXAMPLE}.")
-    raw = text.strip().removeprefix("models:/")
+    raw = _models_uri_body(text)
     if "/" in raw:
         name, _, suffix = raw.partition("/")
         if suffix.lower() == "latest":
@@ -82,17 +123,7 @@ def check_alias(alias: str) -> str:
     >>> check_alias("champion")
     'champion'
     """
-    if not isinstance(alias, str):
-        raise InvalidArgumentError(f"an alias is a string, not {type(alias).__name__}.")
-    mlflow()
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
-
-    try:
-        _validate_model_alias_name(alias)
-        _validate_model_alias_name_reserved(alias)
-    except MlflowException as exc:
-        raise InvalidArgumentError(f"alias {alias!r}: {exc.message}") from None
+    alias = check_alias_name(alias)
     if alias.isdigit():
         raise InvalidArgumentError(f"alias {alias!r}: an alias may not be all digits ('@3' means version 3).")
     return alias

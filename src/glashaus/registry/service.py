@@ -33,10 +33,11 @@ from glashaus.errors import (
     StorageError,
 )
 from glashaus.lineage import LineageStore, Source
+from glashaus.mlflow_checks import check_model_version_tag, check_registered_model_tag
 from glashaus.registry import environment, flavors, safety, scoring, sources
 from glashaus.registry.aliases import AliasMove, AliasStore
 from glashaus.registry.files import ModelFiles
-from glashaus.registry.mlflow_lib import load_pyfunc, mlflow
+from glashaus.registry.mlflow_lib import load_pyfunc
 from glashaus.registry.refs import ModelRef, check_alias, parse_model_name, parse_ref
 from glashaus.registry.versions import ModelVersion, VersionStore
 from glashaus.tables import FileInfo, TablesService
@@ -526,18 +527,11 @@ def _check_tags(tags: dict[str, str] | None, *, what: str) -> dict[str, str]:
         return {}
     if not isinstance(tags, Mapping):
         raise InvalidArgumentError(f"{what} tags must be a dict of strings, not {type(tags).__name__}.")
-    mlflow()
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.validation import _validate_model_version_tag, _validate_registered_model_tag
-
-    check = _validate_model_version_tag if what == "model version" else _validate_registered_model_tag
+    check = check_model_version_tag if what == "model version" else check_registered_model_tag
     clean = {}
     for key, value in tags.items():
         value = "" if value is None else str(value)
-        try:
-            check(str(key), value)
-        except MlflowException as exc:
-            raise InvalidArgumentError(f"{what} tag {str(key)[:100]!r}: {exc.message}") from None
+        check(str(key), value)
         clean[str(key)] = value
     return clean
 

@@ -22,7 +22,11 @@ The securable kind written must be the object's kind.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,6 +98,33 @@ class GrantStatement:
 
 # -- reading -------------------------------------------------------------------------------
 
+# sqlglot logs "... Falling back to parsing as a 'Command'" for GRANT forms it does not know
+# (READ VOLUME, ...); here that is expected (the regex reads them), so the warning would only
+# alarm an operator. It is dropped through logging's public filter API, and only for
+# records emitted while this thread (or task) is inside read(): a context variable, not a
+# global switch, so other threads' sqlglot warnings still go out.
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("glashaus_grants_quiet", default=False)
+_FALLBACK = "Falling back to parsing as a 'Command'"
+
+
+class _FallbackFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_QUIET.get() and _FALLBACK in record.getMessage())
+
+
+_SQLGLOT_LOG = logging.getLogger("sqlglot")
+_FILTER = _FallbackFilter()
+_SQLGLOT_LOG.addFilter(_FILTER)  # once, at import; it acts only inside _fallback_quiet()
+
+
+@contextlib.contextmanager
+def _fallback_quiet() -> Iterator[None]:
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
+
 
 def handles(statement: exp.Expression) -> bool:
     """Whether a parsed statement is one of ours (sqlglot reads some as a generic Command)."""
@@ -118,13 +149,12 @@ def read(sql: str) -> GrantStatement:
     tree: list[exp.Expression] = []
     if re.match(r"^\s*(GRANT|REVOKE)\b", sql, re.I):  # sqlglot has no tree for the other two
         dialect = sqlglot.Dialect.get_or_raise(DIALECT)
-        parser = dialect.parser()
         # Forms sqlglot does not know fall back to a Command, with a log warning: the regex reads them.
-        parser._warn_unsupported = lambda: None  # type: ignore[method-assign]
-        try:
-            tree = [s for s in parser.parse(dialect.tokenize(sql), sql) if s is not None]
-        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-            tree = []
+        with _fallback_quiet():
+            try:
+                tree = [s for s in dialect.parser().parse(dialect.tokenize(sql), sql) if s is not None]
+            except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+                tree = []
     if len(tree) == 1 and isinstance(tree[0], exp.Grant | exp.Revoke):
         return from_ast(tree[0])
     return from_text(sql)

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from glashaus import mlflow_checks as checks
 from glashaus.access import Principal, request
 from glashaus.catalog.tables import SecurableRow
 from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.tracking import records, rules
 from glashaus.tracking.entities import LOGGED_MODEL_STATUSES, LoggedModel, Page
 from glashaus.tracking.rules import mlflow_rules
+from glashaus.tracking.run_names import memorable_name
 from glashaus.tracking.tables import (
     ExperimentRow,
     LoggedModelParamRow,
@@ -76,10 +78,9 @@ class LoggedModels:
     ) -> LoggedModel:
         """A new logged model (status PENDING) in an experiment; ``MODIFY`` on it."""
         tags, params = dict(tags or {}), dict(params or {})
-        with mlflow_rules():
-            rules.check_logged_model_name(name)
-            tags = {k: rules.check_tag(k, v) for k, v in tags.items()}
-            params = {k: rules.check_param(k, v) for k, v in params.items()}
+        checks.check_logged_model_name(name)
+        tags = {k: checks.check_run_tag(k, v) for k, v in tags.items()}
+        params = {k: checks.check_param(k, v) for k, v in params.items()}
         with request():
             row, _ = self.service.experiment_for(who, experiment_id, "MODIFY", action="logged_model.create",
                                                  active=True)
@@ -88,7 +89,7 @@ class LoggedModels:
                     raise NotFoundError(f"Run with id={source_run_id} not found (the model's source_run_id).")
                 model_id = f"m-{uuid.uuid4().hex}"
                 now = records.now_ms()
-                s.add(LoggedModelRow(model_id=model_id, experiment_id=row.id, name=name or rules.random_run_name(),
+                s.add(LoggedModelRow(model_id=model_id, experiment_id=row.id, name=name or memorable_name(),
                                      creation_time=now, last_updated_time=now, status="PENDING",
                                      lifecycle_stage="active", model_type=model_type, source_run_id=source_run_id,
                                      creator=who.name))
@@ -113,8 +114,7 @@ class LoggedModels:
             return self._load(model_id)
 
     def set_tags(self, who: Principal, model_id: str, tags: dict[str, str]) -> None:
-        with mlflow_rules():
-            tags = {k: rules.check_tag(k, v) for k, v in tags.items()}
+        tags = {k: checks.check_run_tag(k, v) for k, v in tags.items()}
         with request():
             self.model_for(who, model_id, "MODIFY", action="logged_model.tag", active=True)
             with self.metastore.session() as s:
@@ -135,8 +135,7 @@ class LoggedModels:
 
     def log_params(self, who: Principal, model_id: str, params: dict[str, str]) -> None:
         """Add params (immutable, as a run's: a key logged again must keep its value)."""
-        with mlflow_rules():
-            params = {k: rules.check_param(k, v) for k, v in params.items()}
+        params = {k: checks.check_param(k, v) for k, v in params.items()}
         with request():
             self.model_for(who, model_id, "MODIFY", action="logged_model.log", active=True)
             with self.metastore.session() as s:

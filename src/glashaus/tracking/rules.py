@@ -1,12 +1,14 @@
-"""MLflow's own rules, used as they are: size limits, name checks, the filter parser.
+"""MLflow's public search machinery, used as it is: the filter parser, page tokens, result limits.
 
 ``mlflow-skinny`` (the ``ml`` extra) is imported on first use only: importing it
 costs seconds, and a lakehouse that never tracks anything should not pay that.
 Its ``MlflowException`` becomes the matching :class:`~glashaus.errors.GlashausError`
 (MLflow's error codes are Glashaus's codes), so callers see one exception family.
+Only MLflow's public API is used here; the name, key and size rules are Glashaus's own
+code in :mod:`glashaus.mlflow_checks`.
 
 >>> with mlflow_rules():                                         # doctest: +SKIP
-...     check_param("lr", "0.1")
+...     search_utils().SearchUtils.parse_search_filter("metrics.rmse < 1")
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import contextlib
 import importlib
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any, NamedTuple
 
 from glashaus.errors import AlreadyExistsError, GlashausError, InvalidArgumentError, NotFoundError
 
@@ -31,10 +32,6 @@ def _module(name: str) -> ModuleType:
             "experiment tracking needs mlflow-skinny for MLflow's rules and formats: "
             "pip install 'glashaus[ml]'."
         ) from None
-
-
-def validation() -> ModuleType:
-    return _module("mlflow.utils.validation")
 
 
 def search_utils() -> ModuleType:
@@ -54,56 +51,6 @@ def mlflow_rules() -> Iterator[None]:
         raise cls(exc.message) from None
 
 
-class _Tag(NamedTuple):
-    key: str
-    value: str
-
-
-def check_metric(key: Any, value: Any, timestamp: Any, step: Any, *, path: str = "") -> None:
-    validation()._validate_metric(key, value, timestamp, step, path=path)
-
-
-def check_param(key: Any, value: Any, *, path: str = "") -> str:
-    """The value to store (MLflow may truncate long values when MLFLOW_TRUNCATE_LONG_VALUES is set)."""
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"param {key!r} must have a string value, got {type(value).__name__}.")
-    return validation()._validate_param(key, value, path=path).value
-
-
-def check_tag(key: Any, value: Any, *, path: str = "") -> str:
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"tag {key!r} must have a string value, got {type(value).__name__}.")
-    return validation()._validate_tag(key, value, path=path).value
-
-
-def check_experiment_tag(key: Any, value: Any) -> None:
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"tag {key!r} must have a string value, got {type(value).__name__}.")
-    validation()._validate_experiment_tag(key, value)
-
-
-def check_experiment_name(name: Any) -> None:
-    validation()._validate_experiment_name(name)
-
-
-def check_batch(metrics: int, params: int, tags: int) -> None:
-    v = validation()
-    v._validate_batch_limit("metrics", v.MAX_METRICS_PER_BATCH, metrics)
-    v._validate_batch_limit("params", v.MAX_PARAMS_TAGS_PER_BATCH, params)
-    v._validate_batch_limit("tags", v.MAX_PARAMS_TAGS_PER_BATCH, tags)
-    v._validate_batch_limit("metrics, params, and tags", v.MAX_ENTITIES_PER_BATCH, metrics + params + tags)
-
-
-def check_dataset_input(dataset: Any, tags: dict[str, str]) -> None:
-    v = validation()
-    v._validate_dataset(dataset)
-    v._validate_input_tags([_Tag(k, val) for k, val in tags.items()])
-
-
-def check_logged_model_name(name: str | None) -> None:
-    validation()._validate_logged_model_name(name)
-
-
 def check_max_results(max_results: int, *, limit: int = MAX_RESULTS_THRESHOLD) -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, int) or not 0 < max_results <= limit:
         raise InvalidArgumentError(
@@ -111,11 +58,6 @@ def check_max_results(max_results: int, *, limit: int = MAX_RESULTS_THRESHOLD) -
             f"integer of at most {limit}."
         )
     return max_results
-
-
-def random_run_name() -> str:
-    """MLflow's memorable run names (``sassy-owl-123``)."""
-    return _module("mlflow.utils.name_utils")._generate_random_name()
 
 
 def page_offset(page_token: str | None) -> int:

@@ -13,7 +13,8 @@ renaming, deleting, restoring the experiment        ``MANAGE`` on the experiment
 
 Owners (and owners of the schema or catalog, and admins) may do all of it. MLflow's
 rules apply as MLflow applies them (size limits, immutable params, runs and
-experiments that must be active to be logged to), through MLflow's own checks.
+experiments that must be active to be logged to), written as Glashaus's own checks
+(:mod:`glashaus.mlflow_checks`), never by calling MLflow's private functions.
 
 >>> exp = svc.create_experiment(alice, "main.shop.reco_training")            # doctest: +SKIP
 >>> run = svc.create_run(alice, exp.experiment_id, run_name="baseline")      # doctest: +SKIP
@@ -30,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from glashaus import mlflow_checks as checks
 from glashaus.access import Access, Principal, request
 from glashaus.catalog import Catalog, Name
 from glashaus.catalog.tables import SecurableRow
@@ -52,6 +54,7 @@ from glashaus.tracking.entities import (
     ViewType,
 )
 from glashaus.tracking.rules import mlflow_rules
+from glashaus.tracking.run_names import memorable_name
 from glashaus.tracking.search import run_query
 from glashaus.tracking.tables import (
     DatasetRow,
@@ -152,10 +155,9 @@ class TrackingService:
     def create_experiment(self, who: Principal, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
         """Create an experiment (a securable; see :mod:`glashaus.tracking.names` for where it lives)."""
         tags = dict(tags or {})
-        with mlflow_rules():
-            rules.check_experiment_name(name)
-            for key, value in tags.items():
-                rules.check_experiment_tag(key, value)
+        checks.check_experiment_name(name)
+        for key, value in tags.items():
+            checks.check_experiment_tag(key, value)
         _refuse_reserved(tags)
         stored = names.canonical(name)
         with request():
@@ -245,8 +247,7 @@ class TrackingService:
 
     def rename_experiment(self, who: Principal, experiment_id: str, new_name: str) -> Experiment:
         """Change a free-form MLflow name (a three-part name is the securable's and stays)."""
-        with mlflow_rules():
-            rules.check_experiment_name(new_name)
+        checks.check_experiment_name(new_name)
         with request():
             row, _ = self.experiment_for(who, experiment_id, "MANAGE", action="experiment.rename",
                                          active=True)
@@ -284,8 +285,7 @@ class TrackingService:
                           .values(lifecycle_stage=stage, deleted_time=now if stage == "deleted" else None))
 
     def set_experiment_tag(self, who: Principal, experiment_id: str, key: str, value: str) -> None:
-        with mlflow_rules():
-            rules.check_experiment_tag(key, value)
+        checks.check_experiment_tag(key, value)
         _refuse_reserved({key: value})
         with request():
             row, _ = self.experiment_for(who, experiment_id, "MODIFY", action="experiment.tag", active=True)
@@ -318,16 +318,15 @@ class TrackingService:
     ) -> Run:
         """Start a run (status RUNNING). Its user is the caller, whatever a client claims."""
         tags = dict(tags or {})
-        with mlflow_rules():
-            for key, value in tags.items():
-                tags[key] = rules.check_tag(key, value)
+        for key, value in tags.items():
+            tags[key] = checks.check_run_tag(key, value)
         tagged = tags.get(RUN_NAME_TAG)
         if run_name and tagged and run_name != tagged:
             raise InvalidArgumentError(
                 "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values "
                 f"(run_name='{run_name}', mlflow.runName='{tagged}')."
             )
-        name = run_name or tagged or rules.random_run_name()
+        name = run_name or tagged or memorable_name()
         tags[RUN_NAME_TAG] = name
         tags[USER_TAG] = who.name
         with request():
@@ -360,8 +359,7 @@ class TrackingService:
         if status is not None and status not in RUN_STATUSES:
             raise InvalidArgumentError(f"Invalid run status {status!r}; one of {', '.join(RUN_STATUSES)}.")
         if run_name:
-            with mlflow_rules():
-                run_name = rules.check_tag(RUN_NAME_TAG, run_name)
+            run_name = checks.check_run_tag(RUN_NAME_TAG, run_name)
         with request():
             self.run_for(who, run_id, "MODIFY", action="run.update", active=True)
             with self.metastore.session() as s:
@@ -494,13 +492,11 @@ class TrackingService:
         metrics = list(metrics)
         param_items = list(params.items()) if isinstance(params, dict) else list(params)
         tag_items = list(tags.items()) if isinstance(tags, dict) else list(tags)
-        with mlflow_rules():
-            rules.check_batch(len(metrics), len(param_items), len(tag_items))
-            for i, m in enumerate(metrics):
-                rules.check_metric(m.key, m.value, m.timestamp, m.step, path=f"metrics[{i}]" if len(metrics) > 1
-                                   else "")
-            param_items = [(k, rules.check_param(k, v, path=f"params[{i}]")) for i, (k, v) in enumerate(param_items)]
-            tag_items = [(k, rules.check_tag(k, v, path=f"tags[{i}]")) for i, (k, v) in enumerate(tag_items)]
+        checks.check_batch(metrics=len(metrics), params=len(param_items), tags=len(tag_items))
+        for i, m in enumerate(metrics):
+            checks.check_metric(m.key, m.value, m.timestamp, m.step, path=f"metrics[{i}]" if len(metrics) > 1 else "")
+        param_items = [(k, checks.check_param(k, v, path=f"params[{i}]")) for i, (k, v) in enumerate(param_items)]
+        tag_items = [(k, checks.check_run_tag(k, v, path=f"tags[{i}]")) for i, (k, v) in enumerate(tag_items)]
         keys = [k for k, _ in param_items]
         if len(set(keys)) != len(keys):
             dupes = sorted({k for k in keys if keys.count(k) > 1})
@@ -559,9 +555,8 @@ class TrackingService:
         self, who: Principal, run_id: str, *, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
     ) -> None:
         """Record the datasets (and logged models) a run read; repeats are recorded once."""
-        with mlflow_rules():
-            for item in datasets:
-                rules.check_dataset_input(item.dataset, item.tags)
+        for item in datasets:
+            checks.check_dataset_input(item.dataset, item.tags)
         with request():
             run, _ = self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
             with self.metastore.session() as s:
@@ -605,8 +600,7 @@ class TrackingService:
                 tag = s.get(RunTagRow, (run_id, LOGGED_MODELS_TAG))
                 history = json.loads(tag.value) if tag is not None else []
                 value = json.dumps([*history, model])
-                with mlflow_rules():
-                    rules.check_tag(LOGGED_MODELS_TAG, value)
+                checks.check_run_tag(LOGGED_MODELS_TAG, value)
                 writes.upsert(s, RunTagRow, run_id, {LOGGED_MODELS_TAG: value})
 
     def run_artifact_path(self, run_id: str) -> str:

@@ -32,7 +32,7 @@ from glashaus.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from glashaus.registry.refs import ModelRef, check_alias, parse_model_name, parse_ref
+from glashaus.registry.refs import ModelRef, check_alias, logged_model_id, parse_model_name, parse_ref
 from glashaus.registry.service import RegisteredModel, RegistryService
 from glashaus.registry.versions import ModelVersion
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
@@ -382,10 +382,7 @@ def _managed_source(lh: Any, source: str, *, run_id: str | None,
     if parsed.scheme == "runs":
         return _run_source(lh, source, run_id, model_id)
     if parsed.scheme == "models":
-        from mlflow.store.artifact.utils.models import _parse_model_uri
-
-        with mlflow_rules():
-            logged = _parse_model_uri(source).model_id
+        logged = logged_model_id(source)
         if logged is not None:
             return _logged_model_source(lh, source, logged, run_id, model_id)
         mv = _svc(lh).get_version(lh.principal, parse_ref(source))
