@@ -69,6 +69,16 @@ class UngovernedAccessError(SqlError):
     code = "UNGOVERNED_ACCESS"
 
 
+class QueryLimitError(SqlError):
+    """A query went past a limit (time, memory, spill space, the size of one value); it was stopped.
+
+    The message names the limit and how to raise it (``glashaus serve --query-timeout-s``,
+    ``--query-memory-mib``, ``--query-spill-mib``; ``connect(query_timeout_s=...)`` embedded).
+    """
+
+    code = "QUERY_LIMIT_EXCEEDED"
+
+
 class PermissionDeniedError(GlashausError, PermissionError):
     """The principal lacks a privilege on a securable."""
 

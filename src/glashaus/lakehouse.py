@@ -38,6 +38,7 @@ from glashaus.metastore import Metastore
 from glashaus.registry import Models, RegistryService
 from glashaus.serving import Serving, ServingService
 from glashaus.sql.engine import SqlEngine
+from glashaus.sql.limits import EMBEDDED_LIMITS, QueryLimits
 from glashaus.sql.result import Result
 from glashaus.storage.delta import DeltaStore
 from glashaus.storage.layout import Layout
@@ -60,6 +61,7 @@ class Lakehouse:
         user: str | None = None,
         metastore: str | None = None,
         storage_options: dict[str, str] | None = None,
+        query_limits: QueryLimits = EMBEDDED_LIMITS,
     ) -> None:
         self.layout = Layout(str(root))
         self.layout.ensure_root()
@@ -90,7 +92,7 @@ class Lakehouse:
             lineage=self.lineage_store, policies=Policies(self.metastore, self.catalog, self.directory),
         )
         self.volumes = VolumesService(self.tables)
-        self.engine = SqlEngine(self.tables)
+        self.engine = SqlEngine(self.tables, limits=query_limits)
         self.tracking = TrackingService(catalog=self.catalog, access=self.access, metastore=self.metastore,
                                         locations=self.layout)
         self.tables.virtual_tables.update(ml_system_tables(self.tracking))
@@ -482,10 +484,16 @@ def connect(
     metastore: str | None = None,
     storage_options: dict[str, str] | None = None,
     token: str | None = None,
+    query_timeout_s: float | None = None,
+    query_memory_mib: int | None = None,
+    query_spill_mib: int | None = None,
 ) -> Lakehouse:
     """Open (creating if needed) the lakehouse at ``path_or_uri`` as ``user``.
 
     ``metastore`` is a SQLAlchemy URL (default: SQLite inside the lakehouse folder).
+    ``query_timeout_s``, ``query_memory_mib`` and ``query_spill_mib`` limit each SQL query
+    (``glashaus.sql.limits``; embedded default: no time limit, DuckDB's memory and spill
+    defaults; ``glashaus serve`` sets server defaults).
     An ``http://`` or ``https://`` address connects to ``glashaus serve`` with ``token``
     (default: ``GLASHAUS_TOKEN``) and returns a ``RemoteLakehouse`` with the same methods.
 
@@ -493,11 +501,14 @@ def connect(
     >>> lh = glashaus.connect("http://localhost:8080", token=token)  # doctest: +SKIP
     """
     target = os.fspath(path_or_uri)
+    limits = (query_timeout_s, query_memory_mib, query_spill_mib)
     if target.startswith(("http://", "https://")):
-        if user is not None or metastore is not None or storage_options is not None:
+        if user is not None or metastore is not None or storage_options is not None or any(
+            v is not None for v in limits
+        ):
             raise InvalidArgumentError(
-                "a served lakehouse knows you by your token: pass only token= (and no user, metastore or "
-                "storage_options) when connecting to an http(s) address."
+                "a served lakehouse knows you by your token: pass only token= (and no user, metastore, "
+                "storage_options or query limits: the server sets those) when connecting to an http(s) address."
             )
         from glashaus.server.client import RemoteLakehouse  # lazily: only server mode needs httpx
 
@@ -507,4 +518,5 @@ def connect(
             "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one "
             "takes user=."
         )
-    return Lakehouse(target, user=user, metastore=metastore, storage_options=storage_options)
+    return Lakehouse(target, user=user, metastore=metastore, storage_options=storage_options,
+                     query_limits=QueryLimits(*limits))

@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from glashaus.access.directory import Directory
 from glashaus.access.principal import Principal
+from glashaus.access.sqltext import check_nesting, function_name, refused_function, too_deep
 from glashaus.access.tables import TagPolicyRow
 from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.tables import utcnow
@@ -62,20 +63,24 @@ def parse_policy_expression(text: str, *, what: str, columns: list[str]) -> exp.
     """Parse and check a filter or mask expression: columns of the table, no table access."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidArgumentError(f"{what} may not be empty.")
+    check_nesting(text, what=what, error=InvalidArgumentError)
     try:
         expression = sqlglot.parse_one(text, read=DIALECT)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:  # TokenError: e.g. an unclosed quote
         errors = getattr(exc, "errors", None)
         raise InvalidArgumentError(f"{what} {text!r} is not a SQL expression: {errors[0]['description'] if errors else exc}.") from None
+    except RecursionError:
+        raise too_deep(what, InvalidArgumentError) from None
     semicolons = [t for t in sqlglot.tokenize(text, read=DIALECT) if t.token_type == sqlglot.TokenType.SEMICOLON]
     if isinstance(expression, exp.Block) or semicolons:
         raise InvalidArgumentError(f"{what} {text!r} must be one expression, not several statements.")
     if isinstance(expression, exp.Query | exp.Command) or expression.find(exp.Query, exp.Table) is not None:
         raise InvalidArgumentError(f"{what} {text!r} must be an expression over the table's columns, without queries.")
-    for func in expression.find_all(exp.Func):
-        name = (func.sql_name() if not isinstance(func, exp.Anonymous) else str(func.this)).lower()
-        if name.startswith(("read_", "glob", "query", "getenv")):
-            raise UngovernedAccessError(f"{what} may not call {name}().")
+    for func in expression.find_all(exp.Func):  # the same list as user SQL: files, SQL text, environment
+        name = function_name(func)
+        reason = refused_function(name)
+        if reason is not None:
+            raise UngovernedAccessError(f"{what} may not call {name}(): {reason}")
     known = {c.lower() for c in columns}
     for column in expression.find_all(exp.Column):
         if column.table or column.name.lower() not in known:

@@ -80,10 +80,13 @@ def errors_as_exit() -> Iterator[None]:
 
 
 @contextmanager
-def open_lakehouse(lakehouse: str, user: str | None, metastore: str | None) -> Iterator[glashaus.Lakehouse]:
-    """Connect for one command; flush and close afterwards; errors become one line."""
+def open_lakehouse(
+    lakehouse: str, user: str | None, metastore: str | None, **options: Any
+) -> Iterator[glashaus.Lakehouse]:
+    """Connect for one command (``options``: more of ``connect``'s, e.g. query limits); flush and close
+    afterwards; errors become one line."""
     with errors_as_exit():
-        lh = glashaus.connect(lakehouse, user=user, metastore=metastore)
+        lh = glashaus.connect(lakehouse, user=user, metastore=metastore, **options)
         try:
             yield lh
         finally:

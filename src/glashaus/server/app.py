@@ -9,7 +9,10 @@ of a request carry its client address and one request id (``X-Request-Id``).
 
 Limits: request bodies over ``max_body_bytes`` get 413; an address that sent
 ``max_auth_failures`` bad tokens within ``auth_window`` seconds gets 429 until the
-window has passed; every failed sign-in is audited (``auth.failed``, ``deny``).
+window has passed; every failed sign-in is audited (``auth.failed``, ``deny``). A SQL
+query (``/api/sql``) is interrupted when its client disconnects, while it computes and
+while its rows stream; its time, memory and spill limits are the lakehouse's
+(``glashaus serve --query-timeout-s ...``, ``glashaus.sql.limits``).
 
 >>> app = create_app(glashaus.connect("./lakehouse"))             # doctest: +SKIP
 >>> with ServerThread(app) as server: print(server.url)            # doctest: +SKIP
@@ -31,6 +34,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pyarrow as pa
 import uvicorn
 from fastapi import FastAPI, Request
@@ -57,6 +61,7 @@ from glashaus.server import mlflow as mlflow_protocol
 from glashaus.server import serving as serving_routes
 from glashaus.server import wire
 from glashaus.server.operations import OPERATIONS, Operation
+from glashaus.sql.limits import Cancellation
 from glashaus.web import pages as web
 
 log = logging.getLogger("glashaus.server")
@@ -213,15 +218,21 @@ class _Server:
                 self._check_length(request)
                 principal = await run_in_threadpool(self._authenticate, request, address, request_id)
                 body = await self._body(request) if op.body or op.carrier == "json" else b""
+                # A query stops when its client goes away, while it runs and while its rows stream.
+                cancellation = Cancellation() if op.response == "result" else None
 
                 def work() -> Any:
-                    with client_address(address), audit_request(request_id):
+                    with client_address(address), audit_request(request_id), \
+                            (cancellation.active() if cancellation else contextlib.nullcontext()):
                         arguments = _arguments(op, request, body)
                         view = self.lakehouse.as_user(principal.name)
                         return getattr(view, op.stream or op.method)(**arguments)
 
-                value = await run_in_threadpool(work)
-                response = _respond(op, value)
+                if cancellation is None:
+                    value = await run_in_threadpool(work)
+                else:
+                    value = await _while_connected(request, cancellation, work)
+                response = _respond(op, value, cancellation)
             except GlashausError as exc:
                 response = _error(exc)
             except BaseException as exc:  # a bug (a Rust panic is a BaseException): log it, never send a trace
@@ -363,12 +374,59 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
     return arguments
 
 
+async def _while_connected(request: Request, cancellation: Cancellation, work: Callable[[], Any]) -> Any:
+    """``work()`` in a worker thread; if the client disconnects meanwhile, its queries are interrupted."""
+    failure: BaseException | None = None
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            cancellation.cancel()
+
+        group.start_soon(watch)
+        try:
+            value = await run_in_threadpool(work)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:  # raised below, outside the group: never wrapped in an ExceptionGroup
+            failure = exc
+        finally:
+            group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return value
+
+
 class _RowStream(StreamingResponse):
     """Streamed rows; a stream that fails half-way ends with its error and a cut-off body.
 
     The body iterator yields the pieces of one record batch at a time (``wire.ipc_stream``,
     produced in a worker thread); each piece goes out as it is, column buffers uncopied.
+    With a ``cancellation`` (a query's rows), a client that disconnects interrupts the query
+    at once, even in the middle of computing a batch, and the query's cursor is closed.
     """
+
+    def __init__(self, content: Any, *, cancellation: Cancellation | None = None,
+                 close: Callable[[], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.cancellation = cancellation
+        self.close_rows = close
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        cancellation = self.cancellation
+
+        async def watching() -> Any:  # starlette listens for the disconnect while it streams
+            message = await receive()
+            if message["type"] == "http.disconnect" and cancellation is not None:
+                cancellation.cancel()
+            return message
+
+        try:
+            await super().__call__(scope, watching, send)
+        finally:
+            if self.close_rows is not None:
+                self.close_rows()
 
     async def stream_response(self, send: Any) -> None:
         try:
@@ -383,7 +441,7 @@ class _RowStream(StreamingResponse):
             log.warning("a result stream failed half-way and was cut short: %s", exc)
 
 
-def _respond(op: Operation, value: Any) -> Response:
+def _respond(op: Operation, value: Any, cancellation: Cancellation | None = None) -> Response:
     if isinstance(value, pa.RecordBatchReader):  # a streamed table read: batches go out as they are read
         return _RowStream(wire.ipc_stream(value.schema, value), media_type=wire.ARROW_STREAM)
     if op.response == "arrow":
@@ -392,7 +450,7 @@ def _respond(op: Operation, value: Any) -> Response:
         # A query's batches go out as DuckDB produces them: never the whole result in memory.
         return _RowStream(
             wire.ipc_stream(value.schema, value.batches()), media_type=wire.ARROW_STREAM,
-            headers={"X-Glashaus-Statement": value.statement},
+            headers={"X-Glashaus-Statement": value.statement}, cancellation=cancellation, close=value.close,
         )
     if op.response == "bytes":
         return Response(value, media_type="application/octet-stream")

@@ -1,5 +1,8 @@
 """Reading CREATE TABLE statements: column types, NOT NULL, PRIMARY KEY, CHECK, PARTITIONED BY.
 
+Anything else a definition may say (DEFAULT, UNIQUE, GENERATED, ...) is refused: a table
+must never be created without a rule its creator wrote.
+
 >>> table_definition(sqlglot.parse_one("CREATE TABLE a.b.c (id INT NOT NULL)").this)[0]  # doctest: +SKIP
 id: int32 not null
 """
@@ -52,6 +55,12 @@ def table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[str
                     nullable = False
                 elif isinstance(kind, exp.CheckColumnConstraint):
                     checks[f"{column}_check_{len(checks) + 1}"] = check_sql(kind.this)
+                elif not isinstance(kind, exp.NotNullColumnConstraint):  # NULL (allowed) is the default
+                    # DEFAULT, UNIQUE, GENERATED, COLLATE, ... would be dropped without a word: refuse them.
+                    raise SqlError(
+                        f"column option {constraint.sql(DIALECT)!r} of {column!r} is not supported: Glashaus "
+                        "tables take NOT NULL, PRIMARY KEY and CHECK (...) only."
+                    )
             fields.append(pa.field(column, arrow_type(item.args.get("kind"), column), nullable=nullable))
             if not nullable:
                 not_null.append(column)
@@ -61,6 +70,9 @@ def table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[str
             for inner in item.expressions:
                 if isinstance(inner, exp.CheckColumnConstraint):
                     checks[validate_part(item.this.name, what="constraint")] = check_sql(inner.this)
+                else:
+                    raise SqlError(f"constraint {item.sql(DIALECT)!r} is not supported: only CONSTRAINT name "
+                                   "CHECK (...) is (and PRIMARY KEY (...)).")
         elif isinstance(item, exp.CheckColumnConstraint):
             checks[f"check_{len(checks) + 1}"] = check_sql(item.this)
         else:

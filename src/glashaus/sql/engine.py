@@ -11,27 +11,28 @@ where needed and committed to Delta in one atomic commit each, with lineage.
 from __future__ import annotations
 
 import re
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
 from glashaus.access import Principal, request
+from glashaus.access.sqltext import too_deep
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
 from glashaus.frames import duck_type
 from glashaus.sql import grants, policies
+from glashaus.sql.clauses import check_statement, target, with_ctes
 from glashaus.sql.ddl import partitioned_by, table_definition, table_property
 from glashaus.sql.delta_expr import quote, to_delta
+from glashaus.sql.limits import EMBEDDED_LIMITS, QueryLimits
 from glashaus.sql.lineage import column_lineage
 from glashaus.sql.merge import merge_assignments, merge_clause
 from glashaus.sql.resolve import DIALECT, Resolved, Resolver, check_functions, parse
 from glashaus.sql.result import Result
+from glashaus.sql.sandbox import Sandbox
 from glashaus.tables.service import TablesService
 
 _UNGOVERNED = (exp.Copy, exp.Attach, exp.Detach, exp.Install, exp.Pragma, exp.Set, exp.Use, exp.Export)
@@ -45,110 +46,30 @@ _UNGOVERNED_WORDS = re.compile(r"^\s*(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMP
 
 
 class SqlEngine:
-    def __init__(self, tables: TablesService) -> None:
+    """Governed SQL for one lakehouse: checks, rewrites and dispatches statements; DuckDB runs in ``sandbox``."""
+
+    def __init__(self, tables: TablesService, *, limits: QueryLimits = EMBEDDED_LIMITS) -> None:
         self.tables = tables
-        self._local = threading.local()
-        self._connections: list[duckdb.DuckDBPyConnection] = []
+        self.sandbox = Sandbox(root=tables.layout.root, local=tables.layout.is_local, limits=limits)
 
-    # -- DuckDB ----------------------------------------------------------------------
+    @property
+    def limits(self) -> QueryLimits:
+        """The time, memory and spill limits every query of this lakehouse runs under."""
+        return self.sandbox.limits
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = duckdb.connect()
-            layout = self.tables.layout
-            if layout.is_local:
-                con.execute("SET allowed_directories = [?]", [layout.root + "/"])
-            # DuckDB also allows its spill folder, by default '.tmp' under the working
-            # directory: keep it inside the root (or a private folder) instead.
-            spill = layout.root + "/.duckdb_tmp" if layout.is_local else tempfile.mkdtemp(prefix="glashaus-duckdb-")
-            con.execute("SET temp_directory = ?", [spill])
-            # From here on DuckDB cannot touch files outside the root, nor run COPY,
-            # ATTACH or INSTALL; the setting cannot be switched back on this connection.
-            # No replacement scans: a bare name must never resolve to a Python variable.
-            con.execute("SET python_enable_replacements = false")
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
-            self._local.con = con
-            self._connections.append(con)
-        return con
+    @property
+    def open_queries(self) -> int:
+        """Queries running now, or whose rows are not all read yet (a server's load; tests of cancellation)."""
+        return self.sandbox.open_queries
 
     def close(self) -> None:
-        for con in self._connections:
-            try:
-                con.close()
-            except duckdb.Error:
-                pass
-        self._connections.clear()
-        self._local = threading.local()
+        self.sandbox.close()
 
     def _run(self, resolved: Resolved) -> pa.Table:
-        con = self._connection()
-        for name, obj in resolved.registrations.items():
-            con.register(name, obj)
-        try:
-            return _tidy(con.sql(resolved.expression.sql(dialect=DIALECT)).to_arrow_table())
-        except duckdb.PermissionException as exc:
-            raise UngovernedAccessError(f"refused: {_first_line(exc)}") from None
-        except duckdb.Error as exc:
-            raise SqlError(_clean_duckdb(exc)) from None
-        finally:
-            for name in resolved.registrations:
-                try:
-                    con.unregister(name)
-                except duckdb.Error:
-                    pass
+        return self.sandbox.run(resolved)
 
     def _query(self, resolved: Resolved) -> Result:
-        """A query's rows as a Result that reads them from DuckDB batch by batch, when asked.
-
-        The query runs on a cursor of its own (the thread's connection stays free for the
-        next statement, from any thread, while the rows are still being read); the cursor
-        and the scans registered on it go when the last batch is read or the Result is
-        closed or dropped. The first batch is read here, so that most errors surface from
-        ``lh.sql`` itself; a later one fails as :class:`SqlError` from whatever reads it.
-        """
-        cursor = self._connection().cursor()
-
-        def close() -> None:
-            try:
-                cursor.close()
-            except duckdb.Error:
-                pass
-
-        try:
-            for name, obj in resolved.registrations.items():
-                cursor.register(name, obj)
-            reader = cursor.sql(resolved.expression.sql(dialect=DIALECT)).to_arrow_reader(RESULT_BATCH_ROWS)
-            if _untidy(reader.schema):  # HUGEINT sums: a few aggregate rows, made BIGINT when they fit
-                table = _tidy(reader.read_all())
-                close()
-                return Result(table)
-            first = _next_batch(reader)
-        except duckdb.PermissionException as exc:
-            close()
-            raise UngovernedAccessError(f"refused: {_first_line(exc)}") from None
-        except (duckdb.Error, pa.ArrowException, OSError) as exc:  # DuckDB's Arrow stream reports as OSError
-            close()
-            raise SqlError(_clean_duckdb(exc)) from None
-        except BaseException:
-            close()
-            raise
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                batch = first
-                while batch is not None:
-                    yield batch
-                    try:
-                        batch = _next_batch(reader)
-                    except (duckdb.Error, pa.ArrowException, OSError) as exc:
-                        raise SqlError(_clean_duckdb(exc)) from None
-            finally:
-                close()
-
-        return Result.lazy(reader.schema, batches(), close=close)
+        return self.sandbox.query(resolved)
 
     # -- entry point ------------------------------------------------------------------
 
@@ -164,6 +85,8 @@ class SqlEngine:
         except UngovernedAccessError as exc:
             self.tables.access.refuse(who, action="sql.refused", reason=str(exc), details={"sql": sql[:2000]})
             raise
+        except RecursionError:  # a tree too deep for sqlglot (or for us) anywhere on the way
+            raise too_deep() from None
 
     def _execute(self, who: Principal, sql: str) -> Result:
         word = _ungoverned_verb(sql)
@@ -203,6 +126,7 @@ class SqlEngine:
             return grants.execute(self.tables, who, grants.from_statement(statement))
         if isinstance(statement, exp.Command):
             return self._command(who, statement.sql(dialect=DIALECT))
+        check_statement(statement)  # a clause the handler would not honour is refused, never dropped
         handler: Callable[[Principal, Any], Result] | None = {
             exp.Create: self._create,
             exp.Insert: self._insert,
@@ -263,18 +187,21 @@ class SqlEngine:
         kind = str(statement.args.get("kind") or "").upper()
         exists = bool(statement.args.get("exists"))
         replace = bool(statement.args.get("replace"))
-        target = statement.this
+        into = statement.this
         comment = table_property(statement, exp.SchemaCommentProperty)
         if kind == "SCHEMA":
-            name = _dotted(target)
+            name = target(into)
             s = self.tables.create_schema(who, name, comment=comment, if_not_exists=exists)
             return Result.status("CREATE SCHEMA", f"created schema {s.full_name}", table=s.full_name)
         if kind == "VIEW":
             query = statement.expression
             if not isinstance(query, exp.Query):
                 raise SqlError("CREATE VIEW needs AS SELECT ...")
+            if isinstance(into, exp.Schema):
+                raise SqlError("CREATE VIEW name (columns) is not supported: name the columns in the SELECT "
+                               "(SELECT a AS x, b AS y ...).")
             check_functions(query)
-            name = _dotted(target)
+            name = target(into)
             if exists and not replace and self.tables.catalog.exists(parse_name(name)):
                 existing = self.tables.get(who, name)
                 if existing.kind == "view":  # another kind holding the name is refused below
@@ -297,9 +224,9 @@ class SqlEngine:
             return Result.status("CREATE VIEW", f"created view {s.full_name}", table=s.full_name)
         if kind != "TABLE":
             raise SqlError(f"CREATE {kind} is not supported; use CATALOG, SCHEMA, TABLE, VIEW or VOLUME.")
-        if isinstance(target, exp.Schema):
-            name = _dotted(target.this)
-            schema, not_null, checks, primary_key = table_definition(target)
+        if isinstance(into, exp.Schema):
+            name = target(into.this)
+            schema, not_null, checks, primary_key = table_definition(into)
             s = self.tables.create_table(
                 who, name, schema=schema, primary_key=primary_key, constraints=checks,
                 partition_by=partitioned_by(statement), comment=comment, if_not_exists=exists, replace=replace,
@@ -310,7 +237,7 @@ class SqlEngine:
         query = statement.expression
         if not isinstance(query, exp.Query):
             raise SqlError("CREATE TABLE needs a column list or AS SELECT ...")
-        name = _dotted(target)
+        name = target(into)
         resolved = Resolver(self.tables, who).resolve(query)
         data = self._run(resolved)
         if exists and self.tables.catalog.exists(parse_name(name)):
@@ -329,9 +256,9 @@ class SqlEngine:
         if kind not in ("table", "view", "schema"):
             raise SqlError(f"DROP {kind.upper()} is not supported here.")
         gone = []
-        for target in statement.args.get("tables") or [statement.this]:
+        for dropped in statement.args.get("tables") or [statement.this]:
             gone += self.tables.drop(
-                who, _dotted(target), kind=kind, if_exists=bool(statement.args.get("exists")),
+                who, target(dropped), kind=kind, if_exists=bool(statement.args.get("exists")),
                 cascade=bool(statement.args.get("cascade")),
             )
         return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)")
@@ -348,7 +275,7 @@ class SqlEngine:
         return info
 
     def _describe(self, who: Principal, statement: exp.Describe) -> Result:
-        columns = self.describe(who, _dotted(statement.this)).get("columns") or []
+        columns = self.describe(who, target(statement.this)).get("columns") or []
         return Result(
             pa.table(
                 {
@@ -364,21 +291,30 @@ class SqlEngine:
     # -- DML ------------------------------------------------------------------------------
 
     def _insert(self, who: Principal, statement: exp.Insert) -> Result:
-        target = statement.this
+        into = statement.this
         columns: list[str] | None = None
-        if isinstance(target, exp.Schema):
-            columns = [validate_part(c.name, what="column") for c in target.expressions]
-            target = target.this
-        name = _dotted(target)
+        if isinstance(into, exp.Schema):
+            columns = [validate_part(c.name, what="column") for c in into.expressions]
+            into = into.this
+        name = target(into, alias=True)
         query = statement.expression
         if not isinstance(query, exp.Query | exp.Values):
             raise SqlError("INSERT needs VALUES (...) or SELECT ...")
         if isinstance(query, exp.Values):
             query = exp.select("*").from_(query.copy())
+        query = with_ctes(statement, query)
         resolved = Resolver(self.tables, who).resolve(query)
         data = self._run(resolved)
         table_schema = self.tables.schema(who, parse_name(name))
         table_columns = table_schema.names
+        if statement.args.get("by_name"):  # BY NAME: the query's column names say where each value goes
+            if columns is not None:
+                raise SqlError("INSERT ... BY NAME takes its columns from the query; drop the column list.")
+            columns = [validate_part(c, what="column") for c in data.column_names]
+            missing = [c for c in columns if c.lower() not in [t.lower() for t in table_columns]]
+            if missing:
+                raise SqlError(f"INSERT ... BY NAME into {name}: the query has column(s) {missing} that the table "
+                               f"does not have; its columns are {table_columns}.")
         if columns is None:
             if data.num_columns > len(table_columns):
                 raise SqlError(
@@ -400,17 +336,17 @@ class SqlEngine:
                              version=commit.version, rows=data.num_rows)
 
     def _delete(self, who: Principal, statement: exp.Delete) -> Result:
-        name = _dotted(statement.this)
+        name = target(statement.this, alias=True)
         where = statement.args.get("where")
         predicate = where.this if where is not None else None
         delta = to_delta(predicate, qualifiers=_alias_map(statement.this)) if predicate is not None else None
-        if predicate is not None and delta is None:
-            # Outside the subset delta-rs evaluates like DuckDB: compute the survivors
-            # in DuckDB and replace the table's contents in one commit.
+        if predicate is not None and (delta is None or statement.args.get("with_")):
+            # Outside the subset delta-rs evaluates like DuckDB (or naming a WITH's results):
+            # compute the survivors in DuckDB and replace the table's contents in one commit.
             keep = exp.select("*").from_(statement.this.copy()).where(
                 exp.not_(exp.func("coalesce", exp.paren(predicate.copy()), exp.false()))
             )
-            return self._rewrite(who, name, keep, "DELETE")
+            return self._rewrite(who, name, with_ctes(statement, keep), "DELETE")
         if delta is None and predicate is not None:
             raise SqlError("DELETE condition cannot be evaluated.")
         if predicate is not None:
@@ -420,7 +356,7 @@ class SqlEngine:
                              rows=commit.rows)
 
     def _update(self, who: Principal, statement: exp.Update) -> Result:
-        name = _dotted(statement.this)
+        name = target(statement.this, alias=True)
         if statement.args.get("from_") or statement.args.get("from"):
             raise SqlError("UPDATE ... FROM is not supported; use MERGE INTO ... USING ... instead.")
         where = statement.args.get("where")
@@ -434,7 +370,8 @@ class SqlEngine:
         _check_columns(name, schema, [exp.column(c) for c in assignments])
         delta_updates = {quote(c): to_delta(e, qualifiers=qualifiers) for c, e in assignments.items()}
         delta_predicate = to_delta(predicate, qualifiers=qualifiers) if predicate is not None else None
-        if all(v is not None for v in delta_updates.values()) and (predicate is None or delta_predicate):
+        native = all(v is not None for v in delta_updates.values()) and (predicate is None or delta_predicate)
+        if native and not statement.args.get("with_"):
             _check_columns(name, schema, [*assignments.values(), *([predicate] if predicate is not None else [])])
             commit = self.tables.update_rows(who, name, updates=delta_updates, predicate=delta_predicate)  # type: ignore[arg-type]
             return Result.status("UPDATE", f"updated {commit.rows} row(s)", table=name, version=commit.version,
@@ -449,7 +386,7 @@ class SqlEngine:
             else:
                 projections.append(column)
         rewritten = exp.select(*projections).from_(statement.this.copy())
-        return self._rewrite(who, name, rewritten, "UPDATE")
+        return self._rewrite(who, name, with_ctes(statement, rewritten), "UPDATE")
 
     def _rewrite(self, who: Principal, name: str, query: exp.Query, operation: str) -> Result:
         resolved = Resolver(self.tables, who).resolve(query)
@@ -461,12 +398,12 @@ class SqlEngine:
                              table=name, version=commit.version, rows=data.num_rows)
 
     def _merge(self, who: Principal, statement: exp.Merge) -> Result:
-        target = statement.this
-        name = _dotted(target)
+        into = statement.this
+        name = target(into, alias=True)
         using = statement.args["using"]
         source_alias = (using.alias or (using.name if isinstance(using, exp.Table) else "source")).lower()
-        target_alias = (target.alias or target.name).lower()
-        source_query = exp.select("*").from_(using.copy())
+        target_alias = (into.alias or into.name).lower()
+        source_query = with_ctes(statement, exp.select("*").from_(using.copy()))
         resolved = Resolver(self.tables, who).resolve(source_query)
         source = self._run(resolved)
         qualifiers = {target_alias: "target", source_alias: "source"}
@@ -552,60 +489,9 @@ def _decimal_literals_to_float(data: pa.Table, schema: pa.Schema) -> pa.Table:
     return data
 
 
-def _dotted(node: exp.Expression) -> str:
-    if isinstance(node, exp.Table):
-        if node.this is not None and not isinstance(node.this, exp.Identifier):
-            raise UngovernedAccessError(f"{node.sql(DIALECT)!r} is not a catalog name.")
-        parts = (node.args.get("catalog"), node.args.get("db"), node.this)
-        return ".".join(p.name for p in parts if isinstance(p, exp.Identifier))
-    if isinstance(node, exp.Identifier):
-        return node.name
-    raise SqlError(f"expected a catalog name, got {node.sql(DIALECT)!r}.")
-
-
 def _alias_map(table: exp.Table) -> dict[str, str]:
     """Qualifiers that mean the target table itself: dropped in Delta predicates."""
     names = {table.name.lower()}
     if table.alias:
         names.add(table.alias.lower())
     return {n: "" for n in names}
-
-
-#: Rows per record batch of a streamed query result (DuckDB produces them in this size).
-RESULT_BATCH_ROWS = 128 * 1024
-
-
-def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
-    try:
-        return reader.read_next_batch()
-    except StopIteration:
-        return None
-
-
-def _untidy(schema: pa.Schema) -> bool:
-    return any(pa.types.is_decimal(f.type) and f.type.scale == 0 and f.type.precision == 38 for f in schema)
-
-
-def _tidy(table: pa.Table) -> pa.Table:
-    """DuckDB's HUGEINT sums arrive as DECIMAL(38,0): make them BIGINT when the values fit."""
-    for i, field in enumerate(table.schema):
-        t = field.type
-        if pa.types.is_decimal(t) and t.scale == 0 and t.precision == 38:
-            try:
-                table = table.set_column(i, pa.field(field.name, pa.int64()), table.column(i).cast(pa.int64()))
-            except pa.ArrowInvalid:
-                pass
-    return table
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]
-
-
-def _clean_duckdb(exc: duckdb.Error | pa.ArrowException | OSError) -> str:
-    text = str(exc).strip()
-    text = re.sub(r"__glashaus_scan_\d+", "<table>", text)
-    text = re.sub(r"read_parquet\(\[.*?\]\s*,\s*union_by_name\s*=\s*TRUE\)", "<table>", text, flags=re.S)
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return f"SQL error: {first}"
-

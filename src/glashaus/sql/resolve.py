@@ -2,11 +2,16 @@
 
 User SQL may only reach catalog objects. Before anything runs, every table
 reference is checked: table functions (``read_parquet``, ``query``, ...), quoted
-paths (``FROM '/etc/passwd'``) and file-reading functions are refused; each
+paths (``FROM '/etc/passwd'``), file-reading functions and functions that reveal the
+server's environment (``current_setting``, ...) are refused; each
 ``catalog.schema.table`` is authorized through the tables service and replaced by a
 scan of the exact Delta files of the version read; views are expanded with their
 owner's rights. DuckDB itself runs sandboxed on top of this (no file access outside
 the lakehouse root, no COPY/ATTACH/INSTALL), as a second wall.
+
+The scan that replaces a table reference carries every clause the reference had
+(``TABLESAMPLE``, ``PIVOT``/``UNPIVOT``, column aliases ``AS x(a, b)``, the joins of a
+parenthesized join), or the statement is refused: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlglot import exp
 
 from glashaus.access import Principal
 from glashaus.access.policies import policy_select
+from glashaus.access.sqltext import check_functions, check_nesting, function_name, too_deep
 from glashaus.catalog.names import parse_name
 from glashaus.errors import InvalidNameError, SqlError, UngovernedAccessError
 from glashaus.lineage import Source
@@ -28,8 +34,19 @@ from glashaus.tables.service import ScanSource, TablesService
 
 DIALECT = "duckdb"
 _ALLOWED_TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
-_FILE_FUNCTION = re.compile(r"^(read_|scan_|parquet_|glob$|query$|query_table$|sniff_|iceberg_|delta_)", re.I)
 _MAX_VIEW_DEPTH = 16
+#: Clauses of a table reference moved onto the scan that replaces it (DuckDB takes each on a subquery).
+_CARRIED = ("joins", "laterals", "pivots", "sample")
+#: What clauses are called in messages (any other clause sqlglot may attach is refused under its own name).
+_CLAUSE_NAMES = {
+    "sample": "TABLESAMPLE", "pivots": "PIVOT/UNPIVOT", "alias": "a column alias list", "version": "time travel",
+    "when": "time travel", "joins": "JOIN", "laterals": "LATERAL", "hints": "table hints WITH (...)",
+    "system_time": "FOR SYSTEM_TIME", "format": "FILE_FORMAT", "pattern": "PATTERN", "ordinality": "WITH ORDINALITY",
+    "only": "ONLY", "partition": "PARTITION (...)", "changes": "CHANGES (...)", "rows_from": "ROWS FROM (...)",
+    "indexed": "INDEXED BY",
+}
+
+__all__ = ["DIALECT", "Resolved", "Resolver", "check_functions", "parse", "table_clauses"]
 
 
 @dataclass
@@ -43,6 +60,8 @@ class Resolved:
     schemas: dict[str, pa.Schema] = field(default_factory=dict)
     #: Every view expanded, at any depth.
     views: set[str] = field(default_factory=set)
+    #: Whether ``expression`` already carries the value-size checks (``sql/bounds.py``).
+    bounded: bool = False
 
 
 def _versions_as_of(sql: str) -> str:
@@ -63,6 +82,8 @@ def _versions_as_of(sql: str) -> str:
 
 
 def parse(sql: str) -> list[exp.Expression]:
+    """The statements of ``sql``; a syntax error or a statement nested too deeply is a :class:`SqlError`."""
+    check_nesting(sql)
     try:
         # A trailing comment after the last ';' parses as an empty statement: skip it.
         statements = [
@@ -75,20 +96,27 @@ def parse(sql: str) -> list[exp.Expression]:
         raise SqlError(f"SQL syntax error{where}: {first.get('description', exc)}. Check the statement.") from None
     except sqlglot.errors.TokenError as exc:
         raise SqlError(f"SQL syntax error: {exc}.") from None
+    except RecursionError:  # deep without brackets (NOT NOT ..., - - ...): the same answer
+        raise too_deep() from None
     if not statements:
         raise SqlError("empty SQL statement.")
     return statements
 
 
-def check_functions(expression: exp.Expression) -> None:
-    """Refuse functions that read files or run SQL text, wherever they appear."""
-    for node in expression.find_all(exp.Func):
-        name = node.sql_name() if not isinstance(node, exp.Anonymous) else str(node.this)
-        if isinstance(node, exp.ReadCSV | exp.ReadParquet) or _FILE_FUNCTION.match(name or ""):
-            raise UngovernedAccessError(
-                f"function {name.lower()}() reads files directly, which would bypass the catalog's "
-                "access rules; query catalog tables by name instead (catalog.schema.table)."
-            )
+def table_clauses(table: exp.Table, *, allowed: tuple[str, ...] = ()) -> list[str]:
+    """The clauses ``table`` carries beyond its name, a plain alias and ``allowed``, as SQL calls them.
+
+    >>> table_clauses(sqlglot.parse_one("SELECT * FROM a.b.c AS x TABLESAMPLE 1 ROWS").find(exp.Table))
+    ['TABLESAMPLE']
+    """
+    found = []
+    for key, value in table.args.items():
+        if key in ("this", "db", "catalog", *allowed) or value is None or value is False or value == []:
+            continue
+        if key == "alias" and not value.columns and not isinstance(value.this, exp.Placeholder | exp.Parameter):
+            continue  # a plain alias
+        found.append(_CLAUSE_NAMES.get(key) or key.upper())
+    return found
 
 
 class Resolver:
@@ -123,8 +151,8 @@ class Resolver:
         self, table: exp.Table, ctes: set[str], out: Resolved, *, principal: Principal, depth: int, top: bool
     ) -> exp.Expression | None:
         if isinstance(table.this, exp.Func):
-            fname = table.this.sql_name() if not isinstance(table.this, exp.Anonymous) else str(table.this.this)
-            if fname.lower() in _ALLOWED_TABLE_FUNCTIONS:
+            fname = function_name(table.this)
+            if fname in _ALLOWED_TABLE_FUNCTIONS:
                 return None
             raise UngovernedAccessError(
                 f"table function {fname.lower()}() is not allowed: it reads outside the catalog. "
@@ -149,6 +177,12 @@ class Resolver:
             name = parse_name(".".join(parts), allow_version=False)
         except InvalidNameError as exc:
             raise SqlError(str(exc)) from None
+        refused = table_clauses(table, allowed=(*_CARRIED, "alias", "version", "when"))
+        if refused:
+            raise SqlError(
+                f"{' and '.join(refused)} on {name.full} is not supported in Glashaus SQL; "
+                "remove it (TABLESAMPLE, PIVOT/UNPIVOT, column aliases, joins and time travel are)."
+            )
         version, as_of = _time_travel(table)
         alias = table.alias or name.object
         provider = self.tables.virtual_tables.get(name.full)
@@ -157,8 +191,7 @@ class Resolver:
                 raise SqlError(f"{name.full} is computed when queried; it has no versions to travel to.")
             view_name = f"__glashaus_virtual_{len(out.registrations)}"
             out.registrations[view_name] = provider(self.who)
-            return exp.Subquery(this=exp.select("*").from_(exp.to_identifier(view_name, quoted=True)),
-                                alias=exp.TableAlias(this=exp.to_identifier(alias)))
+            return _scan_of(table, exp.select("*").from_(exp.to_identifier(view_name, quoted=True)), alias)
         securable = self.tables.catalog.get(name, kind=("table", "view"), details=False,
                                             visible=self.tables.access.visible_to(self.who))
         if securable.kind == "view":
@@ -172,7 +205,7 @@ class Resolver:
             inner = parse(securable.spec["sql"])[0]
             check_functions(inner)
             inner = self._rewrite(inner, out, principal=owner, depth=depth + 1)
-            return exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+            return _scan_of(table, inner, alias)
         scan = self.tables.scan(principal, securable, version=version, as_of=as_of, action=self.action,
                                 reader=self.who)
         key = f"{name.full}@v{scan.version}"
@@ -180,7 +213,7 @@ class Resolver:
             out.sources[name.full] = Source(name.full, "table", scan.version)
         out.schemas[name.full] = scan.schema
         source = self._scan_expression(scan, scan.schema, out, key)
-        return exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        return _scan_of(table, source, alias)
 
     def _scan_expression(self, scan: ScanSource, schema: pa.Schema, out: Resolved, key: str) -> exp.Expression:
         uris = scan.files
@@ -203,6 +236,23 @@ class Resolver:
         return policy_select(scan.policy, schema, source)
 
 
+def _scan_of(table: exp.Table, query: exp.Expression, alias: str) -> exp.Subquery:
+    """``(query) AS alias``, carrying the clauses of the table reference it replaces.
+
+    The alias keeps its column list (``AS x(a, b)`` renames the scan's columns); TABLESAMPLE,
+    PIVOT/UNPIVOT, LATERAL and the joins of a parenthesized join (``FROM (a JOIN b ON ...)``)
+    move onto the subquery, where DuckDB applies them exactly as on the table.
+    """
+    given = table.args.get("alias")
+    columns = [c.copy() for c in given.columns] if given is not None else []
+    scan = exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias), columns=columns))
+    for key in _CARRIED:
+        value = table.args.get(key)
+        if value:
+            scan.set(key, value)
+    return scan
+
+
 def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:
     """``t@v3``, ``t VERSION AS OF 3``, ``t TIMESTAMP AS OF '...'``, ``t AT (VERSION => 3)``."""
     alias = table.args.get("alias")
@@ -215,19 +265,28 @@ def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:
         return int(match.group(1)), None
     version = table.args.get("version")
     if isinstance(version, exp.Version):
+        how = str(version.args.get("kind") or "AS OF").upper()
+        if how != "AS OF":  # FOR SYSTEM_TIME BETWEEN/FROM/ALL: a range of versions, which a scan is not
+            raise SqlError(f"time travel {how} reads several versions; Glashaus reads one: use VERSION AS OF n "
+                           "or TIMESTAMP AS OF '...' (lh.changes(...) gives the rows changed between versions).")
         value = version.expression
         kind = str(version.this).upper()
         table.set("version", None)
         return _travel_value(kind, value)
     when = table.args.get("when")
     if isinstance(when, exp.HistoricalData):
+        how = str(when.this).upper()
+        if how != "AT":  # BEFORE (...) would silently read a different version
+            raise SqlError(f"{how} (...) is not supported; use AT (VERSION => n) or AT (TIMESTAMP => '...').")
         kind = str(when.args.get("kind") or "").upper()
         table.set("when", None)
         return _travel_value(kind, when.expression)
     return None, None
 
 
-def _travel_value(kind: str, value: exp.Expression) -> tuple[int | None, str | None]:
+def _travel_value(kind: str, value: exp.Expression | None) -> tuple[int | None, str | None]:
+    if value is None:
+        raise SqlError(f"{kind} AS OF needs a value, e.g. VERSION AS OF 3.")
     if kind == "VERSION":
         if not (isinstance(value, exp.Literal) and not value.is_string and value.name.isdigit()):
             raise SqlError(f"VERSION AS OF needs a whole number, not {value.sql(DIALECT)}.")
