@@ -147,6 +147,33 @@ def test_tag_policy_matching_a_tag_value(lake):
 
 
 @pytest.mark.parametrize(
+    "column_tag, policy_tag",
+    [({"PII": ""}, "pii"), ({"pii": ""}, "PII"), ({"Class": "EMAIL"}, "class=email"),
+     ({"class": "email", "CLASS": "phone"}, "class=Phone")],
+)
+def test_tag_policies_match_tags_whatever_their_case(lake, column_tag, policy_tag):
+    # A policy that missed 'PII' for being spelled 'pii' would fail open.
+    with as_user(lake, "alice") as alice:
+        alice.set_column_mask("main.shop.customers", "email", None)
+        alice.set_tags("main.shop.customers", column_tag, column="email")
+        alice.create_tag_policy("hide", tag=policy_tag, mask="'redacted'", except_groups=["pii_readers"])
+    with as_user(lake, "bob") as bob:
+        assert set(bob.sql("SELECT email FROM main.shop.customers").to_arrow().column(0).to_pylist()) == {"redacted"}
+        assert set(bob.read("main.shop.customers").column("email").to_pylist()) == {"redacted"}
+    with as_user(lake, "carol") as carol:
+        assert "a@example.com" in carol.read("main.shop.customers").column("email").to_pylist()
+
+
+def test_a_tag_policy_on_another_value_leaves_the_column_alone(lake):
+    with as_user(lake, "alice") as alice:
+        alice.set_column_mask("main.shop.customers", "email", None)
+        alice.set_tags("main.shop.customers", {"class": "email"}, column="email")
+        alice.create_tag_policy("hide", tag="class=phone", mask="'redacted'", except_groups=["pii_readers"])
+    with as_user(lake, "bob") as bob:
+        assert bob.read("main.shop.customers").column("email").to_pylist() == ["a@example.com", "c@example.com"]
+
+
+@pytest.mark.parametrize(
     "call, error, fragment",
     [
         (lambda lh: lh.set_row_filter("main.shop.customers", "nope = 1"), InvalidArgumentError, "'nope'"),

@@ -5,7 +5,9 @@
 - A **column mask** is a SQL expression bound to a column; readers see its value in
   place of the column's (the expression may use the column itself).
 - A **tag policy** masks every column that carries a tag (``pii``, or ``class=email``)
-  for everyone outside the groups it names.
+  for everyone outside the groups it names. Tag keys and values match whatever their
+  case (``PII`` is masked by a ``pii`` policy): a policy that missed a tag for its
+  spelling would fail open.
 
 Expressions may call ``current_user()`` and ``is_member('group')``; both are
 evaluated for the *reader* before the query runs, so one rewritten scan serves one
@@ -198,10 +200,14 @@ class Policies:
         groups = self.directory.groups_of(principal.name) | {principal.name}
         found: dict[str, str] = {}
         for column, tags in securable.column_tags.items():
+            # 'PII' and 'pii' on one column are both kept: each may match a policy.
+            pairs = {(key.casefold(), (value or "").casefold()) for key, value in tags.items()}
+            keys = {key for key, _ in pairs}
             for policy in policies.values():
-                if policy.tag_key in tags and (policy.tag_value is None or tags[policy.tag_key] == policy.tag_value):
-                    if not groups & set(policy.except_groups):
-                        found.setdefault(column, policy.mask)
+                key = policy.tag_key.casefold()
+                wanted = key in keys if policy.tag_value is None else (key, policy.tag_value.casefold()) in pairs
+                if wanted and not groups & set(policy.except_groups):
+                    found.setdefault(column, policy.mask)
         return found
 
 
