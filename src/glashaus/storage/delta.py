@@ -252,6 +252,7 @@ class DeltaStore:
         """Run a MERGE whose clauses ``build(merger)`` adds; returns the new version."""
         handle = self.table(location)
         if merge_schema:
+            check_storable(source.schema, table_name=table_name)
             # delta-rs 1.6 writes NULL into a NOT NULL column of every copied row when the
             # source declares that column nullable: declare it NOT NULL when it holds no nulls.
             target = arrow_schema(handle)

@@ -36,6 +36,7 @@ from glashaus.errors import (
 from glashaus.lineage import Edge, LineageStore, Source
 from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
 from glashaus.storage.layout import Layout
+from glashaus.storage.schema import check_names
 from glashaus.frames import to_arrow
 from glashaus.tables.checks import location as _location
 from glashaus.tables.checks import refuse_system as _refuse_system
@@ -659,12 +660,17 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
     # -- views -----------------------------------------------------------------------------
 
     def create_view(
-        self, who: Principal, name: str, *, sql: str, sources: list[str], comment: str | None = None,
-        replace: bool = False,
+        self, who: Principal, name: str, *, sql: str, sources: list[str], schema: pa.Schema,
+        comment: str | None = None, replace: bool = False,
     ) -> Securable:
-        """Register a view; the SQL engine has validated ``sql`` and listed its ``sources``."""
+        """Register a view; the SQL engine has validated ``sql``, listed its ``sources`` and found its ``schema``.
+
+        The view's column names pass the same check as a table's (a name SQL cannot write,
+        such as ``''``, would make every read of the view fail).
+        """
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "create")
+        check_names(schema, table_name=f"view {n.full}")
         with request():
             parent = self._find(who, n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE TABLE", parent, action="view.create", details={"name": n.full})
