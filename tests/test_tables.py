@@ -290,6 +290,24 @@ def test_good_nested_names_are_kept(orders):
     assert orders.sql(f"SELECT s.inner_1 AS x FROM {T} WHERE order_id = 7").scalar() == 1
 
 
+def test_a_write_without_columns_is_refused_and_commits_nothing(orders):
+    before, v = rows_of(orders, T, sort="order_id"), version_of(orders, T)
+    for data in (pa.table({}), pd.DataFrame(), {}):
+        with pytest.raises(InvalidArgumentError, match="main.shop.orders has no columns; nothing was written"):
+            orders.write(T, data)
+    assert_unchanged(orders, T, v, before)
+
+
+def test_an_unknown_kind_is_refused_not_answered_with_nothing(orders):
+    # list(kind=...) and principals(kind=...) used to return [] for a misspelt kind.
+    with pytest.raises(InvalidArgumentError, match="kind='tabel' is not a kind of securable"):
+        orders.list("main.shop", kind="tabel")
+    with pytest.raises(InvalidArgumentError, match="kind must be user, group or service_principal, not 'usr'"):
+        orders.principals(kind="usr")
+    assert [s.full_name for s in orders.list("main.shop", kind="table")] == [T]
+    assert [p.name for p in orders.principals(kind="user")] == ["alice"]
+
+
 def test_schema_overwrite_needs_overwrite_mode(shop):
     shop.create_table(T, schema=ORDERS_SCHEMA)
     shop.write(T, orders_rows((1, "N", 1, 1.0)))

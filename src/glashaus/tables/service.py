@@ -16,7 +16,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +27,7 @@ from glashaus.access.policies import Policies, ReadPolicy, policy_select
 from glashaus.access.privileges import use_privilege
 from glashaus.catalog import Catalog, Name, Securable, parse_name
 from glashaus.catalog.names import validate_part
+from glashaus.catalog.service import Kind
 from glashaus.errors import (
     GlashausError,
     InvalidArgumentError,
@@ -49,6 +50,9 @@ SchemaMode = Literal["strict", "merge", "overwrite"]
 
 #: What lineage shows in place of a table or view the caller may not read.
 RESTRICTED = "(restricted)"
+
+#: The kinds of securable ``list(kind=...)`` takes.
+KINDS: tuple[str, ...] = get_args(Kind)
 
 #: Vacuum never removes files younger than this, whatever is asked.
 MIN_RETENTION_HOURS = 168
@@ -132,7 +136,9 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             return self.catalog.create("schema", n, owner=who.name, comment=comment, if_not_exists=if_not_exists)
 
     def list(self, who: Principal, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
-        """Catalogs (no parent), schemas of a catalog, or objects of a schema."""
+        """Catalogs (no parent), schemas of a catalog, or objects of a schema (``kind``: only those)."""
+        if kind is not None and kind not in KINDS:
+            raise InvalidArgumentError(f"kind={kind!r} is not a kind of securable; use one of {', '.join(KINDS)}.")
         with request():
             if parent is None:
                 children = self.catalog.list(kind=kind)
@@ -318,6 +324,10 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "write to")
         table = to_arrow(data)
+        if table.num_columns == 0:
+            # Arrow and pandas allow a frame without columns; written, it would be an empty commit.
+            raise InvalidArgumentError(f"the data for {n.full} has no columns; nothing was written. Pass rows with "
+                                       "the table's columns.")
         table = table.rename_columns([c.lower() for c in table.column_names])
         with request():
             securable = self.table(n, who=who)
