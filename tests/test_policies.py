@@ -118,6 +118,29 @@ def test_a_filtered_writer_may_not_rewrite_rows_it_cannot_see(lake, change):
                          "AND action = 'table.change_filtered' AND decision = 'deny'").scalar() == 1
 
 
+def test_a_filtered_manager_may_not_replace_the_table(lake):
+    # MANAGE lets bob drop the table or lift the filter, openly; a replace computed from
+    # what he sees would silently put his view in the table's place.
+    with as_user(lake, "alice") as alice:
+        alice.grant("MANAGE", on="main.shop.customers", to="bob")
+    with as_user(lake, "bob") as bob:
+        with pytest.raises(PermissionDeniedError, match="may only append"):
+            bob.sql("CREATE OR REPLACE TABLE main.shop.customers AS SELECT * FROM main.shop.customers")
+    with as_user(lake, "carol") as carol:
+        assert carol.read("main.shop.customers").sort_by("id").column("email").to_pylist() == EMAILS
+
+
+def test_a_writer_the_filter_and_mask_do_not_apply_to_may_change_any_row(lake):
+    with as_user(lake, "carol") as carol:  # a PII reader: the filter is TRUE and the mask is email for her
+        carol.sql("UPDATE main.shop.customers SET spend = spend + 1 WHERE region = 'south'")
+        carol.sql("DELETE FROM main.shop.customers WHERE lower(region) = 'alpine'")
+        carol.write("main.shop.customers", pa.table({"id": [2], "region": ["south"], "email": ["b2@example.com"],
+                                                     "spend": [0.0]}), mode="merge")
+        rows = carol.read("main.shop.customers").sort_by("id").to_pylist()
+    assert [(r["id"], r["email"], r["spend"]) for r in rows] == [
+        (1, EMAILS[0], 10.0), (2, "b2@example.com", 0.0), (3, EMAILS[2], 30.0)]
+
+
 def test_tag_policies_mask_tagged_columns_for_everyone_outside_the_groups(lake):
     with as_user(lake, "alice") as alice:
         alice.set_column_mask("main.shop.customers", "email", None)

@@ -26,6 +26,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.simplify import simplify
 
 from glashaus.access.directory import Directory
 from glashaus.access.principal import Principal
@@ -189,6 +190,22 @@ class Policies:
                 masks[column] = _bind(expression, principal, groups)
         return ReadPolicy(bound_filter, masks)
 
+    def restricts(self, principal: Principal, securable: Securable, schema: pa.Schema) -> bool:
+        """Whether ``principal``'s view of ``securable`` differs from the table: a filter that can hide a row, a
+        mask that can change a value.
+
+        Decided on the expressions bound for ``principal``: a filter such as ``region = 'north' OR
+        is_member('admins')`` is ``TRUE`` for an admin (hides nothing), a mask such as ``CASE WHEN
+        is_member('pii_readers') THEN email ELSE '***' END`` is ``email`` for a PII reader. Only an
+        expression that simplifies to exactly ``TRUE`` (or the column itself) counts as not applying;
+        anything else (``x AND TRUE``: NULL hides the row) restricts. Reads still apply the bound
+        expressions as they are; this decides who may rewrite a table and see its statistics.
+        """
+        policy = self.for_reader(principal, securable, schema)
+        if policy.row_filter is not None and not _is_true(policy.row_filter):
+            return True
+        return any(not _is_column(mask, column) for column, mask in policy.masks.items())
+
     def _tag_masks(self, securable: Securable, principal: Principal) -> dict[str, str]:
         policies = self.tag_policies()
         if not policies:
@@ -209,6 +226,16 @@ class Policies:
                 if wanted and not groups & set(policy.except_groups):
                     found.setdefault(column, policy.mask)
         return found
+
+
+def _is_true(expression: exp.Expression) -> bool:
+    simplified = simplify(expression.copy(), dialect=DIALECT)
+    return isinstance(simplified, exp.Boolean) and simplified.this is True
+
+
+def _is_column(expression: exp.Expression, column: str) -> bool:
+    simplified = simplify(expression.copy(), dialect=DIALECT)
+    return isinstance(simplified, exp.Column) and not simplified.table and simplified.name.lower() == column.lower()
 
 
 def _bind(expression: exp.Expression, principal: Principal, groups: frozenset[str] | set[str]) -> exp.Expression:

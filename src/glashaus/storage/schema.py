@@ -11,11 +11,54 @@ id: int64
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.types as pt
 
 from glashaus.catalog.names import validate_part
-from glashaus.errors import InvalidArgumentError, InvalidNameError, SchemaMismatchError
+from glashaus.errors import (
+    ConstraintViolationError,
+    InvalidArgumentError,
+    InvalidNameError,
+    SchemaMismatchError,
+)
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+
+def arrow_schema(handle: DeltaTable) -> pa.Schema:
+    """The table's schema as a pyarrow Schema (delta-rs hands out arro3 objects)."""
+    return pa.schema(handle.schema().to_arrow())
+
+
+def constraints_of(handle: DeltaTable) -> dict[str, str]:
+    """CHECK constraints of a table, by name."""
+    prefix = "delta.constraints."
+    return {
+        key[len(prefix) :]: value
+        for key, value in handle.metadata().configuration.items()
+        if key.startswith(prefix)
+    }
+
+
+def check_not_null(data: pa.Table, target: pa.Schema, *, table_name: str = "the table") -> None:
+    """Raise :class:`ConstraintViolationError` if ``data`` has NULLs in a column ``target`` declares NOT NULL.
+
+    >>> check_not_null(pa.table({"id": [1, None]}), pa.schema([pa.field("id", pa.int64(), nullable=False)]))
+    Traceback (most recent call last):
+    glashaus.errors.ConstraintViolationError: 1 row(s) have NULL in column 'id', which is NOT NULL in the table; nothing was written. Fill or drop those rows.
+    """
+    for field in target:
+        if field.nullable or field.name not in data.column_names:
+            continue
+        nulls = data.column(field.name).null_count
+        if nulls:
+            raise ConstraintViolationError(
+                f"{nulls} row(s) have NULL in column {field.name!r}, which is NOT NULL "
+                f"in {table_name}; nothing was written. Fill or drop those rows."
+            )
 
 
 def check_names(schema: pa.Schema, *, table_name: str = "the table") -> None:
