@@ -82,6 +82,17 @@ def test_python_reads_and_the_change_feed_are_filtered_and_masked(lake):
             bob.read("main.shop.customers", columns=["nope"])
 
 
+def test_a_filtered_streamed_read_does_not_count_the_hidden_rows(lake):
+    with as_user(lake, "bob") as bob:
+        read = bob.tables.read_batches(bob.principal, "main.shop.customers")
+        assert read.num_rows is None  # the stored count would say how many rows are hidden
+        assert read.reader.read_all().column("email").to_pylist() == ["***", "***"]
+    with as_user(lake, "alice") as alice:
+        alice.set_row_filter("main.shop.customers", None)
+        alice.set_column_mask("main.shop.customers", "email", None)
+        assert alice.tables.read_batches(alice.principal, "main.shop.customers").num_rows == 4
+
+
 def test_exempt_readers_see_everything(lake):
     with as_user(lake, "carol") as carol:
         assert carol.read("main.shop.customers").sort_by("id").column("email").to_pylist() == EMAILS

@@ -39,6 +39,9 @@ from glashaus.metastore import Metastore
 
 DIALECT = "duckdb"
 
+#: What a reader who does not manage a table sees in place of a filter's or mask's expression.
+HIDDEN = "(hidden)"
+
 
 @dataclass(frozen=True)
 class ReadPolicy:

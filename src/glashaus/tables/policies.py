@@ -7,13 +7,16 @@ the table (tag policies: admins); reading applies the reader's filter and masks
 The rule for writers, :meth:`PoliciesMixin.rewrite_rule`, is the one the storage layer's
 rewrite gate asks before every commit that can remove or rewrite rows (overwrite, schema
 change, merge, delete, update, restore, optimize, vacuum, ``CREATE OR REPLACE``): a writer
-whose view of the table is filtered or masked may only append.
+whose view of the table is filtered or masked may only append. What such a reader sees
+*about* a table is narrowed the same way (:meth:`PoliciesMixin.restricted`): no row counts,
+sizes or operation metrics; policy expressions are for the table's managers.
 
 >>> svc.set_row_filter(alice, "main.shop.orders", "region = 'north' OR is_member('admins')")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import duckdb
@@ -21,7 +24,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from glashaus.access import SYSTEM, Access, Principal, request
-from glashaus.access.policies import Policies, TagPolicy, policy_select
+from glashaus.access.policies import HIDDEN, Policies, TagPolicy, policy_select
 from glashaus.catalog import Securable, parse_name
 from glashaus.catalog.names import validate_part
 from glashaus.errors import PermissionDeniedError
@@ -114,6 +117,24 @@ class PoliciesMixin:
             return False
         schema = arrow_schema(self.store.table(location(securable)))
         return self.policies.restricts(who, securable, schema)
+
+    def _policies_shown(self, who: Principal, securable: Securable) -> Securable:
+        """``securable`` with its filter and mask expressions replaced by :data:`HIDDEN` unless ``who`` manages it.
+
+        The expressions (and the groups and values they name) are the managers' business;
+        everyone else learns only that a filter or mask is there.
+        """
+        spec = securable.spec or {}
+        if not spec.get("row_filter") and not spec.get("column_masks"):
+            return securable
+        if self.access.allows(who, "MANAGE", securable):
+            return securable
+        hidden = dict(spec)
+        if spec.get("row_filter"):
+            hidden["row_filter"] = HIDDEN
+        if spec.get("column_masks"):
+            hidden["column_masks"] = {column: HIDDEN for column in spec["column_masks"]}
+        return dataclasses.replace(securable, spec=hidden)
 
     def _as_reader(self, who: Principal, securable: Securable, data: pa.Table) -> pa.Table:
         """Apply ``who``'s row filter and column masks to rows read outside SQL."""

@@ -285,11 +285,13 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         return self.catalog.get(n, kind="table", visible=None if who is None else self.access.visible_to(who))
 
     def _shown(self, who: Principal, securable: Securable) -> Securable:
-        """``securable`` as ``who`` may see it: the storage location only for admins and owners.
+        """``securable`` as ``who`` may see it: the storage location only for admins and owners,
+        filter and mask expressions only for its managers.
 
         A path in the file system or object store is for those who administer the data;
         everyone else reaches the data through the catalog, where access is governed.
         """
+        securable = self._policies_shown(who, securable)
         if securable.storage_location is None or self.access.owns(who, securable):
             return securable
         return dataclasses.replace(securable, storage_location=None)
@@ -518,7 +520,8 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             raise InvalidArgumentError(f"cannot read columns {missing}: {n.full}'s columns are {source.schema.names}.")
         schema = pa.schema([source.schema.field(c) for c in columns]) if columns else source.schema
         dataset = source.dataset()
-        total = dataset.count_rows()
+        # Under a filter the stored count is not the reader's: it would tell them how many rows are hidden.
+        total = None if source.policy else dataset.count_rows()
         if not source.policy:
             # At most 4 decoded batches wait ahead of the reader (Arrow's default is 16): bounded memory.
             reader = dataset.scanner(columns=schema.names, batch_size=batch_size, batch_readahead=4).to_reader()
@@ -551,10 +554,12 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "SELECT", securable, action="table.history")
+            # Row counts and operation metrics would tell a filtered reader about the rows hidden from them.
+            restricted = self.restricted(who, securable)
             rows = []
             for entry in self.store.history(_location(securable), limit=limit):
                 info = entry  # delta-rs puts custom commit metadata at the top level
-                metrics = entry.get("operationMetrics") or {}
+                metrics = {} if restricted else entry.get("operationMetrics") or {}
                 operation, delta_operation = info.get("glashaus.operation"), entry.get("operation") or ""
                 if operation and delta_operation.startswith(operation + " "):
                     operation = delta_operation  # VACUUM START and VACUUM END say more than VACUUM twice
@@ -595,14 +600,16 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
                 return info
             handle = self.store.table(_location(securable))
             adds = handle.get_add_actions(flatten=True)
+            # Counts and sizes of the whole table would tell a filtered reader about the rows hidden from them.
+            restricted = self.restricted(who, securable)
             info.update(
                 version=handle.version(),
                 primary_key=securable.spec.get("primary_key", []),
                 partition_by=handle.metadata().partition_columns,
                 constraints=constraints_of(handle),
-                num_files=adds.num_rows,
-                size_bytes=sum(adds["size_bytes"].to_pylist()) if adds.num_rows else 0,
-                num_rows=sum(v or 0 for v in adds["num_records"].to_pylist()) if adds.num_rows else 0,
+                num_files=None if restricted else adds.num_rows,
+                size_bytes=None if restricted else sum(adds["size_bytes"].to_pylist()) if adds.num_rows else 0,
+                num_rows=None if restricted else sum(v or 0 for v in adds["num_records"].to_pylist()) if adds.num_rows else 0,
                 columns=[
                     {
                         "name": f.name,
