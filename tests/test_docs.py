@@ -52,3 +52,17 @@ def test_the_documented_audit_query_finds_last_weeks_denied_reads(tmp_path):
             mallory.read("main.shop.secrets")
         rows = lh.sql(query).to_pylist()
     assert [(r["principal"], r["securable"]) for r in rows] == [("mallory", "main.shop.secrets")]
+
+
+def test_both_pages_say_what_every_user_gets_on_main_default(tmp_path):
+    import glashaus
+
+    with glashaus.connect(tmp_path / "lh", user="alice") as lh:
+        granted = {g["privilege"] for g in lh.show_grants("main.default")
+                   if g["principal"] == "users" and not g["inherited"]}
+    access = " ".join((ROOT / "docs" / "access.md").read_text().split())
+    rule = re.search(r"Every user starts with `USE CATALOG` on `main` and (.*?) on `main.default`", access)
+    assert rule and set(re.findall(r"`([A-Z ]+)`", rule.group(1))) == granted
+    architecture = " ".join((ROOT / "docs" / "architecture.md").read_text().split())
+    assert not re.search(r"no `CREATE MODEL` on `main.default`", architecture)
+    assert "CREATE MODEL" in granted and "every user holds `CREATE MODEL` on `main.default`" in architecture

@@ -82,6 +82,17 @@ def test_python_reads_and_the_change_feed_are_filtered_and_masked(lake):
             bob.read("main.shop.customers", columns=["nope"])
 
 
+def test_a_filtered_streamed_read_does_not_count_the_hidden_rows(lake):
+    with as_user(lake, "bob") as bob:
+        read = bob.tables.read_batches(bob.principal, "main.shop.customers")
+        assert read.num_rows is None  # the stored count would say how many rows are hidden
+        assert read.reader.read_all().column("email").to_pylist() == ["***", "***"]
+    with as_user(lake, "alice") as alice:
+        alice.set_row_filter("main.shop.customers", None)
+        alice.set_column_mask("main.shop.customers", "email", None)
+        assert alice.tables.read_batches(alice.principal, "main.shop.customers").num_rows == 4
+
+
 def test_exempt_readers_see_everything(lake):
     with as_user(lake, "carol") as carol:
         assert carol.read("main.shop.customers").sort_by("id").column("email").to_pylist() == EMAILS
@@ -118,6 +129,29 @@ def test_a_filtered_writer_may_not_rewrite_rows_it_cannot_see(lake, change):
                          "AND action = 'table.change_filtered' AND decision = 'deny'").scalar() == 1
 
 
+def test_a_filtered_manager_may_not_replace_the_table(lake):
+    # MANAGE lets bob drop the table or lift the filter, openly; a replace computed from
+    # what he sees would silently put his view in the table's place.
+    with as_user(lake, "alice") as alice:
+        alice.grant("MANAGE", on="main.shop.customers", to="bob")
+    with as_user(lake, "bob") as bob:
+        with pytest.raises(PermissionDeniedError, match="may only append"):
+            bob.sql("CREATE OR REPLACE TABLE main.shop.customers AS SELECT * FROM main.shop.customers")
+    with as_user(lake, "carol") as carol:
+        assert carol.read("main.shop.customers").sort_by("id").column("email").to_pylist() == EMAILS
+
+
+def test_a_writer_the_filter_and_mask_do_not_apply_to_may_change_any_row(lake):
+    with as_user(lake, "carol") as carol:  # a PII reader: the filter is TRUE and the mask is email for her
+        carol.sql("UPDATE main.shop.customers SET spend = spend + 1 WHERE region = 'south'")
+        carol.sql("DELETE FROM main.shop.customers WHERE lower(region) = 'alpine'")
+        carol.write("main.shop.customers", pa.table({"id": [2], "region": ["south"], "email": ["b2@example.com"],
+                                                     "spend": [0.0]}), mode="merge")
+        rows = carol.read("main.shop.customers").sort_by("id").to_pylist()
+    assert [(r["id"], r["email"], r["spend"]) for r in rows] == [
+        (1, EMAILS[0], 10.0), (2, "b2@example.com", 0.0), (3, EMAILS[2], 30.0)]
+
+
 def test_tag_policies_mask_tagged_columns_for_everyone_outside_the_groups(lake):
     with as_user(lake, "alice") as alice:
         alice.set_column_mask("main.shop.customers", "email", None)
@@ -144,6 +178,33 @@ def test_tag_policy_matching_a_tag_value(lake):
     with as_user(lake, "bob") as bob:
         rows = bob.sql("SELECT email, spend FROM main.shop.customers ORDER BY id").fetchall()
     assert rows == [("a…", 10.0), ("c…", 30.0)]
+
+
+@pytest.mark.parametrize(
+    "column_tag, policy_tag",
+    [({"PII": ""}, "pii"), ({"pii": ""}, "PII"), ({"Class": "EMAIL"}, "class=email"),
+     ({"class": "email", "CLASS": "phone"}, "class=Phone")],
+)
+def test_tag_policies_match_tags_whatever_their_case(lake, column_tag, policy_tag):
+    # A policy that missed 'PII' for being spelled 'pii' would fail open.
+    with as_user(lake, "alice") as alice:
+        alice.set_column_mask("main.shop.customers", "email", None)
+        alice.set_tags("main.shop.customers", column_tag, column="email")
+        alice.create_tag_policy("hide", tag=policy_tag, mask="'redacted'", except_groups=["pii_readers"])
+    with as_user(lake, "bob") as bob:
+        assert set(bob.sql("SELECT email FROM main.shop.customers").to_arrow().column(0).to_pylist()) == {"redacted"}
+        assert set(bob.read("main.shop.customers").column("email").to_pylist()) == {"redacted"}
+    with as_user(lake, "carol") as carol:
+        assert "a@example.com" in carol.read("main.shop.customers").column("email").to_pylist()
+
+
+def test_a_tag_policy_on_another_value_leaves_the_column_alone(lake):
+    with as_user(lake, "alice") as alice:
+        alice.set_column_mask("main.shop.customers", "email", None)
+        alice.set_tags("main.shop.customers", {"class": "email"}, column="email")
+        alice.create_tag_policy("hide", tag="class=phone", mask="'redacted'", except_groups=["pii_readers"])
+    with as_user(lake, "bob") as bob:
+        assert bob.read("main.shop.customers").column("email").to_pylist() == ["a@example.com", "c@example.com"]
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,17 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from sqlglot import exp
 
+from glashaus.catalog import parse_name
 from glashaus.errors import (
     ConstraintViolationError,
+    GlashausError,
     InvalidArgumentError,
+    InvalidNameError,
     NotFoundError,
     SchemaMismatchError,
+    SqlError,
 )
 from tests.conftest import ORDERS_SCHEMA, rows_of, version_of
 
@@ -220,6 +225,87 @@ def test_schema_merge_adds_columns_only_when_asked(orders):
     assert table.schema.names == ["order_id", "region", "qty", "price", "coupon"]
     assert table.column("coupon").to_pylist() == [None, None, None, "SPRING"]
     assert version_of(orders, T) == v + 1
+
+
+#: Names SQL cannot write as plain identifiers: after '' every SQL read of the table used to fail.
+BAD_NAMES = ["", 'x y";--', "é\u202e"]
+
+
+def _struct(name: str) -> pa.Array:
+    return pa.array([{name: 1}], pa.struct([(name, pa.int64())]))
+
+
+def _sql_name(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+#: Every path that can bring a column or a struct field into a table or view.
+NEW_NAME_PATHS = {
+    "write schema merge": lambda lh, n: lh.write(T, {"order_id": [7], n: [1]}, schema_mode="merge"),
+    "write schema merge, nested": lambda lh, n: lh.write(T, pa.table({"order_id": [7], "s": _struct(n)}),
+                                                         schema_mode="merge"),
+    "write schema overwrite": lambda lh, n: lh.write(T, {"order_id": [7], "qty": [1], n: [1]}, mode="overwrite",
+                                                     schema_mode="overwrite"),
+    "merge with schema merge": lambda lh, n: lh.write(T, {"order_id": [1], n: [1]}, mode="merge",
+                                                      schema_mode="merge"),
+    "merge with schema merge, nested": lambda lh, n: lh.write(
+        T, pa.table({"order_id": [1], "s": pa.array([{"in": [{n: 1}]}], pa.struct([
+            ("in", pa.list_(pa.struct([(n, pa.int64())])))]))}), mode="merge", schema_mode="merge"),
+    "create_table": lambda lh, n: lh.create_table("main.shop.new", schema=pa.schema([(n, pa.int64())])),
+    "create_table, nested": lambda lh, n: lh.create_table("main.shop.new", data=pa.table({"s": _struct(n)})),
+    "create_table, map of structs": lambda lh, n: lh.create_table("main.shop.new", schema=pa.schema(
+        [("m", pa.map_(pa.string(), pa.struct([(n, pa.int64())])))])),
+    "CTAS": lambda lh, n: lh.sql(f"CREATE TABLE main.shop.new AS SELECT 1 AS {_sql_name(n)}"),
+    "CTAS, nested": lambda lh, n: lh.sql(
+        f"CREATE TABLE main.shop.new AS SELECT {{{exp.Literal.string(n).sql()}: 1}} AS s"),
+    "CREATE OR REPLACE TABLE AS": lambda lh, n: lh.sql(
+        f"CREATE OR REPLACE TABLE {T} AS SELECT 1 AS order_id, [{{{exp.Literal.string(n).sql()}: 1}}] AS s"),
+    "view": lambda lh, n: lh.sql(f"CREATE VIEW main.shop.new AS SELECT order_id AS {_sql_name(n)} FROM {T}"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+@pytest.mark.parametrize("path", sorted(NEW_NAME_PATHS))
+def test_every_path_that_brings_a_column_checks_its_name(orders, path, name):
+    before, v = rows_of(orders, T, sort="order_id"), version_of(orders, T)
+    with pytest.raises(GlashausError) as err:
+        NEW_NAME_PATHS[path](orders, name)
+    if not isinstance(err.value, SqlError):  # DuckDB itself refuses to parse "" as a name in a view
+        assert isinstance(err.value, InvalidNameError) and repr(name)[1:-1] in str(err.value), err.value
+    assert_unchanged(orders, T, v, before)
+    assert not orders.tables.catalog.exists(parse_name("main.shop.new"))
+    assert orders.sql(f"SELECT count(*) FROM {T}").scalar() == 3  # SQL reads still work for everyone
+
+
+def test_names_alike_but_for_case_are_refused_in_nested_fields(orders):
+    data = pa.table({"order_id": [1], "s": pa.array([{"a": 1, "A": 2}], pa.struct([("a", pa.int64()),
+                                                                                   ("A", pa.int64())]))})
+    with pytest.raises(InvalidNameError, match="'a' and 'A' differ only in case"):
+        orders.write(T, data, schema_mode="merge")
+
+
+def test_good_nested_names_are_kept(orders):
+    orders.write(T, pa.table({"order_id": [7], "qty": pa.array([1], pa.int32()), "s": _struct("Inner_1")}),
+                 schema_mode="merge")
+    assert orders.sql(f"SELECT s.inner_1 AS x FROM {T} WHERE order_id = 7").scalar() == 1
+
+
+def test_a_write_without_columns_is_refused_and_commits_nothing(orders):
+    before, v = rows_of(orders, T, sort="order_id"), version_of(orders, T)
+    for data in (pa.table({}), pd.DataFrame(), {}):
+        with pytest.raises(InvalidArgumentError, match="main.shop.orders has no columns; nothing was written"):
+            orders.write(T, data)
+    assert_unchanged(orders, T, v, before)
+
+
+def test_an_unknown_kind_is_refused_not_answered_with_nothing(orders):
+    # list(kind=...) and principals(kind=...) used to return [] for a misspelt kind.
+    with pytest.raises(InvalidArgumentError, match="kind='tabel' is not a kind of securable"):
+        orders.list("main.shop", kind="tabel")
+    with pytest.raises(InvalidArgumentError, match="kind must be user, group or service_principal, not 'usr'"):
+        orders.principals(kind="usr")
+    assert [s.full_name for s in orders.list("main.shop", kind="table")] == [T]
+    assert [p.name for p in orders.principals(kind="user")] == ["alice"]
 
 
 def test_schema_overwrite_needs_overwrite_mode(shop):

@@ -185,6 +185,9 @@ class Directory:
                                  tuple(members), tuple(sorted(self._groups(s, row.id))))
 
     def list(self, *, kind: str | None = None) -> list[PrincipalInfo]:
+        if kind is not None and kind not in ("user", "group", "service_principal"):
+            # An unknown kind would match nothing: an empty answer that looks like a real one.
+            raise InvalidArgumentError(f"kind must be user, group or service_principal, not {kind!r}.")
         with self.metastore.session() as s:
             query = sa.select(PrincipalRow.name).order_by(PrincipalRow.name)
             if kind is not None:

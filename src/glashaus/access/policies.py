@@ -5,7 +5,9 @@
 - A **column mask** is a SQL expression bound to a column; readers see its value in
   place of the column's (the expression may use the column itself).
 - A **tag policy** masks every column that carries a tag (``pii``, or ``class=email``)
-  for everyone outside the groups it names.
+  for everyone outside the groups it names. Tag keys and values match whatever their
+  case (``PII`` is masked by a ``pii`` policy): a policy that missed a tag for its
+  spelling would fail open.
 
 Expressions may call ``current_user()`` and ``is_member('group')``; both are
 evaluated for the *reader* before the query runs, so one rewritten scan serves one
@@ -24,6 +26,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.simplify import simplify
 
 from glashaus.access.directory import Directory
 from glashaus.access.principal import Principal
@@ -36,6 +39,9 @@ from glashaus.frames import duck_type
 from glashaus.metastore import Metastore
 
 DIALECT = "duckdb"
+
+#: What a reader who does not manage a table sees in place of a filter's or mask's expression.
+HIDDEN = "(hidden)"
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,22 @@ class Policies:
                 masks[column] = _bind(expression, principal, groups)
         return ReadPolicy(bound_filter, masks)
 
+    def restricts(self, principal: Principal, securable: Securable, schema: pa.Schema) -> bool:
+        """Whether ``principal``'s view of ``securable`` differs from the table: a filter that can hide a row, a
+        mask that can change a value.
+
+        Decided on the expressions bound for ``principal``: a filter such as ``region = 'north' OR
+        is_member('admins')`` is ``TRUE`` for an admin (hides nothing), a mask such as ``CASE WHEN
+        is_member('pii_readers') THEN email ELSE '***' END`` is ``email`` for a PII reader. Only an
+        expression that simplifies to exactly ``TRUE`` (or the column itself) counts as not applying;
+        anything else (``x AND TRUE``: NULL hides the row) restricts. Reads still apply the bound
+        expressions as they are; this decides who may rewrite a table and see its statistics.
+        """
+        policy = self.for_reader(principal, securable, schema)
+        if policy.row_filter is not None and not _is_true(policy.row_filter):
+            return True
+        return any(not _is_column(mask, column) for column, mask in policy.masks.items())
+
     def _tag_masks(self, securable: Securable, principal: Principal) -> dict[str, str]:
         policies = self.tag_policies()
         if not policies:
@@ -203,11 +225,25 @@ class Policies:
         groups = self.directory.groups_of(principal.name) | {principal.name}
         found: dict[str, str] = {}
         for column, tags in securable.column_tags.items():
+            # 'PII' and 'pii' on one column are both kept: each may match a policy.
+            pairs = {(key.casefold(), (value or "").casefold()) for key, value in tags.items()}
+            keys = {key for key, _ in pairs}
             for policy in policies.values():
-                if policy.tag_key in tags and (policy.tag_value is None or tags[policy.tag_key] == policy.tag_value):
-                    if not groups & set(policy.except_groups):
-                        found.setdefault(column, policy.mask)
+                key = policy.tag_key.casefold()
+                wanted = key in keys if policy.tag_value is None else (key, policy.tag_value.casefold()) in pairs
+                if wanted and not groups & set(policy.except_groups):
+                    found.setdefault(column, policy.mask)
         return found
+
+
+def _is_true(expression: exp.Expression) -> bool:
+    simplified = simplify(expression.copy(), dialect=DIALECT)
+    return isinstance(simplified, exp.Boolean) and simplified.this is True
+
+
+def _is_column(expression: exp.Expression, column: str) -> bool:
+    simplified = simplify(expression.copy(), dialect=DIALECT)
+    return isinstance(simplified, exp.Column) and not simplified.table and simplified.name.lower() == column.lower()
 
 
 def _bind(expression: exp.Expression, principal: Principal, groups: frozenset[str] | set[str]) -> exp.Expression:

@@ -10,6 +10,7 @@ where needed and committed to Delta in one atomic commit each, with lineage.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any
@@ -213,8 +214,12 @@ class SqlEngine:
                 raise SqlError(f"view {parse_name(name).full} would read itself (through {sorted(resolved.views)}); "
                                "a view may only read other tables and views.")
             sources = sorted(resolved.sources)
+            # The view's columns (no rows read): their names pass the same check as a table's.
+            probe = dataclasses.replace(resolved, expression=exp.select("*").from_(
+                resolved.expression.subquery("v")).limit(0))
             s = self.tables.create_view(
-                who, name, sql=query.sql(dialect=DIALECT), sources=sources, comment=comment, replace=replace
+                who, name, sql=query.sql(dialect=DIALECT), sources=sources, comment=comment, replace=replace,
+                schema=self._run(probe).schema,
             )
             self.tables.lineage.record(
                 principal=who.name, target=s.full_name, target_kind="view", target_version=None,

@@ -1,11 +1,13 @@
 """Delta Lake tables on a local folder or an object store, through delta-rs.
 
-This is the only module that calls ``deltalake``. It keeps one open ``DeltaTable``
-handle per location (reopening costs a full log replay on object stores), retries
-commits that lose a race with another writer, checks incoming data against the
-table's schema before anything is written, and turns delta-rs errors into
-:mod:`glashaus.errors`. A failed write never commits, so the table stays at its
-previous version.
+Storage is the only package that imports ``deltalake``; this module holds the store. It
+keeps one open ``DeltaTable`` handle per location (reopening costs a full log replay on
+object stores), checks incoming data against the table's schema before anything is
+written (:mod:`~glashaus.storage.schema`), and runs each commit through
+:func:`~glashaus.storage.committing.run_commit` (lost races retried, delta-rs errors as
+:mod:`glashaus.errors`). A failed write never commits, so the table stays at its previous
+version. Every commit names its principal; rewriting ones need a grant from the store's
+rewrite gate (:mod:`~glashaus.storage.commits`).
 
 >>> store = DeltaStore()                                   # doctest: +SKIP
 >>> store.create("/lh/data/t", pa.schema([("id", pa.int64())]))  # doctest: +SKIP
@@ -15,32 +17,27 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import random
 import re
 import threading
-import time
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import (
-    CommitFailedError,
-    DeltaError,
-    DeltaProtocolError,
-    TableNotFoundError,
-)
-from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatch
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
-from glashaus.errors import (
-    ConcurrentWriteError,
-    ConstraintViolationError,
-    InvalidArgumentError,
-    NotFoundError,
-    SchemaMismatchError,
-    StorageError,
+from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.storage.commits import CommitBy, RewriteGate, RewriteGrant
+from glashaus.storage.committing import run_commit
+from glashaus.storage.schema import (
+    arrow_schema,
+    check_not_null,
+    check_storable,
+    conform,
+    constraints_of,
 )
-from glashaus.storage.schema import check_storable, conform
+
+__all__ = ["DeltaStore", "arrow_schema", "constraints_of"]
 
 WriteMode = Literal["append", "overwrite"]
 SchemaMode = Literal["strict", "merge", "overwrite"]
@@ -57,17 +54,21 @@ DEFAULT_CONFIGURATION = {
     "delta.deletedFileRetentionDuration": "interval 30 days",
 }
 
-_T = TypeVar("_T")
-_MAX_ATTEMPTS = 40
 
 
 class DeltaStore:
-    """Operations on Delta tables addressed by location (path or URI)."""
+    """Operations on Delta tables addressed by location (path or URI).
+
+    Every commit records its principal (:class:`CommitBy`); the commits that remove or
+    rewrite rows need a :class:`RewriteGrant` from :attr:`rewrites`, the store's one gate.
+    """
 
     def __init__(self, *, storage_options: dict[str, str] | None = None) -> None:
         self.storage_options = dict(storage_options or {})
         self._handles: dict[str, DeltaTable] = {}
         self._lock = threading.RLock()
+        #: The one door to rewriting commits; the tables service installs its rule.
+        self.rewrites = RewriteGate()
 
     # -- handles -------------------------------------------------------------------
 
@@ -148,14 +149,21 @@ class DeltaStore:
         location: str,
         schema: pa.Schema,
         *,
+        by: CommitBy,
         partition_by: list[str] | None = None,
         constraints: dict[str, str] | None = None,
         name: str | None = None,
         description: str | None = None,
         configuration: dict[str, str] | None = None,
-        metadata: dict[str, str] | None = None,
+        replacing: RewriteGrant | None = None,
     ) -> DeltaTable:
-        """Create an empty table; CHECK constraints become Delta constraints (a second commit)."""
+        """Create an empty table; CHECK constraints become Delta constraints (a second commit).
+
+        ``replacing``: the grant to replace the table at the grant's location by this new one
+        (``CREATE OR REPLACE``); the old table's handle is let go once the new one exists.
+        """
+        if replacing is not None:
+            self.rewrites.check(replacing, location=replacing.location, kind="replace")
         check_storable(schema, table_name=name or "the table")
         config = {**DEFAULT_CONFIGURATION, **(configuration or {})}
         handle = DeltaTable.create(
@@ -167,12 +175,12 @@ class DeltaStore:
             description=description,
             configuration=config,
             storage_options=self.storage_options or None,
-            commit_properties=_props(metadata),
+            commit_properties=_props(by),
         )
         if constraints:
             try:
                 handle.alter.add_constraint(
-                    constraints, commit_properties=_props({**(metadata or {}), "glashaus.operation": "ADD CONSTRAINT"})
+                    constraints, commit_properties=_props(CommitBy(by.principal, "ADD CONSTRAINT"))
                 )
             except DeltaError as exc:
                 raise InvalidArgumentError(f"invalid CHECK constraint {constraints}: {exc}") from None
@@ -187,6 +195,8 @@ class DeltaStore:
                     )
         with self._lock:
             self._handles[location] = handle
+        if replacing is not None:
+            self.forget(replacing.location)
         return handle
 
     def exists(self, location: str) -> bool:
@@ -194,24 +204,44 @@ class DeltaStore:
 
     # -- writes --------------------------------------------------------------------
 
+    def append(self, location: str, data: pa.Table, *, by: CommitBy, table_name: str = "table") -> int:
+        """Add rows to the table as it is (its schema, checked first); returns the new version.
+
+        The only write that needs no :class:`RewriteGrant`: it removes and rewrites nothing.
+        """
+        handle = self.table(location)
+        data = conform(data, arrow_schema(handle), table_name=table_name)
+        check_not_null(data, arrow_schema(handle), table_name=table_name)
+
+        def attempt() -> int:
+            write_deltalake(handle, data, mode="append", commit_properties=_props(by))
+            return handle.version()
+
+        return run_commit(attempt, handle, table_name)
+
     def write(
         self,
         location: str,
         data: pa.Table,
         *,
-        mode: WriteMode = "append",
+        grant: RewriteGrant,
+        mode: WriteMode = "overwrite",
         schema_mode: SchemaMode = "strict",
         predicate: str | None = None,
-        metadata: dict[str, str] | None = None,
         table_name: str = "table",
         read_version: int | None = None,
     ) -> int:
-        """Append or overwrite; returns the new version. Schema checked first.
+        """Overwrite, or append with a schema change; returns the new version. Schema checked first.
 
+        The grant's kind is ``overwrite`` for ``mode="overwrite"``, ``schema change`` for an
+        append with ``schema_mode`` other than ``"strict"`` (a plain append is :meth:`append`).
         ``read_version`` is the version ``data`` was computed from (a DELETE or UPDATE
         rewritten as an overwrite): the overwrite then replaces only that version's
         files, so rows another writer added meanwhile are kept, never lost.
         """
+        if mode == "append" and schema_mode == "strict":
+            raise InvalidArgumentError("a plain append is DeltaStore.append; write() overwrites or changes the schema.")
+        by = self.rewrites.check(grant, location=location, kind="overwrite" if mode == "overwrite" else "schema change")
         if read_version is None:
             handle = self.table(location)
         else:
@@ -220,7 +250,7 @@ class DeltaStore:
             data = conform(data, arrow_schema(handle), table_name=table_name)
         else:
             check_storable(data.schema, table_name=table_name)
-        self._check_not_null(data, handle, table_name)
+        check_not_null(data, arrow_schema(handle), table_name=table_name)
         delta_schema_mode = None if schema_mode == "strict" else schema_mode
 
         def attempt() -> int:
@@ -230,28 +260,30 @@ class DeltaStore:
                 mode=mode,
                 schema_mode=delta_schema_mode,
                 predicate=predicate,
-                commit_properties=_props(metadata),
+                commit_properties=_props(by),
             )
             return handle.version()
 
-        return self._commit(attempt, handle, table_name, data, retry=read_version is None)
+        return run_commit(attempt, handle, table_name, retry=read_version is None)
 
     def merge(
         self,
         location: str,
         source: pa.Table,
         *,
+        grant: RewriteGrant,
         predicate: str,
         build: Callable[[Any], Any],
-        metadata: dict[str, str] | None = None,
         table_name: str = "table",
         source_alias: str = "source",
         target_alias: str = "target",
         merge_schema: bool = False,
     ) -> int:
         """Run a MERGE whose clauses ``build(merger)`` adds; returns the new version."""
+        by = self.rewrites.check(grant, location=location, kind="merge")
         handle = self.table(location)
         if merge_schema:
+            check_storable(source.schema, table_name=table_name)
             # delta-rs 1.6 writes NULL into a NOT NULL column of every copied row when the
             # source declares that column nullable: declare it NOT NULL when it holds no nulls.
             target = arrow_schema(handle)
@@ -269,51 +301,55 @@ class DeltaStore:
                 source_alias=source_alias,
                 target_alias=target_alias,
                 merge_schema=merge_schema,
-                commit_properties=_props(metadata),
+                commit_properties=_props(by),
             )
             build(merger).execute()
             return handle.version()
 
-        return self._commit(attempt, handle, table_name, source)
+        return run_commit(attempt, handle, table_name)
 
     def delete(
         self,
         location: str,
         *,
+        grant: RewriteGrant,
         predicate: str | None,
-        metadata: dict[str, str] | None = None,
         table_name: str = "table",
     ) -> tuple[int, int]:
         """Delete matching rows; returns (new version, rows deleted)."""
+        by = self.rewrites.check(grant, location=location, kind="delete")
         handle = self.table(location)
 
         def attempt() -> tuple[int, int]:
-            stats = handle.delete(predicate, commit_properties=_props(metadata))
+            stats = handle.delete(predicate, commit_properties=_props(by))
             return handle.version(), int(stats.get("num_deleted_rows", 0))
 
-        return self._commit(attempt, handle, table_name, None)
+        return run_commit(attempt, handle, table_name)
 
     def update(
         self,
         location: str,
         *,
+        grant: RewriteGrant,
         updates: dict[str, str],
         predicate: str | None,
-        metadata: dict[str, str] | None = None,
         table_name: str = "table",
     ) -> tuple[int, int]:
         """Update matching rows with SQL expressions; returns (new version, rows updated)."""
+        by = self.rewrites.check(grant, location=location, kind="update")
         handle = self.table(location)
 
         def attempt() -> tuple[int, int]:
             stats = handle.update(
-                updates=updates, predicate=predicate, commit_properties=_props(metadata)
+                updates=updates, predicate=predicate, commit_properties=_props(by)
             )
             return handle.version(), int(stats.get("num_updated_rows", 0))
 
-        return self._commit(attempt, handle, table_name, None)
+        return run_commit(attempt, handle, table_name)
 
-    def restore(self, location: str, *, version: int, table_name: str = "table") -> int:
+    def restore(self, location: str, *, grant: RewriteGrant, version: int, table_name: str = "table") -> int:
+        """Make ``version`` current again in a new commit; returns the new version."""
+        by = self.rewrites.check(grant, location=location, kind="restore")
         handle = self.table(location)
         latest = handle.version()
         if version < 0 or version > latest:
@@ -324,19 +360,28 @@ class DeltaStore:
             raise InvalidArgumentError(
                 f"{table_name} is at version {version} already; restore to an older version."
             )
-        return self._commit(lambda: (handle.restore(version), handle.version())[1], handle, table_name, None)
+        return run_commit(
+            lambda: (handle.restore(version, commit_properties=_props(by)), handle.version())[1],
+            handle, table_name,
+        )
 
-    def optimize(self, location: str, *, zorder_by: list[str] | None = None) -> dict:
+    def optimize(self, location: str, *, grant: RewriteGrant, zorder_by: list[str] | None = None) -> dict:
+        """Compact small files (or z-order them); the rows stay, their files are rewritten."""
+        by = self.rewrites.check(grant, location=location, kind="optimize")
         handle = self.table(location)
         if zorder_by:
             names = arrow_schema(handle).names
             missing = [c for c in zorder_by if c not in names]
             if missing:
                 raise InvalidArgumentError(f"cannot z-order by {missing}: the table's columns are {names}.")
-            return handle.optimize.z_order(zorder_by)
-        return handle.optimize.compact()
+            return handle.optimize.z_order(zorder_by, commit_properties=_props(by))
+        return handle.optimize.compact(commit_properties=_props(by))
 
-    def vacuum(self, location: str, *, retention_hours: int, dry_run: bool = False) -> list[str]:
+    def vacuum(
+        self, location: str, *, grant: RewriteGrant, retention_hours: int, dry_run: bool = False
+    ) -> list[str]:
+        """Delete files no version younger than the retention needs (old versions become unreadable)."""
+        by = self.rewrites.check(grant, location=location, kind="vacuum")
         if not 0 <= retention_hours <= MAX_RETENTION_HOURS:
             raise InvalidArgumentError(
                 f"retention_hours={retention_hours} is out of range: use 0 to {MAX_RETENTION_HOURS} hours."
@@ -346,6 +391,7 @@ class DeltaStore:
             retention_hours=retention_hours,
             dry_run=dry_run,
             enforce_retention_duration=False,
+            commit_properties=_props(by),
         )
 
     # -- reads ---------------------------------------------------------------------
@@ -404,130 +450,10 @@ class DeltaStore:
                 f"table's schema ({detail}); start after the version that changed it (see the history)."
             ) from None
 
-    # -- internals -----------------------------------------------------------------
 
-    def _check_not_null(self, data: pa.Table, handle: DeltaTable, table_name: str) -> None:
-        for field in arrow_schema(handle):
-            if field.nullable or field.name not in data.column_names:
-                continue
-            nulls = data.column(field.name).null_count
-            if nulls:
-                raise ConstraintViolationError(
-                    f"{nulls} row(s) have NULL in column {field.name!r}, which is NOT NULL "
-                    f"in {table_name}; nothing was written. Fill or drop those rows."
-                )
-
-    def _commit(
-        self,
-        attempt: Callable[[], _T],
-        handle: DeltaTable,
-        table_name: str,
-        data: pa.Table | None,
-        *,
-        retry: bool = True,
-    ) -> _T:
-        """Run ``attempt`` until it commits, refreshing after each lost race.
-
-        Without ``retry`` (a write computed from one pinned version) a lost race is final.
-        """
-        for n in range(_MAX_ATTEMPTS):
-            try:
-                return attempt()
-            except CommitFailedError:
-                if not retry:
-                    raise ConcurrentWriteError(
-                        f"{table_name} changed under this statement in a conflicting way; nothing was "
-                        "committed. Run the statement again."
-                    ) from None
-                time.sleep(min(0.5, 0.005 * 2 ** min(n, 7)) * (0.5 + random.random()))
-                handle.update_incremental()
-            except DeltaSchemaMismatch as exc:
-                raise SchemaMismatchError(f"data does not fit {table_name}: {exc}") from None
-            except DeltaError as exc:
-                text = str(exc)
-                if "failed validation check" in text or "Invariant violations" in text:
-                    raise ConstraintViolationError(
-                        f"rows break a NOT NULL or CHECK constraint of {table_name} "
-                        f"({_constraint_list(handle)}); nothing was written. "
-                        f"First offending rows: {_preview(text)}"
-                    ) from None
-                if "Transaction failed" in text or "version already exists" in text.lower():
-                    if not retry:
-                        raise ConcurrentWriteError(
-                            f"{table_name} changed under this statement in a conflicting way; nothing was "
-                            "committed. Run the statement again."
-                        ) from None
-                    time.sleep(0.01 * (1 + random.random()))
-                    handle.update_incremental()
-                    continue
-                if "multiple source rows" in text:
-                    raise InvalidArgumentError(
-                        f"merge into {table_name}: a target row matches more than one source row; "
-                        "nothing was written. Deduplicate the source on the merge keys."
-                    ) from None
-                if "Schema error" in text or "Cast error" in text:
-                    detail = text.split("Schema error:")[-1].split("Cast error:")[-1].strip()
-                    raise SchemaMismatchError(
-                        f"the change does not fit {table_name}'s columns and types: {detail} Nothing was written."
-                    ) from None
-                first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-                raise StorageError(f"{table_name}: {first}; nothing was written.") from None
-            except DeltaProtocolError as exc:
-                raise InvalidArgumentError(f"{table_name}: {exc}") from None
-            except Exception as exc:
-                # delta-rs raises a bare Exception for data its expressions cannot cast
-                # (DELETE ... WHERE id = 'x' on a BIGINT id): the caller's mistake, not a bug.
-                text = str(exc)
-                if type(exc) is Exception and ("Cast error" in text or "Schema error" in text):
-                    detail = text.split("Schema error:")[-1].split("Cast error:")[-1].strip().splitlines()[0]
-                    raise SchemaMismatchError(
-                        f"the change does not fit {table_name}'s columns and types: {detail}. Nothing was written."
-                    ) from None
-                raise
-        raise ConcurrentWriteError(
-            f"{table_name} kept changing under this write ({_MAX_ATTEMPTS} attempts); "
-            "nothing was committed. Retry the write."
-        )
-
-
-def arrow_schema(handle: DeltaTable) -> pa.Schema:
-    """The table's schema as a pyarrow Schema (delta-rs hands out arro3 objects)."""
-    return pa.schema(handle.schema().to_arrow())
-
-
-def constraints_of(handle: DeltaTable) -> dict[str, str]:
-    """CHECK constraints of a table, by name."""
-    prefix = "delta.constraints."
-    return {
-        key[len(prefix) :]: value
-        for key, value in handle.metadata().configuration.items()
-        if key.startswith(prefix)
-    }
-
-
-def _constraint_list(handle: DeltaTable) -> str:
-    found = [f"{k}: {v}" for k, v in constraints_of(handle).items()]
-    not_null = [f.name for f in arrow_schema(handle) if not f.nullable]
-    if not_null:
-        found.append(f"NOT NULL: {', '.join(not_null)}")
-    return "; ".join(found) or "no named constraint"
-
-
-def _preview(text: str) -> str:
-    """delta-rs's ASCII table of offending rows, as one line: ``q=-1; q=-7``."""
-    rows = [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in text.split("Preview of invalid data:")[-1].splitlines()
-        if line.strip().startswith("|")
-    ]
-    if len(rows) < 2:
-        return "(not shown)"
-    header, body = rows[0], rows[1:6]
-    return "; ".join(", ".join(f"{h}={v}" for h, v in zip(header, row, strict=False)) for row in body)
-
-
-def _props(metadata: dict[str, str] | None) -> CommitProperties:
-    return CommitProperties(custom_metadata=metadata or None, max_commit_retries=20)
+def _props(by: CommitBy) -> CommitProperties:
+    """Every commit's properties: its author and operation (``lh.history``), and delta-rs's own retries."""
+    return CommitProperties(custom_metadata=by.metadata(), max_commit_retries=20)
 
 
 def _parse_time(value: dt.datetime | str | None) -> dt.datetime:

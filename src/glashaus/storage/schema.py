@@ -11,17 +11,106 @@ id: int64
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.types as pt
 
-from glashaus.errors import InvalidArgumentError, SchemaMismatchError
+from glashaus.catalog.names import validate_part
+from glashaus.errors import (
+    ConstraintViolationError,
+    InvalidArgumentError,
+    InvalidNameError,
+    SchemaMismatchError,
+)
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+
+def arrow_schema(handle: DeltaTable) -> pa.Schema:
+    """The table's schema as a pyarrow Schema (delta-rs hands out arro3 objects)."""
+    return pa.schema(handle.schema().to_arrow())
+
+
+def constraints_of(handle: DeltaTable) -> dict[str, str]:
+    """CHECK constraints of a table, by name."""
+    prefix = "delta.constraints."
+    return {
+        key[len(prefix) :]: value
+        for key, value in handle.metadata().configuration.items()
+        if key.startswith(prefix)
+    }
+
+
+def check_not_null(data: pa.Table, target: pa.Schema, *, table_name: str = "the table") -> None:
+    """Raise :class:`ConstraintViolationError` if ``data`` has NULLs in a column ``target`` declares NOT NULL.
+
+    >>> check_not_null(pa.table({"id": [1, None]}), pa.schema([pa.field("id", pa.int64(), nullable=False)]))
+    Traceback (most recent call last):
+    glashaus.errors.ConstraintViolationError: 1 row(s) have NULL in column 'id', which is NOT NULL in the table; nothing was written. Fill or drop those rows.
+    """
+    for field in target:
+        if field.nullable or field.name not in data.column_names:
+            continue
+        nulls = data.column(field.name).null_count
+        if nulls:
+            raise ConstraintViolationError(
+                f"{nulls} row(s) have NULL in column {field.name!r}, which is NOT NULL "
+                f"in {table_name}; nothing was written. Fill or drop those rows."
+            )
+
+
+def check_names(schema: pa.Schema, *, table_name: str = "the table") -> None:
+    """Raise :class:`InvalidNameError` unless every column and nested field has a proper name.
+
+    The one rule for names (:func:`~glashaus.catalog.names.validate_part`: letters, digits and
+    underscores, not starting with a digit), applied to columns and to struct fields at any
+    depth (inside lists, maps and structs), and no two siblings alike but for case. Every path
+    that brings a column into a table passes here (creating, schema changes, merges), because a
+    name SQL cannot write (``''``, quotes, control characters) would break every later read.
+
+    >>> check_names(pa.schema([("s", pa.struct([("x y", pa.int64())]))]), table_name="main.shop.t")
+    Traceback (most recent call last):
+    glashaus.errors.InvalidNameError: in column 's' of main.shop.t, field name 'x y' is not a valid identifier: use letters, digits and underscores, not starting with a digit, at most 128 characters.
+    """
+    _check_fields(list(schema), path="", table_name=table_name)
+
+
+def _check_fields(fields: list[pa.Field], *, path: str, table_name: str) -> None:
+    seen: dict[str, str] = {}
+    for field in fields:
+        what = f"column name in {table_name}" if not path else f"in column {path!r} of {table_name}, field name"
+        if not isinstance(field.name, str) or not field.name:
+            place = f"a column of {table_name}" if not path else f"a field in column {path!r} of {table_name}"
+            raise InvalidNameError(f"{place} has an empty name; every column and struct field needs one.")
+        key = validate_part(field.name, what=what)
+        if key in seen:
+            place = f"columns of {table_name}" if not path else f"fields in column {path!r} of {table_name}"
+            raise InvalidNameError(f"{place} {seen[key]!r} and {field.name!r} differ only in case; rename one.")
+        seen[key] = field.name
+        _check_nested(field.type, path=f"{path}.{field.name}" if path else field.name, table_name=table_name)
+
+
+def _check_nested(t: pa.DataType, *, path: str, table_name: str) -> None:
+    # Only struct fields carry user names; list items and map entries are named by the format.
+    if pt.is_struct(t):
+        _check_fields([t.field(i) for i in range(t.num_fields)], path=path, table_name=table_name)
+    elif pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t) or pt.is_list_view(t):
+        _check_nested(t.value_type, path=path, table_name=table_name)
+    elif pt.is_map(t):
+        _check_nested(t.key_type, path=path, table_name=table_name)
+        _check_nested(t.item_type, path=path, table_name=table_name)
+    elif pt.is_dictionary(t):
+        _check_nested(t.value_type, path=path, table_name=table_name)
 
 
 def check_storable(schema: pa.Schema, *, table_name: str = "the table") -> None:
     """Raise :class:`InvalidArgumentError` unless a Delta table can hold columns of ``schema``.
 
-    Asks delta-rs itself, column by column, so the message can name the column; Parquet's
-    own limit (no struct without fields) is checked too.
+    Names are checked first (:func:`check_names`); then delta-rs itself is asked, column by
+    column, so the message can name the column; Parquet's own limit (no struct without
+    fields) is checked too.
 
     >>> check_storable(pa.schema([("t", pa.time64("us"))]))
     Traceback (most recent call last):
@@ -31,6 +120,7 @@ def check_storable(schema: pa.Schema, *, table_name: str = "the table") -> None:
 
     if len(schema) == 0:
         raise InvalidArgumentError(f"{table_name} needs at least one column.")
+    check_names(schema, table_name=table_name)
     for field in schema:
         try:
             DeltaSchema.from_arrow(pa.schema([field]))

@@ -2,21 +2,29 @@
 
 Mixed into :class:`~glashaus.tables.TablesService`: defining a policy needs MANAGE on
 the table (tag policies: admins); reading applies the reader's filter and masks
-(:func:`~glashaus.access.policies.policy_select`); a filtered or masked writer may only append.
+(:func:`~glashaus.access.policies.policy_select`).
+
+The rule for writers, :meth:`PoliciesMixin.rewrite_rule`, is the one the storage layer's
+rewrite gate asks before every commit that can remove or rewrite rows (overwrite, schema
+change, merge, delete, update, restore, optimize, vacuum, ``CREATE OR REPLACE``): a writer
+whose view of the table is filtered or masked may only append. What such a reader sees
+*about* a table is narrowed the same way (:meth:`PoliciesMixin.restricted`): no row counts,
+sizes or operation metrics; policy expressions are for the table's managers.
 
 >>> svc.set_row_filter(alice, "main.shop.orders", "region = 'north' OR is_member('admins')")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from glashaus.access import Access, Principal, request
-from glashaus.access.policies import Policies, TagPolicy, policy_select
+from glashaus.access import SYSTEM, Access, Principal, request
+from glashaus.access.policies import HIDDEN, Policies, TagPolicy, policy_select
 from glashaus.catalog import Securable, parse_name
 from glashaus.catalog.names import validate_part
 from glashaus.errors import PermissionDeniedError
@@ -71,24 +79,62 @@ class PoliciesMixin:
             self.access.require_admin(who, action="tag_policy.drop", details={"name": name})
             self.policies.drop_tag_policy(name)
 
-    def _refuse_if_filtered(self, who: Principal, securable: Securable) -> None:
-        """Changes that replace rows need the whole table: refuse them to a filtered or masked writer.
+    def rewrite_rule(self, who: Principal, securable: Securable, kind: str) -> None:
+        """THE rule for every commit that can remove or rewrite rows; the store's rewrite gate asks it.
 
-        Otherwise an UPDATE would write masked values back, or an overwrite computed
-        from the visible rows would delete the hidden ones.
+        A writer to whom a row filter or column mask of the table applies may only append:
+        an overwrite, merge, delete or update computed from the rows they see would destroy
+        the rows they do not see (or write masked values back), and a restore, optimize,
+        vacuum, schema change or replacement acts on rows they cannot see. The system
+        catalog is rewritten only by Glashaus itself. A refusal is audited
+        (``table.change_filtered``) and nothing is written.
         """
-        if not self.policies.may_apply(securable):
+        if securable.name.catalog == "system":
+            if who != SYSTEM:
+                refuse_system(securable.name, kind)
+            return  # the system catalog takes no filters, masks or tags (refuse_system)
+        if not self.restricted(who, securable, managers_see_all=False):
             return
+        reason = (
+            f"{securable.full_name} has a row filter or column mask that applies to {who.name}, who may "
+            f"only append to it (this was a {kind}); a principal the filter and masks do not apply to can "
+            "update, delete, merge, overwrite, restore, optimize, vacuum or replace it."
+        )
+        self.access.refuse(who, action="table.change_filtered", reason=reason,
+                           details={"table": securable.full_name, "operation": kind})
+        raise PermissionDeniedError(reason)
+
+    def restricted(self, who: Principal, securable: Securable, *, managers_see_all: bool = True) -> bool:
+        """Whether ``who`` sees ``securable`` through a row filter or column mask.
+
+        With ``managers_see_all`` (what a reader may learn *about* the table) the table's
+        managers (owners, MANAGE holders, admins) are never restricted: they could lift the
+        policies anyway.
+        """
+        if securable.kind != "table" or not self.policies.may_apply(securable):
+            return False
+        if managers_see_all and self.access.allows(who, "MANAGE", securable):
+            return False
         schema = arrow_schema(self.store.table(location(securable)))
-        if self.policies.for_reader(who, securable, schema):
-            reason = (
-                f"{securable.full_name} has a row filter or column mask that applies to {who.name}, who may "
-                "only append to it; a principal the filter and masks do not apply to can update, delete, "
-                "merge or overwrite it."
-            )
-            self.access.refuse(who, action="table.change_filtered", reason=reason,
-                               details={"table": securable.full_name})
-            raise PermissionDeniedError(reason)
+        return self.policies.restricts(who, securable, schema)
+
+    def _policies_shown(self, who: Principal, securable: Securable) -> Securable:
+        """``securable`` with its filter and mask expressions replaced by :data:`HIDDEN` unless ``who`` manages it.
+
+        The expressions (and the groups and values they name) are the managers' business;
+        everyone else learns only that a filter or mask is there.
+        """
+        spec = securable.spec or {}
+        if not spec.get("row_filter") and not spec.get("column_masks"):
+            return securable
+        if self.access.allows(who, "MANAGE", securable):
+            return securable
+        hidden = dict(spec)
+        if spec.get("row_filter"):
+            hidden["row_filter"] = HIDDEN
+        if spec.get("column_masks"):
+            hidden["column_masks"] = {column: HIDDEN for column in spec["column_masks"]}
+        return dataclasses.replace(securable, spec=hidden)
 
     def _as_reader(self, who: Principal, securable: Securable, data: pa.Table) -> pa.Table:
         """Apply ``who``'s row filter and column masks to rows read outside SQL."""

@@ -16,7 +16,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import duckdb
 import pyarrow as pa
@@ -27,16 +27,19 @@ from glashaus.access.policies import Policies, ReadPolicy, policy_select
 from glashaus.access.privileges import use_privilege
 from glashaus.catalog import Catalog, Name, Securable, parse_name
 from glashaus.catalog.names import validate_part
+from glashaus.catalog.service import Kind
 from glashaus.errors import (
     GlashausError,
     InvalidArgumentError,
     NotFoundError,
     SchemaMismatchError,
 )
+from glashaus.frames import to_arrow
 from glashaus.lineage import Edge, LineageStore, Source
+from glashaus.storage.commits import CommitBy, RewriteGrant, RewriteKind
 from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
 from glashaus.storage.layout import Layout
-from glashaus.frames import to_arrow
+from glashaus.storage.schema import check_names
 from glashaus.tables.checks import location as _location
 from glashaus.tables.checks import refuse_system as _refuse_system
 from glashaus.tables.grants import GrantsMixin
@@ -48,6 +51,9 @@ SchemaMode = Literal["strict", "merge", "overwrite"]
 
 #: What lineage shows in place of a table or view the caller may not read.
 RESTRICTED = "(restricted)"
+
+#: The kinds of securable ``list(kind=...)`` takes.
+KINDS: tuple[str, ...] = get_args(Kind)
 
 #: Vacuum never removes files younger than this, whatever is asked.
 MIN_RETENTION_HOURS = 168
@@ -108,6 +114,8 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         #: Tables computed when SQL names them (``system.ml.runs``): full name -> rows for a reader.
         #: Higher capabilities register here; each provider authorizes what it returns.
         self.virtual_tables: dict[str, Callable[[Principal], pa.Table]] = {}
+        # The storage layer's rewriting commits need a grant from its gate; this is the one rule it asks.
+        store.rewrites.install(self.rewrite_rule)
 
     # -- containers ------------------------------------------------------------------
 
@@ -131,7 +139,9 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             return self.catalog.create("schema", n, owner=who.name, comment=comment, if_not_exists=if_not_exists)
 
     def list(self, who: Principal, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
-        """Catalogs (no parent), schemas of a catalog, or objects of a schema."""
+        """Catalogs (no parent), schemas of a catalog, or objects of a schema (``kind``: only those)."""
+        if kind is not None and kind not in KINDS:
+            raise InvalidArgumentError(f"kind={kind!r} is not a kind of securable; use one of {', '.join(KINDS)}.")
         with request():
             if parent is None:
                 children = self.catalog.list(kind=kind)
@@ -226,20 +236,21 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             parent = self._find(who, n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE TABLE", parent, action="table.create", details={"name": n.full})
-            created_by = {"glashaus.principal": who.name, "glashaus.operation": "CREATE TABLE"}
+            created_by = CommitBy(who.name, "CREATE TABLE")
             existing = self.catalog.get(n) if self.catalog.exists(n) else None
             if if_not_exists and existing is not None and existing.kind == "table":
                 return existing
             prebuilt = None
             if replace and existing is not None and existing.kind == "table":
                 self.access.authorize(who, "MANAGE", existing, action="table.drop")
+                # Replacing takes every row of the old table away: a rewrite, by the one rule.
+                replacing = self.store.rewrites.admit(who, existing, kind="replace", operation="CREATE OR REPLACE TABLE")
                 # Build the new table before the old one goes (a bad CHECK fails here).
                 prebuilt = self.layout.table_location(n, uuid.uuid4().hex)
                 self.store.create(prebuilt, schema, partition_by=partition_by, constraints=constraints,
-                                  name=n.full, description=comment, metadata=created_by)
+                                  name=n.full, description=comment, by=CommitBy(who.name, "CREATE OR REPLACE TABLE"),
+                                  replacing=replacing)
                 self.catalog.drop(n)
-                if existing.storage_location:
-                    self.store.forget(existing.storage_location)
             spec = {"primary_key": primary_key, "partition_by": partition_by}
             securable = self.catalog.create(
                 "table", n, owner=who.name, comment=comment, properties=properties, spec=spec
@@ -249,7 +260,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
                 if prebuilt is None:
                     self.store.create(
                         location, schema, partition_by=partition_by, constraints=constraints,
-                        name=n.full, description=comment, metadata=created_by,
+                        name=n.full, description=comment, by=created_by,
                     )
                 securable = self.catalog.update(n, storage_location=location)
                 if tags:
@@ -274,11 +285,13 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         return self.catalog.get(n, kind="table", visible=None if who is None else self.access.visible_to(who))
 
     def _shown(self, who: Principal, securable: Securable) -> Securable:
-        """``securable`` as ``who`` may see it: the storage location only for admins and owners.
+        """``securable`` as ``who`` may see it: the storage location only for admins and owners,
+        filter and mask expressions only for its managers.
 
         A path in the file system or object store is for those who administer the data;
         everyone else reaches the data through the catalog, where access is governed.
         """
+        securable = self._policies_shown(who, securable)
         if securable.storage_location is None or self.access.owns(who, securable):
             return securable
         return dataclasses.replace(securable, storage_location=None)
@@ -317,16 +330,25 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "write to")
         table = to_arrow(data)
+        if table.num_columns == 0:
+            # Arrow and pandas allow a frame without columns; written, it would be an empty commit.
+            raise InvalidArgumentError(f"the data for {n.full} has no columns; nothing was written. Pass rows with "
+                                       "the table's columns.")
         table = table.rename_columns([c.lower() for c in table.column_names])
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.write", details={"mode": mode, "rows": table.num_rows})
-            if mode != "append":
-                self._refuse_if_filtered(who, securable)
+            by = CommitBy(who.name, operation or f"WRITE {mode}")
+            kind: RewriteKind | None = (
+                "merge" if mode == "merge" else "overwrite" if mode == "overwrite"
+                else "schema change" if schema_mode != "strict" else None
+            )
+            grant = None if kind is None else self.store.rewrites.admit(who, securable, kind=kind, operation=by.operation)
             sources = list(sources or []) + [self._current_source(who, u) for u in (upstream or [])]
-            metadata = {"glashaus.principal": who.name, "glashaus.operation": operation or f"WRITE {mode}"}
             location = _location(securable)
-            if mode == "merge":
+            if grant is None:
+                version = self.store.append(location, table, by=by, table_name=n.full)
+            elif mode == "merge":
                 keys = [c.lower() for c in (on or securable.spec.get("primary_key") or [])]
                 if not keys:
                     raise InvalidArgumentError(
@@ -335,10 +357,10 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
                 missing = [k for k in keys if k not in table.column_names]
                 if missing:
                     raise SchemaMismatchError(f"merge key column(s) {missing} are not in the data for {n.full}.")
-                version = self._merge(location, table, keys, schema_mode, metadata, n.full)
+                version = self._merge(location, table, keys, schema_mode, grant, n.full)
             else:
                 version = self.store.write(
-                    location, table, mode=mode, schema_mode=schema_mode, metadata=metadata, table_name=n.full,
+                    location, table, grant=grant, mode=mode, schema_mode=schema_mode, table_name=n.full,
                     read_version=read_version,
                 )
             commit = Commit(n.full, version, operation or mode.upper(), table.num_rows)
@@ -346,7 +368,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             return commit
 
     def _merge(
-        self, location: str, data: pa.Table, keys: list[str], schema_mode: str, metadata: dict, table_name: str
+        self, location: str, data: pa.Table, keys: list[str], schema_mode: str, grant: RewriteGrant, table_name: str
     ) -> int:
         from glashaus.storage.schema import conform
 
@@ -367,7 +389,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             data,
             predicate=predicate,
             build=lambda m: m.when_matched_update_all().when_not_matched_insert_all(),
-            metadata=metadata,
+            grant=grant,
             table_name=table_name,
             merge_schema=schema_mode == "merge",
         )
@@ -379,11 +401,8 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.delete")
-            self._refuse_if_filtered(who, securable)
-            version, rows = self.store.delete(
-                _location(securable), predicate=predicate, table_name=n.full,
-                metadata={"glashaus.principal": who.name, "glashaus.operation": "DELETE"},
-            )
+            grant = self.store.rewrites.admit(who, securable, kind="delete", operation="DELETE")
+            version, rows = self.store.delete(_location(securable), grant=grant, predicate=predicate, table_name=n.full)
             return Commit(n.full, version, "DELETE", rows)
 
     def update_rows(
@@ -395,10 +414,9 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.update")
-            self._refuse_if_filtered(who, securable)
+            grant = self.store.rewrites.admit(who, securable, kind="update", operation="UPDATE")
             version, rows = self.store.update(
-                _location(securable), updates=updates, predicate=predicate, table_name=n.full,
-                metadata={"glashaus.principal": who.name, "glashaus.operation": "UPDATE"},
+                _location(securable), grant=grant, updates=updates, predicate=predicate, table_name=n.full,
             )
             return Commit(n.full, version, "UPDATE", rows)
 
@@ -413,10 +431,9 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.merge")
-            self._refuse_if_filtered(who, securable)
+            grant = self.store.rewrites.admit(who, securable, kind="merge", operation="MERGE")
             version = self.store.merge(
-                _location(securable), source, predicate=predicate, build=build, table_name=n.full,
-                metadata={"glashaus.principal": who.name, "glashaus.operation": "MERGE"},
+                _location(securable), source, grant=grant, predicate=predicate, build=build, table_name=n.full,
             )
             commit = Commit(n.full, version, "MERGE", source.num_rows)
             self._record_lineage(who, commit, sources or [], column_lineage, statement)
@@ -503,7 +520,8 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             raise InvalidArgumentError(f"cannot read columns {missing}: {n.full}'s columns are {source.schema.names}.")
         schema = pa.schema([source.schema.field(c) for c in columns]) if columns else source.schema
         dataset = source.dataset()
-        total = dataset.count_rows()
+        # Under a filter the stored count is not the reader's: it would tell them how many rows are hidden.
+        total = None if source.policy else dataset.count_rows()
         if not source.policy:
             # At most 4 decoded batches wait ahead of the reader (Arrow's default is 16): bounded memory.
             reader = dataset.scanner(columns=schema.names, batch_size=batch_size, batch_readahead=4).to_reader()
@@ -536,15 +554,20 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "SELECT", securable, action="table.history")
+            # Row counts and operation metrics would tell a filtered reader about the rows hidden from them.
+            restricted = self.restricted(who, securable)
             rows = []
             for entry in self.store.history(_location(securable), limit=limit):
                 info = entry  # delta-rs puts custom commit metadata at the top level
-                metrics = entry.get("operationMetrics") or {}
+                metrics = {} if restricted else entry.get("operationMetrics") or {}
+                operation, delta_operation = info.get("glashaus.operation"), entry.get("operation") or ""
+                if operation and delta_operation.startswith(operation + " "):
+                    operation = delta_operation  # VACUUM START and VACUUM END say more than VACUUM twice
                 rows.append(
                     {
                         "version": entry.get("version"),
                         "timestamp": dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC),
-                        "operation": info.get("glashaus.operation") or entry.get("operation"),
+                        "operation": operation or delta_operation or None,
                         "principal": info.get("glashaus.principal"),
                         "rows_added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
                         "metrics": metrics,
@@ -577,14 +600,16 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
                 return info
             handle = self.store.table(_location(securable))
             adds = handle.get_add_actions(flatten=True)
+            # Counts and sizes of the whole table would tell a filtered reader about the rows hidden from them.
+            restricted = self.restricted(who, securable)
             info.update(
                 version=handle.version(),
                 primary_key=securable.spec.get("primary_key", []),
                 partition_by=handle.metadata().partition_columns,
                 constraints=constraints_of(handle),
-                num_files=adds.num_rows,
-                size_bytes=sum(adds["size_bytes"].to_pylist()) if adds.num_rows else 0,
-                num_rows=sum(v or 0 for v in adds["num_records"].to_pylist()) if adds.num_rows else 0,
+                num_files=None if restricted else adds.num_rows,
+                size_bytes=None if restricted else sum(adds["size_bytes"].to_pylist()) if adds.num_rows else 0,
+                num_rows=None if restricted else sum(v or 0 for v in adds["num_records"].to_pylist()) if adds.num_rows else 0,
                 columns=[
                     {
                         "name": f.name,
@@ -610,15 +635,20 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.restore", details={"version": version})
-            new = self.store.restore(_location(securable), version=version, table_name=n.full)
+            grant = self.store.rewrites.admit(who, securable, kind="restore", operation=f"RESTORE to {version}")
+            new = self.store.restore(_location(securable), grant=grant, version=version, table_name=n.full)
             return Commit(n.full, new, f"RESTORE to {version}")
 
     def optimize(self, who: Principal, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
+        """Compact the table's small files (``zorder_by``: cluster them by these columns); rows stay as they are."""
         n = parse_name(name, allow_version=False)
+        _refuse_system(n, "optimize")
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.optimize")
-            return self.store.optimize(_location(securable), zorder_by=zorder_by)
+            operation = "OPTIMIZE" + (f" ZORDER BY {', '.join(zorder_by)}" if zorder_by else "")
+            grant = self.store.rewrites.admit(who, securable, kind="optimize", operation=operation)
+            return self.store.optimize(_location(securable), grant=grant, zorder_by=zorder_by)
 
     def vacuum(
         self, who: Principal, name: str, *, retention_hours: int | None = None, dry_run: bool = False
@@ -633,6 +663,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         with request():
             securable = self.table(n, who=who)
             self.access.authorize(who, "MODIFY", securable, action="table.vacuum")
+            grant = self.store.rewrites.admit(who, securable, kind="vacuum", operation="VACUUM")
             location = _location(securable)
             hours = max(30 * 24 if retention_hours is None else retention_hours, MIN_RETENTION_HOURS)
             pinned = self.lineage.pinned_versions(n.full)
@@ -642,7 +673,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
                     if entry.get("version") == oldest + 1 or entry.get("version") == oldest:
                         age = dt.datetime.now(dt.UTC) - dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC)
                         hours = max(hours, int(age.total_seconds() // 3600) + 1)
-            return self.store.vacuum(location, retention_hours=hours, dry_run=dry_run)
+            return self.store.vacuum(location, grant=grant, retention_hours=hours, dry_run=dry_run)
 
     def changes(
         self, who: Principal, name: str, *, starting_version: int = 0, ending_version: int | None = None
@@ -659,12 +690,17 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
     # -- views -----------------------------------------------------------------------------
 
     def create_view(
-        self, who: Principal, name: str, *, sql: str, sources: list[str], comment: str | None = None,
-        replace: bool = False,
+        self, who: Principal, name: str, *, sql: str, sources: list[str], schema: pa.Schema,
+        comment: str | None = None, replace: bool = False,
     ) -> Securable:
-        """Register a view; the SQL engine has validated ``sql`` and listed its ``sources``."""
+        """Register a view; the SQL engine has validated ``sql``, listed its ``sources`` and found its ``schema``.
+
+        The view's column names pass the same check as a table's (a name SQL cannot write,
+        such as ``''``, would make every read of the view fail).
+        """
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "create")
+        check_names(schema, table_name=f"view {n.full}")
         with request():
             parent = self._find(who, n.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE TABLE", parent, action="view.create", details={"name": n.full})
