@@ -17,10 +17,17 @@ import re
 from dataclasses import dataclass
 
 from glashaus.catalog import Name, parse_name
+from glashaus.catalog.names import parse_number
 from glashaus.errors import InvalidArgumentError, InvalidNameError
-from glashaus.registry.mlflow_lib import mlflow
 
-_DIGITS = re.compile(r"^[vV]?(\d+)$")
+_DIGITS = re.compile(r"^[vV]?([0-9]+)$")
+#: MLflow's alias rules (mlflow.utils.validation: letters, digits, '_' and '-', at most 255
+#: characters; 'latest' and 'v<N>' reserved), written here: MLflow's own checks are private
+#: names that moved between releases (``_validate_model_alias_name`` became
+#: ``_validate_alias_name`` in 3.18).
+_ALIAS = re.compile(r"^[\w\-]*$")
+_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
+MAX_ALIAS_LENGTH = 255
 _EXAMPLE = "use e.g. 'main.shop.reco/3', 'main.shop.reco@champion' or 'main.shop.reco/latest'"
 
 
@@ -70,10 +77,10 @@ def parse_ref(text: str) -> ModelRef:
 
 
 def _positive(digits: str, text: str) -> int:
-    version = int(digits)
-    if version < 1:
-        raise InvalidNameError(f"{text!r}: model versions start at 1.")
-    return version
+    try:
+        return parse_number(digits, what=f"the model version in {text!r:.80}", minimum=1)
+    except InvalidArgumentError as exc:
+        raise InvalidNameError(f"{exc} Model versions start at 1.") from None
 
 
 def check_alias(alias: str) -> str:
@@ -84,15 +91,17 @@ def check_alias(alias: str) -> str:
     """
     if not isinstance(alias, str):
         raise InvalidArgumentError(f"an alias is a string, not {type(alias).__name__}.")
-    mlflow()
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
-
-    try:
-        _validate_model_alias_name(alias)
-        _validate_model_alias_name_reserved(alias)
-    except MlflowException as exc:
-        raise InvalidArgumentError(f"alias {alias!r}: {exc.message}") from None
+    if not alias:
+        raise InvalidArgumentError("an alias name may not be empty.")
+    if not _ALIAS.fullmatch(alias):
+        raise InvalidArgumentError(f"alias {alias!r:.80}: names may only contain alphanumerics, underscores (_), "
+                                   "and dashes (-).")
+    if len(alias) > MAX_ALIAS_LENGTH:
+        raise InvalidArgumentError(f"alias {alias[:40]!r}...: an alias has at most {MAX_ALIAS_LENGTH} characters.")
+    if alias.lower() == "latest":
+        raise InvalidArgumentError("'latest' alias name (case insensitive) is reserved.")
+    if _VERSION_ALIAS.fullmatch(alias):
+        raise InvalidArgumentError(f"alias {alias!r}: version alias names (v<N>) are reserved.")
     if alias.isdigit():
         raise InvalidArgumentError(f"alias {alias!r}: an alias may not be all digits ('@3' means version 3).")
     return alias

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from glashaus.catalog.names import Name
+from glashaus.catalog.names import INT64_MAX, INT64_MIN, Name
 from glashaus.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -53,7 +53,7 @@ log = logging.getLogger("glashaus.server")
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: Integers on the wire are 64-bit, as everywhere below (Arrow, Delta, DuckDB, the metastore).
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = INT64_MIN, INT64_MAX
 #: Most rows per record batch on the wire (``benchmarks/server_read.py``: fewer, larger batches
 #: cost less per row to send than 64 Ki-row ones; a 10M-row read was ~15% faster).
 BATCH_ROWS = 256 * 1024

@@ -79,8 +79,8 @@ class Locations(Protocol):
 def experiment_number(experiment_id: Any) -> int:
     """MLflow experiment ids are decimal strings; Glashaus numbers them from 1."""
     text = str(experiment_id).strip() if experiment_id is not None else ""
-    if not text.isdigit() or len(text) > 18:
-        raise InvalidArgumentError(f"Invalid experiment ID {experiment_id!r}: experiment IDs are whole numbers.")
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise InvalidArgumentError(f"Invalid experiment ID {experiment_id!r:.80}: experiment IDs are whole numbers.")
     if int(text) == 0:
         raise NotFoundError(
             "experiment '0' (MLflow's Default experiment) does not exist: in Glashaus every experiment lives in "
