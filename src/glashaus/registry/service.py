@@ -585,7 +585,7 @@ def _input_example(folder: str | None, mlmodel: dict[str, Any] | None) -> Any:
     try:
         with open(full, encoding="utf-8") as f:
             return json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # nested too deep for the parser: shown as no example
         return None
 
 

@@ -332,10 +332,7 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
     if op.carrier == "query":
         given = [(k, v, True) for k, v in request.query_params.multi_items()]
     elif body:
-        try:
-            payload = wire.loads(body)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"the request body is not valid JSON: {exc}.") from None
+        payload = wire.read_json(body)
         if not isinstance(payload, dict):
             raise InvalidArgumentError("the request body must be a JSON object of the operation's parameters.")
         given = [(k, v, False) for k, v in payload.items()]

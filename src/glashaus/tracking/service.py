@@ -603,7 +603,14 @@ class TrackingService:
             self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
             with self.metastore.session() as s:
                 tag = s.get(RunTagRow, (run_id, LOGGED_MODELS_TAG))
-                history = json.loads(tag.value) if tag is not None else []
+                try:
+                    history = json.loads(tag.value) if tag is not None else []
+                except (ValueError, RecursionError):
+                    history = None
+                if not isinstance(history, list):  # the tag is writable: someone set it by hand
+                    raise InvalidArgumentError(
+                        f"run {run_id}'s tag {LOGGED_MODELS_TAG!r} is not a JSON list of models, so no model can "
+                        "be added to it: delete the tag (MlflowClient().delete_tag) and log the model again.")
                 value = json.dumps([*history, model])
                 with mlflow_rules():
                     rules.check_tag(LOGGED_MODELS_TAG, value)

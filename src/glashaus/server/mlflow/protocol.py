@@ -17,7 +17,6 @@ Errors: any :class:`~glashaus.errors.GlashausError` becomes MLflow's
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -160,10 +159,8 @@ def _request(route: Route, request: Request, body: bytes) -> MlflowRequest:
         multi.setdefault(key, []).append(value)
     params: dict[str, Any] = {k: v[-1] for k, v in multi.items()}
     if body and not route.raw_body:
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"the request body is not valid JSON: {exc}.") from None
+        # Not strict: MLflow's own server takes NaN and Infinity in bodies (Python's json does).
+        payload = wire.read_json(body, strict=False)
         if not isinstance(payload, dict):
             raise InvalidArgumentError("the request body must be a JSON object.")
         params.update(payload)
