@@ -564,6 +564,18 @@ def status_of(exc: GlashausError) -> int:
     return 400
 
 
+def hide_paths(message: str, hidden: Iterable[str], *, shown: str = "<lakehouse>") -> str:
+    """``message`` with each of the ``hidden`` prefixes (a lakehouse root, longest first) as ``shown``.
+
+    >>> hide_paths("no file at /srv/lh/volumes/x", ["/srv/lh"])
+    'no file at <lakehouse>/volumes/x'
+    """
+    for prefix in hidden:
+        if len(prefix) > 1:  # a root of '/' would hide every slash
+            message = message.replace(prefix, shown)
+    return message
+
+
 def error_body(code: str, message: str) -> dict[str, str]:
     return {"error_code": code, "message": message}
 
