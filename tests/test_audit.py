@@ -181,6 +181,30 @@ def test_a_crashed_process_loses_no_audit_event(tmp_path):
     assert sorted(r[0] for r in rows) == ["sql.select", "table.read"]
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["at-exit", "flusher-running-at-exit"])
+def test_the_exit_time_flush_moves_the_events_without_a_traceback(tmp_path, background):
+    # A process that never imported Python's thread pools before exiting: the flush at exit
+    # (and a background flush still running then) used to fail with "can't register atexit
+    # after shutdown", printing a traceback and leaving the batch in the journal.
+    root = tmp_path / "lh"
+    code = (
+        "import time, glashaus\n"
+        f"lh = glashaus.connect({str(root)!r}, user='alice')\n"
+        "lh.create_user('bob')\n"
+        + ("time.sleep(2.2)\nlh.create_user('carol')  # a batch is due: the flusher starts as we exit\n"
+           if background else "")
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr.decode()[-3000:]
+    engine = sa.create_engine(f"sqlite:///{root / '_metastore.db'}")
+    with engine.connect() as conn:  # before any other flush: the exiting process moved everything
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_journal")).scalar() == 0
+    engine.dispose()
+    with glashaus.connect(root, user="alice") as lh:
+        created = [json.loads(r["details"])["name"] for r in audit(lh, "action = 'user.create'")]
+    assert sorted(created) == (["bob", "carol"] if background else ["bob"])
+
+
 def test_volume_file_access_is_audited(shop):
     shop.create_volume("main.shop.files")
     shop.put_file("main.shop.files", "a.txt", b"x")

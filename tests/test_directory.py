@@ -122,6 +122,8 @@ def test_names_are_case_insensitive_everywhere(lake, alice):
     ("x" * 300, InvalidNameError, "1-255"),
     ("robert'); DROP TABLE principals; --", InvalidNameError, "is not valid"),
     ("system", InvalidArgumentError, "reserved for the platform"),
+    ("anonymous", InvalidArgumentError, "reserved for the audit log's failed sign-ins"),
+    ("Anonymous", InvalidArgumentError, "reserved"),
     ("bob", AlreadyExistsError, "'bob' already exists"),
     ("ADMINS", AlreadyExistsError, "'admins' already exists"),
 ])

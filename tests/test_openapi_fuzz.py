@@ -1,11 +1,15 @@
 """Fuzz the REST API from its own OpenAPI with schemathesis: no request ever gets a 500.
 
 A real uvicorn server over a seeded lakehouse (a catalog, a schema, a table with rows,
-a view, a volume with a file). Every operation of the OpenAPI gets a bounded number of
-generated requests, valid and invalid ones (schemathesis' positive and negative modes),
-once with an admin's token and once without a token. Hypothesis runs derandomized, so
-CI sends the same requests every time. The MLflow routes are not in the OpenAPI
-(``include_in_schema=False``); they have their own tests.
+a view, a volume with a file, a registered model served by an endpoint). Every operation
+of the OpenAPI (the REST API, ``/health``, the serving routes ``/serving/{name}/invocations``
+and ``/metrics``) gets a bounded number of generated requests, valid and invalid ones
+(schemathesis' positive and negative modes) and valid ones with one value made hostile
+(integers beyond 64 bits, '²', JSON nested 200 deep), once with an admin's token and once
+without a token. Hypothesis runs derandomized, so CI sends the same requests every time.
+The MLflow routes are not in the OpenAPI (``include_in_schema=False``): ``tests/test_mlflow_fuzz.py``
+fuzzes them, and JSON nested 100,000 deep, which no JSON library here can even write, is sent
+raw by ``tests/test_server_hardening.py``.
 
 Not fuzzed with the admin token, because one success would make the later examples
 meaningless: ``DELETE /api/principals/{name}`` and ``DELETE /api/tokens/{token_id}``
@@ -14,13 +18,17 @@ meaningless: ``DELETE /api/principals/{name}`` and ``DELETE /api/tokens/{token_i
 
 from __future__ import annotations
 
+import json
+
 import hypothesis
+import numpy as np
 import pyarrow as pa
 import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from sklearn.linear_model import LogisticRegression
 
 import glashaus
 from glashaus.server.app import ServerThread, create_app
@@ -31,7 +39,8 @@ from glashaus.server.wire import ARROW_STREAM, ipc_bytes
 ADMIN_EXAMPLES = 25
 ANONYMOUS_EXAMPLES = 4
 
-LABELS = list(dict.fromkeys(["GET /health"] + [f"{op.http} {op.path.replace(':path', '')}" for op in OPERATIONS]))
+LABELS = list(dict.fromkeys(["GET /health"] + [f"{op.http} {op.path.replace(':path', '')}" for op in OPERATIONS]
+                            + ["POST /serving/{name}/invocations", "GET /metrics"]))
 DESTRUCTIVE = {"DELETE /api/principals/{name}", "DELETE /api/tokens/{token_id}"}
 #: Path parameters that name what the seeded lakehouse holds: most random names only reach the 404 path.
 REAL = {
@@ -40,6 +49,21 @@ REAL = {
     "path": ["a/b.txt", "a", "../x", "c.txt"], "catalog": ["fz", "main"], "schema": ["fz.s", "main.default"],
     "group": ["analysts", "admins"], "member": ["bob"], "token_id": ["0"],
 }
+#: The endpoint (the serving route's {name}) the seeded lakehouse serves.
+ENDPOINT = "reco"
+#: Values that once reached storage as they were (each a 500): one replaces one value of a valid request.
+HOSTILE = [10**23, -(10**23), 2**63, "99999999999999999999999", "\u00b2", 1e308, -0.0, "", "\x00", "a" * 300,
+           "../../etc/passwd", "main.shop.t@v99999999999999999999999", {"$datetime": "x"}, {"$arrow": "AAAA"}]
+
+
+def _nested(levels: int) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+HOSTILE.append(_nested(200))
 #: Arrow IPC bodies for writes: fitting rows, wrong types, extra and missing columns, no columns, nulls, nesting.
 ARROW_BODIES = [
     ipc_bytes(pa.table({"id": pa.array([7], pa.int64()), "v": ["z"]})),
@@ -65,6 +89,10 @@ def lake(tmp_path_factory):
     lh.sql("CREATE VIEW fz.s.w AS SELECT id FROM fz.s.t")
     lh.create_volume("fz.s.v")
     lh.put_file("fz.s.v", "a/b.txt", b"hello")
+    features = np.array([[0.0, 1.0], [1.0, 0.0]] * 5)
+    lh.models.register(LogisticRegression().fit(features, [0, 1] * 5), "fz.s.m")
+    lh.models.set_alias("fz.s.m", "champion", 1)
+    lh.serving.create_endpoint(ENDPOINT, model="fz.s.m@champion")
     try:
         yield lh
     finally:
@@ -88,12 +116,34 @@ def api(server):
     return schemathesis.openapi.from_url(server.url + "/api/openapi.json")
 
 
+def _hostile(case, slot: int, value):
+    """``case`` with one of its values (a body field, a query parameter, a path parameter) made ``value``."""
+    places = [("body", k) for k in (case.body if isinstance(case.body, dict) else {})]
+    places += [("query", k) for k in (case.query or {})] + [("path", k) for k in (case.path_parameters or {})]
+    if not places:
+        return case
+    where, key = places[slot % len(places)]
+    if where == "body":
+        case.body = {**case.body, key: value}
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+        target = "query" if where == "query" else "path_parameters"
+        setattr(case, target, {**getattr(case, target), key: text})
+    return case
+
+
 def fuzz(api, label: str, examples: int, call) -> None:
     operation = api.find_operation_by_label(label)
     assert operation is not None, f"{label} is not in the OpenAPI"
     strategies = [operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+    strategies.append(st.tuples(operation.as_strategy(GenerationMode.POSITIVE), st.integers(0, 50),
+                                st.sampled_from(HOSTILE)).map(lambda drawn: _hostile(*drawn)))
     names = [p.name for p in operation.path_parameters]
-    if names and not label.startswith("DELETE"):  # real names, except where a success would drop them
+    if label.startswith("POST /serving/"):  # the real endpoint: the model scores, or says why not
+        real = st.fixed_dictionaries({"name": st.sampled_from([ENDPOINT, "missing"])})
+        strategies.append(real.flatmap(lambda chosen: operation.as_strategy(GenerationMode.POSITIVE,
+                                                                             path_parameters=chosen)))
+    elif names and not label.startswith("DELETE"):  # real names, except where a success would drop them
         real = st.fixed_dictionaries({n: st.sampled_from(REAL[n]) for n in names})
         body = {"body": st.sampled_from(ARROW_BODIES)} if label == "POST /api/tables/{name}/rows" else {}
         strategies.append(st.tuples(real, st.fixed_dictionaries(body)).flatmap(

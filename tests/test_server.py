@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 import glashaus
-from glashaus.server.app import ServerThread, SignInGate, create_app
+from glashaus.server.app import ServerThread, create_app
+from glashaus.server.signin import SignInGate
 from glashaus.server.operations import OPERATIONS
 from glashaus.server.wire import ARROW_STREAM
 
@@ -179,32 +180,48 @@ def test_oversized_bodies_get_413(lake, tokens):
         remote.close()
 
 
-def test_token_brute_force_is_rate_limited_per_address(lake, tokens):
+def test_failed_sign_ins_are_slowed_down_but_a_valid_token_is_always_accepted(lake, tokens):
     with ServerThread(create_app(lake, max_auth_failures=3, auth_window=60)) as guarded:
         for i in range(3):
             assert_error(call(guarded, "GET", "/api/catalogs", f"ghs_guess{i}"), 401, "UNAUTHENTICATED")
         response = call(guarded, "GET", "/api/catalogs", "ghs_guess4")
-        assert_error(response, 429, "RATE_LIMITED")
-        assert int(response.headers["retry-after"]) > 0
-        # Locked out even with a good token, from this address only.
-        assert_error(call(guarded, "GET", "/api/catalogs", tokens["alice"]), 429, "RATE_LIMITED")
+        body = assert_error(response, 429, "RATE_LIMITED")
+        assert int(response.headers["retry-after"]) > 0 and "127.0.0.1" in body["message"]
+        # The address is slowed down, yet a correct token from it is served: nobody can lock a user out.
+        assert call(guarded, "GET", "/api/catalogs", tokens["alice"]).status_code == 200
+        assert_error(call(guarded, "GET", "/api/catalogs", "ghs_guess5"), 429, "RATE_LIMITED")
         other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
-        ok = other.get(guarded.url + "/api/catalogs", headers={"Authorization": f"Bearer {tokens['alice']}"})
+        fresh = other.get(guarded.url + "/api/catalogs", headers={"Authorization": "Bearer ghs_other"})
         other.close()
-        assert ok.status_code == 200
+        assert fresh.status_code == 401  # another address has its own count
         assert call(guarded, "GET", "/health").status_code == 200
+    limited = audit(lake, "action = 'auth.failed' AND details LIKE '%backoff_seconds%'")
+    assert limited and {e["principal"] for e in limited} == {"anonymous"}  # each refused attempt is audited
 
 
-def test_sign_in_gate_forgets_old_failures():
+def test_a_token_prefix_that_keeps_failing_is_slowed_down_from_any_address(lake, tokens):
+    with ServerThread(create_app(lake, max_auth_failures=2, auth_window=60)) as guarded:
+        for n in range(3):
+            client = httpx.Client(transport=httpx.HTTPTransport(local_address=f"127.0.1.{n + 1}"))
+            response = client.get(guarded.url + "/api/catalogs", headers={"Authorization": "Bearer ghs_samePREFIX-x"})
+            client.close()
+        body = assert_error(response, 429, "RATE_LIMITED")
+        assert "ghs_samePREF" in body["message"]
+        assert call(guarded, "GET", "/api/catalogs", tokens["bob"]).status_code == 200
+
+
+def test_sign_in_backoff_doubles_and_a_quiet_window_ends_it():
     now = [0.0]
     gate = SignInGate(2, 10.0, clock=lambda: now[0])
-    gate.fail("a")
-    gate.fail("a")
-    with pytest.raises(glashaus.errors.RateLimitedError):
-        gate.check("a")
-    gate.check("b")
-    now[0] = 11.0
-    gate.check("a")
+    assert gate.failed("a", None) is None and gate.failed("a", None) is None
+    assert gate.failed("a", None).seconds == 1
+    now[0] = 0.5
+    assert gate.failed("a", None).seconds == 2  # a failure while backing off doubles the wait
+    now[0] = 1.0
+    assert gate.failed("a", None).seconds == 4
+    assert gate.failed("b", None) is None  # other addresses are counted apart
+    now[0] = 30.0  # a quiet window after the backoff: the streak is over
+    assert gate.failed("a", None) is None
 
 
 # -- what the OpenAPI fuzz (tests/test_openapi_fuzz.py) found: each was a 500, now a clear 4xx --------
@@ -256,7 +273,7 @@ def test_volume_paths_naming_folders_or_passing_through_files_are_400(server, la
     for method, path, kw in (("GET", "/dir", {}), ("PUT", "/dir", {"content": b"y"}), ("DELETE", "/dir", {}),
                              ("PUT", "/dir/file.txt/deeper", {"content": b"y"}), ("PUT", "/" + "n" * 300, {"content": b"y"})):
         body = assert_error(call(server, method, base + path, alice, **kw), 400, "INVALID_PARAMETER_VALUE")
-        assert "fuzzvol" in body["message"]
+        assert "fuzzvol" in body["message"] or "at most 255 bytes" in body["message"]
     listed = call(server, "GET", base + "?prefix=dir/file.txt", alice).json()
     assert [f["path"] for f in listed] == ["dir/file.txt"]
     assert lake.get_file("main.shop.fuzzvol", "dir/file.txt") == b"x"

@@ -432,18 +432,24 @@ class Lakehouse:
         """Write buffered audit events now."""
         self.audit.flush()
 
-    def as_user(self, user: str) -> Lakehouse:
+    def as_user(self, user: str | Principal) -> Lakehouse:
         """The same lakehouse seen by another known principal, sharing every service.
 
         Cheap (nothing is reopened): the server uses it once per request, after checking
-        the request's token. Embedded, it is no more a security boundary than
+        the request's token, with the token's ``Principal`` (which names its token: once the
+        token is gone with a dropped principal, this view acts as nobody, even if a principal of
+        that name was created since). Embedded, it is no more a security boundary than
         ``connect(user=...)``.
 
         >>> with lh.as_user("bob") as bob: bob.sql("SELECT 1")  # doctest: +SKIP
         """
-        principal = Principal.user(user)
-        if not self.directory.exists(principal.name):
-            raise AuthenticationError(f"user {principal.name!r} is not known to this lakehouse.")
+        principal = user if isinstance(user, Principal) else Principal.user(user)
+        if not self.directory.exists(principal.name, token_id=principal.token_id):
+            raise AuthenticationError(
+                f"user {principal.name!r} is not known to this lakehouse." if principal.token_id is None else
+                f"this token no longer stands for {principal.name!r}: that principal was dropped since the "
+                "token was checked (a principal of the same name now is someone else); sign in with a token of "
+                "the current one.")
         _refuse_group(self.directory, principal.name)
         view = copy.copy(self)
         view.principal = principal

@@ -22,6 +22,10 @@ could not be journaled fails. Everywhere else the rule is unchanged.
 from __future__ import annotations
 
 import atexit
+# Imported now, not on first use: the exit-time flush (atexit) runs after Python stopped its
+# threading machinery, and a first import of this module then fails ("can't register atexit after
+# shutdown": pyarrow's pandas check imports it while the flush builds the batch).
+import concurrent.futures.thread  # noqa: F401
 import contextlib
 import contextvars
 import datetime as dt
@@ -122,7 +126,7 @@ def _flush_in_background(ref: weakref.ref, due: threading.Event) -> None:
         due.wait(5.0)
         due.clear()
         log = ref()
-        if log is None:
+        if log is None or not threading.main_thread().is_alive():  # exiting: the atexit flush moves the rest
             return
         try:
             if log._pending:

@@ -41,7 +41,8 @@ class Access:
         self.directory = directory
         self.grants = grants
         self.catalog = catalog
-        self._identities: OrderedDict[tuple[str, str], tuple[frozenset[int], frozenset[str]]] = OrderedDict()
+        self._identities: OrderedDict[tuple[str, str, str | None], tuple[frozenset[int], frozenset[str]]] = \
+            OrderedDict()
         self._decisions: OrderedDict[tuple[str, str, str, str], tuple[bool, str]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -263,11 +264,11 @@ class Access:
 
     def _who(self, principal: Principal) -> tuple[frozenset[int], frozenset[str]]:
         # Cached for the length of one request: one statement sees one membership state.
-        key = (current_request_id(), principal.name)
+        key = (current_request_id(), principal.name, principal.token_id)
         with self._lock:
             hit = self._identities.get(key)
         if hit is None:
-            hit = self.directory.identities(principal.name)
+            hit = self.directory.identities(principal.name, token_id=principal.token_id)
             with self._lock:
                 self._identities[key] = hit
                 while len(self._identities) > 64:

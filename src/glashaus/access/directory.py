@@ -6,7 +6,12 @@ user is a member of ``users``. API tokens are shown once and stored only as a ha
 A verified token is remembered for at most ``token_cache_seconds`` (5 s; never past
 its expiry), so a busy server does not ask the metastore on every request. Revoking
 a token or dropping a principal through this directory takes effect at once; a
-revocation made by another process (another server, the CLI) within that time.
+revocation made by another process (another server, the CLI) within that time. What
+is remembered is the token's id with the principal's name, and every request's checks
+(:meth:`exists`, :meth:`identities`) look for the principal *holding that token*: a
+principal dropped by another process (its tokens go with it) and re-created under the
+same name never inherits a remembered token of the old one. (Principal ids are no pin:
+SQLite reuses the id of a dropped last row.)
 
 >>> token = directory.create_token("alice", expires_in=dt.timedelta(days=30))  # doctest: +SKIP
 >>> directory.verify_token(token).name                                        # doctest: +SKIP
@@ -42,6 +47,11 @@ from glashaus.metastore import Metastore
 ADMINS = "admins"
 USERS = "users"
 BUILTIN_GROUPS = (ADMINS, USERS)
+#: The audit log's principal for failed sign-ins (no token, or one that did not verify).
+ANONYMOUS = "anonymous"
+#: Names the platform writes into the audit log for itself: no principal may take one, or its
+#: events could not be told from the platform's.
+RESERVED_NAMES = {"system": "the platform itself", ANONYMOUS: "the audit log's failed sign-ins"}
 TOKEN_PREFIX = "ghs_"
 #: The longest a token may live (beyond it, use expires_in=None: a token that never expires).
 MAX_TOKEN_LIFETIME = dt.timedelta(days=100 * 365)
@@ -71,20 +81,28 @@ class TokenInfo:
     revoked_at: dt.datetime | None
 
 
-def _identities_query() -> sa.Select:
-    """A principal and every group above it, by name (the ``name`` parameter), in one recursive query."""
-    start = sa.select(PrincipalRow.id).where(PrincipalRow.name == sa.bindparam("name")).scalar_subquery()
+def _identities_query(*, by_token: bool) -> sa.Select:
+    """A principal and every group above it, by name (the ``name`` parameter), in one recursive query.
+
+    ``by_token``: only if that principal holds the token ``token_id`` (another parameter).
+    """
+    start = sa.select(PrincipalRow.id).where(PrincipalRow.name == sa.bindparam("name"))
+    if by_token:
+        start = start.join(TokenRow, TokenRow.principal_id == PrincipalRow.id).where(
+            TokenRow.id == sa.bindparam("token_id"))
+    start = start.scalar_subquery()
     above = sa.select(MembershipRow.group_id.label("id")).where(MembershipRow.member_id == start)
     above = above.cte("above", recursive=True)
     # UNION, not UNION ALL: a row seen twice is not followed again (cycles are refused anyway).
     above = above.union(sa.select(MembershipRow.group_id).where(MembershipRow.member_id == above.c.id))
     return sa.select(PrincipalRow.id, PrincipalRow.name).where(
-        sa.or_(PrincipalRow.name == sa.bindparam("name"), PrincipalRow.id.in_(sa.select(above.c.id)))
+        sa.or_(PrincipalRow.id == start, PrincipalRow.id.in_(sa.select(above.c.id)))
     )
 
 
-#: Built once: the first authorization check of every request runs it.
-_IDENTITIES = _identities_query()
+#: Built once: the first authorization check of every request runs one of them.
+_IDENTITIES = _identities_query(by_token=False)
+_IDENTITIES_BY_TOKEN = _identities_query(by_token=True)
 
 
 def _lock_memberships(s) -> None:  # noqa: ANN001
@@ -98,6 +116,13 @@ def _lock_memberships(s) -> None:  # noqa: ANN001
     see what the first one committed (READ COMMITTED).
     """
     s.execute(sa.update(PrincipalRow).where(PrincipalRow.name == ADMINS).values(active=PrincipalRow.active))
+
+
+def _unreserved(name: str) -> str:
+    if name in RESERVED_NAMES:
+        raise InvalidArgumentError(f"{name!r} is reserved for {RESERVED_NAMES[name]} (the audit log records them "
+                                   "under it): choose another name.")
+    return name
 
 
 def _hash(token: str) -> str:
@@ -133,7 +158,7 @@ class Directory:
 
         Returns True when it did (another process may have been first).
         """
-        name = Principal.user(first_user).name
+        name = _unreserved(Principal.user(first_user).name)
         try:
             with self.metastore.session() as s:
                 if s.scalar(sa.select(sa.func.count()).select_from(PrincipalRow)):
@@ -156,9 +181,7 @@ class Directory:
         """Create a user, group or service principal; users join ``users``."""
         if kind not in ("user", "group", "service_principal"):
             raise InvalidArgumentError(f"kind must be user, group or service_principal, not {kind!r}.")
-        clean = Principal.user(name).name
-        if clean == "system":
-            raise InvalidArgumentError("'system' is reserved for the platform itself.")
+        clean = _unreserved(Principal.user(name).name)
         try:
             with self.metastore.session() as s:
                 row = PrincipalRow(name=clean, kind=kind, created_by=created_by, active=True)
@@ -195,9 +218,14 @@ class Directory:
             names = s.scalars(query).all()
         return [self.get(n) for n in names]
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str, *, token_id: str | None = None) -> bool:
+        """Whether a principal ``name`` exists (and, given ``token_id``, still holds that token: a
+        dropped principal's tokens go with it, so a principal re-created under its name does not)."""
+        query = sa.select(PrincipalRow.id).where(PrincipalRow.name == name.lower())
+        if token_id is not None:
+            query = query.join(TokenRow, TokenRow.principal_id == PrincipalRow.id).where(TokenRow.id == token_id)
         with self.metastore.session() as s:
-            return s.scalar(sa.select(PrincipalRow.id).where(PrincipalRow.name == name.lower())) is not None
+            return s.scalar(query) is not None
 
     def kind_of(self, name: str) -> str:
         with self.metastore.session() as s:
@@ -288,15 +316,21 @@ class Directory:
         """Every group ``name`` belongs to, directly or through other groups."""
         return self.identities(name)[1] - {str(name).lower()}
 
-    def identities(self, name: str) -> tuple[frozenset[int], frozenset[str]]:
-        """The ids and names of ``name`` and all its groups (for grant lookups).
+    def identities(self, name: str, *, token_id: str | None = None) -> tuple[frozenset[int], frozenset[str]]:
+        """The ids and names of ``name`` and all its groups (for grant lookups); none if ``name`` is
+        unknown or, given ``token_id``, no longer holds that token (a principal dropped and re-created
+        under the same name does not: tokens go with their principal). Revocation is the token
+        check's business (``verify_token``, within ``token_cache_seconds``), not this one's.
 
         One recursive query (SQLite and PostgreSQL alike): this runs for the first
         authorization check of every request.
         """
         name = str(name).lower()
         with self.metastore.engine.connect() as conn:
-            rows = conn.execute(_IDENTITIES, {"name": name}).all()
+            if token_id is None:
+                rows = conn.execute(_IDENTITIES, {"name": name}).all()
+            else:
+                rows = conn.execute(_IDENTITIES_BY_TOKEN, {"name": name, "token_id": token_id}).all()
         if not any(r.name == name for r in rows):
             return frozenset(), frozenset()
         return frozenset(r.id for r in rows), frozenset(r.name for r in rows)
@@ -391,7 +425,9 @@ class Directory:
             row = s.get(PrincipalRow, record.principal_id)
             if row is None or not row.active:
                 raise AuthenticationError("the token's principal no longer exists.")
-            principal = Principal(row.name, "service_principal" if row.kind == "service_principal" else "user")
+            # The token's id goes with the name: every later check holds on to it (see Principal.token_id).
+            principal = Principal(row.name, "service_principal" if row.kind == "service_principal" else "user",
+                                  token_id=record.id)
         self._remember(digest, principal, expires, generation)
         return principal
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from glashaus.errors import InvalidNameError
@@ -21,6 +21,11 @@ PrincipalKind = Literal["user", "service_principal", "system"]
 class Principal:
     name: str
     kind: PrincipalKind = "user"
+    #: The id of the API token this principal signed in with (server mode). Set, it pins the
+    #: principal: once the token is gone (deleted with a dropped principal) this principal is
+    #: nobody (``Directory.identities``), even when a principal of the same name was created
+    #: since, so an old token never acts as the new principal.
+    token_id: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def user(cls, name: str) -> Principal:

@@ -8,6 +8,11 @@ name can never smuggle a path (``..``, ``/``) or SQL into a storage location or 
 Name(catalog='main', schema='shop', object='orders')
 >>> parse_name("main.shop.orders@v3").version
 3
+
+Numbers that name things (table and model versions, experiment ids, page offsets) are
+64-bit signed integers, as in every store below (SQLite, PostgreSQL ``BIGINT``, Delta,
+Arrow): :func:`parse_number` reads one from text and :func:`check_int64` checks one, so
+that a number too large for storage is the caller's error, never the database's crash.
 """
 
 from __future__ import annotations
@@ -15,12 +20,45 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from glashaus.errors import InvalidNameError
+from glashaus.errors import InvalidArgumentError, InvalidNameError
 
 _PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_VERSION = re.compile(r"^(?P<name>[^@]+)@[vV](?P<version>\d+)$")
+_VERSION = re.compile(r"^(?P<name>[^@]+)@[vV](?P<version>[0-9]+)$")
 
 _EXAMPLE = "Use catalog.schema.object, e.g. 'main.shop.orders'."
+
+#: The range of every integer Glashaus stores or binds (and of integers on the wire).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def check_int64(value: int, *, what: str) -> int:
+    """``value`` if it fits 64 bits, else :class:`InvalidArgumentError` naming ``what``.
+
+    >>> check_int64(3, what="version")
+    3
+    """
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidArgumentError(f"{what} {value!r:.40} is out of range: numbers here are 64-bit integers "
+                                   f"({INT64_MIN} to {INT64_MAX}).")
+    return value
+
+
+def parse_number(text: str, *, what: str, minimum: int = 0) -> int:
+    """A whole number written in ASCII digits, at least ``minimum`` and within 64 bits.
+
+    ``str.isdigit`` alone is not enough: it accepts '²' (which ``int`` refuses) and
+    numbers no store can hold.
+
+    >>> parse_number("42", what="version", minimum=1)
+    42
+    """
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw or not raw.isascii() or not raw.isdigit():
+        raise InvalidArgumentError(f"{what} must be a whole number like 3, got {text!r:.80}.")
+    number = check_int64(int(raw), what=what)
+    if number < minimum:
+        raise InvalidArgumentError(f"{what} must be at least {minimum}, got {number}.")
+    return number
 
 
 @dataclass(frozen=True)
@@ -100,7 +138,11 @@ def parse_name(
     if match:
         if not allow_version:
             raise InvalidNameError(f"name {text!r} may not carry a version here.")
-        raw, version = match["name"], int(match["version"])
+        raw = match["name"]
+        try:
+            version = parse_number(match["version"], what=f"the version in {text!r:.80}")
+        except InvalidArgumentError as exc:
+            raise InvalidNameError(str(exc)) from None
     elif "@" in raw:
         raise InvalidNameError(
             f"name {text!r} has an unknown suffix after '@': use '@v<N>' for a table version."

@@ -7,7 +7,10 @@ each request then acts as the principal of its bearer token. Clients connect wit
 under ``/api/`` (``/api/docs``), ``/health`` needs no token.
 
 Tokens travel in clear text over plain HTTP: listen on 127.0.0.1 (the default), or
-put a TLS-terminating proxy in front before listening on other addresses.
+put a TLS-terminating proxy in front before listening on other addresses, and name it
+with ``--trusted-proxy`` (or ``GLASHAUS_TRUSTED_PROXIES``, space-separated): only from
+such proxies are ``X-Forwarded-For``/``X-Forwarded-Proto`` believed. With none, the
+client address (in the audit log, for the sign-in limit) is the connection's peer.
 
 Every token holder can run SQL, so each query is limited: 300 s (counted until its last
 row is sent), 2048 MiB of memory and 8192 MiB of spill space by default
@@ -15,7 +18,7 @@ row is sent), 2048 MiB of memory and 8192 MiB of spill space by default
 A query past a limit fails with ``QUERY_LIMIT_EXCEEDED``, naming the limit; a client that
 disconnects stops its query.
 
->>> # glashaus serve --lakehouse ./lakehouse --port 8080
+>>> # glashaus serve --lakehouse ./lakehouse --port 8080 --trusted-proxy 10.0.0.5
 """
 
 from __future__ import annotations
@@ -55,6 +58,12 @@ def serve(
         help="Temporary disk space one SQL query may spill to (0: DuckDB's default, 90% of free disk).",
     )] = SERVER_LIMITS.spill_mib or 0,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option("--trusted-proxy", envvar="GLASHAUS_TRUSTED_PROXIES", metavar="ADDRESS",
+                     help="A reverse proxy (address or network, e.g. 10.0.0.5 or 10.0.0.0/24) whose "
+                          "X-Forwarded-For header names the client; repeat for several. Default: none."),
+    ] = None,
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
     user: UserOption = None,
     metastore: MetastoreOption = None,
@@ -68,4 +77,5 @@ def serve(
               "query_spill_mib": query_spill_mib or None}
     with open_lakehouse(lakehouse, user, metastore, **limits) as lh:
         typer.echo(f"serving {lh.root} on http://{host}:{port} (API docs: http://{host}:{port}/api/docs)", err=True)
-        run(lh, host=host, port=port, max_body_bytes=max_body_mib * 1024 * 1024, log_level=log_level)
+        run(lh, host=host, port=port, max_body_bytes=max_body_mib * 1024 * 1024, log_level=log_level,
+            trusted_proxies=trusted_proxy or ())

@@ -33,6 +33,15 @@ class ModelFiles:
         # ``layout`` is the lakehouse's storage Layout (the registry never imports storage).
         self.layout = layout
 
+    def _shown(self, location: str) -> str:
+        """A location as messages show it: below ``<lakehouse>``, never the root's own path (which
+        only admins and owners may see, ``docs/access.md``)."""
+        root = self.layout.root
+        for prefix in (f"file://{root}", root):
+            if location == prefix or location.startswith(prefix + "/"):
+                return "<lakehouse>" + location[len(prefix):]
+        return location
+
     # -- writing --------------------------------------------------------------------
 
     def staging(self) -> str:
@@ -48,7 +57,8 @@ class ModelFiles:
         if self.layout.is_local:
             os.makedirs(os.path.dirname(location), exist_ok=True)
             if os.path.exists(location):
-                raise InvalidArgumentError(f"{location} exists already; the version folder would be overwritten.")
+                raise InvalidArgumentError(f"{self._shown(location)} exists already; the version folder would be "
+                                           "overwritten.")
             os.rename(staged, location)
             return
         fs, path = _filesystem(location)
@@ -66,12 +76,14 @@ class ModelFiles:
         if "://" not in source or source.startswith("file://"):
             local = source.removeprefix("file://")
             if not os.path.isdir(local):
-                raise NotFoundError(f"{source} is not a folder; give the folder that holds the MLmodel file.")
+                raise NotFoundError(f"{self._shown(source)} is not a folder; give the folder that holds the MLmodel "
+                                    "file.")
             shutil.copytree(local, target, symlinks=True)
         else:
             fs, path = _filesystem(source)
             if fs.get_file_info(path).type != pafs.FileType.Directory:
-                raise NotFoundError(f"{source} is not a folder; give the folder that holds the MLmodel file.")
+                raise NotFoundError(f"{self._shown(source)} is not a folder; give the folder that holds the MLmodel "
+                                    "file.")
             os.makedirs(target)
             pafs.copy_files(path, target, source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
         # The staging folder itself becomes the version folder.
@@ -85,7 +97,7 @@ class ModelFiles:
         """A local folder holding the version's files (downloaded once, when on an object store)."""
         if self.layout.is_local:
             if not os.path.isdir(location):
-                raise NotFoundError(f"the model files at {location} are missing.")
+                raise NotFoundError(f"the model files at {self._shown(location)} are missing.")
             return location
         cache = os.path.join(_private_cache(), hashlib.sha256(location.encode()).hexdigest())
         if not os.path.isdir(cache):

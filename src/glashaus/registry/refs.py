@@ -23,10 +23,11 @@ import re
 from dataclasses import dataclass
 
 from glashaus.catalog import Name, parse_name
+from glashaus.catalog.names import parse_number
 from glashaus.errors import InvalidArgumentError, InvalidNameError
 from glashaus.mlflow_checks import check_alias_name
 
-_DIGITS = re.compile(r"^[vV]?(\d+)$")
+_DIGITS = re.compile(r"^[vV]?([0-9]+)$")
 _EXAMPLE = "use e.g. 'main.shop.reco/3', 'main.shop.reco@champion' or 'main.shop.reco/latest'"
 _URI_EXAMPLE = ("use e.g. 'models:/main.shop.reco/3', 'models:/main.shop.reco@champion', "
                 "'models:/main.shop.reco/latest' or a logged model's 'models:/m-<id>'")
@@ -111,10 +112,10 @@ def parse_ref(text: str) -> ModelRef:
 
 
 def _positive(digits: str, text: str) -> int:
-    version = int(digits)
-    if version < 1:
-        raise InvalidNameError(f"{text!r}: model versions start at 1.")
-    return version
+    try:
+        return parse_number(digits, what=f"the model version in {text!r:.80}", minimum=1)
+    except InvalidArgumentError as exc:
+        raise InvalidNameError(f"{exc} Model versions start at 1.") from None
 
 
 def check_alias(alias: str) -> str:

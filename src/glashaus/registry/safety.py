@@ -64,6 +64,9 @@ def read_mlmodel(folder: str) -> dict[str, Any]:
             data = yaml.safe_load(f)
     except yaml.YAMLError as exc:
         raise InvalidArgumentError(f"the model's MLmodel file is not valid YAML: {exc}") from None
+    except RecursionError:  # PyYAML composes nested values recursively
+        raise InvalidArgumentError("the model's MLmodel file nests values too deeply to be read; write it with "
+                                   "mlflow's save_model/log_model.") from None
     if not isinstance(data, dict) or not isinstance(data.get("flavors"), dict):
         raise InvalidArgumentError("the model's MLmodel file has no 'flavors' section.")
     return data

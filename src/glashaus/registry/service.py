@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from glashaus.access import Principal, request
 from glashaus.catalog import Name, Securable, parse_name
+from glashaus.catalog.names import check_int64, parse_number
 from glashaus.catalog.tables import utcnow
 from glashaus.errors import (
     AlreadyExistsError,
@@ -511,14 +512,12 @@ def _model_name(name: str) -> Name:
 
 def _version_number(version: Any) -> int:
     if isinstance(version, bool) or not isinstance(version, int | str):
-        raise InvalidArgumentError(f"a model version is a number like 3, not {version!r}.")
-    try:
-        number = int(version)
-    except ValueError:
-        raise InvalidArgumentError(f"a model version is a number like 3, not {version!r}.") from None
-    if number < 1:
-        raise InvalidArgumentError(f"model versions start at 1; got {number}.")
-    return number
+        raise InvalidArgumentError(f"a model version is a number like 3, not {version!r:.80}.")
+    if isinstance(version, str):
+        return parse_number(version, what="a model version", minimum=1)
+    if version < 1:
+        raise InvalidArgumentError(f"model versions start at 1; got {version}.")
+    return check_int64(version, what="a model version")
 
 
 def _check_tags(tags: dict[str, str] | None, *, what: str) -> dict[str, str]:
@@ -580,7 +579,7 @@ def _input_example(folder: str | None, mlmodel: dict[str, Any] | None) -> Any:
     try:
         with open(full, encoding="utf-8") as f:
             return json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # nested too deep for the parser: shown as no example
         return None
 
 

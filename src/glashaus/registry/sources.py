@@ -74,11 +74,11 @@ def _storage_path(tables: TablesService, who: Principal, source: str, action: st
             _refuse(tables, who, source, "it is not an absolute path (or a /Volumes/... path)", action)
         path, root = os.path.realpath(path), os.path.realpath(layout.root)
         if os.path.commonpath([path, root]) != root:
-            _refuse(tables, who, source, f"it is outside the lakehouse's managed storage ({layout.root})", action)
+            _refuse(tables, who, source, "it is outside the lakehouse's managed storage", action)
     else:
         path, root = source.rstrip("/"), layout.root
         if not path.startswith(root + "/"):
-            _refuse(tables, who, source, f"it is outside the lakehouse's managed storage ({layout.root})", action)
+            _refuse(tables, who, source, "it is outside the lakehouse's managed storage", action)
     for kind in SOURCE_KINDS:
         for securable in tables.catalog.search(kind=kind):
             where = securable.storage_location

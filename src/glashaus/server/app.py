@@ -7,12 +7,16 @@ service: grants, row filters, column masks and the audit log are those of the
 embedded API, enforced here because the data passes through the server. Audit events
 of a request carry its client address and one request id (``X-Request-Id``).
 
-Limits: request bodies over ``max_body_bytes`` get 413; an address that sent
-``max_auth_failures`` bad tokens within ``auth_window`` seconds gets 429 until the
-window has passed; every failed sign-in is audited (``auth.failed``, ``deny``). A SQL
-query (``/api/sql``) is interrupted when its client disconnects, while it computes and
-while its rows stream; its time, memory and spill limits are the lakehouse's
-(``glashaus serve --query-timeout-s ...``, ``glashaus.sql.limits``).
+Limits: request bodies over ``max_body_bytes`` get 413; JSON nested deeper than
+``wire.MAX_JSON_DEPTH`` gets 400; an address or token prefix that keeps failing to sign
+in is slowed down (``signin.py``: 429, exponential backoff; a correct token is always
+accepted); every failed sign-in is audited (``auth.failed``, ``deny``). The client
+address is the TCP peer, or what a proxy listed in ``trusted_proxies`` forwards
+(``X-Forwarded-For``); no proxy is trusted unless configured. Error messages never name
+the lakehouse root (``<lakehouse>`` stands for it). A SQL query (``/api/sql``) is
+interrupted when its client disconnects, while it computes and while its rows stream;
+its time, memory and spill limits are the lakehouse's (``glashaus serve
+--query-timeout-s ...``, ``glashaus.sql.limits``).
 
 >>> app = create_app(glashaus.connect("./lakehouse"))             # doctest: +SKIP
 >>> with ServerThread(app) as server: print(server.url)            # doctest: +SKIP
@@ -20,10 +24,7 @@ while its rows stream; its time, memory and spill limits are the lakehouse's
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import dataclasses
-import datetime as dt
 import inspect
 import logging
 import socket
@@ -31,7 +32,7 @@ import threading
 import time
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -39,7 +40,6 @@ import pyarrow as pa
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -48,7 +48,7 @@ import glashaus
 from glashaus.access import Principal
 from glashaus.access import request as audit_request
 from glashaus.access.audit import client_address
-from glashaus.catalog.names import Name
+from glashaus.access.directory import ANONYMOUS
 from glashaus.errors import (
     AuthenticationError,
     GlashausError,
@@ -58,62 +58,17 @@ from glashaus.errors import (
 )
 from glashaus.lakehouse import Lakehouse
 from glashaus.server import mlflow as mlflow_protocol
+from glashaus.server import openapi
 from glashaus.server import serving as serving_routes
 from glashaus.server import wire
 from glashaus.server.operations import OPERATIONS, Operation
+from glashaus.server.signin import SignInGate
 from glashaus.sql.limits import Cancellation
 from glashaus.web import pages as web
 
 log = logging.getLogger("glashaus.server")
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
-ANONYMOUS = "anonymous"
-
-
-# -- sign-in limits ----------------------------------------------------------------------
-
-
-class SignInGate:
-    """Counts failed sign-ins per client address; refuses an address with too many recent ones."""
-
-    def __init__(self, max_failures: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.max_failures = max_failures
-        self.window = window
-        self.clock = clock
-        self._failures: dict[str, collections.deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, address: str) -> None:
-        """Raise :class:`RateLimitedError` if ``address`` is locked out."""
-        with self._lock:
-            recent = self._recent(address)
-            if recent is not None and len(recent) >= self.max_failures:
-                wait = max(1, int(recent[0] + self.window - self.clock()) + 1)
-                exc = RateLimitedError(
-                    f"too many failed sign-ins from {address}: try again in {wait} s with a valid token."
-                )
-                exc.retry_after = wait  # type: ignore[attr-defined]
-                raise exc
-
-    def fail(self, address: str) -> None:
-        with self._lock:
-            self._recent(address)
-            self._failures.setdefault(address, collections.deque()).append(self.clock())
-            if len(self._failures) > 10_000:  # forget addresses whose failures are all old
-                for key in [k for k, v in self._failures.items() if v[-1] < self.clock() - self.window]:
-                    del self._failures[key]
-
-    def _recent(self, address: str) -> collections.deque[float] | None:
-        recent = self._failures.get(address)
-        if recent is None:
-            return None
-        cutoff = self.clock() - self.window
-        while recent and recent[0] < cutoff:
-            recent.popleft()
-        if not recent:
-            del self._failures[address]
-            return None
-        return recent
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -145,8 +100,9 @@ def create_app(
         title="Glashaus",
         version=glashaus.__version__,
         description=(
-            "The Glashaus lakehouse over HTTP. Every route but `/health` needs "
-            "`Authorization: Bearer <token>` (`glashaus tokens create`). Rows travel as Arrow IPC "
+            "The Glashaus lakehouse over HTTP. Every route needs `Authorization: Bearer <token>` "
+            "(`glashaus tokens create`) but `/health` and this description (`/api/openapi.json`, "
+            "`/api/docs`), which is the same for every caller. Rows travel as Arrow IPC "
             "streams; errors are `{\"error_code\", \"message\"}`."
         ),
         docs_url="/api/docs",
@@ -164,7 +120,7 @@ def create_app(
         app.add_api_route(
             op.path, server.endpoint(op), methods=[op.http], name=f"{op.method} {op.path}",
             summary=op.summary, description=op.description, tags=[op.tag], response_model=None,
-            openapi_extra=_openapi(op), operation_id=_operation_id(op),
+            openapi_extra=openapi.operation_extra(op), operation_id=openapi.operation_id(op),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -178,17 +134,14 @@ def create_app(
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(wire.error_body(InvalidArgumentError.code, str(exc.errors())), status_code=400)
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "A Glashaus API token."}
-            }
-            app.openapi_schema = schema
-        return app.openapi_schema
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        # The last net under every face: a bug that escaped a route's own handling is still JSON,
+        # never Starlette's plain-text page (uvicorn logs the trace).
+        return JSONResponse(wire.error_body("INTERNAL_ERROR", "internal error; the server log has the details."),
+                            status_code=500)
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]
     mlflow_protocol.mount(app, server)
     web.mount(app, server)
     app.state.serving = serving_routes.mount(app, server, **(serving_options or {}))
@@ -203,12 +156,33 @@ def shutdown(app: FastAPI) -> None:
 
 
 class _Server:
-    """What the routes share: the one Lakehouse, the limits, the sign-in gate."""
+    """What the routes share: the one Lakehouse, the limits, the sign-in gate, error messages."""
 
     def __init__(self, lakehouse: Lakehouse, max_body_bytes: int, gate: SignInGate) -> None:
         self.lakehouse = lakehouse
         self.max_body_bytes = max_body_bytes
         self.gate = gate
+        root = lakehouse.root
+        # Longest first: 'file:///srv/lh' before '/srv/lh'.
+        self.hidden = tuple(sorted({root, f"file://{root}"} if "://" not in root else {root}, key=len,
+                                   reverse=True))
+
+    def public_message(self, exc: GlashausError) -> str:
+        """``exc``'s message as callers see it: the lakehouse root, wherever a message names a stored
+        file (or a library's error quoted in it does), is ``<lakehouse>``. Storage locations are for
+        admins and owners (``docs/access.md``); an error must not hand them to anyone else."""
+        return wire.hide_paths(str(exc), self.hidden)
+
+    def error(self, exc: GlashausError) -> JSONResponse:
+        """The JSON error answer of every face but MLflow's (which renames codes)."""
+        status = wire.status_of(exc)
+        headers = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if status == 429:
+            headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
+        return JSONResponse(wire.error_body(exc.code, self.public_message(exc)), status_code=status,
+                            headers=headers)
 
     def endpoint(self, op: Operation) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -225,7 +199,7 @@ class _Server:
                     with client_address(address), audit_request(request_id), \
                             (cancellation.active() if cancellation else contextlib.nullcontext()):
                         arguments = _arguments(op, request, body)
-                        view = self.lakehouse.as_user(principal.name)
+                        view = self.lakehouse.as_user(principal)
                         return getattr(view, op.stream or op.method)(**arguments)
 
                 if cancellation is None:
@@ -234,7 +208,7 @@ class _Server:
                     value = await _while_connected(request, cancellation, work)
                 response = _respond(op, value, cancellation)
             except GlashausError as exc:
-                response = _error(exc)
+                response = self.error(exc)
             except BaseException as exc:  # a bug (a Rust panic is a BaseException): log it, never send a trace
                 if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                     raise
@@ -275,35 +249,47 @@ class _Server:
                       token: str | None = None, cached_only: bool = False) -> Principal | None:
         """The caller, from the bearer token or from ``token`` (the web shell's cookie or sign-in form).
 
+        A token that verifies is always accepted. One that does not is audited (``auth.failed``) and
+        counted by the sign-in gate, which answers 429 instead of 401 once the address or the
+        token's prefix keeps failing (``signin.py``).
+
         ``cached_only``: no I/O (for the event loop): the caller if the token was verified in the
         last few seconds (``Directory.cached_principal``), else None: call again in a thread.
         """
-        self.gate.check(address)
         header = request.headers.get("authorization", "")
         scheme, _, bearer = header.partition(" ")
         if cached_only:
             if token is None and scheme.lower() != "bearer":
                 return None
             return self.lakehouse.directory.cached_principal((token if token is not None else bearer).strip())
+        if token is None and scheme.lower() == "bearer":
+            token = bearer
+        token = token.strip() if token is not None else None
         try:
-            if token is None:
-                if not header:
-                    raise AuthenticationError(
-                        "missing token: send 'Authorization: Bearer <token>' (create one with lh.create_token() "
-                        "or `glashaus tokens create`)."
-                    )
-                if scheme.lower() != "bearer" or not bearer.strip():
-                    raise AuthenticationError("the Authorization header must be 'Bearer <token>'.")
-                token = bearer
-            return self.lakehouse.directory.verify_token(token.strip())
-        except AuthenticationError as exc:
-            self.gate.fail(address)
-            with client_address(address), audit_request(request_id):
-                self.lakehouse.audit.record(
-                    principal=ANONYMOUS, action="auth.failed", decision="deny", reason=str(exc),
-                    details={"method": request.method, "path": request.url.path},
+            if not header and token is None:
+                raise AuthenticationError(
+                    "missing token: send 'Authorization: Bearer <token>' (create one with lh.create_token() "
+                    "or `glashaus tokens create`)."
                 )
-            raise
+            if not token:
+                raise AuthenticationError("the Authorization header must be 'Bearer <token>'.")
+            return self.lakehouse.directory.verify_token(token)
+        except AuthenticationError as exc:
+            backoff = self.gate.failed(address, token)
+            details: dict[str, Any] = {"method": request.method, "path": request.url.path}
+            if backoff is not None:
+                details["backoff_seconds"] = backoff.seconds
+            with client_address(address), audit_request(request_id):
+                self.lakehouse.audit.record(principal=ANONYMOUS, action="auth.failed", decision="deny",
+                                            reason=str(exc), details=details)
+            if backoff is None:
+                raise
+            limited = RateLimitedError(
+                f"{exc} Too many failed sign-ins {backoff.reason}: wait {backoff.seconds} s before trying again "
+                "(a valid token is always accepted)."
+            )
+            limited.retry_after = backoff.seconds  # type: ignore[attr-defined]
+            raise limited from None
 
 
 # -- arguments and responses -------------------------------------------------------------------
@@ -343,10 +329,7 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
     if op.carrier == "query":
         given = [(k, v, True) for k, v in request.query_params.multi_items()]
     elif body:
-        try:
-            payload = wire.loads(body)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"the request body is not valid JSON: {exc}.") from None
+        payload = wire.read_json(body)
         if not isinstance(payload, dict):
             raise InvalidArgumentError("the request body must be a JSON object of the operation's parameters.")
         given = [(k, v, False) for k, v in payload.items()]
@@ -457,105 +440,6 @@ def _respond(op: Operation, value: Any, cancellation: Cancellation | None = None
     return JSONResponse(wire.to_wire(value, op.returns))
 
 
-def _error(exc: GlashausError) -> JSONResponse:
-    status = wire.status_of(exc)
-    headers = {}
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    if status == 429:
-        headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
-    return JSONResponse(wire.error_body(exc.code, str(exc)), status_code=status, headers=headers)
-
-
-# -- OpenAPI ------------------------------------------------------------------------------------
-
-
-def _operation_id(op: Operation) -> str:
-    return op.method if op.client else f"{op.method}_{op.path.split('/')[2].replace('-', '_')}"
-
-
-def _schema(hint: Any) -> dict[str, Any]:
-    """A JSON schema for a type hint (as ``wire.py`` puts it on the wire)."""
-    members = wire._members(hint)
-    if members is not None:
-        options = [_schema(m) for m in members if m is not type(None)]
-        out = options[0] if len(options) == 1 else {"anyOf": options}
-        return {**out, "nullable": True} if type(None) in members else out
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Literal:
-        return {"type": "string", "enum": list(args)}
-    if hint is int:  # 64-bit on the wire, as everywhere below
-        return {"type": "integer", "format": "int64", "minimum": wire.INT_MIN, "maximum": wire.INT_MAX}
-    simple = {str: "string", float: "number", bool: "boolean", Name: "string"}
-    if hint in simple:
-        return {"type": simple[hint]}
-    if hint is dt.datetime:
-        return {"type": "string", "format": "date-time"}
-    if hint is dt.timedelta:
-        return {"type": "number", "description": "seconds"}
-    if hint is pa.Schema:
-        return {"type": "string", "format": "byte", "description": "an Arrow IPC schema message, base64"}
-    if origin in (list, tuple, set, frozenset):
-        return {"type": "array", "items": _schema(args[0]) if args else {}}
-    if origin is dict:
-        return {"type": "object", "additionalProperties": _schema(args[1]) if len(args) == 2 else {}}
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints = wire._field_hints(hint)
-        return {"type": "object", "title": hint.__name__,
-                "properties": {f.name: _schema(hints.get(f.name, Any)) for f in dataclasses.fields(hint)}}
-    return {}
-
-
-def _openapi(op: Operation) -> dict[str, Any]:
-    params = op.signature.parameters
-    urls = op.url_names
-    parameters = [
-        {"name": urls[name], "in": "path", "required": True, "schema": _schema(op.hints.get(name, Any))}
-        for name in op.path_params
-    ]
-    rest = {n: p for n, p in params.items() if n not in urls and n != op.body}
-    required = [n for n, p in rest.items() if p.default is inspect.Parameter.empty]
-    extra: dict[str, Any] = {"security": [{"bearer": []}]}
-    if op.carrier == "query":
-        parameters += [
-            {"name": n, "in": "query", "required": n in required, "schema": _schema(op.hints.get(n, Any)),
-             "description": "JSON for values that are not strings"}
-            for n in rest
-        ]
-    elif rest:
-        extra["requestBody"] = {"required": bool(required), "content": {"application/json": {"schema": {
-            "type": "object", "required": required,
-            "properties": {n: _schema(op.hints.get(n, Any)) for n in rest},
-        }}}}
-    if op.body_kind == "arrow":
-        extra["requestBody"] = {"required": True, "content": {wire.ARROW_STREAM: {"schema": {"type": "string",
-                                                                                         "format": "binary"}}}}
-    elif op.body_kind == "bytes":
-        extra["requestBody"] = {"required": True, "content": {"application/octet-stream": {
-            "schema": {"type": "string", "format": "binary"}}}}
-    if op.response in ("arrow", "result"):
-        ok = {"description": "an Arrow IPC stream, one message per record batch",
-              "content": {wire.ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}
-    elif op.response == "bytes":
-        ok = {"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string"}}}}
-    else:
-        ok = {"description": "OK", "content": {"application/json": {"schema": _schema(op.returns)}}}
-    error = {"content": {"application/json": {"schema": {"type": "object", "properties": {
-        "error_code": {"type": "string"}, "message": {"type": "string"}}}}}}
-    extra["responses"] = {
-        "200": ok,
-        "400": {"description": "bad input", **error},
-        "401": {"description": "missing, invalid, expired or revoked token", **error},
-        "403": {"description": "a privilege is missing", **error},
-        "404": {"description": "no such securable, principal or file", **error},
-        "413": {"description": "request body too large", **error},
-        "429": {"description": "too many failed sign-ins from this address", **error},
-    }
-    if parameters:
-        extra["parameters"] = parameters
-    return extra
-
-
 # -- running ------------------------------------------------------------------------------------
 
 
@@ -563,6 +447,21 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def proxy_settings(trusted_proxies: Sequence[str] = ()) -> dict[str, Any]:
+    """uvicorn's settings for forwarded headers: ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are
+    believed only from ``trusted_proxies`` (addresses or networks, e.g. ``10.0.0.5``, ``10.0.0.0/24``);
+    with none (the default) the client is the TCP peer, whatever headers it sends.
+
+    uvicorn's own default believes them from 127.0.0.1, so any local process could claim any
+    client address: in the audit log, and towards the sign-in limit.
+
+    >>> proxy_settings()
+    {'proxy_headers': False, 'forwarded_allow_ips': []}
+    """
+    trusted = [str(p).strip() for p in trusted_proxies if str(p).strip()]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 class ServerThread:
@@ -573,10 +472,10 @@ class ServerThread:
     """
 
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", trusted_proxies: Sequence[str] = ()) -> None:
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level=log_level,
-                                                    lifespan="on"))
+                                                    lifespan="on", **proxy_settings(trusted_proxies)))
         self.thread = threading.Thread(target=self.server.run, name="glashaus-server", daemon=True)
 
     @property
@@ -605,10 +504,11 @@ class ServerThread:
 
 
 def serve(lakehouse: Lakehouse, *, host: str = "127.0.0.1", port: int = 8080,
-          max_body_bytes: int = DEFAULT_MAX_BODY, log_level: str = "info") -> None:
+          max_body_bytes: int = DEFAULT_MAX_BODY, log_level: str = "info",
+          trusted_proxies: Sequence[str] = ()) -> None:
     """Serve ``lakehouse`` until interrupted (what ``glashaus serve`` runs)."""
     app = create_app(lakehouse, max_body_bytes=max_body_bytes)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, **proxy_settings(trusted_proxies))
     finally:
         shutdown(app)

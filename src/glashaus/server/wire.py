@@ -25,6 +25,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -32,7 +33,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from glashaus.catalog.names import Name
+from glashaus.catalog.names import INT64_MAX, INT64_MIN, Name
 from glashaus.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -53,7 +54,7 @@ log = logging.getLogger("glashaus.server")
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: Integers on the wire are 64-bit, as everywhere below (Arrow, Delta, DuckDB, the metastore).
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = INT64_MIN, INT64_MAX
 #: Most rows per record batch on the wire (``benchmarks/server_read.py``: fewer, larger batches
 #: cost less per row to send than 64 Ki-row ones; a 10M-row read was ~15% faster).
 BATCH_ROWS = 256 * 1024
@@ -63,17 +64,76 @@ class WireError(ValueError):
     """A value does not have the shape its type hint asks for."""
 
 
+#: The deepest nesting of arrays and objects a request's JSON may have. Python's parser (and
+#: everything that walks a parsed value) recurses once per level and fails with RecursionError
+#: around 1,000, which is a crash, not an answer; no message Glashaus, MLflow or a scoring format
+#: takes nests anywhere near this deep (a 5-d tensor is 6 levels).
+MAX_JSON_DEPTH = 64
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_PAIRS = (b"[]", b"{}")
+
+
 def _no_constant(name: str) -> Any:
     raise WireError(f"{name} is not a JSON number; send a finite number")
 
 
-def loads(text: str | bytes) -> Any:
-    """Strict JSON: ``NaN`` and ``Infinity`` (which Python's json accepts) are refused.
+def check_json_depth(text: str | bytes, *, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`WireError` if JSON ``text`` nests arrays and objects deeper than ``limit``.
+
+    Runs before any parser sees the text, at C speed: strings are cut out, every byte but
+    brackets dropped, then innermost pairs are removed ``limit`` times; pairs still left nest
+    deeper. (Brackets that never pair up are broken JSON: few of them are left to the parser
+    to report, many are refused here, since the parser would recurse into them first.)
+
+    >>> check_json_depth(b'{"a": [[1], "]]]"]}', limit=3)
+    >>> check_json_depth("[[[[]]]]", limit=3)
+    Traceback (most recent call last):
+    ...
+    glashaus.server.wire.WireError: JSON nested deeper than 3 levels: send flatter data
+    """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if data.count(b"[") + data.count(b"{") <= limit:  # the common case: too few brackets to matter
+        return
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        shorter = brackets.replace(_PAIRS[0], b"").replace(_PAIRS[1], b"")
+        if len(shorter) == len(brackets):
+            break
+        brackets = shorter
+    if not brackets:
+        return
+    paired = len(brackets.replace(_PAIRS[0], b"").replace(_PAIRS[1], b"")) < len(brackets)
+    if not paired and brackets.count(b"[") + brackets.count(b"{") <= limit:
+        return  # brackets that do not pair up, and few: not JSON, which the parser reports
+    raise WireError(f"JSON nested deeper than {limit} levels: send flatter data")
+
+
+def loads(text: str | bytes, *, strict: bool = True) -> Any:
+    """JSON from a caller, nested at most :data:`MAX_JSON_DEPTH` deep (:class:`WireError` otherwise).
+
+    ``strict``: ``NaN`` and ``Infinity`` (which Python's json accepts) are refused too.
 
     >>> loads("[1, 2.5]")
     [1, 2.5]
     """
-    return json.loads(text, parse_constant=_no_constant)
+    check_json_depth(text)
+    return json.loads(text, parse_constant=_no_constant) if strict else json.loads(text)
+
+
+def read_json(body: str | bytes, *, what: str = "the request body", strict: bool = True) -> Any:
+    """:func:`loads` for a request: any problem is :class:`InvalidArgumentError` naming ``what``.
+
+    >>> read_json(b'{"query": "SELECT 1"}')
+    {'query': 'SELECT 1'}
+    """
+    try:
+        return loads(body, strict=strict)
+    except WireError as exc:
+        raise InvalidArgumentError(f"{what} cannot be used: {exc}.") from None
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InvalidArgumentError(f"{what} is not valid JSON: {exc}.") from None
 
 
 # -- JSON values ------------------------------------------------------------------------
@@ -502,6 +562,18 @@ def status_of(exc: GlashausError) -> int:
         if cls in _STATUS:
             return _STATUS[cls]
     return 400
+
+
+def hide_paths(message: str, hidden: Iterable[str], *, shown: str = "<lakehouse>") -> str:
+    """``message`` with each of the ``hidden`` prefixes (a lakehouse root, longest first) as ``shown``.
+
+    >>> hide_paths("no file at /srv/lh/volumes/x", ["/srv/lh"])
+    'no file at <lakehouse>/volumes/x'
+    """
+    for prefix in hidden:
+        if len(prefix) > 1:  # a root of '/' would hide every slash
+            message = message.replace(prefix, shown)
+    return message
 
 
 def error_body(code: str, message: str) -> dict[str, str]:

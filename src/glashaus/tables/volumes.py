@@ -30,6 +30,23 @@ class FileInfo:
     modified: str | None
 
 
+#: The longest file or folder name (in UTF-8 bytes) local file systems take; longer ones are refused
+#: before they reach storage, on object stores too, so a path works wherever the lakehouse lives.
+MAX_NAME_BYTES = 255
+
+
+def check_name_lengths(parts: list[str], *, what: str) -> None:
+    """Refuse a path with a name longer than :data:`MAX_NAME_BYTES` (:class:`InvalidArgumentError`).
+
+    >>> check_name_lengths(["a", "b.txt"], what="file path 'a/b.txt'")
+    """
+    for part in parts:
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            raise InvalidArgumentError(f"{what}: the name {part[:40]!r}... is {size} bytes long; a file or folder "
+                                       f"name may have at most {MAX_NAME_BYTES} bytes.")
+
+
 def check_path(path: str) -> str:
     """A normalised relative path inside a volume, or :class:`InvalidArgumentError`.
 
@@ -39,10 +56,11 @@ def check_path(path: str) -> str:
     if not isinstance(path, str) or not path.strip("/"):
         raise InvalidArgumentError("a file path inside a volume may not be empty.")
     if "\\" in path or "\x00" in path or path.startswith("/"):
-        raise InvalidArgumentError(f"file path {path!r} must be relative, with forward slashes.")
+        raise InvalidArgumentError(f"file path {path!r:.200} must be relative, with forward slashes.")
     parts = path.split("/")
     if any(p in ("", ".", "..") for p in parts):
-        raise InvalidArgumentError(f"file path {path!r} may not contain empty, '.' or '..' parts.")
+        raise InvalidArgumentError(f"file path {path!r:.200} may not contain empty, '.' or '..' parts.")
+    check_name_lengths(parts, what=f"file path {path[:80]!r}")
     return posixpath.join(*parts)
 
 
@@ -87,9 +105,9 @@ class VolumesService:
         with request():
             _, fs, base = self._volume(who, volume, "WRITE VOLUME", "volume.put")
             target = f"{base}/{rel}"
-            if not overwrite and fs.get_file_info(target).type != pafs.FileType.NotFound:
-                raise InvalidArgumentError(f"{volume}/{rel} exists already; pass overwrite=True to replace it.")
             with _file_errors(volume, rel):
+                if not overwrite and fs.get_file_info(target).type != pafs.FileType.NotFound:
+                    raise InvalidArgumentError(f"{volume}/{rel} exists already; pass overwrite=True to replace it.")
                 if fs.get_file_info(target).type == pafs.FileType.Directory:
                     raise IsADirectoryError(target)
                 fs.create_dir(posixpath.dirname(target), recursive=True)
@@ -115,14 +133,14 @@ class VolumesService:
         with request():
             _, fs, base = self._volume(who, volume, "READ VOLUME", "volume.list")
             root = f"{base}/{check_path(prefix)}" if prefix else base
-            found = fs.get_file_info(root)
-            if found.type == pafs.FileType.File:  # a prefix naming one file lists that file
-                infos = [found]
-            elif found.type == pafs.FileType.Directory:
-                with _file_errors(volume, prefix):
+            with _file_errors(volume, prefix):
+                found = fs.get_file_info(root)
+                if found.type == pafs.FileType.File:  # a prefix naming one file lists that file
+                    infos = [found]
+                elif found.type == pafs.FileType.Directory:
                     infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
-            else:
-                infos = []
+                else:
+                    infos = []
             return sorted(
                 (
                     FileInfo(info.path[len(base) + 1 :], info.size or 0, str(info.mtime) if info.mtime else None)

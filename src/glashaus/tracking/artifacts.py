@@ -16,13 +16,17 @@ ArtifactPath(experiment_id='3', kind='run', owner_id='0a1b', rel='model/MLmodel'
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import posixpath
 import uuid
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import pyarrow.fs as pafs
 
 from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.tables.volumes import check_name_lengths
 from glashaus.tracking.entities import ArtifactFile
 
 #: Uploads in flight (never listed).
@@ -44,10 +48,11 @@ def check_relative(path: str, *, what: str = "artifact path") -> str:
     if not isinstance(path, str):
         raise InvalidArgumentError(f"the {what} must be a string.")
     if "\x00" in path or "\\" in path or path.startswith("/"):
-        raise InvalidArgumentError(f"{what} {path!r} must be relative, with forward slashes and no NUL.")
+        raise InvalidArgumentError(f"{what} {path!r:.200} must be relative, with forward slashes and no NUL.")
     parts = path.strip("/").split("/") if path.strip("/") else []
     if any(p in ("", ".", "..") for p in parts):
-        raise InvalidArgumentError(f"{what} {path!r} may not contain empty, '.' or '..' parts.")
+        raise InvalidArgumentError(f"{what} {path!r:.200} may not contain empty, '.' or '..' parts.")
+    check_name_lengths(parts, what=f"{what} {path[:80]!r}")
     return "/".join(parts)
 
 
@@ -81,23 +86,30 @@ class ArtifactFiles:
         if not rel:
             raise InvalidArgumentError("an artifact upload needs a file name below the artifacts folder.")
         target = self._at(rel)
-        if self.fs.get_file_info(target).type == pafs.FileType.Directory:
-            raise InvalidArgumentError(f"artifact {rel!r} is a folder; upload files below it.")
-        folder = posixpath.dirname(target)
-        self.fs.create_dir(folder, recursive=True)
-        temp = f"{folder}/{_TEMP}{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(temp) as out:
-            out.write(data)
-        self.fs.move(temp, target)
+        with _caller_errors(rel):
+            if self.fs.get_file_info(target).type == pafs.FileType.Directory:
+                raise InvalidArgumentError(f"artifact {rel!r} is a folder; upload files below it.")
+            folder = posixpath.dirname(target)
+            self.fs.create_dir(folder, recursive=True)
+            temp = f"{folder}/{_TEMP}{uuid.uuid4().hex}"
+            try:
+                with self.fs.open_output_stream(temp) as out:
+                    out.write(data)
+                self.fs.move(temp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    self.fs.delete_file(temp)
+                raise
         return ArtifactFile(posixpath.basename(rel), False, len(data))
 
     def get(self, rel: str) -> bytes:
-        info = self.fs.get_file_info(self._at(rel))
-        if info.type != pafs.FileType.File:
-            raise NotFoundError(f"artifact {rel!r} does not exist" + (" (it is a folder)." if
-                                                                      info.type == pafs.FileType.Directory else "."))
-        with self.fs.open_input_stream(self._at(rel)) as src:
-            return src.read()
+        with _caller_errors(rel):
+            info = self.fs.get_file_info(self._at(rel))
+            if info.type != pafs.FileType.File:
+                raise NotFoundError(f"artifact {rel!r} does not exist" + (
+                    " (it is a folder)." if info.type == pafs.FileType.Directory else "."))
+            with self.fs.open_input_stream(self._at(rel)) as src:
+                return src.read()
 
     def list(self, rel: str) -> list[ArtifactFile]:
         """The files and folders directly inside ``rel`` (nothing for a file or a missing folder)."""
@@ -116,8 +128,26 @@ class ArtifactFiles:
 
     def delete(self, rel: str) -> None:
         target = self._at(rel)
-        kind = self.fs.get_file_info(target).type
-        if kind == pafs.FileType.Directory:
-            self.fs.delete_dir(target)
-        elif kind == pafs.FileType.File:
-            self.fs.delete_file(target)
+        with _caller_errors(rel):
+            kind = self.fs.get_file_info(target).type
+            if kind == pafs.FileType.Directory:
+                self.fs.delete_dir(target)
+            elif kind == pafs.FileType.File:
+                self.fs.delete_file(target)
+
+
+@contextlib.contextmanager
+def _caller_errors(rel: str) -> Iterator[None]:
+    """What the file system refuses because of the path the caller chose, as the caller's error.
+
+    (The file system's own messages name the absolute path in managed storage: never shown.)
+    """
+    try:
+        yield
+    except (NotADirectoryError, FileExistsError):
+        raise InvalidArgumentError(f"artifact path {rel!r:.200} runs through a file as if it were a folder; "
+                                   "choose another path.") from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InvalidArgumentError(f"artifact path {rel[:80]!r}... is too long for storage.") from None
+        raise

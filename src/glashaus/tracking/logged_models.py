@@ -175,9 +175,7 @@ class LoggedModels:
             offset = 0
             ids = [str(n) for n in numbers]
             if page_token:
-                token = utils.SearchLoggedModelsPaginationToken.decode(page_token)
-                token.validate(ids, filter_string, order_by)
-                offset = token.offset
+                offset = rules.logged_model_offset(page_token, ids, filter_string, order_by)
             with self.metastore.session() as s:
                 rows = s.scalars(sa.select(LoggedModelRow).where(LoggedModelRow.experiment_id.in_(numbers),
                                                                  LoggedModelRow.lifecycle_stage == "active"))

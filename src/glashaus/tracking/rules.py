@@ -18,6 +18,7 @@ import importlib
 from collections.abc import Iterator
 from types import ModuleType
 
+from glashaus.catalog.names import INT64_MAX
 from glashaus.errors import AlreadyExistsError, GlashausError, InvalidArgumentError, NotFoundError
 
 #: Largest page a search may ask for (MLflow's SEARCH_MAX_RESULTS_THRESHOLD).
@@ -61,10 +62,33 @@ def check_max_results(max_results: int, *, limit: int = MAX_RESULTS_THRESHOLD) -
 
 
 def page_offset(page_token: str | None) -> int:
-    with mlflow_rules():
-        offset = search_utils().SearchUtils.parse_start_offset_from_page_token(page_token)
-    if offset < 0:
-        raise InvalidArgumentError(f"Invalid page token {page_token!r}: negative offset.")
+    """Where a page starts, from MLflow's page token (base64 JSON ``{"offset": n}``); a token no
+    MLflow server wrote is INVALID_PARAMETER_VALUE, never a crash."""
+    try:
+        with mlflow_rules():
+            offset = search_utils().SearchUtils.parse_start_offset_from_page_token(page_token)
+    except (ValueError, TypeError, AttributeError):  # non-ASCII text, a token that is no JSON object, ...
+        offset = None
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= INT64_MAX:
+        raise InvalidArgumentError(f"Invalid page token {page_token!r:.80}: its offset is not a whole number from 0 "
+                                   f"to {INT64_MAX}.")
+    return offset
+
+
+def logged_model_offset(page_token: str, experiment_ids: list[str], filter_string: str | None,
+                        order_by: list[dict[str, Any]] | None) -> int:
+    """Where a page of logged models starts, from MLflow's token for them (which also pins the search)."""
+    utils = search_utils()
+    try:
+        with mlflow_rules():
+            token = utils.SearchLoggedModelsPaginationToken.decode(page_token)
+            token.validate(experiment_ids, filter_string, order_by)
+        offset = token.offset
+    except (ValueError, TypeError, AttributeError):  # not base64, not UTF-8, not a JSON object
+        offset = None
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= INT64_MAX:
+        raise InvalidArgumentError(f"Invalid page token {page_token!r:.80}: pass the next_page_token of the "
+                                   "previous page, unchanged.")
     return offset
 
 

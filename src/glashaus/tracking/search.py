@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from glashaus.catalog.names import check_int64
 from glashaus.errors import InvalidArgumentError
 from glashaus.tracking.rules import mlflow_rules, search_utils
 from glashaus.tracking.tables import DatasetRow, LatestMetricRow, ParamRow, RunInputRow, RunRow, RunTagRow
@@ -86,6 +87,8 @@ def filters(filter_string: str | None, dialect: str) -> list[Any]:
             if utils.is_string_attribute(type_, key, comparator) or utils.is_numeric_attribute(
                 type_, key, comparator
             ):
+                if isinstance(value, int):  # bound as a 64-bit integer: a larger one is the caller's error
+                    value = check_int64(value, what=f"the value compared with {key}")
                 conditions.append(compare(_attribute(key), comparator, value, dialect))
             elif utils.is_dataset(type_, comparator):
                 column = {"name": DatasetRow.name, "digest": DatasetRow.digest,

@@ -82,8 +82,8 @@ class Locations(Protocol):
 def experiment_number(experiment_id: Any) -> int:
     """MLflow experiment ids are decimal strings; Glashaus numbers them from 1."""
     text = str(experiment_id).strip() if experiment_id is not None else ""
-    if not text.isdigit() or len(text) > 18:
-        raise InvalidArgumentError(f"Invalid experiment ID {experiment_id!r}: experiment IDs are whole numbers.")
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise InvalidArgumentError(f"Invalid experiment ID {experiment_id!r:.80}: experiment IDs are whole numbers.")
     if int(text) == 0:
         raise NotFoundError(
             "experiment '0' (MLflow's Default experiment) does not exist: in Glashaus every experiment lives in "
@@ -598,7 +598,14 @@ class TrackingService:
             self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
             with self.metastore.session() as s:
                 tag = s.get(RunTagRow, (run_id, LOGGED_MODELS_TAG))
-                history = json.loads(tag.value) if tag is not None else []
+                try:
+                    history = json.loads(tag.value) if tag is not None else []
+                except (ValueError, RecursionError):
+                    history = None
+                if not isinstance(history, list):  # the tag is writable: someone set it by hand
+                    raise InvalidArgumentError(
+                        f"run {run_id}'s tag {LOGGED_MODELS_TAG!r} is not a JSON list of models, so no model can "
+                        "be added to it: delete the tag (MlflowClient().delete_tag) and log the model again.")
                 value = json.dumps([*history, model])
                 checks.check_run_tag(LOGGED_MODELS_TAG, value)
                 writes.upsert(s, RunTagRow, run_id, {LOGGED_MODELS_TAG: value})

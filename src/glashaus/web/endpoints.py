@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from glashaus.catalog.names import parse_name
 from glashaus.errors import GlashausError
-from glashaus.web.render import public_message, table_rows
+from glashaus.web.render import table_rows
 
 if TYPE_CHECKING:
     from glashaus.web.pages import Caller
@@ -49,7 +49,7 @@ def endpoint_page(caller: Caller) -> Response:
             rows = table_rows(lh.sql(inference_query(endpoint.inference_table, limit=INFERENCE_ROWS)).to_arrow(),
                               limit=INFERENCE_ROWS)
         except GlashausError as exc:
-            rows_error = public_message(exc)
+            rows_error = caller.message(exc)
     return caller.render("endpoint.html", title=f"Endpoint {endpoint.name}", active="endpoints", endpoint=endpoint,
                          routes=routes, shadow=shadow, rows=rows, rows_error=rows_error, limit=INFERENCE_ROWS)
 
@@ -68,4 +68,4 @@ def _serves(caller: Caller, model: str, variant: str) -> dict[str, Any]:
     try:
         return {"version": caller.view.models.version(f"{model}@{variant}").version, "problem": None}
     except GlashausError as exc:
-        return {"version": None, "problem": public_message(exc)}
+        return {"version": None, "problem": caller.message(exc)}

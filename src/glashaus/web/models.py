@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 
 from glashaus.errors import GlashausError
-from glashaus.web.render import public_message
+from glashaus.server import wire
 
 if TYPE_CHECKING:
     from glashaus.web.pages import Caller
@@ -58,7 +58,7 @@ def version_page(caller: Caller) -> Response:
         try:  # the run is governed by its experiment: the caller may use the model and still not read it
             run = lh.runs.get(mv.run_id)
         except GlashausError as exc:
-            run_error = public_message(exc)
+            run_error = caller.message(exc)
     signature = mv.signature or {}
     return caller.render(
         "model_version.html", title=f"{mv.name} version {mv.version}", active="models", mv=mv, run=run,
@@ -80,8 +80,8 @@ def signature_fields(spec: Any) -> list[dict[str, Any]] | None:
     """
     if spec is None:
         return None
-    try:
-        items = json.loads(spec) if isinstance(spec, str) else spec
+    try:  # stored from an uploaded MLmodel: parsed as any caller's JSON, nesting bounded
+        items = wire.loads(spec, strict=False) if isinstance(spec, str) else spec
     except ValueError:
         return [{"name": "", "type": str(spec), "required": True}]
     if not isinstance(items, list):

@@ -75,9 +75,15 @@ class Caller:
     user: str
     csrf: str
     form: dict[str, str]
+    #: Storage prefixes no message may show (the lakehouse root; ``_Server.hidden``).
+    hidden: tuple[str, ...] = ()
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> Response:
         return page(template, status=status, user=self.user, csrf=self.csrf, **context)
+
+    def message(self, exc: GlashausError) -> str:
+        """An error's message as this caller may see it (``render.public_message``)."""
+        return public_message(exc, hidden=self.hidden)
 
 
 Build = Callable[[Caller], Response]
@@ -133,7 +139,7 @@ class WebShell:
                 form = await read_form(request) if request.method == "POST" else {}
                 response = await run_in_threadpool(self._run, build, request, address, request_id, token, form)
             except GlashausError as exc:  # a bad form body, before anyone was signed in
-                response = _error_page(exc)
+                response = _error_page(exc, hidden=self.server.hidden)
             except Exception:  # a bug: log it, never show a stack trace
                 log.exception("page %s %s %s failed", request_id, request.method, request.url.path)
                 response = page("error.html", title="Error", status=500, status_code=500, message=(
@@ -157,8 +163,8 @@ class WebShell:
                     f"Your session has ended: {exc} Sign in again with a valid token."))
                 clear_cookie(response, SESSION_COOKIE)
                 return response
-            caller = Caller(request, self.server.lakehouse.as_user(principal.name), principal.name,
-                            self.sessions.csrf(token), form)
+            caller = Caller(request, self.server.lakehouse.as_user(principal), principal.name,
+                            self.sessions.csrf(token), form, self.server.hidden)
             try:
                 if request.method == "POST" and not self.sessions.check_csrf(token, form.get("csrf")):
                     reason = ("the form's CSRF token is missing or stale: reload the page and submit the form "
@@ -252,7 +258,7 @@ class WebShell:
             ).limit(PREVIEW_ROWS)
             preview = table_rows(lh.sql(query.sql(dialect="duckdb")).to_arrow(), limit=PREVIEW_ROWS)
         except GlashausError as exc:
-            preview_error = public_message(exc)
+            preview_error = caller.message(exc)
         return caller.render("object.html", info=info, grants=lh.show_grants(name.full), history=history,
                              preview=preview, preview_error=preview_error, preview_rows=PREVIEW_ROWS, **common)
 
@@ -280,7 +286,7 @@ class WebShell:
             result = caller.view.sql(query)
         except GlashausError as exc:
             return caller.render("sql.html", status=wire.status_of(exc), **{**context,
-                                                                              "error": public_message(exc)})
+                                                                              "error": caller.message(exc)})
         table = result.to_arrow()
         columns, rows = table_rows(table, limit=MAX_SQL_ROWS)
         context["result"] = {"statement": result.statement, "columns": columns, "rows": rows,
@@ -335,10 +341,11 @@ def _login_page(request: Request, *, message: str | None = None, level: str = "e
     return response
 
 
-def _error_page(exc: GlashausError, caller: Caller | None = None) -> Response:
+def _error_page(exc: GlashausError, caller: Caller | None = None, *, hidden: tuple[str, ...] = ()) -> Response:
     """The error's message on a page, with the status the REST API would answer."""
     status = wire.status_of(exc)
-    context = {"title": "Error", "status": status, "status_code": status, "message": public_message(exc)}
+    message = caller.message(exc) if caller is not None else public_message(exc, hidden=hidden)
+    context = {"title": "Error", "status": status, "status_code": status, "message": message}
     return caller.render("error.html", **context) if caller is not None else page("error.html", **context)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import jinja2
@@ -22,6 +23,7 @@ import pyarrow as pa
 from starlette.responses import HTMLResponse
 
 from glashaus.errors import GlashausError, NotFoundError
+from glashaus.server import wire
 
 _DID_YOU_MEAN = re.compile(r" Did you mean '[^']*'\?$")
 
@@ -107,13 +109,14 @@ def page(template: str, *, status: int = 200, headers: dict[str, str] | None = N
     return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
 
 
-def public_message(exc: GlashausError) -> str:
-    """The error's message, minus a 'did you mean' hint: it may name a securable the caller cannot see.
+def public_message(exc: GlashausError, *, hidden: Iterable[str] = ()) -> str:
+    """The error's message, minus a 'did you mean' hint (it may name a securable the caller cannot
+    see) and with the ``hidden`` storage prefixes (the lakehouse root) as ``<lakehouse>``.
 
     >>> public_message(NotFoundError("model 'main.shop.recp' does not exist. Did you mean 'main.shop.reco'?"))
     "model 'main.shop.recp' does not exist."
     """
-    message = str(exc)
+    message = wire.hide_paths(str(exc), hidden)
     if isinstance(exc, NotFoundError):
         message = _DID_YOU_MEAN.sub("", message)
     return message

@@ -17,7 +17,6 @@ Errors: any :class:`~glashaus.errors.GlashausError` becomes MLflow's
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -110,11 +109,14 @@ _CODE_OF_STATUS = {400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: 
                    429: "REQUEST_LIMIT_EXCEEDED"}
 
 
-def mlflow_error(exc: GlashausError) -> JSONResponse:
+def mlflow_error(exc: GlashausError, message: str | None = None) -> JSONResponse:
+    """MLflow's error answer for ``exc`` (``message``: the text to show, by default the error's own)."""
     status = _STATUS.get(exc.code) or wire.status_of(exc)
     # A Glashaus-only code (INVALID_NAME, SCHEMA_MISMATCH, ...) would be unknown to an MLflow client.
     code = exc.code if exc.code in MLFLOW_CODES else _CODE_OF_STATUS.get(status, "INTERNAL_ERROR")
-    return JSONResponse(wire.error_body(code, str(exc)), status_code=status)
+    headers = {"Retry-After": str(getattr(exc, "retry_after", 60))} if status == 429 else None
+    return JSONResponse(wire.error_body(code, str(exc) if message is None else message), status_code=status,
+                        headers=headers)
 
 
 def add_routes(app: FastAPI, server: Any, routes: list[Route]) -> None:
@@ -136,12 +138,12 @@ def _endpoint(server: Any, route: Route) -> Callable[[Request], Any]:
 
             def work() -> Any:
                 with client_address(address), audit_request(request_id):
-                    return route.handler(server.lakehouse.as_user(principal.name), req)
+                    return route.handler(server.lakehouse.as_user(principal), req)
 
             value = await run_in_threadpool(work)
             response = value if isinstance(value, Response) else JSONResponse(value)
         except GlashausError as exc:
-            response = mlflow_error(exc)
+            response = mlflow_error(exc, server.public_message(exc))
         except Exception:  # a bug: log it, never send a stack trace
             log.exception("MLflow request %s %s %s failed", request_id, request.method, request.url.path)
             response = JSONResponse(
@@ -160,10 +162,8 @@ def _request(route: Route, request: Request, body: bytes) -> MlflowRequest:
         multi.setdefault(key, []).append(value)
     params: dict[str, Any] = {k: v[-1] for k, v in multi.items()}
     if body and not route.raw_body:
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"the request body is not valid JSON: {exc}.") from None
+        # Not strict: MLflow's own server takes NaN and Infinity in bodies (Python's json does).
+        payload = wire.read_json(body, strict=False)
         if not isinstance(payload, dict):
             raise InvalidArgumentError("the request body must be a JSON object.")
         params.update(payload)

@@ -24,6 +24,7 @@ import json
 import urllib.parse
 from typing import Any
 
+from glashaus.catalog.names import parse_number
 from glashaus.errors import (
     AlreadyExistsError,
     GlashausError,
@@ -39,7 +40,7 @@ from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
 from glashaus.server.mlflow.tracking import ARTIFACT_TREES, SCHEME
 from glashaus.tracking.artifacts import check_relative, parse_artifact_path
 from glashaus.tracking.entities import ArtifactFile
-from glashaus.tracking.rules import mlflow_rules
+from glashaus.tracking.rules import mlflow_rules, page_offset
 
 #: The artifact proxy's first path segment for model version files.
 TREE = "registry"
@@ -78,10 +79,7 @@ def _name(message: Any, field: str = "name") -> str:
 
 
 def _version(message: Any) -> int:
-    text = str(_required(message, "version")).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidArgumentError(f"Model version must be a positive whole number, got {text!r}.")
-    return int(text)
+    return parse_number(str(_required(message, "version")), what="Model version", minimum=1)
 
 
 # -- MLflow's messages ------------------------------------------------------------------------
@@ -145,8 +143,7 @@ def _page(items: list[Any], max_results: int, page_token: str, limit: int) -> tu
     if max_results < 1 or max_results > limit:
         raise InvalidArgumentError(f"Invalid value for max_results: it must be between 1 and {limit}, "
                                    f"got {max_results}.")
-    with mlflow_rules():
-        start = SearchUtils.parse_start_offset_from_page_token(page_token or None)
+    start = page_offset(page_token or None)
     end = start + max_results
     if end >= len(items):
         return items[start:end], None
@@ -459,10 +456,14 @@ def _storage(lh: Any, artifact_path: str) -> str:
 def _tree_ref(path: str) -> tuple[ModelRef, str]:
     """``<catalog>.<schema>.<model>/<version>[/<file>]`` as a version reference and a file path."""
     parts = path.split("/") if path else []
-    if len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) < 1:
-        raise NotFoundError(f"no model files at 'registry/{path}': the path reads "
-                            "registry/<catalog>.<schema>.<model>/<version>[/<file>].")
-    return ModelRef(parse_model_name(parts[0]), version=int(parts[1])), "/".join(parts[2:])
+    shape = "the path reads registry/<catalog>.<schema>.<model>/<version>[/<file>]"
+    if len(parts) < 2:
+        raise NotFoundError(f"no model files at 'registry/{path}': {shape}.")
+    try:
+        version = parse_number(parts[1], what="the model version", minimum=1)
+    except InvalidArgumentError as exc:
+        raise NotFoundError(f"no model files at 'registry/{path:.200}': {exc} ({shape}).") from None
+    return ModelRef(parse_model_name(parts[0]), version=version), "/".join(parts[2:])
 
 
 class RegistryFiles:

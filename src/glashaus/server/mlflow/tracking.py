@@ -16,7 +16,6 @@ own trees under a first path segment of their own by adding to :data:`ARTIFACT_T
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from typing import Any, Protocol
 
@@ -24,8 +23,10 @@ import pydantic_core
 from fastapi.responses import Response
 
 from glashaus.errors import InvalidArgumentError
+from glashaus.server import wire
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
 from glashaus.tracking import messages
+from glashaus.tracking.artifacts import check_relative
 from glashaus.tracking.entities import ArtifactFile, Dataset, DatasetInput, Metric, ModelOutput
 from glashaus.tracking.service import TrackingService
 
@@ -292,10 +293,7 @@ def log_outputs(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def log_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().LogModel)
-    try:
-        model = json.loads(_required(m, "model_json"))
-    except ValueError:
-        raise InvalidArgumentError("model_json is not valid JSON.") from None
+    model = wire.read_json(_required(m, "model_json"), what="model_json", strict=False)
     if not isinstance(model, dict):
         raise InvalidArgumentError("model_json must be a JSON object (an MLmodel description).")
     _svc(lh).record_logged_model(lh.principal, _run_id(m), model)
@@ -319,11 +317,20 @@ def list_run_artifacts(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().ListArtifacts)
     svc = _svc(lh)
     root = svc.run_artifact_path(_run_id(m))
-    files = svc.files.list(lh.principal, f"{root}/{m.path}" if m.path else root)
+    return _listing(lh, root, m.path)
+
+
+def _listing(lh: Any, root: str, path: str) -> dict[str, Any]:
+    """The files directly inside ``path`` below an artifact root, named relative to that root.
+
+    ``path`` is relative to the root; MLflow clients also send ``/`` or ``/plots`` for it.
+    """
+    sub = check_relative(path.strip("/"))
+    files = _svc(lh).files.list(lh.principal, f"{root}/{sub}" if sub else root)
     out: dict[str, Any] = {"root_uri": messages.artifact_uri(root, SCHEME)}
     if files:
-        out["files"] = [messages.file_message(ArtifactFile(f"{m.path}/{f.path}" if m.path else f.path, f.is_dir,
-                                                           f.size)) for f in files]
+        out["files"] = [messages.file_message(ArtifactFile(f"{sub}/{f.path}" if sub else f.path, f.is_dir, f.size))
+                        for f in files]
     return out
 
 
@@ -402,15 +409,8 @@ def log_logged_model_params(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 
 def list_logged_model_artifacts(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    svc, model_id = _svc(lh), req.path_params["model_id"]
-    model = svc.models.get(lh.principal, model_id)
-    sub = str(req.params.get("artifact_directory_path") or "")
-    files = svc.files.list(lh.principal, f"{model.artifact_path}/{sub}" if sub else model.artifact_path)
-    out: dict[str, Any] = {"root_uri": messages.artifact_uri(model.artifact_path, SCHEME)}
-    if files:
-        out["files"] = [messages.file_message(ArtifactFile(f"{sub}/{f.path}" if sub else f.path, f.is_dir, f.size))
-                        for f in files]
-    return out
+    model = _svc(lh).models.get(lh.principal, req.path_params["model_id"])
+    return _listing(lh, model.artifact_path, str(req.params.get("artifact_directory_path") or ""))
 
 
 # -- artifact proxy ------------------------------------------------------------------------------
@@ -454,7 +454,7 @@ def delete_artifact(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 
 def list_artifacts(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    path = str(req.params.get("path") or "")
+    path = str(req.params.get("path") or "").strip("/")  # '/1/<run>/artifacts' names the same folder
     tree, rest = _tree(path)
     files = tree.list(lh, rest) if tree is not None else _svc(lh).files.list(lh.principal, path)
     return {"files": [messages.file_message(f) for f in files]} if files else {}
