@@ -18,9 +18,12 @@ from dataclasses import dataclass
 
 from glashaus.catalog import Name, parse_name
 from glashaus.errors import InvalidArgumentError, InvalidNameError
-from glashaus.registry.mlflow_lib import mlflow
 
 _DIGITS = re.compile(r"^[vV]?(\d+)$")
+#: MLflow's alias rules (mlflow.utils.validation): characters, length, names reserved for versions.
+_ALIAS = re.compile(r"^[\w\-]*$")
+_ALIAS_MAX = 255
+_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 _EXAMPLE = "use e.g. 'main.shop.reco/3', 'main.shop.reco@champion' or 'main.shop.reco/latest'"
 
 
@@ -79,20 +82,25 @@ def _positive(digits: str, text: str) -> int:
 def check_alias(alias: str) -> str:
     """An alias name by MLflow's rules (and not all digits), or :class:`InvalidArgumentError`.
 
+    MLflow's rules, restated (its checks are private names that move between releases):
+    1-255 letters, digits, ``_`` or ``-``; ``latest`` and ``v<digits>`` are reserved.
+
     >>> check_alias("champion")
     'champion'
     """
     if not isinstance(alias, str):
         raise InvalidArgumentError(f"an alias is a string, not {type(alias).__name__}.")
-    mlflow()
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
-
-    try:
-        _validate_model_alias_name(alias)
-        _validate_model_alias_name_reserved(alias)
-    except MlflowException as exc:
-        raise InvalidArgumentError(f"alias {alias!r}: {exc.message}") from None
+    if not alias:
+        raise InvalidArgumentError("Registered model alias name cannot be empty.")
+    if not _ALIAS.fullmatch(alias):
+        raise InvalidArgumentError(f"alias {alias!r}: Invalid alias name: '{alias}'. Names may only contain "
+                                   "alphanumerics, underscores (_), and dashes (-).")
+    if len(alias) > _ALIAS_MAX:
+        raise InvalidArgumentError(f"alias {alias!r}: an alias has at most {_ALIAS_MAX} characters.")
+    if alias.lower() == "latest":
+        raise InvalidArgumentError(f"alias {alias!r}: 'latest' alias name (case insensitive) is reserved.")
+    if _VERSION_ALIAS.fullmatch(alias):
+        raise InvalidArgumentError(f"alias {alias!r}: Version alias name '{alias}' is reserved.")
     if alias.isdigit():
         raise InvalidArgumentError(f"alias {alias!r}: an alias may not be all digits ('@3' means version 3).")
     return alias
