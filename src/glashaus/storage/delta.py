@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import (
     CommitFailedError,
     DeltaError,
@@ -192,6 +192,10 @@ class DeltaStore:
     def exists(self, location: str) -> bool:
         return DeltaTable.is_deltatable(location, storage_options=self.storage_options or None)
 
+    def app_transaction_version(self, location: str, app_id: str) -> int | None:
+        """The version ``app_id`` last committed with its data (``write(app_transaction=...)``), if any."""
+        return self.table(location).transaction_version(app_id)
+
     # -- writes --------------------------------------------------------------------
 
     def write(
@@ -205,12 +209,17 @@ class DeltaStore:
         metadata: dict[str, str] | None = None,
         table_name: str = "table",
         read_version: int | None = None,
+        app_transaction: tuple[str, int] | None = None,
     ) -> int:
         """Append or overwrite; returns the new version. Schema checked first.
 
         ``read_version`` is the version ``data`` was computed from (a DELETE or UPDATE
         rewritten as an overwrite): the overwrite then replaces only that version's
         files, so rows another writer added meanwhile are kept, never lost.
+
+        ``app_transaction=(app_id, n)`` makes the write idempotent, as Spark's ``txnAppId`` /
+        ``txnVersion``: it commits "``app_id`` is at ``n``" with the data, and writes nothing
+        (returning the current version) when ``app_id`` is at ``n`` or later already.
         """
         if read_version is None:
             handle = self.table(location)
@@ -224,13 +233,16 @@ class DeltaStore:
         delta_schema_mode = None if schema_mode == "strict" else schema_mode
 
         def attempt() -> int:
+            if app_transaction is not None and (handle.transaction_version(app_transaction[0]) or 0) >= \
+                    app_transaction[1]:
+                return handle.version()  # committed before (checked again after each lost race)
             write_deltalake(
                 handle,
                 data,
                 mode=mode,
                 schema_mode=delta_schema_mode,
                 predicate=predicate,
-                commit_properties=_props(metadata),
+                commit_properties=_props(metadata, app_transaction),
             )
             return handle.version()
 
@@ -526,8 +538,9 @@ def _preview(text: str) -> str:
     return "; ".join(", ".join(f"{h}={v}" for h, v in zip(header, row, strict=False)) for row in body)
 
 
-def _props(metadata: dict[str, str] | None) -> CommitProperties:
-    return CommitProperties(custom_metadata=metadata or None, max_commit_retries=20)
+def _props(metadata: dict[str, str] | None, app_transaction: tuple[str, int] | None = None) -> CommitProperties:
+    return CommitProperties(custom_metadata=metadata or None, max_commit_retries=20,
+                            app_transactions=[Transaction(*app_transaction)] if app_transaction else None)
 
 
 def _parse_time(value: dt.datetime | str | None) -> dt.datetime:
