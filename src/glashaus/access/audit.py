@@ -10,14 +10,16 @@ once: a flush that dies between its Delta commit and its journal delete leaves r
 that a later flush writes again, with the same ``event_id``.
 
 One relaxation, for online serving only (:meth:`AuditLog.durable_at_exit`): inside that
-block ``record`` keeps the event, and leaving the block hands the block's events (and
+block ``record`` keeps the event, and leaving the block commits the block's events (and
 the rows given to :meth:`AuditLog.commit_with_events`, such as the request's inference
-row) to a journal writer thread, which commits everything waiting at that moment in one
-transaction, and waits until that is committed. The serving runtime wraps a whole
-request in it, so the rule there is "durable before the answer is sent" rather than
-"before the decision returns": no prediction leaves the server before its audit event
-and its inference row are durable, together, and a request whose event could not be
-journaled fails. Everywhere else the rule is unchanged.
+row) with everything other requests left waiting at that moment, in one transaction
+(group commit: the leaving thread commits when no commit is running; otherwise the
+running one, or the journal writer thread, takes the group next), and waits until that
+is committed. The serving runtime wraps a whole request in it, so the rule there is
+"durable before the answer is sent" rather than "before the decision returns": no
+prediction leaves the server before its audit event and its inference row are durable,
+together, and a request whose event could not be journaled fails. Everywhere else the
+rule is unchanged.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _journal_in_background(ref: weakref.ref, wake: threading.Event) -> None:
-    """Commit the events handed over inside ``durable_at_exit``, all waiting ones in one transaction."""
+    """Commit the events handed over inside ``durable_at_exit`` that no leaving request committed itself."""
     while True:
         wake.wait(5.0)
         wake.clear()
@@ -176,6 +178,7 @@ class AuditLog:
         self._flusher: threading.Thread | None = None
         self._group: _Group | None = None  # events waiting for the journal writer
         self._wake_writer = threading.Event()
+        self._committing = threading.Lock()  # one journal commit at a time
         self._writer: threading.Thread | None = None
         ref = weakref.ref(self)
         atexit.register(_flush_at_exit, ref)
@@ -219,7 +222,7 @@ class AuditLog:
 
     @contextlib.contextmanager
     def durable_at_exit(self) -> Iterator[None]:
-        """Events recorded inside are committed by the journal writer on leaving, which waits until they are.
+        """Events recorded inside are committed together on leaving, which waits until they are.
 
         For online serving (see the module's docstring): many concurrent requests share one
         journal transaction instead of queueing for the database's write lock one by one,
@@ -242,7 +245,15 @@ class AuditLog:
         finally:
             _deferred.reset(token)
             if rows:
-                self._wait_for([self._hand_over(rows)])
+                group = self._hand_over(rows)
+                # Commit here when no commit is running: no hand-off to the writer thread, which under
+                # load waits for the GIL; a commit running now takes this group next, or the writer does.
+                for _ in range(4):
+                    if not self._write_group(wait=False):
+                        break
+                if self._group is not None:
+                    self._wake_writer.set()
+                self._wait_for([group])
 
     def commit_with_events(self, statement: Any, parameters: dict[str, Any]) -> None:
         """Execute ``statement`` (an insert) in the transaction that journals this block's audit events.
@@ -284,15 +295,23 @@ class AuditLog:
                                                  args=(weakref.ref(self), self._wake_writer),
                                                  name="glashaus-audit-journal", daemon=True)
                 self._writer.start()
-        self._wake_writer.set()
         return group
 
-    def _write_group(self) -> None:
-        """Commit the events handed over so far in one transaction (the writer thread; flush)."""
+    def _write_group(self, *, wait: bool = True) -> bool:
+        """Commit the events handed over so far in one transaction; False if there were none (or, without
+        ``wait``, another commit was running)."""
+        if not self._committing.acquire(blocking=wait):
+            return False
+        try:
+            return self._commit_group()
+        finally:
+            self._committing.release()
+
+    def _commit_group(self) -> bool:
         with self._lock:
             group, self._group = self._group, None
         if group is None:
-            return
+            return False
         by_statement: dict[Any, list[dict[str, Any]]] = {}
         for statement, parameters in group.events:  # one executemany per statement
             by_statement.setdefault(statement, []).append(parameters)
@@ -310,6 +329,7 @@ class AuditLog:
             self._journaled(len(by_statement.get(_JOURNAL, ())))
         finally:
             group.done.set()
+        return True
 
     def _journaled(self, count: int) -> None:
         """``count`` events are in the journal: move a batch to the Delta table when one is due."""

@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import weakref
 from typing import Any
 
 import pyarrow as pa
@@ -110,7 +111,9 @@ class InferenceLog:
         self.written = 0
         self.failed_writes = 0
         self.refused = 0
-        self._thread = threading.Thread(target=self._run, name=f"glashaus-{name}", daemon=True)
+        # The thread holds the log weakly: a runtime dropped without close() (a test's app) stops it.
+        self._thread = threading.Thread(target=_move_in_background, args=(weakref.ref(self), self._wake),
+                                        name=f"glashaus-{name}", daemon=True)
         self._thread.start()
 
     def pending(self, table_id: str | None = None) -> int:
@@ -172,22 +175,28 @@ class InferenceLog:
             log.error("%d bytes of inference rows stay in the metastore's journal; the next process to move "
                       "them writes them (glashaus serve, or any Lakehouse.close())", self.pending())
 
-    def _run(self) -> None:
-        wait = 0.0  # first: at once, for the rows a crashed process left in the journal
-        while True:
-            self._wake.wait(wait)
-            self._wake.clear()
-            with self._lock:
-                closed = self._closed
-            if closed:
-                return  # close() moves what is left
-            try:
-                self.flush()
-                wait = self.flush_interval
-            except Exception:  # noqa: BLE001 - the rows stay journaled; try again later
-                self.failed_writes += 1
-                log.exception("writing an inference table failed; its rows stay journaled")
-                wait = min(30.0, max(wait, self.flush_interval / 4) * 2)
+    def _move_once(self, wait: float) -> float:
+        """One pass of the background thread; how long to wait before the next."""
+        try:
+            self.flush()
+            return self.flush_interval
+        except Exception:  # noqa: BLE001 - the rows stay journaled; try again later
+            self.failed_writes += 1
+            log.exception("writing an inference table failed; its rows stay journaled")
+            return min(30.0, max(wait, self.flush_interval / 4) * 2)
+
+
+def _move_in_background(ref: weakref.ref, wake: threading.Event) -> None:
+    """Move journaled rows every ``flush_interval`` (at once first: the rows a crashed process left)."""
+    wait = 0.0
+    while True:
+        wake.wait(wait)
+        wake.clear()
+        inference = ref()
+        if inference is None or inference._closed:
+            return  # close() moves what is left
+        wait = inference._move_once(wait)
+        del inference
 
 
 def micros(when: dt.datetime | None = None) -> int:
