@@ -165,3 +165,10 @@ def test_any_process_moves_rows_a_crashed_one_left(table, target):
     journal_of(table).append([(target, row(i)) for i in range(5)])  # journaled, then the process died
     table.flush()  # another process: Lakehouse.flush (and close) move them
     assert ids(table) == [f"r{i}" for i in range(5)]
+
+
+def test_request_bytes_that_are_not_utf8_are_kept_with_replacement_characters(table, target):
+    journal_of(table).append([(target, {**row(1), "request": b'\xff{"inputs": 1}', "error": "bad\x00input"})])
+    journal_of(table).move()
+    (logged,) = table.read(TABLE).to_pylist()
+    assert logged["request"] == '\ufffd{"inputs": 1}' and logged["error"] == "bad\x00input"

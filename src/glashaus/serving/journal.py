@@ -51,7 +51,9 @@ INSERT = sa.insert(InferenceJournalRow)
 
 _J = InferenceJournalRow
 _M = InferenceMoverRow
-_COLUMNS = [f.name for f in SCHEMA]
+#: The journal's columns in the inference table's order; those holding bytes as received and sent.
+_ROW = [getattr(_J, f.name) for f in SCHEMA]
+_BYTES = ("request", "response", "error")
 
 
 class InferenceJournal:
@@ -75,6 +77,7 @@ class InferenceJournal:
         self.batch_rows = batch_rows
         self.lease = lease
         self.id = uuid.uuid4().hex  # this mover, as a lease holder
+        self._synced: set[str] = set()  # tables whose batch counter this mover checked against the table
 
     def record(self, parameters: dict[str, Any]) -> None:
         """Journal one row (:func:`entry`); inside the audit log's ``durable_at_exit``, with the request's events."""
@@ -128,7 +131,11 @@ class InferenceJournal:
             return 0
         moved = 0
         try:
-            while (batch := self.claim(table_id)) is not None:
+            # The rows journaled by now, not those arriving meanwhile: under steady traffic a mover
+            # chasing them would append a tiny batch after each (one Delta commit apiece).
+            with self.metastore.session() as s:
+                upto = s.scalar(sa.select(sa.func.max(_J.id)).where(_J.table_id == table_id))
+            while upto is not None and (batch := self.claim(table_id, upto=upto)) is not None:
                 moved += self.commit(table_id, name, batch)
                 self.release(table_id, batch)
                 self._renew(table_id)
@@ -138,15 +145,17 @@ class InferenceJournal:
 
     # -- the steps (public so that a test can stop between them, as a crash would) -------------------
 
-    def claim(self, table_id: str) -> int | None:
-        """The batch to append next: one left claimed by a mover that died, else a new one; None: no rows."""
+    def claim(self, table_id: str, *, upto: int | None = None) -> int | None:
+        """The batch to append next: one left claimed by a mover that died, else a new one of rows up to
+        id ``upto``; None: no rows."""
         with self.metastore.session() as s:
             left = s.scalar(sa.select(_J.batch).where(_J.table_id == table_id, _J.batch.is_not(None)).limit(1))
             if left is not None:
                 return int(left)
-            waiting = s.execute(sa.select(_J.id, _J.size, _J.writer)
-                                .where(_J.table_id == table_id, _J.batch.is_(None))
-                                .order_by(_J.id).limit(self.batch_rows)).all()
+            query = sa.select(_J.id, _J.size, _J.writer).where(_J.table_id == table_id, _J.batch.is_(None))
+            if upto is not None:
+                query = query.where(_J.id <= upto)
+            waiting = s.execute(query.order_by(_J.id).limit(self.batch_rows)).all()
             if not waiting:
                 return None
             writer, size, last = waiting[0].writer, 0, waiting[0].id
@@ -162,13 +171,12 @@ class InferenceJournal:
 
     def commit(self, table_id: str, name: str, batch: int) -> int:
         """Append batch ``batch`` to table ``name`` (nothing if the table records it already); its rows."""
-        with self.metastore.session() as s:
-            rows = s.execute(sa.select(_J).where(_J.table_id == table_id, _J.batch == batch)
-                             .order_by(_J.id)).scalars().all()
-            data = _to_arrow(rows)
-            writer = rows[0].writer if rows else None
-        if writer is None:
+        with self.metastore.engine.connect() as conn:  # plain tuples: this thread shares the GIL with requests
+            rows = conn.execute(sa.select(_J.writer, *_ROW).where(_J.table_id == table_id, _J.batch == batch)
+                                .order_by(_J.id)).all()
+        if not rows:
             return 0
+        writer, data = rows[0][0], _to_arrow([row[1:] for row in rows])
         self.tables.write(Principal.user(writer), name, data, mode="append", operation="INFERENCE LOG",
                           app_transaction=(APP_ID, batch))
         return data.num_rows
@@ -202,11 +210,14 @@ class InferenceJournal:
                 return False  # another mover came first
         elif not taken:
             return False
-        # Batch numbers only grow: never below what the table records (say, a metastore restored from
-        # an older backup), or a new batch would look appended already and be dropped.
-        recorded = self.tables.app_transaction_version(name, APP_ID) or 0
-        with self.metastore.engine.begin() as conn:
-            conn.execute(sa.update(_M).where(_M.table_id == table_id, _M.batch < recorded).values(batch=recorded))
+        if table_id not in self._synced:
+            # Batch numbers only grow: never below what the table records (say, a metastore restored
+            # from an older backup), or a new batch would look appended already and be dropped.
+            recorded = self.tables.app_transaction_version(name, APP_ID) or 0
+            with self.metastore.engine.begin() as conn:
+                conn.execute(sa.update(_M).where(_M.table_id == table_id, _M.batch < recorded)
+                             .values(batch=recorded))
+            self._synced.add(table_id)
         return True
 
     def _renew(self, table_id: str) -> None:
@@ -220,28 +231,21 @@ class InferenceJournal:
                          .values(holder=None, until_us=None))
 
 
-def _to_arrow(rows: list[InferenceJournalRow]) -> pa.Table:
-    """Journal rows as an inference table's rows (request and response decoded as UTF-8, as sent)."""
-
-    def text(value: bytes | None) -> str | None:
-        return None if value is None else bytes(value).decode("utf-8", "replace")
-
-    columns: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
-    for r in rows:
-        columns["request_id"].append(r.request_id)
-        columns["event_time"].append(r.event_time)
-        columns["endpoint"].append(r.endpoint)
-        columns["model"].append(r.model)
-        columns["model_version"].append(r.model_version)
-        columns["variant"].append(r.variant)
-        columns["shadow"].append(r.shadow)
-        columns["principal"].append(r.principal)
-        columns["status_code"].append(r.status_code)
-        columns["latency_ms"].append(r.latency_ms)
-        columns["request"].append(text(r.request))
-        columns["response"].append(text(r.response))
-        columns["error"].append(text(r.error))
-    arrays = [pa.array(columns[f.name], pa.int64()).cast(f.type) if f.name == "event_time"
-              else pa.array(columns[f.name], f.type) for f in SCHEMA]
+def _to_arrow(rows: list[Any]) -> pa.Table:
+    """Journal rows (tuples in SCHEMA's order) as an inference table's rows; request, response and error
+    decoded as UTF-8 (invalid bytes replaced, as the old in-memory log did)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(SCHEMA)
+    arrays = []
+    for field, values in zip(SCHEMA, columns, strict=True):
+        if field.name == "event_time":
+            arrays.append(pa.array(values, pa.int64()).cast(field.type))
+        elif field.name in _BYTES:
+            raw = pa.array(values, pa.binary())
+            try:
+                arrays.append(raw.cast(pa.string()))
+            except pa.ArrowInvalid:  # not UTF-8: decode value by value
+                arrays.append(pa.array([None if v is None else bytes(v).decode("utf-8", "replace")
+                                        for v in values], pa.string()))
+        else:
+            arrays.append(pa.array(values, field.type))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
-
