@@ -172,3 +172,25 @@ def test_request_bytes_that_are_not_utf8_are_kept_with_replacement_characters(ta
     journal_of(table).move()
     (logged,) = table.read(TABLE).to_pylist()
     assert logged["request"] == '\ufffd{"inputs": 1}' and logged["error"] == "bad\x00input"
+
+
+def test_the_journal_on_a_postgresql_metastore(tmp_path, pg_database):
+    import glashaus
+
+    with glashaus.connect(tmp_path / "lh", user="alice", metastore=pg_database) as lh:
+        lh.create_schema("main.shop")
+        lh.create_table(TABLE, schema=SCHEMA)
+        target = Target(TABLE, lh.get(TABLE).id, "alice")
+        with request("pg"), lh.audit.durable_at_exit():  # committed with an audit event, as serving does
+            lh.access.authorize(lh.principal, "MODIFY", lh.get(TABLE), action="test.invoke")
+            lh.serving_service.journal.record(entry(target, {**row(0), "request": b"\xff\x00{}", "error": "x\x00"}))
+        journal_of(lh).append([(target, row(i)) for i in range(1, 5)])
+        dying = journal_of(lh)
+        assert dying.take_lease(target.table_id, TABLE)
+        dying.commit(target.table_id, TABLE, dying.claim(target.table_id))  # then it dies
+        with lh.metastore.engine.begin() as conn:
+            conn.execute(sa.update(InferenceMoverRow).values(until_us=0))
+        journal_of(lh).move()
+        assert ids(lh) == ["r0", "r1", "r2", "r3", "r4"] and journaled(lh) == 0
+        (first,) = [r for r in lh.read(TABLE).to_pylist() if r["request_id"] == "r0"]
+        assert first["request"] == "\ufffd\x00{}" and first["error"] == "x\x00"
