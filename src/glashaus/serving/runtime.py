@@ -13,10 +13,9 @@ variant, if any, scores a copy of the request on a background thread; its answer
 only logged.
 
 The EXECUTE check's audit event and the request's inference row are journaled together
-by the audit log's writer thread when the request is scored (``AuditLog.durable_at_exit``,
-``inference.py``): one metastore transaction for all concurrent requests instead of eight
-threads queueing for SQLite's write lock, and the answer leaves only once both are
-durable. Each version gets one model process (concurrent first requests wait for its
+when the request is scored (``AuditLog.durable_at_exit``, ``inference.py``): one metastore
+transaction for the concurrent requests (group commit) instead of eight threads queueing
+for SQLite's write lock, and the answer leaves only once both are durable. Each version gets one model process (concurrent first requests wait for its
 start; one that stopped is started again on the next request), known by the model's
 securable id, so a model dropped and re-created under its name is never served by the
 old one's process; after a start this process's heap is frozen (:func:`_settle_for_serving`).
