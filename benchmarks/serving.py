@@ -2,7 +2,9 @@
 
 The same scikit-learn model (the plant-shop style classifier, trained here on seeded
 data) is registered in a fresh lakehouse and served by an endpoint with inference
-logging on (every request and response appended to ``main.bench.reco_inference``).
+logging on (every request and response appended to ``main.bench.reco_inference``; each
+answered request's row is committed to the metastore's journal with its audit event
+before the answer leaves, so the figures include that commit).
 The peer serves *the same model folder* (the registry's files, in MLflow's format)
 with ``mlflow models serve --env-manager local`` from its own virtual environment
 (created under ``benchmarks/.venvs/``, as for ``tracking.py``).

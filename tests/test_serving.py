@@ -215,7 +215,7 @@ def test_accepted_rows_survive_a_clean_shutdown(tmp_path):
     with ServerThread(app) as server:
         for _ in range(25):
             r = httpx.post(f"{server.url}/serving/reco/invocations", headers={"Authorization": f"Bearer {token}"},
-                           json={"inputs": X.head(1).to_dict(orient="list")})
+                           json={"inputs": X.head(1).to_dict(orient="list")}, timeout=60)
             assert r.status_code == 200
     assert lh.read("main.shop.reco_inference").num_rows == 25
     lh.close()
@@ -306,7 +306,8 @@ def test_concurrent_first_requests_load_a_version_once(served, monkeypatch):
 def test_a_model_process_that_stopped_is_a_503_once_and_started_again(served):
     body = {"inputs": rows(served, 1).to_dict(orient="list")}
     assert post(served, body).status_code == 200
-    process = served["app"].state.serving._models[(MODEL, 1)]
+    key = (served["lh"].get(MODEL).id, 1)  # model processes are known by the model's id
+    process = served["app"].state.serving._models[key]
     process._proc.kill()  # as the kernel's OOM killer would
     process._proc.wait()
     r = post(served, body)
@@ -314,4 +315,4 @@ def test_a_model_process_that_stopped_is_a_503_once_and_started_again(served):
     r = post(served, body)
     assert r.status_code == 200, r.text
     assert r.json()["predictions"] == served["m1"].predict(rows(served, 1)).tolist()
-    assert served["app"].state.serving._models[(MODEL, 1)] is not process
+    assert served["app"].state.serving._models[key] is not process

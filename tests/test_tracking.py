@@ -418,6 +418,26 @@ def test_dropping_the_securable_drops_the_experiment_and_its_runs(shop, exp):
         assert s.scalar(sa.select(sa.func.count()).select_from(tracking_tables.MetricRow)) == 0
 
 
+def test_a_dropped_experiments_id_and_files_never_go_to_a_new_experiment(shop, bob):
+    # Experiment ids name the folders (<root>/ml/experiments/<id>/), and a dropped experiment's files stay.
+    mine = shop.experiments.create("alice-private")
+    run = shop.runs.start("alice-private")
+    shop.runs.log_artifact(run.run_id, "model/MLmodel", b"flavors: {}")
+    shop.drop(mine.securable)
+    theirs = bob.experiments.create("bob-new")
+    assert int(theirs.experiment_id) > int(mine.experiment_id)
+    leftover = f"{shop.layout.experiment_location(mine.experiment_id)}/{run.run_id}/artifacts/model"
+    with pytest.raises(InvalidArgumentError, match="lies in no volume, registered model or experiment"):
+        bob.models.register_files(leftover, "main.default.taken")
+
+
+def test_experiments_cannot_be_created_in_the_system_catalog(shop):
+    with pytest.raises(InvalidArgumentError, match="system catalog is written only by Glashaus"):
+        shop.experiments.create("system.access.audit_copy")
+    with pytest.raises(NotFoundError):
+        shop.get("system.access.audit_copy")
+
+
 # -- artifacts ------------------------------------------------------------------------------------------
 
 

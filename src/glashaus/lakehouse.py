@@ -429,7 +429,8 @@ class Lakehouse:
     # -- lifecycle --------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write buffered audit events now."""
+        """Write journaled audit events and inference rows (this process's and any crashed one's) now."""
+        self.serving_service.move_inference_rows(quiet=True)
         self.audit.flush()
 
     def as_user(self, user: str | Principal) -> Lakehouse:
@@ -457,7 +458,8 @@ class Lakehouse:
         return view
 
     def close(self) -> None:
-        """Flush the audit journal; the lakehouse that owns the services also releases them."""
+        """Flush the audit and inference journals; the lakehouse that owns the services also releases them."""
+        self.serving_service.move_inference_rows(quiet=True)
         self.audit.flush()
         if getattr(self, "_view_of", None) is not None:
             return

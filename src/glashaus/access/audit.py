@@ -10,13 +10,16 @@ once: a flush that dies between its Delta commit and its journal delete leaves r
 that a later flush writes again, with the same ``event_id``.
 
 One relaxation, for online serving only (:meth:`AuditLog.durable_at_exit`): inside that
-block ``record`` hands the event to a journal writer thread, which commits every event
-waiting at that moment in one transaction, and returns at once; leaving the block waits
-until each of its events is committed. The serving runtime wraps a whole request in it,
-so the rule there is "durable before the answer is sent" rather than "before the
-decision returns": the model may run while its audit event is being committed, but no
-prediction leaves the server before that event is durable, and a request whose event
-could not be journaled fails. Everywhere else the rule is unchanged.
+block ``record`` keeps the event, and leaving the block commits the block's events (and
+the rows given to :meth:`AuditLog.commit_with_events`, such as the request's inference
+row) with everything other requests left waiting at that moment, in one transaction
+(group commit: the leaving thread commits when no commit is running; otherwise the
+running one, or the journal writer thread, takes the group next), and waits until that
+is committed. The serving runtime wraps a whole request in it, so the rule there is
+"durable before the answer is sent" rather than "before the decision returns": no
+prediction leaves the server before its audit event and its inference row are durable,
+together, and a request whose event could not be journaled fails. Everywhere else the
+rule is unchanged.
 """
 
 from __future__ import annotations
@@ -71,21 +74,21 @@ def current_request_id() -> str:
 
 _JOURNAL = sa.insert(AuditJournalRow)
 
-#: The journal groups that the events recorded inside :meth:`AuditLog.durable_at_exit` joined.
-_deferred: contextvars.ContextVar[tuple[AuditLog, list[_Group]] | None] = contextvars.ContextVar(
-    "glashaus_audit_deferred", default=None)
+#: What is recorded inside :meth:`AuditLog.durable_at_exit`: (statement, parameters) pairs, committed at its end.
+_deferred: contextvars.ContextVar[tuple[AuditLog, list[tuple[Any, dict[str, Any]]]] | None] = \
+    contextvars.ContextVar("glashaus_audit_deferred", default=None)
 
 #: How long leaving ``durable_at_exit`` waits for the journal writer before failing the request.
 _COMMIT_WAIT = 60.0
 
 
 class _Group:
-    """Events the journal writer commits in one transaction."""
+    """Events (and rows committed with them) the journal writer commits in one transaction."""
 
     __slots__ = ("done", "error", "events")
 
     def __init__(self) -> None:
-        self.events: list[dict[str, str]] = []
+        self.events: list[tuple[Any, dict[str, Any]]] = []  # (insert statement, parameters)
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -144,7 +147,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _journal_in_background(ref: weakref.ref, wake: threading.Event) -> None:
-    """Commit the events handed over inside ``durable_at_exit``, all waiting ones in one transaction."""
+    """Commit the events handed over inside ``durable_at_exit`` that no leaving request committed itself."""
     while True:
         wake.wait(5.0)
         wake.clear()
@@ -179,6 +182,7 @@ class AuditLog:
         self._flusher: threading.Thread | None = None
         self._group: _Group | None = None  # events waiting for the journal writer
         self._wake_writer = threading.Event()
+        self._committing = threading.Lock()  # one journal commit at a time
         self._writer: threading.Thread | None = None
         ref = weakref.ref(self)
         atexit.register(_flush_at_exit, ref)
@@ -213,7 +217,7 @@ class AuditLog:
         }
         deferred = _deferred.get()
         if deferred is not None and deferred[0] is self:
-            deferred[1].append(self._hand_over({"event": json.dumps(event)}))
+            deferred[1].append((_JOURNAL, {"event": json.dumps(event)}))
             return
         # A plain insert, committed before returning (no ORM unit of work: this runs for every decision).
         with self.metastore.engine.begin() as conn:
@@ -222,29 +226,56 @@ class AuditLog:
 
     @contextlib.contextmanager
     def durable_at_exit(self) -> Iterator[None]:
-        """Events recorded inside are committed by the journal writer; leaving waits until they are.
+        """Events recorded inside are committed together on leaving, which waits until they are.
 
         For online serving (see the module's docstring): many concurrent requests share one
         journal transaction instead of queueing for the database's write lock one by one,
-        and a request's journal write overlaps its work. Leaving the block raises
-        :class:`ServiceUnavailableError` if an event could not be journaled, so the caller
-        never answers a request whose audit event is not durable.
+        and a request's events and the rows it gave :meth:`commit_with_events` are committed
+        together. Leaving the block raises :class:`ServiceUnavailableError` if they could
+        not be journaled, so the caller never answers a request whose audit event is not durable.
 
         >>> with lh.audit.durable_at_exit():                        # doctest: +SKIP
         ...     access.authorize(who, "EXECUTE", model, action="serving.invoke")
         ...     answer = score(...)
         >>> send(answer)   # its audit event is durable now         # doctest: +SKIP
         """
-        if _deferred.get() is not None:  # nested: the outer block waits
+        if _deferred.get() is not None:  # nested: the outer block commits
             yield
             return
-        groups: list[_Group] = []
-        token = _deferred.set((self, groups))
+        rows: list[tuple[Any, dict[str, Any]]] = []
+        token = _deferred.set((self, rows))
         try:
             yield
         finally:
             _deferred.reset(token)
-            self._wait_for(groups)
+            if rows:
+                group = self._hand_over(rows)
+                # Commit here when no commit is running: no hand-off to the writer thread, which under
+                # load waits for the GIL; a commit running now takes this group next, or the writer does.
+                for _ in range(4):
+                    if not self._write_group(wait=False):
+                        break
+                if self._group is not None:
+                    self._wake_writer.set()
+                self._wait_for([group])
+
+    def commit_with_events(self, statement: Any, parameters: dict[str, Any]) -> None:
+        """Execute ``statement`` (an insert) in the transaction that journals this block's audit events.
+
+        Inside :meth:`durable_at_exit` the row is committed with the events recorded in the
+        block, all or none, before the block is left; outside, in a transaction of its own.
+        Serving's inference journal uses it: an answered request's inference row is exactly
+        as durable as its audit event.
+
+        >>> with lh.audit.durable_at_exit():                                    # doctest: +SKIP
+        ...     lh.audit.commit_with_events(sa.insert(InferenceJournalRow), row)
+        """
+        deferred = _deferred.get()
+        if deferred is not None and deferred[0] is self:
+            deferred[1].append((statement, parameters))
+            return
+        with self.metastore.engine.begin() as conn:
+            conn.execute(statement, parameters)
 
     def _wait_for(self, groups: list[_Group]) -> None:
         for group in dict.fromkeys(groups):  # distinct, in order
@@ -257,29 +288,41 @@ class AuditLog:
                     f"the audit journal could not record this request ({_reason(group.error)}): nothing was "
                     "answered; retry, and check the metastore.") from None
 
-    def _hand_over(self, row: dict[str, str]) -> _Group:
+    def _hand_over(self, rows: list[tuple[Any, dict[str, Any]]]) -> _Group:
         with self._lock:
             group = self._group
             if group is None:
                 group = self._group = _Group()
-            group.events.append(row)
+            group.events.extend(rows)
             if self._writer is None:
                 self._writer = threading.Thread(target=_journal_in_background,
                                                  args=(weakref.ref(self), self._wake_writer),
                                                  name="glashaus-audit-journal", daemon=True)
                 self._writer.start()
-        self._wake_writer.set()
         return group
 
-    def _write_group(self) -> None:
-        """Commit the events handed over so far in one transaction (the writer thread; flush)."""
+    def _write_group(self, *, wait: bool = True) -> bool:
+        """Commit the events handed over so far in one transaction; False if there were none (or, without
+        ``wait``, another commit was running)."""
+        if not self._committing.acquire(blocking=wait):
+            return False
+        try:
+            return self._commit_group()
+        finally:
+            self._committing.release()
+
+    def _commit_group(self) -> bool:
         with self._lock:
             group, self._group = self._group, None
         if group is None:
-            return
+            return False
+        by_statement: dict[Any, list[dict[str, Any]]] = {}
+        for statement, parameters in group.events:  # one executemany per statement
+            by_statement.setdefault(statement, []).append(parameters)
         try:
             with self.metastore.engine.begin() as conn:
-                conn.execute(_JOURNAL, group.events)
+                for statement, rows in by_statement.items():
+                    conn.execute(statement, rows)
         except BaseException as exc:  # handed to every waiting request, which fails
             group.error = exc
             logging.getLogger("glashaus.audit").error("journaling %d audit events failed: %s", len(group.events),
@@ -287,9 +330,10 @@ class AuditLog:
             if not isinstance(exc, Exception):
                 raise
         else:
-            self._journaled(len(group.events))
+            self._journaled(len(by_statement.get(_JOURNAL, ())))
         finally:
             group.done.set()
+        return True
 
     def _journaled(self, count: int) -> None:
         """``count`` events are in the journal: move a batch to the Delta table when one is due."""

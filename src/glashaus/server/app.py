@@ -85,7 +85,7 @@ def create_app(
     """The FastAPI app serving ``lakehouse`` (opened once; each request sees it as its caller).
 
     ``serving_options`` go to the serving runtime (``glashaus.serving.runtime.ServingRuntime``:
-    ``max_payload_bytes``, ``buffer_rows``, ``flush_rows``, ``flush_interval``). Call
+    ``max_payload_bytes``, ``buffer_bytes``, ``flush_rows``, ``flush_interval``). Call
     :func:`shutdown` when the server stops, so accepted inference rows are written (the app's
     lifespan does it under uvicorn, before uvicorn re-raises a SIGTERM).
     """

@@ -57,6 +57,10 @@ class Endpoint:
     shadow: str | None
     inference_table: str | None
     owner: str
+    #: The inference table's securable id: rows go to that table only, never to another of its name.
+    inference_table_id: str | None = None
+    #: When the owner principal was created: a later principal of the same name is not the owner.
+    owner_since: str | None = None
 
     @property
     def url_path(self) -> str:
@@ -72,7 +76,8 @@ class Endpoint:
 
     def config(self) -> dict[str, Any]:
         return {"model": self.model, "routes": [dataclasses.asdict(r) for r in self.routes], "shadow": self.shadow,
-                "inference_table": self.inference_table}
+                "inference_table": self.inference_table, "inference_table_id": self.inference_table_id,
+                "owner_since": self.owner_since}
 
 
 def make_routes(variant: str | None, traffic: dict[str, int] | None) -> tuple[Route, ...]:

@@ -31,11 +31,12 @@ class ServingMetrics:
             ["endpoint", "variant"], buckets=BUCKETS, registry=self.registry,
         )
         self.logged = Counter(
-            "glashaus_serving_inference_rows", "Rows accepted into the inference log, per endpoint.",
+            "glashaus_serving_inference_rows", "Rows journaled for the inference table, per endpoint.",
             ["endpoint"], registry=self.registry,
         )
         self.pending = Gauge(
-            "glashaus_serving_inference_pending_rows", "Inference rows buffered, not yet written.",
+            "glashaus_serving_inference_pending_bytes",
+            "Bytes of inference rows journaled, not yet in the endpoint's inference table.",
             ["endpoint"], registry=self.registry,
         )
 

@@ -12,12 +12,13 @@ version's model process (``worker.py``), which parses it against the signature, 
 variant, if any, scores a copy of the request on a background thread; its answer is
 only logged.
 
-The EXECUTE check's audit event is journaled by the audit log's writer thread while
-the model scores (``AuditLog.durable_at_exit``): one metastore transaction for all
-concurrent requests instead of eight threads queueing for SQLite's write lock, and
-the answer leaves only once its event is durable. Each version gets one model process
-(concurrent first requests wait for its start; one that stopped is started again on the
-next request); after a start this process's heap is frozen (:func:`_settle_for_serving`).
+The EXECUTE check's audit event and the request's inference row are journaled together
+when the request is scored (``AuditLog.durable_at_exit``, ``inference.py``): one metastore
+transaction for the concurrent requests (group commit) instead of eight threads queueing
+for SQLite's write lock, and the answer leaves only once both are durable. Each version gets one model process (concurrent first requests wait for its
+start; one that stopped is started again on the next request), known by the model's
+securable id, so a model dropped and re-created under its name is never served by the
+old one's process; after a start this process's heap is frozen (:func:`_settle_for_serving`).
 
 Bad input (not JSON, an unknown format, a missing column, a wrong type, an oversized
 payload) is an :class:`~glashaus.errors.InvalidArgumentError` (400) that says what is
@@ -47,7 +48,7 @@ from glashaus.errors import (
 )
 from glashaus.serving.batching import Batcher
 from glashaus.serving.endpoints import Endpoint
-from glashaus.serving.inference import InferenceLog, utcnow
+from glashaus.serving.inference import InferenceLog, Target, utcnow
 from glashaus.serving.service import ServingService
 from glashaus.serving.worker import ModelProcess
 
@@ -75,7 +76,7 @@ class ServingRuntime:
         *,
         metrics: Any = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD,
-        buffer_rows: int = 100_000,
+        buffer_bytes: int = 256 * 1024 * 1024,
         flush_rows: int = 2_000,
         # Each flush is a Delta commit costing ~30 ms of CPU whatever its size, and it slows the
         # requests in flight meanwhile: every 5 s (or every flush_rows rows) keeps that rare.
@@ -85,7 +86,9 @@ class ServingRuntime:
         self.service = service
         self.metrics = metrics
         self.max_payload_bytes = max_payload_bytes
-        self._log_options = {"max_rows": buffer_rows, "flush_rows": flush_rows, "flush_interval": flush_interval}
+        # Started now: its first move takes the rows a crashed server left in the journal.
+        self.inference = InferenceLog(service.journal, buffer_bytes=buffer_bytes, flush_rows=flush_rows,
+                                      flush_interval=flush_interval)
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._configs: dict[str, tuple[float, Endpoint]] = {}
@@ -93,7 +96,7 @@ class ServingRuntime:
         self._loading: dict[tuple[str, int], threading.Lock] = {}
         self._batchers: dict[int, Batcher] = {}
         self._targets: dict[tuple[str, str], tuple[float, tuple[Any, int]]] = {}
-        self._logs: dict[str, InferenceLog] = {}
+        self._sinks: dict[tuple[str, str | None, str], tuple[float, Target | None]] = {}
         self._shadow = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="glashaus-shadow")
         self._shadow_busy = threading.Semaphore(16)
         self._closed = False
@@ -121,26 +124,35 @@ class ServingRuntime:
         variant = self._choose(endpoint)
         status, version, body, error = 200, None, b"", None
         try:
-            if len(payload) > self.max_payload_bytes:
-                raise InvalidArgumentError(
-                    f"the request is {len(payload)} bytes; endpoint {name!r} accepts at most "
-                    f"{self.max_payload_bytes} bytes: send fewer rows per request.")
-            # The EXECUTE check's audit event is committed while the model scores (one journal
-            # transaction for all concurrent requests); the answer leaves only once it is durable.
+            # The EXECUTE check's audit event and the inference row are committed together when the
+            # block is left (one journal transaction for all concurrent requests); the answer leaves
+            # only once both are durable.
             with self.service.access.audit.durable_at_exit():
-                version, model = self._model(who, endpoint, variant)
-                arrival.reached()
-                body = self._predict(model, payload)
+                try:
+                    if len(payload) > self.max_payload_bytes:
+                        raise InvalidArgumentError(
+                            f"the request is {len(payload)} bytes; endpoint {name!r} accepts at most "
+                            f"{self.max_payload_bytes} bytes: send fewer rows per request.")
+                    version, model = self._model(who, endpoint, variant)
+                    arrival.reached()
+                    body = self._predict(model, payload)
+                except GlashausError as exc:
+                    status, error = _status(exc), str(exc)
+                    raise
+                except Exception as exc:
+                    status, error = 500, f"{type(exc).__name__}: {exc}"
+                    raise
+                finally:
+                    if status != 403:  # a refused caller's payload is not logged (they may not use the model)
+                        self._log(endpoint, who, request_id, variant, version, False, status,
+                                  time.perf_counter() - started, payload, body, error)
             return Answer(body, variant, version)
-        except GlashausError as exc:
-            status, error = _status(exc), str(exc)
+        except GlashausError as exc:  # also: the log is full, the journal failed (503)
+            status = _status(exc)
             raise
         finally:
-            seconds = time.perf_counter() - started
             if self.metrics is not None:
-                self.metrics.observe(name, variant=variant, status=status, seconds=seconds)
-            if status != 403:  # a refused caller's payload is not logged (they may not use the model)
-                self._log(endpoint, who, request_id, variant, version, False, status, seconds, payload, body, error)
+                self.metrics.observe(name, variant=variant, status=status, seconds=time.perf_counter() - started)
             if endpoint.shadow and status == 200:
                 self._start_shadow(endpoint, who, request_id, payload)
 
@@ -211,7 +223,9 @@ class ServingRuntime:
         securable, version = self._target(endpoint.model, variant)
         self.service.access.authorize(who, "EXECUTE", securable, action="serving.invoke",
                                       details={"endpoint": endpoint.name, "variant": variant, "version": version})
-        key = (endpoint.model, version)
+        # By the model's id, not its name: a model dropped and re-created under the same name (by
+        # anyone) is a new model, never served by the old one's process.
+        key = (securable.id, version)
         model = self._models.get(key)
         if model is None or not model.alive:
             # One process per version: requests arriving meanwhile wait for its start instead of
@@ -238,37 +252,34 @@ class ServingRuntime:
 
     def _log(self, endpoint: Endpoint, who: Principal, request_id: str, variant: str, version: int | None,
              shadow: bool, status: int, seconds: float, payload: bytes, body: bytes, error: str | None) -> None:
-        if endpoint.inference_table is None:
+        """Journal the request's inference row with its audit event (inside ``durable_at_exit``), or 503."""
+        target = self._sink(endpoint)
+        if target is None:
             return
-        inference = self._inference_log(endpoint)
         row = {"request_id": request_id, "event_time": utcnow(), "endpoint": endpoint.name,
                "model": endpoint.model, "model_version": version, "variant": variant, "shadow": shadow,
                "principal": who.name, "status_code": status, "latency_ms": seconds * 1000,
-               "request": payload.decode("utf-8", "replace"), "response": body.decode() if body else None,
-               "error": error}
-        if not inference.offer(row):
+               "request": payload, "response": body or None, "error": error}
+        if not self.inference.offer(target, row):
             if shadow:
                 return
             raise ServiceUnavailableError(
-                f"endpoint {endpoint.name!r} cannot log more requests right now (its inference log is full): "
-                "retry in a few seconds.")
+                f"endpoint {endpoint.name!r} cannot log more requests right now (its inference log is full: "
+                f"{self.inference.buffer_bytes} bytes wait for {target.table}): retry in a few seconds.")
         if self.metrics is not None:
             self.metrics.logged.labels(endpoint.name).inc()
-            self.metrics.pending.labels(endpoint.name).set(inference.pending)
+            self.metrics.pending.labels(endpoint.name).set(self.inference.pending(target.table_id))
 
-    def _inference_log(self, endpoint: Endpoint) -> InferenceLog:
-        inference = self._logs.get(endpoint.name)
-        if inference is None:
-            with self._lock:
-                inference = self._logs.get(endpoint.name)
-                if inference is None:
-                    owner = Principal.user(endpoint.owner)
-                    table = endpoint.inference_table
-                    tables = self.service.tables
-                    inference = InferenceLog(lambda rows: tables.write(owner, table, rows),
-                                             name=f"inference-{endpoint.name}", **self._log_options)
-                    self._logs[endpoint.name] = inference
-        return inference
+    def _sink(self, endpoint: Endpoint) -> Target | None:
+        """The endpoint's inference table, checked again after ``_CONFIG_TTL`` (503 if it was replaced)."""
+        key = (endpoint.name, endpoint.inference_table_id, endpoint.owner)
+        now = time.monotonic()
+        cached = self._sinks.get(key)
+        if cached is not None and now - cached[0] < _CONFIG_TTL:
+            return cached[1]
+        target = self.service.inference_target(endpoint)
+        self._sinks[key] = (now, target)
+        return target
 
     def _start_shadow(self, endpoint: Endpoint, who: Principal, request_id: str, payload: bytes) -> None:
         if self._closed or not self._shadow_busy.acquire(blocking=False):
@@ -277,25 +288,30 @@ class ServingRuntime:
         def run() -> None:
             started, status, version, body, error = time.perf_counter(), 200, None, b"", None
             try:
-                version, model = self._model(who, endpoint, endpoint.shadow)
-                body = self._predict(model, payload)
-            except GlashausError as exc:
-                status, error = _status(exc), str(exc)
-            except Exception as exc:  # noqa: BLE001 - a shadow failure is logged, never raised
-                status, error = 500, f"{type(exc).__name__}: {exc}"
+                with self.service.access.audit.durable_at_exit():  # its audit event and row together
+                    try:
+                        version, model = self._model(who, endpoint, endpoint.shadow)
+                        body = self._predict(model, payload)
+                    except GlashausError as exc:
+                        status, error = _status(exc), str(exc)
+                    except Exception as exc:  # noqa: BLE001 - a shadow failure is logged, never raised
+                        status, error = 500, f"{type(exc).__name__}: {exc}"
+                    self._log(endpoint, who, request_id, endpoint.shadow, version, True, status,
+                              time.perf_counter() - started, payload, body, error)
+            except GlashausError as exc:  # the journal failed, or the inference table is gone
+                log.warning("shadow request %s of endpoint %r was not logged: %s", request_id, endpoint.name, exc)
             finally:
                 self._shadow_busy.release()
-            self._log(endpoint, who, request_id, endpoint.shadow, version, True, status,
-                      time.perf_counter() - started, payload, body, error)
 
         self._shadow.submit(run)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Forget cached endpoint configurations and alias targets (they are re-read on the next request)."""
+        """Forget cached endpoint configurations, alias targets and inference tables (re-read on the next request)."""
         self._configs.clear()
         self._targets.clear()
+        self._sinks.clear()
 
     def wait_for_shadows(self) -> None:
         """Block until the shadow requests queued so far are scored and logged."""
@@ -303,9 +319,8 @@ class ServingRuntime:
             self._shadow.submit(lambda: None).result()
 
     def flush(self) -> None:
-        """Write every endpoint's buffered inference rows now."""
-        for inference in list(self._logs.values()):
-            inference.flush()
+        """Move every journaled inference row to its table now."""
+        self.inference.flush()
 
     def close(self) -> None:
         """Finish shadow work and write every accepted inference row (clean shutdown; idempotent)."""
@@ -317,8 +332,7 @@ class ServingRuntime:
             batcher.close()
         for model in list(self._models.values()):
             model.close()
-        for inference in list(self._logs.values()):
-            inference.close()
+        self.inference.close()
 
 
 def _settle_for_serving() -> None:

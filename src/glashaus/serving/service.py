@@ -4,16 +4,25 @@
   its inference table, which it creates: ``<catalog>.<schema>.<endpoint>_inference``
   beside the model unless ``inference_table=`` says otherwise, ``None`` for none).
   The creator owns the endpoint; the owner or an admin changes or deletes it.
+* Serving never adopts a table it did not create: every caller's requests and answers go
+  to the inference table, and its owner may read, grant and change them. An existing
+  table of that name is reused only if serving created it for the same principal, who
+  still owns it (an endpoint re-created by its owner keeps its table); any other is
+  refused, naming its owner. The endpoint records the table's id: a table dropped and
+  re-created under the name, by anyone, is never written to (requests get 503 until the
+  owner re-creates the endpoint).
 * Calling an endpoint needs EXECUTE on the model, checked and audited per request
   (``serving.invoke``), like every other access.
 * Inference rows are written as the endpoint's owner (``MODIFY`` on the inference
-  table, audited per batch).
+  table, audited per batch), through the inference journal (``journal.py``).
 
 >>> lh.serving.create_endpoint("reco", model="main.shop.recommender@champion")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,15 +30,27 @@ import sqlalchemy as sa
 from glashaus.access import Access, Principal, request
 from glashaus.catalog import Catalog, parse_name
 from glashaus.catalog.tables import utcnow
-from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, PermissionDeniedError
+from glashaus.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 from glashaus.metastore import Metastore
 from glashaus.serving.endpoints import Endpoint, Route, check_endpoint_name, check_variant, make_routes
 from glashaus.serving.inference import SCHEMA as INFERENCE_SCHEMA
+from glashaus.serving.inference import Target
+from glashaus.serving.journal import InferenceJournal
 from glashaus.serving.tables import EndpointRow
 from glashaus.tables import TablesService
 
 #: "Use the default" for optional arguments where None means "none" (inference_table=, shadow=).
 DEFAULT: Any = object()
+
+#: The mark serving leaves in the ``spec`` of each inference table it creates (only Glashaus writes a
+#: securable's spec; users set properties and tags): {"endpoint": ..., "created_for": <principal>}.
+INFERENCE_MARK = "serving_inference_table"
 
 
 class ServingService:
@@ -40,6 +61,8 @@ class ServingService:
         self.catalog = catalog
         self.tables = tables
         self.registry = registry
+        #: Inference rows on their way to the tables, committed with the requests' audit events.
+        self.journal = InferenceJournal(metastore, tables, commit=access.audit.commit_with_events)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -68,8 +91,9 @@ class ServingService:
                 if s.get(EndpointRow, name) is not None:
                     raise AlreadyExistsError(f"serving endpoint {name!r} already exists: pick another name, or "
                                              "update_endpoint() to change it.")
-            table = self._inference_table(who, securable, name, inference_table)
-            endpoint = Endpoint(name, securable.full_name, routes, shadow, table, who.name)
+            table, table_id = self._inference_table(who, securable, name, inference_table)
+            endpoint = Endpoint(name, securable.full_name, routes, shadow, table, who.name, table_id,
+                                self._since(who.name))
             now = utcnow()
             with self.metastore.session() as s:
                 s.add(EndpointRow(name=name, model_id=securable.id, config=endpoint.config(), owner=who.name,
@@ -86,8 +110,7 @@ class ServingService:
             new_shadow = current.shadow if shadow is DEFAULT else (check_variant(shadow) if shadow else None)
             for route in routes + ((Route(new_shadow, 0),) if new_shadow else ()):
                 self.registry.get_version(who, f"{current.model}@{route.variant}")
-            endpoint = Endpoint(current.name, current.model, routes, new_shadow, current.inference_table,
-                                current.owner)
+            endpoint = dataclasses.replace(current, routes=routes, shadow=new_shadow)
             with self.metastore.session() as s:
                 row = s.get(EndpointRow, name)
                 row.config = endpoint.config()
@@ -131,7 +154,50 @@ class ServingService:
                                     "lists those you may call).")
             config, owner = dict(row.config), row.owner
         return Endpoint(name, config["model"], tuple(Route(**r) for r in config["routes"]), config.get("shadow"),
-                        config.get("inference_table"), owner)
+                        config.get("inference_table"), owner, config.get("inference_table_id"),
+                        config.get("owner_since"))
+
+    def inference_target(self, endpoint: Endpoint) -> Target | None:
+        """Where ``endpoint``'s inference rows go: the table it created, if that still holds the name.
+
+        A :class:`ServiceUnavailableError` (503) when the table was dropped, or another took its name:
+        an endpoint never logs into a table it did not create.
+        """
+        if endpoint.inference_table is None:
+            return None
+        name = parse_name(endpoint.inference_table, allow_version=False)
+        try:
+            table = self.catalog.get(name, kind="table", details=False)
+        except NotFoundError:
+            table = None
+        if not self._owner_is_current(endpoint):
+            raise ServiceUnavailableError(
+                f"endpoint {endpoint.name!r} cannot log requests: its owner {endpoint.owner!r} was deleted (a "
+                "principal of that name now is someone else, who does not inherit the endpoint). An admin "
+                "deletes the endpoint, and its new owner creates it again."
+            )
+        if table is None or table.id != endpoint.inference_table_id:
+            raise ServiceUnavailableError(
+                f"endpoint {endpoint.name!r} cannot log requests: its inference table {name.full} was dropped"
+                + (f" and {table.owner} created another under that name" if table is not None else "")
+                + f", and an endpoint never logs into a table it did not create. Its owner ({endpoint.owner}) "
+                "re-creates the endpoint (delete_endpoint, then create_endpoint, with inference_table= a new "
+                "name if that one is taken)."
+            )
+        return Target(name.full, table.id, endpoint.owner)
+
+    def move_inference_rows(self, *, quiet: bool = False) -> dict[str, int]:
+        """Move journaled inference rows (any process's) to their tables; rows moved per table id.
+
+        ``quiet``: log a failure instead of raising it (the rows stay journaled for the next move).
+        """
+        try:
+            return self.journal.move()
+        except Exception:
+            if not quiet:
+                raise
+            logging.getLogger("glashaus.serving").exception("moving inference rows failed; they stay journaled")
+            return {}
 
     def target(self, model: str, variant: str) -> tuple[Any, int]:
         """The model securable and the version ``variant`` (an alias or a number) names now, unchecked.
@@ -149,26 +215,57 @@ class ServingService:
         return self.catalog.get(parse_name(name), kind="model")
 
     def _check_owner(self, who: Principal, endpoint: Endpoint, action: str) -> None:
-        if who.name == endpoint.owner or self.access.is_admin(who):
+        if (who.name == endpoint.owner and self._owner_is_current(endpoint)) or self.access.is_admin(who):
             return
         raise PermissionDeniedError(f"only the owner of endpoint {endpoint.name!r} ({endpoint.owner}) or an admin "
                                     f"may change it ({action}).")
 
-    def _inference_table(self, who: Principal, model: Any, endpoint: str, given: Any) -> str | None:
+    def _since(self, name: str) -> str:
+        """When principal ``name`` was created (an owner is recorded by name and by this)."""
+        return self.access.directory.get(name).created_at.isoformat()
+
+    def _owner_is_current(self, endpoint: Endpoint) -> bool:
+        """Whether the endpoint's owner is the principal that created it, not a later one of the same name."""
+        if endpoint.owner_since is None:
+            return True  # an endpoint from before owners were recorded with their creation time
+        try:
+            return self._since(endpoint.owner) == endpoint.owner_since
+        except NotFoundError:
+            return False
+
+    def _inference_table(self, who: Principal, model: Any, endpoint: str, given: Any) -> tuple[str | None,
+                                                                                                 str | None]:
+        """The inference table's name and id: created now, or one serving created for ``who`` before."""
         if given is None:
-            return None
+            return None, None
         if given is DEFAULT:
             n = parse_name(model.full_name)
             given = f"{n.catalog}.{n.schema}.{endpoint.replace('-', '_')}_inference"
         if not isinstance(given, str):
             raise InvalidArgumentError("inference_table= must be a table name like 'main.shop.reco_inference', or None.")
-        table = parse_name(given).full
-        if self.catalog.exists(parse_name(table)):
-            existing = self.tables.schema(who, parse_name(table))
-            if not INFERENCE_SCHEMA.equals(existing, check_metadata=False):
-                raise InvalidArgumentError(f"{table} exists with other columns than an inference table's: name "
+        name = parse_name(given, allow_version=False)
+        if self.catalog.exists(name):
+            existing = self.catalog.get(name, details=False)
+            mark = existing.spec.get(INFERENCE_MARK) or {}
+            if existing.kind != "table" or mark.get("created_for") != who.name or existing.created_by != who.name \
+                    or existing.owner != who.name:
+                self.access.refuse(who, action="serving.create_endpoint", reason="inference table exists",
+                                   details={"endpoint": endpoint, "inference_table": name.full,
+                                            "owner": existing.owner})
+                raise AlreadyExistsError(
+                    f"{existing.kind} {name.full} already exists, owned by {existing.owner}, and is not an "
+                    f"inference table that serving created for {who.name}: an endpoint logs every caller's "
+                    "requests and answers, so it never adopts a table it did not create (whoever owns the table "
+                    "could read, grant or change them). Pass inference_table= a new name, or have "
+                    f"{existing.owner} drop {name.full} if it is not needed."
+                )
+            self.access.authorize(who, "MODIFY", existing, action="serving.create_endpoint",
+                                  details={"endpoint": endpoint, "inference_table": name.full})
+            if not INFERENCE_SCHEMA.equals(self.tables.schema(who, name), check_metadata=False):
+                raise InvalidArgumentError(f"{name.full} exists with other columns than an inference table's: name "
                                            "another table with inference_table=.")
-        else:
-            self.tables.create_table(who, table, schema=INFERENCE_SCHEMA,
-                                     comment=f"Requests and responses of serving endpoint {endpoint!r}.")
-        return table
+            return name.full, existing.id
+        created = self.tables.create_table(who, name.full, schema=INFERENCE_SCHEMA,
+                                           comment=f"Requests and responses of serving endpoint {endpoint!r}.")
+        self.catalog.update(name, spec={INFERENCE_MARK: {"endpoint": endpoint, "created_for": who.name}})
+        return name.full, created.id

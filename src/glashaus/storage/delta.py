@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from glashaus.errors import InvalidArgumentError, NotFoundError
@@ -202,19 +202,29 @@ class DeltaStore:
     def exists(self, location: str) -> bool:
         return DeltaTable.is_deltatable(location, storage_options=self.storage_options or None)
 
+    def app_transaction_version(self, location: str, app_id: str) -> int | None:
+        """The version ``app_id`` last committed with its data (``write(app_transaction=...)``), if any."""
+        return self.table(location).transaction_version(app_id)
+
     # -- writes --------------------------------------------------------------------
 
-    def append(self, location: str, data: pa.Table, *, by: CommitBy, table_name: str = "table") -> int:
+    def append(self, location: str, data: pa.Table, *, by: CommitBy, table_name: str = "table",
+               app_transaction: tuple[str, int] | None = None) -> int:
         """Add rows to the table as it is (its schema, checked first); returns the new version.
 
         The only write that needs no :class:`RewriteGrant`: it removes and rewrites nothing.
+        ``app_transaction=(app_id, n)`` makes it idempotent, as Spark's ``txnAppId`` /
+        ``txnVersion``: it commits "``app_id`` is at ``n``" with the data, and writes nothing
+        (returning the current version) when ``app_id`` is at ``n`` or later already.
         """
         handle = self.table(location)
         data = conform(data, arrow_schema(handle), table_name=table_name)
         check_not_null(data, arrow_schema(handle), table_name=table_name)
 
         def attempt() -> int:
-            write_deltalake(handle, data, mode="append", commit_properties=_props(by))
+            if _applied(handle, app_transaction):
+                return handle.version()  # committed before (checked again after each lost race)
+            write_deltalake(handle, data, mode="append", commit_properties=_props(by, app_transaction))
             return handle.version()
 
         return run_commit(attempt, handle, table_name)
@@ -230,6 +240,7 @@ class DeltaStore:
         predicate: str | None = None,
         table_name: str = "table",
         read_version: int | None = None,
+        app_transaction: tuple[str, int] | None = None,
     ) -> int:
         """Overwrite, or append with a schema change; returns the new version. Schema checked first.
 
@@ -238,6 +249,8 @@ class DeltaStore:
         ``read_version`` is the version ``data`` was computed from (a DELETE or UPDATE
         rewritten as an overwrite): the overwrite then replaces only that version's
         files, so rows another writer added meanwhile are kept, never lost.
+
+        ``app_transaction`` as for :meth:`append`.
         """
         if mode == "append" and schema_mode == "strict":
             raise InvalidArgumentError("a plain append is DeltaStore.append; write() overwrites or changes the schema.")
@@ -254,13 +267,15 @@ class DeltaStore:
         delta_schema_mode = None if schema_mode == "strict" else schema_mode
 
         def attempt() -> int:
+            if _applied(handle, app_transaction):
+                return handle.version()  # committed before (checked again after each lost race)
             write_deltalake(
                 handle,
                 data,
                 mode=mode,
                 schema_mode=delta_schema_mode,
                 predicate=predicate,
-                commit_properties=_props(by),
+                commit_properties=_props(by, app_transaction),
             )
             return handle.version()
 
@@ -451,9 +466,16 @@ class DeltaStore:
             ) from None
 
 
-def _props(by: CommitBy) -> CommitProperties:
-    """Every commit's properties: its author and operation (``lh.history``), and delta-rs's own retries."""
-    return CommitProperties(custom_metadata=by.metadata(), max_commit_retries=20)
+def _applied(handle: DeltaTable, app_transaction: tuple[str, int] | None) -> bool:
+    """True when the table already records ``app_id`` at ``n`` or later (the batch was committed)."""
+    return app_transaction is not None and (handle.transaction_version(app_transaction[0]) or 0) >= app_transaction[1]
+
+
+def _props(by: CommitBy, app_transaction: tuple[str, int] | None = None) -> CommitProperties:
+    """Every commit's properties: its author and operation (``lh.history``), delta-rs's own retries,
+    and, for an idempotent writer, "``app_id`` is at ``n``" (Delta's application transaction)."""
+    return CommitProperties(custom_metadata=by.metadata(), max_commit_retries=20,
+                            app_transactions=[Transaction(*app_transaction)] if app_transaction else None)
 
 
 def _parse_time(value: dt.datetime | str | None) -> dt.datetime:

@@ -284,6 +284,14 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         n = name if isinstance(name, Name) else parse_name(name, allow_version=False)
         return self.catalog.get(n, kind="table", visible=None if who is None else self.access.visible_to(who))
 
+    def app_transaction_version(self, name: str, app_id: str) -> int | None:
+        """Where application ``app_id`` is in table ``name`` (see ``write(app_transaction=...)``); unchecked.
+
+        For a capability that writes a table idempotently (serving's inference journal), which
+        authorizes by writing; the answer is a number, never data.
+        """
+        return self.store.app_transaction_version(_location(self.table(name)), app_id)
+
     def _shown(self, who: Principal, securable: Securable) -> Securable:
         """``securable`` as ``who`` may see it: the storage location only for admins and owners,
         filter and mask expressions only for its managers.
@@ -315,11 +323,15 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
         sources: list[Source] | None = None,
         column_lineage: list[tuple[str, str, str]] | None = None,
         read_version: int | None = None,
+        app_transaction: tuple[str, int] | None = None,
     ) -> Commit:
         """Append, overwrite or merge (upsert on ``on`` or the primary key) in one commit.
 
         ``upstream`` declares the tables the data was computed from: their current
-        versions are recorded as lineage.
+        versions are recorded as lineage. ``app_transaction=(app_id, n)`` (append and
+        overwrite) writes nothing when the table records ``app_id`` at ``n`` or later
+        already, and records it with the data otherwise: a writer repeating a batch after a
+        crash cannot add its rows twice (``storage.DeltaStore.append``).
         """
         if mode not in ("append", "overwrite", "merge"):
             raise InvalidArgumentError(f"mode must be 'append', 'overwrite' or 'merge', not {mode!r}.")
@@ -327,6 +339,8 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             raise InvalidArgumentError(f"schema_mode must be 'strict', 'merge' or 'overwrite', not {schema_mode!r}.")
         if schema_mode == "overwrite" and mode != "overwrite":
             raise InvalidArgumentError("schema_mode='overwrite' replaces the schema and needs mode='overwrite'.")
+        if app_transaction is not None and mode == "merge":
+            raise InvalidArgumentError("app_transaction= makes an append or an overwrite idempotent, not a merge.")
         n = parse_name(name, allow_version=False)
         _refuse_system(n, "write to")
         table = to_arrow(data)
@@ -347,7 +361,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             sources = list(sources or []) + [self._current_source(who, u) for u in (upstream or [])]
             location = _location(securable)
             if grant is None:
-                version = self.store.append(location, table, by=by, table_name=n.full)
+                version = self.store.append(location, table, by=by, table_name=n.full, app_transaction=app_transaction)
             elif mode == "merge":
                 keys = [c.lower() for c in (on or securable.spec.get("primary_key") or [])]
                 if not keys:
@@ -361,7 +375,7 @@ class TablesService(GrantsMixin, PoliciesMixin, MetadataMixin):
             else:
                 version = self.store.write(
                     location, table, grant=grant, mode=mode, schema_mode=schema_mode, table_name=n.full,
-                    read_version=read_version,
+                    read_version=read_version, app_transaction=app_transaction,
                 )
             commit = Commit(n.full, version, operation or mode.upper(), table.num_rows)
             self._record_lineage(who, commit, sources, column_lineage, statement)

@@ -65,6 +65,7 @@ from glashaus.tracking.tables import (
     RunOutputRow,
     RunRow,
     RunTagRow,
+    SequenceRow,
 )
 
 T = TypeVar("T")
@@ -167,6 +168,9 @@ class TrackingService:
                 state = "" if existing == "active" else " in deleted state (restore it, or pick another name)"
                 raise AlreadyExistsError(f"Experiment '{name}' already exists{state}.")
             target = names.securable_name(name)
+            if target.catalog == "system":
+                raise InvalidArgumentError(f"cannot create experiment {name!r}: the system catalog is written only "
+                                           "by Glashaus; name it in another catalog, e.g. 'main.default.<name>'.")
             schema = self.catalog.get(target.parent, kind="schema")  # type: ignore[arg-type]
             self.access.authorize(who, "CREATE MODEL", schema, action="experiment.create",
                                   details={"name": target.full, "mlflow_name": name})
@@ -174,7 +178,10 @@ class TrackingService:
             now = now_ms()
             try:
                 with self.metastore.session() as s:
-                    row = ExperimentRow(securable_id=securable.id, name=stored,
+                    # Never an id given out before: a dropped experiment's files stay in its folder.
+                    number = s.scalar(sa.update(SequenceRow).where(SequenceRow.name == "experiment")
+                                      .values(value=SequenceRow.value + 1).returning(SequenceRow.value))
+                    row = ExperimentRow(id=number, securable_id=securable.id, name=stored,
                                         lifecycle_stage="active", creation_time=now, last_update_time=now)
                     s.add(row)
                     s.flush()

@@ -37,6 +37,20 @@ class ExperimentRow(Base):
     last_update_time: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class SequenceRow(Base):
+    """The highest id ever given out, per kind (``experiment``).
+
+    Experiment ids name the experiment's folder (``<root>/ml/experiments/<id>/``), and a dropped
+    experiment's files stay there: an id given out again would hand them to a new experiment
+    and its owner. SQLite would reuse the highest id after a delete; this counter never does.
+    """
+
+    __tablename__ = "ml_sequences"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class ExperimentTagRow(Base):
     __tablename__ = "ml_experiment_tags"
 
