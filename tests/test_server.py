@@ -391,6 +391,25 @@ def test_a_stream_failing_half_way_ends_with_its_error_and_a_cut_off_body(server
     remote.close()
 
 
+def test_a_stream_failing_half_way_does_not_name_the_lakehouse_root(server, lake, tokens, monkeypatch):
+    schema = pa.schema([("n", pa.int64())])
+
+    def half_way(query):  # e.g. a Parquet file of the table vanished under the reader
+        def batches():
+            yield pa.record_batch({"n": [1]}, schema=schema)
+            raise glashaus.errors.StorageError(f"no such file: {lake.root}/tables/main/shop/t-1/part-0.parquet")
+
+        return glashaus.Result.lazy(schema, batches())
+
+    monkeypatch.setattr(lake, "sql", half_way)
+    remote = glashaus.connect(server.url, token=tokens["alice"])
+    with pytest.raises(glashaus.errors.StorageError) as raised:
+        remote.sql("SELECT n")
+    remote.close()
+    assert "<lakehouse>/tables/main/shop/t-1/part-0.parquet" in str(raised.value)
+    assert str(lake.root) not in str(raised.value)
+
+
 def test_the_change_feed_across_a_schema_change_is_400(server, lake, tokens):
     lake.create_table("main.shop.fz_cdf", data=pa.table({"id": [1], "v": ["a"]}))
     lake.write("main.shop.fz_cdf", pa.table({"id": [2], "v": [{"a": 1}]}), mode="overwrite", schema_mode="overwrite")

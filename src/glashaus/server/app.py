@@ -206,7 +206,7 @@ class _Server:
                     value = await run_in_threadpool(work)
                 else:
                     value = await _while_connected(request, cancellation, work)
-                response = _respond(op, value, cancellation)
+                response = _respond(op, value, cancellation, hidden=self.hidden)
             except GlashausError as exc:
                 response = self.error(exc)
             except BaseException as exc:  # a bug (a Rust panic is a BaseException): log it, never send a trace
@@ -424,15 +424,17 @@ class _RowStream(StreamingResponse):
             log.warning("a result stream failed half-way and was cut short: %s", exc)
 
 
-def _respond(op: Operation, value: Any, cancellation: Cancellation | None = None) -> Response:
+def _respond(op: Operation, value: Any, cancellation: Cancellation | None = None, *,
+             hidden: tuple[str, ...] = ()) -> Response:
+    """The answer for ``value``; a stream that fails half-way names no path in ``hidden`` (the root)."""
     if isinstance(value, pa.RecordBatchReader):  # a streamed table read: batches go out as they are read
-        return _RowStream(wire.ipc_stream(value.schema, value), media_type=wire.ARROW_STREAM)
+        return _RowStream(wire.ipc_stream(value.schema, value, hidden=hidden), media_type=wire.ARROW_STREAM)
     if op.response == "arrow":
-        return _RowStream(wire.ipc_chunks(value), media_type=wire.ARROW_STREAM)
+        return _RowStream(wire.ipc_chunks(value, hidden=hidden), media_type=wire.ARROW_STREAM)
     if op.response == "result":
         # A query's batches go out as DuckDB produces them: never the whole result in memory.
         return _RowStream(
-            wire.ipc_stream(value.schema, value.batches()), media_type=wire.ARROW_STREAM,
+            wire.ipc_stream(value.schema, value.batches(), hidden=hidden), media_type=wire.ARROW_STREAM,
             headers={"X-Glashaus-Statement": value.statement}, cancellation=cancellation, close=value.close,
         )
     if op.response == "bytes":

@@ -420,7 +420,8 @@ class StreamAborted(Exception):
 
 
 def ipc_stream(
-    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, batch_rows: int = BATCH_ROWS
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, batch_rows: int = BATCH_ROWS,
+    hidden: Iterable[str] = (),
 ) -> Iterator[list[bytes | memoryview]]:
     """An Arrow IPC stream, read from ``batches`` as it is sent: per record batch, its pieces in
     order (the column buffers themselves, uncopied; send each, or join them: :func:`ipc_bytes`).
@@ -429,7 +430,8 @@ def ipc_stream(
     line is out), the stream ends with an empty batch whose custom metadata carries the
     error (:data:`ERROR_CODE_KEY`, :data:`ERROR_MESSAGE_KEY`; :func:`read_stream` raises
     it) and then :class:`StreamAborted`, so that the HTTP body is cut short: no client
-    can take a truncated result for a whole one.
+    can take a truncated result for a whole one. The paths in ``hidden`` (the lakehouse
+    root) are replaced in that message as in every other error (:func:`hide_paths`).
 
     >>> pieces = ipc_stream(pa.schema([("n", pa.int64())]), [pa.record_batch({"n": [1]})])
     >>> read_stream(b"".join(p for batch in pieces for p in batch)).num_rows
@@ -444,7 +446,7 @@ def ipc_stream(
                 writer.write_batch(batch.slice(offset, batch_rows) if batch.num_rows > batch_rows else batch)
                 yield sink.take()
     except GlashausError as exc:
-        failure: tuple[str, str] = (exc.code, str(exc))
+        failure: tuple[str, str] = (exc.code, hide_paths(str(exc), hidden))
     except Exception as exc:  # noqa: BLE001 - a bug: the server log has it, the client gets the code
         failure = ("INTERNAL_ERROR", f"the result stream failed half-way ({type(exc).__name__}); "
                    "the server log has the details.")
@@ -460,9 +462,11 @@ def ipc_stream(
     raise StreamAborted(f"{failure[0]}: {failure[1]}")
 
 
-def ipc_chunks(table: pa.Table, *, batch_rows: int = BATCH_ROWS) -> Iterator[list[bytes | memoryview]]:
+def ipc_chunks(table: pa.Table, *, batch_rows: int = BATCH_ROWS, hidden: Iterable[str] = ()
+               ) -> Iterator[list[bytes | memoryview]]:
     """An Arrow IPC stream of ``table``, the pieces of one record batch at a time (see :func:`ipc_stream`)."""
-    return ipc_stream(table.schema, table.to_batches(max_chunksize=batch_rows), batch_rows=batch_rows)
+    return ipc_stream(table.schema, table.to_batches(max_chunksize=batch_rows), batch_rows=batch_rows,
+                      hidden=hidden)
 
 
 def ipc_bytes(table: pa.Table) -> bytes:
