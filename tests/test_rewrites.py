@@ -29,7 +29,7 @@ T = "main.shop.t"
 
 #: Every public method of DeltaStore, by what it does. A new one must be added here, which
 #: means deciding whether it commits and, if it does, whether it can remove or rewrite rows.
-READS = {"table", "at_version", "forget", "exists", "read", "history", "changes"}
+READS = {"table", "at_version", "forget", "exists", "read", "history", "changes", "app_transaction_version"}
 APPENDS = {"create", "append"}  # take `by: CommitBy`; create takes `replacing: RewriteGrant` to replace a table
 REWRITES = {"write", "merge", "delete", "update", "restore", "optimize", "vacuum"}  # take `grant: RewriteGrant`
 
