@@ -40,7 +40,8 @@ fi
 versions=$(python3 scripts/lockfile.py versions "$venv/requirements.txt" $MAIN)
 "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not slow and not network" "$@" >>"$log" 2>&1
 rc=$?
-summary=$(grep -E "^(=+ )?[0-9]+ (passed|failed)|^(=+ )?[0-9]+ failed" "$log" | tail -n 1 | tr -d '=' | xargs)
+# pytest's own summary line ("N passed, M failed in Ts"); native libraries may print after it
+summary=$(grep -E " in [0-9.]+s( \(|$)" "$log" | tail -n 1 | tr -d '=' | xargs)
 if [[ $rc -eq 0 ]]; then
   verdict "PASS ($summary) with $versions"
 else

@@ -109,7 +109,7 @@ def test_an_mlflow_client_logs_registers_and_loads(tmp_path, version):
             env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "MLFLOW_TRACKING_TOKEN": token,
                    "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": ""}
             result = subprocess.run([str(python), str(script), str(tmp_path / "notes.txt"), version], env=env,
-                                    check=False, capture_output=True, text=True, timeout=600)
+                                    cwd=tmp_path, check=False, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-4000:]
         out = json.loads(result.stdout.strip().splitlines()[-1])
         assert out["history"] == [0.0, 0.1, 0.2]
