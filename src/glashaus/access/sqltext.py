@@ -20,9 +20,11 @@ expressions (``access/policies.py``), so both refuse the same things the same wa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import Token
 
 from glashaus.errors import GlashausError, SqlError, UngovernedAccessError
 
@@ -37,16 +39,19 @@ _OPEN = {sqlglot.TokenType.L_PAREN, sqlglot.TokenType.L_BRACKET, sqlglot.TokenTy
 _CLOSE = {sqlglot.TokenType.R_PAREN, sqlglot.TokenType.R_BRACKET, sqlglot.TokenType.R_BRACE, sqlglot.TokenType.END}
 
 
-def nesting(text: str) -> int:
+def nesting(text: str, *, tokens: Sequence[Token] | None = None) -> int:
     """How deeply ``text`` nests parentheses, brackets, braces and CASE (0 when it cannot be tokenized).
+
+    ``tokens``: the text's tokens when the caller has them already (they are not read again).
 
     >>> nesting("SELECT (1 + (2)), CASE WHEN x THEN [1] END")
     2
     """
-    try:
-        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
-    except sqlglot.errors.TokenError:
-        return 0  # the parser says what is wrong with it
+    if tokens is None:
+        try:
+            tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+        except sqlglot.errors.TokenError:
+            return 0  # the parser says what is wrong with it
     depth = deepest = 0
     for token in tokens:
         if token.token_type in _OPEN:
@@ -57,9 +62,12 @@ def nesting(text: str) -> int:
     return deepest
 
 
-def check_nesting(text: str, *, what: str = "the SQL statement", error: type[GlashausError] = SqlError) -> None:
+def check_nesting(
+    text: str, *, what: str = "the SQL statement", error: type[GlashausError] = SqlError,
+    tokens: Sequence[Token] | None = None,
+) -> None:
     """Refuse ``text`` (with ``error``) when it nests deeper than :data:`MAX_NESTING` levels."""
-    depth = nesting(text)
+    depth = nesting(text, tokens=tokens)
     if depth > MAX_NESTING:
         raise error(
             f"{what} nests parentheses, brackets or CASE expressions {depth} levels deep; at most "

@@ -1,9 +1,12 @@
 """Governed SQL: DuckDB for the computing, Delta for every write, the catalog for names.
 
-``lh.sql`` parses each statement with sqlglot, refuses what could reach outside the
-catalog, and dispatches: queries run in a sandboxed DuckDB over governed scans; DDL
-goes to the catalog; INSERT, CTAS, MERGE, DELETE and UPDATE are computed in DuckDB
-where needed and committed to Delta in one atomic commit each, with lineage.
+``lh.sql`` parses each statement with the Glashaus dialect of sqlglot (``dialect.py``:
+DuckDB's SQL plus Unity Catalog's statements), refuses what could reach outside the
+catalog, and dispatches on the tree's type: queries run in a sandboxed DuckDB over
+governed scans; DDL goes to the catalog; GRANT/REVOKE/OWNER TO and row filters and
+masks go to ``grants.py`` and ``policies.py``; INSERT, CTAS, MERGE, DELETE and UPDATE
+are computed in DuckDB where needed and committed to Delta in one atomic commit each,
+with lineage.
 
 >>> lh.sql("SELECT region, count(*) FROM main.shop.orders GROUP BY 1").to_pandas()  # doctest: +SKIP
 """
@@ -11,12 +14,10 @@ where needed and committed to Delta in one atomic commit each, with lineage.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
 from glashaus.access import Principal, request
@@ -28,22 +29,22 @@ from glashaus.sql import grants, policies
 from glashaus.sql.clauses import check_statement, target, with_ctes
 from glashaus.sql.ddl import partitioned_by, table_definition, table_property
 from glashaus.sql.delta_expr import quote, to_delta
+from glashaus.sql.dialect import DIALECT, parse
 from glashaus.sql.limits import EMBEDDED_LIMITS, QueryLimits
 from glashaus.sql.lineage import column_lineage
 from glashaus.sql.merge import merge_assignments, merge_clause
-from glashaus.sql.resolve import DIALECT, Resolved, Resolver, check_functions, parse
+from glashaus.sql.resolve import Resolved, Resolver, check_functions
 from glashaus.sql.result import Result
 from glashaus.sql.sandbox import Sandbox
+from glashaus.sql.statements import ShowObjects, name_parts
 from glashaus.tables.service import TablesService
 
 _UNGOVERNED = (exp.Copy, exp.Attach, exp.Detach, exp.Install, exp.Pragma, exp.Set, exp.Use, exp.Export)
-_COMMAND = re.compile(
-    r"^\s*(?P<verb>CREATE|DROP)\s+(?P<kind>CATALOG|VOLUME)\s+(?P<ine>IF\s+(NOT\s+)?EXISTS\s+)?"
-    r"(?P<name>[A-Za-z0-9_.]+)(\s+COMMENT\s+'(?P<comment>(?:[^']|'')*)')?(?P<cascade>\s+CASCADE)?\s*;?\s*$",
-    re.I | re.S,
+_SUPPORTED = (
+    "SELECT, CREATE CATALOG/SCHEMA/TABLE/VIEW/VOLUME, CREATE TABLE AS SELECT, INSERT INTO, MERGE INTO, DELETE, "
+    "UPDATE, DROP, DESCRIBE, SHOW, GRANT, REVOKE, SHOW GRANTS, ALTER ... OWNER TO, "
+    "ALTER TABLE ... SET/DROP ROW FILTER, ALTER TABLE ... ALTER COLUMN ... SET/DROP MASK"
 )
-_SHOW = re.compile(r"^\s*SHOW\s+(?P<what>CATALOGS|SCHEMAS|TABLES|VIEWS|VOLUMES)(\s+(IN|FROM)\s+(?P<parent>[A-Za-z0-9_.]+))?\s*;?\s*$", re.I)
-_UNGOVERNED_WORDS = re.compile(r"^\s*(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMPORT|PRAGMA|SET|RESET|CALL|CHECKPOINT|VACUUM|USE)\b", re.I)
 
 
 class SqlEngine:
@@ -90,25 +91,8 @@ class SqlEngine:
             raise too_deep() from None
 
     def _execute(self, who: Principal, sql: str) -> Result:
-        word = _ungoverned_verb(sql)
-        if word:
-            raise UngovernedAccessError(
-                f"{word} is not allowed: SQL may only reach catalog objects. "
-                "Use lh.read/lh.write or the CLI to move data in and out."
-            )
-        if _COMMAND.match(sql):
-            with request():
-                return self._command(who, sql)
-        grant = grants.match(sql)  # one GRANT/REVOKE/SHOW GRANTS/ALTER ... OWNER TO, read whole
-        if grant is not None:
-            with request():
-                return grants.execute(self.tables, who, grant)
-        show = _SHOW.match(sql)
-        if show:
-            with request():
-                return self._show(who, show["what"].upper(), show["parent"])
         result = None
-        for statement in parse(sql):
+        for statement in parse(sql):  # every statement is read (and checked) before any runs
             with request():
                 result = self._statement(who, statement)
         return result  # type: ignore[return-value]
@@ -121,12 +105,15 @@ class SqlEngine:
         if isinstance(statement, exp.Query):
             resolved = Resolver(self.tables, who).resolve(statement)
             return self._query(resolved)
-        if policies.handles(statement):  # before grants: an expression may say 'owner to'
-            return policies.execute(self.tables, who, policies.from_statement(statement))
+        if policies.handles(statement):
+            return policies.execute(self.tables, who, policies.from_statement(statement))  # type: ignore[arg-type]
         if grants.handles(statement):
             return grants.execute(self.tables, who, grants.from_statement(statement))
-        if isinstance(statement, exp.Command):
-            return self._command(who, statement.sql(dialect=DIALECT))
+        if isinstance(statement, ShowObjects):
+            return self._show(who, statement)
+        if isinstance(statement, exp.Command):  # a statement neither sqlglot nor the Glashaus dialect knows
+            raise SqlError(f"unsupported statement: {statement.sql(dialect=DIALECT).strip()[:80]!r}. "
+                           f"Supported: {_SUPPORTED}.")
         check_statement(statement)  # a clause the handler would not honour is refused, never dropped
         handler: Callable[[Principal, Any], Result] | None = {
             exp.Create: self._create,
@@ -138,40 +125,35 @@ class SqlEngine:
             exp.Describe: self._describe,
         }.get(type(statement))
         if handler is None:
-            raise SqlError(
-                f"statement {type(statement).__name__.upper()} is not supported. Supported: SELECT, "
-                "CREATE CATALOG/SCHEMA/TABLE/VIEW/VOLUME, CREATE TABLE AS SELECT, INSERT INTO, "
-                "MERGE INTO, DELETE, UPDATE, DROP, DESCRIBE, SHOW, GRANT, REVOKE, SHOW GRANTS, ALTER ... OWNER TO, "
-                "ALTER TABLE ... SET/DROP ROW FILTER, ALTER TABLE ... ALTER COLUMN ... SET/DROP MASK."
-            )
+            raise SqlError(f"statement {type(statement).__name__.upper()} is not supported. Supported: {_SUPPORTED}.")
         return handler(who, statement)
 
     # -- DDL ----------------------------------------------------------------------------
 
-    def _command(self, who: Principal, sql: str) -> Result:
-        match = _COMMAND.match(sql)
-        if not match:
-            raise SqlError(f"unsupported statement: {sql.strip()[:80]!r}.")
-        verb, kind, name = match["verb"].upper(), match["kind"].lower(), match["name"]
-        exists = bool(match["ine"])
-        comment = match["comment"].replace("''", "'") if match["comment"] is not None else None
+    def _container(self, who: Principal, verb: str, statement: exp.Create | exp.Drop) -> Result:
+        """CREATE/DROP CATALOG or VOLUME (read by the Glashaus dialect into sqlglot's Create/Drop)."""
+        kind = str(statement.args["kind"]).lower()
+        name = ".".join(validate_part(p, what=f"{kind} name part") for p in name_parts(statement.this))
+        exists = bool(statement.args.get("exists"))
         if verb == "DROP":
-            gone = self.tables.drop(who, name, kind=kind, if_exists=exists, cascade=bool(match["cascade"]))
+            gone = self.tables.drop(who, name, kind=kind, if_exists=exists, cascade=bool(statement.args.get("cascade")))
             return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)", table=name)
-        if kind == "catalog":
-            s = self.tables.create_catalog(who, name, comment=comment, if_not_exists=exists)
-        else:
-            s = self.tables.create_volume(who, name, comment=comment, if_not_exists=exists)
+        comment = table_property(statement, exp.SchemaCommentProperty)  # type: ignore[arg-type]
+        make = self.tables.create_catalog if kind == "catalog" else self.tables.create_volume
+        s = make(who, name, comment=comment, if_not_exists=exists)
         return Result.status(f"CREATE {kind.upper()}", f"created {kind} {s.full_name}", table=s.full_name)
 
-    def _show(self, who: Principal, what: str, parent: str | None) -> Result:
+    def _show(self, who: Principal, statement: ShowObjects) -> Result:
+        what = statement.name
+        parent = statement.args.get("parent")
         kind = {"TABLES": "table", "VIEWS": "view", "VOLUMES": "volume"}.get(what)
         if what == "CATALOGS":
             items = self.tables.list(who)
         elif parent is None:
             raise SqlError(f"SHOW {what} needs IN <{'catalog' if what == 'SCHEMAS' else 'catalog.schema'}>.")
         else:
-            items = self.tables.list(who, parent, kind=kind)
+            name = ".".join(validate_part(p, what="name part") for p in name_parts(parent))
+            items = self.tables.list(who, name, kind=kind)
         return Result(
             pa.table(
                 {
@@ -186,6 +168,8 @@ class SqlEngine:
 
     def _create(self, who: Principal, statement: exp.Create) -> Result:
         kind = str(statement.args.get("kind") or "").upper()
+        if kind in ("CATALOG", "VOLUME"):
+            return self._container(who, "CREATE", statement)
         exists = bool(statement.args.get("exists"))
         replace = bool(statement.args.get("replace"))
         into = statement.this
@@ -258,6 +242,8 @@ class SqlEngine:
 
     def _drop(self, who: Principal, statement: exp.Drop) -> Result:
         kind = str(statement.args.get("kind") or "").lower()
+        if kind in ("catalog", "volume"):
+            return self._container(who, "DROP", statement)
         if kind not in ("table", "view", "schema"):
             raise SqlError(f"DROP {kind.upper()} is not supported here.")
         gone = []
@@ -448,22 +434,6 @@ class SqlEngine:
 
     def _columns(self, resolved: Resolved, query: exp.Expression, target_columns: list[str]) -> list[tuple[str, str, str]]:
         return column_lineage(query, resolved.schemas, target_columns)
-
-
-def _ungoverned_verb(sql: str) -> str | None:
-    """The first word of any statement in ``sql`` that reaches outside the catalog (comments skipped)."""
-    try:
-        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
-    except sqlglot.errors.TokenError:
-        word = _UNGOVERNED_WORDS.match(sql)
-        return word.group(1).upper() if word else None
-    starts = [t for before, t in zip([None, *tokens], tokens, strict=False)
-              if before is None or before.token_type == sqlglot.tokens.TokenType.SEMICOLON]
-    for token in starts:
-        word = _UNGOVERNED_WORDS.match(token.text)
-        if word or token.text.upper() == "FORCE":
-            return token.text.upper()
-    return None
 
 
 def _check_columns(table: str, schema: pa.Schema, expressions: list[exp.Expression]) -> None:

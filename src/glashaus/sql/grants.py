@@ -8,38 +8,38 @@ Unity Catalog syntax::
     SHOW GRANTS ON TABLE main.shop.orders          -- or SHOW GRANTS bob ON ..., ON METASTORE
     ALTER TABLE main.shop.orders OWNER TO analysts  -- also SET OWNER TO
 
-Each statement is read into a :class:`GrantStatement`, from sqlglot's AST where
-sqlglot parses the form (``exp.Grant``/``exp.Revoke`` for privileges it knows) and
-otherwise from a strict regex anchored at both ends. Either way every piece is
-validated before use: privileges by :func:`check_privilege`, names part by part by
-:func:`validate_part`, principals by :meth:`Principal.user`. Nothing is ever pasted
-into SQL; the statement then calls the same ``TablesService`` method as
-``lh.grant``/``lh.revoke``/``lh.show_grants``/``lh.set_owner`` (one implementation).
-The securable kind written must be the object's kind.
+The Glashaus dialect (``dialect.py``, ``statements.py``) parses each statement into a
+tree: sqlglot's ``exp.Grant``/``exp.Revoke``, or ``ShowGrants``/``SetOwner``. This
+module reads a tree into a :class:`GrantStatement`, validating every piece before use:
+privileges by :func:`check_privilege`, names part by part by :func:`validate_part`,
+principals by :meth:`Principal.user`. Nothing is ever pasted into SQL; the statement
+then calls the same ``TablesService`` method as ``lh.grant``/``lh.revoke``/
+``lh.show_grants``/``lh.set_owner`` (one implementation). The securable kind written
+must be the object's kind.
 
 >>> lh.sql("GRANT SELECT ON TABLE main.shop.orders TO analysts")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import logging
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
 from glashaus.access import Principal
 from glashaus.access.privileges import check_grantable, check_privilege
 from glashaus.catalog.names import parse_name, validate_part
-from glashaus.errors import InvalidArgumentError, InvalidNameError, NotFoundError, SqlError
-from glashaus.sql.resolve import DIALECT
+from glashaus.errors import (
+    InvalidArgumentError,
+    InvalidNameError,
+    NotFoundError,
+    SqlError,
+)
+from glashaus.sql.dialect import DIALECT, parse, quiet_fallback
 from glashaus.sql.result import Result
+from glashaus.sql.statements import GRANT_SYNTAX, SetOwner, ShowGrants
 from glashaus.tables.service import TablesService
 
 Verb = Literal["GRANT", "REVOKE", "SHOW GRANTS", "OWNER"]
@@ -47,33 +47,9 @@ Verb = Literal["GRANT", "REVOKE", "SHOW GRANTS", "OWNER"]
 #: Securable kinds written in SQL, and how many name parts each takes.
 KINDS = {"CATALOG": 1, "SCHEMA": 2, "TABLE": 3, "VIEW": 3, "VOLUME": 3}
 
-_SYNTAX = (
-    "GRANT <privilege>[, ...] ON {CATALOG|SCHEMA|TABLE|VIEW|VOLUME} <name> TO <principal>, "
-    "GRANT <privilege> ON METASTORE TO <principal>, REVOKE <privilege>[, ...] ON ... FROM <principal>, "
-    "SHOW GRANTS [<principal>] ON {METASTORE|<kind> <name>}, ALTER <kind> <name> OWNER TO <principal>"
-)
-
-_QUOTED = r"`[^`]*`|\"[^\"]*\""
-_PART = rf"(?:[A-Za-z0-9_]+|{_QUOTED})"
-_NAME = rf"{_PART}(?:\.{_PART})*"
-_WHO = rf"(?:[A-Za-z0-9_.@+\-]+|{_QUOTED})"
-_KIND = r"CATALOG|SCHEMA|TABLE|VIEW|VOLUME"
-_ON = rf"ON\s+(?:(?P<metastore>METASTORE)|(?P<kind>{_KIND})\s+(?P<name>{_NAME}))"
-_END = r"\s*;?\s*$"
-# Words separated by blanks or commas; each step eats a letter, so a long input cannot backtrack badly.
-_PRIVILEGES = r"[A-Za-z]+(?:\s*,\s*[A-Za-z]+|\s+(?!ON\b)[A-Za-z]+)*"
-_GRANT = re.compile(
-    rf"^\s*(?P<verb>GRANT|REVOKE)\s+(?P<privileges>{_PRIVILEGES})\s+{_ON}"
-    rf"\s+(?P<prep>TO|FROM)\s+(?P<principal>{_WHO}){_END}",
-    re.I,
-)
-_SHOW_GRANTS = re.compile(rf"^\s*SHOW\s+GRANTS(?:\s+(?P<principal>{_WHO}))?\s+{_ON}{_END}", re.I)
-_OWNER = re.compile(
-    rf"^\s*ALTER\s+(?P<kind>{_KIND})\s+(?P<name>{_NAME})\s+(?:SET\s+)?OWNER\s+TO\s+(?P<principal>{_WHO}){_END}",
-    re.I,
-)
-#: Statements that are ours to read (or to refuse with this module's syntax help).
-_OURS = re.compile(rf"^\s*(GRANT|REVOKE|SHOW\s+GRANTS|ALTER\s+({_KIND})\b.*\bOWNER\s+TO)\b", re.I | re.S)
+_SYNTAX = GRANT_SYNTAX
+#: tests/test_sql_grants.py pins through this name that quieting sqlglot's fallback warning is per thread.
+_fallback_quiet = quiet_fallback
 
 _SHOW_SCHEMA = pa.schema([
     ("principal", pa.string()), ("privilege", pa.string()), ("on", pa.string()),
@@ -98,102 +74,45 @@ class GrantStatement:
 
 # -- reading -------------------------------------------------------------------------------
 
-# sqlglot logs "... Falling back to parsing as a 'Command'" for GRANT forms it does not know
-# (READ VOLUME, ...); here that is expected (the regex reads them), so the warning would only
-# alarm an operator. It is dropped through logging's public filter API, and only for
-# records emitted while this thread (or task) is inside read(): a context variable, not a
-# global switch, so other threads' sqlglot warnings still go out.
-_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("glashaus_grants_quiet", default=False)
-_FALLBACK = "Falling back to parsing as a 'Command'"
-
-
-class _FallbackFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (_QUIET.get() and _FALLBACK in record.getMessage())
-
-
-_SQLGLOT_LOG = logging.getLogger("sqlglot")
-_FILTER = _FallbackFilter()
-_SQLGLOT_LOG.addFilter(_FILTER)  # once, at import; it acts only inside _fallback_quiet()
-
-
-@contextlib.contextmanager
-def _fallback_quiet() -> Iterator[None]:
-    token = _QUIET.set(True)
-    try:
-        yield
-    finally:
-        _QUIET.reset(token)
-
 
 def handles(statement: exp.Expression) -> bool:
-    """Whether a parsed statement is one of ours (sqlglot reads some as a generic Command)."""
-    if isinstance(statement, exp.Grant | exp.Revoke):
-        return True
-    return isinstance(statement, exp.Command) and bool(_OURS.match(statement.sql(dialect=DIALECT)))
-
-
-def match(sql: str) -> GrantStatement | None:
-    """The statement, when the whole of ``sql`` is exactly one of ours; None otherwise.
-
-    Run before sqlglot splits a script, so that a backtick-quoted principal (DuckDB's
-    tokenizer does not know backticks) is read whole and then refused if invalid.
-    """
-    if not _OURS.match(sql) or not (_GRANT.match(sql) or _SHOW_GRANTS.match(sql) or _OWNER.match(sql)):
-        return None
-    return read(sql)
+    """Whether a parsed statement is one of this module's."""
+    return isinstance(statement, exp.Grant | exp.Revoke | ShowGrants | SetOwner)
 
 
 def read(sql: str) -> GrantStatement:
-    """One statement's text: sqlglot's AST where it parses the form, else the anchored regex."""
-    tree: list[exp.Expression] = []
-    if re.match(r"^\s*(GRANT|REVOKE)\b", sql, re.I):  # sqlglot has no tree for the other two
-        dialect = sqlglot.Dialect.get_or_raise(DIALECT)
-        # Forms sqlglot does not know fall back to a Command, with a log warning: the regex reads them.
-        with _fallback_quiet():
-            try:
-                tree = [s for s in dialect.parser().parse(dialect.tokenize(sql), sql) if s is not None]
-            except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-                tree = []
-    if len(tree) == 1 and isinstance(tree[0], exp.Grant | exp.Revoke):
-        return from_ast(tree[0])
-    return from_text(sql)
+    """One statement's text, parsed by the Glashaus dialect and read; anything else is refused with the syntax.
+
+    >>> read("GRANT READ VOLUME ON VOLUME main.shop.files TO `ann@example.com`").privileges
+    ('READ VOLUME',)
+    """
+    trees = parse(sql)
+    if len(trees) != 1 or not handles(trees[0]):
+        first = " ".join(sql.split())[:120]
+        raise SqlError(f"cannot read {first!r}. Supported forms: {_SYNTAX}. Quote principals with backticks "
+                       "or double quotes (e.g. `alice@example.com`).")
+    return from_statement(trees[0])
+
+
+#: The text of one statement, read: the same as :func:`read` (kept under the name of the reader it replaced).
+from_text = read
 
 
 def from_statement(statement: exp.Expression) -> GrantStatement:
+    """Read one parsed statement of this module (see :func:`handles`)."""
     if isinstance(statement, exp.Grant | exp.Revoke):
         return from_ast(statement)
-    return from_text(statement.sql(dialect=DIALECT))
-
-
-def from_text(sql: str) -> GrantStatement:
-    """Read a statement with the anchored regexes; refuse anything else with the syntax."""
-    m = _GRANT.match(sql)
-    if m:
-        verb = m["verb"].upper()
-        prep = m["prep"].upper()
-        if (verb, prep) not in (("GRANT", "TO"), ("REVOKE", "FROM")):
-            raise SqlError(f"{verb} ... {prep} is not valid: write GRANT ... TO <principal> or "
-                           "REVOKE ... FROM <principal>.")
-        privileges = [p.strip() for p in m["privileges"].split(",")]
-        kind, name = _securable(m["metastore"], m["kind"], _split_name(m["name"]))
-        return _statement(verb, kind, name, _principal(m["principal"]), privileges)
-    m = _SHOW_GRANTS.match(sql)
-    if m:
-        kind, name = _securable(m["metastore"], m["kind"], _split_name(m["name"]))
-        principal = _principal(m["principal"]) if m["principal"] else None
-        return GrantStatement("SHOW GRANTS", kind, name, principal)
-    m = _OWNER.match(sql)
-    if m:
-        kind, name = _securable(None, m["kind"], _split_name(m["name"]))
-        return GrantStatement("OWNER", kind, name, _principal(m["principal"]))
-    first = " ".join(sql.split())[:120]
-    raise SqlError(f"cannot read {first!r}. Supported forms: {_SYNTAX}. Quote principals with backticks "
-                   "or double quotes (e.g. `alice@example.com`).")
+    if isinstance(statement, ShowGrants):
+        kind, name = _securable_of("SHOW GRANTS", statement.args.get("kind"), statement.args["securable"])
+        who = statement.args.get("principal")
+        return GrantStatement("SHOW GRANTS", kind, name, _principal(who.name) if who is not None else None)
+    assert isinstance(statement, SetOwner)
+    kind, name = _securable(None, statement.args["kind"], _table_parts(statement.this))
+    return GrantStatement("OWNER", kind, name, _principal(statement.args["principal"].name))
 
 
 def from_ast(node: exp.Grant | exp.Revoke) -> GrantStatement:
-    """Read sqlglot's GRANT/REVOKE tree, refusing every part Unity Catalog does not have."""
+    """Read a GRANT/REVOKE tree (sqlglot's own shape), refusing every part Unity Catalog does not have."""
     verb = "GRANT" if isinstance(node, exp.Grant) else "REVOKE"
     known = {"privileges", "kind", "securable", "principals", "grant_option", "cascade"}
     extra = sorted(k for k, v in node.args.items() if v and k not in known)
@@ -203,7 +122,8 @@ def from_ast(node: exp.Grant | exp.Revoke) -> GrantStatement:
         raise SqlError(f"{verb} ... WITH GRANT OPTION is not supported: grant MANAGE to let a principal "
                        "grant and revoke privileges on a securable.")
     if node.args.get("cascade"):
-        raise SqlError("REVOKE ... CASCADE is not supported: revoking removes exactly the grant named.")
+        raise SqlError(f"REVOKE ... {str(node.args['cascade']).upper()} is not supported: revoking removes exactly "
+                       "the grant named.")
     privileges = []
     for p in node.args.get("privileges") or []:
         if p.expressions:
@@ -220,17 +140,21 @@ def from_ast(node: exp.Grant | exp.Revoke) -> GrantStatement:
                        "name the user, service principal or group alone.")
     if not isinstance(who.this, exp.Identifier):
         raise SqlError(f"{who.sql(dialect=DIALECT)!r} is not a principal name.")
-    kind, securable = node.args.get("kind"), node.args.get("securable")
+    kind, name = _securable_of(verb, node.args.get("kind"), node.args.get("securable"))
+    return _statement(verb, kind, name, _principal(who.this.name), privileges)
+
+
+def _securable_of(verb: str, kind: str | None, securable: exp.Expression | None) -> tuple[str, str | None]:
+    """``ON <kind> <name>`` or ``ON METASTORE`` (sqlglot's shape: a kind-less, unquoted name METASTORE)."""
     parts = _table_parts(securable)
-    metastore = None
     bare = isinstance(securable, exp.Table) and isinstance(securable.this, exp.Identifier) and not securable.this.quoted
     if not kind and len(parts) == 1 and parts[0].upper() == "METASTORE" and bare:
-        metastore = parts[0]
-    elif not kind:
+        return _securable(parts[0], None, parts)
+    if not kind:
         raise SqlError(f"{verb} ... ON needs the securable's kind: ON {{CATALOG|SCHEMA|TABLE|VIEW|VOLUME}} "
-                       f"<name> or ON METASTORE (e.g. ON TABLE {'.'.join(parts) or 'main.shop.orders'}).")
-    kind, name = _securable(metastore, kind, parts)
-    return _statement(verb, kind, name, _principal(who.this.name), privileges)
+                       f"<name> or ON METASTORE (e.g. ON TABLE {'.'.join(parts) or 'main.shop.orders'}). "
+                       f"Supported forms: {_SYNTAX}.")
+    return _securable(None, kind, parts)
 
 
 def _table_parts(node: exp.Expression | None) -> list[str]:
@@ -243,23 +167,13 @@ def _table_parts(node: exp.Expression | None) -> list[str]:
                            "e.g. main.shop.orders.")
 
 
-def _split_name(text: str | None) -> list[str]:
-    if text is None:
-        return []
-    return [_unquote(p) for p in re.findall(_PART, text)]
-
-
-def _unquote(text: str) -> str:
-    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "`\"" else text
-
-
 def _securable(metastore: str | None, kind: str | None, parts: list[str]) -> tuple[str, str | None]:
     if metastore:
         return "metastore", None
     kind = str(kind).upper()
     if kind not in KINDS:
         raise SqlError(f"securables of kind {kind} are not supported here; use CATALOG, SCHEMA, TABLE, VIEW, "
-                       "VOLUME or METASTORE.")
+                       f"VOLUME or METASTORE. Supported forms: {_SYNTAX}.")
     clean = [validate_part(p, what=f"{kind.lower()} name part") for p in parts]
     if len(clean) != KINDS[kind]:
         shape = ("catalog", "catalog.schema", "catalog.schema.name")[KINDS[kind] - 1]
@@ -267,8 +181,7 @@ def _securable(metastore: str | None, kind: str | None, parts: list[str]) -> tup
     return kind.lower(), parse_name(".".join(clean), levels=KINDS[kind], allow_version=False).full
 
 
-def _principal(text: str) -> str:
-    name = _unquote(text)
+def _principal(name: str) -> str:
     try:
         return Principal.user(name).name
     except InvalidNameError:

@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import sqlglot
+import sqlglot  # noqa: F401 (the docstring examples)
 from sqlglot import exp
 
 from glashaus.access import Principal
 from glashaus.access.policies import policy_select
-from glashaus.access.sqltext import check_functions, check_nesting, function_name, too_deep
+from glashaus.access.sqltext import check_functions, function_name
 from glashaus.catalog.names import parse_name
 from glashaus.errors import InvalidNameError, SqlError, UngovernedAccessError
 from glashaus.lineage import Source
+from glashaus.sql.dialect import parse
 from glashaus.tables.service import ScanSource, TablesService
 
 DIALECT = "duckdb"
@@ -62,45 +63,6 @@ class Resolved:
     views: set[str] = field(default_factory=set)
     #: Whether ``expression`` already carries the value-size checks (``sql/bounds.py``).
     bounded: bool = False
-
-
-def _versions_as_of(sql: str) -> str:
-    """``t@v3`` -> ``t VERSION AS OF 3``, so that a versioned table can carry an alias too."""
-    try:
-        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
-    except sqlglot.errors.TokenError:
-        return sql  # the parser will say what is wrong
-    for prev, at, version in reversed(list(zip(tokens, tokens[1:], tokens[2:], strict=False))):
-        if (
-            at.token_type == sqlglot.tokens.TokenType.PARAMETER and at.text == "@"
-            and prev.token_type in (sqlglot.tokens.TokenType.VAR, sqlglot.tokens.TokenType.IDENTIFIER)
-            and prev.end + 1 == at.start and at.end + 1 == version.start
-            and re.fullmatch(r"[vV]\d+", version.text)
-        ):
-            sql = f"{sql[:at.start]} VERSION AS OF {int(version.text[1:])}{sql[version.end + 1:]}"
-    return sql
-
-
-def parse(sql: str) -> list[exp.Expression]:
-    """The statements of ``sql``; a syntax error or a statement nested too deeply is a :class:`SqlError`."""
-    check_nesting(sql)
-    try:
-        # A trailing comment after the last ';' parses as an empty statement: skip it.
-        statements = [
-            s for s in sqlglot.parse(_versions_as_of(sql), read=DIALECT)
-            if s is not None and not isinstance(s, exp.Semicolon)
-        ]
-    except sqlglot.errors.ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
-        raise SqlError(f"SQL syntax error{where}: {first.get('description', exc)}. Check the statement.") from None
-    except sqlglot.errors.TokenError as exc:
-        raise SqlError(f"SQL syntax error: {exc}.") from None
-    except RecursionError:  # deep without brackets (NOT NOT ..., - - ...): the same answer
-        raise too_deep() from None
-    if not statements:
-        raise SqlError("empty SQL statement.")
-    return statements
 
 
 def table_clauses(table: exp.Table, *, allowed: tuple[str, ...] = ()) -> list[str]:
