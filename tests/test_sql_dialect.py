@@ -266,7 +266,7 @@ def test_a_principal_that_looks_like_a_version_suffix_stays_a_principal(lake):
 
 
 def test_backticks_in_a_query_say_to_use_double_quotes(lake):
-    """Before: 'SQL syntax error ... Invalid expression / Unexpected token'. Now the same error class, naming the fix."""
+    """Before: 'SQL syntax error ... Invalid expression / Unexpected token'. Now: the same class, naming the fix."""
     with pytest.raises(SqlError, match=r'quoted with backticks; DuckDB SQL quotes names with double quotes \("qty"\)'):
         lake.sql(f"SELECT `qty` FROM {ORDERS}")
     assert lake.sql(f'SELECT "qty" FROM {ORDERS} ORDER BY 1').fetchall() == [(5,), (50,)]

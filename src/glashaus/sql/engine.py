@@ -36,7 +36,8 @@ from glashaus.sql.merge import merge_assignments, merge_clause
 from glashaus.sql.resolve import Resolved, Resolver, check_functions
 from glashaus.sql.result import Result
 from glashaus.sql.sandbox import Sandbox
-from glashaus.sql.statements import ShowObjects, name_parts
+from glashaus.sql.statements import ShowObjects
+from glashaus.sql.tokenreader import name_parts
 from glashaus.tables.service import TablesService
 
 _UNGOVERNED = (exp.Copy, exp.Attach, exp.Detach, exp.Install, exp.Pragma, exp.Set, exp.Use, exp.Export)

@@ -35,7 +35,8 @@ from glashaus.access import Principal
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import InvalidArgumentError, SqlError
 from glashaus.sql.result import Result
-from glashaus.sql.statements import ColumnMask, RowFilter, name_parts
+from glashaus.sql.statements import ColumnMask, RowFilter
+from glashaus.sql.tokenreader import name_parts
 from glashaus.tables.service import TablesService
 
 Action = Literal["SET ROW FILTER", "DROP ROW FILTER", "SET MASK", "DROP MASK"]

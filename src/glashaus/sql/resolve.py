@@ -47,7 +47,7 @@ _CLAUSE_NAMES = {
     "indexed": "INDEXED BY",
 }
 
-__all__ = ["DIALECT", "Resolved", "Resolver", "check_functions", "parse", "table_clauses"]
+__all__ = ["DIALECT", "Resolved", "Resolver", "check_functions", "table_clauses"]
 
 
 @dataclass

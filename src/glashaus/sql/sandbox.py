@@ -25,7 +25,12 @@ import duckdb
 import pyarrow as pa
 
 from glashaus.access.sqltext import too_deep
-from glashaus.errors import GlashausError, QueryLimitError, SqlError, UngovernedAccessError
+from glashaus.errors import (
+    GlashausError,
+    QueryLimitError,
+    SqlError,
+    UngovernedAccessError,
+)
 from glashaus.sql import bounds
 from glashaus.sql.limits import Cancellation, QueryLimits, current_cancellation
 from glashaus.sql.resolve import DIALECT, Resolved

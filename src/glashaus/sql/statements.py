@@ -6,7 +6,8 @@ VOLUME``, ``SHOW GRANTS``, ``ALTER ... OWNER TO``, row filters, column masks,
 ``CREATE CATALOG``/``VOLUME`` and ``SHOW TABLES IN ...``. sqlglot's parser has no
 public hook that reads tokens (its cursor methods are private), so this module is a
 small recursive descent over the tokens sqlglot's tokenizer gives (strings, quoting,
-comments and escapes are sqlglot's), producing sqlglot trees:
+comments and escapes are sqlglot's; the cursor is ``tokenreader.py``), producing
+sqlglot trees:
 
 - ``GRANT``/``REVOKE``: sqlglot's own :class:`exp.Grant`/:class:`exp.Revoke`, shaped as
   sqlglot shapes the forms it knows (``ON METASTORE`` is a kind-less securable named
@@ -32,6 +33,7 @@ from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 from glashaus.errors import SqlError
+from glashaus.sql.tokenreader import TokenReader, closing, is_part, is_word, keyword, leading_name, to_table
 
 GRANT_SYNTAX = (
     "GRANT <privilege>[, ...] ON {CATALOG|SCHEMA|TABLE|VIEW|VOLUME} <name> TO <principal>, "
@@ -57,8 +59,6 @@ _POLICY_HINT = "The expression may be written with or without surrounding parent
 #: Securable kinds written in GRANT, SHOW GRANTS and ALTER ... OWNER TO.
 KINDS = ("CATALOG", "SCHEMA", "TABLE", "VIEW", "VOLUME")
 _LISTS = ("CATALOGS", "SCHEMAS", "TABLES", "VIEWS", "VOLUMES")
-#: Tokens that are quoted or literal text, never a keyword (whatever their text says).
-_LITERALS = frozenset({TokenType.IDENTIFIER, TokenType.NUMBER} | {t for t in TokenType if t.name.endswith("STRING")})
 #: Characters of a principal written without quotes (``alice@example.com``, ``svc-etl+1``).
 _PRINCIPAL_CHARS = frozenset("_.@+-")
 
@@ -108,7 +108,7 @@ class ColumnMask(exp.Expression):
 
 def reads(tokens: Sequence[Token]) -> bool:
     """Whether one statement's tokens are one of the statements read here (sqlglot reads the rest)."""
-    words = [_word(t) for t in tokens[:3]]
+    words = [keyword(t) for t in tokens[:3]]
     first = words[0] if words else None
     if first in ("GRANT", "REVOKE", "SHOW"):
         return True
@@ -121,7 +121,7 @@ def reads(tokens: Sequence[Token]) -> bool:
 
 def _alter_form(tokens: Sequence[Token]) -> str | None:
     """'policy' for an ALTER that sets or drops a filter or mask, 'owner' for OWNER TO, else None."""
-    words = [_word(t) for t in tokens]
+    words = [keyword(t) for t in tokens]
     kind = words[1] if len(words) > 1 else None
     for i, word in enumerate(words):
         # SET ROW ... / SET MASK: a misspelt form (SET ROW FILTERS) is still answered with this syntax
@@ -135,7 +135,7 @@ def _alter_form(tokens: Sequence[Token]) -> str | None:
 
 def read(tokens: Sequence[Token], sql: str) -> exp.Expression:
     """The tree of one statement (its tokens, without the ``;``) that :func:`reads` accepted."""
-    reader = _Reader(tokens, sql)
+    reader = TokenReader(tokens, sql)
     first = reader.word()
     if first in ("GRANT", "REVOKE"):
         return _grant(reader, first)
@@ -149,7 +149,7 @@ def read(tokens: Sequence[Token], sql: str) -> exp.Expression:
 # -- GRANT / REVOKE / SHOW GRANTS / OWNER TO ----------------------------------------------------------
 
 
-def _grant(r: _Reader, verb: str) -> exp.Expression:
+def _grant(r: TokenReader, verb: str) -> exp.Expression:
     grant_option = verb == "REVOKE" and r.accept("GRANT", "OPTION", "FOR")
     privileges = [_privilege(r, verb)]
     while r.accept_type(TokenType.COMMA):
@@ -176,10 +176,10 @@ def _grant(r: _Reader, verb: str) -> exp.Expression:
     return exp.Revoke(**args, grant_option=grant_option, cascade=cascade)
 
 
-def _privilege(r: _Reader, verb: str) -> exp.GrantPrivilege:
+def _privilege(r: TokenReader, verb: str) -> exp.GrantPrivilege:
     """Words up to ``,``, ``ON`` or ``(``: ``SELECT``, ``USE SCHEMA``, ``READ VOLUME``, ``ALL PRIVILEGES``."""
     words = []
-    while r.peek_word() != "ON" and _is_word(r.peek()):
+    while r.peek_word() != "ON" and is_word(r.peek()):
         words.append(r.word())
     if not words:
         raise SqlError(f"{verb} needs a comma-separated list of privileges, e.g. {verb} SELECT, MODIFY ON ...")
@@ -195,16 +195,16 @@ def _privilege(r: _Reader, verb: str) -> exp.GrantPrivilege:
     return exp.GrantPrivilege(this=exp.var(" ".join(words)), expressions=columns)
 
 
-def _securable(r: _Reader) -> tuple[str | None, exp.Table]:
+def _securable(r: TokenReader) -> tuple[str | None, exp.Table]:
     """``METASTORE``, ``<kind> <name>`` or a name alone (kind None, refused by the reader)."""
     nxt = r.peek(1)
-    if _is_word(r.peek()) and nxt is not None and _is_part(nxt) and _word(nxt) not in ("TO", "FROM"):
+    if is_word(r.peek()) and nxt is not None and is_part(nxt) and keyword(nxt) not in ("TO", "FROM"):
         kind = r.word()
-        return kind, _table(r.name(GRANT_SYNTAX, _GRANT_HINT))
-    return None, _table(r.name(GRANT_SYNTAX, _GRANT_HINT))
+        return kind, to_table(r.name(GRANT_SYNTAX, _GRANT_HINT))
+    return None, to_table(r.name(GRANT_SYNTAX, _GRANT_HINT))
 
 
-def _grantee(r: _Reader) -> exp.GrantPrincipal:
+def _grantee(r: TokenReader) -> exp.GrantPrincipal:
     kind = None
     nxt = r.peek(1)
     if r.peek_word() in ("ROLE", "GROUP") and nxt is not None and nxt.token_type != TokenType.COMMA:
@@ -212,7 +212,7 @@ def _grantee(r: _Reader) -> exp.GrantPrincipal:
     return exp.GrantPrincipal(this=_principal(r), kind=kind)
 
 
-def _principal(r: _Reader) -> exp.Identifier:
+def _principal(r: TokenReader) -> exp.Identifier:
     """A quoted name (backticks, double or single quotes) or an unquoted run like ``alice@example.com``."""
     token = r.peek()
     if token is None:
@@ -235,7 +235,7 @@ def _principal_text(raw: str) -> bool:
     return bool(raw) and all(c.isalnum() or c in _PRINCIPAL_CHARS for c in raw)
 
 
-def _show(r: _Reader) -> exp.Expression:
+def _show(r: TokenReader) -> exp.Expression:
     what = r.word()
     if what == "GRANTS":
         principal = None if r.peek_word() == "ON" else _principal(r)
@@ -253,7 +253,7 @@ def _show(r: _Reader) -> exp.Expression:
             raise SqlError("SHOW CATALOGS lists every catalog you can see; it takes no IN. "
                            "Use SHOW SCHEMAS IN <catalog> for the schemas of one.")
         r.word()
-        parent = _table(r.name(SHOW_SYNTAX, ""))
+        parent = to_table(r.name(SHOW_SYNTAX, ""))
     r.end(SHOW_SYNTAX, "")
     return ShowObjects(this=what, parent=parent)
 
@@ -261,11 +261,11 @@ def _show(r: _Reader) -> exp.Expression:
 # -- CREATE / DROP CATALOG | VOLUME --------------------------------------------------------------------
 
 
-def _container(r: _Reader, verb: str) -> exp.Expression:
+def _container(r: TokenReader, verb: str) -> exp.Expression:
     kind = r.word()
     if verb == "CREATE":
         exists = r.accept("IF", "NOT", "EXISTS")
-        name = _table(r.name(CONTAINER_SYNTAX, ""))
+        name = to_table(r.name(CONTAINER_SYNTAX, ""))
         properties = None
         if r.accept("COMMENT"):
             comment = r.peek()
@@ -276,7 +276,7 @@ def _container(r: _Reader, verb: str) -> exp.Expression:
         r.end(CONTAINER_SYNTAX, "")
         return exp.Create(this=name, kind=kind, exists=exists, properties=properties)
     exists = r.accept("IF", "EXISTS")
-    name = _table(r.name(CONTAINER_SYNTAX, ""))
+    name = to_table(r.name(CONTAINER_SYNTAX, ""))
     cascade = r.accept("CASCADE")
     restrict = not cascade and r.accept("RESTRICT")
     r.end(CONTAINER_SYNTAX, "")
@@ -286,7 +286,7 @@ def _container(r: _Reader, verb: str) -> exp.Expression:
 # -- ALTER: OWNER TO, ROW FILTER, MASK -------------------------------------------------------------------
 
 
-def _alter(r: _Reader) -> exp.Expression:
+def _alter(r: TokenReader) -> exp.Expression:
     form = _alter_form(r.tokens)
     kind = r.word()
     if kind == "MATERIALIZED":
@@ -296,7 +296,7 @@ def _alter(r: _Reader) -> exp.Expression:
         raise SqlError("row filters and column masks are set on tables, not views: a view's readers see its "
                        "tables through the filters and masks of those tables (set them there, with ALTER TABLE).")
     syntax, hint = (POLICY_SYNTAX, _POLICY_HINT) if form == "policy" else (GRANT_SYNTAX, _GRANT_HINT)
-    table = _table(r.name(syntax, hint))
+    table = to_table(r.name(syntax, hint))
     if form == "owner" and (r.accept("OWNER", "TO") or r.accept("SET", "OWNER", "TO")):
         principal = _principal(r)
         r.end(syntax, hint)
@@ -319,178 +319,27 @@ def _alter(r: _Reader) -> exp.Expression:
     raise r.unreadable(syntax, hint)
 
 
-def _expression(r: _Reader, what: str) -> dict:
+def _expression(r: TokenReader, what: str) -> dict:
     """The rest of the statement as typed, without parentheses around all of it; or Databricks' function form."""
     tokens = list(r.tokens[r.i:])
     r.i = len(r.tokens)
-    if tokens and tokens[0].token_type == TokenType.L_PAREN and _closing(tokens, 0) == len(tokens) - 1:
+    if tokens and tokens[0].token_type == TokenType.L_PAREN and closing(tokens, 0) == len(tokens) - 1:
         inner = r.sql[tokens[0].end + 1:tokens[-1].start].strip()
         tokens = tokens[1:-1]
     else:
         inner = r.sql[tokens[0].start:tokens[-1].end + 1] if tokens else ""
-    name = _leading_name(tokens)
+    name = leading_name(tokens)
     rest = tokens[name:]
     function = r.sql[tokens[0].start:tokens[name - 1].end + 1] if name else None
     if what == "filter":
         # fn ON (columns)
-        if name and len(rest) >= 3 and _word(rest[0]) == "ON" and rest[1].token_type == TokenType.L_PAREN \
-                and _closing(rest, 1) == len(rest) - 1:
+        if name and len(rest) >= 3 and keyword(rest[0]) == "ON" and rest[1].token_type == TokenType.L_PAREN \
+                and closing(rest, 1) == len(rest) - 1:
             return {"function": function}
         return {"expression": inner}
     # fn USING COLUMNS (columns), schema.fn, or a bare name (a column or a function: told apart later)
-    using = len(rest) >= 4 and _word(rest[0]) == "USING" and _word(rest[1]) == "COLUMNS" and \
-        rest[2].token_type == TokenType.L_PAREN and _closing(rest, 2) == len(rest) - 1
+    using = len(rest) >= 4 and keyword(rest[0]) == "USING" and keyword(rest[1]) == "COLUMNS" and \
+        rest[2].token_type == TokenType.L_PAREN and closing(rest, 2) == len(rest) - 1
     if name and (using or (not rest and name > 1)):
         return {"function": function}
     return {"expression": inner, "name_only": bool(name) and not rest}
-
-
-def _leading_name(tokens: Sequence[Token]) -> int:
-    """How many tokens at the start spell a dotted name (part.part...), 0 if none."""
-    i = 0
-    while i < len(tokens) and _is_part(tokens[i]):
-        i += 1
-        if i + 1 < len(tokens) and tokens[i].token_type == TokenType.DOT and _is_part(tokens[i + 1]):
-            i += 1
-            continue
-        break
-    return i
-
-
-def _closing(tokens: Sequence[Token], start: int) -> int | None:
-    """The index of the parenthesis that closes the one at ``start``."""
-    depth = 0
-    for i in range(start, len(tokens)):
-        if tokens[i].token_type == TokenType.L_PAREN:
-            depth += 1
-        elif tokens[i].token_type == TokenType.R_PAREN:
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
-
-
-# -- tokens ------------------------------------------------------------------------------------------------
-
-
-def _word(token: Token | None) -> str | None:
-    """The upper-case keyword a token spells; None for quoted or literal text."""
-    if token is None or token.token_type in _LITERALS:
-        return None
-    return " ".join(token.text.upper().split())
-
-
-def _is_word(token: Token | None) -> bool:
-    """Whether a token is one unquoted word (a keyword or a bare name)."""
-    word = _word(token)
-    return bool(word) and word.replace("_", "").isalnum()  # type: ignore[union-attr]
-
-
-def _is_part(token: Token) -> bool:
-    """Whether a token can be one part of a name: quoted, or one word of letters, digits and underscores."""
-    return token.token_type == TokenType.IDENTIFIER or _is_word(token)
-
-
-def _table(parts: list[exp.Identifier]) -> exp.Table:
-    """A name as sqlglot's table node: catalog.db.this, extra parts kept (and refused by the readers)."""
-    if len(parts) > 3:
-        return exp.Table(this=exp.Dot.build(parts[2:]), db=parts[1], catalog=parts[0])
-    padded = [None] * (3 - len(parts)) + parts
-    return exp.Table(this=padded[2], db=padded[1], catalog=padded[0])
-
-
-def name_parts(table: exp.Table) -> list[str]:
-    """The parts of a name read here, in order (a fourth part and beyond included, for the caller to refuse).
-
-    >>> name_parts(_table([exp.to_identifier(p) for p in "a.b.c.d".split(".")]))
-    ['a', 'b', 'c', 'd']
-    """
-    this = table.this
-    tail = this.flatten() if isinstance(this, exp.Dot) else [this]
-    return [p.name for p in (table.args.get("catalog"), table.args.get("db"), *tail) if p is not None]
-
-
-class _Reader:
-    """A cursor over one statement's tokens."""
-
-    def __init__(self, tokens: Sequence[Token], sql: str) -> None:
-        self.tokens = tokens
-        self.sql = sql
-        self.i = 0
-
-    def peek(self, ahead: int = 0) -> Token | None:
-        i = self.i + ahead
-        return self.tokens[i] if i < len(self.tokens) else None
-
-    def peek_word(self) -> str | None:
-        token = self.peek()
-        if token is None:
-            return None
-        word = _word(token)
-        return "" if word is None else word  # "": a token that is not a keyword
-
-    def word(self) -> str | None:
-        word = _word(self.peek())
-        if word is not None:
-            self.i += 1
-        return word
-
-    def accept(self, *words: str) -> bool:
-        """Consume ``words`` (one token each, or sqlglot's multi-word keyword tokens) if they come next."""
-        i, wanted = self.i, list(words)
-        while wanted:
-            token = self.tokens[i] if i < len(self.tokens) else None
-            got = (_word(token) or "\0").split()
-            if got != wanted[:len(got)]:
-                return False
-            wanted, i = wanted[len(got):], i + 1
-        self.i = i
-        return True
-
-    def accept_type(self, token_type: TokenType) -> bool:
-        token = self.peek()
-        if token is not None and token.token_type == token_type:
-            self.i += 1
-            return True
-        return False
-
-    def raw(self, token: Token) -> str:
-        return self.sql[token.start:token.end + 1]
-
-    def check_quotes(self, token: Token) -> None:
-        raw = self.raw(token)
-        if len(raw) >= 2 and raw[0] in "\"`'" and raw[0] in raw[1:-1]:
-            raise SqlError(f"{raw} is not a valid name: a quoted name may not contain its quote character "
-                           "(names are letters, digits and underscores; principals also . @ + -).")
-
-    def part(self) -> exp.Identifier | None:
-        token = self.peek()
-        if token is None or not _is_part(token):
-            return None
-        self.i += 1
-        if token.token_type == TokenType.IDENTIFIER:
-            self.check_quotes(token)
-            return exp.Identifier(this=token.text, quoted=True)
-        return exp.Identifier(this=token.text, quoted=False)
-
-    def name(self, syntax: str, hint: str) -> list[exp.Identifier]:
-        """``part(.part)*`` (blanks around the dots allowed, as in SQL)."""
-        first = self.part()
-        if first is None:
-            raise self.unreadable(syntax, hint)
-        parts = [first]
-        while self.accept_type(TokenType.DOT):
-            part = self.part()
-            if part is None:
-                raise self.unreadable(syntax, hint)
-            parts.append(part)
-        return parts
-
-    def end(self, syntax: str, hint: str) -> None:
-        if self.i < len(self.tokens):
-            raise self.unreadable(syntax, hint)
-
-    def unreadable(self, syntax: str, hint: str) -> SqlError:
-        text = self.sql[self.tokens[0].start:self.tokens[-1].end + 1] if self.tokens else ""
-        first = " ".join(text.split())[:120]
-        return SqlError(f"cannot read {first!r}. Supported forms: {syntax}.{' ' + hint if hint else ''}")
