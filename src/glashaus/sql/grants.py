@@ -37,7 +37,7 @@ from glashaus.errors import (
     NotFoundError,
     SqlError,
 )
-from glashaus.sql.dialect import DIALECT, parse, quiet_fallback
+from glashaus.sql.dialect import DIALECT, parse
 from glashaus.sql.result import Result
 from glashaus.sql.statements import GRANT_SYNTAX, SetOwner, ShowGrants
 from glashaus.tables.service import TablesService
@@ -48,8 +48,6 @@ Verb = Literal["GRANT", "REVOKE", "SHOW GRANTS", "OWNER"]
 KINDS = {"CATALOG": 1, "SCHEMA": 2, "TABLE": 3, "VIEW": 3, "VOLUME": 3}
 
 _SYNTAX = GRANT_SYNTAX
-#: tests/test_sql_grants.py pins through this name that quieting sqlglot's fallback warning is per thread.
-_fallback_quiet = quiet_fallback
 
 _SHOW_SCHEMA = pa.schema([
     ("principal", pa.string()), ("privilege", pa.string()), ("on", pa.string()),
@@ -92,10 +90,6 @@ def read(sql: str) -> GrantStatement:
         raise SqlError(f"cannot read {first!r}. Supported forms: {_SYNTAX}. Quote principals with backticks "
                        "or double quotes (e.g. `alice@example.com`).")
     return from_statement(trees[0])
-
-
-#: The text of one statement, read: the same as :func:`read` (kept under the name of the reader it replaced).
-from_text = read
 
 
 def from_statement(statement: exp.Expression) -> GrantStatement:
