@@ -55,7 +55,8 @@ def test_a_check_names_privilege_and_action_by_the_kind_found(lake):
     get = Check(USE, "{kind}.get", levels=(1, 2, 3))
     with guard.require(bob, get, ORDERS) as allowed:
         assert (allowed.name.full, allowed.found.kind) == (ORDERS, "table")
-    with pytest.raises(PermissionDeniedError, match=r"bob lacks READ VOLUME on volume main\.shop\.files.*GRANT READ VOLUME"):
+    denied = r"bob lacks READ VOLUME on volume main\.shop\.files.*GRANT READ VOLUME"
+    with pytest.raises(PermissionDeniedError, match=denied):
         with guard.require(bob, get, "main.shop.files"):
             pass
     rows = events(lake, since, "bob")

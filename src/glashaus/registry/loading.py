@@ -14,7 +14,7 @@ from typing import Any
 from glashaus.access import Access, Principal, request
 from glashaus.access.guard import Guard
 from glashaus.catalog import Securable
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.rows import utcnow
 from glashaus.errors import InvalidArgumentError, PermissionDeniedError, StorageError
 from glashaus.registry import safety
 from glashaus.registry.files import ModelFiles

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from glashaus.access import Principal, request
 from glashaus.access.guard import Check
 from glashaus.catalog import Securable, parse_name
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.rows import utcnow
 from glashaus.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
@@ -43,7 +43,7 @@ from glashaus.serving.endpoints import Endpoint, Route, check_endpoint_name, che
 from glashaus.serving.inference import SCHEMA as INFERENCE_SCHEMA
 from glashaus.serving.inference import Target
 from glashaus.serving.journal import InferenceJournal
-from glashaus.serving.tables import EndpointRow
+from glashaus.serving.rows import EndpointRow
 from glashaus.tables import TablesService
 
 #: "Use the default" for optional arguments where None means "none" (inference_table=, shadow=).

@@ -154,8 +154,8 @@ class Containers:
             raise InvalidArgumentError(f"create_securable makes {', '.join(CAPABILITY_KINDS)}, not a {check.creates}; "
                                        "tables, views, catalogs and schemas have operations of their own.")
         with self.guard.require(who, check, name, details=details) as allowed:
-            securable = self._register(check.creates, allowed.name, who, comment=comment, spec=spec,  # type: ignore[arg-type]
-                                       location=location)
+            kind: Kind = check.creates  # type: ignore[assignment]
+            securable = self._register(kind, allowed.name, who, comment=comment, spec=spec, location=location)
             if tags:
                 securable = self.catalog.set_tags(allowed.name, tags)
             return Created(securable, self)

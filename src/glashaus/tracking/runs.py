@@ -39,7 +39,7 @@ from glashaus.tracking.entities import (
 from glashaus.tracking.records import now_ms
 from glashaus.tracking.run_names import memorable_name
 from glashaus.tracking.search import run_query
-from glashaus.tracking.tables import (
+from glashaus.tracking.rows import (
     DatasetRow,
     MetricRow,
     RunInputRow,

@@ -34,7 +34,7 @@ from glashaus import mlflow_checks as checks
 from glashaus.access import Principal, request
 from glashaus.access.guard import Check
 from glashaus.catalog import Name
-from glashaus.catalog.tables import SecurableRow
+from glashaus.catalog.rows import SecurableRow
 from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from glashaus.metastore import Metastore
 from glashaus.tables import TablesService
@@ -46,7 +46,7 @@ from glashaus.tracking.entities import (
 )
 from glashaus.tracking.records import now_ms
 from glashaus.tracking.rules import mlflow_rules
-from glashaus.tracking.tables import (
+from glashaus.tracking.rows import (
     ExperimentRow,
     ExperimentTagRow,
     RunRow,

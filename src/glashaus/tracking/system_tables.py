@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from glashaus.access import Principal
 from glashaus.access.guard import Check
-from glashaus.catalog.tables import SecurableRow
-from glashaus.tracking.tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
+from glashaus.catalog.rows import SecurableRow
+from glashaus.tracking.rows import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 
 RUNS = pa.schema([
     ("run_id", pa.string()), ("experiment_id", pa.string()), ("experiment", pa.string()),
