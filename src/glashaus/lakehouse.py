@@ -1,5 +1,8 @@
 """The Lakehouse: the capabilities wired together for one identity.
 
+Longer than 500 lines on purpose: it is the public API, one short method per operation over
+a capability's service (each documented here, where users read it), plus the wiring.
+
 >>> import glashaus
 >>> lh = glashaus.connect("./lakehouse", user="alice")        # doctest: +SKIP
 >>> lh.sql("CREATE SCHEMA main.shop")                         # doctest: +SKIP
