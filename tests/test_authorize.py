@@ -650,3 +650,24 @@ def test_the_storage_location_is_shown_to_admins_and_owners_only(lake, admin, bo
     assert bob.describe("main.shop.files")["location"] == admin.get("main.shop.files").storage_location
     bob.create_table("main.default.mine", data=pa.table({"x": [1]}))
     assert bob.describe("main.default.mine")["location"] is not None  # bob created it: his
+
+
+def test_every_call_that_returns_an_existing_securable_shapes_it_for_the_caller(lake, admin, bob):
+    """Before, ``create_table``/``create_volume`` with ``if_not_exists`` on an object that
+    existed already handed it back as stored, and ``lh.models.get`` gave every EXECUTE holder the
+    model's folder: the storage location (and a table's filter expression) of an object the caller
+    neither owns nor manages. They go through the guard's shaping now, as ``get`` and ``list`` did."""
+    admin.create_table("main.default.shared", data=pa.table({"id": [1]}))
+    admin.set_row_filter("main.default.shared", "id > 0")
+    admin.create_volume("main.default.drop_box")
+    admin.models.create("main.default.reco")
+    admin.grant("EXECUTE", on="main.default.reco", to="bob")
+    again = bob.create_table("main.default.shared", data=pa.table({"id": [2]}), if_not_exists=True)
+    assert (again.owner, again.storage_location, again.spec["row_filter"]) == ("admin", None, "(hidden)")
+    assert bob.create_volume("main.default.drop_box", if_not_exists=True).storage_location is None
+    assert bob.models.get("main.default.reco").storage_location is None
+    assert [m.storage_location for m in bob.models.list("main.default")] == [None]
+    # The owner still sees where the data lives.
+    assert admin.create_table("main.default.shared", schema=pa.schema([("id", pa.int64())]),
+                              if_not_exists=True).storage_location is not None
+    assert admin.models.get("main.default.reco").storage_location is not None

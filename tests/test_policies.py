@@ -275,3 +275,23 @@ def test_semicolons_inside_strings_are_just_text(lake):
         alice.set_row_filter("main.shop.customers", "email <> 'x;y' AND region = 'north'")
     with as_user(lake, "bob") as bob:
         assert bob.sql("SELECT count(*) FROM main.shop.customers").scalar() == 2
+
+
+def test_listing_tag_policies_is_audited_and_shows_masks_and_groups_to_admins_only(lake):
+    """Before, ``lh.tag_policies()`` neither authorized nor audited, and showed everyone each policy's
+    mask and exempt groups; now the look is audited (``tag_policy.list``) and, as for a table's filters
+    and masks, only the policies' managers (admins) see what a mask says and who is exempt."""
+    with as_user(lake, "alice") as alice:
+        alice.create_tag_policy("hide_pii", tag="pii=email", mask="'***'", except_groups=["pii_readers"])
+        (policy,) = alice.tag_policies()
+        assert (policy.name, policy.tag_key, policy.tag_value, policy.mask, policy.except_groups) == (
+            "hide_pii", "pii", "email", "'***'", ("pii_readers",))
+    with as_user(lake, "bob") as bob:
+        (seen,) = bob.tag_policies()
+        assert (seen.name, seen.tag_key, seen.tag_value, seen.created_by) == ("hide_pii", "pii", "email", "alice")
+        assert (seen.mask, seen.except_groups) == ("(hidden)", ("(hidden)",))
+    with as_user(lake, "alice") as alice:
+        rows = alice.sql("SELECT principal, decision, reason, securable_kind FROM system.access.audit "
+                         "WHERE action = 'tag_policy.list' ORDER BY event_time").fetchall()
+    assert [(p, d, k) for p, d, _, k in rows] == [("alice", "allow", "metastore"), ("bob", "allow", "metastore")]
+    assert "not an admin" in rows[1][2]

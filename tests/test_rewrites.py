@@ -182,7 +182,7 @@ def test_the_store_refuses_a_grant_from_another_gate_table_or_kind(shop, table, 
 
 
 def test_every_commit_records_its_principal(shop, monkeypatch):
-    monkeypatch.setattr("glashaus.tables.service.MIN_RETENTION_HOURS", 0)
+    monkeypatch.setattr("glashaus.tables.maintenance.MIN_RETENTION_HOURS", 0)
     shop.create_table(T, schema=pa.schema([("id", pa.int64()), ("v", pa.string())]), primary_key=["id"],
                       constraints={"id_pos": "id > 0"})
     shop.write(T, {"id": [1, 2], "v": ["a", "b"]})

@@ -13,7 +13,7 @@ from glashaus.errors import PermissionDeniedError, ServiceUnavailableError
 from glashaus.metastore import Base
 from glashaus.serving.inference import SCHEMA, InferenceLog, Target, entry, utcnow
 from glashaus.serving.journal import InferenceJournal
-from glashaus.serving.tables import InferenceJournalRow, InferenceMoverRow
+from glashaus.serving.rows import InferenceJournalRow, InferenceMoverRow
 
 TABLE = "main.shop.reco_inference"
 

@@ -121,6 +121,30 @@ def test_a_later_user_of_a_deleted_owners_name_does_not_inherit_the_endpoint(lak
     lake.serving.delete_endpoint("bobs")  # an admin still may
 
 
+def test_who_may_change_an_endpoint_is_decided_and_audited_both_ways(lake):
+    """Before, a refused change of someone else's endpoint left no audit event (only the model check
+    before it did); every decision is audited now, allowed (owner, admin) or denied."""
+    lake.serving.create_endpoint("reco", model=f"{MODEL}@champion", inference_table=None)
+    with lake.as_user("bob") as bob:
+        for change in (lambda: bob.serving.update_endpoint("reco", shadow=None),
+                       lambda: bob.serving.delete_endpoint("reco")):
+            with pytest.raises(PermissionDeniedError, match="only the owner of endpoint 'reco' \\(alice\\)"):
+                change()
+    lake.serving.update_endpoint("reco", shadow=None)
+    lake.flush()
+    rows = lake.sql("SELECT principal, action, decision, reason, details FROM system.access.audit "
+                    "WHERE action IN ('serving.update_endpoint', 'serving.delete_endpoint') "
+                    "ORDER BY event_time").fetchall()
+    assert [(p, a, d, r) for p, a, d, r, _ in rows] == [
+        ("bob", "serving.update_endpoint", "deny", rows[0][3]),
+        ("bob", "serving.delete_endpoint", "deny", rows[1][3]),
+        ("alice", "serving.update_endpoint", "allow", "owner"),
+    ]
+    assert all("only the owner" in r for _, _, d, r, _ in rows if d == "deny")
+    assert json.loads(rows[0][4]) == {"endpoint": "reco", "owner": "alice"}
+    assert lake.serving.get_endpoint("reco").owner == "alice"
+
+
 # -- a running server: tables and models replaced under their names -------------------------------
 
 

@@ -581,7 +581,7 @@ def test_vacuum_never_goes_under_seven_days(shop):
 def test_vacuum_keeps_versions_that_lineage_points_at(shop, monkeypatch):
     # Lower the floor so that retention alone would remove everything old, and see that
     # the versions a recorded write read survive anyway.
-    monkeypatch.setattr("glashaus.tables.service.MIN_RETENTION_HOURS", 0)
+    monkeypatch.setattr("glashaus.tables.maintenance.MIN_RETENTION_HOURS", 0)
     shop.create_table("main.shop.src", schema=pa.schema([("id", pa.int64())]))
     shop.create_table("main.shop.scratch", schema=pa.schema([("id", pa.int64())]))
     for name in ("main.shop.src", "main.shop.scratch"):

@@ -19,7 +19,7 @@ from glashaus.errors import (
 )
 from glashaus.metastore import Base
 from glashaus.tracking import Dataset, DatasetInput, Metric, ModelOutput, messages
-from glashaus.tracking import tables as tracking_tables
+from glashaus.tracking import rows as tracking_rows
 
 EXP = "main.shop.reco_training"
 TS = 1_767_225_600_000
@@ -52,7 +52,7 @@ def test_migration_creates_exactly_the_declared_tables(lh):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     ours = [d for d in diff if "ml_" in repr(d)]
     assert ours == []
-    assert tracking_tables.RunRow.__tablename__ in sa.inspect(lh.metastore.engine).get_table_names()
+    assert tracking_rows.RunRow.__tablename__ in sa.inspect(lh.metastore.engine).get_table_names()
 
 
 # -- experiments ----------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def test_dropping_the_securable_drops_the_experiment_and_its_runs(shop, exp):
     with pytest.raises(NotFoundError):
         shop.runs.get(run.run_id)
     with shop.metastore.session() as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(tracking_tables.MetricRow)) == 0
+        assert s.scalar(sa.select(sa.func.count()).select_from(tracking_rows.MetricRow)) == 0
 
 
 def test_a_dropped_experiments_id_and_files_never_go_to_a_new_experiment(shop, bob):

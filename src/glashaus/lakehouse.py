@@ -1,5 +1,8 @@
 """The Lakehouse: the capabilities wired together for one identity.
 
+Longer than 500 lines on purpose: it is the public API, one short method per operation over
+a capability's service (each documented here, where users read it), plus the wiring.
+
 >>> import glashaus
 >>> lh = glashaus.connect("./lakehouse", user="alice")        # doctest: +SKIP
 >>> lh.sql("CREATE SCHEMA main.shop")                         # doctest: +SKIP
@@ -93,11 +96,10 @@ class Lakehouse:
         )
         self.volumes = VolumesService(self.tables)
         self.engine = SqlEngine(self.tables, limits=query_limits)
-        self.tracking = TrackingService(catalog=self.catalog, access=self.access, metastore=self.metastore,
-                                        locations=self.layout)
+        self.tracking = TrackingService(tables=self.tables, metastore=self.metastore, locations=self.layout)
         self.tables.virtual_tables.update(ml_system_tables(self.tracking))
         self.registry = RegistryService(tables=self.tables, lineage=self.lineage_store)
-        self.serving_service = ServingService(self.metastore, self.access, self.catalog, self.tables, self.registry)
+        self.serving_service = ServingService(self.metastore, self.tables, self.registry)
         if first:
             self._ensure_defaults()
 
@@ -411,8 +413,8 @@ class Lakehouse:
         self.tables.drop_tag_policy(self.principal, name)
 
     def tag_policies(self) -> list[TagPolicy]:
-        """The tag policies in force (names, tags, masks, exempt groups)."""
-        return list(self.tables.policies.tag_policies().values())
+        """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise)."""
+        return self.tables.tag_policies(self.principal)
 
     # -- lineage --------------------------------------------------------------------------
 

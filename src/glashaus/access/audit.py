@@ -44,7 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from glashaus.access.system_tables import AUDIT, SystemTables
-from glashaus.access.tables import AuditJournalRow
+from glashaus.access.rows import AuditJournalRow
 from glashaus.errors import ServiceUnavailableError
 from glashaus.metastore import Metastore
 

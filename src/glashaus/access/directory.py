@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from glashaus.access.principal import Principal
-from glashaus.access.tables import MembershipRow, PrincipalRow, TokenRow
-from glashaus.catalog.tables import SecurableRow, utcnow
+from glashaus.access.rows import MembershipRow, PrincipalRow, TokenRow
+from glashaus.catalog.rows import SecurableRow, utcnow
 from glashaus.errors import (
     AlreadyExistsError,
     AuthenticationError,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from glashaus.access.tables import GrantRow, PrincipalRow
+from glashaus.access.rows import GrantRow, PrincipalRow
 from glashaus.errors import NotFoundError
 from glashaus.metastore import Metastore
 

@@ -31,9 +31,9 @@ from sqlglot.optimizer.simplify import simplify
 from glashaus.access.directory import Directory
 from glashaus.access.principal import Principal
 from glashaus.access.sqltext import check_nesting, function_name, refused_function, too_deep
-from glashaus.access.tables import TagPolicyRow
+from glashaus.access.rows import TagPolicyRow
 from glashaus.catalog import Catalog, Securable
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.rows import utcnow
 from glashaus.errors import InvalidArgumentError, NotFoundError, UngovernedAccessError
 from glashaus.frames import duck_type
 from glashaus.metastore import Metastore

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glashaus.catalog.names import Name
-from glashaus.catalog.tables import ColumnCommentRow, SecurableRow, TagRow, utcnow
+from glashaus.catalog.rows import ColumnCommentRow, SecurableRow, TagRow, utcnow
 from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from glashaus.metastore import Metastore
 

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from glashaus.access.audit import current_request_id
 from glashaus.catalog import Securable
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.rows import utcnow
 from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.metastore import Metastore
-from glashaus.registry.tables import AliasEventRow, ModelAliasRow
+from glashaus.registry.rows import AliasEventRow, ModelAliasRow
 
 Action = Literal["set", "delete", "rollback"]
 

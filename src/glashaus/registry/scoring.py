@@ -21,15 +21,29 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from glashaus.access import Principal, request
+from glashaus.catalog import parse_name
 from glashaus.errors import InvalidArgumentError, SchemaMismatchError
+from glashaus.lineage import Source
+from glashaus.registry.lookup import ModelLookup, model_check
 from glashaus.registry.mlflow_lib import mlflow
+from glashaus.registry.refs import ModelRef
+from glashaus.tables.writes import CREATE_TABLE, WRITE
+
+if TYPE_CHECKING:
+    from glashaus.registry.loading import Loading
+    from glashaus.tables import TablesService
 
 #: ``progress(rows_done, rows_total)``: rows_total is an estimate (before row filters), or None.
 ProgressFn = Callable[[int, int | None], None]
+
+ScoreMode = Literal["overwrite", "append"]
+
+SCORE = model_check("EXECUTE", "model.score")
 
 
 @dataclass(frozen=True)
@@ -291,3 +305,84 @@ def rich_progress(label: str) -> Iterator[ProgressFn]:
 
     with bars:
         yield update
+
+
+class BatchScoring:
+    """score: a model version's predictions for a table, into another table, in one commit."""
+
+    def __init__(self, *, tables: TablesService, lookup: ModelLookup, loading: Loading) -> None:
+        self.tables = tables
+        self.guard = tables.guard
+        self.lookup = lookup
+        self.loading = loading
+
+    def score(
+        self,
+        who: Principal,
+        ref: str | ModelRef,
+        *,
+        table: str,
+        output: str,
+        mode: ScoreMode = "overwrite",
+        batch_size: int = 65_536,
+        keep: list[str] | None = None,
+        prediction_column: str = "prediction",
+        progress: ProgressFn | None = None,
+    ) -> ScoreResult:
+        """Predict every row of ``table`` (``@vN`` pins a version) into ``output`` in one Delta commit.
+
+        Needs EXECUTE on the model, SELECT on the table and MODIFY on ``output`` (or CREATE TABLE on
+        its schema when new). ``keep`` names the input columns copied beside the predictions (default:
+        all). The table is checked against the model's signature before any row is read.
+        """
+        if mode not in ("overwrite", "append"):
+            raise InvalidArgumentError(f"mode must be 'overwrite' or 'append', not {mode!r}.")
+        prediction_column = parse_name(prediction_column, levels=1, allow_version=False).full
+        source_name = parse_name(table, allow_version=True)
+        out = parse_name(output, allow_version=False)
+        if out.catalog == "system":
+            raise InvalidArgumentError(f"cannot write scores to {out.full!r}: the system catalog is written only by "
+                                       "Glashaus.")
+        if out.full == source_name.full:
+            raise InvalidArgumentError(f"output {out.full} is the table being scored; write the scores elsewhere.")
+        with request():
+            model, mv = self.lookup.resolve(who, ref, SCORE, {"table": str(source_name), "output": out.full})
+            # Scores go into an existing table only with MODIFY on it, into a new one with CREATE TABLE.
+            with self.guard.require_if_exists(who, WRITE, out, details={"mode": mode}) as target:
+                exists = target is not None
+            if not exists:
+                self.guard.allow(who, CREATE_TABLE, out)
+            read = self.tables.read_batches(who, str(source_name), batch_size=batch_size, action="model.score")
+            columns = check_signature(read.reader.schema, mv.signature, model=mv.ref, table=read.table)
+            kept = list(read.reader.schema.names) if keep is None else [c.lower() for c in keep]
+            unknown = [c for c in kept if c not in read.reader.schema.names]
+            if unknown:
+                raise InvalidArgumentError(f"keep= names {unknown}, which {read.table} does not have; its columns "
+                                           f"are {read.reader.schema.names}.")
+            clash = [c for c in kept if c == prediction_column or c.startswith(prediction_column + "_")]
+            if clash:
+                raise InvalidArgumentError(f"{read.table} has a column {clash[0]!r} already; pass "
+                                           "prediction_column= another name (or keep= fewer columns).")
+            pyfunc = self.loading.pyfunc(who, model, mv, action="model.score")
+            with scratch() as folder:
+                spill = Spill(folder)
+                score_batches(read.reader, pyfunc, columns, keep=kept, prediction_column=prediction_column,
+                              model=mv.ref, table=read.table, spill=spill, progress=progress, total=read.num_rows)
+                empty = _empty_schema(read.reader.schema, kept, prediction_column, mv.signature)
+                lineage = [Source(read.table, "table", read.version), Source(mv.name, "model", mv.version)]
+                with spill.table(empty) as scores:
+                    if not exists:
+                        self.tables.create_table(who, out.full, schema=scores.schema,
+                                                 comment=f"Predictions of {mv.ref} for {read.table}.")
+                    try:
+                        commit = self.tables.write(who, out.full, scores, mode=mode, sources=lineage,
+                                                   operation="model.score")
+                    except BaseException:
+                        if not exists:  # all or nothing: no empty table left behind
+                            self.tables.drop(who, out.full, kind="table", if_exists=True)
+                        raise
+            return ScoreResult(mv.name, mv.version, read.table, read.version, out.full, commit.version, spill.rows)
+
+
+def _empty_schema(schema: pa.Schema, kept: list[str], column: str, signature: dict[str, Any] | None) -> pa.Schema:
+    return pa.schema([schema.field(c) for c in kept] + [pa.field(column, output_type(signature))])

@@ -21,8 +21,8 @@ import os
 from typing import Any
 
 from glashaus.access import Principal
-from glashaus.access.privileges import use_privilege
-from glashaus.catalog import Securable, parse_name
+from glashaus.access.guard import USE, Check
+from glashaus.catalog import Name, Securable, parse_name
 from glashaus.errors import InvalidArgumentError
 from glashaus.tables import TablesService
 from glashaus.tables.volumes import check_path
@@ -38,12 +38,14 @@ def resolve(tables: TablesService, who: Principal, source: Any, *, action: str) 
     refusal = _malformed(source)
     if refusal:
         _refuse(tables, who, source, refusal, action)
+    # READ VOLUME on a volume, EXECUTE on a model or experiment.
     if source.startswith("/Volumes/"):
-        location, holder = _volume_path(tables, source)
-    else:
-        location, holder = _storage_path(tables, who, source, action)
-    tables.access.authorize(who, use_privilege(holder.kind), holder, action=action,
-                            details={"source": source})
+        name, rel = _volume_path(source)
+        volume = tables.guard.allow(who, Check(USE, action, kinds=("volume",)), name, details={"source": source}).found
+        base = (volume.storage_location or "").rstrip("/")
+        return (f"{base}/{rel}" if rel else base), volume
+    location, holder = _storage_path(tables, who, source, action)
+    tables.guard.allow(who, Check(USE, action, kinds=SOURCE_KINDS), holder, details={"source": source})
     return location, holder
 
 
@@ -56,14 +58,13 @@ def _malformed(source: str) -> str | None:
     return None
 
 
-def _volume_path(tables: TablesService, source: str) -> tuple[str, Securable]:
+def _volume_path(source: str) -> tuple[Name, str]:
+    """The volume a ``/Volumes/<catalog>/<schema>/<volume>/<path>`` names, and the path inside it."""
     parts = source.removeprefix("/Volumes/").split("/", 3)
     if len(parts) < 3:
         raise InvalidArgumentError(f"{source!r}: a volume path reads /Volumes/<catalog>/<schema>/<volume>/<folder>.")
-    volume = tables.catalog.get(parse_name(".".join(parts[:3]), allow_version=False), kind="volume")
     rel = parts[3].strip("/") if len(parts) == 4 else ""
-    base = (volume.storage_location or "").rstrip("/")
-    return (f"{base}/{check_path(rel)}" if rel else base), volume
+    return parse_name(".".join(parts[:3]), allow_version=False), check_path(rel) if rel else ""
 
 
 def _storage_path(tables: TablesService, who: Principal, source: str, action: str) -> tuple[str, Securable]:

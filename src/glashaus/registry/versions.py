@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glashaus.catalog import Securable
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.rows import utcnow
 from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.metastore import Metastore
-from glashaus.registry.tables import ModelAliasRow, ModelVersionRow, ModelVersionTagRow
+from glashaus.registry.rows import ModelAliasRow, ModelVersionRow, ModelVersionTagRow
 
 READY = "READY"
 PENDING = "PENDING_REGISTRATION"

@@ -36,10 +36,10 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from glashaus.access import Principal
-from glashaus.catalog.tables import SecurableRow
+from glashaus.catalog.rows import SecurableRow
 from glashaus.metastore import Metastore
 from glashaus.serving.inference import SCHEMA, Target, entry, micros
-from glashaus.serving.tables import InferenceJournalRow, InferenceMoverRow
+from glashaus.serving.rows import InferenceJournalRow, InferenceMoverRow
 from glashaus.tables import TablesService
 
 log = logging.getLogger("glashaus.serving")

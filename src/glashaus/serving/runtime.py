@@ -49,7 +49,7 @@ from glashaus.errors import (
 from glashaus.serving.batching import Batcher
 from glashaus.serving.endpoints import Endpoint
 from glashaus.serving.inference import InferenceLog, Target, utcnow
-from glashaus.serving.service import ServingService
+from glashaus.serving.service import INVOKE, ServingService
 from glashaus.serving.worker import ModelProcess
 
 log = logging.getLogger("glashaus.serving")
@@ -221,8 +221,8 @@ class ServingRuntime:
 
     def _model(self, who: Principal, endpoint: Endpoint, variant: str) -> tuple[int, ModelProcess]:
         securable, version = self._target(endpoint.model, variant)
-        self.service.access.authorize(who, "EXECUTE", securable, action="serving.invoke",
-                                      details={"endpoint": endpoint.name, "variant": variant, "version": version})
+        self.service.guard.allow(who, INVOKE, securable,
+                                 details={"endpoint": endpoint.name, "variant": variant, "version": version})
         # By the model's id, not its name: a model dropped and re-created under the same name (by
         # anyone) is a new model, never served by the old one's process.
         key = (securable.id, version)

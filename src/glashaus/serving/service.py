@@ -27,9 +27,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from glashaus.access import Access, Principal, request
-from glashaus.catalog import Catalog, parse_name
-from glashaus.catalog.tables import utcnow
+from glashaus.access import Principal, request
+from glashaus.access.guard import Check
+from glashaus.catalog import Securable, parse_name
+from glashaus.catalog.rows import utcnow
 from glashaus.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
@@ -42,11 +43,19 @@ from glashaus.serving.endpoints import Endpoint, Route, check_endpoint_name, che
 from glashaus.serving.inference import SCHEMA as INFERENCE_SCHEMA
 from glashaus.serving.inference import Target
 from glashaus.serving.journal import InferenceJournal
-from glashaus.serving.tables import EndpointRow
+from glashaus.serving.rows import EndpointRow
 from glashaus.tables import TablesService
 
 #: "Use the default" for optional arguments where None means "none" (inference_table=, shadow=).
 DEFAULT: Any = object()
+
+#: Creating an endpoint and reading its configuration need EXECUTE on the model it serves.
+CREATE_ENDPOINT = Check("EXECUTE", "serving.create_endpoint", kinds=("model",), versions=True)
+GET_ENDPOINT = Check("EXECUTE", "serving.get_endpoint", kinds=("model",), versions=True)
+#: Every request to an endpoint: EXECUTE on the model, audited per request.
+INVOKE = Check("EXECUTE", "serving.invoke", kinds=("model",))
+#: An existing inference table is written to only with MODIFY on it (and only if serving created it).
+REUSE_TABLE = Check("MODIFY", "serving.create_endpoint", kinds=("table",))
 
 #: The mark serving leaves in the ``spec`` of each inference table it creates (only Glashaus writes a
 #: securable's spec; users set properties and tags): {"endpoint": ..., "created_for": <principal>}.
@@ -54,15 +63,14 @@ INFERENCE_MARK = "serving_inference_table"
 
 
 class ServingService:
-    def __init__(self, metastore: Metastore, access: Access, catalog: Catalog, tables: TablesService,
-                 registry: Any) -> None:
+    def __init__(self, metastore: Metastore, tables: TablesService, registry: Any) -> None:
         self.metastore = metastore
-        self.access = access
-        self.catalog = catalog
         self.tables = tables
+        self.guard = tables.guard
+        self.access = tables.access
         self.registry = registry
         #: Inference rows on their way to the tables, committed with the requests' audit events.
-        self.journal = InferenceJournal(metastore, tables, commit=access.audit.commit_with_events)
+        self.journal = InferenceJournal(metastore, tables, commit=self.access.audit.commit_with_events)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -81,10 +89,8 @@ class ServingService:
         model_name, variant = Endpoint.parse_model(model)
         routes = make_routes(variant, traffic)
         shadow = check_variant(shadow) if shadow else None
-        with request():
-            securable = self._model(model_name)
-            self.access.authorize(who, "EXECUTE", securable, action="serving.create_endpoint",
-                                  details={"endpoint": name})
+        with self.guard.require(who, CREATE_ENDPOINT, model_name, details={"endpoint": name}) as allowed:
+            securable = allowed.found
             for route in routes + ((Route(shadow, 0),) if shadow else ()):
                 self.registry.get_version(who, f"{securable.full_name}@{route.variant}")  # each variant must exist
             with self.metastore.session() as s:
@@ -128,9 +134,7 @@ class ServingService:
     def get_endpoint(self, who: Principal, name: str) -> Endpoint:
         """The endpoint, if the caller may execute its model."""
         endpoint = self.endpoint(name)
-        with request():
-            self.access.authorize(who, "EXECUTE", self._model(endpoint.model), action="serving.get_endpoint",
-                                  details={"endpoint": name})
+        self.guard.allow(who, GET_ENDPOINT, endpoint.model, details={"endpoint": name})
         return endpoint
 
     def list_endpoints(self, who: Principal) -> list[Endpoint]:
@@ -167,7 +171,7 @@ class ServingService:
             return None
         name = parse_name(endpoint.inference_table, allow_version=False)
         try:
-            table = self.catalog.get(name, kind="table", details=False)
+            table = self.guard.find(None, name, kinds=("table",), details=False)
         except NotFoundError:
             table = None
         if not self._owner_is_current(endpoint):
@@ -211,14 +215,23 @@ class ServingService:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _model(self, name: str) -> Any:
-        return self.catalog.get(parse_name(name), kind="model")
+    def _model(self, name: str) -> Securable:
+        """The model called ``name``, unchecked: for listings and the runtime, which authorize each use."""
+        return self.guard.find(None, parse_name(name), kinds=("model",))
 
     def _check_owner(self, who: Principal, endpoint: Endpoint, action: str) -> None:
-        if (who.name == endpoint.owner and self._owner_is_current(endpoint)) or self.access.is_admin(who):
-            return
-        raise PermissionDeniedError(f"only the owner of endpoint {endpoint.name!r} ({endpoint.owner}) or an admin "
-                                    f"may change it ({action}).")
+        """Endpoints are changed by their owner or an admin; the decision is audited either way."""
+        if who.name == endpoint.owner and self._owner_is_current(endpoint):
+            allowed, reason = True, "owner"
+        elif self.access.is_admin(who):
+            allowed, reason = True, "admin"
+        else:
+            allowed, reason = False, (f"only the owner of endpoint {endpoint.name!r} ({endpoint.owner}) or an admin "
+                                      f"may change it ({action}).")
+        self.access.audit.record(principal=who.name, action=action, decision="allow" if allowed else "deny",
+                                 reason=reason, details={"endpoint": endpoint.name, "owner": endpoint.owner})
+        if not allowed:
+            raise PermissionDeniedError(reason)
 
     def _since(self, name: str) -> str:
         """When principal ``name`` was created (an owner is recorded by name and by this)."""
@@ -244,8 +257,11 @@ class ServingService:
         if not isinstance(given, str):
             raise InvalidArgumentError("inference_table= must be a table name like 'main.shop.reco_inference', or None.")
         name = parse_name(given, allow_version=False)
-        if self.catalog.exists(name):
-            existing = self.catalog.get(name, details=False)
+        try:
+            existing: Securable | None = self.guard.find(who, name, details=False)
+        except NotFoundError:
+            existing = None
+        if existing is not None:
             mark = existing.spec.get(INFERENCE_MARK) or {}
             if existing.kind != "table" or mark.get("created_for") != who.name or existing.created_by != who.name \
                     or existing.owner != who.name:
@@ -259,13 +275,12 @@ class ServingService:
                     "could read, grant or change them). Pass inference_table= a new name, or have "
                     f"{existing.owner} drop {name.full} if it is not needed."
                 )
-            self.access.authorize(who, "MODIFY", existing, action="serving.create_endpoint",
-                                  details={"endpoint": endpoint, "inference_table": name.full})
+            self.guard.allow(who, REUSE_TABLE, existing, details={"endpoint": endpoint, "inference_table": name.full})
             if not INFERENCE_SCHEMA.equals(self.tables.schema(who, name), check_metadata=False):
                 raise InvalidArgumentError(f"{name.full} exists with other columns than an inference table's: name "
                                            "another table with inference_table=.")
             return name.full, existing.id
         created = self.tables.create_table(who, name.full, schema=INFERENCE_SCHEMA,
-                                           comment=f"Requests and responses of serving endpoint {endpoint!r}.")
-        self.catalog.update(name, spec={INFERENCE_MARK: {"endpoint": endpoint, "created_for": who.name}})
+                                           comment=f"Requests and responses of serving endpoint {endpoint!r}.",
+                                           spec={INFERENCE_MARK: {"endpoint": endpoint, "created_for": who.name}})
         return name.full, created.id

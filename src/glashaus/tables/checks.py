@@ -1,12 +1,13 @@
-"""Checks the tables service makes before it acts on a name or a table's files.
+"""What the tables service checks before it acts on a table's files.
 
->>> refuse_system(parse_name("main.shop.orders"), "drop")  # doctest: +SKIP
+>>> location(table)  # doctest: +SKIP
+'/lake/tables/main/shop/orders-1a2b3c4d'
 """
 
 from __future__ import annotations
 
-from glashaus.catalog import Name, Securable
-from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.catalog import Securable
+from glashaus.errors import NotFoundError
 
 
 def location(securable: Securable) -> str:
@@ -14,9 +15,3 @@ def location(securable: Securable) -> str:
     if not securable.storage_location:
         raise NotFoundError(f"table {securable.full_name!r} has no storage location (its creation failed).")
     return securable.storage_location
-
-
-def refuse_system(n: Name, verb: str) -> None:
-    """The system catalog is written only by Glashaus itself."""
-    if n.catalog == "system":
-        raise InvalidArgumentError(f"cannot {verb} {n.full!r}: the system catalog is written only by Glashaus.")

@@ -1,67 +1,56 @@
 """Comments, tags and properties of securables: the tables service's part, over the catalog.
 
-Mixed into :class:`~glashaus.tables.TablesService`; each change needs MANAGE.
+Each change needs MANAGE on the securable (audited as ``<kind>.comment``, ``.tag``,
+``.untag``, ``.properties``).
 
 >>> svc.set_tags(alice, "main.shop.customers", {"pii": "email"}, column="email")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from glashaus.access import Access, Principal, request
-from glashaus.catalog import Catalog, Securable, parse_name
+from glashaus.access import Principal
+from glashaus.access.guard import Check, Guard
+from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import validate_part
 from glashaus.errors import NotFoundError
 from glashaus.storage.delta import DeltaStore, arrow_schema
-from glashaus.tables.checks import location, refuse_system
+from glashaus.tables.checks import location
+
+COMMENT = Check("MANAGE", "{kind}.comment", levels=(1, 2, 3), system="comment on")
+TAG = Check("MANAGE", "{kind}.tag", levels=(1, 2, 3), system="tag")
+UNTAG = Check("MANAGE", "{kind}.untag", levels=(1, 2, 3), system="untag")
+PROPERTIES = Check("MANAGE", "{kind}.properties", levels=(1, 2, 3), system="set properties on")
 
 
-class MetadataMixin:
-    """set_comment, set_tags, unset_tags, set_properties (uses the service's catalog, access and store)."""
+class Metadata:
+    """set_comment, set_tags, unset_tags, set_properties."""
 
-    catalog: Catalog
-    access: Access
-    store: DeltaStore
-    _find: Callable[..., Securable]
-    _shown: Callable[[Principal, Securable], Securable]
+    def __init__(self, *, catalog: Catalog, guard: Guard, store: DeltaStore) -> None:
+        self.catalog = catalog
+        self.guard = guard
+        self.store = store
 
     def set_comment(self, who: Principal, name: str, comment: str, *, column: str | None = None) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        refuse_system(n, "comment on")
-        with request():
-            securable = self._find(who, n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.comment")
+        with self.guard.require(who, COMMENT, name) as allowed:
+            n = allowed.name
             if column is not None:
-                return self._shown(who, self.catalog.set_column_comment(n, self._column(securable, column), comment))
-            return self._shown(who, self.catalog.update(n, comment=comment))
+                return allowed.shown(self.catalog.set_column_comment(n, self._column(allowed.found, column), comment))
+            return allowed.shown(self.catalog.update(n, comment=comment))
 
     def set_tags(
         self, who: Principal, name: str, tags: dict[str, str], *, column: str | None = None
     ) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        refuse_system(n, "tag")
-        with request():
-            securable = self._find(who, n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.tag")
-            column = None if column is None else self._column(securable, column)
-            return self._shown(who, self.catalog.set_tags(n, tags, column=column))
+        with self.guard.require(who, TAG, name) as allowed:
+            column = None if column is None else self._column(allowed.found, column)
+            return allowed.shown(self.catalog.set_tags(allowed.name, tags, column=column))
 
     def unset_tags(self, who: Principal, name: str, keys: list[str], *, column: str | None = None) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        refuse_system(n, "untag")
-        with request():
-            securable = self._find(who, n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.untag")
-            return self._shown(who, self.catalog.unset_tags(n, keys, column=column))
+        with self.guard.require(who, UNTAG, name) as allowed:
+            return allowed.shown(self.catalog.unset_tags(allowed.name, keys, column=column))
 
     def set_properties(self, who: Principal, name: str, properties: dict[str, str]) -> Securable:
-        n = parse_name(name, levels=(1, 2, 3), allow_version=False)
-        refuse_system(n, "set properties on")
-        with request():
-            securable = self._find(who, n)
-            self.access.authorize(who, "MANAGE", securable, action=f"{securable.kind}.properties")
-            return self._shown(who, self.catalog.update(n, properties=properties))
+        with self.guard.require(who, PROPERTIES, name) as allowed:
+            return allowed.shown(self.catalog.update(allowed.name, properties=properties))
 
     def _column(self, securable: Securable, column: str) -> str:
         """``column`` in lower case; for a table it must be one of its columns."""

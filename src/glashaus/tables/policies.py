@@ -1,15 +1,16 @@
 """Row filters, column masks and tag policies: the tables service's part, over :class:`~glashaus.access.policies.Policies`.
 
-Mixed into :class:`~glashaus.tables.TablesService`: defining a policy needs MANAGE on
-the table (tag policies: admins); reading applies the reader's filter and masks
-(:func:`~glashaus.access.policies.policy_select`).
+Defining a filter or mask needs MANAGE on the table (tag policies: admins); reading applies
+the reader's filter and masks (:func:`~glashaus.access.policies.policy_select`, run here by
+:meth:`PolicyRules.apply`, the one place outside SQL where DuckDB applies them).
 
-The rule for writers, :meth:`PoliciesMixin.rewrite_rule`, is the one the storage layer's
+The rule for writers, :meth:`PolicyRules.rewrite_rule`, is the one the storage layer's
 rewrite gate asks before every commit that can remove or rewrite rows (overwrite, schema
 change, merge, delete, update, restore, optimize, vacuum, ``CREATE OR REPLACE``): a writer
 whose view of the table is filtered or masked may only append. What such a reader sees
-*about* a table is narrowed the same way (:meth:`PoliciesMixin.restricted`): no row counts,
-sizes or operation metrics; policy expressions are for the table's managers.
+*about* a table is narrowed the same way (:meth:`PolicyRules.restricted`): no row counts,
+sizes or operation metrics; policy expressions are for the table's managers
+(:func:`~glashaus.access.guard.hide_policy_expressions`).
 
 >>> svc.set_row_filter(alice, "main.shop.orders", "region = 'north' OR is_member('admins')")  # doctest: +SKIP
 """
@@ -17,51 +18,52 @@ sizes or operation metrics; policy expressions are for the table's managers.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
 from glashaus.access import SYSTEM, Access, Principal, request
-from glashaus.access.policies import HIDDEN, Policies, TagPolicy, policy_select
-from glashaus.catalog import Securable, parse_name
+from glashaus.access.guard import Check, Guard, refuse_system
+from glashaus.access.policies import HIDDEN, Policies, ReadPolicy, TagPolicy, policy_select
+from glashaus.catalog import Securable
 from glashaus.catalog.names import validate_part
 from glashaus.errors import PermissionDeniedError
 from glashaus.storage.delta import DeltaStore, arrow_schema
-from glashaus.tables.checks import location, refuse_system
+from glashaus.tables.checks import location
+
+ROW_FILTER = Check("MANAGE", "table.row_filter", kinds=("table",), system="filter")
+COLUMN_MASK = Check("MANAGE", "table.column_mask", kinds=("table",), system="mask")
+
+#: The name DuckDB gives the rows a policy is applied to (never a catalog name: those have dots).
+_ROWS = exp.to_identifier("__glashaus_rows", quoted=True)
 
 
-class PoliciesMixin:
+class PolicyRules:
     """set_row_filter, set_column_mask, tag policies, and their use on reads and writes."""
 
-    access: Access
-    store: DeltaStore
-    policies: Policies
-    table: Callable[..., Securable]
-    _shown: Callable[[Principal, Securable], Securable]
+    def __init__(self, *, access: Access, guard: Guard, store: DeltaStore, policies: Policies) -> None:
+        self.access = access
+        self.guard = guard
+        self.store = store
+        self.policies = policies
+
+    # -- defining -------------------------------------------------------------------------
 
     def set_row_filter(self, who: Principal, name: str, expression: str | None) -> Securable:
         """Bind a boolean SQL expression to a table (None removes it); needs MANAGE."""
-        n = parse_name(name, allow_version=False)
-        refuse_system(n, "filter")
-        with request():
-            securable = self.table(n, who=who)
-            self.access.authorize(who, "MANAGE", securable, action="table.row_filter",
-                                  details={"expression": expression})
-            columns = arrow_schema(self.store.table(location(securable))).names
-            return self._shown(who, self.policies.set_row_filter(securable, expression, columns=columns))
+        with self.guard.require(who, ROW_FILTER, name, details={"expression": expression}) as allowed:
+            columns = arrow_schema(self.store.table(location(allowed.found))).names
+            return allowed.shown(self.policies.set_row_filter(allowed.found, expression, columns=columns))
 
     def set_column_mask(self, who: Principal, name: str, column: str, expression: str | None) -> Securable:
         """Bind a mask expression to a column (None removes it); needs MANAGE."""
-        n = parse_name(name, allow_version=False)
-        refuse_system(n, "mask")
-        with request():
-            securable = self.table(n, who=who)
-            self.access.authorize(who, "MANAGE", securable, action="table.column_mask",
-                                  details={"column": column, "expression": expression})
-            columns = arrow_schema(self.store.table(location(securable))).names
-            return self._shown(who, self.policies.set_column_mask(securable, column, expression, columns=columns))
+        with self.guard.require(who, COLUMN_MASK, name,
+                                details={"column": column, "expression": expression}) as allowed:
+            columns = arrow_schema(self.store.table(location(allowed.found))).names
+            return allowed.shown(self.policies.set_column_mask(allowed.found, column, expression, columns=columns))
 
     def create_tag_policy(
         self, who: Principal, name: str, *, tag: str, mask: str, except_groups: list[str]
@@ -78,6 +80,27 @@ class PoliciesMixin:
         with request():
             self.access.require_admin(who, action="tag_policy.drop", details={"name": name})
             self.policies.drop_tag_policy(name)
+
+    def tag_policies(self, who: Principal) -> list[TagPolicy]:
+        """The tag policies in force; their masks and exempt groups only for admins (audited).
+
+        As with a table's filters and masks, whoever does not manage a policy (only admins
+        manage tag policies) learns that it is there and which tag it masks, not what its
+        mask says nor which groups see the real values: :data:`HIDDEN` stands in for them.
+        """
+        with request():
+            everything = self.access.is_admin(who)
+            self.access.audit.record(
+                principal=who.name, action="tag_policy.list", securable=None, securable_kind="metastore",
+                decision="allow", reason="admin" if everything else (
+                    f"{who.name} is not an admin: shown the tag policies without their masks and exempt groups"),
+            )
+            found = list(self.policies.tag_policies().values())
+        if everything:
+            return found
+        return [dataclasses.replace(p, mask=HIDDEN, except_groups=(HIDDEN,)) for p in found]
+
+    # -- applying -------------------------------------------------------------------------
 
     def rewrite_rule(self, who: Principal, securable: Securable, kind: str) -> None:
         """THE rule for every commit that can remove or rewrite rows; the store's rewrite gate asks it.
@@ -118,35 +141,41 @@ class PoliciesMixin:
         schema = arrow_schema(self.store.table(location(securable)))
         return self.policies.restricts(who, securable, schema)
 
-    def _policies_shown(self, who: Principal, securable: Securable) -> Securable:
-        """``securable`` with its filter and mask expressions replaced by :data:`HIDDEN` unless ``who`` manages it.
+    def may_apply(self, securable: Securable) -> bool:
+        """Cheap test: could any filter or mask apply to this table for someone?"""
+        return self.policies.may_apply(securable)
 
-        The expressions (and the groups and values they name) are the managers' business;
-        everyone else learns only that a filter or mask is there.
-        """
-        spec = securable.spec or {}
-        if not spec.get("row_filter") and not spec.get("column_masks"):
-            return securable
-        if self.access.allows(who, "MANAGE", securable):
-            return securable
-        hidden = dict(spec)
-        if spec.get("row_filter"):
-            hidden["row_filter"] = HIDDEN
-        if spec.get("column_masks"):
-            hidden["column_masks"] = {column: HIDDEN for column in spec["column_masks"]}
-        return dataclasses.replace(securable, spec=hidden)
+    def for_reader(self, who: Principal, securable: Securable, schema: pa.Schema) -> ReadPolicy:
+        """The filter and masks ``who`` reads ``securable`` through (maybe none)."""
+        return self.policies.for_reader(who, securable, schema)
 
-    def _as_reader(self, who: Principal, securable: Securable, data: pa.Table) -> pa.Table:
+    def as_reader(self, who: Principal, securable: Securable, data: pa.Table) -> pa.Table:
         """Apply ``who``'s row filter and column masks to rows read outside SQL."""
         policy = self.policies.for_reader(who, securable, data.schema)
         if not policy:
             return data
+        return pa.Table.from_batches(list(self.apply(policy, data, data.schema)), schema=data.schema)
+
+    @staticmethod
+    def apply(
+        policy: ReadPolicy, rows: Any, schema: pa.Schema, *, columns: list[str] | None = None,
+        batch_size: int = 1_000_000,
+    ) -> Iterator[pa.RecordBatch]:
+        """``rows`` (an Arrow table or dataset of ``schema``) through ``policy``, as record batches.
+
+        The one :func:`policy_select` on a DuckDB connection that may read no file; ``columns``
+        picks the columns returned (after the filter, which may need others), each batch cast
+        back to the stored types.
+        """
+        wanted = pa.schema([schema.field(c) for c in columns]) if columns else schema
         con = duckdb.connect()
         try:
             con.execute("SET enable_external_access = false")
-            con.register("__glashaus_rows", data)
-            query = policy_select(policy, data.schema, exp.to_identifier("__glashaus_rows", quoted=True))
-            return con.sql(query.sql(dialect="duckdb")).to_arrow_table().cast(data.schema)
+            con.register(_ROWS.name, rows)
+            query = policy_select(policy, schema, _ROWS)
+            if columns:
+                query = exp.select(*[exp.column(c, quoted=True) for c in columns]).from_(query.subquery("t"))
+            for batch in con.sql(query.sql(dialect="duckdb")).to_arrow_reader(batch_size):
+                yield batch.cast(wanted)
         finally:
             con.close()
-

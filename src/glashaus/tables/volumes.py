@@ -14,13 +14,17 @@ import posixpath
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
-from glashaus.access import Principal, request
-from glashaus.catalog import Securable, parse_name
+from glashaus.access import Principal
+from glashaus.access.guard import Check
+from glashaus.catalog import Securable
 from glashaus.errors import InvalidArgumentError, NotFoundError
-from glashaus.tables.service import TablesService
+
+if TYPE_CHECKING:
+    from glashaus.tables.service import TablesService
 
 
 @dataclass(frozen=True)
@@ -87,23 +91,29 @@ def _file_errors(volume: str, rel: str) -> Iterator[None]:
         raise
 
 
-class VolumesService:
-    def __init__(self, tables: TablesService) -> None:
-        self.tables = tables
+PUT = Check("WRITE VOLUME", "volume.put", kinds=("volume",))
+GET = Check("READ VOLUME", "volume.get", kinds=("volume",))
+LIST = Check("READ VOLUME", "volume.list", kinds=("volume",))
+DELETE = Check("WRITE VOLUME", "volume.delete", kinds=("volume",))
 
-    def _volume(self, who: Principal, name: str, privilege: str, action: str) -> tuple[Securable, pafs.FileSystem, str]:
-        n = parse_name(name, allow_version=False)
-        securable = self.tables.catalog.get(n, kind="volume", visible=self.tables.access.visible_to(who))
-        self.tables.access.authorize(who, privilege, securable, action=action)
-        location = securable.storage_location or ""
-        fs, base = pafs.FileSystem.from_uri(location if "://" in location else "file://" + location)
-        return securable, fs, base
+
+def _files(volume: Securable) -> tuple[pafs.FileSystem, str]:
+    """The volume's file system and its folder in it."""
+    location = volume.storage_location or ""
+    return pafs.FileSystem.from_uri(location if "://" in location else "file://" + location)
+
+
+class VolumesService:
+    """Files in volumes: put, get, list, delete; each authorized by the guard (READ VOLUME, WRITE VOLUME)."""
+
+    def __init__(self, tables: TablesService) -> None:
+        self.guard = tables.guard
 
     def put(self, who: Principal, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
         """Write a file atomically (to a temporary name, then renamed into place)."""
         rel = check_path(path)
-        with request():
-            _, fs, base = self._volume(who, volume, "WRITE VOLUME", "volume.put")
+        with self.guard.require(who, PUT, volume) as allowed:
+            fs, base = _files(allowed.found)
             target = f"{base}/{rel}"
             with _file_errors(volume, rel):
                 if not overwrite and fs.get_file_info(target).type != pafs.FileType.NotFound:
@@ -124,14 +134,14 @@ class VolumesService:
 
     def get(self, who: Principal, volume: str, path: str) -> bytes:
         rel = check_path(path)
-        with request():
-            _, fs, base = self._volume(who, volume, "READ VOLUME", "volume.get")
+        with self.guard.require(who, GET, volume) as allowed:
+            fs, base = _files(allowed.found)
             with _file_errors(volume, rel), fs.open_input_stream(f"{base}/{rel}") as src:
                 return src.read()
 
     def list(self, who: Principal, volume: str, prefix: str = "") -> list[FileInfo]:
-        with request():
-            _, fs, base = self._volume(who, volume, "READ VOLUME", "volume.list")
+        with self.guard.require(who, LIST, volume) as allowed:
+            fs, base = _files(allowed.found)
             root = f"{base}/{check_path(prefix)}" if prefix else base
             with _file_errors(volume, prefix):
                 found = fs.get_file_info(root)
@@ -152,7 +162,7 @@ class VolumesService:
 
     def delete(self, who: Principal, volume: str, path: str) -> None:
         rel = check_path(path)
-        with request():
-            _, fs, base = self._volume(who, volume, "WRITE VOLUME", "volume.delete")
+        with self.guard.require(who, DELETE, volume) as allowed:
+            fs, base = _files(allowed.found)
             with _file_errors(volume, rel):
                 fs.delete_file(f"{base}/{rel}")

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 
 from glashaus import mlflow_checks as checks
 from glashaus.access import Principal, request
-from glashaus.catalog.tables import SecurableRow
+from glashaus.catalog.rows import SecurableRow
 from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.tracking import records, rules
 from glashaus.tracking.entities import LOGGED_MODEL_STATUSES, LoggedModel, Page
 from glashaus.tracking.rules import mlflow_rules
 from glashaus.tracking.run_names import memorable_name
-from glashaus.tracking.tables import (
+from glashaus.tracking.rows import (
     ExperimentRow,
     LoggedModelParamRow,
     LoggedModelRow,

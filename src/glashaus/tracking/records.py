@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from glashaus.catalog.tables import SecurableRow
+from glashaus.catalog.rows import SecurableRow
 from glashaus.tracking.entities import Dataset, DatasetInput, Experiment, LoggedModel, Metric, ModelOutput, Run
-from glashaus.tracking.tables import (
+from glashaus.tracking.rows import (
     DatasetRow,
     ExperimentRow,
     ExperimentTagRow,

@@ -17,6 +17,7 @@ import contextlib
 import importlib
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 from glashaus.catalog.names import INT64_MAX
 from glashaus.errors import AlreadyExistsError, GlashausError, InvalidArgumentError, NotFoundError

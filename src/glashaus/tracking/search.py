@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 from glashaus.catalog.names import check_int64
 from glashaus.errors import InvalidArgumentError
 from glashaus.tracking.rules import mlflow_rules, search_utils
-from glashaus.tracking.tables import DatasetRow, LatestMetricRow, ParamRow, RunInputRow, RunRow, RunTagRow
+from glashaus.tracking.rows import DatasetRow, LatestMetricRow, ParamRow, RunInputRow, RunRow, RunTagRow
 
 _ATTRIBUTES = {
     "run_id": RunRow.run_id,

@@ -1,7 +1,9 @@
 """Experiment tracking, governed: experiments, runs, params, metrics, tags, inputs.
 
-Every experiment is a securable (kind ``experiment``) in a schema; every call asks
-:meth:`~glashaus.access.Access.authorize` first, which audits the decision:
+Every experiment is a securable (kind ``experiment``) in a schema, created through the
+tables service (the catalog's only writer); every call asks the guard first
+(:class:`~glashaus.access.guard.Guard`: :meth:`~glashaus.access.Access.authorize`, which
+audits the decision):
 
 ==================================================  ===============================
 creating an experiment                              ``CREATE MODEL`` on the schema
@@ -23,48 +25,31 @@ experiments that must be active to be logged to), written as Glashaus's own chec
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glashaus import mlflow_checks as checks
-from glashaus.access import Access, Principal, request
-from glashaus.catalog import Catalog, Name
-from glashaus.catalog.tables import SecurableRow
+from glashaus.access import Principal, request
+from glashaus.access.guard import Check
+from glashaus.catalog import Name
+from glashaus.catalog.rows import SecurableRow
 from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from glashaus.metastore import Metastore
-from glashaus.tracking import messages, names, records, rules, writes
-from glashaus.tracking.records import now_ms
+from glashaus.tables import TablesService
+from glashaus.tracking import names, records, rules
 from glashaus.tracking.entities import (
-    CONTEXT_TAG,
-    LOGGED_MODELS_TAG,
-    RUN_NAME_TAG,
-    RUN_STATUSES,
-    USER_TAG,
-    DatasetInput,
     Experiment,
-    Metric,
-    ModelOutput,
     Page,
-    Run,
     ViewType,
 )
+from glashaus.tracking.records import now_ms
 from glashaus.tracking.rules import mlflow_rules
-from glashaus.tracking.run_names import memorable_name
-from glashaus.tracking.search import run_query
-from glashaus.tracking.tables import (
-    DatasetRow,
+from glashaus.tracking.rows import (
     ExperimentRow,
     ExperimentTagRow,
-    MetricRow,
-    RunInputRow,
-    RunOutputRow,
     RunRow,
-    RunTagRow,
     SequenceRow,
 )
 
@@ -93,24 +78,51 @@ def experiment_number(experiment_id: Any) -> int:
     return int(text)
 
 
+#: Creating an experiment: CREATE MODEL on its schema (experiments are ML assets, as models are).
+CREATE_EXPERIMENT = Check.create("experiment", "experiment.create")
+
+
 class TrackingService:
-    def __init__(self, *, catalog: Catalog, access: Access, metastore: Metastore, locations: Locations) -> None:
-        self.catalog = catalog
-        self.access = access
+    def __init__(self, *, tables: TablesService, metastore: Metastore, locations: Locations) -> None:
+        self.tables = tables
+        self.guard = tables.guard
+        self.access = tables.access
         self.metastore = metastore
         self.locations = locations
-        # Logged models and files are halves of this service that share its governance helpers.
+        # Runs, logged models and files are parts of this service that share its governance helpers
+        # (experiment_for, run_for: the experiment found by id, then the guard).
         from glashaus.tracking.files import RunFiles
         from glashaus.tracking.logged_models import LoggedModels
+        from glashaus.tracking.runs import RunTracking
 
+        self.runs = RunTracking(self)
         self.models = LoggedModels(self)
         self.files = RunFiles(self)
+        self.create_run = self.runs.create_run
+        self.get_run = self.runs.get_run
+        self.update_run = self.runs.update_run
+        self.delete_run = self.runs.delete_run
+        self.restore_run = self.runs.restore_run
+        self.search_runs = self.runs.search_runs
+        self.search_run_messages = self.runs.search_run_messages
+        self.log_batch = self.runs.log_batch
+        self.log_metric = self.runs.log_metric
+        self.log_param = self.runs.log_param
+        self.set_tag = self.runs.set_tag
+        self.delete_tag = self.runs.delete_tag
+        self.get_metric_history = self.runs.get_metric_history
+        self.log_inputs = self.runs.log_inputs
+        self.log_outputs = self.runs.log_outputs
+        self.record_logged_model = self.runs.record_logged_model
+        self.run_artifact_path = self.runs.run_artifact_path
 
     # -- governance ----------------------------------------------------------------------
 
     def authorize(self, who: Principal, privilege: str, securable: str, *, action: str,
                   details: dict[str, Any] | None = None) -> None:
-        self.access.authorize(who, privilege, Name(*securable.split(".")), action=action, details=details)
+        """``privilege`` on the experiment called ``securable`` (found by id first), audited as ``action``."""
+        self.guard.allow(who, Check(privilege, action, kinds=("experiment",), details=False),
+                         Name(*securable.split(".")), details=details)
 
     def _experiment(self, s: Session, experiment_id: Any) -> tuple[ExperimentRow, str]:
         number = experiment_number(experiment_id)
@@ -171,26 +183,26 @@ class TrackingService:
             if target.catalog == "system":
                 raise InvalidArgumentError(f"cannot create experiment {name!r}: the system catalog is written only "
                                            "by Glashaus; name it in another catalog, e.g. 'main.default.<name>'.")
-            schema = self.catalog.get(target.parent, kind="schema")  # type: ignore[arg-type]
-            self.access.authorize(who, "CREATE MODEL", schema, action="experiment.create",
-                                  details={"name": target.full, "mlflow_name": name})
-            securable = self.catalog.create("experiment", target, owner=who.name, spec={"mlflow_name": stored})
+            created = self.tables.create_securable(who, CREATE_EXPERIMENT, target, spec={"mlflow_name": stored},
+                                                   details={"mlflow_name": name})
             now = now_ms()
             try:
                 with self.metastore.session() as s:
                     # Never an id given out before: a dropped experiment's files stay in its folder.
                     number = s.scalar(sa.update(SequenceRow).where(SequenceRow.name == "experiment")
                                       .values(value=SequenceRow.value + 1).returning(SequenceRow.value))
-                    row = ExperimentRow(id=number, securable_id=securable.id, name=stored,
+                    row = ExperimentRow(id=number, securable_id=created.securable.id, name=stored,
                                         lifecycle_stage="active", creation_time=now, last_update_time=now)
                     s.add(row)
                     s.flush()
                     s.add_all(ExperimentTagRow(experiment_id=row.id, key=k, value=v) for k, v in tags.items())
                     number = row.id
-            except sa.exc.IntegrityError:
-                self.catalog.drop(target)  # another process took the name meanwhile: leave nothing behind
-                raise AlreadyExistsError(f"Experiment '{name}' already exists.") from None
-            self.catalog.update(target, storage_location=self.locations.experiment_location(str(number)))
+            except BaseException as exc:
+                created.undo()  # leave nothing behind
+                if isinstance(exc, sa.exc.IntegrityError):  # another process took the name meanwhile
+                    raise AlreadyExistsError(f"Experiment '{name}' already exists.") from None
+                raise
+            created.locate(self.locations.experiment_location(str(number)))
             return self._load_experiment(number)
 
     def _load_experiment(self, number: int) -> Experiment:
@@ -249,8 +261,8 @@ class TrackingService:
             return Page(page, rules.page_token(offset + max_results) if more else None)
 
     def _may_read(self, who: Principal, securable: str) -> bool:
-        s = self.catalog.get(Name(*securable.split(".")), details=False)
-        return self.access.allows(who, "EXECUTE", s) or self.access.allows(who, "MANAGE", s)
+        """EXECUTE or MANAGE on the experiment (unaudited: searches list only these)."""
+        return self.guard.may_see(who, Name(*securable.split(".")))
 
     def rename_experiment(self, who: Principal, experiment_id: str, new_name: str) -> Experiment:
         """Change a free-form MLflow name (a three-part name is the securable's and stays)."""
@@ -311,319 +323,6 @@ class TrackingService:
                                                                     ExperimentTagRow.key == key)).rowcount
             if not gone:
                 raise NotFoundError(f"No tag with name: {key} in experiment with id {experiment_id}")
-
-    # -- runs --------------------------------------------------------------------------------
-
-    def create_run(
-        self,
-        who: Principal,
-        experiment_id: str,
-        *,
-        run_name: str | None = None,
-        start_time: int | None = None,
-        tags: dict[str, str] | None = None,
-    ) -> Run:
-        """Start a run (status RUNNING). Its user is the caller, whatever a client claims."""
-        tags = dict(tags or {})
-        for key, value in tags.items():
-            tags[key] = checks.check_run_tag(key, value)
-        tagged = tags.get(RUN_NAME_TAG)
-        if run_name and tagged and run_name != tagged:
-            raise InvalidArgumentError(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values "
-                f"(run_name='{run_name}', mlflow.runName='{tagged}')."
-            )
-        name = run_name or tagged or memorable_name()
-        tags[RUN_NAME_TAG] = name
-        tags[USER_TAG] = who.name
-        with request():
-            row, _ = self.experiment_for(who, experiment_id, "MODIFY", action="run.create", active=True)
-            run_id = uuid.uuid4().hex
-            with self.metastore.session() as s:
-                s.add(RunRow(run_id=run_id, experiment_id=row.id, name=name[:250], user_id=who.name,
-                             status="RUNNING", start_time=now_ms() if start_time is None else int(start_time),
-                             end_time=None, lifecycle_stage="active", deleted_time=None))
-                s.flush()
-                s.execute(sa.insert(RunTagRow), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
-                return records.load_runs(s, [run_id])[run_id]
-
-    def get_run(self, who: Principal, run_id: str) -> Run:
-        with request():
-            self.run_for(who, run_id, "EXECUTE", action="run.get")
-            with self.metastore.session() as s:
-                return records.load_runs(s, [run_id])[run_id]
-
-    def update_run(
-        self,
-        who: Principal,
-        run_id: str,
-        *,
-        status: str | None = None,
-        end_time: int | None = None,
-        run_name: str | None = None,
-    ) -> Run:
-        """Change a run's status (``FINISHED``, ``FAILED``, ``KILLED``, ...), end time or name."""
-        if status is not None and status not in RUN_STATUSES:
-            raise InvalidArgumentError(f"Invalid run status {status!r}; one of {', '.join(RUN_STATUSES)}.")
-        if run_name:
-            run_name = checks.check_run_tag(RUN_NAME_TAG, run_name)
-        with request():
-            self.run_for(who, run_id, "MODIFY", action="run.update", active=True)
-            with self.metastore.session() as s:
-                values: dict[str, Any] = {}
-                if status is not None:
-                    values["status"] = status
-                if end_time is not None:
-                    values["end_time"] = int(end_time)
-                if run_name:
-                    values["name"] = run_name[:250]
-                    writes.upsert(s, RunTagRow, run_id, {RUN_NAME_TAG: run_name})
-                if values:
-                    s.execute(sa.update(RunRow).where(RunRow.run_id == run_id).values(**values))
-                return records.load_runs(s, [run_id])[run_id]
-
-    def delete_run(self, who: Principal, run_id: str) -> None:
-        """Mark a run deleted (restorable; nothing is erased)."""
-        with request():
-            self.run_for(who, run_id, "MODIFY", action="run.delete")
-            with self.metastore.session() as s:
-                s.execute(sa.update(RunRow).where(RunRow.run_id == run_id)
-                          .values(lifecycle_stage="deleted", deleted_time=now_ms()))
-
-    def restore_run(self, who: Principal, run_id: str) -> None:
-        with request():
-            self.run_for(who, run_id, "MODIFY", action="run.restore")
-            with self.metastore.session() as s:
-                s.execute(sa.update(RunRow).where(RunRow.run_id == run_id)
-                          .values(lifecycle_stage="active", deleted_time=None))
-
-    def search_runs(
-        self,
-        who: Principal,
-        experiment_ids: Sequence[str],
-        *,
-        filter_string: str | None = None,
-        view: ViewType = "active",
-        max_results: int = 1000,
-        order_by: list[str] | None = None,
-        page_token: str | None = None,
-    ) -> Page[Run]:
-        """Runs of the given experiments (``EXECUTE`` on each) matching an MLflow filter string.
-
-        >>> svc.search_runs(bob, ["3"], filter_string="metrics.rmse < 0.3 and params.model = 'gbm'",
-        ...                 order_by=["metrics.rmse"])                          # doctest: +SKIP
-        """
-        return self._search_runs(who, experiment_ids, records.load_runs, filter_string=filter_string, view=view,
-                                 max_results=max_results, order_by=order_by, page_token=page_token)
-
-    def search_run_messages(
-        self,
-        who: Principal,
-        experiment_ids: Sequence[str],
-        *,
-        scheme: str,
-        filter_string: str | None = None,
-        view: ViewType = "active",
-        max_results: int = 1000,
-        order_by: list[str] | None = None,
-        page_token: str | None = None,
-    ) -> Page[dict[str, Any]]:
-        """:meth:`search_runs` for the MLflow faces: each run as MLflow's ``Run`` message (a dict).
-
-        Same checks, same runs, same order; the stored rows become messages directly
-        (:func:`glashaus.tracking.messages.run_messages`), with no entities in between.
-
-        >>> page = svc.search_run_messages(bob, ["3"], scheme="mlflow-artifacts")     # doctest: +SKIP
-        >>> page.items[0]["info"]["run_id"]                                         # doctest: +SKIP
-        """
-        def load(s: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-            return messages.run_messages(records.fetch_runs(s, ids), scheme=scheme)
-
-        return self._search_runs(who, experiment_ids, load, filter_string=filter_string, view=view,
-                                 max_results=max_results, order_by=order_by, page_token=page_token)
-
-    def _search_runs(
-        self,
-        who: Principal,
-        experiment_ids: Sequence[str],
-        load: Callable[[Session, list[str]], dict[str, T]],
-        *,
-        filter_string: str | None,
-        view: ViewType,
-        max_results: int,
-        order_by: list[str] | None,
-        page_token: str | None,
-    ) -> Page[T]:
-        rules.check_max_results(max_results)
-        if view not in ("active", "deleted", "all"):
-            raise InvalidArgumentError(f"Invalid view {view!r}: one of active, deleted, all.")
-        with request():
-            # One audited decision per experiment (however often it is named); the query reads
-            # only the experiments allowed, so every run returned is one the caller may read.
-            numbers: list[int] = []
-            for experiment_id in dict.fromkeys(map(str, experiment_ids)):
-                row, _ = self.experiment_for(who, experiment_id, "EXECUTE", action="run.search")
-                if row.id not in numbers:
-                    numbers.append(row.id)
-            if not numbers:
-                return Page([])
-            offset = rules.page_offset(page_token)
-            query = run_query(numbers, filter_string=filter_string, order_by=order_by, view=view,
-                              dialect=self.metastore.engine.dialect.name)
-            with self.metastore.session() as s:
-                ids = list(s.scalars(query.offset(offset).limit(max_results + 1)))
-                more = len(ids) > max_results
-                ids = ids[:max_results]
-                found = load(s, ids)
-            token = rules.page_token(offset + max_results) if more else None
-            return Page([found[i] for i in ids], token)
-
-    # -- logging -----------------------------------------------------------------------------
-
-    def log_batch(
-        self,
-        who: Principal,
-        run_id: str,
-        *,
-        metrics: Sequence[Metric] = (),
-        params: dict[str, str] | Sequence[tuple[str, str]] = (),
-        tags: dict[str, str] | Sequence[tuple[str, str]] = (),
-    ) -> None:
-        """Log metrics, params and tags to a run in one transaction (all or nothing).
-
-        Params are immutable: logging a key again with another value is refused.
-
-        >>> svc.log_batch(alice, run_id, metrics=[Metric("rmse", 0.3, ts, step=2)],
-        ...               params={"lr": "0.1"})                                     # doctest: +SKIP
-        """
-        metrics = list(metrics)
-        param_items = list(params.items()) if isinstance(params, dict) else list(params)
-        tag_items = list(tags.items()) if isinstance(tags, dict) else list(tags)
-        checks.check_batch(metrics=len(metrics), params=len(param_items), tags=len(tag_items))
-        for i, m in enumerate(metrics):
-            checks.check_metric(m.key, m.value, m.timestamp, m.step, path=f"metrics[{i}]" if len(metrics) > 1 else "")
-        param_items = [(k, checks.check_param(k, v, path=f"params[{i}]")) for i, (k, v) in enumerate(param_items)]
-        tag_items = [(k, checks.check_run_tag(k, v, path=f"tags[{i}]")) for i, (k, v) in enumerate(tag_items)]
-        keys = [k for k, _ in param_items]
-        if len(set(keys)) != len(keys):
-            dupes = sorted({k for k in keys if keys.count(k) > 1})
-            raise InvalidArgumentError(f"Duplicate parameter keys have been submitted: {dupes}. Please ensure "
-                                       "the request contains only one param value per param key.")
-        with request():
-            self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
-            for attempt in range(3):  # a concurrent writer may insert the same key first: read again
-                try:
-                    with self.metastore.session() as s:
-                        writes.write_batch(s, run_id, metrics, param_items, tag_items)
-                    return
-                except sa.exc.IntegrityError:
-                    if attempt == 2:
-                        raise
-
-    def log_metric(self, who: Principal, run_id: str, metric: Metric) -> None:
-        self.log_batch(who, run_id, metrics=[metric])
-
-    def log_param(self, who: Principal, run_id: str, key: str, value: str) -> None:
-        self.log_batch(who, run_id, params=[(key, value)])
-
-    def set_tag(self, who: Principal, run_id: str, key: str, value: str) -> None:
-        self.log_batch(who, run_id, tags=[(key, value)])
-
-    def delete_tag(self, who: Principal, run_id: str, key: str) -> None:
-        with request():
-            self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
-            with self.metastore.session() as s:
-                gone = s.execute(sa.delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key == key)).rowcount
-            if not gone:
-                raise NotFoundError(f"No tag with name: {key} in run with id {run_id}")
-
-    def get_metric_history(
-        self, who: Principal, run_id: str, key: str, *, max_results: int | None = None, page_token: str | None = None
-    ) -> Page[Metric]:
-        """Every value logged for ``key`` in the run, by step then time."""
-        if not key:
-            raise InvalidArgumentError("Missing value for required parameter 'metric_key'.")
-        with request():
-            self.run_for(who, run_id, "EXECUTE", action="run.read")
-            offset = rules.page_offset(page_token)
-            m = MetricRow
-            query = (sa.select(m.key, m.value, m.timestamp, m.step, m.is_nan).where(m.run_id == run_id, m.key == key)
-                     .order_by(m.step, m.timestamp, m.id).offset(offset))
-            if max_results is not None:
-                query = query.limit(rules.check_max_results(max_results, limit=25_000) + 1)
-            with self.metastore.session() as s:
-                rows = s.execute(query).all()
-            more = max_results is not None and len(rows) > max_results
-            rows = rows[:max_results] if max_results is not None else rows
-            items = [Metric(k, float("nan") if nan else v, ts, step, run_id=run_id) for k, v, ts, step, nan in rows]
-            return Page(items, rules.page_token(offset + max_results) if more and max_results else None)
-
-    def log_inputs(
-        self, who: Principal, run_id: str, *, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
-    ) -> None:
-        """Record the datasets (and logged models) a run read; repeats are recorded once."""
-        for item in datasets:
-            checks.check_dataset_input(item.dataset, item.tags)
-        with request():
-            run, _ = self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
-            with self.metastore.session() as s:
-                for item in datasets:
-                    d = item.dataset
-                    dataset_id = s.scalar(sa.select(DatasetRow.id).where(
-                        DatasetRow.experiment_id == run.experiment_id, DatasetRow.name == d.name,
-                        DatasetRow.digest == d.digest))
-                    if dataset_id is None:
-                        dataset_id = uuid.uuid4().hex
-                        s.add(DatasetRow(id=dataset_id, experiment_id=run.experiment_id, name=d.name,
-                                         digest=d.digest, source_type=d.source_type, source=d.source,
-                                         schema=d.schema, profile=d.profile))
-                        s.flush()
-                    if s.scalar(sa.select(RunInputRow.id).where(RunInputRow.run_id == run_id,
-                                                                RunInputRow.dataset_id == dataset_id)) is None:
-                        s.add(RunInputRow(run_id=run_id, dataset_id=dataset_id, tags=dict(item.tags),
-                                          context=item.tags.get(CONTEXT_TAG)))
-                for model_id in models:
-                    if s.scalar(sa.select(RunInputRow.id).where(RunInputRow.run_id == run_id,
-                                                                RunInputRow.model_id == model_id)) is None:
-                        s.add(RunInputRow(run_id=run_id, model_id=str(model_id), tags={}))
-
-    def log_outputs(self, who: Principal, run_id: str, outputs: Sequence[ModelOutput]) -> None:
-        """Record the logged models a run produced (MLflow 3)."""
-        with request():
-            self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
-            with self.metastore.session() as s:
-                for out in outputs:
-                    row = s.get(RunOutputRow, (run_id, out.model_id))
-                    if row is None:
-                        s.add(RunOutputRow(run_id=run_id, model_id=out.model_id, step=int(out.step)))
-                    else:
-                        row.step = int(out.step)
-
-    def record_logged_model(self, who: Principal, run_id: str, model: dict[str, Any]) -> None:
-        """MLflow 2's model record: appended to the run's ``mlflow.log-model.history`` tag."""
-        with request():
-            self.run_for(who, run_id, "MODIFY", action="run.log", active=True)
-            with self.metastore.session() as s:
-                tag = s.get(RunTagRow, (run_id, LOGGED_MODELS_TAG))
-                try:
-                    history = json.loads(tag.value) if tag is not None else []
-                except (ValueError, RecursionError):
-                    history = None
-                if not isinstance(history, list):  # the tag is writable: someone set it by hand
-                    raise InvalidArgumentError(
-                        f"run {run_id}'s tag {LOGGED_MODELS_TAG!r} is not a JSON list of models, so no model can "
-                        "be added to it: delete the tag (MlflowClient().delete_tag) and log the model again.")
-                value = json.dumps([*history, model])
-                checks.check_run_tag(LOGGED_MODELS_TAG, value)
-                writes.upsert(s, RunTagRow, run_id, {LOGGED_MODELS_TAG: value})
-
-    def run_artifact_path(self, run_id: str) -> str:
-        """``<experiment_id>/<run_id>/artifacts`` for a run (an address, not an access)."""
-        with self.metastore.session() as s:
-            number = s.scalar(sa.select(RunRow.experiment_id).where(RunRow.run_id == run_id))
-        if number is None:
-            raise NotFoundError(f"Run with id={run_id} not found")
-        return f"{number}/{run_id}/artifacts"
 
 
 def _refuse_reserved(tags: dict[str, str]) -> None:

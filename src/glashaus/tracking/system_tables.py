@@ -18,9 +18,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from glashaus.access import Principal
-from glashaus.catalog import parse_name
-from glashaus.catalog.tables import SecurableRow
-from glashaus.tracking.tables import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
+from glashaus.access.guard import Check
+from glashaus.catalog.rows import SecurableRow
+from glashaus.tracking.rows import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 
 RUNS = pa.schema([
     ("run_id", pa.string()), ("experiment_id", pa.string()), ("experiment", pa.string()),
@@ -36,6 +36,9 @@ METRICS = pa.schema([
 ])
 _BATCH = 500  # ids per IN (...) list
 
+#: Each experiment contributing rows to a query of system.ml.* is a read of it.
+SELECT_SYSTEM_ML = Check("EXECUTE", "sql.select.system_ml", kinds=("experiment",))
+
 
 def _readable(service: Any, who: Principal) -> dict[int, str]:
     """Experiment id -> securable name, for the experiments ``who`` may EXECUTE (each authorized, audited)."""
@@ -44,10 +47,9 @@ def _readable(service: Any, who: Principal) -> dict[int, str]:
                          .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)).all()
     readable = {}
     for experiment_id, full_name in rows:
-        securable = service.catalog.get(parse_name(full_name), kind="experiment")
+        securable = service.guard.find(who, full_name, kinds=("experiment",), details=False)
         if service.access.allows(who, "EXECUTE", securable):
-            service.access.authorize(who, "EXECUTE", securable, action="sql.select.system_ml",
-                                     details={"experiment_id": str(experiment_id)})
+            service.guard.allow(who, SELECT_SYSTEM_ML, securable, details={"experiment_id": str(experiment_id)})
             readable[experiment_id] = full_name
     return readable
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from glashaus.errors import InvalidArgumentError
 from glashaus.tracking.entities import RUN_NAME_TAG, Metric
 from glashaus.tracking.records import stored_value
-from glashaus.tracking.tables import LatestMetricRow, LoggedModelMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
+from glashaus.tracking.rows import LatestMetricRow, LoggedModelMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 
 
 def write_batch(s: Session, run_id: str, metrics: list[Metric], params: list[tuple[str, str]],

@@ -1,4 +1,4 @@
-"""The catalog's metastore tables: securables and their tags.
+"""The catalog's metastore rows (SQLAlchemy models): securables and their tags.
 
 One row per securable (catalog, schema, table, view, volume; models and functions
 later), addressed by its lower-case three-level ``full_name``.

@@ -1,4 +1,4 @@
-"""The serving capability's metastore tables: endpoints, and inference rows written ahead.
+"""The serving capability's metastore rows (SQLAlchemy models): endpoints, and inference rows written ahead.
 
 ``inference_journal`` holds each answered request's inference row from the moment its
 answer is sent (committed in the audit journal's transaction, with the request's audit

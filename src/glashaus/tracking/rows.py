@@ -1,4 +1,4 @@
-"""The tracking capability's metastore tables: experiments, runs and what runs log.
+"""The tracking capability's metastore rows (SQLAlchemy models): experiments, runs and what runs log.
 
 An experiment is a securable (kind ``experiment``, ``securables`` row) plus one
 ``ml_experiments`` row holding what MLflow knows about it; dropping the securable

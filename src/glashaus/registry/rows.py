@@ -1,4 +1,4 @@
-"""The registry's metastore tables: model versions, their tags, aliases and every alias move.
+"""The registry's metastore rows (SQLAlchemy models): model versions, their tags, aliases and every alias move.
 
 A registered model itself is a securable (``securables`` row of kind ``model``: name,
 owner, description as its comment, tags in ``tags``); these tables hang off it and go
@@ -12,7 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.rows import utcnow
 from glashaus.metastore.base import Base
 
 

@@ -1,4 +1,4 @@
-"""The access capability's metastore tables: principals, group memberships, tokens, grants."""
+"""The access capability's metastore rows (SQLAlchemy models): principals, group memberships, tokens, grants."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from glashaus.catalog.tables import utcnow
+from glashaus.catalog.rows import utcnow
 from glashaus.metastore.base import Base
 
 
