@@ -23,7 +23,7 @@ import pydantic_core
 from fastapi.responses import Response
 
 from glashaus.errors import InvalidArgumentError
-from glashaus.server import wire
+from glashaus.http import jsonio
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
 from glashaus.tracking import messages
 from glashaus.tracking.artifacts import check_relative
@@ -293,7 +293,7 @@ def log_outputs(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def log_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().LogModel)
-    model = wire.read_json(_required(m, "model_json"), what="model_json", strict=False)
+    model = jsonio.read_json(_required(m, "model_json"), what="model_json", strict=False)
     if not isinstance(model, dict):
         raise InvalidArgumentError("model_json must be a JSON object (an MLmodel description).")
     _svc(lh).record_logged_model(lh.principal, _run_id(m), model)
