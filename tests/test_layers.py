@@ -24,6 +24,8 @@ LAYERS = {
     "serving": 6,
     "lakehouse": 7,
     "__init__": 8,
+    # The request layer every HTTP face shares (request ids, limits, sign-in, error mapping).
+    "http": 8,
     "cli": 9,
     "server": 9,
     "web": 9,
@@ -77,6 +79,38 @@ def test_lower_layers_never_import_higher_ones():
                 if LAYERS.get(target, 0) > LAYERS[top]:
                     wrong.append(f"{path.relative_to(SRC)} imports {module}")
     assert not wrong, wrong
+
+
+# Faces side by side: ``web`` never imports ``server``; in ``server`` only the app that assembles
+# the faces imports ``web``. What both need is in ``http`` (level 8).
+FACE_IMPORTS_ALLOWED = {("server", "web"): {"server/app.py"}}
+
+
+def test_server_and_web_do_not_import_each_other():
+    wrong = []
+    for top, path in _modules():
+        for module in _imports(path):
+            target = _layer(module) if module.startswith("glashaus.") else None
+            faces = top in ("server", "web") and target in ("server", "web") and target != top
+            if faces and str(path.relative_to(SRC)) not in FACE_IMPORTS_ALLOWED.get((top, target), set()):
+                wrong.append(f"{path.relative_to(SRC)} imports {module}")
+    assert not wrong, wrong
+
+
+def test_the_face_rule_catches_a_web_module_importing_the_server(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "page.py").write_text("from glashaus.server import wire\n")
+    global SRC
+    SRC, saved = tmp_path, SRC
+    try:
+        try:
+            test_server_and_web_do_not_import_each_other()
+        except AssertionError as exc:
+            assert "web/page.py imports glashaus.server" in str(exc)
+        else:
+            raise AssertionError("the rule let web/page.py import glashaus.server")
+    finally:
+        SRC = saved
 
 
 def test_only_storage_talks_to_deltalake_and_only_governed_layers_reach_storage():

@@ -29,6 +29,7 @@ from sklearn.linear_model import LogisticRegression
 
 import glashaus
 from glashaus.server.app import ServerThread, create_app
+from glashaus.server.mlflow import artifacts as artifact_routes
 from glashaus.server.mlflow import registry as registry_routes
 from glashaus.server.mlflow import tracking as tracking_routes
 from glashaus.server.mlflow.protocol import PREFIXES
@@ -99,7 +100,7 @@ def _rpc_messages() -> dict[tuple[str, str], type]:
 
 
 RPC = _rpc_messages()
-ROUTES = tracking_routes.ROUTES + registry_routes.ROUTES
+ROUTES = tracking_routes.ROUTES + artifact_routes.ROUTES + registry_routes.ROUTES
 
 
 def _label(route) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 import glashaus
 from glashaus.server.app import ServerThread, create_app
-from glashaus.server.signin import SignInGate
+from glashaus.http.signin import SignInGate
 from glashaus.server.operations import OPERATIONS
 from glashaus.server.wire import ARROW_STREAM
 

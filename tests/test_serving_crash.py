@@ -81,21 +81,19 @@ def test_every_answered_request_keeps_exactly_one_inference_row_across_a_sigkill
         wait_healthy(url, proc)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         body = json.dumps({"dataframe_split": X.head(1).to_dict(orient="split", index=False)})
-        assert httpx.post(f"{url}/serving/reco/invocations", content=body, timeout=120,
-                          headers={**headers, "X-Request-Id": "warm-up"}).status_code == 200
-        answered.append("warm-up")
+        warm = httpx.post(f"{url}/serving/reco/invocations", content=body, timeout=120, headers=headers)
+        assert warm.status_code == 200
+        answered.append(warm.headers["X-Request-Id"])  # the server's id: the inference row's request_id
 
         def client(worker: int) -> None:
             with httpx.Client(timeout=60, headers=headers) as http:
-                for i in range(10_000):
-                    request_id = f"w{worker}-{i}"
+                for _ in range(10_000):
                     try:
-                        r = http.post(f"{url}/serving/reco/invocations", content=body,
-                                      headers={"X-Request-Id": request_id})
+                        r = http.post(f"{url}/serving/reco/invocations", content=body)
                     except httpx.HTTPError:
                         return  # the server is gone: this request was not answered
                     if r.status_code == 200:
-                        answered.append(request_id)
+                        answered.append(r.headers["X-Request-Id"])
                     if killed.is_set():
                         return
 

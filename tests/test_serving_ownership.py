@@ -185,14 +185,17 @@ def test_an_inference_table_dropped_and_retaken_by_another_user_gets_no_rows(ser
 def test_an_endpoint_re_created_under_its_name_logs_to_its_new_table(served):
     lh, runtime = served["lh"], served["runtime"]
     lh.serving.create_endpoint("reco", model=f"{MODEL}@champion", inference_table="main.default.first_log")
-    assert invoke(served, "reco", request_id="first").status_code == 200
+    first = invoke(served, "reco", request_id="first")
+    assert first.status_code == 200
     lh.serving.delete_endpoint("reco")
     lh.serving.create_endpoint("reco", model=f"{MODEL}@champion", inference_table="main.default.second_log")
     runtime.refresh()
-    assert invoke(served, "reco", request_id="second").status_code == 200
+    second = invoke(served, "reco", request_id="second")
+    assert second.status_code == 200
     runtime.flush()
-    assert lh.read("main.default.first_log")["request_id"].to_pylist() == ["first"]
-    assert lh.read("main.default.second_log")["request_id"].to_pylist() == ["second"]
+    # Rows carry the server's request id (the client's own is only echoed as a correlation id).
+    assert lh.read("main.default.first_log")["request_id"].to_pylist() == [first.headers["x-request-id"]]
+    assert lh.read("main.default.second_log")["request_id"].to_pylist() == [second.headers["x-request-id"]]
 
 
 def test_a_model_dropped_and_re_created_under_its_name_is_not_served_by_the_old_process(served):

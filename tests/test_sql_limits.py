@@ -289,6 +289,22 @@ def test_a_client_that_disconnects_mid_stream_stops_its_query(served):
     assert post_sql(server, token, "SELECT count(*) FROM main.default.t").json is not None
 
 
+def test_the_web_sql_page_stops_its_query_when_the_browser_goes_away(served):
+    # Before the one request layer, only /api/sql watched its client: the page's query ran on.
+    lh, server, token = served
+    with httpx.Client(base_url=server.url, timeout=60, cookies={"glashaus_session": token}) as browser:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/sql").text).group(1)
+    form = f"query=SELECT+count(*)+FROM+range(1000000000000)&csrf={csrf}".encode()
+    sock = socket.create_connection((server.host, server.port))
+    sock.sendall(b"POST /sql HTTP/1.1\r\nHost: test\r\nCookie: glashaus_session=" + token.encode()
+                 + b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+                 + str(len(form)).encode() + b"\r\n\r\n" + form)
+    assert wait_for(lambda: lh.engine.open_queries == 1)
+    sock.close()
+    assert wait_for(lambda: lh.engine.open_queries == 0), "the page's query kept running after the browser left"
+    assert post_sql(server, token, "SELECT count(*) FROM main.default.t").status_code == 200
+
+
 def test_a_finished_stream_leaves_no_query_open(served):
     lh, server, token = served
     response = post_sql(server, token, "SELECT * FROM range(300000)")

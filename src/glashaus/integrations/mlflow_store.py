@@ -10,7 +10,9 @@ Every call goes through the same :class:`~glashaus.tracking.TrackingService` as 
 server's MLflow routes, so grants are checked and audited; as for any embedded
 lakehouse, that protects against mistakes, not attackers. Run and logged-model files
 live in managed storage and travel through the ``glashaus-artifacts:`` repository
-(:mod:`glashaus.integrations.mlflow_artifacts`).
+(:mod:`glashaus.integrations.mlflow_artifacts`). MLflow's entities are read from the same
+JSON messages the server answers with (:mod:`glashaus.tracking.messages`, the one way
+Glashaus writes MLflow JSON), through MLflow's own parser (``ParseDict``, ``from_proto``).
 """
 
 from __future__ import annotations

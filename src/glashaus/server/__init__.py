@@ -1,13 +1,16 @@
 """Server mode: the Lakehouse over HTTP, and the client that speaks to it.
 
+- ``app.py``: the app of ``glashaus serve``: the faces below, mounted behind the one
+  request layer (``glashaus.http``: request ids, limits, sign-in, errors); ``running.py``
+  runs it (``ServerThread``, proxy settings, shutdown).
 - ``operations.py``: the registry of Lakehouse methods exposed under ``/api/`` (one
-  entry per route); the server and the client are both generated from it.
-- ``wire.py``: how values cross the wire (JSON driven by the methods' type hints,
-  Arrow IPC streams for rows, ``{"error_code", "message"}`` for errors).
-- ``app.py``: the FastAPI app (``glashaus serve``): bearer tokens, one Lakehouse per
-  process seen per request as the token's principal, body and sign-in limits.
+  entry per route); the REST face (``rest.py``), its OpenAPI (``openapi.py``) and the
+  client are all generated from it.
+- ``codec.py``: JSON arguments and replies, pydantic types derived from the methods' hints;
+  ``wire.py``: rows as Arrow IPC streams.
+- ``serving.py``: scoring and ``/metrics``; ``mlflow/``: MLflow's REST protocol.
 - ``client.py``: :class:`RemoteLakehouse`, returned by
-  ``glashaus.connect("http://host:8080", token=...)``.
+  ``glashaus.connect("http://host:8080", token=...)`` (``streams.py`` reads its Arrow bodies).
 
 Importing this package imports neither FastAPI nor httpx (install ``glashaus[server]``).
 """

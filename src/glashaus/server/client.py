@@ -23,9 +23,12 @@ import urllib.parse
 from typing import Any
 
 import pyarrow as pa
+from pydantic import ValidationError
 
 from glashaus.errors import GlashausError, InvalidArgumentError, RequestTooLargeError
-from glashaus.server import wire
+from glashaus.frames import to_arrow
+from glashaus.http.errors import error_class
+from glashaus.server import codec, wire
 from glashaus.server.operations import Operation, client_operations
 from glashaus.sql.result import Result
 
@@ -36,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "a remote lakehouse needs the server extra: pip install 'glashaus[server]'."
     ) from exc
 
-from glashaus.server import streams  # noqa: E402 - needs httpx
+from glashaus.server import streams
 
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
@@ -118,18 +121,15 @@ class RemoteLakehouse:
                 if op.body_kind == "bytes":
                     content, headers["Content-Type"] = bytes(value), "application/octet-stream"
                 else:
-                    try:
-                        content = wire.ipc_bytes(wire.as_table(value))
-                    except wire.WireError as exc:
-                        raise InvalidArgumentError(str(exc)) from None
+                    content = wire.ipc_bytes(to_arrow(value))  # InvalidArgumentError for data that is no table
                     headers["Content-Type"] = wire.ARROW_STREAM
                 self._check_size(len(content))
             elif op.carrier == "query":
                 if value is not None:
-                    wired = wire.to_wire(value, hint)
+                    wired = codec.dump(value, hint)
                     query[name] = wired if isinstance(wired, str) else _json(wired)
             else:
-                payload[name] = wire.to_wire(value, hint)
+                payload[name] = codec.dump(value, hint)
         request = self._http.build_request(
             op.http, path, params=query or None, headers=headers or None,
             content=content, json=payload if op.carrier == "json" else None,
@@ -143,7 +143,11 @@ class RemoteLakehouse:
         _raise_for(response)
         if op.response == "bytes":
             return response.content
-        return wire.from_wire(response.json(), op.returns)
+        try:
+            return codec.adapter(op.returns).validate_python(response.json())
+        except ValidationError as exc:
+            raise GlashausError(f"the lakehouse server at {self.url} answered {op.method} with a reply this "
+                                f"client cannot read (a different Glashaus version?): {exc}") from None
 
     def _stream(self, request: httpx.Request) -> tuple[Any, str]:
         """An Arrow IPC response as a table, and its statement header (``sql``)."""
@@ -206,7 +210,7 @@ def _raise_error(status: int, content: bytes, url: str) -> None:
         code, message = body["error_code"], body["message"]
     except (ValueError, KeyError, TypeError):
         raise GlashausError(f"HTTP {status} from {url}: {content[:200].decode(errors='replace')}") from None
-    raise wire.error_class(code)(message)
+    raise error_class(code)(message)
 
 
 def _method(op: Operation) -> Any:

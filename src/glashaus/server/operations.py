@@ -3,11 +3,12 @@
 Each :class:`Operation` names a :class:`~glashaus.lakehouse.Lakehouse` method and its
 HTTP method and path. Everything else is read from the method itself: its parameters
 (path parameters from the ``{...}`` in the path, the others from the query string for
-GET and DELETE, from a JSON body otherwise), their types (checked and converted by
-``wire.py``), its return type (JSON, or an Arrow IPC stream for tables and SQL
-results), its docstring (the OpenAPI summary). The server (``app.py``) mounts one
-route per entry and calls the same method on the Lakehouse seen as the caller; the
-remote client (``client.py``) generates one method per entry. Neither holds a second
+GET and DELETE, from a JSON body otherwise), their types (one pydantic TypedDict per
+operation, built from the signature by ``codec.py``: it checks and converts a request's
+arguments and is the OpenAPI's schema), its return type (JSON, or an Arrow IPC stream for
+tables and SQL results), its docstring (the OpenAPI summary). The REST face (``rest.py``)
+mounts one route per entry and calls the same method on the Lakehouse seen as the caller;
+the remote client (``client.py``) generates one method per entry. Neither holds a second
 implementation of any operation.
 
 To expose another operation, add a line here.

@@ -1,12 +1,15 @@
 """Online serving on ``glashaus serve``: ``POST /serving/<endpoint>/invocations`` and ``GET /metrics``.
 
-A thin face over :class:`glashaus.serving.runtime.ServingRuntime`: sign-in with the
-bearer token (as every route), then the runtime scores the request as the caller.
-Answers are MLflow's (``{"predictions": [...]}``); errors are
-``{"error_code", "message"}`` with 400 for bad input (including JSON nested deeper than
-``wire.MAX_JSON_DEPTH``, refused here before anything parses it), 401, 403 (no EXECUTE on
-the model; audited), 404 (no such endpoint), 503 (inference log full; retry), and 500
-``INTERNAL_ERROR`` (JSON, never a trace) for a bug.
+A thin face over :class:`glashaus.serving.runtime.ServingRuntime`, behind the request
+layer like every face (``glashaus.http.layer``: a server-generated request id, the body
+limit, the bearer token, JSON errors): the runtime scores the request as the caller.
+Answers are MLflow's (``{"predictions": [...]}``); errors are ``{"error_code", "message"}``
+with 400 for bad input (including JSON nested deeper than ``jsonio.MAX_JSON_DEPTH``,
+refused here before anything parses it), 401, 403 (no EXECUTE on the model; audited), 404
+(no such endpoint), 503 (inference log full; retry), and 500 ``INTERNAL_ERROR`` (JSON,
+never a trace) for a bug. The inference table's ``request_id`` is the server's request id
+(``X-Request-Id``); a client's own ``X-Request-Id`` is echoed as ``X-Correlation-Id`` and
+kept in the audit log (``request.correlation``), committed with the request's other events.
 
 ``/metrics`` is Prometheus' text format and needs a token like everything else
 (Prometheus sends one with ``authorization: {credentials: ...}``). It shows the series of
@@ -17,29 +20,30 @@ it should watch.
 
 from __future__ import annotations
 
-import logging
-import uuid
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.metrics_core import Metric
-from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
-from glashaus.access import request as audit_request
-from glashaus.access.audit import client_address
-from glashaus.errors import GlashausError, InvalidArgumentError
+from glashaus.errors import InvalidArgumentError
+from glashaus.http import jsonio
+from glashaus.http.call import Call, Policy
+from glashaus.http.formats import JSON_ERRORS
+from glashaus.http.layer import RequestLayer
 from glashaus.serving.metrics import CONTENT_TYPE, ServingMetrics
 from glashaus.serving.runtime import ServingRuntime
-from glashaus.server import wire
 
-log = logging.getLogger("glashaus.server.serving")
+POLICY = Policy(errors=JSON_ERRORS)
 
 
-#: The request body in the OpenAPI: one of MLflow's scoring formats (``docs/architecture.md``, serving).
-_SCORING: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+#: The route in the OpenAPI: the endpoint's name, and one of MLflow's scoring formats as the body
+#: (``docs/architecture.md``, serving).
+_SCORING: dict[str, Any] = {"parameters": [{"name": "name", "in": "path", "required": True, "schema": {
+    "type": "string", "description": "the serving endpoint's name"}}], "requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "description": "One of MLflow's scoring formats.",
     "properties": {
         "dataframe_split": {"type": "object", "properties": {
@@ -53,70 +57,63 @@ _SCORING: dict[str, Any] = {"requestBody": {"required": True, "content": {"appli
 }}}}}
 
 
-def mount(app: FastAPI, server: Any, **options: Any) -> ServingRuntime:
-    """Add the serving routes; returns the runtime (closed by the server on shutdown)."""
-    metrics = ServingMetrics()
-    runtime = ServingRuntime(server.lakehouse.serving_service, metrics=metrics, **options)
+class ServingFace:
+    """The serving routes, over one :class:`ServingRuntime` (closed when the server stops)."""
 
-    @app.post("/serving/{name}/invocations", tags=["serving"], operation_id="invoke_endpoint",
-              summary="Score rows on a serving endpoint (MLflow's scoring formats).", openapi_extra=_SCORING)
-    async def invocations(name: str, request: Request) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request_id = request_id[:64]
-        address = request.client.host if request.client else "unknown"
-        try:
-            with runtime.arrival() as arrival:  # from here the batcher may wait a moment for this request
-                server._check_length(request)
-                # A token verified in the last few seconds is known without I/O: no thread hop for it.
-                principal = server._authenticate(request, address, request_id, cached_only=True) \
-                    or await run_in_threadpool(server._authenticate, request, address, request_id)
-                body = await server._body(request)
-                try:  # the runtime parses the body: nothing deeper than any scoring format nests may reach it
-                    wire.check_json_depth(body)
-                except wire.WireError as exc:
-                    raise InvalidArgumentError(f"the request body cannot be scored: {exc}.") from None
+    def __init__(self, layer: RequestLayer, **options: Any) -> None:
+        """``options`` go to the runtime (``max_payload_bytes``, ``buffer_bytes``, ``flush_rows``, ...)."""
+        self.layer = layer
+        self.metrics = ServingMetrics()
+        self.runtime = ServingRuntime(layer.lakehouse.serving_service, metrics=self.metrics, **options)
 
-                def work() -> Any:
-                    with client_address(address), audit_request(request_id):
-                        return runtime.invoke(principal, name, body, request_id=request_id, arrival=arrival)
+    def routes(self) -> list[BaseRoute]:
+        # Starlette tries routes in order and the API has a few hundred: these come first (the app
+        # mounts this face first; no other route matches their paths, so nothing else changes).
+        return [
+            self.layer.api_route("/serving/{name}/invocations", self.invocations, methods=["POST"], policy=POLICY,
+                                 tags=["serving"], operation_id="invoke_endpoint", openapi_extra=_SCORING,
+                                 summary="Score rows on a serving endpoint (MLflow's scoring formats)."),
+            self.layer.api_route("/metrics", self.metrics_route, methods=["GET"], policy=POLICY, tags=["serving"],
+                                 operation_id="metrics",
+                                 summary="Prometheus metrics of the serving endpoints the caller may call."),
+        ]
 
-                answer = await run_in_threadpool(work)
-            response = Response(answer.body, media_type="application/json",
-                                headers={"X-Model-Version": str(answer.version), "X-Variant": answer.variant})
-        except GlashausError as exc:
-            response = server.error(exc)
-        except Exception:  # a bug: log it, answer JSON without a trace
-            log.exception("serving request %s %s failed", request_id, request.url.path)
-            response = JSONResponse(wire.error_body("INTERNAL_ERROR", f"internal error in request {request_id}; "
-                                                    "the server log has the details."), status_code=500)
-        response.headers["X-Request-Id"] = request_id
-        return response
+    def close(self) -> None:
+        """Finish shadow requests and write the accepted inference rows."""
+        self.runtime.close()
 
-    @app.get("/metrics", tags=["serving"], operation_id="metrics",
-             summary="Prometheus metrics of the serving endpoints the caller may call.")
-    async def metrics_route(request: Request) -> Response:
-        address = request.client.host if request.client else "unknown"
-        request_id = uuid.uuid4().hex
-        try:
-            principal = await run_in_threadpool(server._authenticate, request, address, request_id)
+    async def invocations(self, call: Call) -> Response:
+        runtime, principal = self.runtime, call.principal
+        name = call.request.path_params["name"]
+        with runtime.arrival() as arrival:  # from here the batcher may wait a moment for this request
+            body = await call.body()
+            try:  # the runtime parses the body: nothing deeper than any scoring format nests may reach it
+                jsonio.check_json_depth(body)
+            except jsonio.JsonError as exc:
+                raise InvalidArgumentError(f"the request body cannot be scored: {exc}.") from None
+            audit = self.layer.lakehouse.audit
 
-            def visible() -> set[str] | None:
-                with client_address(address), audit_request(request_id):
-                    view = server.lakehouse.as_user(principal)
-                    if view.access.is_admin(view.principal):
-                        return None
-                    return {e.name for e in view.serving.list_endpoints()}
+            def work() -> Any:
+                # A client's correlation id is committed with the request's audit event and inference
+                # row (one journal transaction), not on its own.
+                with audit.durable_at_exit() if call.correlation else contextlib.nullcontext():
+                    call.correlate()
+                    return runtime.invoke(principal, name, body, request_id=call.id,  # type: ignore[arg-type]
+                                          arrival=arrival)
 
-            endpoints = await run_in_threadpool(visible)
-        except GlashausError as exc:
-            return server.error(exc)
-        return Response(generate_latest(_Visible(metrics, endpoints)), media_type=CONTENT_TYPE)
+            answer = await call.run(work, correlate=False)
+        return Response(answer.body, media_type="application/json",
+                        headers={"X-Model-Version": str(answer.version), "X-Variant": answer.variant})
 
-    # Starlette tries routes in order and the API has a few hundred: the scoring route, the
-    # hot path, goes first (no other route matches its paths, so nothing else changes).
-    hot = [r for r in app.router.routes if getattr(r, "endpoint", None) in (invocations, metrics_route)]
-    app.router.routes[:] = hot + [r for r in app.router.routes if r not in hot]
-    return runtime
+    async def metrics_route(self, call: Call) -> Response:
+        def visible() -> set[str] | None:
+            view = call.lakehouse
+            if view.access.is_admin(view.principal):
+                return None
+            return {e.name for e in view.serving.list_endpoints()}
+
+        endpoints = await call.run(visible)
+        return Response(generate_latest(_Visible(self.metrics, endpoints)), media_type=CONTENT_TYPE)
 
 
 class _Visible:

@@ -46,7 +46,8 @@ def number(value: float) -> float | str:
     return value
 
 
-def _pairs(values: dict[str, str]) -> list[dict[str, str]]:
+def pairs(values: dict[str, str]) -> list[dict[str, str]]:
+    """Key-value pairs (tags, params) as MLflow's repeated ``{"key", "value"}`` messages."""
     return [{"key": k, "value": v} for k, v in values.items()]
 
 
@@ -68,7 +69,7 @@ def experiment_message(e: Experiment, *, scheme: str) -> dict[str, Any]:
         "lifecycle_stage": e.lifecycle_stage,
         "last_update_time": e.last_update_time,
         "creation_time": e.creation_time,
-        "tags": _pairs({**e.tags, SECURABLE_TAG: e.securable}),
+        "tags": pairs({**e.tags, SECURABLE_TAG: e.securable}),
     }
 
 
@@ -105,7 +106,7 @@ def _dataset_input(d: DatasetInput) -> dict[str, Any]:
         dataset["profile"] = d.dataset.profile
     out: dict[str, Any] = {"dataset": dataset}
     if d.tags:
-        out["tags"] = _pairs(d.tags)
+        out["tags"] = pairs(d.tags)
     return out
 
 
@@ -115,9 +116,9 @@ def run_message(r: Run, *, scheme: str) -> dict[str, Any]:
         data["metrics"] = [{"key": m.key, "value": number(m.value), "timestamp": m.timestamp, "step": m.step}
                            for m in r.metrics.values()]
     if r.params:
-        data["params"] = _pairs(r.params)
+        data["params"] = pairs(r.params)
     if r.tags:
-        data["tags"] = _pairs(r.tags)
+        data["tags"] = pairs(r.tags)
     return {"info": run_info_message(r, scheme=scheme), "data": data,
             "inputs": _run_inputs(r.inputs, r.model_inputs), "outputs": _run_outputs(r.outputs)}
 
@@ -186,10 +187,10 @@ def logged_model_message(m: LoggedModel, *, scheme: str) -> dict[str, Any]:
         if value is not None:
             info[name] = value
     if m.tags:
-        info["tags"] = _pairs(m.tags)
+        info["tags"] = pairs(m.tags)
     data: dict[str, Any] = {}
     if m.params:
-        data["params"] = _pairs(m.params)
+        data["params"] = pairs(m.params)
     if m.metrics:
         data["metrics"] = [metric_message(x) for x in m.metrics]
     return {"info": info, "data": data}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 
 from glashaus.errors import GlashausError
-from glashaus.server import wire
+from glashaus.http import jsonio
 
 if TYPE_CHECKING:
     from glashaus.web.pages import Caller
@@ -81,7 +81,7 @@ def signature_fields(spec: Any) -> list[dict[str, Any]] | None:
     if spec is None:
         return None
     try:  # stored from an uploaded MLmodel: parsed as any caller's JSON, nesting bounded
-        items = wire.loads(spec, strict=False) if isinstance(spec, str) else spec
+        items = jsonio.loads(spec, strict=False) if isinstance(spec, str) else spec
     except ValueError:
         return [{"name": "", "type": str(spec), "required": True}]
     if not isinstance(items, list):

@@ -2,11 +2,13 @@
 
 Each page is a face over the Lakehouse methods the REST API calls (``lh.list``,
 ``lh.get``, ``lh.describe``, ``lh.show_grants``, ``lh.history``, ``lh.list_files``,
-``lh.sql``), run on ``server.lakehouse.as_user(caller)`` after the server's one
-sign-in path (``_Server._authenticate``: the sign-in gate and the ``auth.failed``
-audit event) has verified the token in the session cookie. Grants, row filters,
-column masks and the audit log are therefore those of every other face. The model and
-endpoint pages live in ``web/models.py`` and ``web/endpoints.py``; this module mounts them.
+``lh.sql``), run on the lakehouse seen as the caller, behind the request layer every face
+goes through (``glashaus.http.layer``): a server-generated request id, the form's size
+limit, sign-in with the token in the session cookie (the one sign-in path: the sign-in
+gate and the ``auth.failed`` audit event), errors as pages (:class:`PageErrors`), and the
+page's SQL interrupted when the browser goes away. Grants, row filters, column masks and
+the audit log are therefore those of every other face. The model and endpoint pages live
+in ``web/models.py`` and ``web/endpoints.py``; :class:`WebFace` mounts them.
 
 >>> app = create_app(glashaus.connect("./lakehouse"))   # mounts these pages  # doctest: +SKIP
 """
@@ -15,22 +17,18 @@ from __future__ import annotations
 
 import hmac
 import logging
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI
 from sqlglot import exp
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from glashaus.access import request as audit_request
-from glashaus.access.audit import client_address
 from glashaus.catalog.names import parse_name
 from glashaus.errors import (
     AuthenticationError,
@@ -39,12 +37,15 @@ from glashaus.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from glashaus.http.call import Call, Credentials, Policy
+from glashaus.http.errors import internal_message, retry_after, status_of
+from glashaus.http.layer import RequestLayer, SignInRequired
 from glashaus.lakehouse import Lakehouse
-from glashaus.server import wire
 from glashaus.web.endpoints import endpoint_page, endpoints_page
 from glashaus.web.models import model_page, models_page, version_page
 from glashaus.web.render import PAGE_HEADERS, page, public_message, table_rows
 from glashaus.web.session import (
+    FORM_LIMIT,
     LOGIN_COOKIE,
     SESSION_COOKIE,
     Sessions,
@@ -75,7 +76,7 @@ class Caller:
     user: str
     csrf: str
     form: dict[str, str]
-    #: Storage prefixes no message may show (the lakehouse root; ``_Server.hidden``).
+    #: Storage prefixes no message may show (the lakehouse root; ``RequestLayer.hidden``).
     hidden: tuple[str, ...] = ()
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> Response:
@@ -89,111 +90,116 @@ class Caller:
 Build = Callable[[Caller], Response]
 
 
-def mount(app: FastAPI, server: Any) -> None:
-    """Add the web shell's pages (``/``, ``/login``, ``/catalog``, ``/models``, ``/endpoints``, ``/sql``, ``/audit``,
-    ``/static``) to ``app``."""
-    shell = WebShell(server)
-    app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
-    routes: list[tuple[str, list[str], Callable[[Request], Awaitable[Response]]]] = [
-        ("/", ["GET"], shell.home),
-        ("/login", ["GET"], shell.login_form),
-        ("/login", ["POST"], shell.login),
-        ("/logout", ["GET", "POST"], shell.signed_in(shell.logout)),
-        ("/catalog", ["GET"], shell.signed_in(shell.catalogs)),
-        ("/catalog/{name}", ["GET"], shell.signed_in(shell.securable)),
-        ("/volume-file/{volume}/{path:path}", ["GET"], shell.signed_in(shell.volume_file)),
-        ("/models", ["GET"], shell.signed_in(models_page)),
-        ("/models/{name}", ["GET"], shell.signed_in(model_page)),
-        ("/models/{name}/versions/{version}", ["GET"], shell.signed_in(version_page)),
-        ("/endpoints", ["GET"], shell.signed_in(endpoints_page)),
-        ("/endpoints/{name}", ["GET"], shell.signed_in(endpoint_page)),
-        ("/sql", ["GET", "POST"], shell.signed_in(shell.sql)),
-        ("/audit", ["GET"], shell.signed_in(shell.audit)),
-    ]
-    for path, methods, endpoint in routes:
-        app.add_route(path, endpoint, methods=methods, include_in_schema=False)
+class PageErrors:
+    """The web shell's error answers: the sign-in page for a missing, ended or throttled session; else a
+    page with the error's message and the status the REST API would answer (never a stack trace)."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+
+    def error(self, call: Call, exc: GlashausError) -> Response:
+        request = call.request
+        if isinstance(exc, SignInRequired):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+        if isinstance(exc, RateLimitedError):
+            return _login_page(request, message=str(exc), status=429, headers={"Retry-After": str(retry_after(exc))})
+        if isinstance(exc, AuthenticationError):
+            response = _login_page(request, status=401, message=(
+                f"Your session has ended: {exc} Sign in again with a valid token."))
+            clear_cookie(response, SESSION_COOKIE)
+            return response
+        status = status_of(exc)
+        signed_in = {"user": call.principal.name, "csrf": self.sessions.csrf(call.token)} \
+            if call.principal is not None and call.token else {}
+        return page("error.html", title="Error", status=status, status_code=status,
+                    message=public_message(exc, hidden=call.layer.hidden), **signed_in)
+
+    def internal(self, call: Call) -> Response:
+        return page("error.html", title="Error", status=500, status_code=500, message=internal_message(call.id))
 
 
-class WebShell:
-    """The pages, sharing the server's Lakehouse, sign-in gate and audit log."""
+class WebFace:
+    """The web shell's pages, behind the request layer, sharing the server's Lakehouse and sign-in path."""
 
-    def __init__(self, server: Any) -> None:
-        self.server = server
+    def __init__(self, layer: RequestLayer) -> None:
+        self.layer = layer
         self.sessions = Sessions()
+        errors = PageErrors(self.sessions)
+        #: Signed-in pages: the session cookie; their SQL stops when the browser goes away.
+        self.signed = Policy(errors=errors, credentials=Credentials(cookie=SESSION_COOKIE), cancel_on_disconnect=True,
+                             body_limit=FORM_LIMIT)
+        self.open = Policy(errors=errors, credentials=None, body_limit=FORM_LIMIT)
+
+    def routes(self) -> list[BaseRoute]:
+        """``/``, ``/login``, ``/logout``, ``/catalog``, ``/models``, ``/endpoints``, ``/sql``, ``/audit``, ``/static``."""
+        signed: list[tuple[str, list[str], Build]] = [
+            ("/logout", ["GET", "POST"], self.logout),
+            ("/catalog", ["GET"], self.catalogs),
+            ("/catalog/{name}", ["GET"], self.securable),
+            ("/volume-file/{volume}/{path:path}", ["GET"], self.volume_file),
+            ("/models", ["GET"], models_page),
+            ("/models/{name}", ["GET"], model_page),
+            ("/models/{name}/versions/{version}", ["GET"], version_page),
+            ("/endpoints", ["GET"], endpoints_page),
+            ("/endpoints/{name}", ["GET"], endpoint_page),
+            ("/sql", ["GET", "POST"], self.sql),
+            ("/audit", ["GET"], self.audit),
+        ]
+        layer = self.layer
+        return [
+            Mount("/static", StaticFiles(directory=STATIC), name="web-static"),
+            layer.route("/", self.home, methods=["GET"], policy=self.open),
+            layer.route("/login", self.login_form, methods=["GET"], policy=self.open),
+            layer.route("/login", self.login, methods=["POST"], policy=self.open),
+            *(layer.route(path, self.signed_in(build), methods=methods, policy=self.signed)
+              for path, methods, build in signed),
+        ]
+
+    def close(self) -> None:
+        pass
 
     # -- the frame every signed-in page runs in -------------------------------------------
 
-    def signed_in(self, build: Build) -> Callable[[Request], Awaitable[Response]]:
-        """An endpoint that signs the caller in from the cookie, checks CSRF on POST, then builds the page."""
+    def signed_in(self, build: Build) -> Callable[[Call], Any]:
+        """A handler that checks CSRF on POST, then builds the page as the signed-in caller."""
 
-        async def endpoint(request: Request) -> Response:
-            request_id = uuid.uuid4().hex
-            address = request.client.host if request.client else "unknown"
-            token = request.cookies.get(SESSION_COOKIE)
-            if not token:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                response: Response = RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
-                response.headers["X-Request-Id"] = request_id
-                return response
-            try:
-                form = await read_form(request) if request.method == "POST" else {}
-                response = await run_in_threadpool(self._run, build, request, address, request_id, token, form)
-            except GlashausError as exc:  # a bad form body, before anyone was signed in
-                response = _error_page(exc, hidden=self.server.hidden)
-            except Exception:  # a bug: log it, never show a stack trace
-                log.exception("page %s %s %s failed", request_id, request.method, request.url.path)
-                response = page("error.html", title="Error", status=500, status_code=500, message=(
-                    f"internal error in request {request_id}; the server log has the details."))
-            response.headers["X-Request-Id"] = request_id
-            return response
+        async def handler(call: Call) -> Response:
+            form = await read_form(call) if call.request.method == "POST" else {}
+            return await call.run(lambda: self._build(build, call, form))
 
-        endpoint.__name__ = build.__name__
-        return endpoint
+        handler.__name__ = build.__name__
+        return handler
 
-    def _run(self, build: Build, request: Request, address: str, request_id: str, token: str,
-             form: dict[str, str]) -> Response:
-        with client_address(address), audit_request(request_id):
-            try:
-                principal = self.server._authenticate(request, address, request_id, token=token)
-            except RateLimitedError as exc:
-                return _login_page(request, message=str(exc), status=429,
-                                   headers={"Retry-After": str(getattr(exc, "retry_after", 60))})
-            except AuthenticationError as exc:
-                response = _login_page(request, status=401, message=(
-                    f"Your session has ended: {exc} Sign in again with a valid token."))
-                clear_cookie(response, SESSION_COOKIE)
-                return response
-            caller = Caller(request, self.server.lakehouse.as_user(principal), principal.name,
-                            self.sessions.csrf(token), form, self.server.hidden)
-            try:
-                if request.method == "POST" and not self.sessions.check_csrf(token, form.get("csrf")):
-                    reason = ("the form's CSRF token is missing or stale: reload the page and submit the form "
-                              "again.")
-                    self.server.lakehouse.audit.record(
-                        principal=principal.name, action="web.csrf_refused", decision="deny", reason=reason,
-                        details={"method": request.method, "path": request.url.path},
-                    )
-                    raise PermissionDeniedError(reason)
-                return build(caller)
-            except GlashausError as exc:
-                return _error_page(exc, caller)
+    def _build(self, build: Build, call: Call, form: dict[str, str]) -> Response:
+        request, principal, token = call.request, call.principal, call.token
+        assert principal is not None and token is not None  # the policy signs the caller in
+        caller = Caller(request, call.lakehouse, principal.name, self.sessions.csrf(token), form, call.layer.hidden)
+        if request.method == "POST" and not self.sessions.check_csrf(token, form.get("csrf")):
+            reason = "the form's CSRF token is missing or stale: reload the page and submit the form again."
+            call.layer.lakehouse.audit.record(
+                principal=principal.name, action="web.csrf_refused", decision="deny", reason=reason,
+                details={"method": request.method, "path": request.url.path},
+            )
+            raise PermissionDeniedError(reason)
+        return build(caller)
 
     # -- sign-in and sign-out -------------------------------------------------------------------
 
-    async def home(self, request: Request) -> Response:
+    async def home(self, call: Call) -> Response:
         return RedirectResponse("/catalog", status_code=303, headers=PAGE_HEADERS)
 
-    async def login_form(self, request: Request) -> Response:
+    async def login_form(self, call: Call) -> Response:
+        request = call.request
         message = "You have signed out." if request.query_params.get("signed_out") else None
         return _login_page(request, message=message, level="info")
 
-    async def login(self, request: Request) -> Response:
-        request_id = uuid.uuid4().hex
-        address = request.client.host if request.client else "unknown"
+    async def login(self, call: Call) -> Response:
+        request = call.request
         try:
-            form = await read_form(request)
+            form = await read_form(call)
         except GlashausError as exc:
-            return _login_page(request, message=str(exc), status=wire.status_of(exc))
+            return _login_page(request, message=str(exc), status=status_of(exc))
         target = safe_next(form.get("next"))
         nonce = request.cookies.get(LOGIN_COOKIE)
         if not nonce or not form.get("csrf") or not _same(nonce, form["csrf"]):
@@ -204,12 +210,8 @@ class WebShell:
             return _login_page(request, next_=target, status=400, message=(
                 "Paste an API token to sign in (create one with `glashaus tokens create` or lh.create_token())."))
 
-        def verify() -> Any:
-            with client_address(address), audit_request(request_id):
-                return self.server._authenticate(request, address, request_id, token=token)
-
         try:
-            await run_in_threadpool(verify)
+            await call.run(lambda: self.layer.verify(call, token))
         except RateLimitedError as exc:
             return _login_page(request, next_=target, message=str(exc), status=429,
                                headers={"Retry-After": str(getattr(exc, "retry_after", 60))})
@@ -285,8 +287,7 @@ class WebShell:
         try:
             result = caller.view.sql(query)
         except GlashausError as exc:
-            return caller.render("sql.html", status=wire.status_of(exc), **{**context,
-                                                                              "error": caller.message(exc)})
+            return caller.render("sql.html", status=status_of(exc), **{**context, "error": caller.message(exc)})
         table = result.to_arrow()
         columns, rows = table_rows(table, limit=MAX_SQL_ROWS)
         context["result"] = {"statement": result.statement, "columns": columns, "rows": rows,
@@ -339,14 +340,6 @@ def _login_page(request: Request, *, message: str | None = None, level: str = "e
                     level=level, nonce=nonce, next=target)
     set_cookie(response, LOGIN_COOKIE, nonce, request=request, path="/login")
     return response
-
-
-def _error_page(exc: GlashausError, caller: Caller | None = None, *, hidden: tuple[str, ...] = ()) -> Response:
-    """The error's message on a page, with the status the REST API would answer."""
-    status = wire.status_of(exc)
-    message = caller.message(exc) if caller is not None else public_message(exc, hidden=hidden)
-    context = {"title": "Error", "status": status, "status_code": status, "message": message}
-    return caller.render("error.html", **context) if caller is not None else page("error.html", **context)
 
 
 def _same(a: str, b: str) -> bool:

@@ -23,7 +23,7 @@ import pyarrow as pa
 from starlette.responses import HTMLResponse
 
 from glashaus.errors import GlashausError, NotFoundError
-from glashaus.server import wire
+from glashaus.http.errors import hide_paths
 
 _DID_YOU_MEAN = re.compile(r" Did you mean '[^']*'\?$")
 
@@ -116,7 +116,7 @@ def public_message(exc: GlashausError, *, hidden: Iterable[str] = ()) -> str:
     >>> public_message(NotFoundError("model 'main.shop.recp' does not exist. Did you mean 'main.shop.reco'?"))
     "model 'main.shop.recp' does not exist."
     """
-    message = wire.hide_paths(str(exc), hidden)
+    message = hide_paths(str(exc), hidden)
     if isinstance(exc, NotFoundError):
         message = _DID_YOU_MEAN.sub("", message)
     return message

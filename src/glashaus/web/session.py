@@ -25,7 +25,8 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glashaus.errors import InvalidArgumentError, RequestTooLargeError
+from glashaus.errors import InvalidArgumentError
+from glashaus.http.call import Call
 
 SESSION_COOKIE = "glashaus_session"
 LOGIN_COOKIE = "glashaus_login"
@@ -61,25 +62,19 @@ def clear_cookie(response: Response, name: str, *, path: str = "/") -> None:
     response.delete_cookie(name, path=path, httponly=True, samesite="strict")
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The fields of an ``application/x-www-form-urlencoded`` body (the first value of each)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+async def read_form(call: Call) -> dict[str, str]:
+    """The fields of an ``application/x-www-form-urlencoded`` body (the first value of each), read
+    through the request layer with the form limit (:data:`FORM_LIMIT`)."""
+    kind = call.request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
         raise InvalidArgumentError(
             f"this page takes an HTML form (application/x-www-form-urlencoded), not {kind or 'an empty body'}; "
             "use the REST API under /api/ for programs."
         )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > FORM_LIMIT:
-            raise RequestTooLargeError(
-                f"the form is larger than {FORM_LIMIT // 1024} KiB: send long statements through the REST API "
-                "(POST /api/sql) or the Python client."
-            )
-        chunks.append(chunk)
+    body = await call.body(limit=FORM_LIMIT, advice=(
+        "send long statements through the REST API (POST /api/sql) or the Python client."))
     try:
-        text = b"".join(chunks).decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidArgumentError("the form is not UTF-8 text.") from None
     return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}

@@ -1,8 +1,8 @@
 """MLflow's REST protocol on ``glashaus serve``, so unmodified MLflow clients work.
 
 ``protocol.py`` holds what the tracking routes (``tracking.py``) and the registry
-routes (``registry.py``) share: sign-in with ``MLFLOW_TRACKING_TOKEN`` (a bearer
-token), the caller's Lakehouse view, audit context, and MLflow's error shape.
+routes (``registry.py``) share: the face (:class:`~glashaus.server.mlflow.protocol.MlflowFace`,
+mounted behind the request layer like every face), MLflow's requests and error shape.
 Each route module exposes ``ROUTES`` and is a thin face over a capability service
 (``glashaus.tracking``, ``glashaus.registry``).
 """
@@ -11,20 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
 
-
-def mount(app: FastAPI, server: Any) -> None:
-    """Add the MLflow routes (under ``/api/2.0/mlflow``, ``/ajax-api/2.0/mlflow`` and
-    ``/api/2.0/mlflow-artifacts``) to ``app``."""
+def face(layer: Any) -> Any:
+    """The MLflow face (under ``/api/2.0/mlflow``, ``/ajax-api/2.0/mlflow`` and ``/api/2.0/mlflow-artifacts``)."""
     from glashaus.server.mlflow import protocol
 
-    modules = []
-    for name in ("tracking", "registry"):
+    routes = []
+    for name in ("tracking", "artifacts", "registry"):
         try:
-            modules.append(__import__(f"glashaus.server.mlflow.{name}", fromlist=["ROUTES"]))
+            routes += __import__(f"glashaus.server.mlflow.{name}", fromlist=["ROUTES"]).ROUTES
         except ModuleNotFoundError as exc:
             if exc.name != f"glashaus.server.mlflow.{name}":
                 raise
-    for module in modules:
-        protocol.add_routes(app, server, module.ROUTES)
+    return protocol.MlflowFace(layer, routes)

@@ -1,38 +1,41 @@
-"""What every MLflow route shares: sign-in, the caller's view, audit context, MLflow errors.
+"""The MLflow protocol face: its routes, requests and error shape, behind the request layer.
 
 A route is a :class:`Route`: HTTP method, path (below ``/api/2.0/mlflow``, unless
 ``absolute``), and a handler ``handler(lh, request: MlflowRequest) -> dict | Response``
-that runs in a worker thread on the Lakehouse seen as the caller. Handlers call
-capability services only; they translate between MLflow's messages and those
-services, nothing else.
+that runs in a worker thread on the Lakehouse seen as the caller (``Call.run``), after the
+request layer (``glashaus.http.layer``) gave the request its id, checked the body limit and
+the bearer token (``MLFLOW_TRACKING_TOKEN``). Handlers call capability services only; they
+translate between MLflow's messages and those services, nothing else.
 
 Errors: any :class:`~glashaus.errors.GlashausError` becomes MLflow's
 ``{"error_code": ..., "message": ...}`` with MLflow's statuses (400 for
 ``INVALID_PARAMETER_VALUE`` and ``RESOURCE_ALREADY_EXISTS``, 404 for
-``RESOURCE_DOES_NOT_EXIST``, 401, 403); an unexpected failure is logged and answered
-``INTERNAL_ERROR`` (500) without a stack trace.
+``RESOURCE_DOES_NOT_EXIST``, 401, 403) (:class:`MlflowErrors`); an unexpected failure is
+logged and answered ``INTERNAL_ERROR`` (500) without a stack trace.
 
 >>> ROUTES = [Route("GET", "/experiments/get", get_experiment)]    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 
-from glashaus.access import request as audit_request
-from glashaus.access.audit import client_address
 from glashaus.errors import GlashausError, InvalidArgumentError
-from glashaus.server import wire
-
-log = logging.getLogger("glashaus.server.mlflow")
+from glashaus.http import jsonio
+from glashaus.http.call import Call, Policy
+from glashaus.http.errors import (
+    INTERNAL_ERROR,
+    error_body,
+    internal_message,
+    retry_after,
+    status_of,
+)
+from glashaus.http.layer import RequestLayer
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 
@@ -109,61 +112,62 @@ _CODE_OF_STATUS = {400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: 
                    429: "REQUEST_LIMIT_EXCEEDED"}
 
 
-def mlflow_error(exc: GlashausError, message: str | None = None) -> JSONResponse:
-    """MLflow's error answer for ``exc`` (``message``: the text to show, by default the error's own)."""
-    status = _STATUS.get(exc.code) or wire.status_of(exc)
-    # A Glashaus-only code (INVALID_NAME, SCHEMA_MISMATCH, ...) would be unknown to an MLflow client.
-    code = exc.code if exc.code in MLFLOW_CODES else _CODE_OF_STATUS.get(status, "INTERNAL_ERROR")
-    headers = {"Retry-After": str(getattr(exc, "retry_after", 60))} if status == 429 else None
-    return JSONResponse(wire.error_body(code, str(exc) if message is None else message), status_code=status,
-                        headers=headers)
+class MlflowErrors:
+    """MLflow's error answers: its codes and statuses (codes MLflow clients do not know are renamed)."""
+
+    def error(self, call: Call, exc: GlashausError) -> Response:
+        status = _STATUS.get(exc.code) or status_of(exc)
+        # A Glashaus-only code (INVALID_NAME, SCHEMA_MISMATCH, ...) would be unknown to an MLflow client.
+        code = exc.code if exc.code in MLFLOW_CODES else _CODE_OF_STATUS.get(status, INTERNAL_ERROR)
+        headers = {"Retry-After": str(retry_after(exc))} if status == 429 else None
+        return JSONResponse(error_body(code, call.message(exc)), status_code=status, headers=headers)
+
+    def internal(self, call: Call) -> Response:
+        return JSONResponse(error_body(INTERNAL_ERROR, internal_message(call.id)), status_code=500)
 
 
-def add_routes(app: FastAPI, server: Any, routes: list[Route]) -> None:
-    for route in routes:
-        paths = [route.path] if route.absolute else [prefix + route.path for prefix in PREFIXES]
-        for path in paths:
-            app.add_api_route(path, _endpoint(server, route), methods=[route.method], include_in_schema=False)
+POLICY = Policy(errors=MlflowErrors())
 
 
-def _endpoint(server: Any, route: Route) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        request_id = uuid.uuid4().hex
-        address = request.client.host if request.client else "unknown"
-        try:
-            server._check_length(request)
-            principal = await run_in_threadpool(server._authenticate, request, address, request_id)
-            body = await server._body(request) if route.method in ("POST", "PUT", "PATCH", "DELETE") else b""
-            req = _request(route, request, body)
+class MlflowFace:
+    """MLflow's REST protocol: the routes of ``tracking.py`` and ``registry.py``."""
 
-            def work() -> Any:
-                with client_address(address), audit_request(request_id):
-                    return route.handler(server.lakehouse.as_user(principal), req)
+    def __init__(self, layer: RequestLayer, routes: list[Route]) -> None:
+        self.layer = layer
+        self.handlers = routes
 
-            value = await run_in_threadpool(work)
-            response = value if isinstance(value, Response) else JSONResponse(value)
-        except GlashausError as exc:
-            response = mlflow_error(exc, server.public_message(exc))
-        except Exception:  # a bug: log it, never send a stack trace
-            log.exception("MLflow request %s %s %s failed", request_id, request.method, request.url.path)
-            response = JSONResponse(
-                wire.error_body("INTERNAL_ERROR", f"internal error in request {request_id}; the server log has "
-                                "the details."), status_code=500)
-        response.headers["X-Request-Id"] = request_id
-        return response
+    def routes(self) -> list[BaseRoute]:
+        out: list[BaseRoute] = []
+        for route in self.handlers:
+            paths = [route.path] if route.absolute else [prefix + route.path for prefix in PREFIXES]
+            name = f"mlflow_{route.path.strip('/').replace('/', '_').replace('-', '_')}"
+            out += [self.layer.route(path, _handler(route), methods=[route.method], policy=POLICY, name=name)
+                    for path in paths]
+        return out
 
-    endpoint.__name__ = f"mlflow_{route.path.strip('/').replace('/', '_').replace('-', '_')}"
-    return endpoint
+    def close(self) -> None:
+        pass
 
 
-def _request(route: Route, request: Request, body: bytes) -> MlflowRequest:
+def _handler(route: Route) -> Callable[[Call], Any]:
+    async def handler(call: Call) -> Response:
+        body = await call.body() if route.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        req = _request(route, call, body)
+        value = await call.run(lambda: route.handler(call.lakehouse, req))
+        return value if isinstance(value, Response) else JSONResponse(value)
+
+    return handler
+
+
+def _request(route: Route, call: Call, body: bytes) -> MlflowRequest:
+    request = call.request
     multi: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         multi.setdefault(key, []).append(value)
     params: dict[str, Any] = {k: v[-1] for k, v in multi.items()}
     if body and not route.raw_body:
         # Not strict: MLflow's own server takes NaN and Infinity in bodies (Python's json does).
-        payload = wire.read_json(body, strict=False)
+        payload = jsonio.read_json(body, strict=False)
         if not isinstance(payload, dict):
             raise InvalidArgumentError("the request body must be a JSON object.")
         params.update(payload)

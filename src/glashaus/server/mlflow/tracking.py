@@ -4,52 +4,38 @@ A thin face over :class:`glashaus.tracking.TrackingService`: each handler reads 
 MLflow request message (``mlflow.protos.service_pb2``), calls the service as the
 caller, and answers in MLflow's JSON (:mod:`glashaus.tracking.messages`). Paths are
 those the ``mlflow`` client (3.x and 2.22) calls, below ``/api/2.0/mlflow`` (and
-``/ajax-api/2.0/mlflow``); the artifact proxy is ``/api/2.0/mlflow-artifacts/artifacts``.
+``/ajax-api/2.0/mlflow``).
 
-The proxy serves run and logged-model files (``<experiment_id>/<run_id>/artifacts/...``,
-``<experiment_id>/models/<model_id>/artifacts/...``); other capabilities serve their
-own trees under a first path segment of their own by adding to :data:`ARTIFACT_TREES`
-(the registry's ``registry/<catalog>.<schema>.<model>/<version>/...``).
+The artifact proxy (``/api/2.0/mlflow-artifacts/artifacts``) is ``artifacts.py``.
 
->>> ARTIFACT_TREES["registry"] = RegistryFiles()     # in server/mlflow/registry.py  # doctest: +SKIP
+>>> ROUTES[0].path    # below /api/2.0/mlflow and /ajax-api/2.0/mlflow
+'/experiments/create'
 """
 
 from __future__ import annotations
 
-import mimetypes
-from typing import Any, Protocol
+from typing import Any
 
 import pydantic_core
 from fastapi.responses import Response
 
 from glashaus.errors import InvalidArgumentError
-from glashaus.server import wire
+from glashaus.http import jsonio
+from glashaus.server.mlflow.artifacts import SCHEME
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
 from glashaus.tracking import messages
 from glashaus.tracking.artifacts import check_relative
-from glashaus.tracking.entities import ArtifactFile, Dataset, DatasetInput, Metric, ModelOutput
+from glashaus.tracking.entities import (
+    ArtifactFile,
+    Dataset,
+    DatasetInput,
+    Metric,
+    ModelOutput,
+)
 from glashaus.tracking.service import TrackingService
 
-SCHEME = "mlflow-artifacts"
-ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 _VIEW = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 _RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
-
-
-class ArtifactTree(Protocol):
-    """Files another capability serves through the artifact proxy (paths below its prefix).
-
-    ``write(lh, path, data)`` and ``delete(lh, path)`` are optional: a tree without them
-    is read-only through the proxy.
-    """
-
-    def read(self, lh: Any, path: str) -> bytes: ...
-
-    def list(self, lh: Any, path: str) -> list[ArtifactFile]: ...
-
-
-#: First artifact-path segment -> the tree serving it (the registry adds ``"registry"``).
-ARTIFACT_TREES: dict[str, ArtifactTree] = {}
 
 
 def _pb() -> Any:
@@ -293,7 +279,7 @@ def log_outputs(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def log_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().LogModel)
-    model = wire.read_json(_required(m, "model_json"), what="model_json", strict=False)
+    model = jsonio.read_json(_required(m, "model_json"), what="model_json", strict=False)
     if not isinstance(model, dict):
         raise InvalidArgumentError("model_json must be a JSON object (an MLmodel description).")
     _svc(lh).record_logged_model(lh.principal, _run_id(m), model)
@@ -413,59 +399,6 @@ def list_logged_model_artifacts(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     return _listing(lh, model.artifact_path, str(req.params.get("artifact_directory_path") or ""))
 
 
-# -- artifact proxy ------------------------------------------------------------------------------
-
-
-def _tree(path: str) -> tuple[ArtifactTree | None, str]:
-    head, _, rest = path.strip("/").partition("/")
-    return ARTIFACT_TREES.get(head), rest
-
-
-def upload_artifact(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    path = req.path_params["artifact_path"]
-    tree, rest = _tree(path)
-    if tree is not None:
-        if not hasattr(tree, "write"):
-            raise InvalidArgumentError(f"{path.split('/')[0]}/ files cannot be uploaded through the artifact proxy.")
-        tree.write(lh, rest, req.body)  # type: ignore[attr-defined]
-    else:
-        _svc(lh).files.write(lh.principal, path, req.body)
-    return {}
-
-
-def download_artifact(lh: Any, req: MlflowRequest) -> Response:
-    path = req.path_params["artifact_path"]
-    tree, rest = _tree(path)
-    data = tree.read(lh, rest) if tree is not None else _svc(lh).files.read(lh.principal, path)
-    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return Response(data, media_type=kind)
-
-
-def delete_artifact(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    path = req.path_params["artifact_path"]
-    tree, rest = _tree(path)
-    if tree is not None:
-        if not hasattr(tree, "delete"):
-            raise InvalidArgumentError(f"{path.split('/')[0]}/ files cannot be deleted through the artifact proxy.")
-        tree.delete(lh, rest)  # type: ignore[attr-defined]
-    else:
-        _svc(lh).files.delete(lh.principal, path)
-    return {}
-
-
-def list_artifacts(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    path = str(req.params.get("path") or "").strip("/")  # '/1/<run>/artifacts' names the same folder
-    tree, rest = _tree(path)
-    files = tree.list(lh, rest) if tree is not None else _svc(lh).files.list(lh.principal, path)
-    return {"files": [messages.file_message(f) for f in files]} if files else {}
-
-
-def server_info(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    """What MLflow 3 clients probe before artifact transfers: no multipart, no workspaces."""
-    return {"store_type": "glashaus", "workspaces_enabled": False, "multipart_uploads_enabled": False,
-            "multipart_downloads_enabled": False}
-
-
 _MODEL = "/logged-models/{model_id}"
 
 ROUTES: list[Route] = [
@@ -504,9 +437,4 @@ ROUTES: list[Route] = [
     Route("DELETE", _MODEL + "/tags/{tag_key}", delete_logged_model_tag),
     Route("POST", _MODEL + "/params", log_logged_model_params),
     Route("GET", _MODEL + "/artifacts/directories", list_logged_model_artifacts),
-    Route("GET", ARTIFACTS, list_artifacts, absolute=True),
-    Route("GET", ARTIFACTS + "/{artifact_path:path}", download_artifact, absolute=True),
-    Route("PUT", ARTIFACTS + "/{artifact_path:path}", upload_artifact, absolute=True, raw_body=True),
-    Route("DELETE", ARTIFACTS + "/{artifact_path:path}", delete_artifact, absolute=True),
-    Route("GET", "/api/3.0/mlflow/server-info", server_info, absolute=True),
 ]
