@@ -3,36 +3,38 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "glashaus"
 
-# Lower numbers sit lower; a module may import its own layer or lower ones only.
-LAYERS = {
-    "errors": 0,
-    "frames": 0,
-    "mlflow_checks": 0,
-    "catalog": 1,
-    "metastore": 1,
-    "storage": 2,
-    "access": 3,
-    "lineage": 4,
-    "tables": 5,
-    "sql": 6,
-    "tracking": 6,
-    "registry": 6,
-    "serving": 6,
-    "lakehouse": 7,
-    "__init__": 8,
-    # The request layer every HTTP face shares (request ids, limits, sign-in, error mapping).
-    "http": 8,
-    "cli": 9,
-    "server": 9,
-    "web": 9,
-    "integrations": 9,
-    # The plant shop behind `glashaus demo`: it starts an in-process server, and cli/demo.py runs it.
-    "examples": 9,
-}
+DOC = SRC.parents[1] / "docs" / "architecture.md"
+
+# A line of the layer block: two spaces, the package (``name/``) or module (``name.py``), its level.
+_LAYER_LINE = re.compile(r"^  (\w+)(?:/|\.py)\s+(\d+)\s")
+# A row of the same-level table: | importer | imports | why |
+_SAME_LEVEL_ROW = re.compile(r"^\| (\w+) \| (\w+) \| .+\|$")
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    return text[start : text.find("\n## ", start + 1)]
+
+
+def _doc_layers() -> dict[str, int]:
+    """Lower numbers sit lower; a module may import its own layer or lower ones only."""
+    lines = _section(DOC.read_text(), "## Layers").splitlines()
+    found = {m[1]: int(m[2]) for line in lines if (m := _LAYER_LINE.match(line))}
+    assert found, f"no layer block found in {DOC}"
+    return found
+
+
+def _doc_same_level() -> set[tuple[str, str]]:
+    lines = _section(DOC.read_text(), "## Layers").splitlines()
+    return {(m[1], m[2]) for line in lines if (m := _SAME_LEVEL_ROW.match(line)) and m[1] != "importer"}
+
+
+LAYERS = _doc_layers()
 
 
 def _imports(path: Path) -> list[str]:
@@ -51,9 +53,10 @@ def _layer(module: str) -> str:
     return part.removesuffix(".py")
 
 
-def _modules():
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC)
+def _modules(src: Path | None = None):
+    src = src or SRC
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src)
         if rel.parts[0] == "metastore" and "migrations" in rel.parts:
             continue
         yield rel.parts[0].removesuffix(".py"), path
@@ -61,7 +64,7 @@ def _modules():
 
 def test_every_module_belongs_to_a_known_layer():
     unknown = {top for top, _ in _modules()} - set(LAYERS)
-    assert not unknown, f"add {unknown} to LAYERS here and to docs/architecture.md"
+    assert not unknown, f"add {sorted(unknown)} to the layer block of docs/architecture.md"
 
 
 # The one upward import: connect("http://...") lazily returns the server mode's client.
@@ -122,3 +125,48 @@ def test_only_storage_talks_to_deltalake_and_only_governed_layers_reach_storage(
             if module.startswith("glashaus.storage") and top not in ("storage", "access", "tables", "lakehouse"):
                 wrong.append(f"{path.relative_to(SRC)} reaches storage directly")
     assert not wrong, wrong
+
+
+def _same_level_imports(src: Path) -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
+    for top, path in _modules(src):
+        for module in _imports(path):
+            if not module.startswith("glashaus."):
+                continue
+            target = _layer(module)
+            if target != top and target in LAYERS and LAYERS[target] == LAYERS[top]:
+                found.setdefault((top, target), []).append(str(path.relative_to(src)))
+    return found
+
+
+def _same_level_problems(src: Path, allowed: set[tuple[str, str]]) -> list[str]:
+    used = _same_level_imports(src)
+    problems = [
+        f"{', '.join(sorted(set(paths)))} imports {target} (same level as {top}): move the code, or add "
+        f"'| {top} | {target} | why |' to the same-level table in docs/architecture.md"
+        for (top, target), paths in sorted(used.items())
+        if (top, target) not in allowed
+    ]
+    problems += [
+        f"docs/architecture.md allows {top} to import {target}, but nothing does: remove the row"
+        for top, target in sorted(allowed - set(used))
+    ]
+    return problems
+
+
+def test_same_level_imports_follow_the_table_in_the_architecture_page():
+    problems = _same_level_problems(SRC, _doc_same_level())
+    assert not problems, problems
+
+
+def test_the_same_level_rule_catches_an_unlisted_import_and_a_stale_row(tmp_path):
+    (tmp_path / "tracking").mkdir()
+    (tmp_path / "tracking" / "runs.py").write_text("from glashaus.registry import versions\n")
+    problems = _same_level_problems(tmp_path, {("serving", "registry")})
+    assert any("tracking/runs.py imports registry" in p for p in problems), problems
+    assert any("allows serving to import registry, but nothing does" in p for p in problems), problems
+
+
+def test_the_layer_block_is_read_from_the_architecture_page():
+    assert LAYERS["errors"] == 0 and LAYERS["tables"] == 5 and LAYERS["lakehouse"] == 7
+    assert ("server", "web") in _doc_same_level()
