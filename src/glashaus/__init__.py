@@ -1,7 +1,7 @@
 """Glashaus: a data-centric machine-learning lakehouse.
 
 >>> import glashaus
->>> lh = glashaus.connect("./lakehouse", user="alice")  # doctest: +SKIP
+>>> lh = glashaus.connect("./lakehouse", user="alice")
 """
 
 from glashaus.errors import GlashausError

@@ -96,7 +96,7 @@ def _where(path: str) -> str:
 def truncate_long_values() -> bool:
     """Whether over-long param and run tag values are cut (``MLFLOW_TRUNCATE_LONG_VALUES``, on by default).
 
-    >>> truncate_long_values()  # doctest: +SKIP
+    >>> truncate_long_values()
     True
     """
     raw = os.environ.get(TRUNCATE_ENV)

@@ -3,8 +3,11 @@
 Admins create users, groups and service principals and manage memberships; any
 user may create, list and revoke their own tokens.
 
->>> admin.create_user(alice, "bob")                       # doctest: +SKIP
->>> token = admin.create_token(bob, "bob", expires_in=dt.timedelta(days=7))  # doctest: +SKIP
+>>> admin.create(alice, "carol", kind="user").name
+'carol'
+>>> token, info = admin.create_token(bob, "bob", expires_in=dt.timedelta(days=7))
+>>> token.startswith("ghs_"), info.principal
+(True, 'bob')
 """
 
 from __future__ import annotations

@@ -234,10 +234,9 @@ class AuditLog:
         together. Leaving the block raises :class:`ServiceUnavailableError` if they could
         not be journaled, so the caller never answers a request whose audit event is not durable.
 
-        >>> with lh.audit.durable_at_exit():                        # doctest: +SKIP
-        ...     access.authorize(who, "EXECUTE", model, action="serving.invoke")
-        ...     answer = score(...)
-        >>> send(answer)   # its audit event is durable now         # doctest: +SKIP
+        >>> with audit.durable_at_exit():
+        ...     access.authorize(alice, "SELECT", table, action="table.read")
+        >>> # its audit event is durable now: answer the request
         """
         if _deferred.get() is not None:  # nested: the outer block commits
             yield
@@ -267,8 +266,10 @@ class AuditLog:
         Serving's inference journal uses it: an answered request's inference row is exactly
         as durable as its audit event.
 
-        >>> with lh.audit.durable_at_exit():                                    # doctest: +SKIP
-        ...     lh.audit.commit_with_events(sa.insert(InferenceJournalRow), row)
+        >>> import sqlalchemy as sa
+        >>> with audit.durable_at_exit():   # serving inserts its inference rows this way
+        ...     access.authorize(alice, "MANAGE", table, action="table.tag")
+        ...     audit.commit_with_events(sa.text("SELECT :n"), {"n": 1})
         """
         deferred = _deferred.get()
         if deferred is not None and deferred[0] is self:

@@ -13,7 +13,10 @@ The rules, after Unity Catalog:
   schema ``USE SCHEMA`` too;
 - grants and ownership changes need ``MANAGE`` (owners, admins, MANAGE holders).
 
->>> access.authorize(alice, "SELECT", table, action="table.read")  # doctest: +SKIP
+>>> access.authorize(alice, "SELECT", table, action="table.read")
+>>> access.authorize(bob, "SELECT", table, action="table.read")
+Traceback (most recent call last):
+glashaus.errors.PermissionDeniedError: bob lacks USE SCHEMA on schema main.shop; ...
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ event, allowed or denied) and, for what it returns, hide what the caller may not
 is a hole, so operations declare what they need as a :class:`Check` and ask the guard:
 
 >>> WRITE = Check("MODIFY", "table.write", kinds=("table",), system="write to")
->>> with guard.require(alice, WRITE, "main.shop.orders", details={"mode": "append"}) as allowed:  # doctest: +SKIP
-...     allowed.securable.storage_location   # as stored, for the capability's own work
-...     allowed.shown()                      # as alice may see it, for what the call returns
+>>> with guard.require(alice, WRITE, "main.shop.orders", details={"mode": "append"}) as allowed:
+...     where = allowed.securable.storage_location   # as stored, for the capability's own work
+...     shown = allowed.shown()                      # as alice may see it, for what the call returns
+>>> shown.full_name
+'main.shop.orders'
 
 A check names the privilege (or :data:`USE`: the one that lets one use a securable of its
 kind), the audit action (``"{kind}.get"`` is filled in with the securable's kind), and how
@@ -61,6 +63,9 @@ def refuse_system(name: Name, verb: str) -> None:
     """The system catalog is written only by Glashaus itself (:class:`InvalidArgumentError` otherwise).
 
     >>> refuse_system(parse_name("main.shop.orders"), "drop")
+    >>> refuse_system(parse_name("system.access.audit"), "drop")
+    Traceback (most recent call last):
+    glashaus.errors.InvalidArgumentError: cannot drop 'system.access.audit': the system catalog is written only by Glashaus.
     """
     if name.catalog == "system":
         raise InvalidArgumentError(f"cannot {verb} {name.full!r}: the system catalog is written only by Glashaus.")

@@ -14,7 +14,8 @@ evaluated for the *reader* before the query runs, so one rewritten scan serves o
 reader. The same :func:`policy_select` is used by every read path (SQL, ``read``,
 change feed), so there is no path around them.
 
->>> policies.set_row_filter(alice, table, "region = 'north' OR is_member('admins')")  # doctest: +SKIP
+>>> policies.set_row_filter(table, "region = 'north' OR is_member('admins')", columns=["region"]).spec["row_filter"]
+"region = 'north' OR is_member('admins')"
 """
 
 from __future__ import annotations

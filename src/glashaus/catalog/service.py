@@ -3,8 +3,9 @@
 Only names and metadata live here (in the metastore); the data lives in storage and
 is reached through the ``tables`` capability, which authorizes every access.
 
->>> cat = Catalog(metastore)                                     # doctest: +SKIP
->>> cat.create("catalog", parse_name("main", levels=1), owner="alice")  # doctest: +SKIP
+>>> cat = Catalog(metastore)
+>>> cat.create("catalog", parse_name("dev", levels=1), owner="alice").full_name
+'dev'
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ class Catalog:
     def containers(self, name: Name) -> list[Securable]:
         """The schema and catalog around ``name``, innermost first, in one query (no tags or comments).
 
-        >>> [s.full_name for s in cat.containers(parse_name("main.shop.orders"))]  # doctest: +SKIP
+        >>> [s.full_name for s in cat.containers(parse_name("main.shop.orders"))]
         ['main.shop', 'main']
         """
         names, parent = [], name.parent

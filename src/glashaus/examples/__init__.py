@@ -3,5 +3,5 @@
 They sit at the level of the faces (``cli/``, ``server/``): the plant shop starts an
 in-process ``glashaus serve`` for its MLflow part, and ``glashaus demo`` runs it.
 
->>> from glashaus.examples.plant_shop import pipeline   # doctest: +SKIP
+>>> from glashaus.examples.plant_shop import pipeline
 """

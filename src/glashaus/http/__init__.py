@@ -14,5 +14,5 @@
 and ``web/`` (the web shell) both build on this package; ``web/`` never imports ``server/``.
 This file imports nothing, so that ``errors.py`` and ``jsonio.py`` come without FastAPI.
 
->>> from glashaus.http.layer import RequestLayer                # doctest: +SKIP
+>>> from glashaus.http.layer import RequestLayer
 """

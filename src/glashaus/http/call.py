@@ -8,7 +8,7 @@ of the route. A face's handler reads the body through :meth:`Call.body` / :meth:
 :meth:`Call.run`: in a worker thread, inside the request's audit context, and, for faces
 that run SQL, with its queries interrupted when the client disconnects.
 
->>> async def handler(call: Call) -> Response:                   # doctest: +SKIP
+>>> async def handler(call: Call) -> Response:
 ...     query = (await call.json())["query"]
 ...     return JSONResponse(await call.run(lambda: call.lakehouse.sql(query).to_pylist()))
 """

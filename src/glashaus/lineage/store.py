@@ -5,7 +5,10 @@ say which source columns each target column was computed from. Both are appended
 by the platform at write time (parsed from SQL, declared for Python writes) and
 walked here upstream or downstream.
 
->>> store.walk("main.shop.gold_kpis", direction="upstream")  # doctest: +SKIP
+>>> _ = lh.sql("CREATE TABLE main.shop.kpis AS SELECT region, count(*) AS n FROM main.shop.orders GROUP BY 1")
+>>> store = LineageStore(lh._system if hasattr(lh, "_system") else lh.system)
+>>> [(e.source, e.target, e.operation) for e in store.walk("main.shop.kpis", direction="upstream")]
+[('main.shop.orders', 'main.shop.kpis', ...)]
 """
 
 from __future__ import annotations

@@ -291,7 +291,7 @@ def scratch() -> Iterator[str]:
 def rich_progress(label: str) -> Iterator[ProgressFn]:
     """A Rich progress bar on stderr, as a ``progress`` callback.
 
-    >>> with rich_progress("scoring") as bar: bar(50, 100)  # doctest: +SKIP
+    >>> with rich_progress("scoring") as bar: bar(50, 100)
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

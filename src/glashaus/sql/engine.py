@@ -8,7 +8,8 @@ masks go to ``grants.py`` and ``policies.py``; INSERT, CTAS, MERGE, DELETE and U
 are computed in DuckDB where needed and committed to Delta in one atomic commit each,
 with lineage.
 
->>> lh.sql("SELECT region, count(*) FROM main.shop.orders GROUP BY 1").to_pandas()  # doctest: +SKIP
+>>> lh.sql("SELECT region, count(*) AS n FROM main.shop.orders GROUP BY 1 ORDER BY 1").fetchall()
+[('east', 1), ('north', 2), ('south', 1)]
 """
 
 from __future__ import annotations

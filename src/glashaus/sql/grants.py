@@ -17,7 +17,9 @@ then calls the same ``TablesService`` method as ``lh.grant``/``lh.revoke``/
 ``lh.show_grants``/``lh.set_owner`` (one implementation). The securable kind written
 must be the object's kind.
 
->>> lh.sql("GRANT SELECT ON TABLE main.shop.orders TO analysts")  # doctest: +SKIP
+>>> _ = lh.sql("GRANT SELECT ON TABLE main.shop.orders TO analysts")
+>>> lh.sql("SHOW GRANTS analysts ON TABLE main.shop.orders").to_arrow().column("privilege").to_pylist()
+['SELECT']
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ DuckDB's errors become :class:`~glashaus.errors.SqlError` (or
 :class:`~glashaus.errors.QueryLimitError` naming the limit) without the lakehouse's
 root path: messages about a table's files say ``<lakehouse>/tables/...``.
 
->>> sandbox = Sandbox(root="/data/lh", local=True, limits=QueryLimits(timeout_s=60))  # doctest: +SKIP
->>> sandbox.query(resolved).to_arrow()                          # doctest: +SKIP
+>>> import duckdb
+>>> sandbox = Sandbox(root="/data/lh", local=True, limits=QueryLimits(timeout_s=60))
+>>> str(sandbox.error(duckdb.IOException('IO Error: No files found that match "/data/lh/tables/x"')))
+'SQL error: IO Error: No files found that match "<lakehouse>/tables/x"'
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ does not fit and its own failures as a handful of exception types whose text say
 :func:`run_commit` retries the first (refreshing the handle, with backoff) and turns the
 others into :mod:`glashaus.errors` that name the table and say that nothing was written.
 
->>> run_commit(lambda: handle.version(), handle, "main.shop.orders")  # doctest: +SKIP
+>>> from deltalake import DeltaTable
+>>> handle = DeltaTable(table.storage_location)
+>>> run_commit(lambda: handle.version(), handle, "main.shop.orders")
+1
 """
 
 from __future__ import annotations

@@ -9,8 +9,12 @@ written (:mod:`~glashaus.storage.schema`), and runs each commit through
 version. Every commit names its principal; rewriting ones need a grant from the store's
 rewrite gate (:mod:`~glashaus.storage.commits`).
 
->>> store = DeltaStore()                                   # doctest: +SKIP
->>> store.create("/lh/data/t", pa.schema([("id", pa.int64())]))  # doctest: +SKIP
+>>> import tempfile
+>>> from glashaus.storage.commits import CommitBy
+>>> store = DeltaStore()
+>>> location = tempfile.mkdtemp() + "/t"
+>>> store.create(location, pa.schema([("id", pa.int64())]), by=CommitBy("alice", "CREATE TABLE")).version()
+0
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the tables service checks before it acts on a table's files.
 
->>> location(table)  # doctest: +SKIP
-'/lake/tables/main/shop/orders-1a2b3c4d'
+>>> location(lh.get("main.shop.orders")).split("/tables/")[1][:17]
+'main/shop/orders-'
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ container through the guard, creates it owned by the caller, gives it its manage
 and hands back a :class:`Created` whose holder alone can take it back again, when the rest
 of the capability's work fails.
 
->>> svc.create_schema(alice, "main.shop")                              # doctest: +SKIP
->>> [s.full_name for s in svc.list(alice, "main.shop", kind="table")]  # doctest: +SKIP
+>>> svc.create_schema(alice, "main.garden").full_name
+'main.garden'
+>>> [s.full_name for s in svc.list(alice, "main.shop", kind="table")]
+['main.shop.customers', 'main.shop.orders']
 """
 
 from __future__ import annotations
@@ -44,8 +46,11 @@ LocationFn = Callable[[Name, str], str]
 class Created:
     """A securable just created for a capability; whoever holds this may still take it back.
 
-    >>> created = svc.create_securable(alice, CREATE_MODEL, "main.shop.reco")  # doctest: +SKIP
-    >>> created.undo()  # the rest failed: nothing is left behind                 # doctest: +SKIP
+    >>> from glashaus.access.guard import Check
+    >>> created = svc.create_securable(alice, Check.create("model", "model.create"), "main.shop.reco")
+    >>> created.undo()  # the rest failed: nothing is left behind
+    >>> [m.full_name for m in svc.list(alice, "main.shop", kind="model")]
+    []
     """
 
     def __init__(self, securable: Securable, containers: Containers) -> None:

@@ -4,7 +4,8 @@ The SQL forms (``GRANT``, ``REVOKE``, ``SHOW GRANTS``, ``ALTER ... OWNER TO``) a
 Lakehouse methods call these. The guard finds the securable as the caller may see it; the
 decision is :class:`~glashaus.access.Access`'s (MANAGE to grant, an owner to give away).
 
->>> svc.grant(alice, "SELECT", on="main.shop.orders", to="analysts")  # doctest: +SKIP
+>>> svc.grant(alice, "SELECT", on="main.shop.orders", to="analysts")
+True
 """
 
 from __future__ import annotations

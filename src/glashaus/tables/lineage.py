@@ -4,7 +4,9 @@ The edges themselves are kept by :class:`~glashaus.lineage.LineageStore`; here t
 shown the way Unity Catalog does: the graph keeps its shape, but a node the caller may
 not read shows as :data:`RESTRICTED`, without its name or version.
 
->>> svc.lineage_of(bob, "main.shop.daily_kpis", direction="upstream")  # doctest: +SKIP
+>>> _ = lh.sql("CREATE TABLE main.shop.daily AS SELECT region, sum(quantity) AS qty FROM main.shop.orders GROUP BY 1")
+>>> [(e.source, e.target) for e in svc.lineage_of(alice, "main.shop.daily", direction="upstream")]
+[('main.shop.orders', 'main.shop.daily')]
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Each change needs MANAGE on the securable (audited as ``<kind>.comment``, ``.tag``,
 ``.untag``, ``.properties``).
 
->>> svc.set_tags(alice, "main.shop.customers", {"pii": "email"}, column="email")  # doctest: +SKIP
+>>> svc.set_tags(alice, "main.shop.customers", {"pii": "email"}, column="email").column_tags
+{'email': {'pii': 'email'}}
 """
 
 from __future__ import annotations

@@ -12,7 +12,11 @@ whose view of the table is filtered or masked may only append. What such a reade
 sizes or operation metrics; policy expressions are for the table's managers
 (:func:`~glashaus.access.guard.hide_policy_expressions`).
 
->>> svc.set_row_filter(alice, "main.shop.orders", "region = 'north' OR is_member('admins')")  # doctest: +SKIP
+>>> _ = svc.set_row_filter(alice, "main.shop.orders", "region = 'north' OR is_member('admins')")
+>>> _ = svc.grant(alice, "USE SCHEMA", on="main.shop", to="bob")
+>>> _ = svc.grant(alice, "SELECT", on="main.shop.orders", to="bob")
+>>> lh.as_user("bob").sql("SELECT DISTINCT region FROM main.shop.orders").fetchall()
+[('north',)]
 """
 
 from __future__ import annotations

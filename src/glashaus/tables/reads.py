@@ -4,7 +4,11 @@ Every read is authorized (SELECT, audited) and goes through the reader's row fil
 column masks; what a filtered reader learns *about* a table (row counts, sizes, operation
 metrics) is narrowed the same way (:meth:`~glashaus.tables.policies.PolicyRules.restricted`).
 
->>> svc.read(bob, "main.shop.orders", version=3)  # doctest: +SKIP
+>>> svc.read(alice, "main.shop.orders", version=1).num_rows
+4
+>>> svc.read(bob, "main.shop.orders")
+Traceback (most recent call last):
+glashaus.errors.PermissionDeniedError: bob lacks USE SCHEMA on schema main.shop; its owner (alice) or an admin can run GRANT USE SCHEMA ON SCHEMA main.shop TO bob.
 """
 
 from __future__ import annotations

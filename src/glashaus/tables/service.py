@@ -13,8 +13,9 @@ listing, dropping, securables of other capabilities), :class:`~glashaus.tables.w
 :class:`~glashaus.tables.grants.Permissions`, :class:`~glashaus.tables.metadata.Metadata` and
 :class:`~glashaus.tables.policies.PolicyRules`. Their operations are this service's.
 
->>> svc.create_table(alice, "main.shop.orders", schema=pa.schema([("id", pa.int64())]))  # doctest: +SKIP
->>> svc.write(alice, "main.shop.orders", {"id": [1, 2]})                                # doctest: +SKIP
+>>> _ = svc.create_table(alice, "main.shop.plants", schema=pa.schema([("id", pa.int64())]))
+>>> svc.write(alice, "main.shop.plants", {"id": [1, 2]})
+Commit(table='main.shop.plants', version=1, operation='APPEND', rows=2)
 """
 
 from __future__ import annotations

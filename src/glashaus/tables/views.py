@@ -3,7 +3,11 @@
 The SQL engine checks the query, lists its sources and finds its columns before it calls
 :meth:`Views.create_view`; reading a view expands it (``sql/resolve.py``).
 
->>> svc.create_view(alice, "main.shop.big", sql="SELECT ...", sources=[...], schema=schema)  # doctest: +SKIP
+>>> query = "SELECT order_id FROM main.shop.orders WHERE quantity > 10"
+>>> view = svc.create_view(alice, "main.shop.big", sql=query, sources=["main.shop.orders"],
+...                        schema=pa.schema([("order_id", pa.int64())]))
+>>> lh.sql("SELECT * FROM main.shop.big").fetchall()
+[(3,)]
 """
 
 from __future__ import annotations

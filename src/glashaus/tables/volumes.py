@@ -3,7 +3,8 @@
 Paths inside a volume are validated (relative, no ``..``, no empty parts), so a
 caller can never step outside the volume's folder.
 
->>> vols.put(alice, "main.shop.images", "plants/monstera.jpg", b"...")  # doctest: +SKIP
+>>> vols.put(alice, "main.shop.images", "plants/monstera.jpg", b"...")
+FileInfo(path='plants/monstera.jpg', size=3, modified=None)
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def check_name_lengths(parts: list[str], *, what: str) -> None:
     """Refuse a path with a name longer than :data:`MAX_NAME_BYTES` (:class:`InvalidArgumentError`).
 
     >>> check_name_lengths(["a", "b.txt"], what="file path 'a/b.txt'")
+    >>> check_name_lengths(["x" * 300], what="file path 'x...'")
+    Traceback (most recent call last):
+    glashaus.errors.InvalidArgumentError: ...
     """
     for part in parts:
         size = len(part.encode("utf-8", "surrogatepass"))

@@ -5,8 +5,9 @@ or rewrite rows asks the store's rewrite gate first (the tables service installe
 rule it asks, :meth:`~glashaus.tables.policies.PolicyRules.rewrite_rule`). Lineage of the
 commit is recorded with the versions of its sources.
 
->>> svc.create_table(alice, "main.shop.orders", schema=pa.schema([("id", pa.int64())]))  # doctest: +SKIP
->>> svc.write(alice, "main.shop.orders", {"id": [1, 2]})                                # doctest: +SKIP
+>>> _ = svc.create_table(alice, "main.shop.plants", schema=pa.schema([("id", pa.int64())]))
+>>> svc.write(alice, "main.shop.plants", {"id": [1, 2]})
+Commit(table='main.shop.plants', version=1, operation='APPEND', rows=2)
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Paths are the artifact proxy's (``<experiment_id>/<run_id>/artifacts/<file>``,
 ``<experiment_id>/models/<model_id>/artifacts/<file>``); reading needs ``EXECUTE`` on
 the experiment, writing and deleting ``MODIFY`` (and an active run or model).
 
->>> svc.files.write(alice, f"{run.artifact_path}/plots/roc.png", data)      # doctest: +SKIP
+>>> data = b"\\x89PNG..."
+>>> svc.files.write(alice, f"{run.artifact_path}/plots/roc.png", data).size
+7
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@
 needs ``EXECUTE`` on the experiment, everything else ``MODIFY`` (see service.py).
 Search uses MLflow's own filter and ordering rules over the experiments' models.
 
->>> m = svc.models.create(alice, exp_id, name="reco", source_run_id=run_id)   # doctest: +SKIP
->>> svc.models.finalize(alice, m.model_id, "READY")                            # doctest: +SKIP
+>>> m = svc.models.create(alice, exp_id, name="reco", source_run_id=run_id)
+>>> svc.models.finalize(alice, m.model_id, "READY").status
+'READY'
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ Its ``MlflowException`` becomes the matching :class:`~glashaus.errors.GlashausEr
 Only MLflow's public API is used here; the name, key and size rules are Glashaus's own
 code in :mod:`glashaus.mlflow_checks`.
 
->>> with mlflow_rules():                                         # doctest: +SKIP
+>>> with mlflow_rules():
 ...     search_utils().SearchUtils.parse_search_filter("metrics.rmse < 1")
+[{'type': 'metric', 'key': 'rmse', 'comparator': '<', 'value': '1'}]
 """
 
 from __future__ import annotations

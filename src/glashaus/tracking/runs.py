@@ -5,8 +5,8 @@ binds these operations as its own): reading a run needs ``EXECUTE`` on its exper
 creating, logging to, deleting and restoring one ``MODIFY`` (and an active run to log
 to). A ``log_batch`` is one transaction: a refused param leaves none of the batch behind.
 
->>> run = svc.create_run(alice, exp.experiment_id, run_name="baseline")   # doctest: +SKIP
->>> svc.log_batch(alice, run.run_id, metrics=[Metric("rmse", 0.3, ts)])    # doctest: +SKIP
+>>> run = svc.create_run(alice, exp_id, run_name="tuned")
+>>> svc.log_batch(alice, run.run_id, metrics=[Metric("rmse", 0.3, ts)])
 """
 
 from __future__ import annotations
@@ -159,8 +159,11 @@ class RunTracking:
     ) -> Page[Run]:
         """Runs of the given experiments (``EXECUTE`` on each) matching an MLflow filter string.
 
-        >>> svc.search_runs(bob, ["3"], filter_string="metrics.rmse < 0.3 and params.model = 'gbm'",
-        ...                 order_by=["metrics.rmse"])                          # doctest: +SKIP
+        >>> svc.log_batch(alice, run_id, metrics=[Metric("rmse", 0.25, ts)], params={"model": "gbm"})
+        >>> page = svc.search_runs(alice, [exp_id], filter_string="metrics.rmse < 0.3 and params.model = 'gbm'",
+        ...                        order_by=["metrics.rmse"])
+        >>> [r.run_id for r in page.items] == [run_id]
+        True
         """
         return self._search_runs(who, experiment_ids, records.load_runs, filter_string=filter_string, view=view,
                                  max_results=max_results, order_by=order_by, page_token=page_token)
@@ -182,8 +185,9 @@ class RunTracking:
         Same checks, same runs, same order; the stored rows become messages directly
         (:func:`glashaus.tracking.messages.run_messages`), with no entities in between.
 
-        >>> page = svc.search_run_messages(bob, ["3"], scheme="mlflow-artifacts")     # doctest: +SKIP
-        >>> page.items[0]["info"]["run_id"]                                         # doctest: +SKIP
+        >>> page = svc.search_run_messages(alice, [exp_id], scheme="mlflow-artifacts")
+        >>> page.items[0]["info"]["run_id"] == run_id
+        True
         """
         def load(s: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
             return messages.run_messages(records.fetch_runs(s, ids), scheme=scheme)
@@ -243,7 +247,10 @@ class RunTracking:
         Params are immutable: logging a key again with another value is refused.
 
         >>> svc.log_batch(alice, run_id, metrics=[Metric("rmse", 0.3, ts, step=2)],
-        ...               params={"lr": "0.1"})                                     # doctest: +SKIP
+        ...               params={"lr": "0.1"})
+        >>> svc.log_batch(alice, run_id, params={"lr": "0.2"})
+        Traceback (most recent call last):
+        glashaus.errors.InvalidArgumentError: ...
         """
         metrics = list(metrics)
         param_items = list(params.items()) if isinstance(params, dict) else list(params)

@@ -18,9 +18,11 @@ rules apply as MLflow applies them (size limits, immutable params, runs and
 experiments that must be active to be logged to), written as Glashaus's own checks
 (:mod:`glashaus.mlflow_checks`), never by calling MLflow's private functions.
 
->>> exp = svc.create_experiment(alice, "main.shop.reco_training")            # doctest: +SKIP
->>> run = svc.create_run(alice, exp.experiment_id, run_name="baseline")      # doctest: +SKIP
->>> svc.log_batch(alice, run.run_id, metrics=[Metric("rmse", 0.3, ts)])       # doctest: +SKIP
+>>> exp = svc.create_experiment(alice, "main.shop.churn_training")
+>>> run = svc.create_run(alice, exp.experiment_id, run_name="baseline")
+>>> svc.log_batch(alice, run.run_id, metrics=[Metric("rmse", 0.3, ts)])
+>>> svc.get_run(alice, run.run_id).metrics["rmse"].value
+0.3
 """
 
 from __future__ import annotations

@@ -5,5 +5,5 @@ on the Lakehouse seen as the signed-in caller. ``pages.WebFace(layer).routes()``
 routes, behind the request layer every face shares (``glashaus.http``); ``web/`` never
 imports ``server/`` (the app that assembles the faces, ``server/app.py``, imports it).
 
->>> from glashaus.web.pages import WebFace   # create_app mounts it  # doctest: +SKIP
+>>> from glashaus.web.pages import WebFace   # create_app mounts it
 """

@@ -1,0 +1,132 @@
+"""The world the docstring examples of ``src/glashaus`` run in (``pytest`` collects them as doctests).
+
+Examples that need a lakehouse find one here, fresh for each docstring and built only when the
+example names it: ``lh`` (connected as ``alice``, its admin) holding the schema ``main.shop`` with
+the tables ``orders`` and ``customers``, the volume ``images``, the user ``bob`` and the group
+``analysts``. Examples of a service find it under the name the docstrings use (``svc``: the
+service of the module's own capability). Nothing here reaches the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+ORDERS = pa.table(
+    {
+        "order_id": pa.array([1, 2, 3, 4], pa.int64()),
+        "customer_id": pa.array([10, 11, 10, 12], pa.int64()),
+        "region": ["north", "south", "north", "east"],
+        "quantity": pa.array([1, 2, 12, 3], pa.int32()),
+        "price": [10.0, 20.0, 30.0, 12.5],
+    }
+)
+CUSTOMERS = pa.table(
+    {
+        "customer_id": pa.array([10, 11, 12], pa.int64()),
+        "email": ["ann@example.com", "bo@example.com", "cy@example.com"],
+        "region": ["north", "south", "east"],
+    }
+)
+
+# Names an example may use that need the lakehouse to exist.
+_NEEDS_LAKEHOUSE = re.compile(
+    r"\b(lh|svc|vols|cat|metastore|directory|admin|registry|tracking|access|audit|store|guard|policies|"
+    r"table|alice|bob|model|clf|X|exp_id|run_id)\b"
+)
+
+
+def _service(lh: Any, name: str) -> Any:
+    """A service of the lakehouse, whether it is still public or already private."""
+    return getattr(lh, "_" + name, None) or getattr(lh, name)
+
+
+def _model() -> tuple[Any, Any]:
+    """A tiny scikit-learn classifier on plant features, and the features it was trained on."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    X = pd.DataFrame({"light": [0.1, 0.2, 0.8, 0.9, 0.3, 0.7], "water": [1.0, 0.9, 0.2, 0.1, 0.8, 0.3]})
+    y = [0, 0, 1, 1, 0, 1]
+    return LogisticRegression().fit(X, y), X
+
+
+def _world(tmp: Path, module: str) -> dict[str, Any]:
+    import glashaus
+    from glashaus.access import Principal
+
+    lh = glashaus.connect(tmp / "lh", user="alice")
+    lh.create_user("bob")
+    lh.create_group("analysts")
+    lh.add_member("analysts", "bob")
+    lh.create_schema("main.shop")
+    lh.create_table("main.shop.orders", data=ORDERS, primary_key=["order_id"])
+    lh.create_table("main.shop.customers", data=CUSTOMERS, primary_key=["customer_id"])
+    lh.create_volume("main.shop.images")
+    tables = _service(lh, "tables")
+    tracking = _service(lh, "tracking")
+    world: dict[str, Any] = {
+        "lh": lh,
+        "alice": Principal.user("alice"),
+        "bob": Principal.user("bob"),
+        "svc": tracking if module.startswith("glashaus.tracking") else tables,
+        "tables": tables,
+        "tracking": tracking,
+        "vols": _service(lh, "volumes"),
+        "cat": _service(lh, "catalog"),
+        "metastore": _service(lh, "metastore"),
+        "directory": _service(lh, "directory"),
+        "admin": _service(lh, "admin"),
+        "registry": _service(lh, "registry"),
+        "access": _service(lh, "access"),
+        "audit": _service(lh, "audit"),
+        "store": _service(lh, "store"),
+        "guard": tables.guard,
+        "policies": tables.policies,
+        "table": tables.get(Principal.user("alice"), "main.shop.orders"),
+    }
+    if module.startswith("glashaus.tracking"):
+        from glashaus.tracking.entities import Metric
+
+        experiment = tracking.create_experiment(world["alice"], "main.shop.reco_training")
+        run = tracking.create_run(world["alice"], experiment.experiment_id, run_name="baseline")
+        world.update(Metric=Metric, exp_id=experiment.experiment_id, run=run, run_id=run.run_id,
+                     ts=1_767_225_600_000)
+    return world
+
+
+@pytest.fixture(autouse=True)
+def _doctest_world(request: pytest.FixtureRequest, doctest_namespace: dict[str, Any], tmp_path_factory: Any) -> Any:
+    """Fill the namespace of one docstring's examples; close its lakehouse afterwards."""
+    test = getattr(request.node, "dtest", None)
+    if test is None:
+        yield
+        return
+    import glashaus
+
+    doctest_namespace.clear()
+    import sqlglot
+
+    from glashaus.catalog.names import parse_name
+
+    doctest_namespace.update(glashaus=glashaus, pa=pa, dt=dt, sqlglot=sqlglot, parse_name=parse_name)
+    source = "\n".join(example.source for example in test.examples)
+    lh = None
+    module = test.globs.get("__name__", "")
+    if _NEEDS_LAKEHOUSE.search(source) or (module.startswith("glashaus.tracking") and re.search(r"\b(svc|exp|run)\b", source)):
+        world = _world(tmp_path_factory.mktemp("doctest"), module)
+        lh = world["lh"]
+        doctest_namespace.update(world)
+        if re.search(r"\b(model|clf|X)\b", source):
+            doctest_namespace["model"], doctest_namespace["X"] = _model()
+            doctest_namespace["clf"] = doctest_namespace["model"]
+    try:
+        yield
+    finally:
+        if lh is not None:
+            lh.close()
