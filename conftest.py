@@ -90,6 +90,15 @@ def _world(tmp: Path, module: str) -> dict[str, Any]:
         "policies": tables.policies,
         "table": tables.get(Principal.user("alice"), "main.shop.orders"),
     }
+    if module.startswith(("glashaus.registry", "glashaus.serving", "glashaus.server.mlflow")):
+        # A registered model main.shop.reco, version 1 @champion, that bob may use.
+        model, X = _model()
+        registry = world["registry"]
+        registry.register(world["alice"], model, "main.shop.reco", training_set=["main.shop.orders"])
+        registry.set_alias(world["alice"], "main.shop.reco", "champion", 1)
+        for privilege, on in (("USE SCHEMA", "main.shop"), ("EXECUTE", "main.shop.reco")):
+            tables.grant(world["alice"], privilege, on=on, to="bob")
+        world.update(model=model, X=X, clf=model, reco=tables.get(world["alice"], "main.shop.reco", kind="model"))
     if module.startswith("glashaus.tracking"):
         from glashaus.tracking.entities import Metric
 
@@ -122,7 +131,7 @@ def _doctest_world(request: pytest.FixtureRequest, doctest_namespace: dict[str, 
         world = _world(tmp_path_factory.mktemp("doctest"), module)
         lh = world["lh"]
         doctest_namespace.update(world)
-        if re.search(r"\b(model|clf|X)\b", source):
+        if "model" not in doctest_namespace and re.search(r"\b(model|clf|X)\b", source):
             doctest_namespace["model"], doctest_namespace["X"] = _model()
             doctest_namespace["clf"] = doctest_namespace["model"]
     try:

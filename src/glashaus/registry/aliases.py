@@ -8,7 +8,10 @@ alias back.
 
 No authorization here: :class:`~glashaus.registry.service.RegistryService` asks first.
 
->>> store.set(model, "champion", 3, principal="alice", reason="better AUC")  # doctest: +SKIP
+>>> store = registry.aliases
+>>> move = store.set(reco, "challenger", 1, principal="alice", reason="better AUC")
+>>> move.alias, move.from_version, move.to_version
+('challenger', None, 1)
 """
 
 from __future__ import annotations

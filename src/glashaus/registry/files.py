@@ -6,7 +6,14 @@ written to a staging folder, then moved into place in one step, so a failed
 registration leaves no half-written version behind. On an object store the folder is
 uploaded with ``pyarrow.fs`` and downloaded to a local cache to load.
 
->>> files.publish(staged, layout.model_version_location(name, model_id, 3))  # doctest: +SKIP
+>>> import os, tempfile
+>>> files = registry.files
+>>> staged = files.staging()
+>>> with open(os.path.join(staged, "MLmodel"), "w") as f: _ = f.write("flavors: {}")
+>>> target = tempfile.mkdtemp() + "/versions/3"
+>>> files.publish(staged, target)
+>>> os.listdir(target), os.path.exists(staged)
+(['MLmodel'], False)
 """
 
 from __future__ import annotations

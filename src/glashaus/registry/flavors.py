@@ -12,7 +12,8 @@
 Requirements are pinned from the installed packages, so MLflow does not start a
 subprocess to infer them.
 
->>> save(model, "/tmp/reco", signature=None, input_example=X.head(3))  # doctest: +SKIP
+>>> import tempfile
+>>> save(model, tempfile.mkdtemp() + "/reco", signature=None, input_example=X.head(3))
 'sklearn'
 """
 

@@ -4,7 +4,9 @@ Loading needs EXECUTE on the model; a version whose files would run code when lo
 (pickles) loads only once an admin has trusted exactly those files (``safety.py``), and
 every refusal is audited.
 
->>> loading.load(bob, "main.shop.reco@champion").predict(X)  # doctest: +SKIP
+>>> loading = registry.loading
+>>> loading.load(bob, "main.shop.reco@champion").predict(X)[:3].tolist()
+[0, 0, 1]
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Every registry operation finds its model through :meth:`ModelLookup.model` (the 
 as the caller may see it, decision, audit) and a version through :meth:`ModelLookup.resolve`
 (``main.shop.reco/3``, ``@champion``, ``/latest``).
 
->>> lookup.resolve(bob, "main.shop.reco@champion", LOAD)  # doctest: +SKIP
+>>> lookup = registry.lookup
+>>> model, version = lookup.resolve(bob, "main.shop.reco@champion", model_check("EXECUTE", "model.load"))
+>>> model.full_name, version.version
+('main.shop.reco', 1)
 """
 
 from __future__ import annotations

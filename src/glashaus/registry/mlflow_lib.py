@@ -17,7 +17,8 @@ from glashaus.errors import InvalidArgumentError, StorageError
 def mlflow() -> ModuleType:
     """The ``mlflow`` package with its pyfunc and models modules loaded.
 
-    >>> mlflow().pyfunc.load_model  # doctest: +SKIP
+    >>> mlflow().pyfunc.load_model.__name__
+    'load_model'
     """
     # Glashaus never phones home: MLflow's usage telemetry is off unless a user turned it on.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -41,7 +42,9 @@ def load_pyfunc(folder: str, *, ref: str) -> Any:
     (a broken MLmodel, a version mismatch) is :class:`InvalidArgumentError` with its message.
     The caller has checked the folder (``RegistryService.local_path``: EXECUTE, trust).
 
-    >>> load_pyfunc("/lake/models/main/shop/reco/3", ref="main.shop.reco/3")  # doctest: +SKIP
+    >>> version, folder = registry.local_path(alice, "main.shop.reco@champion")
+    >>> load_pyfunc(folder, ref="main.shop.reco/1").predict(X)[:3].tolist()
+    [0, 0, 1]
     """
     ml = mlflow()
     try:

@@ -8,7 +8,9 @@ set (each table at its exact Delta version, SELECT checked on each), and lineage
 ``system.lineage.table_lineage``. All or nothing: a failure at any step leaves no version,
 and no model if this call created it.
 
->>> registration.register(alice, model, "main.shop.reco", training_set=["main.shop.orders"])  # doctest: +SKIP
+>>> registration = registry.registration
+>>> registration.register(alice, model, "main.shop.reco", training_set=["main.shop.orders"]).version
+2
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ at the files and decides:
 - ``pickle``: everything else; such a version loads only after an admin trusted it
   (``lh.models.set_trusted``), and only while its files are the ones trusted.
 
->>> assess("/lh/models/main/shop/reco-1a2b3c4d/versions/1").file_format  # doctest: +SKIP
+>>> version, folder = registry.local_path(alice, "main.shop.reco/1")
+>>> assess(folder).file_format
 'skops'
 """
 

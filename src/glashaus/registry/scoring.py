@@ -10,8 +10,12 @@
    lineage from the input table and the model version (each at its exact version).
    A failure anywhere before that commit leaves the output table as it was.
 
+>>> _ = lh.create_table("main.shop.candidates", data=X)
+>>> _ = lh.models.register(model, "main.shop.reco", input_example=X.head(3))   # a signature to check against
+>>> _ = lh.models.set_alias("main.shop.reco", "champion", 2)
 >>> lh.models.score("main.shop.reco@champion", table="main.shop.candidates",
-...                 output="main.shop.scores")  # doctest: +SKIP
+...                 output="main.shop.scores").rows
+6
 """
 
 from __future__ import annotations

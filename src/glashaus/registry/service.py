@@ -13,9 +13,12 @@ these methods, which take the acting principal first. The service is composed of
 the tables service.
 
 >>> registry.register(alice, model, "main.shop.reco", training_set=["main.shop.orders"],
-...                   input_example=X.head(5))  # doctest: +SKIP
->>> registry.set_alias(alice, "main.shop.reco", "champion", 1, reason="first model")  # doctest: +SKIP
->>> registry.load(bob, "main.shop.reco@champion").predict(X)  # doctest: +SKIP
+...                   input_example=X.head(5)).version
+2
+>>> registry.set_alias(alice, "main.shop.reco", "champion", 2, reason="second model").to_version
+2
+>>> registry.load(bob, "main.shop.reco@champion").predict(X)[:3].tolist()
+[0, 0, 1]
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ metastore, table files, system tables). The caller needs the right to read what 
 the source: READ VOLUME on the volume, EXECUTE on the model or experiment. Symbolic
 links are resolved first, so a link cannot lead outside.
 
->>> resolve(tables, alice, "/Volumes/main/shop/uploads/reco", action="model.register")  # doctest: +SKIP
+>>> resolve(tables, alice, "/Volumes/main/shop/uploads/reco", action="model.register")
+Traceback (most recent call last):
+glashaus.errors.NotFoundError: volume 'main.shop.uploads' does not exist...
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ their row, hidden, so numbers and alias history stay meaningful.
 
 No authorization here: :class:`~glashaus.registry.service.RegistryService` asks first.
 
->>> store.reserve(model, created_by="alice", source="python object")  # doctest: +SKIP
+>>> store = registry.versions
+>>> store.reserve(reco, created_by="alice", source="python object")   # the next version number
+2
 """
 
 from __future__ import annotations
