@@ -5,8 +5,10 @@ lakehouse with :func:`open_lakehouse`, which turns any
 :class:`~glashaus.errors.GlashausError` into one line ``error: <message>`` on stderr
 and exit code 1. Usage errors stay Typer's (exit code 2).
 
->>> with open_lakehouse("./lakehouse", None, None) as lh:  # doctest: +SKIP
-...     lh.list()
+>>> import tempfile
+>>> with open_lakehouse(tempfile.mkdtemp(), "alice", None) as lh:
+...     [s.full_name for s in lh.list()]
+['main', 'system']
 """
 
 from __future__ import annotations

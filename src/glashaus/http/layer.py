@@ -19,8 +19,19 @@ and does, in this order and nowhere else:
 6. errors: a ``GlashausError`` is answered in the face's :class:`ErrorFormat` with the
    lakehouse root hidden; anything else is logged and answered 500 without a trace.
 
->>> layer = RequestLayer(lh, max_body_bytes=256 << 20, gate=SignInGate())     # doctest: +SKIP
->>> route = layer.route("/hello", hello, methods=["GET"], policy=Policy(errors=JSON_ERRORS))  # doctest: +SKIP
+>>> import httpx
+>>> from starlette.applications import Starlette
+>>> from glashaus.http.formats import JSON_ERRORS
+>>> from glashaus.server.running import ServerThread
+>>> async def hello(call: Call) -> Response:
+...     return JSONResponse({"hello": call.principal.name})
+>>> layer = RequestLayer(lh, max_body_bytes=256 << 20, gate=SignInGate())
+>>> route = layer.route("/hello", hello, methods=["GET"], policy=Policy(errors=JSON_ERRORS))
+>>> with ServerThread(Starlette(routes=[route])) as server:
+...     signed_in = httpx.get(server.url + "/hello", headers={"Authorization": f"Bearer {lh.create_token()}"})
+...     anonymous = httpx.get(server.url + "/hello")
+>>> signed_in.json(), anonymous.status_code
+({'hello': 'alice'}, 401)
 """
 
 from __future__ import annotations

@@ -112,8 +112,8 @@ class SignIn:
     and the caller's correlation id in its details) and counted by the :class:`SignInGate`,
     which answers 429 instead of 401 once the address or the token's prefix keeps failing.
 
-    >>> sign_in = SignIn(lakehouse, SignInGate())                                 # doctest: +SKIP
-    >>> sign_in.verify(token, address="10.0.0.9", method="GET", path="/api/catalogs")  # doctest: +SKIP
+    >>> sign_in = SignIn(lh, SignInGate())
+    >>> sign_in.verify(lh.create_token(), address="10.0.0.9", method="GET", path="/api/catalogs")
     Principal(name='alice', ...)
     """
 

@@ -1,8 +1,11 @@
 """MLflow's tracking store over a lakehouse, in-process: ``glashaus:`` tracking URIs.
 
->>> import mlflow                                                   # doctest: +SKIP
->>> mlflow.set_tracking_uri("glashaus:./lakehouse")                 # doctest: +SKIP
->>> mlflow.set_experiment("main.shop.reco_training")                # doctest: +SKIP
+>>> import mlflow
+>>> previous = mlflow.get_tracking_uri()
+>>> mlflow.set_tracking_uri(f"glashaus:{lh.root}?user=alice")
+>>> mlflow.set_experiment("main.shop.reco_training").name
+'main.shop.reco_training'
+>>> mlflow.set_tracking_uri(previous)
 
 The URI is ``glashaus:<lakehouse path or URI>[?user=<name>&metastore=<url>]``; the
 user defaults as in :func:`glashaus.connect` (``GLASHAUS_USER``, then the OS user).

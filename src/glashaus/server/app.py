@@ -13,8 +13,9 @@ and errors in the face's shape with the lakehouse root hidden. SQL (``/api/sql``
 pages) is interrupted when its client disconnects; its time, memory and spill limits are
 the lakehouse's (``glashaus serve --query-timeout-s ...``, ``glashaus.sql.limits``).
 
->>> app = create_app(glashaus.connect("./lakehouse"))             # doctest: +SKIP
->>> with ServerThread(app) as server: print(server.url)            # doctest: +SKIP
+>>> app = create_app(lh)
+>>> with ServerThread(app) as server: print(server.url)
+http://127.0.0.1:...
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Rows are Arrow IPC streams, files octet streams. ``/api/openapi.json`` and its p
 ``/api/docs`` need no token: they describe the API, which is the same for every caller,
 and name nothing of the lakehouse behind it.
 
->>> describe(app)["components"]["securitySchemes"]["bearer"]["scheme"]   # doctest: +SKIP
+>>> from glashaus.server.app import create_app
+>>> describe(create_app(lh))["components"]["securitySchemes"]["bearer"]["scheme"]
 'bearer'
 """
 

@@ -1,7 +1,10 @@
 """Running an app under uvicorn: in a background thread (tests, notebooks), its proxy settings, shutdown.
 
->>> with ServerThread(create_app(lh)) as server:               # doctest: +SKIP
-...     remote = glashaus.connect(server.url, token=token)
+>>> from glashaus.server.app import create_app
+>>> with ServerThread(create_app(lh)) as server:
+...     remote = glashaus.connect(server.url, token=lh.create_token())
+...     remote.user
+'alice'
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ def shutdown(app: FastAPI) -> None:
 class ServerThread:
     """Run an app under uvicorn in a background thread (tests, notebooks); stops on exit.
 
-    >>> with ServerThread(create_app(lh)) as server:               # doctest: +SKIP
-    ...     remote = glashaus.connect(server.url, token=token)
+    >>> from glashaus.server.app import create_app
+    >>> with ServerThread(create_app(lh)) as server:
+    ...     remote = glashaus.connect(server.url, token=lh.create_token())
+    ...     remote.sql("SELECT count(*) FROM main.shop.orders").scalar()
+    4
     """
 
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None,

@@ -21,8 +21,12 @@ If a merged batch fails (one request with a wrong type, say), each request is sc
 alone, so every caller gets its own answer or its own error. A model whose output is
 not one prediction per input row is never batched.
 
->>> batcher = Batcher(lambda payloads: score_together(score, payloads))          # doctest: +SKIP
->>> batcher.predict({"dataframe_split": {"columns": [...], "data": [[...]]}})   # doctest: +SKIP
+>>> def score(payload):   # a model that doubles its input
+...     return [2 * row[0] for row in payload["dataframe_split"]["data"]]
+>>> batcher = Batcher(lambda payloads: score_together(score, payloads))
+>>> batcher.predict({"dataframe_split": {"columns": ["light"], "data": [[0.5], [2]]}})
+[1.0, 4]
+>>> batcher.close()
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@
 * Inference rows are written as the endpoint's owner (``MODIFY`` on the inference
   table, audited per batch), through the inference journal (``journal.py``).
 
->>> lh.serving.create_endpoint("reco", model="main.shop.recommender@champion")   # doctest: +SKIP
+>>> lh.serving.create_endpoint("reco", model="main.shop.reco@champion").inference_table
+'main.shop.reco_inference'
 """
 
 from __future__ import annotations

@@ -10,7 +10,13 @@ page's SQL interrupted when the browser goes away. Grants, row filters, column m
 the audit log are therefore those of every other face. The model and endpoint pages live
 in ``web/models.py`` and ``web/endpoints.py``; :class:`WebFace` mounts them.
 
->>> app = create_app(glashaus.connect("./lakehouse"))   # mounts these pages  # doctest: +SKIP
+>>> import httpx
+>>> from glashaus.server.app import create_app
+>>> from glashaus.server.running import ServerThread
+>>> with ServerThread(create_app(lh)) as server:   # the app mounts these pages
+...     answer = httpx.get(server.url + "/sql")   # not signed in: sent to the sign-in page
+>>> answer.status_code, answer.headers["location"]
+(303, '/login?next=%2Fsql')
 """
 
 from __future__ import annotations

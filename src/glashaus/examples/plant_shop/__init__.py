@@ -5,6 +5,7 @@ the access rules, ``ml.py`` trains, tracks, registers and serves the recommender
 
 >>> import glashaus
 >>> from glashaus.examples.plant_shop.pipeline import run_pipeline
->>> with glashaus.connect("./lakehouse") as lh:                 # doctest: +SKIP
-...     run_pipeline(lh, events=100_000)
+>>> import tempfile
+>>> with glashaus.connect(tempfile.mkdtemp(), user="alice") as lh:
+...     run = run_pipeline(lh, events=2_000, customers=100)
 """

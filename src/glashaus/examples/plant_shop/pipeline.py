@@ -9,9 +9,11 @@ data: read it, copy it, change it.
 
 >>> import glashaus
 >>> from glashaus.examples.plant_shop.pipeline import run_pipeline
->>> with glashaus.connect("./lakehouse") as lh:                 # doctest: +SKIP
-...     run = run_pipeline(lh, events=100_000)
-...     lh.sql("SELECT * FROM main.plant_shop.revenue_by_region").to_pandas()
+>>> import tempfile
+>>> with glashaus.connect(tempfile.mkdtemp(), user="alice") as lh:
+...     run = run_pipeline(lh, events=2_000, customers=100)
+...     lh.sql("SELECT count(*) FROM main.plant_shop.events_silver").scalar() > 0
+True
 """
 
 from __future__ import annotations
