@@ -84,6 +84,7 @@ def _world(tmp: Path, module: str) -> dict[str, Any]:
         "admin": _service(lh, "admin"),
         "registry": _service(lh, "registry"),
         "access": _service(lh, "access"),
+        "serving_service": _service(lh, "serving_service"),
         "audit": _service(lh, "audit"),
         "store": _service(lh, "store"),
         "guard": tables.guard,

@@ -6,7 +6,9 @@ raises; a bug, logged, as 500 ``INTERNAL_ERROR`` without a trace); the face's fo
 API, serving, ``/metrics``), MLflow's codes (``server/mlflow/protocol.py``), an HTML page
 (``web/pages.py``).
 
->>> JSON_ERRORS.error(call, NotFoundError("no table main.shop.x")).status_code    # doctest: +SKIP
+>>> from glashaus.errors import NotFoundError
+>>> from glashaus.http.errors import status_of
+>>> status_of(NotFoundError("no table main.shop.x"))   # what JSON_ERRORS.error(call, exc) answers with
 404
 """
 

@@ -327,9 +327,12 @@ def check(function: Any, given: dict[str, Any], *, skip: tuple[str, ...] = ()) -
     """``given`` (JSON data per parameter name) as the arguments of ``function``, checked and converted;
     :class:`InvalidArgumentError` naming the parameter and what is wrong otherwise.
 
-    >>> check(Lakehouse.history, {"name": "main.shop.t", "limit": 10**23})   # doctest: +SKIP
+    >>> def history(name: str, *, limit: int | None = None) -> list[dict[str, Any]]: ...
+    >>> check(history, {"name": "main.shop.t", "limit": 10})
+    {'name': 'main.shop.t', 'limit': 10}
+    >>> check(history, {"name": "main.shop.t", "limit": 10**23})
     Traceback (most recent call last):
-    InvalidArgumentError: parameter 'limit' of history: 100000000000000000000000 is out of range: ...
+    glashaus.errors.InvalidArgumentError: parameter 'limit' of history: ...
     """
     try:
         values = arguments(function, skip).validate_python(given)

@@ -12,9 +12,17 @@ few seconds; a dropped one is noticed before it is used and replaced). Where an 
 proxy from the environment applies to the server's address, streams go through httpx
 like every other call (:func:`proxied`).
 
->>> streams = Streams("http://localhost:8080", timeout=300.0)              # doctest: +SKIP
->>> with streams.open(request) as response:                                 # doctest: +SKIP
-...     table = wire.read_stream(BodyReader(response))
+>>> from glashaus.server import wire
+>>> from glashaus.server.app import create_app
+>>> from glashaus.server.running import ServerThread
+>>> with ServerThread(create_app(lh)) as server:
+...     streams = Streams(server.url, timeout=300.0)
+...     request = httpx.Request("GET", server.url + "/api/tables/main.shop.orders/rows",
+...                             headers={"Authorization": f"Bearer {lh.create_token()}"})
+...     with streams.open(request) as response:
+...         table = wire.read_stream(BodyReader(response))
+>>> table.num_rows
+4
 """
 
 from __future__ import annotations

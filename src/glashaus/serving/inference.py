@@ -10,9 +10,17 @@ thread per process moves journaled rows to their tables (every ``flush_interval`
 or after ``flush_rows`` new rows), one Delta commit per batch, exactly once; it starts
 with the rows a crashed process left. ``close()`` moves what is left.
 
->>> log = InferenceLog(journal, buffer_bytes=64 * 2**20)      # doctest: +SKIP
->>> log.offer(target, {"request_id": "r1", ...})              # doctest: +SKIP
+>>> from glashaus.serving.journal import InferenceJournal
+>>> endpoint = lh.serving.create_endpoint("reco", model="main.shop.reco@champion")
+>>> table = lh.get(endpoint.inference_table)
+>>> target = Target(table.full_name, table.id, "alice")
+>>> log = InferenceLog(InferenceJournal(metastore, tables), buffer_bytes=64 * 2**20)
+>>> log.offer(target, {"request_id": "r1", "endpoint": "reco", "status_code": 200,
+...                    "request": b'{"inputs": [1]}', "response": b'{"predictions": [0]}'})
 True
+>>> log.close()   # moves what is journaled
+>>> lh.read(table.full_name).column("request_id").to_pylist()
+['r1']
 """
 
 from __future__ import annotations

@@ -107,8 +107,14 @@ class ServingRuntime:
     def arrival(self) -> Arrival:
         """Count a request as on its way to a batcher from now (the server calls this when it accepts one).
 
-        >>> with runtime.arrival() as arrival:                                   # doctest: +SKIP
-        ...     runtime.invoke(who, "reco", body, request_id=rid, arrival=arrival)
+        >>> _ = lh.serving.create_endpoint("reco", model="main.shop.reco@champion", inference_table=None)
+        >>> runtime = ServingRuntime(serving_service)
+        >>> body = b'{"dataframe_split": {"columns": ["light", "water"], "data": [[0.9, 0.1]]}}'
+        >>> with runtime.arrival() as arrival:
+        ...     answer = runtime.invoke(bob, "reco", body, request_id="r1", arrival=arrival)
+        >>> answer.variant, answer.version, answer.body
+        ('champion', 1, b'{"predictions": [1]}')
+        >>> runtime.close()
         """
         return Arrival(self)
 

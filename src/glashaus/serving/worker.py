@@ -18,9 +18,11 @@ MLflow's ``{"predictions": ...}`` for each caller. Frames on its stdin/stdout ar
 prints go to stderr, never into the frames. It exits when its stdin closes (the server
 stopped, or died).
 
->>> model = ModelProcess.start("/lake/ml/models/...", ref="main.shop.reco/3")      # doctest: +SKIP
->>> model.score([{"dataframe_split": {"columns": ["light"], "data": [[0.5]]}}])    # doctest: +SKIP
+>>> version, folder = registry.local_path(alice, "main.shop.reco@champion")
+>>> model = ModelProcess.start(folder, ref="main.shop.reco/1")
+>>> model.score([{"dataframe_split": {"columns": ["light", "water"], "data": [[0.9, 0.1]]}}])
 [b'{"predictions": [1]}']
+>>> model.close()
 """
 
 from __future__ import annotations

@@ -144,7 +144,11 @@ def run_messages(rows: RunRows, *, scheme: str) -> dict[str, dict[str, Any]]:
     metrics. Stored values are never infinite (MLflow keeps +/-inf as the largest double),
     so only ``is_nan`` needs a look.
 
-    >>> run_messages(records.fetch_runs(s, ids), scheme="mlflow-artifacts")[ids[0]]["info"]  # doctest: +SKIP
+    >>> from glashaus.tracking import records
+    >>> with metastore.session() as s:
+    ...     runs = run_messages(records.fetch_runs(s, [run_id]), scheme="mlflow-artifacts")
+    >>> runs[run_id]["info"]["run_name"], runs[run_id]["info"]["status"]
+    ('baseline', 'RUNNING')
     """
     metrics: dict[str, list[dict[str, Any]]] = {}
     params: dict[str, list[dict[str, str]]] = {}

@@ -83,7 +83,10 @@ def fetch_runs(s: Session, run_ids: list[str]) -> RunRows:
     per-row conversions for the tens of thousands of rows a page of results may hold
     (``is_nan`` stays the database's 0/1 or boolean).
 
-    >>> rows = fetch_runs(s, ["a1b2..."]); len(rows.metrics)      # doctest: +SKIP
+    >>> svc.log_batch(alice, run_id, metrics=[Metric(f"m{i}", 0.5, ts) for i in range(50)])
+    >>> with metastore.session() as s:
+    ...     rows = fetch_runs(s, [run_id])
+    >>> len(rows.metrics)
     50
     """
     out = RunRows([], [], [], [], [], [])

@@ -7,7 +7,9 @@ experiment, audited); other capabilities serve their own trees under a first pat
 segment of their own by adding to :data:`ARTIFACT_TREES` (the registry's
 ``registry/<catalog>.<schema>.<model>/<version>/...``).
 
->>> ARTIFACT_TREES["registry"] = RegistryFiles()     # in server/mlflow/sources.py  # doctest: +SKIP
+>>> import glashaus.server.mlflow.sources   # adds ARTIFACT_TREES["registry"] = RegistryFiles()
+>>> sorted(ARTIFACT_TREES)
+['registry']
 """
 
 from __future__ import annotations

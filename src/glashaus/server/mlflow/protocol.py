@@ -13,7 +13,9 @@ Errors: any :class:`~glashaus.errors.GlashausError` becomes MLflow's
 ``RESOURCE_DOES_NOT_EXIST``, 401, 403) (:class:`MlflowErrors`); an unexpected failure is
 logged and answered ``INTERNAL_ERROR`` (500) without a stack trace.
 
->>> ROUTES = [Route("GET", "/experiments/get", get_experiment)]    # doctest: +SKIP
+>>> from glashaus.server.mlflow.tracking import ROUTES   # each face module lists its routes
+>>> [(r.method, r.path) for r in ROUTES if r.path == "/experiments/get"]
+[('GET', '/experiments/get')]
 """
 
 from __future__ import annotations
@@ -185,7 +187,13 @@ def parse_message(req: MlflowRequest, message_class: Any) -> Any:
     ``true``/``false``); other methods from the JSON body. Values of the wrong type
     are MLflow's INVALID_PARAMETER_VALUE (400), naming the field.
 
-    >>> body = parse_message(req, service_pb2.LogBatch)    # doctest: +SKIP
+    >>> from mlflow.protos import service_pb2
+    >>> req = MlflowRequest("GET", {"experiment_id": "1"}, multi={"experiment_id": ["1"]})
+    >>> parse_message(req, service_pb2.GetExperiment).experiment_id
+    '1'
+    >>> parse_message(MlflowRequest("POST", {"run_id": 7}), service_pb2.LogBatch)
+    Traceback (most recent call last):
+    glashaus.errors.InvalidArgumentError: invalid LogBatch request: ...
     """
     from google.protobuf import json_format
     from google.protobuf.descriptor import FieldDescriptor

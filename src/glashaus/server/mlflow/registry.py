@@ -14,7 +14,17 @@ through the artifact proxy at ``mlflow-artifacts:/registry/<name>/<version>`` (E
 checked per request), which is what ``get-download-uri`` answers, so
 ``mlflow.pyfunc.load_model("models:/main.shop.recommender@champion")`` works.
 
->>> client.set_registered_model_alias("main.shop.recommender", "champion", 1)   # doctest: +SKIP
+>>> import os
+>>> from mlflow import MlflowClient
+>>> from glashaus.server.app import create_app
+>>> from glashaus.server.running import ServerThread
+>>> os.environ["MLFLOW_TRACKING_TOKEN"] = lh.create_token()
+>>> with ServerThread(create_app(lh)) as server:
+...     client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+...     client.set_registered_model_alias("main.shop.reco", "challenger", 1)
+...     client.get_model_version_by_alias("main.shop.reco", "challenger").version
+'1'
+>>> del os.environ["MLFLOW_TRACKING_TOKEN"]
 """
 
 from __future__ import annotations

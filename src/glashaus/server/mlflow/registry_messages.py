@@ -9,8 +9,9 @@ about ten times as much per message: ``docs/architecture.md``, Server.) MLflow's
 are still made here for one thing: MLflow's own search filters and orderings
 (:func:`version_entity`, :func:`model_entity`) run on them.
 
->>> version_message(mv)["version"]          # doctest: +SKIP
-'3'
+>>> mv = registry.get_version(alice, "main.shop.reco@champion")
+>>> version_message(mv)["version"]
+'1'
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ the run and logged model it came from. :class:`RegistryFiles` serves a version's
 through the artifact proxy at ``mlflow-artifacts:/registry/<name>/<version>`` (EXECUTE
 checked per request, by the registry service).
 
->>> managed_source(lh, "runs:/4f2a.../model", run_id=None, model_id=None)   # doctest: +SKIP
-('<experiment folder>/4f2a.../artifacts/model', '4f2a...', None)
+>>> location, run_id, model_id = managed_source(lh, "models:/main.shop.reco/1", run_id=None, model_id=None)
+>>> location.endswith("/versions/1"), run_id, model_id
+(True, None, None)
 """
 
 from __future__ import annotations
