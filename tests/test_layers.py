@@ -10,6 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "glashaus"
 # Lower numbers sit lower; a module may import its own layer or lower ones only.
 LAYERS = {
     "errors": 0,
+    "deprecation": 0,
     "frames": 0,
     "mlflow_checks": 0,
     "catalog": 1,

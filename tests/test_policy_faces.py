@@ -83,7 +83,7 @@ REWRITES = {
     "merge": lambda lh: lh.write(T, ROWS.slice(0, 1), mode="merge"),
     "schema change": lambda lh: lh.write(T, {"id": [9], "region": ["north"], "extra": [1]}, schema_mode="merge"),
     "optimize": lambda lh: lh.optimize(T),
-    "vacuum": lambda lh: lh.vacuum(T),
+    "vacuum": lambda lh: lh.vacuum(T, dry_run=False),
     "delete": lambda lh: lh.sql(f"DELETE FROM {T} WHERE id = 2"),
     "delete (rewritten)": lambda lh: lh.sql(f"DELETE FROM {T} WHERE lower(region) = 'south'"),
     "update": lambda lh: lh.sql(f"UPDATE {T} SET region = 'x' WHERE id = 1"),

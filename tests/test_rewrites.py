@@ -150,7 +150,7 @@ def _calls(store: DeltaStore, location: str, grant: RewriteGrant) -> dict:
         "update": lambda: store.update(location, grant=grant, updates={"v": "'x'"}, predicate=None),
         "restore": lambda: store.restore(location, grant=grant, version=1),
         "optimize": lambda: store.optimize(location, grant=grant),
-        "vacuum": lambda: store.vacuum(location, grant=grant, retention_hours=0),
+        "vacuum": lambda: store.vacuum(location, grant=grant, retention_hours=0, dry_run=False),
         "replace": lambda: store.create(location + "-new", data.schema, by=CommitBy("alice", "CREATE"),
                                         replacing=grant),
     }
@@ -196,7 +196,7 @@ def test_every_commit_records_its_principal(shop, monkeypatch):
              "WHEN NOT MATCHED THEN INSERT *")
     shop.optimize(T)
     shop.restore(T, version=2)
-    assert shop.vacuum(T, retention_hours=0)  # files were removed: VACUUM START and END commits
+    assert shop.vacuum(T, retention_hours=0, dry_run=False)  # files were removed: VACUUM START and END commits
     history = shop.history(T)
     operations = [h["operation"] for h in history]
     for expected in ("CREATE TABLE", "ADD CONSTRAINT", "WRITE append", "WRITE merge", "DELETE", "UPDATE", "MERGE",

@@ -573,7 +573,7 @@ def test_vacuum_never_goes_under_seven_days(shop):
     shop.write("main.shop.t", {"id": [2]}, mode="overwrite")
     shop.optimize("main.shop.t")
     assert shop.vacuum("main.shop.t", retention_hours=0, dry_run=True) == []
-    assert shop.vacuum("main.shop.t", retention_hours=0) == []
+    assert shop.vacuum("main.shop.t", retention_hours=0, dry_run=False) == []
     assert shop.read("main.shop.t", version=1).to_pylist() == [{"id": 1}]
     assert shop.read("main.shop.t").to_pylist() == [{"id": 2}]
 
@@ -589,10 +589,10 @@ def test_vacuum_keeps_versions_that_lineage_points_at(shop, monkeypatch):
         shop.write(name, {"id": [2]}, mode="overwrite")
     shop.sql("CREATE TABLE main.shop.derived AS SELECT * FROM main.shop.src@v1")
 
-    assert shop.vacuum("main.shop.src", retention_hours=0) == []
+    assert shop.vacuum("main.shop.src", retention_hours=0, dry_run=False) == []
     assert shop.read("main.shop.src", version=1).to_pylist() == [{"id": 1}]
 
-    removed = shop.vacuum("main.shop.scratch", retention_hours=0)
+    removed = shop.vacuum("main.shop.scratch", retention_hours=0, dry_run=False)
     assert len(removed) == 1
     with pytest.raises(NotFoundError, match="vacuumed"):
         shop.read("main.shop.scratch", version=1)
