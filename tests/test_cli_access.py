@@ -214,7 +214,7 @@ def test_grants_shows_direct_and_inherited_grants(lake):
         assert needle in table, needle
     rows = json.loads(ok(run(lake, "grants", ORDERS, "--format", "json")))
     with connect(lake) as lh:
-        assert rows == lh.show_grants(ORDERS)  # the same implementation
+        assert rows == [g.to_dict() for g in lh.show_grants(ORDERS)]  # the same implementation
     only = json.loads(ok(run(lake, "grants", ORDERS, "--principal", "analysts", "--format", "json")))
     assert only == [{"principal": "analysts", "privilege": "SELECT", "on": ORDERS, "inherited": False,
                      "granted_by": "alice"}]

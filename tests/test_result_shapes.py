@@ -17,7 +17,7 @@ from glashaus.deprecation import DictShaped, renamed_keywords, warn
 from glashaus.errors import NotFoundError
 from glashaus.server.app import ServerThread, create_app
 from glashaus.server.codec import encode_any
-from glashaus.tables.results import Column, ColumnEdge, Description, GrantInfo, HistoryEntry, OptimizeResult
+from glashaus.tables.results import Column, ColumnEdge, Description, Grant, HistoryEntry, OptimizeResult
 
 T = "main.shop.t"
 
@@ -122,7 +122,7 @@ def test_history_grants_optimize_and_column_lineage_are_dataclasses(table):
 
     table.grant("SELECT", on=T, to="users")
     grants = table.show_grants(T)
-    assert all(isinstance(g, GrantInfo) for g in grants)
+    assert all(isinstance(g, Grant) for g in grants)
     mine = next(g for g in grants if g.on == T)
     assert mine.to_dict() == {"principal": "users", "privilege": "SELECT", "on": T, "inherited": False,
                               "granted_by": "alice"}

@@ -46,7 +46,7 @@ from glashaus.sql.result import Result
 from glashaus.storage.delta import DeltaStore
 from glashaus.storage.layout import Layout
 from glashaus.tables import Commit, FileInfo, TablesService, VolumesService
-from glashaus.tables.results import ColumnEdge, Description, GrantInfo, HistoryEntry, OptimizeResult
+from glashaus.tables.results import ColumnEdge, Description, Grant, HistoryEntry, OptimizeResult
 from glashaus.tables.service import Mode, SchemaMode
 from glashaus.tracking import Experiments, Runs, TrackingService
 from glashaus.tracking.system_tables import providers as ml_system_tables
@@ -284,20 +284,12 @@ class Lakehouse:
                                         batch_size=batch_size).reader
 
     def history(self, name: str, *, limit: int | None = None) -> list[HistoryEntry]:
-        """Commits newest first: version, timestamp, operation, principal, rows added, metrics.
-
-        >>> [(h.version, h.operation) for h in lh.history("main.shop.orders", limit=3)]  # doctest: +SKIP
-        """
         return self.tables.history(self.principal, name, limit=limit)
 
     def restore(self, name: str, *, version: int) -> Commit:
         return self.tables.restore(self.principal, name, version=version)
 
     def optimize(self, name: str, *, zorder_by: list[str] | None = None) -> OptimizeResult:
-        """Compact small files (``zorder_by``: cluster them by these columns).
-
-        >>> lh.optimize("main.shop.orders").files_removed  # doctest: +SKIP
-        """
         return self.tables.optimize(self.principal, name, zorder_by=zorder_by)
 
     def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = True) -> list[str]:
@@ -386,10 +378,9 @@ class Lakehouse:
         return self.tables.grant(self.principal, privilege, on=on, to=to)
 
     def revoke(self, privilege: str, *, on: str | None, from_: str) -> bool:
-        """>>> lh.revoke("SELECT", on="main.shop.orders", from_="analysts")  # doctest: +SKIP"""
         return self.tables.revoke(self.principal, privilege, on=on, from_=from_)
 
-    def show_grants(self, on: str | None) -> list[GrantInfo]:
+    def show_grants(self, on: str | None) -> list[Grant]:
         """Grants on ``on`` and those it inherits (``inherited`` says which)."""
         return self.tables.show_grants(self.principal, on)
 

@@ -13,7 +13,7 @@ from glashaus.access import Access, Principal, request
 from glashaus.access.guard import Guard, refuse_system
 from glashaus.catalog import Catalog, Securable, parse_name
 from glashaus.deprecation import renamed_keywords
-from glashaus.tables.results import GrantInfo
+from glashaus.tables.results import Grant
 
 
 class Permissions:
@@ -40,7 +40,7 @@ class Permissions:
         with request():
             return self.access.revoke(who, privilege, self._target(who, on), from_)
 
-    def show_grants(self, who: Principal, on: str | None) -> list[GrantInfo]:
+    def show_grants(self, who: Principal, on: str | None) -> list[Grant]:
         """Grants on a securable and those it inherits, with where each comes from.
 
         Managers (admins, owners, MANAGE holders) see every grant, others their own.
@@ -51,7 +51,7 @@ class Permissions:
             if target is not None:
                 names = {c.id: c.full_name for c in [target, *self.catalog.containers(target.name)]}
             return [
-                GrantInfo(principal=g.principal, privilege=g.privilege, on=names.get(g.securable_id, "METASTORE"),
+                Grant(principal=g.principal, privilege=g.privilege, on=names.get(g.securable_id, "METASTORE"),
                           inherited=target is not None and g.securable_id != target.id, granted_by=g.granted_by)
                 for g in self.access.show_grants(who, target)
             ]

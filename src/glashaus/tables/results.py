@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from glashaus.deprecation import DictShaped
 
-__all__ = ["Column", "ColumnEdge", "Description", "GrantInfo", "HistoryEntry", "OptimizeResult"]
+__all__ = ["Column", "ColumnEdge", "Description", "Grant", "HistoryEntry", "OptimizeResult"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class HistoryEntry(DictShaped):
 
 
 @dataclass(frozen=True)
-class GrantInfo(DictShaped):
+class Grant(DictShaped):
     """A grant on a securable (``lh.show_grants``): ``inherited`` when it is on a container (``on``)."""
 
     principal: str
@@ -125,7 +125,7 @@ class GrantInfo(DictShaped):
     granted_by: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GrantInfo:
+    def from_dict(cls, data: dict[str, Any]) -> Grant:
         return cls(**data)
 
 
