@@ -236,7 +236,7 @@ def test_grant_errors_are_one_line(lake):
                    "bob lacks MANAGE", f"GRANT MANAGE ON TABLE {ORDERS} TO bob")
     one_line_error(run(lake, "grants", ORDERS, user="bob"), "bob lacks SELECT")
     with connect(lake) as lh:  # the half-valid "SELECT, FLY" granted nothing
-        assert ("bob", "SELECT") not in {(g["principal"], g["privilege"]) for g in lh.show_grants(ORDERS)}
+        assert ("bob", "SELECT") not in {(g.principal, g.privilege) for g in lh.show_grants(ORDERS)}
     missing = run(lake, "grant", "SELECT", "--on", ORDERS)
     assert missing.exit_code == 2 and "--to" in missing.stderr
 

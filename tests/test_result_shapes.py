@@ -17,7 +17,14 @@ from glashaus.deprecation import DictShaped, renamed_keywords, warn
 from glashaus.errors import NotFoundError
 from glashaus.server.app import ServerThread, create_app
 from glashaus.server.codec import encode_any
-from glashaus.tables.results import Column, ColumnEdge, Description, Grant, HistoryEntry, OptimizeResult
+from glashaus.tables.results import (
+    Column,
+    ColumnEdge,
+    Description,
+    Grant,
+    HistoryEntry,
+    OptimizeResult,
+)
 
 T = "main.shop.t"
 
@@ -72,9 +79,9 @@ def test_a_dict_shaped_result_reads_like_the_old_dict_with_a_warning_naming_the_
     assert thing.to_dict() == {"name": "x", "parts": [{"name": "a", "type": "int64", "nullable": True,
                                                        "comment": None, "tags": {}}]}
     value, message = deprecated(lambda: thing["name"])
-    assert value == "x" and "Thing['name'] is deprecated" in message and message.endswith("use thing.name")
+    assert value == "x" and "Thing['name'] is deprecated" in message and message.endswith("use Thing.name")
     value, message = deprecated(lambda: thing.get("name"))
-    assert value == "x" and message.endswith("use thing.name")
+    assert value == "x" and message.endswith("use Thing.name")
     with pytest.warns(DeprecationWarning):
         assert dict(thing) == thing.to_dict()
     with pytest.raises(KeyError):
@@ -98,7 +105,7 @@ def test_describe_is_a_description_whose_to_dict_is_the_old_dict(table):
                                  "tags": {"pii": ""}}
     # Old: lh.describe(t)["columns"][0]["name"]. Still works for a release, and says what to write instead.
     columns, message = deprecated(lambda: info["columns"])
-    assert columns == old["columns"] and message.endswith("use description.columns")
+    assert columns == old["columns"] and message.endswith("use Description.columns")
 
 
 def test_describe_of_a_view_and_a_volume_keep_their_own_keys(table):
@@ -118,7 +125,7 @@ def test_history_grants_optimize_and_column_lineage_are_dataclasses(table):
     assert [(h.version, h.principal) for h in history][:1] == [(2, "alice")] and history[0].rows_added == 1
     assert set(history[0].to_dict()) == {"version", "timestamp", "operation", "principal", "rows_added", "metrics"}
     version, message = deprecated(lambda: history[0]["version"])  # old: h[0]["version"]
-    assert version == 2 and message.endswith("use historyentry.version")
+    assert version == 2 and message.endswith("use HistoryEntry.version")
 
     table.grant("SELECT", on=T, to="users")
     grants = table.show_grants(T)
@@ -131,9 +138,9 @@ def test_history_grants_optimize_and_column_lineage_are_dataclasses(table):
     assert isinstance(result, OptimizeResult) and (result.files_removed, result.files_added) == (2, 1)
     assert result.to_dict()["numFilesRemoved"] == 2 and result.to_dict() == result.metrics  # delta-rs's report
     removed, message = deprecated(lambda: result["numFilesRemoved"])
-    assert removed == 2 and message.endswith("use optimizeresult.files_removed")
+    assert removed == 2 and message.endswith("use OptimizeResult.files_removed")
     _, message = deprecated(lambda: result["plannerStrategy"])
-    assert message.endswith("use optimizeresult.metrics['plannerStrategy']")
+    assert message.endswith("use OptimizeResult.metrics['plannerStrategy']")
 
     table.sql(f"CREATE TABLE main.shop.d AS SELECT id AS key FROM {T}")
     edges = table.column_lineage("main.shop.d")
@@ -224,3 +231,18 @@ def test_vacuum_over_rest_is_a_dry_run_unless_dry_run_is_false(table, served, mo
     assert sorted(removed) == sorted(listed)
     with pytest.raises(NotFoundError):
         table.read(T, version=2)
+
+
+def test_the_services_other_old_keywords_warn_and_work(table):
+    table.create_user("bob")
+    # The Lakehouse's names (user=, table=) are the services' now; their old ones still work for a release.
+    (token, info), message = deprecated(lambda: table.admin.create_token(table.principal, principal="bob"))
+    assert info.principal == "bob" and message.endswith("use create_token(user=...)")
+    tokens, message = deprecated(lambda: table.admin.list_tokens(table.principal, principal="bob"))
+    assert [t.id for t in tokens] == [info.id] and message.endswith("use list_tokens(user=...)")
+    _, message = deprecated(lambda: table.tables.set_row_filter(table.principal, name=T, expression="id > 1"))
+    assert message.endswith("use set_row_filter(table=...)")
+    assert table.sql(f"SELECT count(*) FROM {T}").scalar() == 2  # ids 2 and 3
+    _, message = deprecated(lambda: table.tables.set_column_mask(table.principal, name=T, column="v",
+                                                                  expression="'***'"))
+    assert message.endswith("use set_column_mask(table=...)") and table.read(T).column("v").to_pylist() == ["***", "***"]

@@ -75,7 +75,7 @@ def can(fn) -> bool:
 
 
 def grants_of(lh, on=ORDERS):
-    return sorted((g["principal"], g["privilege"], g["on"]) for g in lh.show_grants(on))
+    return sorted((g.principal, g.privilege, g.on) for g in lh.show_grants(on))
 
 
 def status(result) -> str:

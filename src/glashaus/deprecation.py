@@ -14,7 +14,7 @@ attribute to use).
 ...     revoke("SELECT", frm="bob")
 'bob'
 >>> str(caught[0].message)
-"revoke(frm=...) is deprecated and will be removed in the next release; use revoke(from_=...)"
+'revoke(frm=...) is deprecated and will be removed in the next release; use revoke(from_=...)'
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class DictShaped:
         data = self.to_dict()
         if key not in data:
             raise KeyError(key)
-        warn(f"{type(self).__name__}[{key!r}]", f"{type(self).__name__.lower()}{self._attribute(key)}",
+        warn(f"{type(self).__name__}[{key!r}]", f"{type(self).__name__}{self._attribute(key)}",
              stacklevel=3)
         return data[key]
 
@@ -92,22 +92,22 @@ class DictShaped:
         """The old ``dict.get`` (deprecated: use the attribute)."""
         data = self.to_dict()
         if key in data:
-            warn(f"{type(self).__name__}.get({key!r})", f"{type(self).__name__.lower()}{self._attribute(key)}",
+            warn(f"{type(self).__name__}.get({key!r})", f"{type(self).__name__}{self._attribute(key)}",
                  stacklevel=3)
         return data.get(key, default)
 
     def keys(self) -> Any:
         """The old dict's keys (so ``dict(result)`` still works; deprecated: use ``to_dict()``)."""
-        warn(f"{type(self).__name__}.keys()", f"{type(self).__name__.lower()}.to_dict()", stacklevel=3)
+        warn(f"{type(self).__name__}.keys()", f"{type(self).__name__}.to_dict()", stacklevel=3)
         return self.to_dict().keys()
 
     def __contains__(self, key: object) -> bool:
-        warn(f"'...' in {type(self).__name__}", f"{type(self).__name__.lower()}.to_dict()", stacklevel=3)
+        warn(f"'...' in {type(self).__name__}", f"{type(self).__name__}.to_dict()", stacklevel=3)
         return key in self.to_dict()
 
     def __iter__(self) -> Iterator[str]:
         # Iterating the old dict gave its keys; a dataclass has no iteration of its own to clash with.
-        warn(f"iterating a {type(self).__name__}", f"{type(self).__name__.lower()}.to_dict()", stacklevel=3)
+        warn(f"iterating a {type(self).__name__}", f"{type(self).__name__}.to_dict()", stacklevel=3)
         return iter(self.to_dict())
 
 

@@ -46,7 +46,13 @@ from glashaus.sql.result import Result
 from glashaus.storage.delta import DeltaStore
 from glashaus.storage.layout import Layout
 from glashaus.tables import Commit, FileInfo, TablesService, VolumesService
-from glashaus.tables.results import ColumnEdge, Description, Grant, HistoryEntry, OptimizeResult
+from glashaus.tables.results import (
+    ColumnEdge,
+    Description,
+    Grant,
+    HistoryEntry,
+    OptimizeResult,
+)
 from glashaus.tables.service import Mode, SchemaMode
 from glashaus.tracking import Experiments, Runs, TrackingService
 from glashaus.tracking.system_tables import providers as ml_system_tables

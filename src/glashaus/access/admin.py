@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 
 from glashaus.access.audit import request
-from glashaus.deprecation import renamed_keywords
 from glashaus.access.authorize import Access
 from glashaus.access.directory import PrincipalInfo, TokenInfo
 from glashaus.access.principal import Principal
+from glashaus.deprecation import renamed_keywords
 
 
 class Administration:

@@ -17,7 +17,6 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from glashaus.tables.results import Description, HistoryEntry
 from glashaus.cli.common import (
     DEFAULT_LAKEHOUSE,
     LakehouseOption,
@@ -30,6 +29,7 @@ from glashaus.cli.common import (
     open_lakehouse,
     timestamp,
 )
+from glashaus.tables.results import Description, HistoryEntry
 
 app = typer.Typer(help="List, describe and inspect the history of tables.", no_args_is_help=True)
 

@@ -257,7 +257,7 @@ def _dict_shaped(cls: type[DictShaped]) -> Any:
     """A result that was a dict travels as that dict (``to_dict()``, values tagged as under ``Any``), so its
     JSON stays what it was; the client reads it back with the class's ``from_dict``."""
     return _plain(cls, cls.from_dict, lambda v: encode_any(v.to_dict()),  # type: ignore[attr-defined]
-                  {"type": "object", "description": inspect.getdoc(cls) or cls.__name__})
+                  {"type": "object", "additionalProperties": {}, "description": inspect.getdoc(cls) or cls.__name__})
 
 
 def _dataclass(cls: type) -> Any:

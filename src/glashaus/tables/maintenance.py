@@ -10,6 +10,7 @@ Vacuum keeps every version a recorded lineage edge read.
 from __future__ import annotations
 
 import datetime as dt
+
 from glashaus.access import Principal
 from glashaus.access.guard import Check, Guard
 from glashaus.lineage import LineageStore

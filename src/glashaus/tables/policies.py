@@ -30,10 +30,10 @@ from glashaus.access.guard import Check, Guard, refuse_system
 from glashaus.access.policies import HIDDEN, Policies, ReadPolicy, TagPolicy, policy_select
 from glashaus.catalog import Securable
 from glashaus.catalog.names import validate_part
+from glashaus.deprecation import renamed_keywords
 from glashaus.errors import PermissionDeniedError
 from glashaus.storage.delta import DeltaStore, arrow_schema
 from glashaus.tables.checks import location
-from glashaus.deprecation import renamed_keywords
 
 ROW_FILTER = Check("MANAGE", "table.row_filter", kinds=("table",), system="filter")
 COLUMN_MASK = Check("MANAGE", "table.column_mask", kinds=("table",), system="mask")

@@ -86,7 +86,8 @@ class Description(DictShaped):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Description:
         """The description a :meth:`to_dict` dict stands for (the remote client reads replies with it)."""
-        values = {k: v for k, v in data.items() if k in _FIELDS[cls]}
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
         if values.get("columns") is not None:
             values["columns"] = tuple(Column(**c) for c in values["columns"])
         for key in ("primary_key", "partition_by"):
@@ -191,6 +192,3 @@ class ColumnEdge(DictShaped):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnEdge:
         return cls(**data)
-
-
-_FIELDS = {Description: {f.name for f in dataclasses.fields(Description)}}
