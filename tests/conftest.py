@@ -74,7 +74,7 @@ def orders(shop):
 
 
 def version_of(lh, name: str) -> int:
-    return lh.describe(name)["version"]
+    return lh.describe(name).version
 
 
 def rows_of(lh, name: str, sort: str | None = None) -> list[dict]:

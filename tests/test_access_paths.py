@@ -66,8 +66,8 @@ def denials_since(admin, principal: str, since: dt.datetime) -> list[dict]:
 def state(admin) -> tuple:
     """What a denied call must not change: versions, grants, owners, comments, files, objects."""
     return (
-        admin.describe(ORDERS)["version"], admin.describe(SECRET)["version"],
-        sorted((g["principal"], g["privilege"], g["on"]) for g in admin.show_grants(ORDERS)),
+        admin.describe(ORDERS).version, admin.describe(SECRET).version,
+        sorted((g.principal, g.privilege, g.on) for g in admin.show_grants(ORDERS)),
         admin.get(ORDERS).owner, admin.get(ORDERS).comment, admin.get(ORDERS).tags,
         [f.path for f in admin.list_files(FILES)],
         sorted(s.full_name for s in admin.list("main.shop")),
@@ -205,12 +205,12 @@ def test_the_allowed_path_works(bob):
     assert bob.sql(f"SELECT sum(qty) FROM {ORDERS}").scalar() == 55
     assert bob.sql(f"SELECT count(*) FROM {ORDERS} a JOIN {ORDERS} b ON a.id = b.id").scalar() == 2
     assert bob.sql(f"WITH o AS (SELECT * FROM {ORDERS}) SELECT max(qty) FROM o").scalar() == 50
-    assert bob.describe(ORDERS)["num_rows"] == 2
-    assert [h["version"] for h in bob.history(ORDERS)][0] == 1
+    assert bob.describe(ORDERS).num_rows == 2
+    assert [h.version for h in bob.history(ORDERS)][0] == 1
     assert bob.changes(ORDERS).num_rows == 2
     assert bob.lineage(ORDERS) == []
     assert [s.full_name for s in bob.list("main.shop")] == [ORDERS]
-    assert {(g["principal"], g["privilege"]) for g in bob.show_grants(ORDERS)} == {
+    assert {(g.principal, g.privilege) for g in bob.show_grants(ORDERS)} == {
         ("bob", "SELECT"), ("bob", "USE SCHEMA"), ("users", "USE CATALOG")}
 
 
@@ -254,7 +254,7 @@ def test_a_view_reads_with_its_owners_rights(views):
         # Unity Catalog's rule: SELECT on the view is enough; bob needs nothing on the table below.
         assert bob.sql("SELECT id, ssn FROM main.shop.ids ORDER BY id").fetchall() == [(1, "111"), (2, "222")]
         assert bob.sql(f"SELECT count(*) FROM main.shop.ids v JOIN {ORDERS} o ON v.id = o.id").scalar() == 1
-        assert [c["name"] for c in bob.describe("main.shop.ids")["columns"]] == ["id", "ssn"]
+        assert [c.name for c in bob.describe("main.shop.ids").columns] == ["id", "ssn"]
         with pytest.raises(PermissionDeniedError, match=f"bob lacks SELECT on table {SECRET}"):
             bob.sql(f"SELECT * FROM {SECRET}")  # the table itself stays closed
 

@@ -117,7 +117,7 @@ def test_the_audit_table_is_queryable_like_any_table(shop):
         WHERE securable = 'main.shop.t' AND action = 'table.read' GROUP BY ALL
     """).fetchall()
     assert got == [("alice", "table.read", 3)]
-    assert shop.describe("system.access.audit")["columns"][0]["name"] == "event_id"
+    assert shop.describe("system.access.audit").columns[0].name == "event_id"
     assert shop.read("system.access.audit").num_rows > 0
 
 

@@ -65,7 +65,7 @@ def reads(lh, name=ORDERS) -> bool:
 
 
 def grants(lh, on=ORDERS) -> list[tuple]:
-    return sorted((g["principal"], g["privilege"], g["on"], g["inherited"]) for g in lh.show_grants(on))
+    return sorted((g.principal, g.privilege, g.on, g.inherited) for g in lh.show_grants(on))
 
 
 def audited(lh, principal: str, action: str) -> list[tuple]:
@@ -349,7 +349,7 @@ def test_the_metastore_grants_create_catalog_and_only_admins_grant_there(lake, a
     assert "bob lacks CREATE CATALOG on the metastore" in message
     assert "GRANT CREATE CATALOG ON METASTORE TO bob" in message
     assert admin.grant("CREATE CATALOG", on=None, to="bob")
-    assert [(g["principal"], g["privilege"], g["on"]) for g in admin.show_grants(None)] == [
+    assert [(g.principal, g.privilege, g.on) for g in admin.show_grants(None)] == [
         ("bob", "CREATE CATALOG", "METASTORE")]
     bob.create_catalog("bobs")
     bob.create_schema("bobs.s")  # the creator owns it, so everything inside is his
@@ -502,7 +502,7 @@ def test_show_grants_marks_what_is_inherited(admin, bob):
         ("bob", "USE SCHEMA", "main.shop", True),
         ("users", "USE CATALOG", "main", True),
     ]
-    assert [g["granted_by"] for g in admin.show_grants(ORDERS) if g["principal"] == "bob"] == ["admin", "admin"]
+    assert [g.granted_by for g in admin.show_grants(ORDERS) if g.principal == "bob"] == ["admin", "admin"]
     assert grants(bob) == grants(admin)  # every grant here is bob's own or his group's (users)
 
 
@@ -530,9 +530,9 @@ def test_metastore_grants_are_shown_to_admins_and_each_principal_its_own_and_aud
     admin.add_member("creators", "bob")
     admin.grant("CREATE CATALOG", on=None, to="creators")
     admin.grant("CREATE CATALOG", on=None, to="carol")
-    assert [(g["principal"], g["on"]) for g in admin.show_grants(None)] == [
+    assert [(g.principal, g.on) for g in admin.show_grants(None)] == [
         ("carol", "METASTORE"), ("creators", "METASTORE")]
-    assert [(g["principal"], g["on"]) for g in bob.show_grants(None)] == [("creators", "METASTORE")]
+    assert [(g.principal, g.on) for g in bob.show_grants(None)] == [("creators", "METASTORE")]
     assert bob.sql("SHOW GRANTS ON METASTORE").to_pylist() == [
         {"principal": "creators", "privilege": "CREATE CATALOG", "on": "METASTORE", "inherited": False,
          "granted_by": "admin"}]
@@ -634,10 +634,10 @@ def test_the_storage_location_is_shown_to_admins_and_owners_only(lake, admin, bo
     admin.grant("SELECT", on=ORDERS, to="bob")
     admin.grant("READ VOLUME", on="main.shop.files", to="bob")
     admin.grant("MANAGE", on="main.shop.files", to="bob")  # managing is not owning
-    location = admin.describe(ORDERS)["location"]
+    location = admin.describe(ORDERS).location
     assert location and admin.get(ORDERS).storage_location == location
-    assert bob.describe(ORDERS)["location"] is None
-    assert bob.describe("main.shop.files")["location"] is None
+    assert bob.describe(ORDERS).location is None
+    assert bob.describe("main.shop.files").location is None
     assert bob.get(ORDERS).storage_location is None
     assert {s.storage_location for s in bob.list("main.shop")} == {None}
     assert bob.set_comment("main.shop.files", "raw files").storage_location is None
@@ -645,11 +645,11 @@ def test_the_storage_location_is_shown_to_admins_and_owners_only(lake, admin, bo
     admin.set_owner(ORDERS, "owners")
     admin.grant("USE SCHEMA", on="main.shop", to="owners")
     with connect(lake, "carol") as carol:
-        assert carol.describe(ORDERS)["location"] == location
+        assert carol.describe(ORDERS).location == location
     admin.set_owner("main.shop", "bob")
-    assert bob.describe("main.shop.files")["location"] == admin.get("main.shop.files").storage_location
+    assert bob.describe("main.shop.files").location == admin.get("main.shop.files").storage_location
     bob.create_table("main.default.mine", data=pa.table({"x": [1]}))
-    assert bob.describe("main.default.mine")["location"] is not None  # bob created it: his
+    assert bob.describe("main.default.mine").location is not None  # bob created it: his
 
 
 def test_every_call_that_returns_an_existing_securable_shapes_it_for_the_caller(lake, admin, bob):

@@ -226,7 +226,7 @@ def test_drop_table_then_recreate_starts_empty(shop):
         lh.read("main.shop.orders")
     lh.create_table("main.shop.orders", schema=SCHEMA)
     assert lh.read("main.shop.orders").num_rows == 0
-    assert lh.describe("main.shop.orders")["version"] == 0
+    assert lh.describe("main.shop.orders").version == 0
 
 
 def test_drop_missing(shop):
@@ -283,20 +283,20 @@ def test_comments_tags_and_properties_show_in_describe(shop):
     lh.set_tags("main.shop.customers", {"tier": "gold", "domain": "shop"})
     lh.set_properties("main.shop.customers", {"sla": 24})
     info = lh.describe("main.shop.customers")
-    assert info["comment"] == "who bought something"
-    assert info["tags"] == {"domain": "shop", "tier": "gold"}
-    assert info["properties"] == {"team": "growth", "sla": "24"}
-    email = next(c for c in info["columns"] if c["name"] == "email")
-    assert email["comment"] == "contact address"
-    assert email["tags"] == {"pii": "email"}
-    id_col = next(c for c in info["columns"] if c["name"] == "id")
-    assert (id_col["comment"], id_col["tags"]) == (None, {})
+    assert info.comment == "who bought something"
+    assert info.tags == {"domain": "shop", "tier": "gold"}
+    assert info.properties == {"team": "growth", "sla": "24"}
+    email = next(c for c in info.columns if c.name == "email")
+    assert email.comment == "contact address"
+    assert email.tags == {"pii": "email"}
+    id_col = next(c for c in info.columns if c.name == "id")
+    assert (id_col.comment, id_col.tags) == (None, {})
 
     lh.unset_tags("main.shop.customers", ["tier"])
     lh.unset_tags("main.shop.customers", ["pii"], column="email")
     info = lh.describe("main.shop.customers")
-    assert info["tags"] == {"domain": "shop"}
-    assert next(c for c in info["columns"] if c["name"] == "email")["tags"] == {}
+    assert info.tags == {"domain": "shop"}
+    assert next(c for c in info.columns if c.name == "email").tags == {}
 
 
 def test_comments_and_tags_on_containers_views_and_volumes(shop):
@@ -308,9 +308,9 @@ def test_comments_and_tags_on_containers_views_and_volumes(shop):
     lh.set_comment("main", "the main catalog")
     assert lh.get("main.shop").tags == {"env": "prod"}
     assert lh.get("main").comment == "the main catalog"
-    assert lh.describe("main.shop.v")["comment"] == "ids only"
-    assert lh.describe("main.shop.v")["sql"].lower().startswith("select")
-    assert lh.describe("main.shop.files")["comment"] == "images"
+    assert lh.describe("main.shop.v").comment == "ids only"
+    assert lh.describe("main.shop.v").sql.lower().startswith("select")
+    assert lh.describe("main.shop.files").comment == "images"
 
 
 def test_column_comment_or_tag_on_a_missing_column_is_refused(shop):

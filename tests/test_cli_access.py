@@ -214,7 +214,7 @@ def test_grants_shows_direct_and_inherited_grants(lake):
         assert needle in table, needle
     rows = json.loads(ok(run(lake, "grants", ORDERS, "--format", "json")))
     with connect(lake) as lh:
-        assert rows == lh.show_grants(ORDERS)  # the same implementation
+        assert rows == [g.to_dict() for g in lh.show_grants(ORDERS)]  # the same implementation
     only = json.loads(ok(run(lake, "grants", ORDERS, "--principal", "analysts", "--format", "json")))
     assert only == [{"principal": "analysts", "privilege": "SELECT", "on": ORDERS, "inherited": False,
                      "granted_by": "alice"}]
@@ -236,7 +236,7 @@ def test_grant_errors_are_one_line(lake):
                    "bob lacks MANAGE", f"GRANT MANAGE ON TABLE {ORDERS} TO bob")
     one_line_error(run(lake, "grants", ORDERS, user="bob"), "bob lacks SELECT")
     with connect(lake) as lh:  # the half-valid "SELECT, FLY" granted nothing
-        assert ("bob", "SELECT") not in {(g["principal"], g["privilege"]) for g in lh.show_grants(ORDERS)}
+        assert ("bob", "SELECT") not in {(g.principal, g.privilege) for g in lh.show_grants(ORDERS)}
     missing = run(lake, "grant", "SELECT", "--on", ORDERS)
     assert missing.exit_code == 2 and "--to" in missing.stderr
 

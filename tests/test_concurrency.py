@@ -39,7 +39,7 @@ def _make_table(root):
     lh.grant("USE SCHEMA", on="main.shop", to="writers")
     lh.grant("SELECT", on="main.shop.events", to="writers")
     lh.grant("MODIFY", on="main.shop.events", to="writers")
-    version = lh.describe("main.shop.events")["version"]
+    version = lh.describe("main.shop.events").version
     lh.close()
     return version
 
@@ -56,7 +56,7 @@ def test_two_processes_appending_lose_no_commit(tmp_path):
         assert p.returncode == 0, err.decode()[-2000:]
     lh = glashaus.connect(root, user="alice")
     info = lh.describe("main.shop.events")
-    assert info["version"] - start == 200
+    assert info.version - start == 200
     rows = lh.read("main.shop.events")
     assert rows.num_rows == 200
     for worker in (1, 2):
@@ -104,7 +104,7 @@ def test_killed_writer_leaves_table_readable_at_previous_version(tmp_path):
     # Whatever the writer committed before it died is whole; nothing partial is visible.
     assert (rows.num_rows - 2) % 3_000_000 == 0
     history = lh.history("main.shop.events")
-    assert history[0]["version"] == info["version"]
+    assert history[0].version == info.version
     # Changes are audited before they happen, so even the killed writer left its rows.
     bob = lh.sql(
         "SELECT count(*) FROM system.access.audit WHERE principal = 'bob' AND action = 'table.write'"
@@ -112,7 +112,7 @@ def test_killed_writer_leaves_table_readable_at_previous_version(tmp_path):
     assert bob >= 1
     # The table keeps working after the crash.
     commit = lh.write("main.shop.events", pa.table({"worker": [2], "seq": [0]}))
-    assert commit.version == info["version"] + 1
+    assert commit.version == info.version + 1
     assert lh.read("main.shop.events").num_rows == rows.num_rows + 1
     lh.close()
 
@@ -141,7 +141,7 @@ def test_system_tables_are_compacted_as_batches_pile_up(tmp_path, monkeypatch):
         lh.sql("SELECT count(*) FROM main.shop.events")
         lh.flush()
     info = lh.describe("system.access.audit")
-    assert info["version"] >= 12
-    assert info["num_files"] < info["version"] / 2
+    assert info.version >= 12
+    assert info.num_files < info.version / 2
     assert lh.sql("SELECT count(*) FROM system.access.audit WHERE action = 'catalog.create'").scalar() >= 1
     lh.close()

@@ -63,8 +63,8 @@ def test_demo_builds_every_layer(lh):
     assert objects == {**{name: ("view" if name == "revenue_by_region" else "table") for name in LAYERS},
                        **ml_objects}
     assert set(LAYERS.values()) == {"bronze", "silver", "gold"}
-    assert lh.describe(f"{S}.events_bronze")["num_rows"] == EVENTS
-    assert lh.describe(f"{S}.customers_bronze")["num_rows"] == CUSTOMERS
+    assert lh.describe(f"{S}.events_bronze").num_rows == EVENTS
+    assert lh.describe(f"{S}.customers_bronze").num_rows == CUSTOMERS
 
 
 def test_demo_prints_progress_summary_lineage_and_time(demo):
@@ -113,10 +113,10 @@ def test_silver_keeps_the_earliest_delivery_and_drops_pii(lh):
     assert later == 0
     assert "email" not in lh.read(f"{S}.events_silver").column_names
     for table, column in PII_COLUMNS:
-        tags = {c["name"]: c["tags"] for c in lh.describe(f"{S}.{table}")["columns"]}
+        tags = {c.name: c.tags for c in lh.describe(f"{S}.{table}").columns}
         assert tags[column] == {"pii": "email"}, table
     for name in (*(s.name for s in SILVER), *(s.name for s in GOLD)):
-        assert lh.describe(f"{S}.{name}")["comment"], f"{name} has no comment"
+        assert lh.describe(f"{S}.{name}").comment, f"{name} has no comment"
 
 
 def test_gold_kpis_add_up_to_silver(lh):
@@ -141,8 +141,8 @@ def test_gold_kpis_add_up_to_silver(lh):
 
 
 def test_gold_popularity_and_features_cover_every_plant_and_customer(lh):
-    plants = lh.describe(f"{S}.plants")["num_rows"]
-    assert lh.describe(f"{S}.plant_popularity")["num_rows"] == plants
+    plants = lh.describe(f"{S}.plants").num_rows
+    assert lh.describe(f"{S}.plant_popularity").num_rows == plants
     features = lh.read(f"{S}.customer_features")
     assert features.num_rows == CUSTOMERS
     assert pc.sum(features["purchases"]).as_py() == one(
@@ -164,8 +164,8 @@ def test_lineage_reaches_bronze_with_the_versions_read(lh):
         assert f"{S}.events_bronze" in sources, step.name
     edges = {(e.source, e.target): e for e in lh.lineage(f"{S}.customer_features")}
     bronze = edges[(f"{S}.events_bronze", f"{S}.events_silver")]
-    assert bronze.source_version == lh.describe(f"{S}.events_bronze")["version"]
-    assert bronze.target_version == lh.describe(f"{S}.events_silver")["version"]
+    assert bronze.source_version == lh.describe(f"{S}.events_bronze").version
+    assert bronze.target_version == lh.describe(f"{S}.events_silver").version
     assert edges[(f"{S}.customers_bronze", f"{S}.customers_silver")].operation == "MERGE"
     assert edges[(f"{S}.events_silver", f"{S}.customer_features")].source_version == bronze.target_version
 
@@ -190,10 +190,10 @@ def test_rerunning_replaces_the_tables(tmp_path):
         lh.sql(f"CREATE TABLE {S}.mine AS SELECT 1 AS a")  # not the demo's: must survive
         first = run_pipeline(lh, events=3_000, customers=300, seed=3,
                              progress=lambda phase, step, done: calls.append((phase, step, done)))
-        before = {n: (lh.describe(n).get("num_rows"), lh.describe(n).get("version")) for _, n in first.tables}
+        before = {n: (lh.describe(n).num_rows, lh.describe(n).version) for _, n in first.tables}
         kpis = lh.sql(f"SELECT * FROM {S}.daily_kpis ORDER BY day, region").to_arrow()
         second = run_pipeline(lh, events=3_000, customers=300, seed=3)
-        after = {n: (lh.describe(n).get("num_rows"), lh.describe(n).get("version")) for _, n in second.tables}
+        after = {n: (lh.describe(n).num_rows, lh.describe(n).version) for _, n in second.tables}
         assert after == before
         assert lh.sql(f"SELECT * FROM {S}.daily_kpis ORDER BY day, region").to_arrow().equals(kpis)
         assert {s.full_name for s in lh.list(S)} == {f"{S}.{n}" for n in LAYERS} | {f"{S}.mine"}
@@ -215,7 +215,7 @@ def test_demo_runs_as_a_real_process(tmp_path):
     assert f"{S}.customer_features@v1 (table)" in done.stdout
     # The demo ran as the OS user, who became the new lakehouse's admin.
     with glashaus.connect(tmp_path / "lh", user=getpass.getuser()) as lh:
-        assert lh.describe(f"{S}.events_bronze")["num_rows"] == 2000
+        assert lh.describe(f"{S}.events_bronze").num_rows == 2000
 
 
 def test_demo_secures_the_shop_analysts_see_masked_emails_pii_readers_see_them(lh, demo):
@@ -248,7 +248,7 @@ def test_the_recommender_is_tracked_registered_with_lineage_and_served(lh, demo)
     assert 0 <= run.metrics["accuracy"].value <= 1
     # lineage from the model to the exact feature-table version, and on to the raw tables
     edges = lh.lineage(ml.MODEL, direction="upstream", depth=5)
-    assert (ml.FEATURES_TABLE, lh.describe(ml.FEATURES_TABLE)["version"]) in {
+    assert (ml.FEATURES_TABLE, lh.describe(ml.FEATURES_TABLE).version) in {
         (e.source, e.source_version) for e in edges if e.target == ml.MODEL}
     assert any(e.source == f"{S}.events_bronze" for e in edges)
     # every request the demo sent is in the inference table, with the model version that answered

@@ -288,7 +288,7 @@ def test_dropping_a_principal_removes_its_memberships_grants_and_tokens(lake, al
         bob.get("main.shop")
         alice.drop_principal("bob")
         assert "bob" not in alice.principal_info("analysts").members
-        assert "bob" not in {g["principal"] for g in alice.show_grants("main.shop")}
+        assert "bob" not in {g.principal for g in alice.show_grants("main.shop")}
         with pytest.raises(AuthenticationError):
             alice.directory.verify_token(token)
         # A connection opened before the drop can do nothing more.

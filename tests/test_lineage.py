@@ -16,7 +16,7 @@ def edges(lh, name, **kwargs):
 
 
 def column_edges(lh, name, direction="upstream"):
-    return {(r["source"], r["source_column"], r["target"], r["target_column"])
+    return {(r.source, r.source_column, r.target, r.target_column)
             for r in lh.column_lineage(name, direction=direction)}
 
 
@@ -67,7 +67,7 @@ def test_lineage_walks_several_hops_with_depth(medallion):
 
 
 def test_insert_select_records_the_version_read(medallion):
-    v = medallion.describe("main.shop.silver")["version"]
+    v = medallion.describe("main.shop.silver").version
     medallion.sql("INSERT INTO main.shop.silver SELECT id, amount, region FROM main.shop.bronze WHERE id = 4")
     medallion.sql("INSERT INTO main.shop.silver SELECT id + 100, amount, region FROM main.shop.bronze@v1")
     up = medallion.lineage("main.shop.silver")
@@ -100,7 +100,7 @@ def test_merge_records_table_and_column_edges(medallion):
         WHEN MATCHED THEN UPDATE SET amount = s.half
         WHEN NOT MATCHED THEN INSERT (id, amount, region) VALUES (s.id, s.half, s.region)
     """)
-    v = medallion.describe("main.shop.target")["version"]
+    v = medallion.describe("main.shop.target").version
     assert edges(medallion, "main.shop.target") == {("main.shop.bronze", 2, "main.shop.target", v, "MERGE", 1)}
     assert column_edges(medallion, "main.shop.target") == {
         ("main.shop.bronze", "id", "main.shop.target", "id"),
@@ -137,7 +137,7 @@ def test_upstream_that_does_not_exist_is_refused_and_nothing_is_written(medallio
         lh.write("main.shop.features", {"id": [1]}, upstream=["main.shop.bronz"])
     with pytest.raises(NotFoundError, match=r"upstream 'main.shop.bronze@v9': version 9 does not exist; versions run from 0 to 2"):
         lh.write("main.shop.features", {"id": [1]}, upstream=["main.shop.bronze@v9"])
-    assert lh.describe("main.shop.features")["version"] == 0
+    assert lh.describe("main.shop.features").version == 0
     assert lh.lineage("main.shop.features") == []
 
 
@@ -199,5 +199,5 @@ def test_lineage_hides_the_names_of_tables_the_caller_cannot_read(tmp_path):
             assert [(e.source, e.source_version, e.target) for e in edges] == [
                 ("(restricted)", None, "main.shop.derived")]
             columns = bob.column_lineage("main.shop.derived")
-            assert columns and {c["source"] for c in columns} == {"(restricted)"}
-            assert {c["source_column"] for c in columns} == {"(restricted)"}
+            assert columns and {c.source for c in columns} == {"(restricted)"}
+            assert {c.source_column for c in columns} == {"(restricted)"}

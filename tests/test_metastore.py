@@ -30,7 +30,7 @@ def _exercise(root, metastore):
     names = [s.full_name for s in lh.list("main.shop")]
     assert names == ["main.shop.big", "main.shop.orders"]
     assert lh.get("main.shop").comment == "the shop"
-    assert lh.describe("main.shop.orders")["columns"][0]["tags"] == {"pii": "email"}
+    assert lh.describe("main.shop.orders").columns[0].tags == {"pii": "email"}
     assert lh.sql("SELECT sum(qty) FROM main.shop.big").scalar() == 7
     assert [e.source for e in lh.lineage("main.shop.big")] == ["main.shop.orders"]
     lh.close()

@@ -58,7 +58,7 @@ def test_tables_sql_lineage_and_volumes_on_s3(s3, tmp_path):
     lh = glashaus.connect("s3://lake/lh1", user="alice", metastore=meta)
     lh.create_schema("main.shop")
     lh.create_table("main.shop.orders", data=pa.table({"id": [1, 2, 3], "qty": [2, 4, 6]}))
-    assert lh.describe("main.shop.orders")["location"].startswith("s3://lake/lh1/tables/main/shop/orders-")
+    assert lh.describe("main.shop.orders").location.startswith("s3://lake/lh1/tables/main/shop/orders-")
     lh.sql("CREATE TABLE main.shop.doubled AS SELECT id, qty * 2 AS qty2 FROM main.shop.orders")
     assert lh.sql("SELECT sum(qty2) FROM main.shop.doubled").scalar() == 24
     lh.write("main.shop.orders", {"id": [4], "qty": [8]})

@@ -83,7 +83,7 @@ REWRITES = {
     "merge": lambda lh: lh.write(T, ROWS.slice(0, 1), mode="merge"),
     "schema change": lambda lh: lh.write(T, {"id": [9], "region": ["north"], "extra": [1]}, schema_mode="merge"),
     "optimize": lambda lh: lh.optimize(T),
-    "vacuum": lambda lh: lh.vacuum(T),
+    "vacuum": lambda lh: lh.vacuum(T, dry_run=False),
     "delete": lambda lh: lh.sql(f"DELETE FROM {T} WHERE id = 2"),
     "delete (rewritten)": lambda lh: lh.sql(f"DELETE FROM {T} WHERE lower(region) = 'south'"),
     "update": lambda lh: lh.sql(f"UPDATE {T} SET region = 'x' WHERE id = 1"),
@@ -96,31 +96,31 @@ REWRITES = {
 @pytest.mark.parametrize("operation", sorted(REWRITES))
 def test_a_filtered_writer_may_only_append(face, lake, operation):
     bob = face("bob")
-    before = lake.history(T, limit=1)[0]["version"]
+    before = lake.history(T, limit=1)[0].version
     with pytest.raises(PermissionDeniedError, match="may only append"):
         REWRITES[operation](bob)
-    assert lake.history(T, limit=1)[0]["version"] == before
+    assert lake.history(T, limit=1)[0].version == before
     assert lake.sql("SELECT count(*) FROM system.access.audit WHERE principal = 'bob' AND decision = 'deny' "
                     "AND action = 'table.change_filtered'").scalar() >= 1
 
 
 def test_a_writer_the_filter_and_mask_do_not_apply_to_may_rewrite(face, lake):
     carol = face("carol")
-    v = lake.history(T, limit=1)[0]["version"]
+    v = lake.history(T, limit=1)[0].version
     carol.restore(T, version=1)
     assert len(carol.read(T)) == 2
     carol.restore(T, version=v)  # back to what it was
     assert sorted(carol.read(T).column("email").to_pylist()) == sorted(ROWS.column("email").to_pylist())
-    assert [h["principal"] for h in lake.history(T, limit=2)] == ["carol", "carol"]
+    assert [h.principal for h in lake.history(T, limit=2)] == ["carol", "carol"]
 
 
 def test_a_filtered_reader_learns_no_counts_sizes_metrics_or_policy_sql(face):
     bob = face("bob")
     info = bob.describe(T)
-    assert (info["num_rows"], info["size_bytes"], info["num_files"]) == (None, None, None)
-    assert info["columns"] and info["version"] >= 2  # the rest of the description stays
+    assert (info.num_rows, info.size_bytes, info.num_files) == (None, None, None)
+    assert info.columns and info.version >= 2  # the rest of the description stays
     history = bob.history(T)
-    assert all(h["metrics"] == {} and h["rows_added"] is None for h in history)
+    assert all(h.metrics == {} and h.rows_added is None for h in history)
     spec = bob.get(T).spec
     assert spec["row_filter"] == HIDDEN and spec["column_masks"] == {"email": HIDDEN}
     listed = {s.full_name: s for s in bob.list("main.shop")}
@@ -130,10 +130,10 @@ def test_a_filtered_reader_learns_no_counts_sizes_metrics_or_policy_sql(face):
 
 def test_an_unrestricted_reader_sees_counts_but_only_managers_see_policy_sql(face):
     carol, alice = face("carol"), face("alice")
-    assert carol.describe(T)["num_rows"] == 4
-    assert any(h["rows_added"] for h in carol.history(T))
+    assert carol.describe(T).num_rows == 4
+    assert any(h.rows_added for h in carol.history(T))
     assert carol.get(T).spec["row_filter"] == HIDDEN  # she is exempt, not a manager
-    assert alice.describe(T)["num_rows"] == 4  # the filter applies to alice, but she owns the table
+    assert alice.describe(T).num_rows == 4  # the filter applies to alice, but she owns the table
     assert alice.get(T).spec["row_filter"] == FILTER
     assert alice.get(T).spec["column_masks"] == {"email": MASK}
 
@@ -149,10 +149,10 @@ def test_unknown_kinds_are_refused_not_answered_with_nothing(face):
 
 def test_a_write_without_columns_is_refused_and_commits_nothing(face, lake):
     alice = face("alice")
-    before = lake.history(T, limit=1)[0]["version"]
+    before = lake.history(T, limit=1)[0].version
     with pytest.raises(InvalidArgumentError, match="has no columns"):
         alice.write(T, pa.table({}))
-    assert lake.history(T, limit=1)[0]["version"] == before
+    assert lake.history(T, limit=1)[0].version == before
 
 
 def cli(lake, user: str, *args: str):

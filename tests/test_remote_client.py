@@ -124,7 +124,7 @@ def test_grants_revokes_and_errors_are_the_embedded_ones(lake, alice, bob, order
     assert alice.grant("SELECT", on=orders, to="bob") is True
     assert bob.read(orders).num_rows == 4
     assert alice.show_grants(orders) == lake.show_grants(orders)
-    assert any(g["principal"] == "bob" and g["privilege"] == "SELECT" for g in alice.show_grants(orders))
+    assert any(g.principal == "bob" and g.privilege == "SELECT" for g in alice.show_grants(orders))
     assert alice.revoke("SELECT", on=orders, from_="bob") is True
     with pytest.raises(PermissionDeniedError):
         bob.sql("SELECT * FROM main.shop.orders")

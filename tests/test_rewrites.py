@@ -150,7 +150,7 @@ def _calls(store: DeltaStore, location: str, grant: RewriteGrant) -> dict:
         "update": lambda: store.update(location, grant=grant, updates={"v": "'x'"}, predicate=None),
         "restore": lambda: store.restore(location, grant=grant, version=1),
         "optimize": lambda: store.optimize(location, grant=grant),
-        "vacuum": lambda: store.vacuum(location, grant=grant, retention_hours=0),
+        "vacuum": lambda: store.vacuum(location, grant=grant, retention_hours=0, dry_run=False),
         "replace": lambda: store.create(location + "-new", data.schema, by=CommitBy("alice", "CREATE"),
                                         replacing=grant),
     }
@@ -196,16 +196,16 @@ def test_every_commit_records_its_principal(shop, monkeypatch):
              "WHEN NOT MATCHED THEN INSERT *")
     shop.optimize(T)
     shop.restore(T, version=2)
-    assert shop.vacuum(T, retention_hours=0)  # files were removed: VACUUM START and END commits
+    assert shop.vacuum(T, retention_hours=0, dry_run=False)  # files were removed: VACUUM START and END commits
     history = shop.history(T)
-    operations = [h["operation"] for h in history]
+    operations = [h.operation for h in history]
     for expected in ("CREATE TABLE", "ADD CONSTRAINT", "WRITE append", "WRITE merge", "DELETE", "UPDATE", "MERGE",
                      "RESTORE to 2", "OPTIMIZE", "VACUUM START", "VACUUM END"):
         assert expected in operations, (expected, operations)
-    assert [(h["version"], h["operation"]) for h in history if h["principal"] != "alice"] == []
+    assert [(h.version, h.operation) for h in history if h.principal != "alice"] == []
 
     shop.sql("CREATE OR REPLACE TABLE main.shop.t AS SELECT 1 AS id")
-    assert [(h["operation"], h["principal"]) for h in shop.history(T)] == [
+    assert [(h.operation, h.principal) for h in shop.history(T)] == [
         ("CREATE TABLE AS SELECT", "alice"), ("CREATE OR REPLACE TABLE", "alice")]
 
 
@@ -215,8 +215,8 @@ def test_system_tables_record_the_system_principal_also_when_compacted(shop, mon
         shop.get("main.shop")
         shop.flush()
     history = shop.history("system.access.audit")
-    assert {h["principal"] for h in history} == {SYSTEM.name}
-    assert "OPTIMIZE" in [h["operation"] for h in history]
+    assert {h.principal for h in history} == {SYSTEM.name}
+    assert "OPTIMIZE" in [h.operation for h in history]
 
 
 def test_only_the_system_rewrites_system_tables(shop):

@@ -58,8 +58,8 @@ def test_scores_equal_predict_on_the_same_rows_in_one_commit_with_lineage(scorin
     scores = lh.read(SCORES).sort_by("id")
     assert scores.column_names == ["id", "region", "x1", "x2", "prediction"]
     np.testing.assert_array_equal(scores["prediction"].to_numpy(), _expected(model, lh.read(CANDIDATES)))
-    writes = [h for h in lh.history(SCORES) if h["operation"] == "model.score"]
-    assert [(h["version"], h["rows_added"]) for h in writes] == [(result.output_version, 1000)]
+    writes = [h for h in lh.history(SCORES) if h.operation == "model.score"]
+    assert [(h.version, h.rows_added) for h in writes] == [(result.output_version, 1000)]
     assert seen[-1] == (1000, 1000) and len(seen) == 8  # one report per batch of at most 128 rows
     edges = {(e.source, e.source_version, e.target, e.target_version, e.operation) for e in lh.lineage(SCORES)}
     assert {(CANDIDATES, 1, SCORES, result.output_version, "model.score"),
@@ -72,7 +72,7 @@ def test_overwrite_append_keep_and_a_pinned_input_version(scoring):
     lh, model = scoring
     lh.models.score(MODEL, table=CANDIDATES, output=SCORES, keep=["id"])
     lh.write(CANDIDATES, _candidates(10, seed=5).set_column(0, "id", pa.array(np.arange(1000, 1010))))
-    before = lh.describe(SCORES)["version"]
+    before = lh.describe(SCORES).version
     result = lh.models.score(MODEL, table=f"{CANDIDATES}@v1", output=SCORES, keep=["id"], mode="append")
     assert (result.table_version, result.output_version, result.rows) == (1, before + 1, 1000)
     assert lh.read(SCORES).num_rows == 2000 and lh.read(SCORES).column_names == ["id", "prediction"]
@@ -90,11 +90,11 @@ def test_a_failed_scoring_leaves_the_output_table_at_its_previous_version(scorin
     x = pa.table({"x1": pa.array([0, 1, 2, 3], pa.int64()), "x2": pa.array([1, 0, 1, 0], pa.int64())}).to_pandas()
     lh.models.register(LogisticRegression().fit(x, [0, 1, 0, 1]), "main.shop.counts", input_example=x)
     lh.models.score("main.shop.counts", table="main.shop.ints", output=SCORES)
-    version, rows = lh.describe(SCORES)["version"], lh.read(SCORES).sort_by("x1").to_pylist()
+    version, rows = lh.describe(SCORES).version, lh.read(SCORES).sort_by("x1").to_pylist()
     lh.write("main.shop.ints", pa.table({"x1": pa.array([None], pa.int64()), "x2": pa.array([1], pa.int64())}))
     with pytest.raises(SchemaMismatchError, match="column x1 of main.shop.ints holds NULL values"):
         lh.models.score("main.shop.counts", table="main.shop.ints", output=SCORES, batch_size=100)
-    assert lh.describe(SCORES)["version"] == version
+    assert lh.describe(SCORES).version == version
     assert lh.read(SCORES).sort_by("x1").to_pylist() == rows
     with pytest.raises(SchemaMismatchError):  # a new output table is not left behind either
         lh.models.score("main.shop.counts", table="main.shop.ints", output="main.shop.fresh", batch_size=100)

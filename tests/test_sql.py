@@ -222,13 +222,13 @@ def test_create_catalog_schema_table_with_constraints(lh):
         ) COMMENT 'orders'
     """)
     info = lh.describe("dev.shop.orders")
-    assert r.fetchone()[2] == info["version"]  # the status row reports the version the table is at
+    assert r.fetchone()[2] == info.version  # the status row reports the version the table is at
     assert lh.get("dev").comment == "sandbox" and lh.get("dev.shop").comment == "the shop"
-    assert info["comment"] == "orders"
-    assert info["primary_key"] == ["order_id"]
-    assert sorted(info["constraints"]) == ["cheap", "qty_check_1"]
-    assert info["constraints"]["qty_check_1"] == "qty > 0"
-    assert [(c["name"], c["type"], c["nullable"]) for c in info["columns"]] == [
+    assert info.comment == "orders"
+    assert info.primary_key == ("order_id",)
+    assert sorted(info.constraints) == ["cheap", "qty_check_1"]
+    assert info.constraints["qty_check_1"] == "qty > 0"
+    assert [(c.name, c.type, c.nullable) for c in info.columns] == [
         ("order_id", "int64", False), ("customer", "string", False), ("qty", "int32", True),
         ("price", "decimal128(10, 2)", True), ("day", "date32[day]", True), ("ts", "timestamp[us]", True),
         ("paid_at", "timestamp[us, tz=UTC]", True), ("rush", "bool", True)]
@@ -242,7 +242,7 @@ def test_create_catalog_schema_table_with_constraints(lh):
 
 def test_create_table_partitioned_by(shop):
     shop.sql("CREATE TABLE main.shop.events (id BIGINT, day DATE, v DOUBLE) PARTITIONED BY (day)")
-    assert shop.describe("main.shop.events")["partition_by"] == ["day"]
+    assert shop.describe("main.shop.events").partition_by == ("day",)
     shop.sql("INSERT INTO main.shop.events VALUES (1, DATE '2026-01-01', 1.5), (2, DATE '2026-01-02', 2.5)")
     assert shop.sql("SELECT sum(v) FROM main.shop.events WHERE day = DATE '2026-01-02'").scalar() == 2.5
 
@@ -305,7 +305,7 @@ def test_create_table_as_select(lh):
     assert r.to_pylist()[0]["rows"] == 2
     assert rows_of(lh, "main.shop.big", sort="id") == [{"id": 2, "doubled": 10.0}, {"id": 3, "doubled": 18.0}]
     assert lh.get("main.shop.big").comment == "big ones"
-    assert lh.history("main.shop.big")[0]["operation"] == "CREATE TABLE AS SELECT"
+    assert lh.history("main.shop.big")[0].operation == "CREATE TABLE AS SELECT"
     r = lh.sql("CREATE TABLE IF NOT EXISTS main.shop.big AS SELECT 1 AS x")
     assert "exists already" in r.to_pylist()[0]["status"]
     assert lh.read("main.shop.big").num_rows == 2
@@ -474,7 +474,7 @@ def test_insert_values_and_select_with_and_without_column_list(t):
     assert sorted(rows) == [1, 2, 3, 4, 5, 6, 11, 12, 21]
     assert rows[6] == {"id": 6, "region": None, "qty": 6, "price": None}
     assert rows[12] == {"id": 12, "region": "S", "qty": 2, "price": 2.5}
-    assert t.history("main.shop.t")[0]["operation"] == "INSERT"
+    assert t.history("main.shop.t")[0].operation == "INSERT"
 
 
 def test_insert_aggregates_into_integer_and_double_columns(t):
@@ -537,7 +537,7 @@ def test_update_simple_predicate(t):
     assert r.to_pylist()[0]["rows"] == 2
     assert [(x["id"], x["qty"], x["price"]) for x in rows_of(t, "main.shop.t", sort="id")] == [
         (1, 11, 0.0), (2, 12, 0.0), (3, 3, 3.5), (4, 4, 4.5)]
-    assert t.history("main.shop.t")[0]["operation"] == "UPDATE"
+    assert t.history("main.shop.t")[0].operation == "UPDATE"
 
 
 def test_update_with_duckdb_functions_and_subqueries(t):
@@ -591,7 +591,7 @@ def test_delete_simple_and_complex_predicates(t):
     assert r.to_pylist()[0]["rows"] == 0
     r = t.sql("DELETE FROM main.shop.t")
     assert rows_of(t, "main.shop.t") == []
-    ops = [h["operation"] for h in t.history("main.shop.t")]
+    ops = [h.operation for h in t.history("main.shop.t")]
     assert ops[0] == "DELETE"
 
 
@@ -628,7 +628,7 @@ def test_merge_update_insert_delete(t):
     assert_one_new_version(t, v, r)
     assert [(x["id"], x["qty"], x["price"]) for x in rows_of(t, "main.shop.t", sort="id")] == [
         (1, 10, 2.5), (3, 3, 3.5), (4, 4, 4.5), (7, 7, 7.0)]
-    assert t.history("main.shop.t")[0]["operation"] == "MERGE"
+    assert t.history("main.shop.t")[0].operation == "MERGE"
 
 
 def test_merge_star_clauses_and_subquery_source(t):
@@ -730,13 +730,13 @@ def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement
 def test_integer_sums_come_back_as_bigint_not_decimal(shop):
     assert shop.sql("SELECT sum(x) AS s FROM range(4) r(x)").to_arrow().schema.field("s").type == pa.int64()
     shop.sql("CREATE TABLE main.shop.sums AS SELECT sum(x) AS total FROM range(4) r(x)")
-    assert shop.describe("main.shop.sums")["columns"][0]["type"] == "int64"
+    assert shop.describe("main.shop.sums").columns[0].type == "int64"
     assert shop.read("main.shop.sums").to_pylist() == [{"total": 6}]
 
 
 def test_timestamps_with_time_zones_are_stored_as_utc_instants(shop):
     shop.sql("CREATE TABLE main.shop.ts AS SELECT TIMESTAMPTZ '2026-01-01 12:00:00+02' AS t")
-    assert shop.describe("main.shop.ts")["columns"][0]["type"] == "timestamp[us, tz=UTC]"
+    assert shop.describe("main.shop.ts").columns[0].type == "timestamp[us, tz=UTC]"
     assert shop.sql("SELECT hour(t) FROM main.shop.ts").scalar() == 10
     berlin = pa.table({"t": pa.array([0], pa.timestamp("ns", tz="Europe/Berlin"))})
     shop.create_table("main.shop.berlin", data=berlin)
@@ -755,8 +755,8 @@ def test_constraint_errors_are_one_line_naming_the_rows(shop):
 def test_describe_a_view_lists_the_columns_of_its_query(shop):
     shop.create_table("main.shop.o", data=pa.table({"id": [1], "qty": [2]}))
     shop.create_view("main.shop.v", "SELECT id, qty * 2.5::DOUBLE AS weighted FROM main.shop.o")
-    columns = shop.describe("main.shop.v")["columns"]
-    assert [(c["name"], c["type"]) for c in columns] == [("id", "int64"), ("weighted", "double")]
+    columns = shop.describe("main.shop.v").columns
+    assert [(c.name, c.type) for c in columns] == [("id", "int64"), ("weighted", "double")]
     assert shop.sql("DESCRIBE main.shop.v").to_pylist()[1]["column"] == "weighted"
 
 

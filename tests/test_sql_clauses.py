@@ -32,7 +32,7 @@ def ids(lh, name=T):
 
 
 def version(lh, name=T):
-    return lh.describe(name)["version"]
+    return lh.describe(name).version
 
 
 # -- table references: each clause DuckDB takes is carried onto the scan -----------------------------

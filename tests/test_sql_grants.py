@@ -75,7 +75,7 @@ def can(fn) -> bool:
 
 
 def grants_of(lh, on=ORDERS):
-    return sorted((g["principal"], g["privilege"], g["on"]) for g in lh.show_grants(on))
+    return sorted((g.principal, g.privilege, g.on) for g in lh.show_grants(on))
 
 
 def status(result) -> str:
@@ -176,7 +176,7 @@ def test_show_grants_lists_direct_and_inherited_grants_and_filters_by_principal(
             "granted_by": "alice"} in rows
     assert {"principal": "users", "privilege": "USE CATALOG", "on": "main", "inherited": True,
             "granted_by": "alice"} in rows
-    assert rows == alice.show_grants(ORDERS)  # the same implementation as the Python API
+    assert rows == [g.to_dict() for g in alice.show_grants(ORDERS)]  # the same implementation as the Python API
     only = alice.sql(f"SHOW GRANTS analysts ON TABLE {ORDERS}").to_pylist()
     assert {(r["privilege"], r["on"]) for r in only} == {("SELECT", ORDERS), ("USE SCHEMA", "main.shop")}
     assert alice.sql("SHOW GRANTS bob ON SCHEMA main.shop").num_rows == 0

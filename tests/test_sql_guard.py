@@ -98,9 +98,9 @@ def test_file_reading_functions_are_refused(guarded, sql):
     ],
 )
 def test_file_functions_nested_anywhere_are_refused(guarded, sql):
-    v = guarded.describe("main.shop.t")["version"]
+    v = guarded.describe("main.shop.t").version
     refused(guarded, sql, "reads")
-    assert guarded.describe("main.shop.t")["version"] == v
+    assert guarded.describe("main.shop.t").version == v
     assert [s.full_name for s in guarded.list("main.shop")] == ["main.shop.t"]
 
 
@@ -335,10 +335,10 @@ def test_every_thread_gets_a_sandboxed_connection(guarded):
 )
 def test_functions_that_reveal_the_environment_are_refused_for_everyone(guarded, sql):
     # mallory is the lakehouse's first user, an admin: even admins have no need for them here.
-    v = guarded.describe("main.shop.t")["version"]
+    v = guarded.describe("main.shop.t").version
     message = refused(guarded, sql, "is not allowed")
     assert guarded.root not in message
-    assert guarded.describe("main.shop.t")["version"] == v
+    assert guarded.describe("main.shop.t").version == v
     assert [s.full_name for s in guarded.list("main.shop")] == ["main.shop.t"]
     last = guarded.sql("SELECT decision, reason FROM system.access.audit WHERE action = 'sql.refused' "
                        "ORDER BY event_time DESC LIMIT 1")

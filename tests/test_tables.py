@@ -51,10 +51,10 @@ def test_create_from_arrow_schema(shop):
                           primary_key=["order_id"])
     assert (s.kind, s.comment) == ("table", "orders")
     info = shop.describe(T)
-    assert info["version"] == 0 and info["num_rows"] == 0
-    assert info["primary_key"] == ["order_id"]
-    assert info["partition_by"] == ["region"]
-    assert [(c["name"], c["type"], c["nullable"]) for c in info["columns"]] == [
+    assert info.version == 0 and info.num_rows == 0
+    assert info.primary_key == ("order_id",)
+    assert info.partition_by == ("region",)
+    assert [(c.name, c.type, c.nullable) for c in info.columns] == [
         ("order_id", "int64", False), ("region", "string", True), ("qty", "int32", True), ("price", "double", True)]
     assert shop.read(T).schema.names == ["order_id", "region", "qty", "price"]
 
@@ -69,7 +69,7 @@ def test_create_from_pandas(shop):
     assert table.column("order_id").to_pylist() == [1, 2]
     assert table.column("ts").to_pylist()[1] == dt.datetime(2026, 1, 2, 11, 0)
     assert version_of(shop, T) == 1
-    assert [h["operation"] for h in shop.history(T)][:1] == ["CREATE TABLE"]
+    assert [h.operation for h in shop.history(T)][:1] == ["CREATE TABLE"]
 
 
 def test_create_from_polars_with_categorical_and_large_strings(shop):
@@ -487,12 +487,12 @@ def test_history_lists_operations_and_principal(orders):
     orders.write(T, orders_rows((2, "S", 5, 5.0)), mode="merge")
     orders.write(T, orders_rows((9, "S", 5, 5.0)), mode="overwrite")
     history = orders.history(T)
-    assert [h["version"] for h in history] == list(range(version_of(orders, T), -1, -1))
-    ops = [h["operation"] for h in history]
+    assert [h.version for h in history] == list(range(version_of(orders, T), -1, -1))
+    ops = [h.operation for h in history]
     assert ops == ["WRITE overwrite", "WRITE merge", "WRITE append", "ADD CONSTRAINT", "CREATE TABLE"]
-    assert {h["principal"] for h in history} == {"alice"}
-    assert all(isinstance(h["timestamp"], dt.datetime) for h in history)
-    assert history[2]["rows_added"] == 3
+    assert {h.principal for h in history} == {"alice"}
+    assert all(isinstance(h.timestamp, dt.datetime) for h in history)
+    assert history[2].rows_added == 3
     assert len(orders.history(T, limit=2)) == 2
 
 
@@ -546,10 +546,10 @@ def test_optimize_compacts_files_and_keeps_rows(shop):
     shop.create_table("main.shop.t", schema=pa.schema([("id", pa.int64())]))
     for i in range(4):
         shop.write("main.shop.t", {"id": [i]})
-    assert shop.describe("main.shop.t")["num_files"] == 4
+    assert shop.describe("main.shop.t").num_files == 4
     metrics = shop.optimize("main.shop.t")
-    assert metrics["numFilesRemoved"] == 4 and metrics["numFilesAdded"] == 1
-    assert shop.describe("main.shop.t")["num_files"] == 1
+    assert metrics.files_removed == 4 and metrics.files_added == 1
+    assert shop.describe("main.shop.t").num_files == 1
     assert sorted(shop.read("main.shop.t").column("id").to_pylist()) == [0, 1, 2, 3]
     assert shop.read("main.shop.t", version=2).num_rows == 2
 
@@ -563,7 +563,7 @@ def test_optimize_z_order(shop):
         shop.optimize("main.shop.t", zorder_by=["nope"])
     assert version_of(shop, "main.shop.t") == v
     shop.optimize("main.shop.t", zorder_by=["id"])
-    assert shop.describe("main.shop.t")["num_files"] == 1
+    assert shop.describe("main.shop.t").num_files == 1
     assert sorted(shop.read("main.shop.t").column("id").to_pylist()) == [1, 2, 3]
 
 
@@ -573,7 +573,7 @@ def test_vacuum_never_goes_under_seven_days(shop):
     shop.write("main.shop.t", {"id": [2]}, mode="overwrite")
     shop.optimize("main.shop.t")
     assert shop.vacuum("main.shop.t", retention_hours=0, dry_run=True) == []
-    assert shop.vacuum("main.shop.t", retention_hours=0) == []
+    assert shop.vacuum("main.shop.t", retention_hours=0, dry_run=False) == []
     assert shop.read("main.shop.t", version=1).to_pylist() == [{"id": 1}]
     assert shop.read("main.shop.t").to_pylist() == [{"id": 2}]
 
@@ -589,10 +589,10 @@ def test_vacuum_keeps_versions_that_lineage_points_at(shop, monkeypatch):
         shop.write(name, {"id": [2]}, mode="overwrite")
     shop.sql("CREATE TABLE main.shop.derived AS SELECT * FROM main.shop.src@v1")
 
-    assert shop.vacuum("main.shop.src", retention_hours=0) == []
+    assert shop.vacuum("main.shop.src", retention_hours=0, dry_run=False) == []
     assert shop.read("main.shop.src", version=1).to_pylist() == [{"id": 1}]
 
-    removed = shop.vacuum("main.shop.scratch", retention_hours=0)
+    removed = shop.vacuum("main.shop.scratch", retention_hours=0, dry_run=False)
     assert len(removed) == 1
     with pytest.raises(NotFoundError, match="vacuumed"):
         shop.read("main.shop.scratch", version=1)

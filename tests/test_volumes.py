@@ -109,7 +109,7 @@ def test_missing_volume_or_not_a_volume(vol):
 def test_describe_and_drop_a_volume(vol):
     vol.put_file(V, "a.txt", b"x")
     info = vol.describe(V)
-    assert (info["kind"], info["comment"], info["owner"]) == ("volume", "plant pictures", "alice")
+    assert (info.kind, info.comment, info.owner) == ("volume", "plant pictures", "alice")
     vol.drop(V)
     with pytest.raises(NotFoundError):
         vol.get_file(V, "a.txt")

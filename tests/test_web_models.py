@@ -46,7 +46,7 @@ def lake(tmp_path_factory):
     first = _data(60, 1)
     lh.create_table(RAW, data=pa.Table.from_pandas(first, preserve_index=False))
     lh.sql(f"CREATE TABLE {TRAIN} AS SELECT * FROM {RAW}")
-    trained_on = [lh.describe(TRAIN)["version"]]
+    trained_on = [lh.describe(TRAIN).version]
     lh.experiments.create("main.shop.reco_training")
     run = lh.runs.start("main.shop.reco_training", name="baseline")
     lh.runs.log_params(run.run_id, {"C": 0.5, "penalty": "l2"})
@@ -58,7 +58,7 @@ def lake(tmp_path_factory):
                        input_example=X.head(2), run_id=run.run_id, description="The baseline.")
     second = _data(40, 2)
     lh.write(TRAIN, pa.Table.from_pandas(second, preserve_index=False))
-    trained_on.append(lh.describe(TRAIN)["version"])
+    trained_on.append(lh.describe(TRAIN).version)
     both = pd.concat([first, second])
     lh.models.register(LogisticRegression().fit(both[COLUMNS], both["y"]), MODEL, training_set=TRAIN,
                        input_example=X.head(2))
@@ -69,7 +69,7 @@ def lake(tmp_path_factory):
     lh.grant("EXECUTE", on="main.shop.notes", to="ana")
     lh.serving.create_endpoint("reco", model=MODEL, traffic={"champion": 80, "1": 20}, shadow="1")
     try:
-        yield {"lh": lh, "run": run, "X": X, "trained_on": trained_on, "raw": lh.describe(RAW)["version"]}
+        yield {"lh": lh, "run": run, "X": X, "trained_on": trained_on, "raw": lh.describe(RAW).version}
     finally:
         lh.close()
 

@@ -46,6 +46,13 @@ from glashaus.sql.result import Result
 from glashaus.storage.delta import DeltaStore
 from glashaus.storage.layout import Layout
 from glashaus.tables import Commit, FileInfo, TablesService, VolumesService
+from glashaus.tables.results import (
+    ColumnEdge,
+    Description,
+    Grant,
+    HistoryEntry,
+    OptimizeResult,
+)
 from glashaus.tables.service import Mode, SchemaMode
 from glashaus.tracking import Experiments, Runs, TrackingService
 from glashaus.tracking.system_tables import providers as ml_system_tables
@@ -211,10 +218,10 @@ class Lakehouse:
         """Catalogs, the schemas of a catalog, or the objects of a schema."""
         return self.tables.list(self.principal, parent, kind=kind)
 
-    def describe(self, name: str) -> dict[str, Any]:
+    def describe(self, name: str) -> Description:
         """Owner, comment, tags, columns (with comments and tags), keys, constraints, version, size.
 
-        >>> lh.describe("main.shop.orders")["columns"][0]["name"]  # doctest: +SKIP
+        >>> lh.describe("main.shop.orders").columns[0].name  # doctest: +SKIP
         """
         return self.engine.describe(self.principal, name)
 
@@ -282,17 +289,22 @@ class Lakehouse:
         return self.tables.read_batches(self.principal, name, version=version, as_of=as_of, columns=columns,
                                         batch_size=batch_size).reader
 
-    def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, name: str, *, limit: int | None = None) -> list[HistoryEntry]:
         return self.tables.history(self.principal, name, limit=limit)
 
     def restore(self, name: str, *, version: int) -> Commit:
         return self.tables.restore(self.principal, name, version=version)
 
-    def optimize(self, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
+    def optimize(self, name: str, *, zorder_by: list[str] | None = None) -> OptimizeResult:
         return self.tables.optimize(self.principal, name, zorder_by=zorder_by)
 
-    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = False) -> list[str]:
-        """Remove unreferenced files older than the retention (at least 7 days; never a version lineage uses)."""
+    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = True) -> list[str]:
+        """Unreferenced files older than the retention (at least 7 days; never a version lineage uses): listed,
+        and removed only with ``dry_run=False`` (a dry run by default, as in delta-rs, since 0.2).
+
+        >>> lh.vacuum("main.shop.orders")                 # what would go  # doctest: +SKIP
+        >>> lh.vacuum("main.shop.orders", dry_run=False)  # remove them    # doctest: +SKIP
+        """
         return self.tables.vacuum(self.principal, name, retention_hours=retention_hours, dry_run=dry_run)
 
     def changes(self, name: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
@@ -372,9 +384,9 @@ class Lakehouse:
         return self.tables.grant(self.principal, privilege, on=on, to=to)
 
     def revoke(self, privilege: str, *, on: str | None, from_: str) -> bool:
-        return self.tables.revoke(self.principal, privilege, on=on, frm=from_)
+        return self.tables.revoke(self.principal, privilege, on=on, from_=from_)
 
-    def show_grants(self, on: str | None) -> list[dict[str, Any]]:
+    def show_grants(self, on: str | None) -> list[Grant]:
         """Grants on ``on`` and those it inherits (``inherited`` says which)."""
         return self.tables.show_grants(self.principal, on)
 
@@ -425,7 +437,7 @@ class Lakehouse:
         """
         return self.tables.lineage_of(self.principal, name, direction=direction, depth=depth)
 
-    def column_lineage(self, name: str, *, direction: str = "upstream") -> list[dict[str, Any]]:
+    def column_lineage(self, name: str, *, direction: str = "upstream") -> list[ColumnEdge]:
         return self.tables.column_lineage_of(self.principal, name, direction=direction)
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from glashaus.access.audit import request
 from glashaus.access.authorize import Access
 from glashaus.access.directory import PrincipalInfo, TokenInfo
 from glashaus.access.principal import Principal
+from glashaus.deprecation import renamed_keywords
 
 
 class Administration:
@@ -53,12 +54,13 @@ class Administration:
     def list(self, who: Principal, *, kind: str | None = None) -> list[PrincipalInfo]:
         return self.directory.list(kind=kind)
 
+    @renamed_keywords(principal="user")
     def create_token(
-        self, who: Principal, principal: str | None = None, *,
+        self, who: Principal, user: str | None = None, *,
         expires_in: dt.timedelta | None = dt.timedelta(days=90), comment: str | None = None,
     ) -> tuple[str, TokenInfo]:
-        """A token for ``principal`` (default: oneself); for someone else, admins only."""
-        target = (principal or who.name).lower()
+        """A token for ``user`` (default: oneself); for someone else, admins only."""
+        target = (user or who.name).lower()
         with request():
             if target != who.name:
                 self.access.require_admin(who, action="token.create", details={"for": target})
@@ -67,8 +69,9 @@ class Administration:
                                          reason="own token", details={"for": target})
             return self.directory.create_token(target, expires_in=expires_in, comment=comment)
 
-    def list_tokens(self, who: Principal, principal: str | None = None) -> list[TokenInfo]:
-        target = (principal or who.name).lower()
+    @renamed_keywords(principal="user")
+    def list_tokens(self, who: Principal, user: str | None = None) -> list[TokenInfo]:
+        target = (user or who.name).lower()
         if target != who.name:
             self.access.require_admin(who, action="token.list", details={"for": target})
         return self.directory.list_tokens(target)

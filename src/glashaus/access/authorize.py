@@ -32,6 +32,7 @@ from glashaus.access.grants import METASTORE, GrantInfo, Grants
 from glashaus.access.principal import Principal
 from glashaus.access.privileges import check_grantable, check_privilege, use_privilege
 from glashaus.catalog import Catalog, Name, Securable
+from glashaus.deprecation import renamed_keywords
 from glashaus.errors import InvalidArgumentError, PermissionDeniedError
 
 _KIND_SQL = {"catalog": "CATALOG", "schema": "SCHEMA", "table": "TABLE", "view": "VIEW", "volume": "VOLUME",
@@ -173,12 +174,13 @@ class Access:
         target = securable.id if securable is not None else METASTORE
         return self.grants.add(target, to, privilege, granted_by=who.name)
 
-    def revoke(self, who: Principal, privilege: str, securable: Securable | None, frm: str) -> bool:
+    @renamed_keywords(frm="from_")
+    def revoke(self, who: Principal, privilege: str, securable: Securable | None, from_: str) -> bool:
         kind = securable.kind if securable is not None else "metastore"
         privilege = check_grantable(privilege, kind)
-        self._manage(who, securable, action="revoke", details={"privilege": privilege, "from": frm})
+        self._manage(who, securable, action="revoke", details={"privilege": privilege, "from": from_})
         target = securable.id if securable is not None else METASTORE
-        return self.grants.remove(target, frm, privilege)
+        return self.grants.remove(target, from_, privilege)
 
     def show_grants(self, who: Principal, securable: Securable | None) -> list[GrantInfo]:
         """Grants on ``securable`` and those it inherits from its catalog and schema.

@@ -79,9 +79,9 @@ def demo(
             summary.add_column(column, justify="right" if column in ("rows", "version", "size") else "left")
         for layer, name in run.tables:
             info = lh.describe(name)
-            summary.add_row(layer, name, info["kind"], count(info.get("num_rows")),
-                            "—" if info.get("version") is None else str(info["version"]),
-                            human_size(info.get("size_bytes")) if info["kind"] == "table" else "—")
+            summary.add_row(layer, name, info.kind, count(info.num_rows),
+                            "—" if info.version is None else str(info.version),
+                            human_size(info.size_bytes) if info.kind == "table" else "—")
         out.print(summary)
         out.print("[bold]lineage[/] (each node: the version read; in brackets, the operation "
                   "and the version it produced)")

@@ -89,9 +89,9 @@ def grants(
     with open_lakehouse(lakehouse, user, metastore) as lh:
         rows = lh.show_grants(_on(name))
     if principal is not None:
-        rows = [r for r in rows if r["principal"] == principal.lower()]
+        rows = [r for r in rows if r.principal == principal.lower()]
     if format is Format.json:
-        typer.echo(json.dumps(rows, indent=1))
+        typer.echo(json.dumps([r.to_dict() for r in rows], indent=1))
         return
     title = "grants on the metastore" if _on(name) is None else f"grants on {name.lower()}"
     out = console()
@@ -100,8 +100,8 @@ def grants(
         return
     table = listing(title, ("principal", "privilege", "on", "inherited", "granted by"))
     for r in rows:
-        table.add_row(cell(r["principal"]), cell(r["privilege"]), cell(r["on"]),
-                      "yes" if r["inherited"] else "no", cell(r["granted_by"]))
+        table.add_row(cell(r.principal), cell(r.privilege), cell(r.on),
+                      "yes" if r.inherited else "no", cell(r.granted_by))
     out.print(table)
 
 

@@ -67,7 +67,7 @@ def lineage_tree(lh: Lakehouse, name: str, *, direction: str = "upstream", depth
     if kind == "model":
         version = lh.models.get(full).latest_version
     else:
-        version = lh.describe(full).get("version") if kind in ("table", "view") else None
+        version = lh.describe(full).version if kind in ("table", "view") else None
     root = Tree(_node(full, version) + Text(f" ({kind})", style="dim"))
     upstream = direction == "upstream"
     by_node: dict[str, list[Any]] = {}
@@ -101,19 +101,19 @@ def lineage_tree(lh: Lakehouse, name: str, *, direction: str = "upstream", depth
 def column_tree(lh: Lakehouse, name: str, *, direction: str = "upstream") -> Tree:
     """Column-level lineage: each column of ``name`` and the columns it came from (or feeds)."""
     rows = lh.column_lineage(name, direction=direction)
-    full = lh.describe(name)["name"]
+    full = lh.describe(name).name
     root = Tree(Text(f"{full}", style="bold") + Text(f" (columns, {direction})", style="dim"))
     upstream = direction == "upstream"
     branches: dict[str, Tree] = {}
-    for r in sorted(rows, key=lambda r: (r["target_column"], r["source"], r["source_column"]) if upstream
-                    else (r["source_column"], r["target"], r["target_column"])):
-        mine = r["target_column"] if upstream else r["source_column"]
+    for r in sorted(rows, key=lambda r: (r.target_column, r.source, r.source_column) if upstream
+                    else (r.source_column, r.target, r.target_column)):
+        mine = r.target_column if upstream else r.source_column
         if mine not in branches:
             branches[mine] = root.add(Text(mine, style="bold"))
         if upstream:
-            label = f"{r['source']}.{r['source_column']}" + _at(r["source_version"])
+            label = f"{r.source}.{r.source_column}" + _at(r.source_version)
         else:
-            label = f"{r['target']}.{r['target_column']}" + _at(r["target_version"])
+            label = f"{r.target}.{r.target_column}" + _at(r.target_version)
         branches[mine].add(Text(label))
     if not rows:
         root.add(Text(f"no {direction} column lineage recorded", style="dim italic"))

@@ -29,6 +29,7 @@ from glashaus.cli.common import (
     open_lakehouse,
     timestamp,
 )
+from glashaus.tables.results import Description, HistoryEntry
 
 app = typer.Typer(help="List, describe and inspect the history of tables.", no_args_is_help=True)
 
@@ -74,7 +75,7 @@ def show(
     console().print(render_description(info))
 
 
-def render_description(info: dict[str, Any]) -> Group:
+def render_description(info: Description) -> Group:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
@@ -83,32 +84,32 @@ def render_description(info: dict[str, Any]) -> Group:
         if value not in (None, "", [], {}):
             facts.add_row(label, value if isinstance(value, Text) else Text(str(value)))
 
-    fact("comment", info.get("comment"))
-    fact("owner", info.get("owner"))
-    fact("created", f"{timestamp(info.get('created_at'))} by {info.get('created_by')}")
-    fact("tags", _tags(info.get("tags")))
-    if info["kind"] == "table":
-        fact("primary key", ", ".join(info.get("primary_key") or []))
-        fact("partitioned by", ", ".join(info.get("partition_by") or []))
-        fact("constraints", "\n".join(f"{k}: {v}" for k, v in (info.get("constraints") or {}).items()))
-        fact("version", info.get("version"))
-        fact("rows", count(info.get("num_rows")))
-        fact("size", f"{human_size(info.get('size_bytes'))} in {count(info.get('num_files'))} file(s)")
-    fact("properties", _tags(info.get("properties")))
-    fact("location", info.get("location"))
-    parts: list[Any] = [Panel(facts, title=f"[bold]{escape(info['name'])}[/] ({info['kind']})", title_align="left",
+    fact("comment", info.comment)
+    fact("owner", info.owner)
+    fact("created", f"{timestamp(info.created_at)} by {info.created_by}")
+    fact("tags", _tags(info.tags))
+    if info.kind == "table":
+        fact("primary key", ", ".join(info.primary_key or []))
+        fact("partitioned by", ", ".join(info.partition_by or []))
+        fact("constraints", "\n".join(f"{k}: {v}" for k, v in (info.constraints or {}).items()))
+        fact("version", info.version)
+        fact("rows", count(info.num_rows))
+        fact("size", f"{human_size(info.size_bytes)} in {count(info.num_files)} file(s)")
+    fact("properties", _tags(info.properties))
+    fact("location", info.location)
+    parts: list[Any] = [Panel(facts, title=f"[bold]{escape(info.name)}[/] ({info.kind})", title_align="left",
                          expand=False)]
-    columns = info.get("columns") or []
+    columns = info.columns or ()
     if columns:
         table = Table(title="columns", title_justify="left", header_style="bold")
         for column in ("#", "column", "type", "nullable", "comment", "tags"):
             table.add_column(column, overflow="fold", justify="right" if column == "#" else "left")
         for i, c in enumerate(columns, 1):
-            table.add_row(str(i), cell(c["name"]), cell(c["type"]), "yes" if c["nullable"] else "no",
-                          cell(c.get("comment") or ""), cell(_tags(c.get("tags"))))
+            table.add_row(str(i), cell(c.name), cell(c.type), "yes" if c.nullable else "no",
+                          cell(c.comment or ""), cell(_tags(c.tags)))
         parts.append(table)
-    if info.get("sql"):
-        parts.append(Panel(Syntax(info["sql"], "sql", word_wrap=True), title="view SQL", title_align="left",
+    if info.sql:
+        parts.append(Panel(Syntax(info.sql, "sql", word_wrap=True), title="view SQL", title_align="left",
                            expand=False))
     return Group(*parts)
 
@@ -128,8 +129,8 @@ def history(
     for column in ("version", "time", "operation", "user", "rows"):
         table.add_column(column, justify="right" if column == "version" else "left", overflow="fold")
     for c in commits:
-        table.add_row(str(c["version"]), timestamp(c["timestamp"]), cell(c["operation"]),
-                      cell(c["principal"] or ""), _changes(c))
+        table.add_row(str(c.version), timestamp(c.timestamp), cell(c.operation),
+                      cell(c.principal or ""), _changes(c))
     console().print(table)
 
 
@@ -137,9 +138,9 @@ def _tags(tags: dict[str, str] | None) -> str:
     return ", ".join(f"{k}={v}" if v else k for k, v in sorted((tags or {}).items()))
 
 
-def _changes(commit: dict[str, Any]) -> str:
+def _changes(commit: HistoryEntry) -> str:
     """What a commit did to rows, from Delta's operation metrics: '+3', '~1', '-2'."""
-    m = commit.get("metrics") or {}
+    m = commit.metrics or {}
     added = m.get("num_target_rows_inserted", m.get("num_added_rows"))
     updated = m.get("num_target_rows_updated", m.get("num_updated_rows"))
     deleted = m.get("num_target_rows_deleted", m.get("num_deleted_rows"))

@@ -9,7 +9,8 @@ request's arguments and is the OpenAPI's request schema; :func:`adapter` gives t
 - integers are 64-bit, floats finite, strings and booleans strict (no ``"1"`` for 1);
 - a datetime is an ISO string, a timedelta seconds, bytes and a ``pyarrow.Schema``
   base64 (the schema as an Arrow IPC message), a ``Name`` its dotted string;
-- a dataclass is an object of its fields (each by its own hint);
+- a dataclass is an object of its fields (each by its own hint), but a result that was a dict
+  (:class:`~glashaus.deprecation.DictShaped`: ``lh.describe``, ``lh.history``, ...) is that dict;
 - where the hint says ``Any`` (e.g. the values of a history entry) non-JSON values carry a
   tag (``{"$datetime": "..."}``, ``{"$arrow": base64 IPC}``, ...) so that the remote
   client gets back exactly what an embedded call returns.
@@ -51,6 +52,7 @@ from pydantic_core import PydanticSerializationError
 from typing_extensions import NotRequired, Required, TypedDict
 
 from glashaus.catalog.names import INT64_MAX, INT64_MIN, Name
+from glashaus.deprecation import DictShaped
 from glashaus.errors import InvalidArgumentError
 from glashaus.frames import to_arrow
 from glashaus.server import wire
@@ -88,6 +90,8 @@ def encode_any(value: Any) -> Any:
         return {"$schema": base64.b64encode(value.serialize().to_pybytes()).decode()}
     if isinstance(value, pa.Table | pa.RecordBatch) or _is_frame(value):
         return {"$arrow": base64.b64encode(wire.ipc_bytes(to_arrow(value))).decode()}
+    if isinstance(value, DictShaped):
+        return encode_any(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dump(value, type(value))
     if isinstance(value, dict):
@@ -242,9 +246,18 @@ def wire_type(hint: Any) -> Any:
         return tuple[tuple(wire_type(a) for a in args)] if args else tuple[ANY, ...]  # type: ignore[misc]
     if origin is dict or hint is dict:
         return dict[str, wire_type(args[1]) if len(args) == 2 else ANY]  # type: ignore[misc]
+    if isinstance(hint, type) and issubclass(hint, DictShaped):
+        return _dict_shaped(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass(hint)
     return ANY
+
+
+def _dict_shaped(cls: type[DictShaped]) -> Any:
+    """A result that was a dict travels as that dict (``to_dict()``, values tagged as under ``Any``), so its
+    JSON stays what it was; the client reads it back with the class's ``from_dict``."""
+    return _plain(cls, cls.from_dict, lambda v: encode_any(v.to_dict()),  # type: ignore[attr-defined]
+                  {"type": "object", "additionalProperties": {}, "description": inspect.getdoc(cls) or cls.__name__})
 
 
 def _dataclass(cls: type) -> Any:

@@ -39,6 +39,7 @@ from glashaus.sql.result import Result
 from glashaus.sql.sandbox import Sandbox
 from glashaus.sql.statements import ShowObjects
 from glashaus.sql.tokenreader import name_parts
+from glashaus.tables.results import Column, Description
 from glashaus.tables.service import TablesService
 
 _UNGOVERNED = (exp.Copy, exp.Attach, exp.Detach, exp.Install, exp.Pragma, exp.Set, exp.Use, exp.Export)
@@ -256,26 +257,27 @@ class SqlEngine:
             )
         return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)")
 
-    def describe(self, who: Principal, name: str) -> dict[str, Any]:
+    def describe(self, who: Principal, name: str) -> Description:
         """The tables service's description, plus the columns of a view (from its query)."""
         info = self.tables.describe(who, name)
-        if info["kind"] == "view":
-            probe = exp.select("*").from_(exp.to_table(info["name"])).limit(0)
+        if info.kind == "view":
+            probe = exp.select("*").from_(exp.to_table(info.name)).limit(0)
             schema = self._run(Resolver(self.tables, who, action="view.describe").resolve(probe)).schema
-            info["columns"] = [{"name": f.name, "type": str(f.type), "nullable": f.nullable,
-                                "comment": info.get("column_comments", {}).get(f.name), "tags": {}}
-                               for f in schema]
+            comments = info.column_comments or {}
+            info = dataclasses.replace(info, columns=tuple(
+                Column(name=f.name, type=str(f.type), nullable=f.nullable, comment=comments.get(f.name))
+                for f in schema))
         return info
 
     def _describe(self, who: Principal, statement: exp.Describe) -> Result:
-        columns = self.describe(who, target(statement.this)).get("columns") or []
+        columns = self.describe(who, target(statement.this)).columns or ()
         return Result(
             pa.table(
                 {
-                    "column": [c["name"] for c in columns],
-                    "type": [c["type"] for c in columns],
-                    "nullable": [c["nullable"] for c in columns],
-                    "comment": [c["comment"] for c in columns],
+                    "column": [c.name for c in columns],
+                    "type": [c.type for c in columns],
+                    "nullable": [c.nullable for c in columns],
+                    "comment": [c.comment for c in columns],
                 }
             ),
             statement="DESCRIBE",

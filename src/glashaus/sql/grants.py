@@ -209,8 +209,8 @@ def execute(tables: TablesService, who: Principal, statement: GrantStatement) ->
         if statement.principal is not None and not tables.access.directory.exists(statement.principal):
             raise NotFoundError(f"principal {statement.principal!r} does not exist; SHOW GRANTS ON ... alone "
                                 "lists every principal's grants.")
-        rows = [r for r in tables.show_grants(who, on)
-                if statement.principal is None or r["principal"] == statement.principal]
+        rows = [r.to_dict() for r in tables.show_grants(who, on)
+                if statement.principal is None or r.principal == statement.principal]
         return Result(pa.Table.from_pylist(rows, schema=_SHOW_SCHEMA), statement="SHOW GRANTS")
     if statement.verb == "OWNER":
         s = tables.set_owner(who, on, statement.principal)  # type: ignore[arg-type]
@@ -222,7 +222,7 @@ def execute(tables: TablesService, who: Principal, statement: GrantStatement) ->
         if statement.verb == "GRANT":
             done = tables.grant(who, privilege, on=on, to=statement.principal)
         else:
-            done = tables.revoke(who, privilege, on=on, frm=statement.principal)
+            done = tables.revoke(who, privilege, on=on, from_=statement.principal)
         (changed if done else unchanged).append(privilege)
     if statement.verb == "GRANT":
         message = f"granted {', '.join(changed)} on {statement.target} to {statement.principal}" if changed else ""

@@ -397,9 +397,10 @@ class DeltaStore:
         return handle.optimize.compact(commit_properties=_props(by))
 
     def vacuum(
-        self, location: str, *, grant: RewriteGrant, retention_hours: int, dry_run: bool = False
+        self, location: str, *, grant: RewriteGrant, retention_hours: int, dry_run: bool = True
     ) -> list[str]:
-        """Delete files no version younger than the retention needs (old versions become unreadable)."""
+        """Files no version younger than the retention needs; deleted with ``dry_run=False`` (old versions
+        become unreadable)."""
         by = self.rewrites.check(grant, location=location, kind="vacuum")
         if not 0 <= retention_hours <= MAX_RETENTION_HOURS:
             raise InvalidArgumentError(

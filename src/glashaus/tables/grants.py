@@ -10,11 +10,11 @@ True
 
 from __future__ import annotations
 
-from typing import Any
-
 from glashaus.access import Access, Principal, request
 from glashaus.access.guard import Guard, refuse_system
 from glashaus.catalog import Catalog, Securable, parse_name
+from glashaus.deprecation import renamed_keywords
+from glashaus.tables.results import Grant
 
 
 class Permissions:
@@ -35,11 +35,13 @@ class Permissions:
         with request():
             return self.access.grant(who, privilege, self._target(who, on), to)
 
-    def revoke(self, who: Principal, privilege: str, *, on: str | None, frm: str) -> bool:
+    @renamed_keywords(frm="from_")
+    def revoke(self, who: Principal, privilege: str, *, on: str | None, from_: str) -> bool:
+        """Revoke a privilege on a securable (``on=None``: the metastore) from a user or group."""
         with request():
-            return self.access.revoke(who, privilege, self._target(who, on), frm)
+            return self.access.revoke(who, privilege, self._target(who, on), from_)
 
-    def show_grants(self, who: Principal, on: str | None) -> list[dict[str, Any]]:
+    def show_grants(self, who: Principal, on: str | None) -> list[Grant]:
         """Grants on a securable and those it inherits, with where each comes from.
 
         Managers (admins, owners, MANAGE holders) see every grant, others their own.
@@ -50,8 +52,8 @@ class Permissions:
             if target is not None:
                 names = {c.id: c.full_name for c in [target, *self.catalog.containers(target.name)]}
             return [
-                {"principal": g.principal, "privilege": g.privilege, "on": names.get(g.securable_id, "METASTORE"),
-                 "inherited": target is not None and g.securable_id != target.id, "granted_by": g.granted_by}
+                Grant(principal=g.principal, privilege=g.privilege, on=names.get(g.securable_id, "METASTORE"),
+                          inherited=target is not None and g.securable_id != target.id, granted_by=g.granted_by)
                 for g in self.access.show_grants(who, target)
             ]
 

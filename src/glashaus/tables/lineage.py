@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 from glashaus.access import Access, Principal, request
 from glashaus.access.guard import Check, Guard
@@ -24,6 +23,7 @@ from glashaus.lineage import Edge, LineageStore, Source
 from glashaus.storage.delta import DeltaStore
 from glashaus.tables.checks import location
 from glashaus.tables.containers import GET
+from glashaus.tables.results import ColumnEdge
 
 #: What lineage shows in place of a table or view the caller may not read.
 RESTRICTED = "(restricted)"
@@ -63,7 +63,7 @@ class LineageViews:
                 ))
             return edges
 
-    def column_lineage_of(self, who: Principal, name: str, *, direction: str = "upstream") -> list[dict[str, Any]]:
+    def column_lineage_of(self, who: Principal, name: str, *, direction: str = "upstream") -> list[ColumnEdge]:
         with request():
             securable = self._node(who, name)
             visible = self._visibility(who)
@@ -72,7 +72,7 @@ class LineageViews:
                 for side in ("source", "target"):
                     if not visible(row[side]):
                         row = {**row, side: RESTRICTED, f"{side}_column": RESTRICTED, f"{side}_version": None}
-                rows.append(row)
+                rows.append(ColumnEdge(**row))
             return rows
 
     def current_source(self, who: Principal, name: str) -> Source:

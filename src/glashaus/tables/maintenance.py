@@ -4,20 +4,20 @@ Each rewrites the table's files (or makes another version current) and needs MOD
 asks the store's rewrite gate, so a writer whose view is filtered or masked may do none.
 Vacuum keeps every version a recorded lineage edge read.
 
->>> svc.vacuum(alice, "main.shop.orders", dry_run=True)   # nothing old enough to remove yet
+>>> svc.vacuum(alice, "main.shop.orders")   # a dry run unless dry_run=False: nothing old enough yet
 []
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from glashaus.access import Principal
 from glashaus.access.guard import Check, Guard
 from glashaus.lineage import LineageStore
 from glashaus.storage.delta import DeltaStore
 from glashaus.tables.checks import location
+from glashaus.tables.results import OptimizeResult
 from glashaus.tables.writes import Commit
 
 #: Vacuum never removes files younger than this, whatever is asked.
@@ -44,17 +44,19 @@ class Maintenance:
             new = self.store.restore(location(securable), grant=grant, version=version, table_name=full)
             return Commit(full, new, f"RESTORE to {version}")
 
-    def optimize(self, who: Principal, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
+    def optimize(self, who: Principal, name: str, *, zorder_by: list[str] | None = None) -> OptimizeResult:
         """Compact the table's small files (``zorder_by``: cluster them by these columns); rows stay as they are."""
         with self.guard.require(who, OPTIMIZE, name) as allowed:
             operation = "OPTIMIZE" + (f" ZORDER BY {', '.join(zorder_by)}" if zorder_by else "")
             grant = self.store.rewrites.admit(who, allowed.found, kind="optimize", operation=operation)
-            return self.store.optimize(location(allowed.found), grant=grant, zorder_by=zorder_by)
+            return OptimizeResult.from_dict(self.store.optimize(location(allowed.found), grant=grant,
+                                                                zorder_by=zorder_by))
 
     def vacuum(
-        self, who: Principal, name: str, *, retention_hours: int | None = None, dry_run: bool = False
+        self, who: Principal, name: str, *, retention_hours: int | None = None, dry_run: bool = True
     ) -> list[str]:
-        """Remove data files no longer needed, keeping every version lineage points at.
+        """The data files no longer needed, keeping every version lineage points at; removed only with
+        ``dry_run=False`` (a dry run by default, as in delta-rs: a vacuum cannot be undone).
 
         Retention is at least :data:`MIN_RETENTION_HOURS` and is stretched so that the
         oldest version any recorded write read stays readable.

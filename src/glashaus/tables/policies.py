@@ -34,6 +34,7 @@ from glashaus.access.guard import Check, Guard, refuse_system
 from glashaus.access.policies import HIDDEN, Policies, ReadPolicy, TagPolicy, policy_select
 from glashaus.catalog import Securable
 from glashaus.catalog.names import validate_part
+from glashaus.deprecation import renamed_keywords
 from glashaus.errors import PermissionDeniedError
 from glashaus.storage.delta import DeltaStore, arrow_schema
 from glashaus.tables.checks import location
@@ -56,15 +57,17 @@ class PolicyRules:
 
     # -- defining -------------------------------------------------------------------------
 
-    def set_row_filter(self, who: Principal, name: str, expression: str | None) -> Securable:
+    @renamed_keywords(name="table")
+    def set_row_filter(self, who: Principal, table: str, expression: str | None) -> Securable:
         """Bind a boolean SQL expression to a table (None removes it); needs MANAGE."""
-        with self.guard.require(who, ROW_FILTER, name, details={"expression": expression}) as allowed:
+        with self.guard.require(who, ROW_FILTER, table, details={"expression": expression}) as allowed:
             columns = arrow_schema(self.store.table(location(allowed.found))).names
             return allowed.shown(self.policies.set_row_filter(allowed.found, expression, columns=columns))
 
-    def set_column_mask(self, who: Principal, name: str, column: str, expression: str | None) -> Securable:
+    @renamed_keywords(name="table")
+    def set_column_mask(self, who: Principal, table: str, column: str, expression: str | None) -> Securable:
         """Bind a mask expression to a column (None removes it); needs MANAGE."""
-        with self.guard.require(who, COLUMN_MASK, name,
+        with self.guard.require(who, COLUMN_MASK, table,
                                 details={"column": column, "expression": expression}) as allowed:
             columns = arrow_schema(self.store.table(location(allowed.found))).names
             return allowed.shown(self.policies.set_column_mask(allowed.found, column, expression, columns=columns))

@@ -29,6 +29,7 @@ from glashaus.errors import InvalidArgumentError
 from glashaus.storage.delta import DeltaStore, arrow_schema, constraints_of
 from glashaus.tables.checks import location as _location
 from glashaus.tables.policies import PolicyRules
+from glashaus.tables.results import Column, Description, HistoryEntry
 
 READ = Check("SELECT", "table.read", kinds=("table",), versions=True)
 VERSION = Check("SELECT", "table.version", kinds=("table",))
@@ -187,7 +188,7 @@ class TableReads:
         with self.guard.require(who, VERSION, name) as allowed:
             return self.store.table(_location(allowed.found)).version()
 
-    def history(self, who: Principal, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, who: Principal, name: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """Commits newest first: version, time, operation, who, metrics."""
         with self.guard.require(who, HISTORY, name) as allowed:
             securable = allowed.found
@@ -200,62 +201,49 @@ class TableReads:
                 operation, delta_operation = info.get("glashaus.operation"), entry.get("operation") or ""
                 if operation and delta_operation.startswith(operation + " "):
                     operation = delta_operation  # VACUUM START and VACUUM END say more than VACUUM twice
-                rows.append(
-                    {
-                        "version": entry.get("version"),
-                        "timestamp": dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC),
-                        "operation": operation or delta_operation or None,
-                        "principal": info.get("glashaus.principal"),
-                        "rows_added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
-                        "metrics": metrics,
-                    }
-                )
+                rows.append(HistoryEntry(
+                    version=entry["version"],
+                    timestamp=dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC),
+                    operation=operation or delta_operation or None,
+                    principal=info.get("glashaus.principal"),
+                    rows_added=metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
+                    metrics=metrics,
+                ))
             return rows
 
-    def describe(self, who: Principal, name: str) -> dict[str, Any]:
+    def describe(self, who: Principal, name: str) -> Description:
         """Everything known about a table or view: columns, keys, constraints, version, size."""
         with self.guard.require(who, DESCRIBE, name) as allowed:
             securable = allowed.found
-            info: dict[str, Any] = {
-                "name": allowed.name.full,
-                "kind": securable.kind,
-                "owner": securable.owner,
-                "comment": securable.comment,
-                "tags": securable.tags,
-                "properties": securable.properties,
-                "created_at": securable.created_at,
-                "created_by": securable.created_by,
-                "location": allowed.shown().storage_location,
-            }
+            common = Description(
+                name=allowed.name.full, kind=securable.kind, owner=securable.owner, comment=securable.comment,
+                tags=securable.tags, properties=securable.properties, created_at=securable.created_at,
+                created_by=securable.created_by, location=allowed.shown().storage_location,
+            )
             if securable.kind == "view":
-                info["sql"] = securable.spec.get("sql")
-                info["column_comments"] = securable.column_comments
+                return dataclasses.replace(common, sql=securable.spec.get("sql"),
+                                           column_comments=securable.column_comments)
             if securable.kind != "table":
-                return info
+                return common
             handle = self.store.table(_location(securable))
             adds = handle.get_add_actions(flatten=True)
             # Counts and sizes of the whole table would tell a filtered reader about the rows hidden from them.
             restricted = self.policies.restricted(who, securable)
-            info.update(
+            return dataclasses.replace(
+                common,
                 version=handle.version(),
-                primary_key=securable.spec.get("primary_key", []),
-                partition_by=handle.metadata().partition_columns,
+                primary_key=tuple(securable.spec.get("primary_key", [])),
+                partition_by=tuple(handle.metadata().partition_columns),
                 constraints=constraints_of(handle),
                 num_files=None if restricted else adds.num_rows,
                 size_bytes=None if restricted else sum(adds["size_bytes"].to_pylist()) if adds.num_rows else 0,
                 num_rows=None if restricted else sum(v or 0 for v in adds["num_records"].to_pylist()) if adds.num_rows else 0,
-                columns=[
-                    {
-                        "name": f.name,
-                        "type": str(f.type),
-                        "nullable": f.nullable,
-                        "comment": securable.column_comments.get(f.name),
-                        "tags": securable.column_tags.get(f.name, {}),
-                    }
+                columns=tuple(
+                    Column(name=f.name, type=str(f.type), nullable=f.nullable,
+                           comment=securable.column_comments.get(f.name), tags=securable.column_tags.get(f.name, {}))
                     for f in arrow_schema(handle)
-                ],
+                ),
             )
-            return info
 
     def schema(self, who: Principal, name: str | Name) -> pa.Schema:
         with self.guard.require(who, SCHEMA, name) as allowed:

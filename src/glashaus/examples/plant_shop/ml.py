@@ -105,7 +105,7 @@ def train_and_serve(lh: Any, *, requests: int = 200, say: Callable[[str], None] 
     X = data[[*NUMERIC, *CATEGORICAL]].astype({c: "float64" for c in NUMERIC})  # counts may be missing later
     y = data["favourite_category"]
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=7)
-    features_version = lh.describe(FEATURES_TABLE)["version"]
+    features_version = lh.describe(FEATURES_TABLE).version
     token = lh.create_token(lh.user, expires_in=3600, comment="plant-shop demo (MLflow client)")
     app = create_app(lh)
     with ServerThread(app) as server, mlflow_client_env(server.url, token):
