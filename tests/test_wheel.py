@@ -86,9 +86,9 @@ def test_glashaus_demo_runs_from_the_installed_wheel_in_an_empty_folder(wheel, v
     # what the venv imports: the package, the CLI and the demo all from the venv, none from the checkout
     probe = subprocess.run(
         [str(venv_python), "-c",
-         "import json, sys, glashaus.cli.main, glashaus.examples.plant_shop.ml, glashaus.examples.plant_shop.pipeline\n"
+         ("import json, sys, glashaus.cli.main, glashaus.examples.plant_shop.ml, glashaus.examples.plant_shop.pipeline\n"
          "print(json.dumps({'files': {n: getattr(m, '__file__', None) for n, m in sys.modules.items()"
-         " if n.startswith('glashaus')}, 'path': sys.path}))"],
+         " if n.startswith('glashaus')}, 'path': sys.path}))")],
         cwd=work, capture_output=True, text=True, timeout=300, env=env)
     assert probe.returncode == 0, probe.stderr[-3000:]
     imported = json.loads(probe.stdout)

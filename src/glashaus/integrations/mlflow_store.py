@@ -51,8 +51,7 @@ def open_lakehouse(uri: str) -> Lakehouse:
                               "e.g. glashaus:./lakehouse", error_code=databricks_pb2.INVALID_PARAMETER_VALUE)
     rest = uri[len(SCHEME) + 1:]
     path, _, query = rest.partition("?")
-    if path.startswith("//"):
-        path = path[2:]
+    path = path.removeprefix("//")
     options = dict(urllib.parse.parse_qsl(query))
     if not path:
         raise MlflowException(f"the tracking URI {uri!r} names no lakehouse: glashaus:<path>",
@@ -71,7 +70,7 @@ def mlflow_errors() -> Iterator[None]:
     try:
         yield
     except GlashausError as exc:
-        code = exc.code if exc.code in databricks_pb2.ErrorCode.keys() else "INVALID_PARAMETER_VALUE"
+        code = exc.code if exc.code in databricks_pb2.ErrorCode else "INVALID_PARAMETER_VALUE"
         raise MlflowException(str(exc), error_code=databricks_pb2.ErrorCode.Value(code)) from None
 
 

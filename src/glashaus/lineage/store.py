@@ -102,7 +102,7 @@ class LineageStore:
                 ],
             )
 
-    def _table(self, which) -> pa.Table:  # noqa: ANN001
+    def _table(self, which) -> pa.Table:
         location = self.system._ensure_table(which)
         return self.system.store.read(location)
 

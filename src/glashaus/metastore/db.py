@@ -30,7 +30,7 @@ def _alembic_config(engine: sa.Engine) -> Config:
     return cfg
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
     # WAL lets readers run beside one writer; busy_timeout makes a second process wait
     # for the write lock instead of failing at once.

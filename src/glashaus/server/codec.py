@@ -31,7 +31,7 @@ import functools
 import inspect
 import types
 import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 import pyarrow as pa
 from pydantic import (
@@ -48,7 +48,7 @@ from pydantic import (
     WrapSerializer,
 )
 from pydantic_core import PydanticSerializationError
-from typing_extensions import NotRequired, Required, TypedDict
+from typing_extensions import TypedDict
 
 from glashaus.catalog.names import INT64_MAX, INT64_MIN, Name
 from glashaus.errors import InvalidArgumentError
@@ -199,7 +199,7 @@ NAME = _plain(Name, _name, str, {"type": "string", "description": "a dotted name
 SCHEMA = _plain(pa.Schema, lambda v: pa.ipc.read_schema(pa.py_buffer(_base64(v))),
                 lambda s: _b64(s.serialize().to_pybytes()),
                 {"type": "string", "format": "byte", "description": "an Arrow IPC schema message, base64"})
-TABLE = _plain(pa.Table, lambda v: _read_ipc(_base64(v)), lambda t: encode_any(t),
+TABLE = _plain(pa.Table, lambda v: _read_ipc(_base64(v)), encode_any,
                {"type": "string", "format": "byte", "description": "an Arrow IPC stream, base64"})
 
 _SIMPLE: dict[Any, Any] = {
@@ -225,7 +225,7 @@ def wire_type(hint: Any) -> Any:
         return _SIMPLE[hint]
     members = _members(hint)
     if members is not None:
-        union = typing.Union[tuple(wire_type(m) for m in members)]
+        union = typing.Union[tuple(wire_type(m) for m in members)]  # noqa: UP007 - built at run time from a tuple
         if len([m for m in members if m is not type(None)]) < 2:
             return union  # X | None
         return Annotated[union, Field(union_mode="left_to_right")]  # tried in order, as written: datetime before str

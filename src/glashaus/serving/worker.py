@@ -176,7 +176,7 @@ def answer(model: Any, payloads: list[Payload]) -> list[dict[str, Any]]:
         else:
             try:
                 parts: list[str] = []
-                sink = type("Sink", (), {"write": lambda _self, text: parts.append(text)})()
+                sink = type("Sink", (), {"write": lambda _self, text, parts=parts: parts.append(text)})()
                 scoring_server.predictions_to_json(result, sink)
                 out.append({"body": "".join(parts)})
             except Exception as exc:  # noqa: BLE001 - a model answering something JSON cannot hold

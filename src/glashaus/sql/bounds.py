@@ -95,7 +95,7 @@ def _bounded(node: exp.Func) -> bool:
         return not isinstance(node.parent, exp.Table)  # FROM range(n) streams its rows
     if isinstance(node, tuple(_SLOTS)):
         return True
-    return isinstance(node, exp.Anonymous) and function_name(node) in {*_BYTES, *_ELEMENTS, "printf"} \
+    return (isinstance(node, exp.Anonymous) and function_name(node) in {*_BYTES, *_ELEMENTS, "printf"}) \
         or function_name(node) == "format"
 
 

@@ -39,7 +39,7 @@ _UNGOVERNED = frozenset({"COPY", "ATTACH", "DETACH", "INSTALL", "LOAD", "EXPORT"
 # Kept as a regex on purpose: it runs only when sqlglot's tokenizer cannot read the text at all,
 # so that an attempt like "COPY t TO '/x" (unclosed quote) is still refused and audited as one.
 _UNGOVERNED_START = re.compile(r"^\s*(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMPORT|PRAGMA|SET|RESET|CALL|"
-                               r"CHECKPOINT|VACUUM|USE)\b", re.I)
+                               r"CHECKPOINT|VACUUM|USE)\b", re.IGNORECASE)
 
 
 class Glashaus(DuckDB):

@@ -216,7 +216,7 @@ class SqlEngine:
             raise SqlError(f"CREATE {kind} is not supported; use CATALOG, SCHEMA, TABLE, VIEW or VOLUME.")
         if isinstance(into, exp.Schema):
             name = target(into.this)
-            schema, not_null, checks, primary_key = table_definition(into)
+            schema, _not_null, checks, primary_key = table_definition(into)
             s = self.tables.create_table(
                 who, name, schema=schema, primary_key=primary_key, constraints=checks,
                 partition_by=partitioned_by(statement), comment=comment, if_not_exists=exists, replace=replace,
@@ -405,10 +405,8 @@ class SqlEngine:
                 "MERGE ... ON must compare columns with plain operators (e.g. t.id = s.id); "
                 "move computed keys into the USING subquery."
             )
-        clauses = []
         whens = statement.args.get("whens")
-        for when in (whens.expressions if whens is not None else []):
-            clauses.append(merge_clause(when, qualifiers))
+        clauses = [merge_clause(when, qualifiers) for when in (whens.expressions if whens is not None else [])]
 
         def build(merger: Any) -> Any:
             for method, kwargs in clauses:
@@ -470,4 +468,4 @@ def _alias_map(table: exp.Table) -> dict[str, str]:
     names = {table.name.lower()}
     if table.alias:
         names.add(table.alias.lower())
-    return {n: "" for n in names}
+    return dict.fromkeys(names, "")

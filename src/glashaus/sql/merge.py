@@ -53,7 +53,7 @@ def merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict[
             raise SqlError(f"MERGE condition {condition.sql(DIALECT)!r} is too complex; use plain comparisons.")
         kwargs["predicate"] = translated
     then = when.args.get("then")
-    if isinstance(then, exp.Var) and then.name.upper() == "DELETE" or (
+    if (isinstance(then, exp.Var) and then.name.upper() == "DELETE") or (
         isinstance(then, exp.Delete)
     ):
         if not matched and not by_source:

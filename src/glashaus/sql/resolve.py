@@ -220,7 +220,7 @@ def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:
     alias = table.args.get("alias")
     if alias is not None and isinstance(alias.this, exp.Placeholder | exp.Parameter):
         text = alias.this.name if isinstance(alias.this, exp.Placeholder) else alias.this.this.name
-        match = re.fullmatch(r"v(\d+)", text or "", re.I)
+        match = re.fullmatch(r"v(\d+)", text or "", re.IGNORECASE)
         if not match:
             raise SqlError(f"unknown table suffix '@{text}': use '@v<N>' for a version, e.g. orders@v3.")
         table.set("alias", None)

@@ -23,8 +23,6 @@ from glashaus.catalog.rows import SecurableRow
 from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.tracking import records, rules
 from glashaus.tracking.entities import LOGGED_MODEL_STATUSES, LoggedModel, Page
-from glashaus.tracking.rules import mlflow_rules
-from glashaus.tracking.run_names import memorable_name
 from glashaus.tracking.rows import (
     ExperimentRow,
     LoggedModelParamRow,
@@ -32,6 +30,8 @@ from glashaus.tracking.rows import (
     LoggedModelTagRow,
     RunRow,
 )
+from glashaus.tracking.rules import mlflow_rules
+from glashaus.tracking.run_names import memorable_name
 
 if TYPE_CHECKING:
     from glashaus.tracking.service import TrackingService

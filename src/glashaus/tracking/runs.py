@@ -37,8 +37,6 @@ from glashaus.tracking.entities import (
     ViewType,
 )
 from glashaus.tracking.records import now_ms
-from glashaus.tracking.run_names import memorable_name
-from glashaus.tracking.search import run_query
 from glashaus.tracking.rows import (
     DatasetRow,
     MetricRow,
@@ -47,6 +45,8 @@ from glashaus.tracking.rows import (
     RunRow,
     RunTagRow,
 )
+from glashaus.tracking.run_names import memorable_name
+from glashaus.tracking.search import run_query
 
 if TYPE_CHECKING:
     from glashaus.tracking.service import TrackingService

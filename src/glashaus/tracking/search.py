@@ -27,8 +27,8 @@ from sqlalchemy.orm import aliased
 
 from glashaus.catalog.names import check_int64
 from glashaus.errors import InvalidArgumentError
-from glashaus.tracking.rules import mlflow_rules, search_utils
 from glashaus.tracking.rows import DatasetRow, LatestMetricRow, ParamRow, RunInputRow, RunRow, RunTagRow
+from glashaus.tracking.rules import mlflow_rules, search_utils
 
 _ATTRIBUTES = {
     "run_id": RunRow.run_id,
@@ -43,10 +43,7 @@ _ENTITIES = {"metric": LatestMetricRow, "parameter": ParamRow, "tag": RunTagRow}
 
 def _glob(pattern: str) -> str:
     """A LIKE pattern as a (case-sensitive) SQLite GLOB pattern."""
-    out = []
-    for ch in pattern:
-        out.append({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(ch, ch))
-    return "".join(out)
+    return "".join({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(ch, ch) for ch in pattern)
 
 
 def compare(column: Any, comparator: str, value: Any, dialect: str) -> Any:

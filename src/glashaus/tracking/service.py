@@ -45,13 +45,13 @@ from glashaus.tracking.entities import (
     ViewType,
 )
 from glashaus.tracking.records import now_ms
-from glashaus.tracking.rules import mlflow_rules
 from glashaus.tracking.rows import (
     ExperimentRow,
     ExperimentTagRow,
     RunRow,
     SequenceRow,
 )
+from glashaus.tracking.rules import mlflow_rules
 
 T = TypeVar("T")
 
@@ -253,7 +253,7 @@ class TrackingService:
             matched = utils.filter(visible, filter_string)
             keys = [utils.parse_order_by_for_search_experiments(o)
                     for o in (order_by or ["creation_time DESC", "experiment_id ASC"])]
-            for type_, key, ascending in reversed(keys):
+            for _type, key, ascending in reversed(keys):
                 matched.sort(key=lambda e, k=key: _experiment_sort_value(e, k), reverse=not ascending)
             offset = rules.page_offset(page_token)
             page = matched[offset : offset + max_results]
