@@ -9,6 +9,7 @@ user may create, list and revoke their own tokens.
 
 from __future__ import annotations
 
+import builtins  # methods named list/set below hide the builtins inside their class
 import datetime as dt
 
 from glashaus.access.audit import request
@@ -52,7 +53,7 @@ class Administration:
 
     def create_token(
         self, who: Principal, principal: str | None = None, *,
-        expires_in: dt.timedelta | None = dt.timedelta(days=90), comment: str | None = None,
+        expires_in: dt.timedelta | float | None = dt.timedelta(days=90), comment: str | None = None,
     ) -> tuple[str, TokenInfo]:
         """A token for ``principal`` (default: oneself); for someone else, admins only."""
         target = (principal or who.name).lower()
@@ -64,7 +65,7 @@ class Administration:
                                          reason="own token", details={"for": target})
             return self.directory.create_token(target, expires_in=expires_in, comment=comment)
 
-    def list_tokens(self, who: Principal, principal: str | None = None) -> list[TokenInfo]:
+    def list_tokens(self, who: Principal, principal: str | None = None) -> builtins.list[TokenInfo]:
         target = (principal or who.name).lower()
         if target != who.name:
             self.access.require_admin(who, action="token.list", details={"for": target})

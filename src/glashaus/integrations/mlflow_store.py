@@ -39,7 +39,7 @@ from glashaus.tracking.service import TrackingService
 
 SCHEME = "glashaus"
 ARTIFACT_SCHEME = "glashaus-artifacts"
-_VIEW = {ViewType.ACTIVE_ONLY: "active", ViewType.DELETED_ONLY: "deleted", ViewType.ALL: "all"}
+_VIEW: dict[int, entities.ViewType] = {ViewType.ACTIVE_ONLY: "active", ViewType.DELETED_ONLY: "deleted", ViewType.ALL: "all"}
 _OPEN: dict[tuple[str, str | None, str | None], Lakehouse] = {}
 _LOCK = threading.Lock()
 

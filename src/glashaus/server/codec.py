@@ -225,7 +225,7 @@ def wire_type(hint: Any) -> Any:
         return _SIMPLE[hint]
     members = _members(hint)
     if members is not None:
-        union = typing.Union[tuple(wire_type(m) for m in members)]  # noqa: UP007 - built at run time from a tuple
+        union: Any = typing.Union[tuple(wire_type(m) for m in members)]  # noqa: UP007 - built at run time from a tuple
         if len([m for m in members if m is not type(None)]) < 2:
             return union  # X | None
         return Annotated[union, Field(union_mode="left_to_right")]  # tried in order, as written: datetime before str
@@ -255,7 +255,7 @@ def _dataclass(cls: type) -> Any:
         optional = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         kind = NotRequired if optional else Required
         fields[f.name] = kind[wire_type(hints.get(f.name, Any))]
-    shape = TypedDict(cls.__name__, fields)  # type: ignore[operator]
+    shape = TypedDict(cls.__name__, fields)  # type: ignore[misc]  # built at run time from the dataclass's fields
     shape.__doc__ = inspect.getdoc(cls)
 
     def fields_of(value: Any, write: Any) -> Any:
@@ -318,7 +318,7 @@ def arguments(function: Any, skip: tuple[str, ...] = ()) -> TypeAdapter[Any]:
         nullable = type(None) in (_members(hint) or ())
         required = param.default is inspect.Parameter.empty and not nullable
         fields[name] = (Required if required else NotRequired)[wire_type(hint)]
-    shape = TypedDict(function.__name__, fields)  # type: ignore[operator]
+    shape = TypedDict(function.__name__, fields)  # type: ignore[misc]  # built at run time from the parameters
     shape.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
     return TypeAdapter(shape)
 

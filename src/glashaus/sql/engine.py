@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from sqlglot import exp
 
 from glashaus.access import Principal, request
 from glashaus.access.sqltext import too_deep
+from glashaus.catalog import Securable
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
 from glashaus.frames import duck_type
@@ -98,7 +99,7 @@ class SqlEngine:
                 result = self._statement(who, statement)
         return result  # type: ignore[return-value]
 
-    def _statement(self, who: Principal, statement: exp.Expression) -> Result:
+    def _statement(self, who: Principal, statement: exp.Expr) -> Result:
         if isinstance(statement, _UNGOVERNED):
             raise UngovernedAccessError(
                 f"{type(statement).__name__.upper()} is not allowed: SQL may only reach catalog objects."
@@ -116,7 +117,7 @@ class SqlEngine:
             raise SqlError(f"unsupported statement: {statement.sql(dialect=DIALECT).strip()[:80]!r}. "
                            f"Supported: {_SUPPORTED}.")
         check_statement(statement)  # a clause the handler would not honour is refused, never dropped
-        handler: Callable[[Principal, Any], Result] | None = {
+        handlers: dict[type, Callable[[Principal, Any], Result]] = {
             exp.Create: self._create,
             exp.Insert: self._insert,
             exp.Delete: self._delete,
@@ -124,7 +125,8 @@ class SqlEngine:
             exp.Merge: self._merge,
             exp.Drop: self._drop,
             exp.Describe: self._describe,
-        }.get(type(statement))
+        }
+        handler = handlers.get(type(statement))
         if handler is None:
             raise SqlError(f"statement {type(statement).__name__.upper()} is not supported. Supported: {_SUPPORTED}.")
         return handler(who, statement)
@@ -200,8 +202,7 @@ class SqlEngine:
                                "a view may only read other tables and views.")
             sources = sorted(resolved.sources)
             # The view's columns (no rows read): their names pass the same check as a table's.
-            probe = dataclasses.replace(resolved, expression=exp.select("*").from_(
-                resolved.expression.subquery("v")).limit(0))
+            probe = dataclasses.replace(resolved, expression=exp.subquery(resolved.expression, "v").select("*").limit(0))
             s = self.tables.create_view(
                 who, name, sql=query.sql(dialect=DIALECT), sources=sources, comment=comment, replace=replace,
                 schema=self._run(probe).schema,
@@ -247,7 +248,7 @@ class SqlEngine:
             return self._container(who, "DROP", statement)
         if kind not in ("table", "view", "schema"):
             raise SqlError(f"DROP {kind.upper()} is not supported here.")
-        gone = []
+        gone: list[Securable] = []
         for dropped in statement.args.get("tables") or [statement.this]:
             gone += self.tables.drop(
                 who, target(dropped), kind=kind, if_exists=bool(statement.args.get("exists")),
@@ -318,7 +319,7 @@ class SqlEngine:
             raise SqlError(f"INSERT into {name} names {len(columns)} columns but gives {data.num_columns} values.")
         data = data.rename_columns(columns)
         data = _decimal_literals_to_float(data, table_schema)
-        mode = "overwrite" if statement.args.get("overwrite") else "append"
+        mode: Literal["overwrite", "append"] = "overwrite" if statement.args.get("overwrite") else "append"
         commit = self.tables.write(
             who, name, data, mode=mode, operation="INSERT", statement=statement.sql(dialect=DIALECT),
             sources=list(resolved.sources.values()),
@@ -354,7 +355,7 @@ class SqlEngine:
         where = statement.args.get("where")
         predicate = where.this if where is not None else None
         qualifiers = _alias_map(statement.this)
-        assignments: dict[str, exp.Expression] = {}
+        assignments: dict[str, exp.Expr] = {}
         for eq in statement.expressions:
             column = validate_part(eq.this.name, what="column")
             assignments[column] = eq.expression
@@ -371,16 +372,16 @@ class SqlEngine:
         condition = exp.func("coalesce", exp.paren(predicate.copy()), exp.false()) if predicate is not None else exp.true()
         projections = []
         for field in schema:
-            column = exp.column(field.name, quoted=True)
+            ref = exp.column(field.name, quoted=True)
             if field.name in assignments:
-                value = exp.Case(ifs=[exp.If(this=condition.copy(), true=assignments[field.name].copy())], default=column)
+                value = exp.Case(ifs=[exp.If(this=condition.copy(), true=assignments[field.name].copy())], default=ref)
                 projections.append(exp.alias_(exp.cast(value, duck_type(field.type)), field.name, quoted=True))
             else:
-                projections.append(column)
+                projections.append(ref)
         rewritten = exp.select(*projections).from_(statement.this.copy())
         return self._rewrite(who, name, with_ctes(statement, rewritten), "UPDATE")
 
-    def _rewrite(self, who: Principal, name: str, query: exp.Query, operation: str) -> Result:
+    def _rewrite(self, who: Principal, name: str, query: exp.Expr, operation: str) -> Result:
         resolved = Resolver(self.tables, who).resolve(query)
         data = self._run(resolved)
         # Replace exactly the version that was read: rows appended meanwhile survive.
@@ -414,7 +415,7 @@ class SqlEngine:
             return merger
 
         # Column lineage: target column <- source column (per clause) <- catalog table column.
-        through = {}
+        through: dict[str, list[tuple[str, str]]] = {}
         for table, column, output in self._columns(resolved, source_query, source.column_names):
             through.setdefault(output, []).append((table, column))
         columns = [
@@ -431,11 +432,11 @@ class SqlEngine:
 
     # -- lineage ---------------------------------------------------------------------------
 
-    def _columns(self, resolved: Resolved, query: exp.Expression, target_columns: list[str]) -> list[tuple[str, str, str]]:
+    def _columns(self, resolved: Resolved, query: exp.Expr, target_columns: list[str]) -> list[tuple[str, str, str]]:
         return column_lineage(query, resolved.schemas, target_columns)
 
 
-def _check_columns(table: str, schema: pa.Schema, expressions: list[exp.Expression]) -> None:
+def _check_columns(table: str, schema: pa.Schema, expressions: list[exp.Expr]) -> None:
     """Columns that delta-rs would reject (or, in SET, silently ignore) are named here first."""
     for expression in expressions:
         for column in [expression] if isinstance(expression, exp.Column) else expression.find_all(exp.Column):

@@ -17,7 +17,7 @@ from glashaus.sql.delta_expr import quote, to_delta
 from glashaus.sql.resolve import DIALECT
 
 
-def merge_assignments(whens: exp.Expression | None, source_alias: str, source_columns: list[str]) -> set[tuple[str, str]]:
+def merge_assignments(whens: exp.Expr | None, source_alias: str, source_columns: list[str]) -> set[tuple[str, str]]:
     """(source column, target column) pairs that MERGE clauses copy or compute from the source."""
     pairs: set[tuple[str, str]] = set()
     for when in (whens.expressions if whens is not None else []):

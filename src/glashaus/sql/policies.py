@@ -57,7 +57,7 @@ class PolicyStatement:
 # -- reading -------------------------------------------------------------------------------
 
 
-def handles(statement: exp.Expression) -> bool:
+def handles(statement: exp.Expr) -> bool:
     """Whether a parsed statement is one of this module's."""
     return isinstance(statement, RowFilter | ColumnMask)
 

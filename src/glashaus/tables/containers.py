@@ -12,6 +12,7 @@ of the capability's work fails.
 
 from __future__ import annotations
 
+import builtins  # methods named list/set below hide the builtins inside their class
 import dataclasses
 from collections.abc import Callable
 from typing import Any, get_args
@@ -120,7 +121,7 @@ class Containers:
         kind: str | tuple[str, ...] | None = None,
         if_exists: bool = False,
         cascade: bool = False,
-    ) -> list[Securable]:
+    ) -> builtins.list[Securable]:
         """Remove a securable from the catalog. Data files stay until vacuumed by an admin."""
         check = _of(DROP, kind)
         n = check.parse(name)

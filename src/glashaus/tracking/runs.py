@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from glashaus import mlflow_checks as checks
 from glashaus.access import Principal, request
 from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.metastore import affected
 from glashaus.tracking import messages, records, rules, writes
 from glashaus.tracking.entities import (
     CONTEXT_TAG,
@@ -282,7 +283,7 @@ class RunTracking:
         with request():
             self.service.run_for(who, run_id, "MODIFY", action="run.log", active=True)
             with self.metastore.session() as s:
-                gone = s.execute(sa.delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key == key)).rowcount
+                gone = affected(s.execute(sa.delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key == key)))
             if not gone:
                 raise NotFoundError(f"No tag with name: {key} in run with id {run_id}")
 

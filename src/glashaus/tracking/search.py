@@ -38,7 +38,8 @@ _ATTRIBUTES = {
     "start_time": RunRow.start_time,
     "end_time": RunRow.end_time,
 }
-_ENTITIES = {"metric": LatestMetricRow, "parameter": ParamRow, "tag": RunTagRow}
+# Row classes with run_id, key and value columns (Any: mypy has no structural type for mapped classes).
+_ENTITIES: dict[str, Any] = {"metric": LatestMetricRow, "parameter": ParamRow, "tag": RunTagRow}
 
 
 def _glob(pattern: str) -> str:
