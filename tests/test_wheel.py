@@ -70,7 +70,8 @@ def test_the_wheel_holds_every_source_file_and_nothing_beside_the_package(wheel)
     assert wanted - names == set()
     assert {"glashaus/examples/plant_shop/pipeline.py", "glashaus/examples/plant_shop/data.py",
             "glashaus/examples/plant_shop/ml.py", "glashaus/metastore/migrations/script.py.mako",
-            "glashaus/web/templates/base.html", "glashaus/web/static/style.css"} <= names
+            "glashaus/web/templates/base.html", "glashaus/web/static/style.css",
+            "glashaus/py.typed"} <= names  # PEP 561: type checkers read the package's own annotations
     assert any(re.fullmatch(r"glashaus/metastore/migrations/versions/\w+\.py", n) for n in names)
     # no second top-level package (an `examples` package would clash in site-packages)
     assert {n.split("/")[0] for n in names} == {"glashaus", wheel.name.split("-py")[0] + ".dist-info"}
