@@ -169,6 +169,8 @@ def test_cycles_end(shop):
 def test_lineage_errors(medallion):
     with pytest.raises(InvalidArgumentError, match="direction must be 'upstream' or 'downstream', not 'sideways'"):
         medallion.lineage("main.shop.gold", direction="sideways")
+    with pytest.raises(InvalidArgumentError, match="direction must be 'upstream' or 'downstream', not 'sideways'"):
+        medallion.column_lineage("main.shop.gold", direction="sideways")  # once read as downstream
     medallion.create_volume("main.shop.files")
     with pytest.raises(InvalidArgumentError, match=r"lineage is kept for tables and views; main.shop.files is a volume"):
         medallion.lineage("main.shop.files")

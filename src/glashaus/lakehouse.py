@@ -525,7 +525,7 @@ def connect(
             )
         from glashaus.server.client import RemoteLakehouse  # lazily: only server mode needs httpx
 
-        return RemoteLakehouse(target, token=token)  # type: ignore[return-value]
+        return RemoteLakehouse(target, token=token)  # type: ignore[return-value]  # same methods, over HTTP
     if token is not None:
         raise InvalidArgumentError(
             "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one "

@@ -62,9 +62,10 @@ def request(request_id: str | None = None) -> Iterator[str]:
     if current is not None:
         yield current
         return
-    token = _request_id.set(request_id or uuid.uuid4().hex)
+    new_id = request_id or uuid.uuid4().hex
+    token = _request_id.set(new_id)
     try:
-        yield _request_id.get()  # type: ignore[misc]
+        yield new_id
     finally:
         _request_id.reset(token)
 

@@ -152,5 +152,5 @@ class SignIn:
                 f"{exc} Too many failed sign-ins {backoff.reason}: wait {backoff.seconds} s before trying again "
                 "(a valid token is always accepted)."
             )
-            limited.retry_after = backoff.seconds  # type: ignore[attr-defined]
+            limited.retry_after = backoff.seconds
             raise limited from None

@@ -70,7 +70,8 @@ def mlflow_errors() -> Iterator[None]:
     try:
         yield
     except GlashausError as exc:
-        code = exc.code if exc.code in databricks_pb2.ErrorCode else "INVALID_PARAMETER_VALUE"
+        # .keys(): a protobuf enum wrapper has no `in` of its own
+        code = exc.code if exc.code in databricks_pb2.ErrorCode.keys() else "INVALID_PARAMETER_VALUE"  # noqa: SIM118
         raise MlflowException(str(exc), error_code=databricks_pb2.ErrorCode.Value(code)) from None
 
 

@@ -176,11 +176,10 @@ def _name(text: Any) -> Name:
     if not isinstance(text, str):
         raise ValueError(f"expected a dotted name, got {text!r:.80}")
     raw, _, version = text.partition("@v")
-    parts: list[str | None] = list(raw.split("."))
+    parts = raw.split(".")
     if not 1 <= len(parts) <= 3:
         raise ValueError(f"expected a dotted name, got {text!r:.80}")
-    parts += [None] * (3 - len(parts))
-    return Name(parts[0], parts[1], parts[2], int(version) if version else None)  # type: ignore[arg-type]
+    return Name.of(parts, version=int(version) if version else None)
 
 
 def _b64(data: bytes) -> str:
@@ -235,13 +234,13 @@ def wire_type(hint: Any) -> Any:
     if origin is Literal:
         return hint
     if origin in (list, set, frozenset) or hint in (list, set, frozenset):
-        return list[wire_type(args[0]) if args else ANY]  # type: ignore[misc]
+        return list[wire_type(args[0]) if args else ANY]  # type: ignore[misc]  # a type built at run time
     if origin is tuple or hint is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple[wire_type(args[0]), ...]  # type: ignore[misc]
-        return tuple[tuple(wire_type(a) for a in args)] if args else tuple[ANY, ...]  # type: ignore[misc]
+            return tuple[wire_type(args[0]), ...]  # type: ignore[misc]  # a type built at run time
+        return tuple[tuple(wire_type(a) for a in args)] if args else tuple[ANY, ...]  # type: ignore[misc]  # a type built at run time
     if origin is dict or hint is dict:
-        return dict[str, wire_type(args[1]) if len(args) == 2 else ANY]  # type: ignore[misc]
+        return dict[str, wire_type(args[1]) if len(args) == 2 else ANY]  # type: ignore[misc]  # a type built at run time
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass(hint)
     return ANY
@@ -319,7 +318,7 @@ def arguments(function: Any, skip: tuple[str, ...] = ()) -> TypeAdapter[Any]:
         required = param.default is inspect.Parameter.empty and not nullable
         fields[name] = (Required if required else NotRequired)[wire_type(hint)]
     shape = TypedDict(function.__name__, fields)  # type: ignore[misc]  # built at run time from the parameters
-    shape.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    shape.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]  # pydantic's TypedDict config
     return TypeAdapter(shape)
 
 

@@ -97,7 +97,8 @@ class SqlEngine:
         for statement in parse(sql):  # every statement is read (and checked) before any runs
             with request():
                 result = self._statement(who, statement)
-        return result  # type: ignore[return-value]
+        assert result is not None, "parse() refuses SQL without a statement"
+        return result
 
     def _statement(self, who: Principal, statement: exp.Expr) -> Result:
         if isinstance(statement, _UNGOVERNED):
@@ -108,7 +109,7 @@ class SqlEngine:
             resolved = Resolver(self.tables, who).resolve(statement)
             return self._query(resolved)
         if policies.handles(statement):
-            return policies.execute(self.tables, who, policies.from_statement(statement))  # type: ignore[arg-type]
+            return policies.execute(self.tables, who, policies.from_statement(statement))
         if grants.handles(statement):
             return grants.execute(self.tables, who, grants.from_statement(statement))
         if isinstance(statement, ShowObjects):
@@ -138,10 +139,10 @@ class SqlEngine:
         kind = str(statement.args["kind"]).lower()
         name = ".".join(validate_part(p, what=f"{kind} name part") for p in name_parts(statement.this))
         exists = bool(statement.args.get("exists"))
-        if verb == "DROP":
+        if isinstance(statement, exp.Drop):  # verb == "DROP"
             gone = self.tables.drop(who, name, kind=kind, if_exists=exists, cascade=bool(statement.args.get("cascade")))
             return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)", table=name)
-        comment = table_property(statement, exp.SchemaCommentProperty)  # type: ignore[arg-type]
+        comment = table_property(statement, exp.SchemaCommentProperty)
         make = self.tables.create_catalog if kind == "catalog" else self.tables.create_volume
         s = make(who, name, comment=comment, if_not_exists=exists)
         return Result.status(f"CREATE {kind.upper()}", f"created {kind} {s.full_name}", table=s.full_name)
@@ -363,10 +364,11 @@ class SqlEngine:
         _check_columns(name, schema, [exp.column(c) for c in assignments])
         delta_updates = {quote(c): to_delta(e, qualifiers=qualifiers) for c, e in assignments.items()}
         delta_predicate = to_delta(predicate, qualifiers=qualifiers) if predicate is not None else None
-        native = all(v is not None for v in delta_updates.values()) and (predicate is None or delta_predicate)
+        native_updates = {c: v for c, v in delta_updates.items() if v is not None}
+        native = len(native_updates) == len(delta_updates) and (predicate is None or delta_predicate)
         if native and not statement.args.get("with_"):
             _check_columns(name, schema, [*assignments.values(), *([predicate] if predicate is not None else [])])
-            commit = self.tables.update_rows(who, name, updates=delta_updates, predicate=delta_predicate)  # type: ignore[arg-type]
+            commit = self.tables.update_rows(who, name, updates=native_updates, predicate=delta_predicate)
             return Result.status("UPDATE", f"updated {commit.rows} row(s)", table=name, version=commit.version,
                                  rows=commit.rows)
         condition = exp.func("coalesce", exp.paren(predicate.copy()), exp.false()) if predicate is not None else exp.true()

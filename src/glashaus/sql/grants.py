@@ -211,7 +211,8 @@ def execute(tables: TablesService, who: Principal, statement: GrantStatement) ->
                 if statement.principal is None or r["principal"] == statement.principal]
         return Result(pa.Table.from_pylist(rows, schema=_SHOW_SCHEMA), statement="SHOW GRANTS")
     if statement.verb == "OWNER":
-        s = tables.set_owner(who, on, statement.principal)  # type: ignore[arg-type]
+        assert on is not None and statement.principal is not None, "OWNER TO names a securable and a principal"
+        s = tables.set_owner(who, on, statement.principal)
         return Result.status(f"ALTER {statement.kind.upper()}", f"owner of {statement.target} is now {s.owner}",
                              table=s.full_name)
     assert statement.principal is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins  # methods named list/set below hide the builtins inside their class
 import dataclasses
 from collections.abc import Callable
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from glashaus.access import Access, Principal, request
 from glashaus.access.guard import USE, Check, Guard
@@ -155,7 +155,7 @@ class Containers:
             raise InvalidArgumentError(f"create_securable makes {', '.join(CAPABILITY_KINDS)}, not a {check.creates}; "
                                        "tables, views, catalogs and schemas have operations of their own.")
         with self.guard.require(who, check, name, details=details) as allowed:
-            kind: Kind = check.creates  # type: ignore[assignment]
+            kind = cast(Kind, check.creates)  # one of CAPABILITY_KINDS (checked above)
             securable = self._register(kind, allowed.name, who, comment=comment, spec=spec, location=location)
             if tags:
                 securable = self.catalog.set_tags(allowed.name, tags)

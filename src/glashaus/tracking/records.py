@@ -11,13 +11,23 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glashaus.catalog.rows import SecurableRow
-from glashaus.tracking.entities import Dataset, DatasetInput, Experiment, LoggedModel, Metric, ModelOutput, Run
+from glashaus.tracking.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    Lifecycle,
+    LoggedModel,
+    LoggedModelStatus,
+    Metric,
+    ModelOutput,
+    Run,
+)
 from glashaus.tracking.rows import (
     DatasetRow,
     ExperimentRow,
@@ -188,7 +198,8 @@ def load_logged_models(s: Session, rows: Iterable[LoggedModelRow]) -> list[Logge
                 Metric(key, _NAN if is_nan else number, ts, step, model_id, dname, ddigest, run_id))
     return [
         LoggedModel(r.model_id, str(r.experiment_id), r.name, r.creation_time, r.last_updated_time,
-                    r.status, r.lifecycle_stage, r.creator, r.model_type, r.source_run_id,  # type: ignore[arg-type]
+                    cast(LoggedModelStatus, r.status), cast(Lifecycle, r.lifecycle_stage), r.creator, r.model_type,
+                    r.source_run_id,
                     r.status_message, tags.get(r.model_id, {}), params.get(r.model_id, {}),
                     metrics.get(r.model_id, []))
         for r in rows
