@@ -14,7 +14,6 @@ by ``seed`` and ``rows``:
 from __future__ import annotations
 
 import argparse
-
 import datetime as dt
 import os
 import statistics
@@ -124,7 +123,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def timed(fn, *args, **kwargs) -> tuple[float, object]:  # noqa: ANN001
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return time.perf_counter() - t0, out

@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rich.console import Console  # noqa: E402
-from rich.progress import Progress  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-import glashaus  # noqa: E402
-from _common import DEFAULT_WORK, ORDERS_SCHEMA, iter_orders, median  # noqa: E402
-from glashaus.access import request  # noqa: E402
+import glashaus
+from _common import DEFAULT_WORK, ORDERS_SCHEMA, iter_orders, median
+from glashaus.access import request
 
 SCAN_TARGET = 1.3
 CHECK_TARGET_US = 50.0
@@ -105,8 +105,8 @@ def main() -> int:
     point = f"SELECT * FROM {ORDERS} WHERE order_id = {args.rows // 2 + 7}"
     # Sums cost the same over masked and real values, so the comparison measures the
     # filter and the masks themselves (a DISTINCT over a masked column would be cheaper).
-    scan = f"SELECT region, count(*) AS n, sum(price) AS revenue, sum(customer_id) AS ids " \
-           f"FROM {ORDERS} GROUP BY region"
+    scan = (f"SELECT region, count(*) AS n, sum(price) AS revenue, sum(customer_id) AS ids "
+            f"FROM {ORDERS} GROUP BY region")
     results = {}
     with glashaus.connect(root, user="alice") as admin, admin.as_user("bob") as bob:
         for label, sql in (("point lookup", point), ("scan + group-by", scan)):

@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from _common import DEFAULT_WORK, ORDERS_SCHEMA, iter_orders, median, proc_status, reset_peak_rss  # noqa: E402
+from _common import DEFAULT_WORK, ORDERS_SCHEMA, iter_orders, median, proc_status, reset_peak_rss
 
 TIME_TARGET = 1.10
 MEMORY_TARGET = 1.20

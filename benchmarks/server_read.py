@@ -35,13 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-import pyarrow as pa  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import httpx
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
 
-import glashaus  # noqa: E402
-from _common import (  # noqa: E402
+import glashaus
+from _common import (
     DEFAULT_WORK,
     build_orders,
     make_console,

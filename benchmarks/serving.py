@@ -34,14 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import httpx
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
 
-from _common import DEFAULT_WORK, venv_hint  # noqa: E402
-from tracking import MLFLOW_VERSION, free_port, peer_python, wait_ready  # noqa: E402
+from _common import DEFAULT_WORK, venv_hint
+from tracking import MLFLOW_VERSION, free_port, peer_python, wait_ready
 
 P99_TARGET = 0.5
 MODEL = "main.bench.reco"

@@ -31,14 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import duckdb  # noqa: E402
-from deltalake import DeltaTable  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.progress import Progress  # noqa: E402
-from rich.table import Table  # noqa: E402
+import duckdb
+from deltalake import DeltaTable
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-import glashaus  # noqa: E402
-from _common import (  # noqa: E402
+import glashaus
+from _common import (
     CUSTOMERS_SCHEMA,
     DEFAULT_WORK,
     build_orders,
@@ -131,7 +131,7 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
             console.print(f"[yellow]breakdown: {attr} not found; '{label.strip()}' not measured[/]")
             return
 
-        def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        def wrapper(*a, **k):
             t0 = time.perf_counter()
             try:
                 return fn(*a, **k)
@@ -143,7 +143,7 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
 
     original_run = lh.engine._run
 
-    def run_phase(resolved):  # noqa: ANN001, ANN202
+    def run_phase(resolved):
         t0 = time.perf_counter()
         resolved.expression.sql(dialect=DIALECT)  # generated once more, to time the generation alone
         add("gen", time.perf_counter() - t0)
@@ -211,10 +211,10 @@ def run(args: argparse.Namespace) -> int:
     gl_sql = {k: v.format(orders=ORDERS, customers=CUSTOMERS) for k, v in templates.items()}
     raw_sql = {k: v.format(orders="orders", customers="customers") for k, v in templates.items()}
 
-    def glashaus_side(name: str):  # noqa: ANN202
+    def glashaus_side(name: str):
         return lh.sql(gl_sql[name]).to_arrow()
 
-    def raw_side(name: str):  # noqa: ANN202
+    def raw_side(name: str):
         return raw.sql(raw_sql[name]).to_arrow_table()
 
     profiler = cProfile.Profile() if args.profile else None

@@ -38,10 +38,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from _common import BENCH_DIR, DEFAULT_WORK, venv_hint  # noqa: E402
+from _common import BENCH_DIR, DEFAULT_WORK, venv_hint
 
 LOG_TARGET = 1.0
 SEARCH_TARGET = 5.0

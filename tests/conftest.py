@@ -108,9 +108,8 @@ def pg_database():
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, one per test module (``browser.needs_chromium`` skips without it)."""
-    from playwright.sync_api import sync_playwright
-
     from browser import CHROMIUM
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=[

@@ -206,7 +206,7 @@ def test_the_allowed_path_works(bob):
     assert bob.sql(f"SELECT count(*) FROM {ORDERS} a JOIN {ORDERS} b ON a.id = b.id").scalar() == 2
     assert bob.sql(f"WITH o AS (SELECT * FROM {ORDERS}) SELECT max(qty) FROM o").scalar() == 50
     assert bob.describe(ORDERS).num_rows == 2
-    assert [h.version for h in bob.history(ORDERS)][0] == 1
+    assert next(h.version for h in bob.history(ORDERS)) == 1
     assert bob.changes(ORDERS).num_rows == 2
     assert bob.lineage(ORDERS) == []
     assert [s.full_name for s in bob.list("main.shop")] == [ORDERS]
@@ -248,7 +248,7 @@ def views(tmp_path):
 
 def test_a_view_reads_with_its_owners_rights(views):
     with glashaus.connect(views, user="alice") as alice, glashaus.connect(views, user="bob") as bob:
-        with pytest.raises(PermissionDeniedError, match="bob lacks SELECT on view main.shop.ids"):
+        with pytest.raises(PermissionDeniedError, match=r"bob lacks SELECT on view main.shop.ids"):
             bob.sql("SELECT * FROM main.shop.ids")
         alice.grant("SELECT", on="main.shop.ids", to="bob")  # the owner of the view may grant on it
         # Unity Catalog's rule: SELECT on the view is enough; bob needs nothing on the table below.
@@ -289,7 +289,7 @@ def test_replacing_someone_elses_view_needs_manage_on_it(views):
             bob.create_view("main.shop.ids", f"SELECT id, qty AS ssn FROM {ORDERS}", replace=True)
         assert "bob lacks MANAGE on view main.shop.ids" in str(caught.value)
         assert "GRANT MANAGE ON VIEW main.shop.ids TO bob" in str(caught.value)
-        with pytest.raises(PermissionDeniedError, match="MANAGE on view main.shop.ids"):
+        with pytest.raises(PermissionDeniedError, match=r"MANAGE on view main.shop.ids"):
             bob.sql(f"CREATE OR REPLACE VIEW main.shop.ids AS SELECT * FROM {ORDERS}")
         view = admin.get("main.shop.ids")
         assert view.owner == "alice" and SECRET in view.spec["sql"]

@@ -574,13 +574,13 @@ def test_not_found_suggests_only_names_the_caller_may_see(lake, admin, bob):
         message = str(as_bob.value)
         assert "does not exist" in message
         assert "mean 'main.secret" not in message and "mean 'main.shop.files'" not in message
-        with pytest.raises(NotFoundError, match="Did you mean 'main.(secret|shop)"):  # the admin sees them
+        with pytest.raises(NotFoundError, match=r"Did you mean 'main.(secret|shop)"):  # the admin sees them
             call(admin)
     # Among close names, the one the caller may see is suggested.
     with pytest.raises(NotFoundError) as as_bob:
         bob.read("main.shop.orderz")
     assert "Did you mean 'main.shop.ordersx'?" in str(as_bob.value)
-    with pytest.raises(NotFoundError, match="Did you mean 'main.shop.orders'\\?"):
+    with pytest.raises(NotFoundError, match=r"Did you mean 'main.shop.orders'\?"):
         admin.read("main.shop.orderz")
 
 

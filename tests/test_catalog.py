@@ -122,7 +122,7 @@ def test_case_insensitive_duplicates(shop):
 
 
 @pytest.mark.parametrize(
-    "call, fragment",
+    ("call", "fragment"),
     [
         (lambda lh: lh.create_schema("nope.shop"), "catalog 'nope' does not exist"),
         (lambda lh: lh.create_table("nope.x.t", schema=SCHEMA), "catalog 'nope' does not exist"),
@@ -202,7 +202,7 @@ def test_drop_non_empty_schema_needs_cascade(shop):
     assert names(lh.list("main.shop")) == ["main.shop.files", "main.shop.orders"]
     gone = lh.drop("main.shop", cascade=True)
     assert sorted(names(gone)) == ["main.shop", "main.shop.files", "main.shop.orders"]
-    with pytest.raises(NotFoundError, match="schema 'main.shop' does not exist"):
+    with pytest.raises(NotFoundError, match=r"schema 'main.shop' does not exist"):
         lh.get("main.shop.orders")
     assert names(lh.list("main")) == ["main.default"]
 
@@ -230,7 +230,7 @@ def test_drop_table_then_recreate_starts_empty(shop):
 
 
 def test_drop_missing(shop):
-    with pytest.raises(NotFoundError, match="'main.shop.nope' does not exist"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.nope' does not exist"):
         shop.drop("main.shop.nope")
     assert shop.drop("main.shop.nope", if_exists=True) == []
     assert shop.drop("nope.x.y", if_exists=True) == []

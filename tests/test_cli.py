@@ -208,7 +208,7 @@ def test_tables_show_describes_everything(lake):
     order_id = next(line for line in out.splitlines() if " order_id " in line and "int64" in line)
     assert " no " in order_id  # primary key columns are NOT NULL
     facts = dict(line.strip("│ ").split(maxsplit=1) for line in out.splitlines()
-                 if line.startswith("│ version ") or line.startswith("│ rows "))
+                 if line.startswith(("│ version ", "│ rows ")))
     assert facts == {"version": "3", "rows": "4"}
 
 

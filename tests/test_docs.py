@@ -18,7 +18,7 @@ def test_quick_start_is_exactly_two_commands_and_ci_runs_the_second():
     demo, tests = _readme_commands()
     assert demo.endswith("glashaus demo")
     ci = (ROOT / ".ci" / "run").read_text()
-    match = re.search(r"^TEST_CMD='(.*)'$", ci, re.M)
+    match = re.search(r"^TEST_CMD='(.*)'$", ci, re.MULTILINE)
     assert match, ".ci/run must define TEST_CMD"
     assert match.group(1) == tests
 

@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "glashaus"
 
 DOC = SRC.parents[1] / "docs" / "architecture.md"
@@ -100,20 +102,12 @@ def test_server_and_web_do_not_import_each_other():
     assert not wrong, wrong
 
 
-def test_the_face_rule_catches_a_web_module_importing_the_server(tmp_path):
+def test_the_face_rule_catches_a_web_module_importing_the_server(tmp_path, monkeypatch):
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "page.py").write_text("from glashaus.server import wire\n")
-    global SRC
-    SRC, saved = tmp_path, SRC
-    try:
-        try:
-            test_server_and_web_do_not_import_each_other()
-        except AssertionError as exc:
-            assert "web/page.py imports glashaus.server" in str(exc)
-        else:
-            raise AssertionError("the rule let web/page.py import glashaus.server")
-    finally:
-        SRC = saved
+    monkeypatch.setitem(globals(), "SRC", tmp_path)  # the rule above walks SRC: point it at the bad tree
+    with pytest.raises(AssertionError, match=r"web/page.py imports glashaus.server"):
+        test_server_and_web_do_not_import_each_other()
 
 
 def test_only_storage_talks_to_deltalake_and_only_governed_layers_reach_storage():

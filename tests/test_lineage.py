@@ -6,7 +6,6 @@ import pyarrow as pa
 import pytest
 
 import glashaus
-
 from glashaus.errors import InvalidArgumentError, NotFoundError
 
 
@@ -133,7 +132,7 @@ def test_python_writes_declare_upstream(medallion):
 def test_upstream_that_does_not_exist_is_refused_and_nothing_is_written(medallion):
     lh = medallion
     lh.create_table("main.shop.features", schema=pa.schema([("id", pa.int64())]))
-    with pytest.raises(NotFoundError, match="'main.shop.bronz' does not exist. Did you mean 'main.shop.bronze'"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.bronz' does not exist. Did you mean 'main.shop.bronze'"):
         lh.write("main.shop.features", {"id": [1]}, upstream=["main.shop.bronz"])
     with pytest.raises(NotFoundError, match=r"upstream 'main.shop.bronze@v9': version 9 does not exist; versions run from 0 to 2"):
         lh.write("main.shop.features", {"id": [1]}, upstream=["main.shop.bronze@v9"])
@@ -170,10 +169,12 @@ def test_cycles_end(shop):
 def test_lineage_errors(medallion):
     with pytest.raises(InvalidArgumentError, match="direction must be 'upstream' or 'downstream', not 'sideways'"):
         medallion.lineage("main.shop.gold", direction="sideways")
+    with pytest.raises(InvalidArgumentError, match="direction must be 'upstream' or 'downstream', not 'sideways'"):
+        medallion.column_lineage("main.shop.gold", direction="sideways")  # once read as downstream
     medallion.create_volume("main.shop.files")
-    with pytest.raises(InvalidArgumentError, match="lineage is kept for tables and views; main.shop.files is a volume"):
+    with pytest.raises(InvalidArgumentError, match=r"lineage is kept for tables and views; main.shop.files is a volume"):
         medallion.lineage("main.shop.files")
-    with pytest.raises(NotFoundError, match="'main.shop.nope' does not exist"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.nope' does not exist"):
         medallion.lineage("main.shop.nope")
 
 

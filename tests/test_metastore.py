@@ -42,7 +42,7 @@ def test_sqlite_metastore_lives_in_the_lakehouse_folder(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'lh' / '_metastore.db'}")
     with engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
-        newest = sorted(p.name[:4] for p in MIGRATIONS.glob("0*.py"))[-1]
+        newest = max(p.name[:4] for p in MIGRATIONS.glob("0*.py"))
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == newest
     engine.dispose()
 

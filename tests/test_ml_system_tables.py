@@ -36,7 +36,7 @@ def test_runs_are_a_table_with_params_latest_metrics_and_tags(tracked):
 
 
 def test_metrics_hold_the_whole_history(tracked):
-    lh, runs = tracked
+    lh, _runs = tracked
     rows = lh.sql("SELECT run_id, step, value FROM system.ml.metrics WHERE key = 'accuracy' "
                   "ORDER BY run_id, step").fetchall()
     assert len(rows) == 6

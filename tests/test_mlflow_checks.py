@@ -42,14 +42,14 @@ def test_keys_with_allowed_characters_are_accepted(key):
     assert checks.check_key(key, kind="param") == key
 
 
-@pytest.mark.parametrize("key, bad", [("bad\tkey", "\\t"), ("a!b", "!"), ("a,b;c", ",;"), ("x\\y", "\\\\"),
+@pytest.mark.parametrize(("key", "bad"), [("bad\tkey", "\\t"), ("a!b", "!"), ("a,b;c", ",;"), ("x\\y", "\\\\"),
                                       ("a\nb", "\\n")])
 def test_keys_with_other_characters_are_refused_naming_them(key, bad):
     refused(lambda: checks.check_key(key, kind="tag", path="tags[2].key"), "Invalid tag key", "tags[2].key",
             f"contains '{bad}'", "Names may only contain", "slashes (/)")
 
 
-@pytest.mark.parametrize("key, why", [
+@pytest.mark.parametrize(("key", "why"), [
     ("a/../b", "would resolve to 'b'"), ("./a", "would resolve to 'a'"), ("a/", "would resolve to 'a'"),
     ("a//b", "would resolve to 'a/b'"), ("a/./b", "would resolve to 'a/b'"), ("/a", "starts with '/'"),
     (".", "to the folder itself"), ("..", "starts with '..'"), ("../x", "starts with '..'"),
@@ -200,7 +200,7 @@ def test_alias_names_mlflow_allows(alias):
     assert checks.check_alias_name(alias) == alias == check_alias(alias)
 
 
-@pytest.mark.parametrize("alias, words", [
+@pytest.mark.parametrize(("alias", "words"), [
     ("", ["cannot be empty"]), (None, ["cannot be empty"]), (3, ["an alias is a string, not int"]),
     ("bad alias!", ["Invalid alias name: 'bad alias!' contains ' !'", "alphanumerics, underscores (_), and dashes"]),
     ("a.b", ["contains '.'"]), ("a/b", ["contains '/'"]),
@@ -240,7 +240,7 @@ def test_dataset_inputs_up_to_the_limits_pass():
                                         profile="p" * 16_777_215), {"k" * 255: "v" * 500})
 
 
-@pytest.mark.parametrize("field, limit", sorted(checks.MAX_DATASET_LENGTHS.items()))
+@pytest.mark.parametrize(("field", "limit"), sorted(checks.MAX_DATASET_LENGTHS.items()))
 def test_dataset_fields_over_their_limits_are_refused(field, limit):
     refused(lambda: checks.check_dataset_input(_dataset(**{field: "x" * (limit + 1)}), {}),
             f"its {field} exceeds the maximum length of {limit} characters")
@@ -294,7 +294,7 @@ def test_models_uris_name_a_logged_model_or_a_registered_version():
     assert str(parse_ref("models:/main.shop.reco")) == "main.shop.reco/latest"
 
 
-@pytest.mark.parametrize("uri, words", [
+@pytest.mark.parametrize(("uri", "words"), [
     ("models:/main.shop.reco/Production", "a version number or 'latest'"),
     ("models://profile/main.shop.reco/1", "not a models:/ URI of this server"),
     ("models:main.shop.reco", "not a models:/ URI of this server"),

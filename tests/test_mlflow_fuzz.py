@@ -132,7 +132,7 @@ def _real(world, name: str) -> list:
                    "metrics.m > 1e400", "params.p = '1'", "tags.t LIKE 'x%'", "name LIKE 'main%'",
                    "version_number > 99999999999999999999999", "run_id IN ('a', 'b')", "bad filter (",
                    "attributes.created < -99999999999999999999"],
-        "order_by": [["start_time DESC"], ["metrics.m"], ["bad key"]], "page_token": offsets + ["garbage"],
+        "order_by": [["start_time DESC"], ["metrics.m"], ["bad key"]], "page_token": [*offsets, "garbage"],
         "path": ["", "/", "dir", "/dir", "dir/notes.txt", "dir/notes.txt/below", "../x"],
         "model_json": ['{"run_id": "x", "flavors": {}}', '{"flavors": ' + "[" * 3000 + "]" * 3000 + "}", "[]"],
     }.get(name, [])
@@ -185,11 +185,11 @@ def _scalar_only(world, field) -> st.SearchStrategy:
 
 
 def _encode_query(params: dict) -> list[tuple[str, str]]:
-    out = []
-    for key, value in params.items():
-        for item in value if isinstance(value, list) else [value]:
-            out.append((key, item if isinstance(item, str) else json.dumps(item)))
-    return out
+    return [
+        (key, item if isinstance(item, str) else json.dumps(item))
+        for key, value in params.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
 
 
 def _body(params: dict, deep_field: str | None) -> bytes:
@@ -288,7 +288,7 @@ VALUES = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers
 @st.composite
 def scoring_bodies(draw):
     rows = draw(st.lists(st.lists(VALUES, min_size=1, max_size=3), min_size=0, max_size=3))
-    columns = draw(st.sampled_from([COLUMNS, ["a", "b"], [], COLUMNS + ["extra"]]))
+    columns = draw(st.sampled_from([COLUMNS, ["a", "b"], [], [*COLUMNS, "extra"]]))
     body = draw(st.sampled_from([
         {"dataframe_split": {"columns": columns, "data": rows}},
         {"dataframe_records": [dict(zip(columns, row, strict=False)) for row in rows]},

@@ -13,7 +13,7 @@ import glashaus
 from glashaus.server.app import ServerThread, create_app
 
 mlflow = pytest.importorskip("mlflow")
-import mlflow.sklearn  # noqa: E402
+import mlflow.sklearn  # noqa: E402, F811 -- the submodule, after importorskip bound `mlflow`
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402

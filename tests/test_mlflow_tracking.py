@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -37,7 +38,7 @@ def served(tmp_path_factory):
 @pytest.fixture
 def client(served, monkeypatch):
     """MLflow's fluent API and client pointed at the server, signed in as alice."""
-    lh, url, tokens = served
+    _lh, url, tokens = served
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", tokens["alice"])
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -76,7 +77,7 @@ def test_core_flow_of_the_real_client(client, served, tmp_path):
     assert [f.path for f in client.list_artifacts(good.info.run_id, "docs")] == ["docs/notes.txt"]
     local = mlflow.artifacts.download_artifacts(run_id=good.info.run_id, artifact_path="docs/notes.txt",
                                                 dst_path=str(tmp_path / "down"))
-    assert open(local).read() == "trained on main.shop.orders@v3"
+    assert Path(local).read_text() == "trained on main.shop.orders@v3"
 
     found = client.search_runs([exp.experiment_id], "metrics.rmse < 0.5 and params.model = 'gbm'")
     assert [r.info.run_id for r in found] == [good.info.run_id]
@@ -119,7 +120,7 @@ def test_search_replies_with_the_same_run_messages_as_get(client, served):
     assert metrics["nan"]["value"] == "NaN" and metrics["tiny"]["value"] == 4.056220604842231e-06
     assert set(metrics["rmse"]) == {"key", "value", "timestamp", "step"}
     for run, fetched in zip(client.search_runs([exp.experiment_id], order_by=["attributes.run_name"]),
-                            [client.get_run(r["info"]["run_id"]) for r in found]):
+                            [client.get_run(r["info"]["run_id"]) for r in found], strict=False):
         assert run.data.params == fetched.data.params and run.data.tags == fetched.data.tags
         assert repr(run.data.metrics) == repr(fetched.data.metrics)  # NaN too
         assert run.info.run_id == fetched.info.run_id and run.info.end_time == fetched.info.end_time

@@ -10,7 +10,7 @@ from glashaus.errors import InvalidNameError
 
 
 @pytest.mark.parametrize(
-    "text, expected",
+    ("text", "expected"),
     [
         ("main.shop.orders", Name("main", "shop", "orders")),
         ("Main.SHOP.Orders", Name("main", "shop", "orders")),
@@ -47,7 +47,7 @@ def test_unknown_at_suffix_is_refused_with_the_fix(text):
 
 
 @pytest.mark.parametrize(
-    "text, fragment",
+    ("text", "fragment"),
     [
         ("main..orders", "empty"),
         (".shop.orders", "empty"),
@@ -63,7 +63,7 @@ def test_empty_parts_are_refused(text, fragment):
 
 
 @pytest.mark.parametrize(
-    "text, bad_part",
+    ("text", "bad_part"),
     [
         ("main.shop.or/ders", "or/ders"),
         ("main.sh/op.orders", "sh/op"),
@@ -87,7 +87,7 @@ def test_forbidden_characters_are_refused_naming_the_part(text, bad_part):
     assert "letters, digits and underscores" in message
 
 
-@pytest.mark.parametrize("text, parts", [("main", 1), ("main.shop", 2), ("a.b.c.d", 4)])
+@pytest.mark.parametrize(("text", "parts"), [("main", 1), ("main.shop", 2), ("a.b.c.d", 4)])
 def test_wrong_number_of_parts_is_refused(text, parts):
     with pytest.raises(InvalidNameError) as err:
         parse_name(text)

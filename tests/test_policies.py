@@ -47,8 +47,8 @@ READS = [
     "SELECT * FROM main.shop.customers ORDER BY id",
     "WITH c AS (SELECT * FROM main.shop.customers) SELECT id, email FROM c ORDER BY id",
     "SELECT id, email FROM (SELECT * FROM main.shop.customers) s ORDER BY id",
-    "SELECT id, email FROM main.shop.customers WHERE id IN (1, 3) UNION ALL "
-    "SELECT id, email FROM main.shop.customers WHERE id NOT IN (1, 3) ORDER BY id",
+    ("SELECT id, email FROM main.shop.customers WHERE id IN (1, 3) UNION ALL "
+    "SELECT id, email FROM main.shop.customers WHERE id NOT IN (1, 3) ORDER BY id"),
     "SELECT a.id, b.email FROM main.shop.customers a JOIN main.shop.customers b ON a.id = b.id ORDER BY a.id",
     "SELECT id, email FROM main.shop.customers@v1 ORDER BY id",
 ]
@@ -112,8 +112,8 @@ def test_a_copy_made_by_a_filtered_reader_holds_only_what_they_saw(lake):
         "UPDATE main.shop.customers SET spend = spend + 1 WHERE id = 1",
         "UPDATE main.shop.customers SET spend = 0 WHERE lower(region) = 'north'",
         "DELETE FROM main.shop.customers WHERE region = 'south'",
-        "MERGE INTO main.shop.customers t USING (SELECT 2 AS id, 'south' AS region, 'x' AS email, 1.0 AS spend) s "
-        "ON t.id = s.id WHEN MATCHED THEN UPDATE SET spend = s.spend",
+        ("MERGE INTO main.shop.customers t USING (SELECT 2 AS id, 'south' AS region, 'x' AS email, 1.0 AS spend) s "
+        "ON t.id = s.id WHEN MATCHED THEN UPDATE SET spend = s.spend"),
     ],
 )
 def test_a_filtered_writer_may_not_rewrite_rows_it_cannot_see(lake, change):
@@ -134,9 +134,8 @@ def test_a_filtered_manager_may_not_replace_the_table(lake):
     # what he sees would silently put his view in the table's place.
     with as_user(lake, "alice") as alice:
         alice.grant("MANAGE", on="main.shop.customers", to="bob")
-    with as_user(lake, "bob") as bob:
-        with pytest.raises(PermissionDeniedError, match="may only append"):
-            bob.sql("CREATE OR REPLACE TABLE main.shop.customers AS SELECT * FROM main.shop.customers")
+    with as_user(lake, "bob") as bob, pytest.raises(PermissionDeniedError, match="may only append"):
+        bob.sql("CREATE OR REPLACE TABLE main.shop.customers AS SELECT * FROM main.shop.customers")
     with as_user(lake, "carol") as carol:
         assert carol.read("main.shop.customers").sort_by("id").column("email").to_pylist() == EMAILS
 
@@ -181,7 +180,7 @@ def test_tag_policy_matching_a_tag_value(lake):
 
 
 @pytest.mark.parametrize(
-    "column_tag, policy_tag",
+    ("column_tag", "policy_tag"),
     [({"PII": ""}, "pii"), ({"pii": ""}, "PII"), ({"Class": "EMAIL"}, "class=email"),
      ({"class": "email", "CLASS": "phone"}, "class=Phone")],
 )
@@ -208,7 +207,7 @@ def test_a_tag_policy_on_another_value_leaves_the_column_alone(lake):
 
 
 @pytest.mark.parametrize(
-    "call, error, fragment",
+    ("call", "error", "fragment"),
     [
         (lambda lh: lh.set_row_filter("main.shop.customers", "nope = 1"), InvalidArgumentError, "'nope'"),
         (lambda lh: lh.set_row_filter("main.shop.customers", "id IN (SELECT 1)"), InvalidArgumentError, "without queries"),
@@ -244,9 +243,8 @@ def test_bad_policies_are_refused_with_a_clear_error(lake, call, error, fragment
 def test_is_member_needs_one_quoted_group(lake):
     with as_user(lake, "alice") as alice:
         alice.set_row_filter("main.shop.customers", "is_member(region)")
-    with as_user(lake, "bob") as bob:
-        with pytest.raises(InvalidArgumentError, match="is_member"):
-            bob.sql("SELECT * FROM main.shop.customers")
+    with as_user(lake, "bob") as bob, pytest.raises(InvalidArgumentError, match="is_member"):
+        bob.sql("SELECT * FROM main.shop.customers")
 
 
 def test_only_managers_set_filters_and_only_admins_tag_policies(lake):

@@ -157,10 +157,8 @@ class ModuleScan:
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 yield from self._pairs(target, node.value, env)
-        elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None \
-                and self.foreign(node.value, env):
-            yield from _names(node.target)
-        elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension) and self.foreign(node.iter, env):
+        elif (isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None \
+                and self.foreign(node.value, env)) or (isinstance(node, ast.For | ast.AsyncFor | ast.comprehension) and self.foreign(node.iter, env)):
             yield from _names(node.target)
         elif isinstance(node, ast.withitem) and node.optional_vars is not None \
                 and self.foreign(node.context_expr, env):

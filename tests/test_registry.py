@@ -131,7 +131,7 @@ def test_versions_count_up_and_every_reference_form_resolves(trained):
                           (f"models:/{MODEL}/2", 2)]:
         assert lh.models.version(ref).version == expected, ref
     assert lh.models.version(f"{MODEL}/1").aliases == ["champion"]
-    with pytest.raises(NotFoundError, match="version 7 of model main.shop.reco does not exist; its latest version is"):
+    with pytest.raises(NotFoundError, match=r"version 7 of model main.shop.reco does not exist; its latest version is"):
         lh.models.load(f"{MODEL}/7")
     with pytest.raises(NotFoundError, match="no alias 'challenger'; its aliases are champion"):
         lh.models.load(f"{MODEL}@challenger")
@@ -159,7 +159,7 @@ def test_model_is_a_securable_with_description_and_tags(trained):
 # -- aliases -------------------------------------------------------------------------------------
 
 def test_alias_moves_are_kept_with_who_when_why_and_rollback_walks_them_back(trained):
-    lh, data, model = trained
+    lh, data, _model = trained
     for c in (1.0, 0.5, 0.1):
         _register(lh, _fit(data, c), data)
     lh.models.set_alias(MODEL, "champion", 1, reason="baseline")
@@ -228,9 +228,9 @@ def team(trained):
 
 
 def test_creating_a_model_needs_create_model_on_the_schema(team):
-    lh, data = team
+    lh, _data = team
     with lh.as_user("bob") as bob:
-        with pytest.raises(PermissionDeniedError, match="bob lacks CREATE MODEL on schema main.shop"):
+        with pytest.raises(PermissionDeniedError, match=r"bob lacks CREATE MODEL on schema main.shop"):
             bob.models.create("main.shop.bobs")
         lh.grant("CREATE MODEL", on="main.shop", to="bob")
         assert bob.models.create("main.shop.bobs").owner == "bob"
@@ -240,7 +240,7 @@ def test_creating_a_model_needs_create_model_on_the_schema(team):
 def test_without_execute_nobody_loads_sees_or_scores_and_each_attempt_is_audited(team):
     lh, data = team
     with lh.as_user("bob") as bob:
-        with pytest.raises(PermissionDeniedError, match="bob lacks EXECUTE on model main.shop.reco"):
+        with pytest.raises(PermissionDeniedError, match=r"bob lacks EXECUTE on model main.shop.reco"):
             bob.models.load(f"{MODEL}@champion")
         with pytest.raises(PermissionDeniedError, match="EXECUTE"):
             bob.models.versions(MODEL)
@@ -255,7 +255,7 @@ def test_without_execute_nobody_loads_sees_or_scores_and_each_attempt_is_audited
 def test_only_owners_and_managers_add_versions_and_move_aliases(team):
     lh, data = team
     with lh.as_user("carol") as carol:
-        with pytest.raises(PermissionDeniedError, match="carol lacks MANAGE on model main.shop.reco"):
+        with pytest.raises(PermissionDeniedError, match=r"carol lacks MANAGE on model main.shop.reco"):
             carol.models.set_alias(MODEL, "champion", 2, reason="mine is better")
         with pytest.raises(PermissionDeniedError, match="MANAGE"):
             carol.models.rollback(MODEL, "champion")
@@ -299,13 +299,12 @@ def test_lineage_walks_from_the_model_to_the_raw_tables_and_back(shop):
 
 
 def test_training_set_needs_select_and_an_existing_version_and_a_refusal_leaves_no_model(trained):
-    lh, data, model = trained
+    lh, _data, model = trained
     lh.create_user("bob")
     for privilege in ("USE SCHEMA", "CREATE MODEL"):
         lh.grant(privilege, on="main.shop", to="bob")
-    with lh.as_user("bob") as bob:
-        with pytest.raises(PermissionDeniedError, match=f"bob lacks SELECT on table {TRAIN}"):
-            bob.models.register(model, "main.shop.bobs", training_set=TRAIN)
+    with lh.as_user("bob") as bob, pytest.raises(PermissionDeniedError, match=f"bob lacks SELECT on table {TRAIN}"):
+        bob.models.register(model, "main.shop.bobs", training_set=TRAIN)
     with pytest.raises(NotFoundError, match="version 9 does not exist"):
         lh.models.register(model, "main.shop.other", training_set=f"{TRAIN}@v9")
     with pytest.raises(InvalidArgumentError, match="training_set keys"):
@@ -352,7 +351,7 @@ def test_skops_upload_whose_mlmodel_trusts_foreign_types_is_refused(uploads, tmp
     """MLflow would load it (the allow-list is in the uploaded MLmodel); the registry reads the file itself."""
     import mlflow.sklearn
 
-    lh, data, model = uploads
+    lh, data, _model = uploads
     risky = make_pipeline(FunctionTransformer(_double), LogisticRegression()).fit(_x(data), data["y"].to_numpy())
     folder = str(tmp_path / "saved")
     import skops.io
@@ -390,14 +389,14 @@ def test_python_models_are_pickles_and_need_trust(trained):
         warnings.simplefilter("ignore")
         mv = lh.models.register(Constant(), MODEL, input_example=_x(data).head(2))
     assert (mv.file_format, mv.flavors) == ("pickle", ["python_function"])
-    with pytest.raises(PermissionDeniedError, match="python_model|runs the model's own code"):
+    with pytest.raises(PermissionDeniedError, match=r"python_model|runs the model's own code"):
         lh.models.load(MODEL)
 
 
 def test_sources_outside_managed_storage_are_refused_and_audited(uploads, tmp_path):
     import mlflow.sklearn
 
-    lh, data, model = uploads
+    lh, _data, model = uploads
     outside = str(tmp_path / "elsewhere")
     mlflow.sklearn.save_model(model, outside, pip_requirements=["scikit-learn"])
     with pytest.raises(InvalidArgumentError, match="outside the lakehouse's managed storage"):
@@ -421,7 +420,7 @@ def test_path_traversal_in_names_paths_and_mlmodel_is_refused(uploads, tmp_path)
 
     lh, data, model = uploads
     for bad in ("/Volumes/main/shop/uploads/../../../etc", f"{lh.root}/volumes/../../x", "/Volumes/main/shop/x\x00"):
-        with pytest.raises(InvalidArgumentError, match="'..'|NUL"):
+        with pytest.raises(InvalidArgumentError, match=r"'..'|NUL"):
             lh.models.register_files(bad, MODEL)
     for name in ("main.shop.../x", "main/shop/reco", "main.shop.reco/../x"):
         with pytest.raises(InvalidNameError):
@@ -444,7 +443,7 @@ def test_path_traversal_in_names_paths_and_mlmodel_is_refused(uploads, tmp_path)
 def test_a_folder_with_a_symbolic_link_is_refused(uploads, tmp_path):
     import mlflow.sklearn
 
-    lh, data, model = uploads
+    lh, _data, model = uploads
     folder = os.path.join(lh.get("main.shop.uploads").storage_location, "linked")
     mlflow.sklearn.save_model(model, folder, pip_requirements=["scikit-learn"])
     os.symlink("/etc/hostname", os.path.join(folder, "extra.txt"))
@@ -456,7 +455,7 @@ def test_reading_a_volume_source_needs_read_volume(uploads, tmp_path):
     import mlflow
     import mlflow.sklearn
 
-    lh, data, model = uploads
+    lh, _data, model = uploads
     folder = str(tmp_path / "saved")
     mlflow.sklearn.save_model(model, folder, pip_requirements=["scikit-learn"])
     source = _upload(lh, folder, "main.shop.uploads", "reco")
@@ -464,7 +463,7 @@ def test_reading_a_volume_source_needs_read_volume(uploads, tmp_path):
     for privilege in ("USE SCHEMA", "CREATE MODEL"):
         lh.grant(privilege, on="main.shop", to="bob")
     with lh.as_user("bob") as bob:
-        with pytest.raises(PermissionDeniedError, match="bob lacks READ VOLUME on volume main.shop.uploads"):
+        with pytest.raises(PermissionDeniedError, match=r"bob lacks READ VOLUME on volume main.shop.uploads"):
             bob.models.register_files(source, "main.shop.bobs")
         lh.grant("READ VOLUME", on="main.shop.uploads", to="bob")
         mv = bob.models.register_files(source, "main.shop.bobs")
@@ -474,9 +473,9 @@ def test_reading_a_volume_source_needs_read_volume(uploads, tmp_path):
 
 def test_failed_registrations_leave_no_model_and_no_version(uploads, tmp_path):
     lh, data, model = uploads
-    with pytest.raises(InvalidArgumentError, match="cannot register a builtins.dict"):
+    with pytest.raises(InvalidArgumentError, match=r"cannot register a builtins.dict"):
         lh.models.register({"not": "a model"}, MODEL)
-    with pytest.raises(InvalidArgumentError, match="signature= must be an mlflow.models.ModelSignature"):
+    with pytest.raises(InvalidArgumentError, match=r"signature= must be an mlflow.models.ModelSignature"):
         lh.models.register(model, MODEL, signature="x1 double")
     lh.put_file("main.shop.uploads", "empty/readme.txt", b"no model here")
     with pytest.raises(InvalidArgumentError, match="no MLmodel file"):

@@ -12,9 +12,9 @@ import pytest
 import glashaus
 from glashaus.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
 from glashaus.lakehouse import Lakehouse
+from glashaus.server import wire
 from glashaus.server.app import ServerThread, create_app
 from glashaus.server.client import RemoteLakehouse
-from glashaus.server import wire
 from glashaus.server.operations import OPERATIONS, client_operations
 
 ORDERS = pa.table(
@@ -73,7 +73,7 @@ def test_connect_dispatches_on_the_address(server, alice):
 
 
 def test_the_client_is_generated_from_the_registry_with_the_embedded_signatures():
-    for name, op in client_operations().items():
+    for name in client_operations():
         remote, embedded = getattr(RemoteLakehouse, name), getattr(Lakehouse, name)
         assert inspect.signature(remote) == inspect.signature(embedded), name
         assert remote.__doc__ == inspect.getdoc(embedded)
@@ -257,7 +257,7 @@ def test_streamed_reads_share_one_kept_connection_and_errors_keep_it_usable(lake
     with glashaus.connect(server.url, token=lake.create_token()) as remote:
         assert remote.read(orders).equals(lake.read(orders))
         first = remote._streams._idle[0]
-        with pytest.raises(NotFoundError, match="main.shop.nowhere"):
+        with pytest.raises(NotFoundError, match=r"main.shop.nowhere"):
             remote.read("main.shop.nowhere")  # a JSON error on a streamed call: the embedded error class
         assert remote.sql(f"SELECT count(*) AS n FROM {orders}").scalar() == 4
         assert remote._streams._idle == [first]  # the same connection carried all three

@@ -82,7 +82,7 @@ def test_a_dict_shaped_result_reads_like_the_old_dict_with_a_warning_naming_the_
     assert value == "x" and "Thing['name'] is deprecated" in message and message.endswith("use Thing.name")
     value, message = deprecated(lambda: thing.get("name"))
     assert value == "x" and message.endswith("use Thing.name")
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="is deprecated"):
         assert dict(thing) == thing.to_dict()
     with pytest.raises(KeyError):
         thing["nope"]
@@ -236,7 +236,7 @@ def test_vacuum_over_rest_is_a_dry_run_unless_dry_run_is_false(table, served, mo
 def test_the_services_other_old_keywords_warn_and_work(table):
     table.create_user("bob")
     # The Lakehouse's names (user=, table=) are the services' now; their old ones still work for a release.
-    (token, info), message = deprecated(lambda: table.admin.create_token(table.principal, principal="bob"))
+    (_token, info), message = deprecated(lambda: table.admin.create_token(table.principal, principal="bob"))
     assert info.principal == "bob" and message.endswith("use create_token(user=...)")
     tokens, message = deprecated(lambda: table.admin.list_tokens(table.principal, principal="bob"))
     assert [t.id for t in tokens] == [info.id] and message.endswith("use list_tokens(user=...)")

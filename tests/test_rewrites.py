@@ -114,7 +114,7 @@ def test_grants_are_minted_nowhere_but_the_gate():
 
 
 def test_a_grant_cannot_be_forged():
-    with pytest.raises(TypeError, match="only from RewriteGate.admit"):
+    with pytest.raises(TypeError, match=r"only from RewriteGate.admit"):
         RewriteGrant(object(), RewriteGate(), location="/x", table=T, kind="delete", by=CommitBy("mallory", "DELETE"))
 
 
@@ -156,7 +156,7 @@ def _calls(store: DeltaStore, location: str, grant: RewriteGrant) -> dict:
     }
 
 
-@pytest.mark.parametrize("kind", [k for k in REWRITE_KINDS])
+@pytest.mark.parametrize("kind", list(REWRITE_KINDS))
 def test_the_store_refuses_a_grant_from_another_gate_table_or_kind(shop, table, tmp_path, kind):
     store, location = shop.store, table.storage_location
     before = store.table(location).version()
@@ -211,7 +211,7 @@ def test_every_commit_records_its_principal(shop, monkeypatch):
 
 def test_system_tables_record_the_system_principal_also_when_compacted(shop, monkeypatch):
     monkeypatch.setattr("glashaus.access.system_tables.COMPACT_EVERY", 2)
-    for i in range(4):  # each flush of the audit journal is one commit to system.access.audit
+    for _i in range(4):  # each flush of the audit journal is one commit to system.access.audit
         shop.get("main.shop")
         shop.flush()
     history = shop.history("system.access.audit")

@@ -92,7 +92,7 @@ def test_missing_nullable_columns_become_nulls():
 
 
 @pytest.mark.parametrize(
-    "column, array, expected",
+    ("column", "array", "expected"),
     [
         ("qty", pa.array([5], pa.int64()), 5),                      # int64 -> int32 when it fits
         ("qty", pa.array([5], pa.int8()), 5),                       # int8 -> int32
@@ -136,14 +136,14 @@ def test_duplicate_columns_are_refused():
 
 
 @pytest.mark.parametrize(
-    "column, array, target_type",
+    ("column", "array", "target_type"),
     [
         ("name", pa.array([1], pa.int64()), "string"),           # int -> string: another kind
         ("id", pa.array(["1"], pa.string()), "int64"),           # string -> int
         ("price", pa.array(["1.5"]), "double"),
         ("ok", pa.array([1], pa.int8()), "bool"),
         ("qty", pa.array([1.5], pa.float64()), "int32"),         # float -> int loses the fraction
-        ("day", pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("us")), "date32"),
+        ("day", pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("us")), "date32"),  # noqa: DTZ001 -- a naive timestamp column
         ("price", pa.array([decimal.Decimal("1.5")], pa.decimal128(5, 1)), "double"),  # decimal -> float
         ("amount", pa.array([0.125], pa.float64()), "decimal128(10, 2)"),  # would round to 0.12
     ],
@@ -158,7 +158,7 @@ def test_conversions_between_kinds_are_refused(column, array, target_type):
 
 
 @pytest.mark.parametrize(
-    "column, array",
+    ("column", "array"),
     [
         ("qty", pa.array([2**31], pa.int64())),        # overflow
         ("qty", pa.array([-(2**31) - 1], pa.int64())),

@@ -83,7 +83,7 @@ def test_overwrite_append_keep_and_a_pinned_input_version(scoring):
 
 
 def test_a_failed_scoring_leaves_the_output_table_at_its_previous_version(scoring):
-    lh, model = scoring
+    lh, _model = scoring
     lh.create_table("main.shop.ints", data=pa.table({"x1": pa.array([1, 2] * 300, pa.int64()),
                                                       "x2": pa.array([0, 1] * 300, pa.int64())}))
     # A model whose signature wants whole numbers (long, required): NULLs in late rows fail mid-way.
@@ -92,7 +92,7 @@ def test_a_failed_scoring_leaves_the_output_table_at_its_previous_version(scorin
     lh.models.score("main.shop.counts", table="main.shop.ints", output=SCORES)
     version, rows = lh.describe(SCORES).version, lh.read(SCORES).sort_by("x1").to_pylist()
     lh.write("main.shop.ints", pa.table({"x1": pa.array([None], pa.int64()), "x2": pa.array([1], pa.int64())}))
-    with pytest.raises(SchemaMismatchError, match="column x1 of main.shop.ints holds NULL values"):
+    with pytest.raises(SchemaMismatchError, match=r"column x1 of main.shop.ints holds NULL values"):
         lh.models.score("main.shop.counts", table="main.shop.ints", output=SCORES, batch_size=100)
     assert lh.describe(SCORES).version == version
     assert lh.read(SCORES).sort_by("x1").to_pylist() == rows
@@ -102,7 +102,7 @@ def test_a_failed_scoring_leaves_the_output_table_at_its_previous_version(scorin
 
 
 def test_a_table_that_no_longer_matches_the_signature_is_named_before_any_row_is_read(scoring):
-    lh, model = scoring
+    lh, _model = scoring
     lh.create_table("main.shop.drifted", data=pa.table({"id": [1, 2], "x1": ["a", "b"], "z": [0.1, 0.2]}))
     with pytest.raises(SchemaMismatchError) as caught:
         lh.models.score(f"{MODEL}@champion", table="main.shop.drifted", output=SCORES)
@@ -148,7 +148,7 @@ def test_row_filters_of_the_caller_apply_to_what_is_scored(scoring):
 
 
 def test_scoring_needs_execute_select_and_write_rights_and_each_refusal_is_audited(scoring):
-    lh, model = scoring
+    lh, _model = scoring
     lh.create_table(SCORES, schema=pa.schema([("id", pa.int64()), ("prediction", pa.int64())]))
     lh.create_user("bob")
     lh.grant("USE SCHEMA", on="main.shop", to="bob")
@@ -156,7 +156,7 @@ def test_scoring_needs_execute_select_and_write_rights_and_each_refusal_is_audit
         def score():
             bob.models.score(MODEL, table=CANDIDATES, output=SCORES, keep=["id"])
 
-        with pytest.raises(PermissionDeniedError, match="bob lacks EXECUTE on model main.shop.reco"):
+        with pytest.raises(PermissionDeniedError, match=r"bob lacks EXECUTE on model main.shop.reco"):
             score()
         lh.grant("EXECUTE", on=MODEL, to="bob")
         with pytest.raises(PermissionDeniedError, match=f"bob lacks MODIFY on table {SCORES}"):
@@ -173,7 +173,7 @@ def test_scoring_needs_execute_select_and_write_rights_and_each_refusal_is_audit
 
 
 def test_bad_scoring_arguments_get_clear_errors(scoring):
-    lh, model = scoring
+    lh, _model = scoring
     with pytest.raises(InvalidArgumentError, match="mode must be 'overwrite' or 'append'"):
         lh.models.score(MODEL, table=CANDIDATES, output=SCORES, mode="merge")
     with pytest.raises(InvalidArgumentError, match="is the table being scored"):

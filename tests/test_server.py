@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 import glashaus
-from glashaus.server.app import ServerThread, create_app
 from glashaus.http.signin import SignInGate
+from glashaus.server.app import ServerThread, create_app
 from glashaus.server.operations import OPERATIONS
 from glashaus.server.wire import ARROW_STREAM
 

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -305,7 +306,7 @@ def test_the_api_description_needs_no_token_and_says_so(server):
     assert spec.status_code == 200 and httpx.get(server.url + "/api/docs").status_code == 200
     description = spec.json()["info"]["description"]
     assert "/health" in description and "/api/openapi.json" in description
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert "`/api/openapi.json`" in readme.split("## Server mode", 1)[1].split("##", 1)[0]
 
 

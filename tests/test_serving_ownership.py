@@ -212,3 +212,22 @@ def test_a_model_dropped_and_re_created_under_its_name_is_not_served_by_the_old_
     r = invoke(served, "bobs", user="bob")
     assert r.status_code == 200, r.text
     assert r.json()["predictions"] == flipped.predict(X.head(3)).tolist() != first.json()["predictions"]
+
+
+def test_an_endpoint_deleted_while_it_is_being_updated_is_not_found(lake, monkeypatch):
+    # update_endpoint reads the endpoint, checks each new route's version, then writes the row: a
+    # delete by another request in between once left no row and failed with an AttributeError (a 500).
+    from glashaus.registry.service import RegistryService
+
+    lake.serving.create_endpoint("reco", model=f"{MODEL}@champion", inference_table=None)
+    original = RegistryService.get_version
+
+    def deleted_meanwhile(self, who, ref):  # the other request's delete lands between check and write
+        monkeypatch.setattr(RegistryService, "get_version", original)
+        lake.serving.delete_endpoint("reco")
+        return original(self, who, ref)
+
+    monkeypatch.setattr(RegistryService, "get_version", deleted_meanwhile)
+    with pytest.raises(NotFoundError, match="serving endpoint 'reco' does not exist"):
+        lake.serving.update_endpoint("reco", traffic={"champion": 100})
+    assert [e.name for e in lake.serving.list_endpoints()] == []

@@ -69,7 +69,7 @@ def test_a_bad_payload_gets_its_own_error_and_the_others_their_answers(model):
 
 
 def test_a_folder_that_is_no_model_is_an_error_naming_the_version(tmp_path):
-    with pytest.raises(InvalidArgumentError, match="MLflow cannot load model main.shop.broken/1"):
+    with pytest.raises(InvalidArgumentError, match=r"MLflow cannot load model main.shop.broken/1"):
         ModelProcess.start(str(tmp_path), ref="main.shop.broken/1")
 
 
@@ -77,7 +77,7 @@ def test_a_process_that_stopped_is_a_503_and_no_longer_alive(folder):
     process = ModelProcess.start(folder, ref="main.shop.noisy/1")
     process._proc.kill()
     process._proc.wait()
-    with pytest.raises(ServiceUnavailableError, match="main.shop.noisy/1 stopped.*retry"):
+    with pytest.raises(ServiceUnavailableError, match=r"main.shop.noisy/1 stopped.*retry"):
         process.score([split([[1.0, 0.0]])])
     assert not process.alive
     process.close()

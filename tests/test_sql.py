@@ -93,7 +93,7 @@ def test_results_convert_to_arrow_pandas_polars_and_rows(ro):
 
 
 @pytest.mark.parametrize(
-    "sql, expected",
+    ("sql", "expected"),
     [
         ("SELECT count(*) FROM main.shop.orders@v1", 2),
         ("SELECT count(*) FROM main.shop.orders@V1", 2),
@@ -126,7 +126,7 @@ def test_two_versions_of_one_table_in_one_query(ro):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragments",
+    ("sql", "error", "fragments"),
     [
         ("SELECT * FROM main.shop.orders@v99", NotFoundError, ["version 99 does not exist", "0 to 2"]),
         ("SELECT * FROM main.shop.orders@latest", SqlError, ["'@latest'", "@v<N>"]),
@@ -172,7 +172,7 @@ def test_show_and_describe(ro):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragments",
+    ("sql", "error", "fragments"),
     [
         ("SELEC * FROM main.shop.orders", SqlError, ["syntax error", "line 1, column"]),
         ("SELECT * FROM main.shop.orders WHERE (", SqlError, ["syntax error", "line 1, column 38"]),
@@ -248,7 +248,7 @@ def test_create_table_partitioned_by(shop):
 
 
 @pytest.mark.parametrize(
-    "sql, fragment",
+    ("sql", "fragment"),
     [
         ("CREATE TABLE main.shop.z (x)", "unsupported table element 'x': list columns as name TYPE"),
         ("CREATE TABLE main.shop.z (x INT, UNIQUE (x))", "unsupported table element 'UNIQUE (x)'"),
@@ -258,8 +258,8 @@ def test_create_table_partitioned_by(shop):
         ("INSERT INTO main.shop.t DEFAULT VALUES", "INSERT needs VALUES (...) or SELECT"),
         ("MERGE INTO main.shop.t t USING main.shop.t s ON t.id = s.id WHEN NOT MATCHED THEN DELETE",
          "WHEN NOT MATCHED cannot DELETE"),
-        ("MERGE INTO main.shop.t t USING main.shop.t s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id, x) "
-         "VALUES (s.id)", "names a different number of columns and values"),
+        (("MERGE INTO main.shop.t t USING main.shop.t s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id, x) "
+         "VALUES (s.id)"), "names a different number of columns and values"),
     ],
 )
 def test_unsupported_statements_say_what_is_supported(shop, sql, fragment):
@@ -272,9 +272,9 @@ def test_unsupported_statements_say_what_is_supported(shop, sql, fragment):
 
 
 def test_show_in_a_missing_or_wrong_container(shop):
-    with pytest.raises(NotFoundError, match="'main.nope' does not exist"):
+    with pytest.raises(NotFoundError, match=r"'main.nope' does not exist"):
         shop.sql("SHOW TABLES IN main.nope")
-    with pytest.raises(InvalidNameError, match="expected catalog or catalog.schema"):
+    with pytest.raises(InvalidNameError, match=r"expected catalog or catalog.schema"):
         shop.sql("SHOW TABLES IN main.shop.t")
 
 
@@ -292,7 +292,7 @@ def test_create_table_errors(shop):
         shop.sql("CREATE TABLE main.shop.u (x INT CHECK (y > 0))")
     with pytest.raises(InvalidArgumentError, match=r"compares a DECIMAL column .* CAST\(price AS DOUBLE\)"):
         shop.sql("CREATE TABLE main.shop.u (price DECIMAL(10, 2) CHECK (price < 1000))")
-    with pytest.raises(NotFoundError, match="schema 'main.nope' does not exist"):
+    with pytest.raises(NotFoundError, match=r"schema 'main.nope' does not exist"):
         shop.sql("CREATE TABLE main.nope.u (x INT)")
     assert [s.full_name for s in shop.list("main.shop")] == ["main.shop.t"]
 
@@ -312,7 +312,7 @@ def test_create_table_as_select(lh):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragment",
+    ("sql", "error", "fragment"),
     [
         ("CREATE OR REPLACE TABLE main.shop.t AS SELECT count(*) FROM main.shop.t", Exception,
          "'count_star()' is not a valid identifier"),
@@ -345,17 +345,17 @@ def test_create_view_variants(shop):
     shop.sql("CREATE TABLE main.shop.t AS SELECT * FROM range(5) r(i)")
     shop.sql("CREATE VIEW main.shop.v COMMENT 'small' AS SELECT i FROM main.shop.t WHERE i < 2")
     assert shop.get("main.shop.v").comment == "small"
-    with pytest.raises(AlreadyExistsError, match="'main.shop.v' already exists"):
+    with pytest.raises(AlreadyExistsError, match=r"'main.shop.v' already exists"):
         shop.sql("CREATE VIEW main.shop.v AS SELECT 1 AS x")
     shop.sql("CREATE VIEW IF NOT EXISTS main.shop.v AS SELECT 1 AS x")
     assert shop.sql("SELECT count(*) FROM main.shop.v").scalar() == 2
-    with pytest.raises(AlreadyExistsError, match="table 'main.shop.t' already exists"):
+    with pytest.raises(AlreadyExistsError, match=r"table 'main.shop.t' already exists"):
         shop.sql("CREATE VIEW IF NOT EXISTS main.shop.t AS SELECT 1 AS x")
     shop.sql("CREATE OR REPLACE VIEW main.shop.v AS SELECT i FROM main.shop.t WHERE i >= 2")
     assert shop.sql("SELECT count(*) FROM main.shop.v").scalar() == 3
     with pytest.raises(SqlError, match="CREATE VIEW needs AS SELECT"):
         shop.sql("CREATE VIEW main.shop.w")
-    with pytest.raises(NotFoundError, match="main.shop.nope"):
+    with pytest.raises(NotFoundError, match=r"main.shop.nope"):
         shop.sql("CREATE VIEW main.shop.w AS SELECT * FROM main.shop.nope")
     assert [s.full_name for s in shop.list("main.shop", kind="view")] == ["main.shop.v"]
 
@@ -364,9 +364,9 @@ def test_a_view_cannot_read_itself(shop):
     shop.sql("CREATE TABLE main.shop.t AS SELECT 1 AS x")
     shop.sql("CREATE VIEW main.shop.a AS SELECT x FROM main.shop.t")
     shop.sql("CREATE VIEW main.shop.b AS SELECT x FROM main.shop.a")
-    with pytest.raises(NotFoundError, match="'main.shop.c' does not exist"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.c' does not exist"):
         shop.sql("CREATE VIEW main.shop.c AS SELECT * FROM main.shop.c")
-    with pytest.raises(SqlError, match="view main.shop.a would read itself"):
+    with pytest.raises(SqlError, match=r"view main.shop.a would read itself"):
         shop.sql("CREATE OR REPLACE VIEW main.shop.a AS SELECT * FROM main.shop.a")
     with pytest.raises(SqlError, match=r"view main.shop.a would read itself \(through \['main.shop.a', 'main.shop.b'\]\)"):
         shop.sql("CREATE OR REPLACE VIEW main.shop.a AS SELECT * FROM main.shop.b")
@@ -386,7 +386,7 @@ def test_view_over_a_dropped_table_says_what_is_missing(shop):
     shop.sql("CREATE TABLE main.shop.t AS SELECT 1 AS x")
     shop.sql("CREATE VIEW main.shop.v AS SELECT x FROM main.shop.t")
     shop.sql("DROP TABLE main.shop.t")
-    with pytest.raises(NotFoundError, match="'main.shop.t' does not exist"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.t' does not exist"):
         shop.sql("SELECT * FROM main.shop.v")
 
 
@@ -403,7 +403,7 @@ def test_create_and_drop_volume_and_catalog(lh):
         lh.sql("DROP VOLUME main.default.files")
     lh.sql("CREATE CATALOG IF NOT EXISTS dev")
     lh.sql("CREATE SCHEMA dev.s")
-    with pytest.raises(InvalidArgumentError, match="not empty.*CASCADE"):
+    with pytest.raises(InvalidArgumentError, match=r"not empty.*CASCADE"):
         lh.sql("DROP CATALOG dev")
     lh.sql("DROP CATALOG dev CASCADE")
     assert [s.full_name for s in lh.list()] == ["main", "system"]
@@ -412,9 +412,9 @@ def test_create_and_drop_volume_and_catalog(lh):
 def test_drop_statements(shop):
     shop.sql("CREATE TABLE main.shop.t AS SELECT 1 AS x")
     shop.sql("CREATE VIEW main.shop.v AS SELECT x FROM main.shop.t")
-    with pytest.raises(NotFoundError, match="'main.shop.v' is a view, not a table"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.v' is a view, not a table"):
         shop.sql("DROP TABLE main.shop.v")
-    with pytest.raises(InvalidArgumentError, match="'main.shop' is not empty.*CASCADE"):
+    with pytest.raises(InvalidArgumentError, match=r"'main.shop' is not empty.*CASCADE"):
         shop.sql("DROP SCHEMA main.shop")
     shop.sql("DROP VIEW main.shop.v")
     shop.sql("DROP TABLE main.shop.t")
@@ -487,7 +487,7 @@ def test_insert_aggregates_into_integer_and_double_columns(t):
         {"region": "N", "total": 4, "small": 4, "mean": 2.5},
         {"region": "S", "total": 2, "small": 2, "mean": 2.5}]
     v = version_of(t, "main.shop.totals")
-    with pytest.raises(SchemaMismatchError, match="'small' of main.shop.totals is int32; the data's int64 values do not fit"):
+    with pytest.raises(SchemaMismatchError, match=r"'small' of main.shop.totals is int32; the data's int64 values do not fit"):
         t.sql("INSERT INTO main.shop.totals (region, small) SELECT 'x', sum(id) * 10000000000 FROM main.shop.t")
     assert version_of(t, "main.shop.totals") == v
 
@@ -500,7 +500,7 @@ def test_insert_overwrite(t):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragments",
+    ("sql", "error", "fragments"),
     [
         ("INSERT INTO main.shop.t VALUES (9, 'x', 0, 1.0)", ConstraintViolationError, ["qty > 0"]),
         ("INSERT INTO main.shop.t VALUES (NULL, 'x', 1, 1.0)", ConstraintViolationError, ["'id'", "NOT NULL"]),
@@ -558,7 +558,7 @@ def test_update_without_where_touches_every_row(t):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragments",
+    ("sql", "error", "fragments"),
     [
         ("UPDATE main.shop.t SET qty = 0 WHERE id = 1", ConstraintViolationError, ["qty > 0", "nothing was written"]),
         ("UPDATE main.shop.t SET qty = 0 WHERE lower(region) = 'n'", ConstraintViolationError, ["qty > 0"]),
@@ -604,7 +604,7 @@ def test_delete_with_null_predicate_keeps_rows(t):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragments",
+    ("sql", "error", "fragments"),
     [
         ("DELETE FROM main.shop.t WHERE nope = 1", SqlError, ["nope", "main.shop.t"]),
         ("DELETE FROM main.shop.t WHERE upper(nope) = 'X'", SqlError, ['"nope"']),
@@ -657,19 +657,19 @@ def test_merge_not_matched_by_source(t):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragments",
+    ("sql", "error", "fragments"),
     [
         # the source has two rows for target id 1
-        ("MERGE INTO main.shop.t t USING (SELECT * FROM (VALUES (1, 5), (1, 6)) v(id, qty)) s ON t.id = s.id "
-         "WHEN MATCHED THEN UPDATE SET qty = s.qty", InvalidArgumentError, ["more than one source row", "Deduplicate"]),
+        (("MERGE INTO main.shop.t t USING (SELECT * FROM (VALUES (1, 5), (1, 6)) v(id, qty)) s ON t.id = s.id "
+         "WHEN MATCHED THEN UPDATE SET qty = s.qty"), InvalidArgumentError, ["more than one source row", "Deduplicate"]),
         ("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET qty = 0",
          ConstraintViolationError, ["qty > 0"]),
-        ("MERGE INTO main.shop.t t USING (SELECT 9 AS id) s ON t.id = s.id "
-         "WHEN NOT MATCHED THEN INSERT (id, region, qty) VALUES (s.id, 'x', 0)", ConstraintViolationError, ["qty > 0"]),
-        ("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id + 0 = abs(s.id) "
-         "WHEN MATCHED THEN DELETE", SqlError, ["MERGE ... ON must compare columns"]),
-        ("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id = s.id "
-         "WHEN MATCHED THEN UPDATE SET qty = abs(s.id)", SqlError, ["too complex", "USING"]),
+        (("MERGE INTO main.shop.t t USING (SELECT 9 AS id) s ON t.id = s.id "
+         "WHEN NOT MATCHED THEN INSERT (id, region, qty) VALUES (s.id, 'x', 0)"), ConstraintViolationError, ["qty > 0"]),
+        (("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id + 0 = abs(s.id) "
+         "WHEN MATCHED THEN DELETE"), SqlError, ["MERGE ... ON must compare columns"]),
+        (("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id = s.id "
+         "WHEN MATCHED THEN UPDATE SET qty = abs(s.id)"), SqlError, ["too complex", "USING"]),
         ("MERGE INTO main.shop.t t USING main.shop.nope s ON t.id = s.id WHEN MATCHED THEN DELETE",
          NotFoundError, ["main.shop.nope"]),
     ],
@@ -682,7 +682,7 @@ def test_dml_on_views_is_refused(t):
     t.sql("CREATE VIEW main.shop.v AS SELECT * FROM main.shop.t")
     for sql in ("INSERT INTO main.shop.v VALUES (9, 'x', 1, 1.0)", "DELETE FROM main.shop.v WHERE id = 1",
                 "UPDATE main.shop.v SET qty = 2 WHERE id = 1"):
-        with pytest.raises(NotFoundError, match="'main.shop.v' is a view, not a table"):
+        with pytest.raises(NotFoundError, match=r"'main.shop.v' is a view, not a table"):
             t.sql(sql)
     assert version_of(t, "main.shop.t") == state(t)[0]
 

@@ -50,15 +50,15 @@ def test_a_delete_through_a_sampled_subquery_deletes_one_row_not_all(t):
 
 
 @pytest.mark.parametrize(
-    "statement, rows",
+    ("statement", "rows"),
     [
         (f"UPDATE {T} SET kind = 'z' WHERE id IN (SELECT id FROM {T} TABLESAMPLE 2 ROWS)", None),
         ("CREATE TABLE main.shop.sample AS SELECT * FROM main.shop.t TABLESAMPLE 2 ROWS", "main.shop.sample"),
         ("INSERT INTO main.shop.u SELECT id + 100 FROM main.shop.t TABLESAMPLE 2 ROWS", "main.shop.u"),
-        ("MERGE INTO main.shop.u AS u USING (SELECT id + 100 AS id FROM main.shop.t TABLESAMPLE 2 ROWS) AS s "
-         "ON u.id = s.id WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id)", "main.shop.u"),
-        ("MERGE INTO main.shop.u AS u USING main.shop.t AS s TABLESAMPLE 2 ROWS ON u.id = s.id + 100 "
-         "WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id + 100)", "main.shop.u"),
+        (("MERGE INTO main.shop.u AS u USING (SELECT id + 100 AS id FROM main.shop.t TABLESAMPLE 2 ROWS) AS s "
+         "ON u.id = s.id WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id)"), "main.shop.u"),
+        (("MERGE INTO main.shop.u AS u USING main.shop.t AS s TABLESAMPLE 2 ROWS ON u.id = s.id + 100 "
+         "WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id + 100)"), "main.shop.u"),
     ],
 )
 def test_every_statement_that_reads_a_sampled_table_reads_the_sample(t, statement, rows):
@@ -106,7 +106,7 @@ def test_views_and_computed_tables_carry_their_clauses_too(t):
 
 
 @pytest.mark.parametrize(
-    "sql, words",
+    ("sql", "words"),
     [
         (f"SELECT * FROM {T} WITH (NOLOCK)", "table hints"),
         (f"SELECT * FROM ONLY {T}", "ONLY"),
@@ -130,12 +130,12 @@ def test_table_clauses_that_cannot_be_carried_are_refused(t, sql, words):
 
 
 @pytest.mark.parametrize(
-    "sql, words",
+    ("sql", "words"),
     [
         (f"DELETE FROM {T} TABLESAMPLE 1 ROWS WHERE id > 3", "TABLESAMPLE on main.shop.t"),
         (f"UPDATE {T} AT (VERSION => 0) SET kind = 'z'", "time travel on main.shop.t"),
-        (f"MERGE INTO {T} TABLESAMPLE 1 ROWS AS t USING main.shop.u AS s ON t.id = s.id "
-         "WHEN MATCHED THEN DELETE", "TABLESAMPLE on main.shop.t"),
+        ((f"MERGE INTO {T} TABLESAMPLE 1 ROWS AS t USING main.shop.u AS s ON t.id = s.id "
+         "WHEN MATCHED THEN DELETE"), "TABLESAMPLE on main.shop.t"),
         (f"DELETE FROM {T} WHERE id > 0 LIMIT 1", "DELETE ... LIMIT"),
         (f"DELETE FROM {T} WHERE id > 0 ORDER BY id", "DELETE ... ORDER BY"),
         (f"DELETE FROM {T} WHERE id = 1 RETURNING *", "DELETE ... RETURNING"),
@@ -163,7 +163,7 @@ def test_statement_clauses_that_would_be_ignored_are_refused(t, sql, words):
 
 
 @pytest.mark.parametrize(
-    "sql, words",
+    ("sql", "words"),
     [
         ("CREATE TEMP TABLE main.shop.x AS SELECT 1 AS a", "TEMPORARY"),
         ("CREATE TEMPORARY TABLE main.shop.x (a INT)", "TEMPORARY"),

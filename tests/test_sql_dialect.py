@@ -154,7 +154,7 @@ def test_the_nesting_guard_protects_the_dialect_itself():
     (f"GRANT SELECT ON TABLE {ORDERS} TO ann carol", ["cannot read", "Quote principals"]),
     (f"GRANT ON TABLE {ORDERS} TO ann", ["GRANT needs a comma-separated list of privileges"]),
     (f"REVOKE SELECT ON TABLE {ORDERS} FROM ann RESTRICT", ["REVOKE ... RESTRICT is not supported"]),
-    (f'GRANT SELECT ON TABLE main.shop."a""b" TO ann', ["\"a\"\"b\" is not a valid name", "quote character"]),
+    ('GRANT SELECT ON TABLE main.shop."a""b" TO ann', ["\"a\"\"b\" is not a valid name", "quote character"]),
     ("GRANT SELECT ON TABLE main.shop.`a``b` TO ann", ["is not a valid name"]),
     ("SHOW GRANTS", ["cannot read 'SHOW GRANTS'", "SHOW GRANTS [<principal>] ON"]),
     ("SHOW FUNCTIONS IN main.shop", ["SHOW FUNCTIONS is not supported", "SHOW CATALOGS", "SHOW GRANTS"]),
@@ -208,7 +208,7 @@ def test_sql_text_is_read_by_sqlglot_only():
     }
     src = Path(__file__).resolve().parents[1] / "src" / "glashaus"
     files = [*(src / "sql").glob("*.py"), src / "access" / "sqltext.py", src / "access" / "policies.py"]
-    using = {p.name for p in files if re.search(r"^import re$", p.read_text(), re.M)}
+    using = {p.name for p in files if re.search(r"^import re$", p.read_text(), re.MULTILINE)}
     assert using == set(reasons), using ^ set(reasons)
 
 
@@ -243,7 +243,7 @@ def test_clauses_the_statement_would_ignore_are_refused(shop, sql):
     """Before: the regex accepted these and ignored the clause (the CREATEs created dev2, the DROPs dropped
     dev, SHOW listed every catalog). Now: refused with the syntax, and nothing changes."""
     shop.create_catalog("dev")
-    with pytest.raises(SqlError, match="Supported forms|takes no IN"):
+    with pytest.raises(SqlError, match=r"Supported forms|takes no IN"):
         shop.sql(sql)
     assert [s.full_name for s in shop.list()] == ["dev", "main", "system"]
 
@@ -251,7 +251,7 @@ def test_clauses_the_statement_would_ignore_are_refused(shop, sql):
 def test_show_reads_in_scripts_and_with_quoted_names(lake):
     """Before: SHOW worked only as the whole text, with unquoted names ('unsupported statement' / syntax error)."""
     assert lake.sql('SELECT 1; SHOW TABLES IN "main".shop').fetchall()[0][0] == ORDERS
-    with pytest.raises(SqlError, match="SHOW DATABASES is not supported. Supported: SHOW CATALOGS"):
+    with pytest.raises(SqlError, match=r"SHOW DATABASES is not supported. Supported: SHOW CATALOGS"):
         lake.sql("SHOW DATABASES")  # before: "unsupported statement: 'SHOW DATABASES'"
     with pytest.raises(NotFoundError):
         lake.sql("SHOW TABLES IN main.nowhere")
@@ -275,7 +275,7 @@ def test_backticks_in_a_query_say_to_use_double_quotes(lake):
 def test_a_quoted_name_with_its_own_quote_inside_is_a_sql_error(lake):
     """Before: InvalidNameError in GRANT's principal, SqlError in OWNER TO's name; now SqlError for both."""
     lake.create_user("ann")
-    for sql in (f'GRANT SELECT ON TABLE {ORDERS} TO "ann""x"', f'ALTER TABLE main.shop."orders"" OR 1=1" OWNER TO ann'):
+    for sql in (f'GRANT SELECT ON TABLE {ORDERS} TO "ann""x"', 'ALTER TABLE main.shop."orders"" OR 1=1" OWNER TO ann'):
         with pytest.raises(SqlError, match="quote character"):
             lake.sql(sql)
     assert lake.get(ORDERS).owner == "alice"
@@ -283,6 +283,6 @@ def test_a_quoted_name_with_its_own_quote_inside_is_a_sql_error(lake):
 
 def test_ungoverned_statements_are_refused_before_anything_is_parsed(lake):
     """A syntax error in another statement of the script cannot hide a COPY; nor can an unreadable text."""
-    for sql in (f"SELEC 1; COPY (SELECT 1) TO '/tmp/x'", "COPY t TO '/tmp/x", "GRANT SELECT ON TABLE x; LOAD httpfs"):
+    for sql in ("SELEC 1; COPY (SELECT 1) TO '/tmp/x'", "COPY t TO '/tmp/x", "GRANT SELECT ON TABLE x; LOAD httpfs"):
         with pytest.raises(UngovernedAccessError, match="is not allowed"):
             lake.sql(sql)

@@ -87,7 +87,7 @@ def status(result) -> str:
 
 def test_grant_select_lets_bob_read_and_revoke_takes_it_away(lake, alice):
     with as_user(lake, "bob") as bob:
-        read = lambda: bob.sql(f"SELECT count(*) FROM {ORDERS}").scalar()  # noqa: E731
+        read = lambda: bob.sql(f"SELECT count(*) FROM {ORDERS}").scalar()
         assert not can(read)
         r = alice.sql("GRANT USE SCHEMA ON SCHEMA main.shop TO bob")
         assert r.statement == "GRANT" and status(r) == "granted USE SCHEMA on schema main.shop to bob"
@@ -251,9 +251,8 @@ def test_without_manage_grants_are_denied_and_audited(lake, alice, statement):
     alice.sql("GRANT USE SCHEMA ON SCHEMA main.shop TO carol")
     alice.sql(f"GRANT SELECT ON TABLE {ORDERS} TO carol")  # reading is not managing
     before = grants_of(alice), alice.get(ORDERS).owner
-    with as_user(lake, "carol") as carol:
-        with pytest.raises(PermissionDeniedError) as denied:
-            carol.sql(statement)
+    with as_user(lake, "carol") as carol, pytest.raises(PermissionDeniedError) as denied:
+        carol.sql(statement)
     message = str(denied.value)
     assert "carol" in message
     assert ("MANAGE" in message and "GRANT MANAGE ON" in message) or "admins" in message
@@ -325,8 +324,8 @@ INJECTIONS = [
     (f"""GRANT SELECT ON TABLE {ORDERS} TO "bob' OR '1'='1\"""", InvalidNameError),
     (f'GRANT SELECT ON TABLE main.shop."orders; DROP TABLE {ORDERS}" TO bob', InvalidNameError),
     (f"GRANT SELECT ON TABLE main.shop.`orders; DROP TABLE {ORDERS}` TO bob", InvalidNameError),
-    (f'ALTER TABLE main.shop."orders"" OR 1=1" OWNER TO bob', SqlError),
-    (f"GRANT SELECT ON TABLE main.shop.`or'ders` TO bob", InvalidNameError),
+    ('ALTER TABLE main.shop."orders"" OR 1=1" OWNER TO bob', SqlError),
+    ("GRANT SELECT ON TABLE main.shop.`or'ders` TO bob", InvalidNameError),
     (f"GRANT SELECT ON TABLE {ORDERS}; DROP TABLE {ORDERS} TO bob", SqlError),
     (f"GRANT SELECT ON TABLE {ORDERS}; DROP TABLE {ORDERS}", SqlError),
     (f"ALTER TABLE {ORDERS} OWNER TO; DROP TABLE {ORDERS}", SqlError),
@@ -366,11 +365,11 @@ def test_a_comment_cannot_hide_a_second_statement(lake, alice):
 BOTH_WAYS = [
     f"GRANT SELECT ON TABLE {ORDERS} TO bob",
     f"GRANT SELECT, MODIFY ON TABLE {ORDERS} TO bob",
-    f'GRANT ALL PRIVILEGES ON SCHEMA main.shop TO "carol@example.com"',
+    'GRANT ALL PRIVILEGES ON SCHEMA main.shop TO "carol@example.com"',
     "GRANT CREATE TABLE ON SCHEMA main.shop TO analysts",
     "GRANT CREATE CATALOG ON METASTORE TO bob",
     "REVOKE SELECT ON VIEW main.shop.big FROM bob",
-    f"grant select on table Main.Shop.Orders to Bob",
+    "grant select on table Main.Shop.Orders to Bob",
 ]
 
 

@@ -93,8 +93,8 @@ def test_file_reading_functions_are_refused(guarded, sql):
         "INSERT INTO main.shop.t (id) SELECT count(*) FROM glob('/etc/*')",
         "UPDATE main.shop.t SET secret = (SELECT content FROM read_text('/etc/passwd'))",
         "DELETE FROM main.shop.t WHERE id IN (SELECT 1 FROM read_csv('/etc/passwd'))",
-        "MERGE INTO main.shop.t t USING (SELECT * FROM read_csv('/etc/passwd')) s ON t.id = s.id "
-        "WHEN MATCHED THEN DELETE",
+        ("MERGE INTO main.shop.t t USING (SELECT * FROM read_csv('/etc/passwd')) s ON t.id = s.id "
+        "WHEN MATCHED THEN DELETE"),
     ],
 )
 def test_file_functions_nested_anywhere_are_refused(guarded, sql):
@@ -156,7 +156,7 @@ def test_quoted_paths_are_refused(guarded):
 
 
 @pytest.mark.parametrize(
-    "sql, word",
+    ("sql", "word"),
     [
         ("COPY main.shop.t TO '{sentinel}'", "COPY"),
         ("COPY (SELECT * FROM main.shop.t) TO '{sentinel}' (FORMAT csv)", "COPY"),
@@ -196,7 +196,7 @@ def test_words_inside_strings_are_fine(guarded):
 
 
 @pytest.mark.parametrize(
-    "sql, error, fragment",
+    ("sql", "error", "fragment"),
     [
         ("SELECT * FROM t", SqlError, "'t' must be named with three parts, catalog.schema.table"),
         ("SELECT * FROM shop.t", SqlError, "'shop.t' must be named with three parts"),
@@ -398,7 +398,7 @@ def test_more_file_and_sql_text_functions_are_refused(guarded, sql):
 
 
 @pytest.mark.parametrize(
-    "sql, word",
+    ("sql", "word"),
     [
         ("copy (SELECT 1) TO '{sentinel}'", "COPY"),
         ("COPY main.shop.t FROM '{sentinel}'", "COPY"),

@@ -133,7 +133,7 @@ def test_a_query_past_the_memory_or_spill_limit_stops_with_an_error_naming_it(tm
 
 
 @pytest.mark.parametrize(
-    "sql, name",
+    ("sql", "name"),
     [
         ("SELECT repeat('x', 2000000000)", "repeat()"),
         ("SELECT length(repeat(repeat('x', 1000), 1000000))", "repeat()"),
@@ -234,7 +234,7 @@ def post_sql(server, token, query):
 
 
 def test_rest_and_web_pages_answer_deep_sql_and_limits_with_400(served):
-    lh, server, token = served
+    _lh, server, token = served
     for query, code, fragment in ((DEEP, "SQL_ERROR", f"at most {MAX_NESTING} levels"),
                                   ("SELECT " + "NOT " * 5000 + "true", "SQL_ERROR", "nested too deeply"),
                                   ("SELECT repeat('x', 2000000000)", "QUERY_LIMIT_EXCEEDED", "repeat()")):

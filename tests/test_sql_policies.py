@@ -162,7 +162,7 @@ def test_holders_of_manage_may_set_and_drop(lake):
 # -- who may ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("statement, action", [
+@pytest.mark.parametrize(("statement", "action"), [
     (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER true", "table.row_filter"),
     (f"ALTER TABLE {CUSTOMERS} DROP ROW FILTER", "table.row_filter"),
     (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK email", "table.column_mask"),
@@ -172,9 +172,8 @@ def test_a_reader_without_manage_is_refused_and_audited(lake, statement, action)
     with as_user(lake, "alice") as alice:
         alice.set_row_filter(CUSTOMERS, "region = 'north'")
         alice.set_column_mask(CUSTOMERS, "email", MASK)
-    with as_user(lake, "bob") as bob:
-        with pytest.raises(PermissionDeniedError) as info:
-            bob.sql(statement)
+    with as_user(lake, "bob") as bob, pytest.raises(PermissionDeniedError) as info:
+        bob.sql(statement)
     message = str(info.value)
     assert "bob lacks MANAGE on table main.shop.customers" in message
     assert "GRANT MANAGE ON TABLE main.shop.customers TO bob" in message
@@ -190,7 +189,7 @@ def test_a_reader_without_manage_is_refused_and_audited(lake, statement, action)
 # -- bad statements and bad expressions --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("statement, error, fragments", [
+@pytest.mark.parametrize(("statement", "error", "fragments"), [
     (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER main.shop.region_filter ON (region)", SqlError,
      ["names a SQL function", "no SQL functions yet", f"ALTER TABLE {CUSTOMERS} SET ROW FILTER region = 'north'"]),
     (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER only_north ON ()", SqlError, ["only_north", "names a SQL function"]),
@@ -226,14 +225,14 @@ def test_bad_statements_are_refused_with_a_clear_error(lake, statement, error, f
 def test_a_view_of_the_name_is_not_a_table(lake):
     with as_user(lake, "alice") as alice:
         alice.create_view("main.shop.v", f"SELECT * FROM {CUSTOMERS}")
-        with pytest.raises(NotFoundError, match="'main.shop.v' is a view, not a table"):
+        with pytest.raises(NotFoundError, match=r"'main.shop.v' is a view, not a table"):
             alice.sql("ALTER TABLE main.shop.v SET ROW FILTER true")
 
 
 # -- injection attempts ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("expression, error, fragment", [
+@pytest.mark.parametrize(("expression", "error", "fragment"), [
     ("region = 'x' OR (SELECT count(*) FROM main.shop.other) > 0", InvalidArgumentError, "without queries"),
     ("id IN (SELECT id FROM main.shop.other)", InvalidArgumentError, "without queries"),
     ("EXISTS (SELECT 1)", InvalidArgumentError, "without queries"),
@@ -254,23 +253,21 @@ def test_injection_through_a_filter_is_refused(lake, expression, error, fragment
     assert rows(lake, "bob") == [(1, "a@x.org"), (3, "c@x.org")]
 
 
-@pytest.mark.parametrize("expression, error", [
+@pytest.mark.parametrize(("expression", "error"), [
     ("(SELECT max(email) FROM main.shop.other)", InvalidArgumentError),
     ("email || (SELECT 'x')", InvalidArgumentError),
     ("read_text('/etc/hostname')", UngovernedAccessError),
     ("email) FROM main.shop.other --", InvalidArgumentError),
 ])
 def test_injection_through_a_mask_is_refused(lake, expression, error):
-    with as_user(lake, "alice") as alice:
-        with pytest.raises(error):
-            alice.sql(f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK {expression}")
+    with as_user(lake, "alice") as alice, pytest.raises(error):
+        alice.sql(f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK {expression}")
     assert spec(lake)[1] == {}
 
 
 def test_refused_file_access_in_a_filter_is_audited(lake):
-    with as_user(lake, "dave") as dave:
-        with pytest.raises(UngovernedAccessError):
-            dave.sql(f"ALTER TABLE {CUSTOMERS} SET ROW FILTER read_csv('/etc/passwd') IS NULL")
+    with as_user(lake, "dave") as dave, pytest.raises(UngovernedAccessError):
+        dave.sql(f"ALTER TABLE {CUSTOMERS} SET ROW FILTER read_csv('/etc/passwd') IS NULL")
     with as_user(lake, "alice") as alice:
         refused = alice.sql("SELECT action, decision FROM system.access.audit WHERE principal = 'dave' "
                             "AND action = 'sql.refused'").fetchall()
@@ -299,16 +296,15 @@ def test_quotes_and_semicolons_inside_strings_stay_strings(lake):
 
 
 def test_an_unterminated_string_is_a_syntax_error_and_changes_nothing(lake):
-    with as_user(lake, "alice") as alice:
-        with pytest.raises(SqlError, match="syntax error"):
-            alice.sql(f"ALTER TABLE {CUSTOMERS} SET ROW FILTER region = 'x' OR '1'='1")
+    with as_user(lake, "alice") as alice, pytest.raises(SqlError, match="syntax error"):
+        alice.sql(f"ALTER TABLE {CUSTOMERS} SET ROW FILTER region = 'x' OR '1'='1")
     assert spec(lake) == (None, {})
 
 
 def test_a_statement_after_a_semicolon_is_authorized_on_its_own(lake):
     # A script is several statements, each authorized for the caller: nothing rides on the filter's MANAGE.
     with as_user(lake, "dave") as dave:
-        with pytest.raises(PermissionDeniedError, match="dave lacks MANAGE on table main.shop.other"):
+        with pytest.raises(PermissionDeniedError, match=r"dave lacks MANAGE on table main.shop.other"):
             dave.sql(f"ALTER TABLE {CUSTOMERS} SET ROW FILTER true; DROP TABLE main.shop.other")
     with as_user(lake, "alice") as alice:
         assert alice.sql("SELECT count(*) FROM main.shop.other").scalar() == 1

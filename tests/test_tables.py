@@ -67,7 +67,7 @@ def test_create_from_pandas(shop):
     assert table.schema.names == ["order_id", "region", "ts"]
     assert table.schema.field("ts").type == pa.timestamp("us")
     assert table.column("order_id").to_pylist() == [1, 2]
-    assert table.column("ts").to_pylist()[1] == dt.datetime(2026, 1, 2, 11, 0)
+    assert table.column("ts").to_pylist()[1] == dt.datetime(2026, 1, 2, 11, 0)  # noqa: DTZ001 -- the column is naive
     assert version_of(shop, T) == 1
     assert [h.operation for h in shop.history(T)][:1] == ["CREATE TABLE"]
 
@@ -88,21 +88,21 @@ def test_create_needs_schema_or_data(shop):
 
 
 @pytest.mark.parametrize(
-    "kwargs, error, fragment",
+    ("kwargs", "error", "fragment"),
     [
-        (dict(schema=pa.schema([("id", pa.int64()), ("ID", pa.int64())])), InvalidArgumentError, "'id' appears twice"),
-        (dict(schema=pa.schema([("a b", pa.int64())])), Exception, "'a b' is not a valid identifier"),
-        (dict(schema=pa.schema([("id", pa.int64())]), primary_key=["nope"]), InvalidArgumentError,
+        ({"schema": pa.schema([("id", pa.int64()), ("ID", pa.int64())])}, InvalidArgumentError, "'id' appears twice"),
+        ({"schema": pa.schema([("a b", pa.int64())])}, Exception, "'a b' is not a valid identifier"),
+        ({"schema": pa.schema([("id", pa.int64())]), "primary_key": ["nope"]}, InvalidArgumentError,
          "primary key column(s) ['nope'] are not in"),
-        (dict(schema=pa.schema([("id", pa.int64())]), partition_by=["day"]), InvalidArgumentError,
+        ({"schema": pa.schema([("id", pa.int64())]), "partition_by": ["day"]}, InvalidArgumentError,
          "partition column(s) ['day'] are not in"),
-        (dict(data=pa.table({"x": pa.nulls(2)})), InvalidArgumentError, "has no type (all values are NULL); cast it"),
-        (dict(schema=pa.schema([("id", pa.int64())]), constraints={"pos": "nope > 0"}), InvalidArgumentError,
+        ({"data": pa.table({"x": pa.nulls(2)})}, InvalidArgumentError, "has no type (all values are NULL); cast it"),
+        ({"schema": pa.schema([("id", pa.int64())]), "constraints": {"pos": "nope > 0"}}, InvalidArgumentError,
          "invalid CHECK constraint"),
-        (dict(schema=pa.schema([("id", pa.int64())]), constraints={"pos": "id >>> 0"}), InvalidArgumentError,
+        ({"schema": pa.schema([("id", pa.int64())]), "constraints": {"pos": "id >>> 0"}}, InvalidArgumentError,
          "invalid CHECK constraint"),
         # delta-rs would store this as price < 100000.00 and let 1500 through
-        (dict(schema=pa.schema([("price", pa.decimal128(10, 2))]), constraints={"cheap": "price < 1000"}),
+        ({"schema": pa.schema([("price", pa.decimal128(10, 2))]), "constraints": {"cheap": "price < 1000"}},
          InvalidArgumentError, "CAST(price AS DOUBLE) < 1000"),
     ],
 )
@@ -117,11 +117,11 @@ def test_bad_definitions_are_refused_and_leave_no_table(shop, kwargs, error, fra
 
 
 @pytest.mark.parametrize(
-    "kwargs, error",
+    ("kwargs", "error"),
     [
-        (dict(data=pa.table({"id": pa.array([None, 1], pa.int64())}), primary_key=["id"]), ConstraintViolationError),
-        (dict(data=pa.table({"id": [0, 1]}), constraints={"pos": "id > 0"}), ConstraintViolationError),
-        (dict(schema=pa.schema([("id", pa.int64())]), data=pa.table({"id": ["x"]})), SchemaMismatchError),
+        ({"data": pa.table({"id": pa.array([None, 1], pa.int64())}), "primary_key": ["id"]}, ConstraintViolationError),
+        ({"data": pa.table({"id": [0, 1]}), "constraints": {"pos": "id > 0"}}, ConstraintViolationError),
+        ({"schema": pa.schema([("id", pa.int64())]), "data": pa.table({"id": ["x"]})}, SchemaMismatchError),
     ],
 )
 def test_create_with_data_that_does_not_fit_leaves_no_table(shop, kwargs, error):
@@ -182,7 +182,7 @@ def test_explicit_not_null_column(shop):
 
 
 @pytest.mark.parametrize(
-    "data, fragments",
+    ("data", "fragments"),
     [
         ({"order_id": [9], "qty": [1], "coupon": ["x"]}, ["['coupon']", "schema_mode='merge'"]),
         ({"region": ["N"], "qty": [1]}, ["lacks column 'order_id'", "NOT NULL"]),
@@ -293,7 +293,7 @@ def test_good_nested_names_are_kept(orders):
 def test_a_write_without_columns_is_refused_and_commits_nothing(orders):
     before, v = rows_of(orders, T, sort="order_id"), version_of(orders, T)
     for data in (pa.table({}), pd.DataFrame(), {}):
-        with pytest.raises(InvalidArgumentError, match="main.shop.orders has no columns; nothing was written"):
+        with pytest.raises(InvalidArgumentError, match=r"main.shop.orders has no columns; nothing was written"):
             orders.write(T, data)
     assert_unchanged(orders, T, v, before)
 
@@ -326,10 +326,10 @@ def test_schema_overwrite_cannot_drop_a_column_a_constraint_uses(orders):
 
 
 @pytest.mark.parametrize(
-    "kwargs, fragment",
+    ("kwargs", "fragment"),
     [
-        (dict(mode="upsert"), "mode must be 'append', 'overwrite' or 'merge'"),
-        (dict(schema_mode="loose"), "schema_mode must be"),
+        ({"mode": "upsert"}, "mode must be 'append', 'overwrite' or 'merge'"),
+        ({"schema_mode": "loose"}, "schema_mode must be"),
     ],
 )
 def test_bad_write_arguments(orders, kwargs, fragment):
@@ -338,16 +338,16 @@ def test_bad_write_arguments(orders, kwargs, fragment):
 
 
 def test_unsupported_data_type_is_refused(orders):
-    with pytest.raises(InvalidArgumentError, match="pandas or polars DataFrame.*got int"):
+    with pytest.raises(InvalidArgumentError, match=r"pandas or polars DataFrame.*got int"):
         orders.write(T, 42)
 
 
 def test_write_to_missing_table_or_view(shop):
     shop.create_table("main.shop.t", schema=pa.schema([("id", pa.int64())]))
     shop.create_view("main.shop.v", "SELECT id FROM main.shop.t")
-    with pytest.raises(NotFoundError, match="'main.shop.nope' does not exist"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.nope' does not exist"):
         shop.write("main.shop.nope", {"id": [1]})
-    with pytest.raises(NotFoundError, match="'main.shop.v' is a view, not a table"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.v' is a view, not a table"):
         shop.write("main.shop.v", {"id": [1]})
 
 

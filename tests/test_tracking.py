@@ -94,7 +94,7 @@ def test_bad_experiment_input_is_refused_with_the_fix(shop, exp):
         svc.create_experiment(alice, "")
     with pytest.raises(InvalidArgumentError, match="exceeds the maximum length"):
         svc.create_experiment(alice, "x" * 501)
-    with pytest.raises(NotFoundError, match="schema 'main.nope' does not exist"):
+    with pytest.raises(NotFoundError, match=r"schema 'main.nope' does not exist"):
         svc.create_experiment(alice, "main.nope.exp")
     with pytest.raises(InvalidNameError, match="'Bad-Name!' is not a valid identifier"):
         svc.create_experiment(alice, "main.shop.Bad-Name!")
@@ -184,7 +184,7 @@ def test_params_are_immutable_and_a_refused_batch_writes_nothing(shop, exp):
     assert len(shop.runs.get(run.run_id).params["long"]) == 6000
 
 
-@pytest.mark.parametrize("call, message", [
+@pytest.mark.parametrize(("call", "message"), [
     (lambda s, w, r: s.log_batch(w, r, params={f"p{i}": "v" for i in range(101)}), "at most 100 params"),
     (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("../x", 1.0, TS)]), "must not resolve to other names"),
     (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("m", "high", TS)]), "valid double"),
@@ -210,7 +210,7 @@ def test_deleted_runs_and_experiments_refuse_logging_until_restored(shop, exp):
     shop.runs.log_metrics(run.run_id, {"m": 1.0})
     shop.experiments.delete(EXP)
     assert shop.runs.get(run.run_id).lifecycle_stage == "deleted"
-    with pytest.raises(InvalidArgumentError, match="experiment .* must be in the 'active' state"):
+    with pytest.raises(InvalidArgumentError, match=r"experiment .* must be in the 'active' state"):
         shop.runs.start(EXP)
     shop.experiments.restore(EXP)
     assert shop.runs.get(run.run_id).lifecycle_stage == "active"
@@ -256,7 +256,7 @@ def names(found):
     return [r.name for r in found]
 
 
-@pytest.mark.parametrize("filter_string, expected", [
+@pytest.mark.parametrize(("filter_string", "expected"), [
     ("metrics.rmse < 0.6", ["a", "b"]),
     ("metrics.rmse != 0.5", ["b", "c", "d"]),  # NaN matches only '!='
     ("params.model = 'gbm' and metrics.rmse >= 0.2", ["a", "b"]),
@@ -290,7 +290,7 @@ def test_search_runs_orders_with_missing_and_nan_last_and_pages(shop, runs):
     assert names(shop.runs.search([EXP], view="deleted")) == ["a"]
 
 
-@pytest.mark.parametrize("filter_string, order_by, message", [
+@pytest.mark.parametrize(("filter_string", "order_by", "message"), [
     ("metrics.rmse > 'x'", None, "Expected numeric value type"),
     ("metrics.rmse LIKE 0.5", None, "Invalid comparator"),
     ("params.model = gbm", None, "not quoted"),
@@ -354,7 +354,7 @@ def test_search_decides_once_per_experiment_and_never_reaches_past_a_denial(shop
     page = bob.tracking.search_runs(bob.principal, [exp_id, exp_id, exp_id])
     assert sorted(r.name for r in page.items) == ["a", "b", "c", "d", "e"]
     assert [(s, d) for _, s, d in decisions()] == [(EXP, "allow")]
-    with pytest.raises(PermissionDeniedError, match="EXECUTE on experiment main.shop.other"):
+    with pytest.raises(PermissionDeniedError, match=r"EXECUTE on experiment main.shop.other"):
         bob.tracking.search_run_messages(bob.principal, [exp_id, other], scheme="mlflow-artifacts")
     seen = decisions()
     assert sorted((s, d) for request_id, s, d in seen if request_id == seen[-1][0]) == [
@@ -370,9 +370,9 @@ def test_search_decides_once_per_experiment_and_never_reaches_past_a_denial(shop
 def test_reading_needs_execute_logging_needs_modify_and_denials_are_audited(shop, exp, bob):
     run = shop.runs.start(EXP)
     shop.grant("USE SCHEMA", on="main.shop", to="bob")
-    with pytest.raises(PermissionDeniedError, match="bob lacks EXECUTE on experiment main.shop.reco_training"):
+    with pytest.raises(PermissionDeniedError, match=r"bob lacks EXECUTE on experiment main.shop.reco_training"):
         bob.runs.get(run.run_id)
-    with pytest.raises(PermissionDeniedError, match="GRANT MODIFY ON EXPERIMENT main.shop.reco_training TO bob"):
+    with pytest.raises(PermissionDeniedError, match=r"GRANT MODIFY ON EXPERIMENT main.shop.reco_training TO bob"):
         bob.runs.log_metrics(run.run_id, {"m": 1.0})
     assert ("bob", "MODIFY", EXP) in denials(shop, "run.log")
     assert bob.experiments.search() == []
@@ -391,7 +391,7 @@ def test_reading_needs_execute_logging_needs_modify_and_denials_are_audited(shop
 
 def test_creating_an_experiment_needs_create_model_on_the_schema(shop, bob):
     shop.grant("USE SCHEMA", on="main.shop", to="bob")
-    with pytest.raises(PermissionDeniedError, match="GRANT CREATE MODEL ON SCHEMA main.shop TO bob"):
+    with pytest.raises(PermissionDeniedError, match=r"GRANT CREATE MODEL ON SCHEMA main.shop TO bob"):
         bob.experiments.create("main.shop.bobs")
     assert ("bob", "CREATE MODEL", "main.shop") in denials(shop, "experiment.create")
     with pytest.raises(NotFoundError):
@@ -404,7 +404,7 @@ def test_creating_an_experiment_needs_create_model_on_the_schema(shop, bob):
     # free-form MLflow names live in main.default, where every user may create models and experiments
     assert bob.experiments.create("free-form").owner == "bob"
     shop.revoke("CREATE MODEL", on="main.default", from_="users")
-    with pytest.raises(PermissionDeniedError, match="CREATE MODEL on schema main.default"):
+    with pytest.raises(PermissionDeniedError, match=r"CREATE MODEL on schema main.default"):
         bob.experiments.create("another free-form")
 
 

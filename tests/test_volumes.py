@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_files_live_inside_the_volume_folder(vol):
     vol.put_file(V, "a/b.txt", b"x")
     location = vol.get(V).storage_location
     assert location.startswith(vol.root + "/volumes/main/shop/files-")
-    assert open(os.path.join(location, "a", "b.txt"), "rb").read() == b"x"
+    assert Path(location, "a", "b.txt").read_bytes() == b"x"
     assert not [n for n in os.listdir(os.path.join(location, "a")) if n.endswith(".tmp")]  # no leftovers
 
 
@@ -57,7 +58,7 @@ def test_overwrite(vol):
 
 
 @pytest.mark.parametrize(
-    "path, fragment",
+    ("path", "fragment"),
     [
         ("../x", "may not contain empty, '.' or '..' parts"),
         ("a/../../x", "may not contain empty, '.' or '..' parts"),
@@ -92,17 +93,17 @@ def test_missing_files_are_not_found(vol):
     with pytest.raises(NotFoundError) as err:
         vol.get_file(V, "nope.txt")
     assert "'nope.txt' does not exist in volume main.shop.files" in str(err.value)
-    with pytest.raises(NotFoundError, match="'nope.txt' does not exist in volume main.shop.files"):
+    with pytest.raises(NotFoundError, match=r"'nope.txt' does not exist in volume main.shop.files"):
         vol.delete_file(V, "nope.txt")
 
 
 def test_missing_volume_or_not_a_volume(vol):
-    with pytest.raises(NotFoundError, match="volume 'main.shop.fils' does not exist. Did you mean 'main.shop.files'"):
+    with pytest.raises(NotFoundError, match=r"volume 'main.shop.fils' does not exist. Did you mean 'main.shop.files'"):
         vol.put_file("main.shop.fils", "a.txt", b"x")
-    with pytest.raises(NotFoundError, match="schema 'main.nope' does not exist"):
+    with pytest.raises(NotFoundError, match=r"schema 'main.nope' does not exist"):
         vol.get_file("main.nope.files", "a.txt")
     vol.sql("CREATE TABLE main.shop.t (id BIGINT)")
-    with pytest.raises(NotFoundError, match="'main.shop.t' is a table, not a volume"):
+    with pytest.raises(NotFoundError, match=r"'main.shop.t' is a table, not a volume"):
         vol.put_file("main.shop.t", "a.txt", b"x")
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from browser import XSS, as_user, needs_chromium, sign_in, table_text
 
 import glashaus
-from browser import XSS, as_user, needs_chromium, sign_in, table_text
 from glashaus.server.app import ServerThread, create_app
 
 MASK = "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END"
@@ -229,7 +230,7 @@ def test_view_and_volume_pages(page, server, tokens):
     assert table_text(page, "#files")[0][0] == "ferns/boston.txt"
     with page.expect_download() as download:
         page.click("text=ferns/boston.txt")
-    assert open(download.value.path(), "rb").read() == b"a fern"
+    assert Path(download.value.path()).read_bytes() == b"a fern"
 
 
 def test_a_comment_with_a_script_is_shown_as_text(page, server, tokens):

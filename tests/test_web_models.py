@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from browser import XSS, as_user, needs_chromium, table_text
 from sklearn.linear_model import LogisticRegression
 
 import glashaus
-from browser import XSS, as_user, needs_chromium, table_text
 from glashaus.server.app import ServerThread, create_app
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

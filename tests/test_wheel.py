@@ -70,7 +70,8 @@ def test_the_wheel_holds_every_source_file_and_nothing_beside_the_package(wheel)
     assert wanted - names == set()
     assert {"glashaus/examples/plant_shop/pipeline.py", "glashaus/examples/plant_shop/data.py",
             "glashaus/examples/plant_shop/ml.py", "glashaus/metastore/migrations/script.py.mako",
-            "glashaus/web/templates/base.html", "glashaus/web/static/style.css"} <= names
+            "glashaus/web/templates/base.html", "glashaus/web/static/style.css",
+            "glashaus/py.typed"} <= names  # PEP 561: type checkers read the package's own annotations
     assert any(re.fullmatch(r"glashaus/metastore/migrations/versions/\w+\.py", n) for n in names)
     # no second top-level package (an `examples` package would clash in site-packages)
     assert {n.split("/")[0] for n in names} == {"glashaus", wheel.name.split("-py")[0] + ".dist-info"}
@@ -86,9 +87,9 @@ def test_glashaus_demo_runs_from_the_installed_wheel_in_an_empty_folder(wheel, v
     # what the venv imports: the package, the CLI and the demo all from the venv, none from the checkout
     probe = subprocess.run(
         [str(venv_python), "-c",
-         "import json, sys, glashaus.cli.main, glashaus.examples.plant_shop.ml, glashaus.examples.plant_shop.pipeline\n"
+         ("import json, sys, glashaus.cli.main, glashaus.examples.plant_shop.ml, glashaus.examples.plant_shop.pipeline\n"
          "print(json.dumps({'files': {n: getattr(m, '__file__', None) for n, m in sys.modules.items()"
-         " if n.startswith('glashaus')}, 'path': sys.path}))"],
+         " if n.startswith('glashaus')}, 'path': sys.path}))")],
         cwd=work, capture_output=True, text=True, timeout=300, env=env)
     assert probe.returncode == 0, probe.stderr[-3000:]
     imported = json.loads(probe.stdout)

@@ -119,6 +119,7 @@ class RateLimitedError(GlashausError):
     """Too many failed sign-ins from one address; the server refuses it for a while (server mode)."""
 
     code = "RATE_LIMITED"
+    retry_after: int = 60  # seconds, the 429's Retry-After (the sign-in gate sets the real wait)
 
 
 class ServiceUnavailableError(GlashausError):

@@ -12,6 +12,7 @@ a capability's service (each documented here, where users read it), plus the wir
 
 from __future__ import annotations
 
+import builtins  # methods named list/set below hide the builtins inside their class
 import copy
 import datetime as dt
 import getpass
@@ -63,6 +64,8 @@ DEFAULT_SCHEMA = "default"
 
 class Lakehouse:
     """One lakehouse, seen by one principal. Create it with :func:`glashaus.connect`."""
+
+    _view_of: Lakehouse | None = None  # the lakehouse an as_user() view was made from
 
     def __init__(
         self,
@@ -231,7 +234,7 @@ class Lakehouse:
     def set_tags(self, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
         return self.tables.set_tags(self.principal, name, tags, column=column)
 
-    def unset_tags(self, name: str, keys: list[str], *, column: str | None = None) -> Securable:
+    def unset_tags(self, name: str, keys: builtins.list[str], *, column: str | None = None) -> Securable:
         return self.tables.unset_tags(self.principal, name, keys, column=column)
 
     def set_properties(self, name: str, properties: dict[str, str]) -> Securable:
@@ -245,9 +248,9 @@ class Lakehouse:
         data: Any,
         *,
         mode: Mode = "append",
-        on: list[str] | None = None,
+        on: builtins.list[str] | None = None,
         schema_mode: SchemaMode = "strict",
-        upstream: list[str] | None = None,
+        upstream: builtins.list[str] | None = None,
     ) -> Commit:
         """Append, overwrite or merge (upsert) Arrow, pandas or polars data in one commit.
 
@@ -265,7 +268,7 @@ class Lakehouse:
         *,
         version: int | None = None,
         as_of: dt.datetime | str | None = None,
-        columns: list[str] | None = None,
+        columns: builtins.list[str] | None = None,
     ) -> pa.Table:
         """Rows of a table, now or at a version/time, as a pyarrow Table.
 
@@ -279,7 +282,7 @@ class Lakehouse:
         *,
         version: int | None = None,
         as_of: dt.datetime | str | None = None,
-        columns: list[str] | None = None,
+        columns: builtins.list[str] | None = None,
         batch_size: int = 262_144,
     ) -> pa.RecordBatchReader:
         """Rows of a table as a stream of record batches (bounded memory; filters and masks applied).
@@ -289,16 +292,16 @@ class Lakehouse:
         return self.tables.read_batches(self.principal, name, version=version, as_of=as_of, columns=columns,
                                         batch_size=batch_size).reader
 
-    def history(self, name: str, *, limit: int | None = None) -> list[HistoryEntry]:
+    def history(self, name: str, *, limit: int | None = None) -> builtins.list[HistoryEntry]:
         return self.tables.history(self.principal, name, limit=limit)
 
     def restore(self, name: str, *, version: int) -> Commit:
         return self.tables.restore(self.principal, name, version=version)
 
-    def optimize(self, name: str, *, zorder_by: list[str] | None = None) -> OptimizeResult:
+    def optimize(self, name: str, *, zorder_by: builtins.list[str] | None = None) -> OptimizeResult:
         return self.tables.optimize(self.principal, name, zorder_by=zorder_by)
 
-    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = True) -> list[str]:
+    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = True) -> builtins.list[str]:
         """Unreferenced files older than the retention (at least 7 days; never a version lineage uses): listed,
         and removed only with ``dry_run=False`` (a dry run by default, as in delta-rs, since 0.2).
 
@@ -321,7 +324,7 @@ class Lakehouse:
     def get_file(self, volume: str, path: str) -> bytes:
         return self.volumes.get(self.principal, volume, path)
 
-    def list_files(self, volume: str, prefix: str = "") -> list[FileInfo]:
+    def list_files(self, volume: str, prefix: str = "") -> builtins.list[FileInfo]:
         return self.volumes.list(self.principal, volume, prefix)
 
     def delete_file(self, volume: str, path: str) -> None:
@@ -353,7 +356,7 @@ class Lakehouse:
     def remove_member(self, group: str, member: str) -> PrincipalInfo:
         return self.admin.remove_member(self.principal, group, member)
 
-    def principals(self, *, kind: str | None = None) -> list[PrincipalInfo]:
+    def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
         return self.admin.list(self.principal, kind=kind)
 
     def principal_info(self, name: str | None = None) -> PrincipalInfo:
@@ -370,7 +373,7 @@ class Lakehouse:
         """
         return self.admin.create_token(self.principal, user, expires_in=expires_in, comment=comment)[0]
 
-    def tokens(self, user: str | None = None) -> list[TokenInfo]:
+    def tokens(self, user: str | None = None) -> builtins.list[TokenInfo]:
         return self.admin.list_tokens(self.principal, user)
 
     def revoke_token(self, token_id: str) -> TokenInfo:
@@ -386,7 +389,7 @@ class Lakehouse:
     def revoke(self, privilege: str, *, on: str | None, from_: str) -> bool:
         return self.tables.revoke(self.principal, privilege, on=on, from_=from_)
 
-    def show_grants(self, on: str | None) -> list[Grant]:
+    def show_grants(self, on: str | None) -> builtins.list[Grant]:
         """Grants on ``on`` and those it inherits (``inherited`` says which)."""
         return self.tables.show_grants(self.principal, on)
 
@@ -412,7 +415,7 @@ class Lakehouse:
         """
         return self.tables.set_column_mask(self.principal, table, column, expression)
 
-    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: list[str]) -> TagPolicy:
+    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: builtins.list[str]) -> TagPolicy:
         """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
 
         The mask is an expression over ``value``, the column's value.
@@ -424,20 +427,20 @@ class Lakehouse:
     def drop_tag_policy(self, name: str) -> None:
         self.tables.drop_tag_policy(self.principal, name)
 
-    def tag_policies(self) -> list[TagPolicy]:
+    def tag_policies(self) -> builtins.list[TagPolicy]:
         """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise)."""
         return self.tables.tag_policies(self.principal)
 
     # -- lineage --------------------------------------------------------------------------
 
-    def lineage(self, name: str, *, direction: str = "upstream", depth: int = 10) -> list[Edge]:
+    def lineage(self, name: str, *, direction: str = "upstream", depth: int = 10) -> builtins.list[Edge]:
         """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
 
         >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]  # doctest: +SKIP
         """
         return self.tables.lineage_of(self.principal, name, direction=direction, depth=depth)
 
-    def column_lineage(self, name: str, *, direction: str = "upstream") -> list[ColumnEdge]:
+    def column_lineage(self, name: str, *, direction: str = "upstream") -> builtins.list[ColumnEdge]:
         return self.tables.column_lineage_of(self.principal, name, direction=direction)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -534,7 +537,7 @@ def connect(
             )
         from glashaus.server.client import RemoteLakehouse  # lazily: only server mode needs httpx
 
-        return RemoteLakehouse(target, token=token)  # type: ignore[return-value]
+        return RemoteLakehouse(target, token=token)  # type: ignore[return-value]  # same methods, over HTTP
     if token is not None:
         raise InvalidArgumentError(
             "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one "

@@ -12,6 +12,7 @@ user may create, list and revoke their own tokens.
 
 from __future__ import annotations
 
+import builtins  # methods named list/set below hide the builtins inside their class
 import datetime as dt
 
 from glashaus.access.audit import request
@@ -57,7 +58,7 @@ class Administration:
     @renamed_keywords(principal="user")
     def create_token(
         self, who: Principal, user: str | None = None, *,
-        expires_in: dt.timedelta | None = dt.timedelta(days=90), comment: str | None = None,
+        expires_in: dt.timedelta | float | None = dt.timedelta(days=90), comment: str | None = None,
     ) -> tuple[str, TokenInfo]:
         """A token for ``user`` (default: oneself); for someone else, admins only."""
         target = (user or who.name).lower()
@@ -70,7 +71,7 @@ class Administration:
             return self.directory.create_token(target, expires_in=expires_in, comment=comment)
 
     @renamed_keywords(principal="user")
-    def list_tokens(self, who: Principal, user: str | None = None) -> list[TokenInfo]:
+    def list_tokens(self, who: Principal, user: str | None = None) -> builtins.list[TokenInfo]:
         target = (user or who.name).lower()
         if target != who.name:
             self.access.require_admin(who, action="token.list", details={"for": target})

@@ -25,6 +25,7 @@ rule is unchanged.
 from __future__ import annotations
 
 import atexit
+
 # Imported now, not on first use: the exit-time flush (atexit) runs after Python stopped its
 # threading machinery, and a first import of this module then fails ("can't register atexit after
 # shutdown": pyarrow's pandas check imports it while the flush builds the batch).
@@ -43,8 +44,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from glashaus.access.system_tables import AUDIT, SystemTables
 from glashaus.access.rows import AuditJournalRow
+from glashaus.access.system_tables import AUDIT, SystemTables
 from glashaus.errors import ServiceUnavailableError
 from glashaus.metastore import Metastore
 
@@ -61,9 +62,10 @@ def request(request_id: str | None = None) -> Iterator[str]:
     if current is not None:
         yield current
         return
-    token = _request_id.set(request_id or uuid.uuid4().hex)
+    new_id = request_id or uuid.uuid4().hex
+    token = _request_id.set(new_id)
     try:
-        yield _request_id.get()  # type: ignore[misc]
+        yield new_id
     finally:
         _request_id.reset(token)
 
@@ -112,10 +114,8 @@ def _flush_at_exit(ref: weakref.ref) -> None:
     log = ref()
     if log is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # nothing is lost, see above
         log.flush()
-    except Exception:  # noqa: BLE001 - nothing is lost, see above
-        pass
 
 
 #: One flush at a time in this process (over every open lakehouse), so the flush before a read of
@@ -134,7 +134,7 @@ def _flush_in_background(ref: weakref.ref, due: threading.Event) -> None:
         try:
             if log._pending:
                 log.flush()
-        except Exception:  # noqa: BLE001 - the events stay journaled; the next flush moves them
+        except Exception:
             logging.getLogger("glashaus.audit").exception("moving audit events to the Delta table failed")
         del log
 

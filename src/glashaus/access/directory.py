@@ -20,6 +20,7 @@ SQLite reuses the id of a dropped last row.)
 
 from __future__ import annotations
 
+import builtins  # methods named list/set below hide the builtins inside their class
 import datetime as dt
 import hashlib
 import hmac
@@ -30,6 +31,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 import sqlalchemy as sa
 
@@ -86,13 +88,13 @@ def _identities_query(*, by_token: bool) -> sa.Select:
 
     ``by_token``: only if that principal holds the token ``token_id`` (another parameter).
     """
-    start = sa.select(PrincipalRow.id).where(PrincipalRow.name == sa.bindparam("name"))
+    principal = sa.select(PrincipalRow.id).where(PrincipalRow.name == sa.bindparam("name"))
     if by_token:
-        start = start.join(TokenRow, TokenRow.principal_id == PrincipalRow.id).where(
+        principal = principal.join(TokenRow, TokenRow.principal_id == PrincipalRow.id).where(
             TokenRow.id == sa.bindparam("token_id"))
-    start = start.scalar_subquery()
-    above = sa.select(MembershipRow.group_id.label("id")).where(MembershipRow.member_id == start)
-    above = above.cte("above", recursive=True)
+    start = principal.scalar_subquery()
+    above = sa.select(MembershipRow.group_id.label("id")).where(MembershipRow.member_id == start).cte(
+        "above", recursive=True)
     # UNION, not UNION ALL: a row seen twice is not followed again (cycles are refused anyway).
     above = above.union(sa.select(MembershipRow.group_id).where(MembershipRow.member_id == above.c.id))
     return sa.select(PrincipalRow.id, PrincipalRow.name).where(
@@ -105,7 +107,7 @@ _IDENTITIES = _identities_query(by_token=False)
 _IDENTITIES_BY_TOKEN = _identities_query(by_token=True)
 
 
-def _lock_memberships(s) -> None:  # noqa: ANN001
+def _lock_memberships(s) -> None:
     """Serialize membership changes: take the write lock before reading what a change checks.
 
     Checks that span several rows (no cycles, an admin is left) are only sound when no
@@ -129,6 +131,10 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@overload
+def _aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     # SQLite hands datetimes back without a zone; they were stored in UTC.
     if value is not None and value.tzinfo is None:
@@ -291,7 +297,7 @@ class Directory:
             s.flush()
             self._keep_an_admin(s, m.name)
 
-    def _keep_an_admin(self, s, removed: str) -> None:  # noqa: ANN001
+    def _keep_an_admin(self, s, removed: str) -> None:
         """Refuse (and so roll back) a change that leaves no user or service principal in ``admins``,
         directly or through nested groups."""
         admins = s.scalar(sa.select(PrincipalRow.id).where(PrincipalRow.name == ADMINS))
@@ -335,13 +341,13 @@ class Directory:
             return frozenset(), frozenset()
         return frozenset(r.id for r in rows), frozenset(r.name for r in rows)
 
-    def _groups(self, s, principal_id: int) -> set[str]:  # noqa: ANN001
+    def _groups(self, s, principal_id: int) -> set[str]:
         ids = self._group_ids(s, principal_id)
         if not ids:
             return set()
         return set(s.scalars(sa.select(PrincipalRow.name).where(PrincipalRow.id.in_(ids))).all())
 
-    def _group_ids(self, s, principal_id: int) -> set[int]:  # noqa: ANN001
+    def _group_ids(self, s, principal_id: int) -> set[int]:
         found: set[int] = set()
         frontier = {principal_id}
         while frontier:
@@ -353,7 +359,7 @@ class Directory:
         found.discard(principal_id)
         return found
 
-    def _row(self, s, name: str) -> PrincipalRow:  # noqa: ANN001
+    def _row(self, s, name: str) -> PrincipalRow:
         row = s.scalar(sa.select(PrincipalRow).where(PrincipalRow.name == str(name).lower()))
         if row is None:
             raise NotFoundError(
@@ -365,7 +371,7 @@ class Directory:
     # -- tokens -------------------------------------------------------------------------
 
     def create_token(
-        self, principal: str, *, expires_in: dt.timedelta | None = dt.timedelta(days=90), comment: str | None = None
+        self, principal: str, *, expires_in: dt.timedelta | float | None = dt.timedelta(days=90), comment: str | None = None
     ) -> tuple[str, TokenInfo]:
         """A new API token for ``principal``: the string (shown once) and its record.
 
@@ -472,7 +478,7 @@ class Directory:
             while len(self._verified) > _TOKEN_CACHE_SIZE:
                 self._verified.popitem(last=False)
 
-    def list_tokens(self, principal: str | None = None) -> list[TokenInfo]:
+    def list_tokens(self, principal: str | None = None) -> builtins.list[TokenInfo]:
         with self.metastore.session() as s:
             query = sa.select(TokenRow, PrincipalRow.name).join(PrincipalRow, PrincipalRow.id == TokenRow.principal_id)
             if principal is not None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from glashaus.access.rows import GrantRow, PrincipalRow
 from glashaus.errors import NotFoundError
-from glashaus.metastore import Metastore
+from glashaus.metastore import Metastore, affected
 
 METASTORE = ""
 
@@ -53,7 +53,7 @@ class Grants:
             raise
 
     @staticmethod
-    def _exists(s, securable_id: str, pid: int, privilege: str) -> bool:  # noqa: ANN001
+    def _exists(s, securable_id: str, pid: int, privilege: str) -> bool:
         return s.scalar(sa.select(GrantRow.id).where(
             GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
         )) is not None
@@ -65,7 +65,7 @@ class Grants:
             result = s.execute(sa.delete(GrantRow).where(
                 GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
             ))
-            return bool(result.rowcount)
+            return bool(affected(result))
 
     def on(self, securable_ids: list[str]) -> list[GrantInfo]:
         with self.metastore.session() as s:
@@ -91,7 +91,7 @@ class Grants:
         with self.metastore.session() as s:
             s.execute(sa.delete(GrantRow).where(GrantRow.securable_id.in_(securable_ids)))
 
-    def _principal_id(self, s, name: str) -> int:  # noqa: ANN001
+    def _principal_id(self, s, name: str) -> int:
         pid = s.scalar(sa.select(PrincipalRow.id).where(PrincipalRow.name == name.lower()))
         if pid is None:
             raise NotFoundError(f"principal {name!r} does not exist; create it first (lh.create_user / create_group).")

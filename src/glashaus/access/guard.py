@@ -176,7 +176,7 @@ def hide_policy_expressions(access: Access, who: Principal, securable: Securable
     if spec.get("row_filter"):
         hidden["row_filter"] = HIDDEN
     if spec.get("column_masks"):
-        hidden["column_masks"] = {column: HIDDEN for column in spec["column_masks"]}
+        hidden["column_masks"] = dict.fromkeys(spec["column_masks"], HIDDEN)
     return dataclasses.replace(securable, spec=hidden)
 
 

@@ -31,13 +31,13 @@ from sqlglot.optimizer.simplify import simplify
 
 from glashaus.access.directory import Directory
 from glashaus.access.principal import Principal
-from glashaus.access.sqltext import check_nesting, function_name, refused_function, too_deep
 from glashaus.access.rows import TagPolicyRow
+from glashaus.access.sqltext import check_nesting, function_name, refused_function, too_deep
 from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.rows import utcnow
 from glashaus.errors import InvalidArgumentError, NotFoundError, UngovernedAccessError
 from glashaus.frames import duck_type
-from glashaus.metastore import Metastore
+from glashaus.metastore import Metastore, affected
 
 DIALECT = "duckdb"
 
@@ -49,8 +49,8 @@ HIDDEN = "(hidden)"
 class ReadPolicy:
     """A reader's view of one table: a row filter and masked columns (SQL, reader-bound)."""
 
-    row_filter: exp.Expression | None = None
-    masks: dict[str, exp.Expression] = field(default_factory=dict)
+    row_filter: exp.Expr | None = None
+    masks: dict[str, exp.Expr] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return self.row_filter is not None or bool(self.masks)
@@ -66,7 +66,7 @@ class TagPolicy:
     created_by: str
 
 
-def parse_policy_expression(text: str, *, what: str, columns: list[str]) -> exp.Expression:
+def parse_policy_expression(text: str, *, what: str, columns: list[str]) -> exp.Expr:
     """Parse and check a filter or mask expression: columns of the table, no table access."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidArgumentError(f"{what} may not be empty.")
@@ -130,8 +130,8 @@ class Policies:
     def create_tag_policy(
         self, name: str, *, tag: str, mask: str, except_groups: list[str], created_by: str
     ) -> TagPolicy:
-        key, _, value = tag.partition("=")
-        key, value = key.strip(), value.strip() or None
+        key, _, given = tag.partition("=")
+        key, value = key.strip(), given.strip() or None
         if not key:
             raise InvalidArgumentError("a tag policy needs a tag, e.g. 'pii' or 'class=email'.")
         parse_policy_expression(mask, what="tag policy mask", columns=["value"])
@@ -152,7 +152,7 @@ class Policies:
     def drop_tag_policy(self, name: str) -> None:
         with self.metastore.session() as s:
             result = s.execute(sa.delete(TagPolicyRow).where(TagPolicyRow.name == name.lower()))
-            if not result.rowcount:
+            if not affected(result):
                 raise NotFoundError(f"tag policy {name!r} does not exist.")
 
     def tag_policies(self) -> dict[str, TagPolicy]:
@@ -184,7 +184,7 @@ class Policies:
         if row_filter:
             bound_filter = _bind(parse_policy_expression(row_filter, what="row filter", columns=columns),
                                  principal, groups)
-        masks: dict[str, exp.Expression] = {}
+        masks: dict[str, exp.Expr] = {}
         for column, mask in masks_sql.items():
             if column in columns:
                 masks[column] = _bind(parse_policy_expression(mask, what=f"mask of {column}", columns=columns),
@@ -237,20 +237,20 @@ class Policies:
         return found
 
 
-def _is_true(expression: exp.Expression) -> bool:
+def _is_true(expression: exp.Expr) -> bool:
     simplified = simplify(expression.copy(), dialect=DIALECT)
     return isinstance(simplified, exp.Boolean) and simplified.this is True
 
 
-def _is_column(expression: exp.Expression, column: str) -> bool:
+def _is_column(expression: exp.Expr, column: str) -> bool:
     simplified = simplify(expression.copy(), dialect=DIALECT)
     return isinstance(simplified, exp.Column) and not simplified.table and simplified.name.lower() == column.lower()
 
 
-def _bind(expression: exp.Expression, principal: Principal, groups: frozenset[str] | set[str]) -> exp.Expression:
+def _bind(expression: exp.Expr, principal: Principal, groups: frozenset[str] | set[str]) -> exp.Expr:
     """Replace current_user() and is_member('g') by literals for this reader."""
 
-    def visit(node: exp.Expression) -> exp.Expression:
+    def visit(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.CurrentUser) or (
             isinstance(node, exp.Anonymous) and str(node.this).lower() == "current_user"
         ):
@@ -266,10 +266,10 @@ def _bind(expression: exp.Expression, principal: Principal, groups: frozenset[st
 
 
 def policy_select(
-    policy: ReadPolicy, schema: pa.Schema, source: exp.Expression
+    policy: ReadPolicy, schema: pa.Schema, source: exp.Expr
 ) -> exp.Select:
     """``SELECT <columns, masked> FROM source WHERE <filter>``: the one way policies are applied."""
-    projections: list[exp.Expression] = []
+    projections: list[exp.Expr] = []
     for f in schema:
         column = exp.column(f.name, quoted=True)
         mask = policy.masks.get(f.name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from glashaus.errors import InvalidArgumentError
 
@@ -24,7 +24,7 @@ Privilege = Literal[
     "ALL PRIVILEGES",
 ]
 
-PRIVILEGES: frozenset[str] = frozenset(Privilege.__args__)  # type: ignore[attr-defined]
+PRIVILEGES: frozenset[str] = frozenset(get_args(Privilege))
 
 _OBJECT = {"SELECT", "MODIFY", "READ VOLUME", "WRITE VOLUME", "EXECUTE"}
 _SCHEMA = {"USE SCHEMA", "CREATE TABLE", "CREATE VOLUME", "CREATE MODEL", "CREATE FUNCTION"} | _OBJECT

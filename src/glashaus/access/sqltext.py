@@ -87,7 +87,7 @@ def too_deep(what: str = "the SQL statement", error: type[GlashausError] = SqlEr
 
 # -- functions ----------------------------------------------------------------------------------
 
-_FILE_FUNCTION = re.compile(r"^(read_|scan_|parquet_|glob$|sniff_|iceberg_|delta_)", re.I)
+_FILE_FUNCTION = re.compile(r"^(read_|scan_|parquet_|glob$|sniff_|iceberg_|delta_)", re.IGNORECASE)
 #: Functions that run SQL given as text: the text would escape every check here.
 _SQL_TEXT_FUNCTIONS = {
     "query", "query_table", "json_execute_serialized_sql", "json_serialize_sql", "json_serialize_plan",
@@ -102,7 +102,7 @@ _ENVIRONMENT_FUNCTIONS = {
     "pg_postmaster_start_time", "pg_conf_load_time", "get_block_size", "stats", "write_log",
     "parse_duckdb_log_message",
 }
-_ENVIRONMENT_PREFIX = re.compile(r"^(duckdb_|pragma_)", re.I)
+_ENVIRONMENT_PREFIX = re.compile(r"^(duckdb_|pragma_)", re.IGNORECASE)
 #: sqlglot's typed nodes for some of them (they do not parse as Anonymous), by DuckDB's name.
 _ENVIRONMENT_NODES = {
     getattr(exp, cls): name
@@ -152,7 +152,7 @@ def refused_function(name: str) -> str | None:
     return None
 
 
-def check_functions(expression: exp.Expression) -> None:
+def check_functions(expression: exp.Expr) -> None:
     """Refuse functions that read files, run SQL text or reveal the environment, wherever they appear."""
     for node in expression.find_all(exp.Func):
         reason = refused_function(function_name(node))

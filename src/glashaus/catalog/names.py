@@ -18,6 +18,7 @@ that a number too large for storage is the caller's error, never the database's 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from glashaus.errors import InvalidArgumentError, InvalidNameError
@@ -69,6 +70,16 @@ class Name:
     schema: str | None = None
     object: str | None = None
     version: int | None = None
+
+    @classmethod
+    def of(cls, parts: Sequence[str], *, version: int | None = None) -> Name:
+        """The name of one to three already validated parts.
+
+        >>> Name.of("main.shop.orders".split("."))
+        Name(catalog='main', schema='shop', object='orders')
+        """
+        schema, obj = (*parts[1:], None, None)[:2]
+        return cls(parts[0], schema, obj, version=version)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -153,5 +164,5 @@ def parse_name(
         raise InvalidNameError(f"name {text!r} has {len(parts)} part(s); expected {expected}.")
     what = ("catalog name", "schema name", "object name")
     clean = [validate_part(p, what=f"{what[i]} in {text!r}") for i, p in enumerate(parts)]
-    return Name(*clean, version=version)  # type: ignore[arg-type]
+    return Name.of(clean, version=version)
 

@@ -10,6 +10,7 @@ is reached through the ``tables`` capability, which authorizes every access.
 
 from __future__ import annotations
 
+import builtins  # the method `list` below hides the builtin inside the class
 import datetime as dt
 import difflib
 import uuid
@@ -208,7 +209,7 @@ class Catalog:
                 query = query.where(SecurableRow.kind == kind)
             return [self._load(s, r) for r in s.scalars(query)]
 
-    def search(self, *, kind: str | None = None) -> list[Securable]:
+    def search(self, *, kind: str | None = None) -> builtins.list[Securable]:
         """Every securable of ``kind`` in the metastore."""
         with self.metastore.session() as s:
             query = sa.select(SecurableRow).order_by(SecurableRow.full_name)
@@ -266,7 +267,7 @@ class Catalog:
             s.flush()
             return self._load(s, row)
 
-    def unset_tags(self, name: Name, keys: list[str], *, column: str | None = None) -> Securable:
+    def unset_tags(self, name: Name, keys: builtins.list[str], *, column: str | None = None) -> Securable:
         with self.metastore.session() as s:
             row = self._row(s, name)
             s.execute(
@@ -346,7 +347,7 @@ class Catalog:
         return Securable(
             id=row.id,
             kind=row.kind,
-            name=Name(*parts),
+            name=Name.of(parts),
             owner=row.owner,
             comment=row.comment,
             properties=dict(row.properties or {}),

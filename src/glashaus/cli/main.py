@@ -44,7 +44,7 @@ app.command("serve")(serve.serve)
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"glashaus {glashaus.__version__}")
-        raise typer.Exit()
+        raise typer.Exit
 
 
 @app.callback()

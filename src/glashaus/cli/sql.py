@@ -100,8 +100,8 @@ def _print_table(result: Result, max_rows: int) -> None:
     for field in arrow.schema:
         numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
         table.add_column(field.name, justify="right" if numeric else "left", overflow="fold")
-    for row in zip(*(c.to_pylist() for c in shown.columns), strict=True) if shown.num_columns else []:
-        table.add_row(*(cell(v) for v in row))
+    for values in zip(*(c.to_pylist() for c in shown.columns), strict=True) if shown.num_columns else []:
+        table.add_row(*(cell(v) for v in values))
     out.print(table)
     # Below the table, not as its caption: a caption wraps to the table's width.
     if arrow.num_rows > shown.num_rows:

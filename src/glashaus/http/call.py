@@ -187,7 +187,7 @@ async def _while_connected(request: Request, cancellation: Cancellation, work: C
             value = await run_in_threadpool(work)
         except anyio.get_cancelled_exc_class():
             raise
-        except BaseException as exc:  # raised below, outside the group: never wrapped in an ExceptionGroup
+        except BaseException as exc:  # noqa: BLE001 - raised below, outside the group: never wrapped in an ExceptionGroup
             failure = exc
         finally:
             group.cancel_scope.cancel()

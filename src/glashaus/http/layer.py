@@ -142,7 +142,7 @@ class RequestLayer:
                 log.exception("request %s %s %s failed", request_id, request.method, request.url.path)
                 return policy.errors.internal(call)
 
-        endpoint.__name__ = name or getattr(handler, "__name__", "endpoint")
+        endpoint.__name__ = name or str(getattr(handler, "__name__", "endpoint"))
         return endpoint
 
     # -- the steps ------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class SignInGate:
 
     def _fail(self, key: tuple[str, str], now: float) -> int | None:
         entry = self._keys.get(key)
-        if entry is None or (not entry.times or entry.times[-1] < now - self.window) and entry.until <= now:
+        if entry is None or ((not entry.times or entry.times[-1] < now - self.window) and entry.until <= now):
             entry = self._keys[key] = _Failures(collections.deque())  # a quiet window ends the streak
         while entry.times and entry.times[0] < now - self.window:
             entry.times.popleft()
@@ -152,5 +152,5 @@ class SignIn:
                 f"{exc} Too many failed sign-ins {backoff.reason}: wait {backoff.seconds} s before trying again "
                 "(a valid token is always accepted)."
             )
-            limited.retry_after = backoff.seconds  # type: ignore[attr-defined]
+            limited.retry_after = backoff.seconds
             raise limited from None

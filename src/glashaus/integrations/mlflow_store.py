@@ -42,7 +42,7 @@ from glashaus.tracking.service import TrackingService
 
 SCHEME = "glashaus"
 ARTIFACT_SCHEME = "glashaus-artifacts"
-_VIEW = {ViewType.ACTIVE_ONLY: "active", ViewType.DELETED_ONLY: "deleted", ViewType.ALL: "all"}
+_VIEW: dict[int, entities.ViewType] = {ViewType.ACTIVE_ONLY: "active", ViewType.DELETED_ONLY: "deleted", ViewType.ALL: "all"}
 _OPEN: dict[tuple[str, str | None, str | None], Lakehouse] = {}
 _LOCK = threading.Lock()
 
@@ -54,8 +54,7 @@ def open_lakehouse(uri: str) -> Lakehouse:
                               "e.g. glashaus:./lakehouse", error_code=databricks_pb2.INVALID_PARAMETER_VALUE)
     rest = uri[len(SCHEME) + 1:]
     path, _, query = rest.partition("?")
-    if path.startswith("//"):
-        path = path[2:]
+    path = path.removeprefix("//")
     options = dict(urllib.parse.parse_qsl(query))
     if not path:
         raise MlflowException(f"the tracking URI {uri!r} names no lakehouse: glashaus:<path>",
@@ -74,7 +73,8 @@ def mlflow_errors() -> Iterator[None]:
     try:
         yield
     except GlashausError as exc:
-        code = exc.code if exc.code in databricks_pb2.ErrorCode.keys() else "INVALID_PARAMETER_VALUE"
+        # .keys(): a protobuf enum wrapper has no `in` of its own
+        code = exc.code if exc.code in databricks_pb2.ErrorCode.keys() else "INVALID_PARAMETER_VALUE"  # noqa: SIM118
         raise MlflowException(str(exc), error_code=databricks_pb2.ErrorCode.Value(code)) from None
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +25,17 @@ from glashaus.access.system_tables import COLUMN_LINEAGE, TABLE_LINEAGE, SystemT
 from glashaus.errors import InvalidArgumentError
 
 Direction = Literal["upstream", "downstream"]
+
+
+def check_direction(direction: str) -> Direction:
+    """``direction`` if it is one, else InvalidArgumentError.
+
+    >>> check_direction("upstream")
+    'upstream'
+    """
+    if direction not in get_args(Direction):
+        raise InvalidArgumentError(f"direction must be 'upstream' or 'downstream', not {direction!r}.")
+    return cast(Direction, direction)
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ class LineageStore:
                 ],
             )
 
-    def _table(self, which) -> pa.Table:  # noqa: ANN001
+    def _table(self, which) -> pa.Table:
         location = self.system._ensure_table(which)
         return self.system.store.read(location)
 
@@ -115,8 +126,7 @@ class LineageStore:
         Each (source, target) pair is reported once, with the versions of its most
         recent write.
         """
-        if direction not in ("upstream", "downstream"):
-            raise InvalidArgumentError(f"direction must be 'upstream' or 'downstream', not {direction!r}.")
+        check_direction(direction)
         edges = self._table(TABLE_LINEAGE)
         if edges.num_rows == 0:
             return []
@@ -147,6 +157,7 @@ class LineageStore:
 
     def columns(self, name: str, *, direction: Direction = "upstream") -> list[dict]:
         """Column edges into (upstream) or out of (downstream) ``name``, latest write only."""
+        check_direction(direction)  # anything but "upstream" once read as downstream
         table = self._table(COLUMN_LINEAGE)
         key = "target" if direction == "upstream" else "source"
         hits = table.filter(pc.equal(table[key], name)).sort_by([("event_time", "descending")])

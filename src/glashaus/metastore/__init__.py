@@ -6,6 +6,6 @@ on :data:`Base` in their own folder.
 """
 
 from glashaus.metastore.base import Base
-from glashaus.metastore.db import Metastore
+from glashaus.metastore.db import Metastore, affected
 
-__all__ = ["Base", "Metastore"]
+__all__ = ["Base", "Metastore", "affected"]

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -33,7 +34,7 @@ def _alembic_config(engine: sa.Engine) -> Config:
     return cfg
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
     # WAL lets readers run beside one writer; busy_timeout makes a second process wait
     # for the write lock instead of failing at once.
@@ -108,6 +109,22 @@ class Metastore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def affected(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed.
+
+    ``Session.execute`` types every result as a plain ``Result``; DML without RETURNING gives a
+    ``CursorResult``, which has the count.
+
+    >>> engine = sa.create_engine("sqlite://")
+    >>> with engine.begin() as c:
+    ...     _ = c.execute(sa.text("CREATE TABLE t (x INT)"))
+    ...     _ = c.execute(sa.text("INSERT INTO t VALUES (1), (2)"))
+    ...     affected(c.execute(sa.text("DELETE FROM t")))
+    2
+    """
+    return cast("sa.CursorResult[Any]", result).rowcount
 
 
 def _redact(url: str) -> str:

@@ -16,6 +16,7 @@ No authorization here: :class:`~glashaus.registry.service.RegistryService` asks 
 
 from __future__ import annotations
 
+import builtins  # the method `set` below hides the builtin inside the class
 import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
@@ -76,7 +77,7 @@ class AliasStore:
             return self._move(s, model, alias, None, "delete", principal, reason)
 
     def rollback(
-        self, model: Securable, alias: str, *, principal: str, reason: str | None, usable: set[int]
+        self, model: Securable, alias: str, *, principal: str, reason: str | None, usable: builtins.set[int]
     ) -> AliasMove:
         """Move ``alias`` back to the version it pointed at before its last move; ``usable``: live versions."""
         with self.metastore.session() as s:

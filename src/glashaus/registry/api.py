@@ -13,6 +13,7 @@ A small facade bound to one principal; every method is one
 
 from __future__ import annotations
 
+import builtins  # methods named list/set below hide the builtins inside their class
 from typing import Any
 
 from glashaus.access import Principal
@@ -60,7 +61,7 @@ class Models:
         """>>> lh.models.set_tags("main.shop.reco", {"team": "reco"})  # doctest: +SKIP"""
         return self._service.set_tags(self._who, name, tags, version=version)
 
-    def unset_tags(self, name: str, keys: list[str], *, version: int | None = None) -> Any:
+    def unset_tags(self, name: str, keys: builtins.list[str], *, version: int | None = None) -> Any:
         return self._service.unset_tags(self._who, name, keys, version=version)
 
     def delete(self, name: str) -> None:
@@ -121,7 +122,7 @@ class Models:
         """>>> lh.models.version("main.shop.reco@champion").version  # doctest: +SKIP"""
         return self._service.get_version(self._who, ref)
 
-    def versions(self, name: str) -> list[ModelVersion]:
+    def versions(self, name: str) -> builtins.list[ModelVersion]:
         """Every version, newest first. >>> lh.models.versions("main.shop.reco")  # doctest: +SKIP"""
         return self._service.list_versions(self._who, name)
 
@@ -144,7 +145,7 @@ class Models:
         """
         return self._service.rollback(self._who, name, alias, reason=reason)
 
-    def alias_history(self, name: str, *, alias: str | None = None) -> list[AliasMove]:
+    def alias_history(self, name: str, *, alias: str | None = None) -> builtins.list[AliasMove]:
         """Who moved which alias when, from which version to which, and why; newest first.
 
         >>> [(m.from_version, m.to_version) for m in lh.models.alias_history("main.shop.reco")]  # doctest: +SKIP
@@ -167,7 +168,7 @@ class Models:
         """
         return self._service.load(self._who, ref)
 
-    def files(self, ref: str, prefix: str = "") -> list[FileInfo]:
+    def files(self, ref: str, prefix: str = "") -> builtins.list[FileInfo]:
         """>>> [f.path for f in lh.models.files("main.shop.reco/1")]  # doctest: +SKIP"""
         return self._service.list_files(self._who, ref, prefix)
 
@@ -185,7 +186,7 @@ class Models:
         output: str,
         mode: ScoreMode = "overwrite",
         batch_size: int = 65_536,
-        keep: list[str] | None = None,
+        keep: builtins.list[str] | None = None,
         prediction_column: str = "prediction",
         progress: bool | ProgressFn = False,
     ) -> ScoreResult:

@@ -114,7 +114,7 @@ def _skops_types(model: Any, packages: tuple[str, ...]) -> list[str] | None:
     try:
         data = skops.io.dumps(model)
         types = list(skops.io.get_untrusted_types(data=data))
-    except Exception:  # skops refuses what it cannot represent (lambdas, some custom objects)
+    except Exception:  # noqa: BLE001 - skops refuses what it cannot represent (lambdas, some custom objects)
         return None
     return types if all(is_allowed_skops_type(t, packages=packages) for t in types) else None
 
@@ -128,7 +128,7 @@ def _signature(signature: Any) -> Any:
     if isinstance(signature, dict) and "inputs" in signature:
         try:
             return ModelSignature.from_dict(signature)
-        except Exception as exc:  # malformed JSON or unknown types
+        except Exception as exc:  # noqa: BLE001 - malformed JSON or unknown types
             raise InvalidArgumentError(f"signature= could not be read: {exc}") from None
     raise InvalidArgumentError(
         f"signature= must be an mlflow.models.ModelSignature (e.g. from mlflow.models.infer_signature) or None "

@@ -25,7 +25,7 @@ def mlflow() -> ModuleType:
     try:
         import mlflow as module
         import mlflow.models
-        import mlflow.pyfunc  # noqa: F401
+        import mlflow.pyfunc
     except ImportError as exc:  # pragma: no cover - the dev extra installs it
         raise InvalidArgumentError(
             f"the model registry needs MLflow's model format ({exc.name} is missing): "
@@ -55,6 +55,6 @@ def load_pyfunc(folder: str, *, ref: str) -> Any:
     except OSError as exc:
         raise StorageError(f"the files of model {ref} cannot be read from managed storage ({type(exc).__name__}: "
                            f"{exc}); an admin should check the storage under {folder}.") from None
-    except Exception as exc:  # MLflow and the flavors raise many kinds; the user needs the message only
+    except Exception as exc:  # noqa: BLE001 - MLflow and the flavors raise many kinds; the user needs the message
         message = getattr(exc, "message", None) or str(exc)
         raise InvalidArgumentError(f"MLflow cannot load model {ref}: {message}") from None

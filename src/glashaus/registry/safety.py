@@ -134,7 +134,7 @@ def untrusted_types(path: str) -> list[str]:
     except OSError as exc:  # missing or unreadable: storage's problem, not the file's
         raise StorageError(f"the model's skops file cannot be read from storage ({type(exc).__name__}: {exc}); "
                            "an admin should check the storage.") from None
-    except Exception as exc:  # a broken or foreign file: skops raises many kinds
+    except Exception as exc:  # noqa: BLE001 - a broken or foreign file: skops raises many kinds
         raise InvalidArgumentError(f"the model's skops file cannot be read: {exc}") from None
 
 

@@ -204,7 +204,7 @@ def output_type(signature: dict[str, Any] | None) -> pa.DataType:
         if spec is not None:
             kind = getattr(spec.type, "name", None) or str(getattr(spec, "type", ""))
             return mapping.get(kind, pa.float64())
-    except Exception:  # an unusual output signature: fall back to double
+    except Exception:  # noqa: BLE001 - an unusual output signature: fall back to double
         pass
     return pa.float64()
 
@@ -271,7 +271,7 @@ def score_batches(
         except ml.exceptions.MlflowException as exc:
             raise SchemaMismatchError(f"model {model} refused rows {done}-{done + batch.num_rows - 1} of {table}: "
                                       f"{exc.message}") from None
-        except Exception as exc:  # the model's own code failed: say where, keep the trace out
+        except Exception as exc:  # noqa: BLE001 - the model's own code failed: say where, keep the trace out
             raise InvalidArgumentError(
                 f"model {model} failed on rows {done}-{done + batch.num_rows - 1} of {table}: "
                 f"{type(exc).__name__}: {exc}"

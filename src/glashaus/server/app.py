@@ -85,7 +85,7 @@ def create_app(
     for face in faces:
         app.router.routes.extend(face.routes())
     install(app)
-    app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]  # FastAPI's documented override
     app.state.layer = layer
     app.state.faces = faces
     app.state.serving = serving.runtime

@@ -70,7 +70,7 @@ class RemoteLakehouse:
     def user(self) -> str:
         """The principal the token stands for."""
         if self._user is None:
-            self._user = self.principal_info().name  # type: ignore[attr-defined]
+            self._user = self.principal_info().name  # type: ignore[attr-defined]  # a method made from OPERATIONS
         return self._user
 
     @property
@@ -228,7 +228,7 @@ def _method(op: Operation) -> Any:
     call.__qualname__ = f"RemoteLakehouse.{op.method}"
     call.__doc__ = inspect.getdoc(op.function)
     parameters = [self_param, *signature.parameters.values()]
-    call.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    call.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # read by inspect
     return call
 
 

@@ -32,7 +32,7 @@ import functools
 import inspect
 import types
 import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 import pyarrow as pa
 from pydantic import (
@@ -49,7 +49,7 @@ from pydantic import (
     WrapSerializer,
 )
 from pydantic_core import PydanticSerializationError
-from typing_extensions import NotRequired, Required, TypedDict
+from typing_extensions import TypedDict
 
 from glashaus.catalog.names import INT64_MAX, INT64_MIN, Name
 from glashaus.deprecation import DictShaped
@@ -180,11 +180,10 @@ def _name(text: Any) -> Name:
     if not isinstance(text, str):
         raise ValueError(f"expected a dotted name, got {text!r:.80}")
     raw, _, version = text.partition("@v")
-    parts: list[str | None] = list(raw.split("."))
+    parts = raw.split(".")
     if not 1 <= len(parts) <= 3:
         raise ValueError(f"expected a dotted name, got {text!r:.80}")
-    parts += [None] * (3 - len(parts))
-    return Name(parts[0], parts[1], parts[2], int(version) if version else None)  # type: ignore[arg-type]
+    return Name.of(parts, version=int(version) if version else None)
 
 
 def _b64(data: bytes) -> str:
@@ -203,7 +202,7 @@ NAME = _plain(Name, _name, str, {"type": "string", "description": "a dotted name
 SCHEMA = _plain(pa.Schema, lambda v: pa.ipc.read_schema(pa.py_buffer(_base64(v))),
                 lambda s: _b64(s.serialize().to_pybytes()),
                 {"type": "string", "format": "byte", "description": "an Arrow IPC schema message, base64"})
-TABLE = _plain(pa.Table, lambda v: _read_ipc(_base64(v)), lambda t: encode_any(t),
+TABLE = _plain(pa.Table, lambda v: _read_ipc(_base64(v)), encode_any,
                {"type": "string", "format": "byte", "description": "an Arrow IPC stream, base64"})
 
 _SIMPLE: dict[Any, Any] = {
@@ -229,7 +228,7 @@ def wire_type(hint: Any) -> Any:
         return _SIMPLE[hint]
     members = _members(hint)
     if members is not None:
-        union = typing.Union[tuple(wire_type(m) for m in members)]
+        union: Any = typing.Union[tuple(wire_type(m) for m in members)]  # noqa: UP007 - built at run time from a tuple
         if len([m for m in members if m is not type(None)]) < 2:
             return union  # X | None
         return Annotated[union, Field(union_mode="left_to_right")]  # tried in order, as written: datetime before str
@@ -239,13 +238,13 @@ def wire_type(hint: Any) -> Any:
     if origin is Literal:
         return hint
     if origin in (list, set, frozenset) or hint in (list, set, frozenset):
-        return list[wire_type(args[0]) if args else ANY]  # type: ignore[misc]
+        return list[wire_type(args[0]) if args else ANY]  # type: ignore[misc]  # a type built at run time
     if origin is tuple or hint is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple[wire_type(args[0]), ...]  # type: ignore[misc]
-        return tuple[tuple(wire_type(a) for a in args)] if args else tuple[ANY, ...]  # type: ignore[misc]
+            return tuple[wire_type(args[0]), ...]  # type: ignore[misc]  # a type built at run time
+        return tuple[tuple(wire_type(a) for a in args)] if args else tuple[ANY, ...]  # type: ignore[misc]  # a type built at run time
     if origin is dict or hint is dict:
-        return dict[str, wire_type(args[1]) if len(args) == 2 else ANY]  # type: ignore[misc]
+        return dict[str, wire_type(args[1]) if len(args) == 2 else ANY]  # type: ignore[misc]  # a type built at run time
     if isinstance(hint, type) and issubclass(hint, DictShaped):
         return _dict_shaped(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
@@ -268,7 +267,7 @@ def _dataclass(cls: type) -> Any:
         optional = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         kind = NotRequired if optional else Required
         fields[f.name] = kind[wire_type(hints.get(f.name, Any))]
-    shape = TypedDict(cls.__name__, fields)  # type: ignore[operator]
+    shape = TypedDict(cls.__name__, fields)  # type: ignore[misc]  # built at run time from the dataclass's fields
     shape.__doc__ = inspect.getdoc(cls)
 
     def fields_of(value: Any, write: Any) -> Any:
@@ -331,8 +330,8 @@ def arguments(function: Any, skip: tuple[str, ...] = ()) -> TypeAdapter[Any]:
         nullable = type(None) in (_members(hint) or ())
         required = param.default is inspect.Parameter.empty and not nullable
         fields[name] = (Required if required else NotRequired)[wire_type(hint)]
-    shape = TypedDict(function.__name__, fields)  # type: ignore[operator]
-    shape.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    shape = TypedDict(function.__name__, fields)  # type: ignore[misc]  # built at run time from the parameters
+    shape.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]  # pydantic's TypedDict config
     return TypeAdapter(shape)
 
 

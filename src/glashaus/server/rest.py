@@ -136,7 +136,7 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
         else:
             try:
                 arguments[op.body] = wire.read_ipc(body)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a broken stream
                 raise InvalidArgumentError(f"the request body is not an Arrow IPC stream: {exc}") from None
     return arguments
 

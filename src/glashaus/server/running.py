@@ -59,6 +59,7 @@ class ServerThread:
 
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None,
                  log_level: str = "warning", trusted_proxies: Sequence[str] = ()) -> None:
+        self.app = app
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level=log_level,
                                                     lifespan="on", **proxy_settings(trusted_proxies)))
@@ -80,7 +81,7 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        shutdown(self.server.config.app)
+        shutdown(self.app)
 
     def __enter__(self) -> ServerThread:
         return self.start()

@@ -84,6 +84,7 @@ class ServingFace:
 
     async def invocations(self, call: Call) -> Response:
         runtime, principal = self.runtime, call.principal
+        assert principal is not None, "POLICY signs every caller in"
         name = call.request.path_params["name"]
         with runtime.arrival() as arrival:  # from here the batcher may wait a moment for this request
             body = await call.body()
@@ -98,7 +99,7 @@ class ServingFace:
                 # row (one journal transaction), not on its own.
                 with audit.durable_at_exit() if call.correlation else contextlib.nullcontext():
                     call.correlate()
-                    return runtime.invoke(principal, name, body, request_id=call.id,  # type: ignore[arg-type]
+                    return runtime.invoke(principal, name, body, request_id=call.id,
                                           arrival=arrival)
 
             answer = await call.run(work, correlate=False)

@@ -112,8 +112,8 @@ def ipc_stream(
     except GlashausError as exc:
         failure: tuple[str, str] = (exc.code, hide_paths(str(exc), hidden))
     except Exception as exc:
-        failure = ("INTERNAL_ERROR", f"the result stream failed half-way ({type(exc).__name__}); "
-                   "the server log has the details.")
+        failure = ("INTERNAL_ERROR", (f"the result stream failed half-way ({type(exc).__name__}); "
+                   "the server log has the details."))
         log.exception("a result stream failed half-way")
     else:
         writer.close()

@@ -32,6 +32,7 @@ not one prediction per input row is never batched.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import queue
 import threading
 import time
@@ -181,7 +182,7 @@ def _split(out: Any, sizes: list[int]) -> list[Any] | None:
 
     total = sum(sizes)
     bounds = np.cumsum([0, *sizes])
-    pairs = list(zip(bounds[:-1], bounds[1:], strict=True))
+    pairs = list(itertools.pairwise(bounds))
     if isinstance(out, pd.DataFrame | pd.Series) and len(out) == total:
         return [out.iloc[a:b].reset_index(drop=True) for a, b in pairs]
     if isinstance(out, np.ndarray) and out.ndim >= 1 and out.shape[0] == total:

@@ -174,7 +174,7 @@ class InferenceLog:
         while True:
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - logged; retried until the deadline
+            except Exception:
                 log.exception("writing an inference table failed; retrying")
             if not self.pending() or time.monotonic() >= deadline:
                 break
@@ -188,7 +188,7 @@ class InferenceLog:
         try:
             self.flush()
             return self.flush_interval
-        except Exception:  # noqa: BLE001 - the rows stay journaled; try again later
+        except Exception:
             self.failed_writes += 1
             log.exception("writing an inference table failed; its rows stay journaled")
             return min(30.0, max(wait, self.flush_interval / 4) * 2)

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from glashaus.access import Principal
 from glashaus.catalog.rows import SecurableRow
-from glashaus.metastore import Metastore
+from glashaus.metastore import Metastore, affected
 from glashaus.serving.inference import SCHEMA, Target, entry, micros
 from glashaus.serving.rows import InferenceJournalRow, InferenceMoverRow
 from glashaus.tables import TablesService
@@ -124,7 +124,7 @@ class InferenceJournal:
         name = self._table_name(table_id)
         if name is None:
             with self.metastore.session() as s:
-                dropped = s.execute(sa.delete(_J).where(_J.table_id == table_id)).rowcount
+                dropped = affected(s.execute(sa.delete(_J).where(_J.table_id == table_id)))
             log.warning("discarded %d inference rows: their inference table (id %s) was dropped", dropped, table_id)
             return 0
         if not self.take_lease(table_id, name):
@@ -164,6 +164,7 @@ class InferenceJournal:
                     break
                 size, last = size + row.size, row.id
             mover = s.get(_M, table_id)
+            assert mover is not None, "claim() runs under the lease, whose take() created the mover row"
             mover.batch += 1
             s.execute(sa.update(_J).where(_J.table_id == table_id, _J.batch.is_(None), _J.writer == writer,
                                           _J.id <= last).values(batch=mover.batch))

@@ -288,7 +288,8 @@ class ServingRuntime:
         return target
 
     def _start_shadow(self, endpoint: Endpoint, who: Principal, request_id: str, payload: bytes) -> None:
-        if self._closed or not self._shadow_busy.acquire(blocking=False):
+        shadow = endpoint.shadow
+        if shadow is None or self._closed or not self._shadow_busy.acquire(blocking=False):
             return  # shadow scoring is best effort: it never slows or blocks the live path
 
         def run() -> None:
@@ -296,13 +297,13 @@ class ServingRuntime:
             try:
                 with self.service.access.audit.durable_at_exit():  # its audit event and row together
                     try:
-                        version, model = self._model(who, endpoint, endpoint.shadow)
+                        version, model = self._model(who, endpoint, shadow)
                         body = self._predict(model, payload)
                     except GlashausError as exc:
                         status, error = _status(exc), str(exc)
                     except Exception as exc:  # noqa: BLE001 - a shadow failure is logged, never raised
                         status, error = 500, f"{type(exc).__name__}: {exc}"
-                    self._log(endpoint, who, request_id, endpoint.shadow, version, True, status,
+                    self._log(endpoint, who, request_id, shadow, version, True, status,
                               time.perf_counter() - started, payload, body, error)
             except GlashausError as exc:  # the journal failed, or the inference table is gone
                 log.warning("shadow request %s of endpoint %r was not logged: %s", request_id, endpoint.name, exc)

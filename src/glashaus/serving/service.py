@@ -120,6 +120,9 @@ class ServingService:
             endpoint = dataclasses.replace(current, routes=routes, shadow=new_shadow)
             with self.metastore.session() as s:
                 row = s.get(EndpointRow, name)
+                if row is None:  # deleted by another request meanwhile
+                    raise NotFoundError(f"serving endpoint {name!r} does not exist (lh.serving.list_endpoints() "
+                                        "lists those you may call).")
                 row.config = endpoint.config()
                 row.updated_at = utcnow()
             return endpoint

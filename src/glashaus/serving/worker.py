@@ -33,7 +33,7 @@ import struct
 import subprocess
 import sys
 import threading
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, NoReturn
 
 from glashaus.errors import GlashausError, InvalidArgumentError, ServiceUnavailableError, StorageError
 from glashaus.registry.mlflow_lib import load_pyfunc
@@ -46,8 +46,10 @@ _MAX_FRAME = 1 << 30  # bytes; a longer "frame" is garbage on the pipe, not a ba
 class ModelProcess:
     """A child process serving one model version; :meth:`score` is one batch, one round trip."""
 
-    def __init__(self, proc: subprocess.Popen, ref: str) -> None:
-        self._proc = proc
+    def __init__(self, proc: subprocess.Popen[bytes], ref: str) -> None:
+        if proc.stdin is None or proc.stdout is None:
+            raise ValueError("a model process talks over its pipes: start it with stdin=PIPE, stdout=PIPE")
+        self._proc, self._stdin, self._stdout = proc, proc.stdin, proc.stdout
         self.ref = ref
         self._lock = threading.Lock()
         self._dead = False
@@ -102,29 +104,29 @@ class ModelProcess:
     def _send(self, message: dict[str, Any]) -> None:
         data = json.dumps(message).encode()
         try:
-            self._proc.stdin.write(_LENGTH.pack(len(data)) + data)  # type: ignore[union-attr]
-            self._proc.stdin.flush()  # type: ignore[union-attr]
+            self._stdin.write(_LENGTH.pack(len(data)) + data)
+            self._stdin.flush()
         except (OSError, ValueError):
             self._gone()
 
     def _receive(self) -> dict[str, Any]:
         try:
-            message = _read_frame(self._proc.stdout)  # type: ignore[arg-type]
+            message = _read_frame(self._stdout)
         except ValueError:  # not a frame of ours: the child cannot be trusted to answer any more
             self._proc.kill()
             message = None
         if message is None:
             self._gone()
-        return message  # type: ignore[return-value]
+        return message
 
-    def _gone(self) -> None:
+    def _gone(self) -> NoReturn:
         self._dead = True
         raise ServiceUnavailableError(
             f"the process serving model {self.ref} stopped (exit code {self._proc.poll()}; its error is in the "
             "server's log); it is started again on the next request: retry.")
 
 
-def _read_frame(stream: BinaryIO) -> dict[str, Any] | None:
+def _read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
     """The next frame, None at the end of the stream; ValueError if what comes is no frame."""
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
@@ -178,7 +180,7 @@ def answer(model: Any, payloads: list[Payload]) -> list[dict[str, Any]]:
         else:
             try:
                 parts: list[str] = []
-                sink = type("Sink", (), {"write": lambda _self, text: parts.append(text)})()
+                sink = type("Sink", (), {"write": lambda _self, text, parts=parts: parts.append(text)})()
                 scoring_server.predictions_to_json(result, sink)
                 out.append({"body": "".join(parts)})
             except Exception as exc:  # noqa: BLE001 - a model answering something JSON cannot hold

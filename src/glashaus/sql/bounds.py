@@ -69,7 +69,7 @@ _SLOTS: dict[type, tuple[str, ...]] = {
 }
 
 
-def bound_values(expression: exp.Expression, *, max_bytes: int) -> exp.Expression:
+def bound_values(expression: exp.Expr, *, max_bytes: int) -> exp.Expr:
     """``expression`` with every size-setting call checked against ``max_bytes`` (changed in place)."""
     calls = [n for n in expression.find_all(exp.Func) if _bounded(n)]
     for call in reversed(calls):  # deepest first: an outer call then moves its (already bounded) arguments
@@ -95,7 +95,7 @@ def _bounded(node: exp.Func) -> bool:
         return not isinstance(node.parent, exp.Table)  # FROM range(n) streams its rows
     if isinstance(node, tuple(_SLOTS)):
         return True
-    return isinstance(node, exp.Anonymous) and function_name(node) in {*_BYTES, *_ELEMENTS, "printf"} \
+    return (isinstance(node, exp.Anonymous) and function_name(node) in {*_BYTES, *_ELEMENTS, "printf"}) \
         or function_name(node) == "format"
 
 
@@ -115,7 +115,7 @@ def _message(name: str, limit: int, unit: str) -> str:
     )
 
 
-def _once(call: exp.Func, size_sql: str, limit: int, message: str) -> exp.Expression:
+def _once(call: exp.Func, size_sql: str, limit: int, message: str) -> exp.Expr:
     """``[CASE WHEN size > limit THEN error(message) ELSE call END FOR v IN [{'a0': ..., ...}]][1]``.
 
     The call's arguments move into the one-element list (evaluated once); the call reads them
@@ -135,7 +135,7 @@ def _once(call: exp.Func, size_sql: str, limit: int, message: str) -> exp.Expres
         f"ELSE __glashaus_call END FOR {_VAR} IN [{{{fields}}}]][1]",
         read=DIALECT,
     )
-    values: dict[str, exp.Expression] = {f"__glashaus_arg{i}": a for i, a in enumerate(arguments)}
+    values: dict[str, exp.Expr] = {f"__glashaus_arg{i}": a for i, a in enumerate(arguments)}
     values["__glashaus_message"] = exp.Literal.string(message)
     values["__glashaus_call"] = call
     for column in list(template.find_all(exp.Column)):
@@ -144,7 +144,7 @@ def _once(call: exp.Func, size_sql: str, limit: int, message: str) -> exp.Expres
     return template
 
 
-def _bounded_call(call: exp.Func, max_bytes: int) -> exp.Expression:
+def _bounded_call(call: exp.Func, max_bytes: int) -> exp.Expr:
     name = _name(call)
     count = len(call.expressions) if isinstance(call, exp.Anonymous) else \
         len([k for k in _SLOTS[type(call)] if call.args.get(k) is not None])
@@ -154,7 +154,7 @@ def _bounded_call(call: exp.Func, max_bytes: int) -> exp.Expression:
     return _once(call, _BYTES[name](count), max_bytes, _message(name, max_bytes, "bytes"))
 
 
-def _bounded_series(call: exp.GenerateSeries, limit: int) -> exp.Expression:
+def _bounded_series(call: exp.GenerateSeries, limit: int) -> exp.Expr:
     """range/generate_series as a list: refused when it would hold more than ``limit`` elements.
 
     The list is longer than ``limit`` exactly when ``end`` lies beyond ``start + step * limit``

@@ -70,7 +70,7 @@ _PROPERTY_ADVICE = {
 }
 
 
-def check_statement(statement: exp.Expression) -> None:
+def check_statement(statement: exp.Expr) -> None:
     """Refuse ``statement`` if it carries a clause its handler would not honour."""
     honoured = _HONOURED.get(type(statement))
     if honoured is None:
@@ -102,7 +102,7 @@ def _check_properties(statement: exp.Create) -> None:
         raise SqlError(f"CREATE {kind} with {words} is not supported in Glashaus SQL: {advice}")
 
 
-def target(node: exp.Expression, *, alias: bool = False) -> str:
+def target(node: exp.Expr, *, alias: bool = False) -> str:
     """The catalog name a statement writes to or drops (``alias``: a plain alias may follow it).
 
     A target must be a bare name: a sample, pivot, time travel or column list on it would
@@ -126,7 +126,7 @@ def target(node: exp.Expression, *, alias: bool = False) -> str:
     raise SqlError(f"expected a catalog name, got {node.sql(DIALECT)!r}.")
 
 
-def with_ctes(statement: exp.Expression, query: exp.Expression) -> exp.Expression:
+def with_ctes(statement: exp.Expr, query: exp.Expr) -> exp.Expr:
     """``query`` with the WITH clause written before ``statement`` (``WITH x AS (...) INSERT ...``)."""
     outer = statement.args.get("with_")
     if outer is None or not isinstance(query, exp.Query):

@@ -18,7 +18,7 @@ from glashaus.sql.delta_expr import to_delta
 from glashaus.sql.resolve import DIALECT
 
 
-def table_property(statement: exp.Create, kind: type) -> str | None:
+def table_property(statement: exp.Create, kind: type[exp.Expr]) -> str | None:
     props = statement.args.get("properties")
     if props is None:
         return None
@@ -41,7 +41,10 @@ def partitioned_by(statement: exp.Create) -> list[str] | None:
 
 
 def table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[str, str], list[str]]:
-    fields, not_null, checks, primary_key = [], [], {}, []
+    fields: list[pa.Field] = []
+    not_null: list[str] = []
+    checks: dict[str, str] = {}
+    primary_key: list[str] = []
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
             column = validate_part(item.name, what="column")
@@ -83,7 +86,7 @@ def table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[str
     return pa.schema(fields), not_null, checks, primary_key
 
 
-def check_sql(expression: exp.Expression) -> str:
+def check_sql(expression: exp.Expr) -> str:
     translated = to_delta(expression)
     if translated is None:
         raise SqlError(f"CHECK ({expression.sql(DIALECT)}) is too complex; use comparisons of columns and literals.")

@@ -21,7 +21,7 @@ _SIMPLE = (
 )
 
 
-def to_delta(expression: exp.Expression, *, qualifiers: dict[str, str] | None = None) -> str | None:
+def to_delta(expression: exp.Expr, *, qualifiers: dict[str, str] | None = None) -> str | None:
     """Delta SQL for ``expression``, or ``None`` when it is outside the safe subset.
 
     ``qualifiers`` maps table aliases to the names delta-rs knows (``target``/``source``;

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import Token, TokenType
 
 from glashaus.access.sqltext import check_nesting, too_deep
@@ -39,7 +40,7 @@ _UNGOVERNED = frozenset({"COPY", "ATTACH", "DETACH", "INSTALL", "LOAD", "EXPORT"
 # Kept as a regex on purpose: it runs only when sqlglot's tokenizer cannot read the text at all,
 # so that an attempt like "COPY t TO '/x" (unclosed quote) is still refused and audited as one.
 _UNGOVERNED_START = re.compile(r"^\s*(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMPORT|PRAGMA|SET|RESET|CALL|"
-                               r"CHECKPOINT|VACUUM|USE)\b", re.I)
+                               r"CHECKPOINT|VACUUM|USE)\b", re.IGNORECASE)
 
 
 class Glashaus(DuckDB):
@@ -50,7 +51,7 @@ class Glashaus(DuckDB):
         # Backticks quote names in Unity Catalog's statements; DuckDB's own statements refuse them (below).
         IDENTIFIERS = ['"', "`"]
 
-    class Parser(DuckDB.Parser):
+    class Parser(DuckDBParser):  # DuckDB.Parser, by the name mypy accepts as a base class
         def parse(self, raw_tokens: list[Token], sql: str) -> list[exp.Expr | None]:
             """One tree per statement: ours from ``statements.py``, the others from DuckDB's parser."""
             check_nesting(sql, tokens=raw_tokens)  # before sqlglot's recursive parser sees the statements
@@ -71,7 +72,7 @@ class Glashaus(DuckDB):
             return trees
 
 
-def parse(sql: str) -> list[exp.Expression]:
+def parse(sql: str) -> list[exp.Expr]:
     """The statements of ``sql`` as trees; ungoverned statements, syntax errors and deep nesting are refused.
 
     Raises :class:`UngovernedAccessError` when a statement starts with COPY, ATTACH, INSTALL,

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from sqlglot import exp
 
 from glashaus.access import Principal, request
 from glashaus.access.sqltext import too_deep
+from glashaus.catalog import Securable
 from glashaus.catalog.names import parse_name, validate_part
 from glashaus.errors import SchemaMismatchError, SqlError, UngovernedAccessError
 from glashaus.frames import duck_type
@@ -98,9 +99,10 @@ class SqlEngine:
         for statement in parse(sql):  # every statement is read (and checked) before any runs
             with request():
                 result = self._statement(who, statement)
-        return result  # type: ignore[return-value]
+        assert result is not None, "parse() refuses SQL without a statement"
+        return result
 
-    def _statement(self, who: Principal, statement: exp.Expression) -> Result:
+    def _statement(self, who: Principal, statement: exp.Expr) -> Result:
         if isinstance(statement, _UNGOVERNED):
             raise UngovernedAccessError(
                 f"{type(statement).__name__.upper()} is not allowed: SQL may only reach catalog objects."
@@ -109,7 +111,7 @@ class SqlEngine:
             resolved = Resolver(self.tables, who).resolve(statement)
             return self._query(resolved)
         if policies.handles(statement):
-            return policies.execute(self.tables, who, policies.from_statement(statement))  # type: ignore[arg-type]
+            return policies.execute(self.tables, who, policies.from_statement(statement))
         if grants.handles(statement):
             return grants.execute(self.tables, who, grants.from_statement(statement))
         if isinstance(statement, ShowObjects):
@@ -118,7 +120,7 @@ class SqlEngine:
             raise SqlError(f"unsupported statement: {statement.sql(dialect=DIALECT).strip()[:80]!r}. "
                            f"Supported: {_SUPPORTED}.")
         check_statement(statement)  # a clause the handler would not honour is refused, never dropped
-        handler: Callable[[Principal, Any], Result] | None = {
+        handlers: dict[type, Callable[[Principal, Any], Result]] = {
             exp.Create: self._create,
             exp.Insert: self._insert,
             exp.Delete: self._delete,
@@ -126,7 +128,8 @@ class SqlEngine:
             exp.Merge: self._merge,
             exp.Drop: self._drop,
             exp.Describe: self._describe,
-        }.get(type(statement))
+        }
+        handler = handlers.get(type(statement))
         if handler is None:
             raise SqlError(f"statement {type(statement).__name__.upper()} is not supported. Supported: {_SUPPORTED}.")
         return handler(who, statement)
@@ -138,10 +141,10 @@ class SqlEngine:
         kind = str(statement.args["kind"]).lower()
         name = ".".join(validate_part(p, what=f"{kind} name part") for p in name_parts(statement.this))
         exists = bool(statement.args.get("exists"))
-        if verb == "DROP":
+        if isinstance(statement, exp.Drop):  # verb == "DROP"
             gone = self.tables.drop(who, name, kind=kind, if_exists=exists, cascade=bool(statement.args.get("cascade")))
             return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)", table=name)
-        comment = table_property(statement, exp.SchemaCommentProperty)  # type: ignore[arg-type]
+        comment = table_property(statement, exp.SchemaCommentProperty)
         make = self.tables.create_catalog if kind == "catalog" else self.tables.create_volume
         s = make(who, name, comment=comment, if_not_exists=exists)
         return Result.status(f"CREATE {kind.upper()}", f"created {kind} {s.full_name}", table=s.full_name)
@@ -202,8 +205,7 @@ class SqlEngine:
                                "a view may only read other tables and views.")
             sources = sorted(resolved.sources)
             # The view's columns (no rows read): their names pass the same check as a table's.
-            probe = dataclasses.replace(resolved, expression=exp.select("*").from_(
-                resolved.expression.subquery("v")).limit(0))
+            probe = dataclasses.replace(resolved, expression=exp.subquery(resolved.expression, "v").select("*").limit(0))
             s = self.tables.create_view(
                 who, name, sql=query.sql(dialect=DIALECT), sources=sources, comment=comment, replace=replace,
                 schema=self._run(probe).schema,
@@ -218,7 +220,7 @@ class SqlEngine:
             raise SqlError(f"CREATE {kind} is not supported; use CATALOG, SCHEMA, TABLE, VIEW or VOLUME.")
         if isinstance(into, exp.Schema):
             name = target(into.this)
-            schema, not_null, checks, primary_key = table_definition(into)
+            schema, _not_null, checks, primary_key = table_definition(into)
             s = self.tables.create_table(
                 who, name, schema=schema, primary_key=primary_key, constraints=checks,
                 partition_by=partitioned_by(statement), comment=comment, if_not_exists=exists, replace=replace,
@@ -249,7 +251,7 @@ class SqlEngine:
             return self._container(who, "DROP", statement)
         if kind not in ("table", "view", "schema"):
             raise SqlError(f"DROP {kind.upper()} is not supported here.")
-        gone = []
+        gone: list[Securable] = []
         for dropped in statement.args.get("tables") or [statement.this]:
             gone += self.tables.drop(
                 who, target(dropped), kind=kind, if_exists=bool(statement.args.get("exists")),
@@ -321,7 +323,7 @@ class SqlEngine:
             raise SqlError(f"INSERT into {name} names {len(columns)} columns but gives {data.num_columns} values.")
         data = data.rename_columns(columns)
         data = _decimal_literals_to_float(data, table_schema)
-        mode = "overwrite" if statement.args.get("overwrite") else "append"
+        mode: Literal["overwrite", "append"] = "overwrite" if statement.args.get("overwrite") else "append"
         commit = self.tables.write(
             who, name, data, mode=mode, operation="INSERT", statement=statement.sql(dialect=DIALECT),
             sources=list(resolved.sources.values()),
@@ -357,7 +359,7 @@ class SqlEngine:
         where = statement.args.get("where")
         predicate = where.this if where is not None else None
         qualifiers = _alias_map(statement.this)
-        assignments: dict[str, exp.Expression] = {}
+        assignments: dict[str, exp.Expr] = {}
         for eq in statement.expressions:
             column = validate_part(eq.this.name, what="column")
             assignments[column] = eq.expression
@@ -365,25 +367,26 @@ class SqlEngine:
         _check_columns(name, schema, [exp.column(c) for c in assignments])
         delta_updates = {quote(c): to_delta(e, qualifiers=qualifiers) for c, e in assignments.items()}
         delta_predicate = to_delta(predicate, qualifiers=qualifiers) if predicate is not None else None
-        native = all(v is not None for v in delta_updates.values()) and (predicate is None or delta_predicate)
+        native_updates = {c: v for c, v in delta_updates.items() if v is not None}
+        native = len(native_updates) == len(delta_updates) and (predicate is None or delta_predicate)
         if native and not statement.args.get("with_"):
             _check_columns(name, schema, [*assignments.values(), *([predicate] if predicate is not None else [])])
-            commit = self.tables.update_rows(who, name, updates=delta_updates, predicate=delta_predicate)  # type: ignore[arg-type]
+            commit = self.tables.update_rows(who, name, updates=native_updates, predicate=delta_predicate)
             return Result.status("UPDATE", f"updated {commit.rows} row(s)", table=name, version=commit.version,
                                  rows=commit.rows)
         condition = exp.func("coalesce", exp.paren(predicate.copy()), exp.false()) if predicate is not None else exp.true()
         projections = []
         for field in schema:
-            column = exp.column(field.name, quoted=True)
+            ref = exp.column(field.name, quoted=True)
             if field.name in assignments:
-                value = exp.Case(ifs=[exp.If(this=condition.copy(), true=assignments[field.name].copy())], default=column)
+                value = exp.Case(ifs=[exp.If(this=condition.copy(), true=assignments[field.name].copy())], default=ref)
                 projections.append(exp.alias_(exp.cast(value, duck_type(field.type)), field.name, quoted=True))
             else:
-                projections.append(column)
+                projections.append(ref)
         rewritten = exp.select(*projections).from_(statement.this.copy())
         return self._rewrite(who, name, with_ctes(statement, rewritten), "UPDATE")
 
-    def _rewrite(self, who: Principal, name: str, query: exp.Query, operation: str) -> Result:
+    def _rewrite(self, who: Principal, name: str, query: exp.Expr, operation: str) -> Result:
         resolved = Resolver(self.tables, who).resolve(query)
         data = self._run(resolved)
         # Replace exactly the version that was read: rows appended meanwhile survive.
@@ -408,10 +411,8 @@ class SqlEngine:
                 "MERGE ... ON must compare columns with plain operators (e.g. t.id = s.id); "
                 "move computed keys into the USING subquery."
             )
-        clauses = []
         whens = statement.args.get("whens")
-        for when in (whens.expressions if whens is not None else []):
-            clauses.append(merge_clause(when, qualifiers))
+        clauses = [merge_clause(when, qualifiers) for when in (whens.expressions if whens is not None else [])]
 
         def build(merger: Any) -> Any:
             for method, kwargs in clauses:
@@ -419,7 +420,7 @@ class SqlEngine:
             return merger
 
         # Column lineage: target column <- source column (per clause) <- catalog table column.
-        through = {}
+        through: dict[str, list[tuple[str, str]]] = {}
         for table, column, output in self._columns(resolved, source_query, source.column_names):
             through.setdefault(output, []).append((table, column))
         columns = [
@@ -436,11 +437,11 @@ class SqlEngine:
 
     # -- lineage ---------------------------------------------------------------------------
 
-    def _columns(self, resolved: Resolved, query: exp.Expression, target_columns: list[str]) -> list[tuple[str, str, str]]:
+    def _columns(self, resolved: Resolved, query: exp.Expr, target_columns: list[str]) -> list[tuple[str, str, str]]:
         return column_lineage(query, resolved.schemas, target_columns)
 
 
-def _check_columns(table: str, schema: pa.Schema, expressions: list[exp.Expression]) -> None:
+def _check_columns(table: str, schema: pa.Schema, expressions: list[exp.Expr]) -> None:
     """Columns that delta-rs would reject (or, in SET, silently ignore) are named here first."""
     for expression in expressions:
         for column in [expression] if isinstance(expression, exp.Column) else expression.find_all(exp.Column):
@@ -473,4 +474,4 @@ def _alias_map(table: exp.Table) -> dict[str, str]:
     names = {table.name.lower()}
     if table.alias:
         names.add(table.alias.lower())
-    return {n: "" for n in names}
+    return dict.fromkeys(names, "")

@@ -75,7 +75,7 @@ class GrantStatement:
 # -- reading -------------------------------------------------------------------------------
 
 
-def handles(statement: exp.Expression) -> bool:
+def handles(statement: exp.Expr) -> bool:
     """Whether a parsed statement is one of this module's."""
     return isinstance(statement, exp.Grant | exp.Revoke | ShowGrants | SetOwner)
 
@@ -94,7 +94,7 @@ def read(sql: str) -> GrantStatement:
     return from_statement(trees[0])
 
 
-def from_statement(statement: exp.Expression) -> GrantStatement:
+def from_statement(statement: exp.Expr) -> GrantStatement:
     """Read one parsed statement of this module (see :func:`handles`)."""
     if isinstance(statement, exp.Grant | exp.Revoke):
         return from_ast(statement)
@@ -109,7 +109,7 @@ def from_statement(statement: exp.Expression) -> GrantStatement:
 
 def from_ast(node: exp.Grant | exp.Revoke) -> GrantStatement:
     """Read a GRANT/REVOKE tree (sqlglot's own shape), refusing every part Unity Catalog does not have."""
-    verb = "GRANT" if isinstance(node, exp.Grant) else "REVOKE"
+    verb: Verb = "GRANT" if isinstance(node, exp.Grant) else "REVOKE"
     known = {"privileges", "kind", "securable", "principals", "grant_option", "cascade"}
     extra = sorted(k for k, v in node.args.items() if v and k not in known)
     if extra:
@@ -140,7 +140,7 @@ def from_ast(node: exp.Grant | exp.Revoke) -> GrantStatement:
     return _statement(verb, kind, name, _principal(who.this.name), privileges)
 
 
-def _securable_of(verb: str, kind: str | None, securable: exp.Expression | None) -> tuple[str, str | None]:
+def _securable_of(verb: str, kind: str | None, securable: exp.Expr | None) -> tuple[str, str | None]:
     """``ON <kind> <name>`` or ``ON METASTORE`` (sqlglot's shape: a kind-less, unquoted name METASTORE)."""
     parts = _table_parts(securable)
     bare = isinstance(securable, exp.Table) and isinstance(securable.this, exp.Identifier) and not securable.this.quoted
@@ -153,7 +153,7 @@ def _securable_of(verb: str, kind: str | None, securable: exp.Expression | None)
     return _securable(None, kind, parts)
 
 
-def _table_parts(node: exp.Expression | None) -> list[str]:
+def _table_parts(node: exp.Expr | None) -> list[str]:
     if isinstance(node, exp.Table) and (node.this is None or isinstance(node.this, exp.Identifier)):
         parts = (node.args.get("catalog"), node.args.get("db"), node.this)
         if all(p is None or isinstance(p, exp.Identifier) for p in parts) and not node.args.get("alias"):
@@ -213,11 +213,13 @@ def execute(tables: TablesService, who: Principal, statement: GrantStatement) ->
                 if statement.principal is None or r.principal == statement.principal]
         return Result(pa.Table.from_pylist(rows, schema=_SHOW_SCHEMA), statement="SHOW GRANTS")
     if statement.verb == "OWNER":
-        s = tables.set_owner(who, on, statement.principal)  # type: ignore[arg-type]
+        assert on is not None and statement.principal is not None, "OWNER TO names a securable and a principal"
+        s = tables.set_owner(who, on, statement.principal)
         return Result.status(f"ALTER {statement.kind.upper()}", f"owner of {statement.target} is now {s.owner}",
                              table=s.full_name)
     assert statement.principal is not None
-    changed, unchanged = [], []
+    changed: list[str] = []
+    unchanged: list[str] = []
     for privilege in statement.privileges:
         if statement.verb == "GRANT":
             done = tables.grant(who, privilege, on=on, to=statement.principal)

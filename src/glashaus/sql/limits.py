@@ -144,10 +144,8 @@ class Cancellation:
             self.cancelled = True
             connections = list(self._connections.values())
         for connection in connections:
-            try:
+            with contextlib.suppress(Exception):  # a cursor closed meanwhile needs no interrupt
                 connection.interrupt()
-            except Exception:  # noqa: BLE001, S110 - a cursor closed meanwhile needs no interrupt
-                pass
 
 
 _CURRENT: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar("glashaus_cancellation",

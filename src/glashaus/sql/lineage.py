@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def column_lineage(
-    query: exp.Expression, schemas: dict[str, pa.Schema], target_columns: list[str]
+    query: exp.Expr, schemas: dict[str, pa.Schema], target_columns: list[str]
 ) -> list[tuple[str, str, str]]:
     """(source table, source column, target column) for each output column of ``query``.
 
@@ -32,8 +32,8 @@ def column_lineage(
         return []
     mapping: dict = {}
     for full, schema in schemas.items():
-        catalog, db, table = full.split(".")
-        mapping.setdefault(catalog, {}).setdefault(db, {})[table] = {f.name: "VARCHAR" for f in schema}
+        catalog, db, object_name = full.split(".")
+        mapping.setdefault(catalog, {}).setdefault(db, {})[object_name] = {f.name: "VARCHAR" for f in schema}
     try:
         plain = query.copy()
         for table in plain.find_all(exp.Table):
@@ -43,6 +43,8 @@ def column_lineage(
             if alias is not None and isinstance(alias.this, exp.Placeholder | exp.Parameter):
                 table.set("alias", None)
         qualified = qualify(plain, schema=mapping, dialect=DIALECT, validate_qualify_columns=False)
+        if not isinstance(qualified, exp.Query):  # column lineage exists for queries only
+            return []
         outputs = qualified.named_selects
         edges: set[tuple[str, str, str]] = set()
         for output, target in zip(outputs, target_columns, strict=False):

@@ -17,7 +17,7 @@ from glashaus.sql.delta_expr import quote, to_delta
 from glashaus.sql.resolve import DIALECT
 
 
-def merge_assignments(whens: exp.Expression | None, source_alias: str, source_columns: list[str]) -> set[tuple[str, str]]:
+def merge_assignments(whens: exp.Expr | None, source_alias: str, source_columns: list[str]) -> set[tuple[str, str]]:
     """(source column, target column) pairs that MERGE clauses copy or compute from the source."""
     pairs: set[tuple[str, str]] = set()
     for when in (whens.expressions if whens is not None else []):
@@ -53,7 +53,7 @@ def merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict[
             raise SqlError(f"MERGE condition {condition.sql(DIALECT)!r} is too complex; use plain comparisons.")
         kwargs["predicate"] = translated
     then = when.args.get("then")
-    if isinstance(then, exp.Var) and then.name.upper() == "DELETE" or (
+    if (isinstance(then, exp.Var) and then.name.upper() == "DELETE") or (
         isinstance(then, exp.Delete)
     ):
         if not matched and not by_source:

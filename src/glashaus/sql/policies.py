@@ -29,7 +29,7 @@ no SQL functions yet.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard, cast
 
 from sqlglot import exp
 
@@ -59,7 +59,7 @@ class PolicyStatement:
 # -- reading -------------------------------------------------------------------------------
 
 
-def handles(statement: exp.Expression) -> bool:
+def handles(statement: exp.Expr) -> TypeGuard[RowFilter | ColumnMask]:
     """Whether a parsed statement is one of this module's."""
     return isinstance(statement, RowFilter | ColumnMask)
 
@@ -70,7 +70,7 @@ def from_statement(statement: RowFilter | ColumnMask) -> PolicyStatement:
     column = None
     if isinstance(statement, ColumnMask):
         column = validate_part(statement.args["column"].name, what="column")
-    action: Action = f"{statement.args['action']} {'ROW FILTER' if column is None else 'MASK'}"  # type: ignore[assignment]
+    action = cast(Action, f"{statement.args['action']} {'ROW FILTER' if column is None else 'MASK'}")  # SET or DROP
     if action in ("DROP ROW FILTER", "DROP MASK"):
         return PolicyStatement(action, table, column)
     function = statement.args.get("function")

@@ -54,7 +54,7 @@ __all__ = ["DIALECT", "Resolved", "Resolver", "check_functions", "table_clauses"
 class Resolved:
     """A query rewritten for DuckDB, with what it read."""
 
-    expression: exp.Expression
+    expression: exp.Expr
     registrations: dict[str, Any] = field(default_factory=dict)
     scan_names: dict[str, str] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
@@ -90,13 +90,13 @@ class Resolver:
         self.action = action
         self._counter = 0
 
-    def resolve(self, expression: exp.Expression) -> Resolved:
+    def resolve(self, expression: exp.Expr) -> Resolved:
         check_functions(expression)
         resolved = Resolved(expression)
         resolved.expression = self._rewrite(expression.copy(), resolved, principal=self.who, depth=0)
         return resolved
 
-    def _rewrite(self, expression: exp.Expression, out: Resolved, *, principal: Principal, depth: int) -> exp.Expression:
+    def _rewrite(self, expression: exp.Expr, out: Resolved, *, principal: Principal, depth: int) -> exp.Expr:
         if depth > _MAX_VIEW_DEPTH:
             raise SqlError("views nest too deeply (or refer to themselves).")
         ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
@@ -111,7 +111,7 @@ class Resolver:
 
     def _replace(
         self, table: exp.Table, ctes: set[str], out: Resolved, *, principal: Principal, depth: int, top: bool
-    ) -> exp.Expression | None:
+    ) -> exp.Expr | None:
         if isinstance(table.this, exp.Func):
             fname = function_name(table.this)
             if fname in _ALLOWED_TABLE_FUNCTIONS:
@@ -146,7 +146,7 @@ class Resolver:
                 "remove it (TABLESAMPLE, PIVOT/UNPIVOT, column aliases, joins and time travel are)."
             )
         version, as_of = _time_travel(table)
-        alias = table.alias or name.object
+        alias = table.alias or name.parts[-1]  # three parts: the object name
         provider = self.tables.virtual_tables.get(name.full)
         if provider is not None:  # computed for this reader (system.ml.runs): no versions, no lineage
             if version is not None or as_of is not None:
@@ -177,7 +177,7 @@ class Resolver:
         source = self._scan_expression(scan, scan.schema, out, key)
         return _scan_of(table, source, alias)
 
-    def _scan_expression(self, scan: ScanSource, schema: pa.Schema, out: Resolved, key: str) -> exp.Expression:
+    def _scan_expression(self, scan: ScanSource, schema: pa.Schema, out: Resolved, key: str) -> exp.Expr:
         uris = scan.files
         if uris and not scan.partitioned and self.tables.layout.is_local:
             # Plain Parquet scan of exactly this version's files: as fast as raw DuckDB.
@@ -186,7 +186,7 @@ class Resolver:
                 this="read_parquet",
                 expressions=[files, exp.EQ(this=exp.var("union_by_name"), expression=exp.true())],
             )
-            source: exp.Expression = exp.Table(this=reader)
+            source: exp.Expr = exp.Table(this=reader)
         else:
             view_name = out.scan_names.get(key)
             if view_name is None:
@@ -198,7 +198,7 @@ class Resolver:
         return policy_select(scan.policy, schema, source)
 
 
-def _scan_of(table: exp.Table, query: exp.Expression, alias: str) -> exp.Subquery:
+def _scan_of(table: exp.Table, query: exp.Expr, alias: str) -> exp.Subquery:
     """``(query) AS alias``, carrying the clauses of the table reference it replaces.
 
     The alias keeps its column list (``AS x(a, b)`` renames the scan's columns); TABLESAMPLE,
@@ -220,7 +220,7 @@ def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:
     alias = table.args.get("alias")
     if alias is not None and isinstance(alias.this, exp.Placeholder | exp.Parameter):
         text = alias.this.name if isinstance(alias.this, exp.Placeholder) else alias.this.this.name
-        match = re.fullmatch(r"v(\d+)", text or "", re.I)
+        match = re.fullmatch(r"v(\d+)", text or "", re.IGNORECASE)
         if not match:
             raise SqlError(f"unknown table suffix '@{text}': use '@v<N>' for a version, e.g. orders@v3.")
         table.set("alias", None)
@@ -246,7 +246,7 @@ def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _travel_value(kind: str, value: exp.Expression | None) -> tuple[int | None, str | None]:
+def _travel_value(kind: str, value: exp.Expr | None) -> tuple[int | None, str | None]:
     if value is None:
         raise SqlError(f"{kind} AS OF needs a value, e.g. VERSION AS OF 3.")
     if kind == "VERSION":

@@ -18,6 +18,7 @@ root path: messages about a table's files say ``<lakehouse>/tables/...``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import threading
@@ -90,10 +91,8 @@ class Sandbox:
         with self._lock:
             connections, self._connections = self._connections, []
         for con in connections:
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.close()
-            except duckdb.Error:
-                pass
         self._local = threading.local()
 
     # -- running ------------------------------------------------------------------------
@@ -121,10 +120,8 @@ class Sandbox:
                 cancellation.forget(cursor)
             with self._lock:
                 self._open.pop(id(cursor), None)
-            try:
+            with contextlib.suppress(duckdb.Error):
                 cursor.close()
-            except duckdb.Error:
-                pass
 
         try:
             if cancellation is not None:
@@ -231,10 +228,8 @@ def _tidy(table: pa.Table) -> pa.Table:
     for i, field in enumerate(table.schema):
         t = field.type
         if pa.types.is_decimal(t) and t.scale == 0 and t.precision == 38:
-            try:
+            with contextlib.suppress(pa.ArrowInvalid):
                 table = table.set_column(i, pa.field(field.name, pa.int64()), table.column(i).cast(pa.int64()))
-            except pa.ArrowInvalid:
-                pass
     return table
 
 
@@ -244,5 +239,5 @@ def _first_line(text: str) -> str:
 
 def _clean(text: str) -> str:
     text = re.sub(r"__glashaus_scan_\d+", "<table>", text)
-    text = re.sub(r"read_parquet\(\[.*?\]\s*,\s*union_by_name\s*=\s*TRUE\)", "<table>", text, flags=re.S)
+    text = re.sub(r"read_parquet\(\[.*?\]\s*,\s*union_by_name\s*=\s*TRUE\)", "<table>", text, flags=re.DOTALL)
     return f"SQL error: {text.splitlines()[0] if text else 'DuckDB failed'}"

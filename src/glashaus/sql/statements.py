@@ -133,7 +133,7 @@ def _alter_form(tokens: Sequence[Token]) -> str | None:
     return None
 
 
-def read(tokens: Sequence[Token], sql: str) -> exp.Expression:
+def read(tokens: Sequence[Token], sql: str) -> exp.Expr:
     """The tree of one statement (its tokens, without the ``;``) that :func:`reads` accepted."""
     reader = TokenReader(tokens, sql)
     first = reader.word()
@@ -149,7 +149,7 @@ def read(tokens: Sequence[Token], sql: str) -> exp.Expression:
 # -- GRANT / REVOKE / SHOW GRANTS / OWNER TO ----------------------------------------------------------
 
 
-def _grant(r: TokenReader, verb: str) -> exp.Expression:
+def _grant(r: TokenReader, verb: str) -> exp.Expr:
     grant_option = verb == "REVOKE" and r.accept("GRANT", "OPTION", "FOR")
     privileges = [_privilege(r, verb)]
     while r.accept_type(TokenType.COMMA):
@@ -178,9 +178,9 @@ def _grant(r: TokenReader, verb: str) -> exp.Expression:
 
 def _privilege(r: TokenReader, verb: str) -> exp.GrantPrivilege:
     """Words up to ``,``, ``ON`` or ``(``: ``SELECT``, ``USE SCHEMA``, ``READ VOLUME``, ``ALL PRIVILEGES``."""
-    words = []
+    words: list[str] = []
     while r.peek_word() != "ON" and is_word(r.peek()):
-        words.append(r.word())
+        words.append(r.word() or "")  # never None after is_word()
     if not words:
         raise SqlError(f"{verb} needs a comma-separated list of privileges, e.g. {verb} SELECT, MODIFY ON ...")
     columns = None
@@ -221,7 +221,7 @@ def _principal(r: TokenReader) -> exp.Identifier:
         r.check_quotes(token)
         r.i += 1
         return exp.Identifier(this=token.text, quoted=True)
-    run = []
+    run: list[Token] = []
     while token is not None and _principal_text(r.raw(token)) and (not run or run[-1].end + 1 == token.start):
         run.append(token)
         r.i += 1
@@ -235,7 +235,7 @@ def _principal_text(raw: str) -> bool:
     return bool(raw) and all(c.isalnum() or c in _PRINCIPAL_CHARS for c in raw)
 
 
-def _show(r: TokenReader) -> exp.Expression:
+def _show(r: TokenReader) -> exp.Expr:
     what = r.word()
     if what == "GRANTS":
         principal = None if r.peek_word() == "ON" else _principal(r)
@@ -261,7 +261,7 @@ def _show(r: TokenReader) -> exp.Expression:
 # -- CREATE / DROP CATALOG | VOLUME --------------------------------------------------------------------
 
 
-def _container(r: TokenReader, verb: str) -> exp.Expression:
+def _container(r: TokenReader, verb: str) -> exp.Expr:
     kind = r.word()
     if verb == "CREATE":
         exists = r.accept("IF", "NOT", "EXISTS")
@@ -286,7 +286,7 @@ def _container(r: TokenReader, verb: str) -> exp.Expression:
 # -- ALTER: OWNER TO, ROW FILTER, MASK -------------------------------------------------------------------
 
 
-def _alter(r: TokenReader) -> exp.Expression:
+def _alter(r: TokenReader) -> exp.Expr:
     form = _alter_form(r.tokens)
     kind = r.word()
     if kind == "MATERIALIZED":

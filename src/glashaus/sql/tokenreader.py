@@ -59,7 +59,7 @@ def keyword(token: Token | None) -> str | None:
 def is_word(token: Token | None) -> bool:
     """Whether a token is one unquoted word (a keyword or a bare name)."""
     text = keyword(token)
-    return bool(text) and text.replace("_", "").isalnum()  # type: ignore[union-attr]
+    return bool(text and text.replace("_", "").isalnum())
 
 
 def is_part(token: Token) -> bool:

@@ -273,14 +273,12 @@ class DeltaStore:
         def attempt() -> int:
             if _applied(handle, app_transaction):
                 return handle.version()  # committed before (checked again after each lost race)
-            write_deltalake(
-                handle,
-                data,
-                mode=mode,
-                schema_mode=delta_schema_mode,
-                predicate=predicate,
-                commit_properties=_props(by, app_transaction),
-            )
+            if mode == "overwrite":
+                write_deltalake(handle, data, mode="overwrite", schema_mode=delta_schema_mode, predicate=predicate,
+                                commit_properties=_props(by, app_transaction))
+            else:  # an append that changes the schema; predicate= selects rows to replace, so overwrites only
+                write_deltalake(handle, data, mode="append", schema_mode=delta_schema_mode,
+                                commit_properties=_props(by, app_transaction))
             return handle.version()
 
         return run_commit(attempt, handle, table_name, retry=read_version is None)

@@ -182,7 +182,7 @@ def _widens(source: pa.DataType, target: pa.DataType) -> bool:
         return pt.is_decimal(source) == pt.is_decimal(target)  # float <-> decimal would round
     if pt.is_dictionary(source):
         return _widens(source.value_type, target)
-    if pt.is_list(source) and pt.is_list(target) or pt.is_large_list(source) and pt.is_large_list(target):
+    if (pt.is_list(source) and pt.is_list(target)) or (pt.is_large_list(source) and pt.is_large_list(target)):
         return _widens(source.value_type, target.value_type)
     return False
 

@@ -14,9 +14,10 @@ of the capability's work fails.
 
 from __future__ import annotations
 
+import builtins  # methods named list/set below hide the builtins inside their class
 import dataclasses
 from collections.abc import Callable
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from glashaus.access import Access, Principal, request
 from glashaus.access.guard import USE, Check, Guard
@@ -125,7 +126,7 @@ class Containers:
         kind: str | tuple[str, ...] | None = None,
         if_exists: bool = False,
         cascade: bool = False,
-    ) -> list[Securable]:
+    ) -> builtins.list[Securable]:
         """Remove a securable from the catalog. Data files stay until vacuumed by an admin."""
         check = _of(DROP, kind)
         n = check.parse(name)
@@ -159,7 +160,7 @@ class Containers:
             raise InvalidArgumentError(f"create_securable makes {', '.join(CAPABILITY_KINDS)}, not a {check.creates}; "
                                        "tables, views, catalogs and schemas have operations of their own.")
         with self.guard.require(who, check, name, details=details) as allowed:
-            kind: Kind = check.creates  # type: ignore[assignment]
+            kind = cast(Kind, check.creates)  # one of CAPABILITY_KINDS (checked above)
             securable = self._register(kind, allowed.name, who, comment=comment, spec=spec, location=location)
             if tags:
                 securable = self.catalog.set_tags(allowed.name, tags)

@@ -19,7 +19,7 @@ from glashaus.access.guard import Check, Guard
 from glashaus.access.privileges import use_privilege
 from glashaus.catalog import Catalog, Securable, parse_name
 from glashaus.errors import GlashausError, InvalidArgumentError, NotFoundError
-from glashaus.lineage import Edge, LineageStore, Source
+from glashaus.lineage import Edge, LineageStore, Source, check_direction
 from glashaus.storage.delta import DeltaStore
 from glashaus.tables.checks import location
 from glashaus.tables.containers import GET
@@ -52,7 +52,7 @@ class LineageViews:
             securable = self._node(who, name)
             visible = self._visibility(who)
             edges = []
-            for e in self.lineage.walk(securable.full_name, direction=direction, depth=depth):  # type: ignore[arg-type]
+            for e in self.lineage.walk(securable.full_name, direction=check_direction(direction), depth=depth):
                 source_ok, target_ok = visible(e.source), visible(e.target)
                 edges.append(dataclasses.replace(
                     e,
@@ -68,7 +68,7 @@ class LineageViews:
             securable = self._node(who, name)
             visible = self._visibility(who)
             rows = []
-            for row in self.lineage.columns(securable.full_name, direction=direction):  # type: ignore[arg-type]
+            for row in self.lineage.columns(securable.full_name, direction=check_direction(direction)):
                 for side in ("source", "target"):
                     if not visible(row[side]):
                         row = {**row, side: RESTRICTED, f"{side}_column": RESTRICTED, f"{side}_version": None}

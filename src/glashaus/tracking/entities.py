@@ -10,15 +10,15 @@ MLflow's messages field by field). Times are milliseconds since the epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, Literal, NamedTuple, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar, get_args
 
 RunStatus = Literal["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"]
 LoggedModelStatus = Literal["PENDING", "READY", "FAILED"]
 Lifecycle = Literal["active", "deleted"]
 ViewType = Literal["active", "deleted", "all"]
 
-RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
-LOGGED_MODEL_STATUSES: tuple[str, ...] = LoggedModelStatus.__args__  # type: ignore[attr-defined]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+LOGGED_MODEL_STATUSES: tuple[str, ...] = get_args(LoggedModelStatus)
 
 #: Tags MLflow gives meaning to.
 RUN_NAME_TAG = "mlflow.runName"

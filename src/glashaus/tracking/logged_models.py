@@ -22,10 +22,9 @@ from glashaus import mlflow_checks as checks
 from glashaus.access import Principal, request
 from glashaus.catalog.rows import SecurableRow
 from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.metastore import affected
 from glashaus.tracking import records, rules
 from glashaus.tracking.entities import LOGGED_MODEL_STATUSES, LoggedModel, Page
-from glashaus.tracking.rules import mlflow_rules
-from glashaus.tracking.run_names import memorable_name
 from glashaus.tracking.rows import (
     ExperimentRow,
     LoggedModelParamRow,
@@ -33,6 +32,8 @@ from glashaus.tracking.rows import (
     LoggedModelTagRow,
     RunRow,
 )
+from glashaus.tracking.rules import mlflow_rules
+from glashaus.tracking.run_names import memorable_name
 
 if TYPE_CHECKING:
     from glashaus.tracking.service import TrackingService
@@ -64,6 +65,8 @@ class LoggedModels:
     def _load(self, model_id: str) -> LoggedModel:
         with self.metastore.session() as s:
             row = s.get(LoggedModelRow, model_id)
+            if row is None:  # deleted by another request meanwhile
+                raise NotFoundError(f"Logged model with ID '{model_id}' not found.")
             return records.load_logged_models(s, [row])[0]
 
     def create(
@@ -128,8 +131,8 @@ class LoggedModels:
         with request():
             self.model_for(who, model_id, "MODIFY", action="logged_model.tag", active=True)
             with self.metastore.session() as s:
-                gone = s.execute(sa.delete(LoggedModelTagRow).where(LoggedModelTagRow.model_id == model_id,
-                                                                    LoggedModelTagRow.key == key)).rowcount
+                gone = affected(s.execute(sa.delete(LoggedModelTagRow).where(
+                    LoggedModelTagRow.model_id == model_id, LoggedModelTagRow.key == key)))
             if not gone:
                 raise NotFoundError(f"No tag with key {key!r} on logged model {model_id}.")
             self._touch(model_id)

@@ -186,10 +186,8 @@ def logged_model_message(m: LoggedModel, *, scheme: str) -> dict[str, Any]:
         "artifact_uri": artifact_uri(m.artifact_path, scheme),
         "status": LOGGED_MODEL_STATUS[m.status],
     }
-    for name, value in (("model_type", m.model_type), ("source_run_id", m.source_run_id),
-                        ("status_message", m.status_message)):
-        if value is not None:
-            info[name] = value
+    optional = (("model_type", m.model_type), ("source_run_id", m.source_run_id), ("status_message", m.status_message))
+    info.update({name: value for name, value in optional if value is not None})
     if m.tags:
         info["tags"] = pairs(m.tags)
     data: dict[str, Any] = {}

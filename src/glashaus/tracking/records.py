@@ -11,22 +11,32 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glashaus.catalog.rows import SecurableRow
-from glashaus.tracking.entities import Dataset, DatasetInput, Experiment, LoggedModel, Metric, ModelOutput, Run
+from glashaus.tracking.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    Lifecycle,
+    LoggedModel,
+    LoggedModelStatus,
+    Metric,
+    ModelOutput,
+    Run,
+)
 from glashaus.tracking.rows import (
     DatasetRow,
     ExperimentRow,
     ExperimentTagRow,
     LatestMetricRow,
+    LoggedModelMetricRow,
     LoggedModelParamRow,
     LoggedModelRow,
     LoggedModelTagRow,
-    LoggedModelMetricRow,
     ParamRow,
     RunInputRow,
     RunOutputRow,
@@ -162,7 +172,7 @@ def load_experiments(s: Session, query: sa.Select) -> list[Experiment]:
                                             .where(ExperimentTagRow.experiment_id.in_(part))):
             tags.setdefault(exp_id, {})[key] = value
     return [
-        Experiment(str(row.id), row.name, full_name, owner, row.lifecycle_stage,  # type: ignore[arg-type]
+        Experiment(str(row.id), row.name, full_name, owner, row.lifecycle_stage,
                    row.creation_time, row.last_update_time, tags.get(row.id, {}))
         for row, full_name, owner in found
     ]
@@ -186,12 +196,13 @@ def load_logged_models(s: Session, rows: Iterable[LoggedModelRow]) -> list[Logge
             params.setdefault(model_id, {})[key] = value
         for row in s.execute(sa.select(m.model_id, m.key, m.value, m.is_nan, m.timestamp, m.step, m.dataset_name,
                                        m.dataset_digest, m.run_id).where(m.model_id.in_(part)).order_by(m.id)):
-            model_id, key, value, is_nan, ts, step, dname, ddigest, run_id = row
+            model_id, key, number, is_nan, ts, step, dname, ddigest, run_id = row
             metrics.setdefault(model_id, []).append(
-                Metric(key, _NAN if is_nan else value, ts, step, model_id, dname, ddigest, run_id))
+                Metric(key, _NAN if is_nan else number, ts, step, model_id, dname, ddigest, run_id))
     return [
         LoggedModel(r.model_id, str(r.experiment_id), r.name, r.creation_time, r.last_updated_time,
-                    r.status, r.lifecycle_stage, r.creator, r.model_type, r.source_run_id,  # type: ignore[arg-type]
+                    cast(LoggedModelStatus, r.status), cast(Lifecycle, r.lifecycle_stage), r.creator, r.model_type,
+                    r.source_run_id,
                     r.status_message, tags.get(r.model_id, {}), params.get(r.model_id, {}),
                     metrics.get(r.model_id, []))
         for r in rows

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from glashaus import mlflow_checks as checks
 from glashaus.access import Principal, request
 from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.metastore import affected
 from glashaus.tracking import messages, records, rules, writes
 from glashaus.tracking.entities import (
     CONTEXT_TAG,
@@ -37,8 +38,6 @@ from glashaus.tracking.entities import (
     ViewType,
 )
 from glashaus.tracking.records import now_ms
-from glashaus.tracking.run_names import memorable_name
-from glashaus.tracking.search import run_query
 from glashaus.tracking.rows import (
     DatasetRow,
     MetricRow,
@@ -47,6 +46,8 @@ from glashaus.tracking.rows import (
     RunRow,
     RunTagRow,
 )
+from glashaus.tracking.run_names import memorable_name
+from glashaus.tracking.search import run_query
 
 if TYPE_CHECKING:
     from glashaus.tracking.service import TrackingService
@@ -289,7 +290,7 @@ class RunTracking:
         with request():
             self.service.run_for(who, run_id, "MODIFY", action="run.log", active=True)
             with self.metastore.session() as s:
-                gone = s.execute(sa.delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key == key)).rowcount
+                gone = affected(s.execute(sa.delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key == key)))
             if not gone:
                 raise NotFoundError(f"No tag with name: {key} in run with id {run_id}")
 

@@ -29,8 +29,8 @@ from sqlalchemy.orm import aliased
 
 from glashaus.catalog.names import check_int64
 from glashaus.errors import InvalidArgumentError
-from glashaus.tracking.rules import mlflow_rules, search_utils
 from glashaus.tracking.rows import DatasetRow, LatestMetricRow, ParamRow, RunInputRow, RunRow, RunTagRow
+from glashaus.tracking.rules import mlflow_rules, search_utils
 
 _ATTRIBUTES = {
     "run_id": RunRow.run_id,
@@ -40,15 +40,13 @@ _ATTRIBUTES = {
     "start_time": RunRow.start_time,
     "end_time": RunRow.end_time,
 }
-_ENTITIES = {"metric": LatestMetricRow, "parameter": ParamRow, "tag": RunTagRow}
+# Row classes with run_id, key and value columns (Any: mypy has no structural type for mapped classes).
+_ENTITIES: dict[str, Any] = {"metric": LatestMetricRow, "parameter": ParamRow, "tag": RunTagRow}
 
 
 def _glob(pattern: str) -> str:
     """A LIKE pattern as a (case-sensitive) SQLite GLOB pattern."""
-    out = []
-    for ch in pattern:
-        out.append({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(ch, ch))
-    return "".join(out)
+    return "".join({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(ch, ch) for ch in pattern)
 
 
 def compare(column: Any, comparator: str, value: Any, dialect: str) -> Any:

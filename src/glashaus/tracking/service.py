@@ -38,7 +38,7 @@ from glashaus.access.guard import Check
 from glashaus.catalog import Name
 from glashaus.catalog.rows import SecurableRow
 from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from glashaus.metastore import Metastore
+from glashaus.metastore import Metastore, affected
 from glashaus.tables import TablesService
 from glashaus.tracking import names, records, rules
 from glashaus.tracking.entities import (
@@ -47,13 +47,13 @@ from glashaus.tracking.entities import (
     ViewType,
 )
 from glashaus.tracking.records import now_ms
-from glashaus.tracking.rules import mlflow_rules
 from glashaus.tracking.rows import (
     ExperimentRow,
     ExperimentTagRow,
     RunRow,
     SequenceRow,
 )
+from glashaus.tracking.rules import mlflow_rules
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class TrackingService:
                   details: dict[str, Any] | None = None) -> None:
         """``privilege`` on the experiment called ``securable`` (found by id first), audited as ``action``."""
         self.guard.allow(who, Check(privilege, action, kinds=("experiment",), details=False),
-                         Name(*securable.split(".")), details=details)
+                         Name.of(securable.split(".")), details=details)
 
     def _experiment(self, s: Session, experiment_id: Any) -> tuple[ExperimentRow, str]:
         number = experiment_number(experiment_id)
@@ -255,7 +255,7 @@ class TrackingService:
             matched = utils.filter(visible, filter_string)
             keys = [utils.parse_order_by_for_search_experiments(o)
                     for o in (order_by or ["creation_time DESC", "experiment_id ASC"])]
-            for type_, key, ascending in reversed(keys):
+            for _type, key, ascending in reversed(keys):
                 matched.sort(key=lambda e, k=key: _experiment_sort_value(e, k), reverse=not ascending)
             offset = rules.page_offset(page_token)
             page = matched[offset : offset + max_results]
@@ -264,7 +264,7 @@ class TrackingService:
 
     def _may_read(self, who: Principal, securable: str) -> bool:
         """EXECUTE or MANAGE on the experiment (unaudited: searches list only these)."""
-        return self.guard.may_see(who, Name(*securable.split(".")))
+        return self.guard.may_see(who, Name.of(securable.split(".")))
 
     def rename_experiment(self, who: Principal, experiment_id: str, new_name: str) -> Experiment:
         """Change a free-form MLflow name (a three-part name is the securable's and stays)."""
@@ -321,8 +321,8 @@ class TrackingService:
         with request():
             row, _ = self.experiment_for(who, experiment_id, "MODIFY", action="experiment.tag", active=True)
             with self.metastore.session() as s:
-                gone = s.execute(sa.delete(ExperimentTagRow).where(ExperimentTagRow.experiment_id == row.id,
-                                                                    ExperimentTagRow.key == key)).rowcount
+                gone = affected(s.execute(sa.delete(ExperimentTagRow).where(
+                    ExperimentTagRow.experiment_id == row.id, ExperimentTagRow.key == key)))
             if not gone:
                 raise NotFoundError(f"No tag with name: {key} in experiment with id {experiment_id}")
 

@@ -45,7 +45,9 @@ def write_batch(s: Session, run_id: str, metrics: list[Metric], params: list[tup
         upsert(s, RunTagRow, run_id, dict(tags))
 
 def write_metrics(s: Session, run_id: str, metrics: list[Metric]) -> None:
-    history, about_models, newest = {}, [], {}
+    history: dict[tuple[str, int, int, float, bool], dict[str, Any]] = {}
+    about_models: list[dict[str, Any]] = []
+    newest: dict[str, tuple[int, int, float, bool]] = {}
     for m in metrics:
         value, is_nan = stored_value(m.value)
         step, ts = int(m.step), int(m.timestamp)
@@ -77,7 +79,7 @@ def write_metrics(s: Session, run_id: str, metrics: list[Metric]) -> None:
         s.execute(sa.update(LatestMetricRow), updates)
 
 
-def insert_new(s: Session, table: type) -> Any:
+def insert_new(s: Session, table: Any) -> Any:  # Any: a mapped class (its __table__)
     """An INSERT that skips rows whose unique key exists already (SQLite and PostgreSQL)."""
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
@@ -89,7 +91,7 @@ def insert_new(s: Session, table: type) -> Any:
     return sa.insert(table.__table__)
 
 
-def upsert(s: Session, table: type, run_id: str, values: dict[str, str]) -> None:
+def upsert(s: Session, table: Any, run_id: str, values: dict[str, str]) -> None:  # a (run_id, key, value) class
     """Insert or replace ``key -> value`` rows of a (run_id, key) table."""
     existing = set(s.scalars(sa.select(table.key).where(table.run_id == run_id, table.key.in_(list(values)))))
     new = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items() if k not in existing]

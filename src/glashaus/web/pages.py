@@ -116,7 +116,7 @@ class PageErrors:
             clear_cookie(response, SESSION_COOKIE)
             return response
         status = status_of(exc)
-        signed_in = {"user": call.principal.name, "csrf": self.sessions.csrf(call.token)} \
+        signed_in: dict[str, Any] = {"user": call.principal.name, "csrf": self.sessions.csrf(call.token)} \
             if call.principal is not None and call.token else {}
         return page("error.html", title="Error", status=status, status_code=status,
                     message=public_message(exc, hidden=call.layer.hidden), **signed_in)
@@ -245,7 +245,7 @@ class WebFace:
         lh = caller.view
         securable = lh.get(name.full)
         crumbs = _crumbs(name)
-        common = {"title": name.full, "active": "catalog", "securable": securable, "crumbs": crumbs}
+        common: dict[str, Any] = {"title": name.full, "active": "catalog", "securable": securable, "crumbs": crumbs}
         if securable.kind in ("catalog", "schema"):
             return caller.render("container.html", children=lh.list(name.full),
                                  grants=lh.show_grants(name.full), **common)

@@ -63,7 +63,7 @@ lunchtime and in the evening (UTC); customer activity is heavy-tailed
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import math
 
 import numpy as np
@@ -128,8 +128,8 @@ _HOURLY_WEIGHTS = (
     0.8, 0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1.0, 1.4, 1.6, 1.7, 1.9,
     2.3, 2.2, 1.8, 1.7, 1.7, 1.9, 2.3, 2.8, 3.0, 2.7, 2.0, 1.3,
 )
-_SIGNUP_FIRST = _dt.date(2023, 1, 1)
-_SIGNUP_LAST = _dt.date(2025, 12, 31)
+_SIGNUP_FIRST = dt.date(2023, 1, 1)
+_SIGNUP_LAST = dt.date(2025, 12, 31)
 
 _FIRST_NAMES = (
     "anna", "lena", "marie", "sophie", "laura", "julia", "hannah", "lea", "sarah", "emma",
@@ -255,7 +255,7 @@ _STREAM_PLANTS, _STREAM_CUSTOMERS, _STREAM_EVENTS = 1, 2, 3
 _US_PER_SECOND = 1_000_000
 _US_PER_HOUR = 3_600 * _US_PER_SECOND
 _US_PER_DAY = 24 * _US_PER_HOUR
-_EPOCH = _dt.date(1970, 1, 1)
+_EPOCH = dt.date(1970, 1, 1)
 _UUID_BYTES = 16
 _UUID_CHARS = 36
 _MAX_STRING_BYTES = 2**31 - 1
@@ -273,10 +273,10 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def _check_date(name: str, value: object) -> _dt.date:
-    if isinstance(value, _dt.datetime):
+def _check_date(name: str, value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
         return value.date()
-    if not isinstance(value, _dt.date):
+    if not isinstance(value, dt.date):
         raise TypeError(f"{name} must be a datetime.date, got {type(value).__name__}")
     return value
 
@@ -328,7 +328,7 @@ def _strings(values: tuple[str, ...], indices: np.ndarray, mask: np.ndarray | No
     return pa.DictionaryArray.from_arrays(codes, pa.array(values, type=pa.string())).cast(pa.string())
 
 
-def _epoch_us(day: _dt.date) -> int:
+def _epoch_us(day: dt.date) -> int:
     return (day - _EPOCH).days * _US_PER_DAY
 
 
@@ -371,7 +371,7 @@ def _uuid_strings(raw: np.ndarray) -> pa.Array | pa.ChunkedArray:
 def _plant_model(seed: int) -> tuple[pa.Table, np.ndarray, np.ndarray, np.ndarray]:
     """Catalogue table plus per-plant category index, popularity and price."""
     rng = _rng(seed, _STREAM_PLANTS)
-    names, categories, lights, pet_safe, base = zip(*_PLANT_CATALOG)
+    names, categories, lights, pet_safe, base = zip(*_PLANT_CATALOG, strict=False)
     base_price = np.asarray(base, dtype=np.float64)
     # Seeded price list: +-10 % around the typical price, ending in .99.
     price = np.round(np.floor(base_price * rng.uniform(0.9, 1.1, base_price.size)) + 0.99, 2)
@@ -466,9 +466,9 @@ def generate_events(
     *,
     seed: int = 7,
     customers: int = 20_000,
-    start: _dt.date = _dt.date(2026, 1, 1),
+    start: dt.date = dt.date(2026, 1, 1),
     days: int = 180,
-    drift_after: _dt.date = _dt.date(2026, 5, 1),
+    drift_after: dt.date = dt.date(2026, 5, 1),
 ) -> pa.Table:
     """Return exactly ``n`` raw click-stream events (bronze), quirks included; see the module docstring.
 

@@ -102,7 +102,7 @@ def train_and_serve(lh: Any, *, requests: int = 200, say: Callable[[str], None] 
     from glashaus.server.app import ServerThread, create_app
 
     data = training_frame(lh)
-    X = data[[*NUMERIC, *CATEGORICAL]].astype({c: "float64" for c in NUMERIC})  # counts may be missing later
+    X = data[[*NUMERIC, *CATEGORICAL]].astype(dict.fromkeys(NUMERIC, "float64"))  # counts may be missing later
     y = data["favourite_category"]
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=7)
     features_version = lh.describe(FEATURES_TABLE).version

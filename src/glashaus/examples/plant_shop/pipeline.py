@@ -361,7 +361,12 @@ def run_pipeline(
     for phase, steps in (("silver", SILVER), ("gold", GOLD)):
         for s in steps:
             full = f"{SCHEMA}.{s.name}"
-            step(phase, s.name, lambda s=s, full=full: (lh.sql(s.sql), lh.set_comment(full, s.comment)))
+
+            def build(sql: str = s.sql, table: str = full, comment: str = s.comment) -> None:
+                lh.sql(sql)
+                lh.set_comment(table, comment)
+
+            step(phase, s.name, build)
             run.tables.append((phase, full))
 
     for table, columns in COLUMN_COMMENTS.items():

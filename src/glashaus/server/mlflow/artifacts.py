@@ -60,7 +60,7 @@ def upload_artifact(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     if tree is not None:
         if not hasattr(tree, "write"):
             raise InvalidArgumentError(f"{path.split('/')[0]}/ files cannot be uploaded through the artifact proxy.")
-        tree.write(lh, rest, req.body)  # type: ignore[attr-defined]
+        tree.write(lh, rest, req.body)
     else:
         _svc(lh).files.write(lh.principal, path, req.body)
     return {}
@@ -80,7 +80,7 @@ def delete_artifact(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     if tree is not None:
         if not hasattr(tree, "delete"):
             raise InvalidArgumentError(f"{path.split('/')[0]}/ files cannot be deleted through the artifact proxy.")
-        tree.delete(lh, rest)  # type: ignore[attr-defined]
+        tree.delete(lh, rest)
     else:
         _svc(lh).files.delete(lh.principal, path)
     return {}

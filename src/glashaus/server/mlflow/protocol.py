@@ -202,11 +202,10 @@ def parse_message(req: MlflowRequest, message_class: Any) -> Any:
     if req.method == "GET":
         values: dict[str, Any] = {}
         for f in message.DESCRIPTOR.fields:
-            given = req.multi.get(f.name)
-            if not given:
+            texts = req.multi.get(f.name)
+            if not texts:
                 continue
-            if f.type == FieldDescriptor.TYPE_BOOL:
-                given = [_boolean(f.name, v) for v in given]
+            given = [_boolean(f.name, v) for v in texts] if f.type == FieldDescriptor.TYPE_BOOL else list(texts)
             values[f.name] = given if f.is_repeated else given[-1]
     else:
         values = req.params

@@ -79,8 +79,9 @@ def version_entity(mv: ModelVersion) -> Any:
     from mlflow.entities.model_registry import ModelVersion as Entity
     from mlflow.entities.model_registry import ModelVersionTag
 
+    version: Any = mv.version  # an int, as MLflow's own stores pass it (its annotation says str)
     return Entity(
-        name=mv.name, version=mv.version, creation_timestamp=ms(mv.created_at),  # type: ignore[arg-type]
+        name=mv.name, version=version, creation_timestamp=ms(mv.created_at),
         last_updated_timestamp=ms(mv.updated_at), description=mv.description, user_id=mv.created_by,
         current_stage="None", source=mv.source, run_id=mv.run_id, status=mv.status,
         status_message=mv.status_message, tags=[ModelVersionTag(k, v) for k, v in mv.tags.items()],

@@ -31,10 +31,11 @@ from glashaus.tracking.entities import (
     DatasetInput,
     Metric,
     ModelOutput,
+    ViewType,
 )
 from glashaus.tracking.service import TrackingService
 
-_VIEW = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
+_VIEW: dict[str, ViewType] = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 _RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 
 

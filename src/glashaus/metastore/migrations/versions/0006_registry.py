@@ -15,7 +15,7 @@ depends_on = None
 _TS = sa.DateTime(timezone=True)
 
 
-def _model_id(**kwargs) -> sa.Column:  # noqa: ANN003
+def _model_id(**kwargs) -> sa.Column:
     return sa.Column("model_id", sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"), nullable=False,
                      **kwargs)
 
