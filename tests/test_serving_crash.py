@@ -110,7 +110,7 @@ def test_every_answered_request_keeps_exactly_one_inference_row_across_a_sigkill
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=60)
-    assert len(answered) > 300
+    assert len(answered) >= 300  # the kill comes once 300 were answered; those in flight may die with it
 
     restarted = serve(root, port)  # moves what the dead server left in the journal, then stops cleanly
     try:
