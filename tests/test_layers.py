@@ -12,6 +12,8 @@ LAYERS = {
     "errors": 0,
     "frames": 0,
     "mlflow_checks": 0,
+    # How an operation is declared (every capability declares its own with it).
+    "declare": 0,
     "catalog": 1,
     "metastore": 1,
     "storage": 2,
@@ -23,6 +25,9 @@ LAYERS = {
     "registry": 6,
     "serving": 6,
     "lakehouse": 7,
+    # Every declared operation, bound to its facade method; the generated protocols of the API.
+    "operations": 7,
+    "api": 7,
     "__init__": 8,
     # The request layer every HTTP face shares (request ids, limits, sign-in, error mapping).
     "http": 8,

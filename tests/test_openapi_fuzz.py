@@ -32,14 +32,14 @@ from sklearn.linear_model import LogisticRegression
 
 import glashaus
 from glashaus.server.app import ServerThread, create_app
-from glashaus.server.operations import OPERATIONS
+from glashaus.operations import ROUTES
 from glashaus.server.wire import ARROW_STREAM, ipc_bytes
 
 #: Requests per operation; the whole module stays well under 90 s on 2 busy cores.
 ADMIN_EXAMPLES = 25
 ANONYMOUS_EXAMPLES = 4
 
-LABELS = list(dict.fromkeys(["GET /health"] + [f"{op.http} {op.path.replace(':path', '')}" for op in OPERATIONS]
+LABELS = list(dict.fromkeys(["GET /health"] + [f"{op.http} {op.path.replace(':path', '')}" for op in ROUTES]
                             + ["POST /serving/{name}/invocations", "GET /metrics"]))
 DESTRUCTIVE = {"DELETE /api/principals/{name}", "DELETE /api/tokens/{token_id}"}
 #: Path parameters that name what the seeded lakehouse holds: most random names only reach the 404 path.

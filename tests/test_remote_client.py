@@ -15,7 +15,7 @@ from glashaus.lakehouse import Lakehouse
 from glashaus.server.app import ServerThread, create_app
 from glashaus.server.client import RemoteLakehouse
 from glashaus.server import wire
-from glashaus.server.operations import OPERATIONS, client_operations
+from glashaus.operations import OPERATIONS, client_operations
 
 ORDERS = pa.table(
     {
@@ -72,12 +72,13 @@ def test_connect_dispatches_on_the_address(server, alice):
         glashaus.connect("./somewhere", token="ghs_x")
 
 
-def test_the_client_is_generated_from_the_registry_with_the_embedded_signatures():
-    for name, op in client_operations().items():
-        remote, embedded = getattr(RemoteLakehouse, name), getattr(Lakehouse, name)
-        assert inspect.signature(remote) == inspect.signature(embedded), name
-        assert remote.__doc__ == inspect.getdoc(embedded)
-    assert {op.method for op in OPERATIONS} == set(client_operations())
+def test_the_client_is_generated_from_the_declarations_with_the_embedded_signatures(alice, lake):
+    for op in OPERATIONS:
+        remote = getattr(getattr(alice, op.facade) if op.facade else alice, op.name)
+        embedded = getattr(getattr(lake, op.facade) if op.facade else lake, op.name)
+        assert inspect.signature(remote) == inspect.signature(embedded), op.qualname
+        assert inspect.getdoc(remote) == inspect.getdoc(embedded), op.qualname
+    assert {op.qualname for op in OPERATIONS if not op.embedded_only} == set(client_operations())
 
 
 def test_create_write_read_sql_describe_history_match_embedded(lake, alice, orders):

@@ -30,7 +30,7 @@ import glashaus
 from glashaus.access import Principal
 from glashaus.errors import InvalidArgumentError, InvalidNameError
 from glashaus.server.app import ServerThread, create_app, free_port
-from glashaus.server.operations import OPERATIONS
+from glashaus.operations import ROUTES
 
 MODEL = "main.shop.reco"
 DEEP = 100_000
@@ -103,7 +103,7 @@ def audit(lake, where: str) -> list[dict]:
 
 
 def test_deeply_nested_json_is_400_on_every_json_route_of_the_rest_api(server, tokens):
-    json_routes = [op for op in OPERATIONS if op.carrier == "json" and op.body is None]
+    json_routes = [op for op in ROUTES if op.carrier == "json" and op.body is None]
     assert len(json_routes) > 10
     for op in json_routes:
         path = op.path.replace("{path:path}", "a.txt")

@@ -9,7 +9,7 @@ request's arguments and is the OpenAPI's request schema; :func:`adapter` gives t
 - integers are 64-bit, floats finite, strings and booleans strict (no ``"1"`` for 1);
 - a datetime is an ISO string, a timedelta seconds, bytes and a ``pyarrow.Schema``
   base64 (the schema as an Arrow IPC message), a ``Name`` its dotted string;
-- a dataclass is an object of its fields (each by its own hint);
+- a dataclass or a NamedTuple is an object of its fields (each by its own hint);
 - where the hint says ``Any`` (e.g. the values of a history entry) non-JSON values carry a
   tag (``{"$datetime": "..."}``, ``{"$arrow": base64 IPC}``, ...) so that the remote
   client gets back exactly what an embedded call returns.
@@ -244,7 +244,28 @@ def wire_type(hint: Any) -> Any:
         return dict[str, wire_type(args[1]) if len(args) == 2 else ANY]  # type: ignore[misc]
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass(hint)
+    if isinstance(hint, type) and issubclass(hint, tuple) and typing.get_type_hints(hint):
+        return _named_tuple(hint)
     return ANY
+
+
+def _named_tuple(cls: type) -> Any:
+    """A NamedTuple (a run's ``Metric``) as an object of its fields, built back into ``cls``."""
+    hints = typing.get_type_hints(cls)
+    fields = {}
+    for name, param in inspect.signature(cls).parameters.items():
+        kind = NotRequired if param.default is not inspect.Parameter.empty else Required
+        fields[name] = kind[wire_type(hints.get(name, Any))]
+    shape = TypedDict(cls.__name__, fields)  # type: ignore[operator]
+    shape.__doc__ = inspect.getdoc(cls)
+    names = list(fields)
+
+    def fields_of(value: Any, write: Any) -> Any:
+        if isinstance(value, cls):
+            value = dict(zip(names, value, strict=True))
+        return write(value)
+
+    return Annotated[shape, WrapSerializer(fields_of), AfterValidator(lambda d: cls(**d))]
 
 
 def _dataclass(cls: type) -> Any:
