@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 from glashaus.operations import declared_default
 
 if TYPE_CHECKING:
+    import builtins
     import datetime as dt
 
     import pyarrow as pa
@@ -157,7 +158,7 @@ class ModelsAPI(Protocol):
         """
         ...
 
-    def list(self, parent: str | None = None) -> list[RegisteredModel]:
+    def list(self, parent: str | None = None) -> builtins.list[RegisteredModel]:
         """Models you may use, in a schema (``"main.shop"``) or everywhere.
 
         >>> [m.name for m in lh.models.list("main.shop")]  # doctest: +SKIP
@@ -186,7 +187,7 @@ class ModelsAPI(Protocol):
         """
         ...
 
-    def unset_tags(self, name: str, keys: list[str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
+    def unset_tags(self, name: str, keys: builtins.list[str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
         """Remove the tags ``keys`` from the model, or from one of its versions; returns it."""
         ...
 
@@ -210,7 +211,7 @@ class ModelsAPI(Protocol):
         """
         ...
 
-    def versions(self, name: str) -> list[ModelVersion]:
+    def versions(self, name: str) -> builtins.list[ModelVersion]:
         """Every version, newest first. >>> lh.models.versions("main.shop.reco")  # doctest: +SKIP"""
         ...
 
@@ -242,7 +243,7 @@ class ModelsAPI(Protocol):
         """
         ...
 
-    def alias_history(self, name: str, *, alias: str | None = None) -> list[AliasMove]:
+    def alias_history(self, name: str, *, alias: str | None = None) -> builtins.list[AliasMove]:
         """Who moved which alias when, from which version to which, and why; newest first.
 
         >>> [(m.from_version, m.to_version) for m in lh.models.alias_history("main.shop.reco")]  # doctest: +SKIP
@@ -256,7 +257,7 @@ class ModelsAPI(Protocol):
         """
         ...
 
-    def files(self, ref: str, prefix: str = '') -> list[FileInfo]:
+    def files(self, ref: str, prefix: str = '') -> builtins.list[FileInfo]:
         """>>> [f.path for f in lh.models.files("main.shop.reco/1")]  # doctest: +SKIP"""
         ...
 
@@ -264,7 +265,7 @@ class ModelsAPI(Protocol):
         """>>> lh.models.read_file("main.shop.reco/1", "MLmodel")  # doctest: +SKIP"""
         ...
 
-    def score(self, ref: str, *, table: str, output: str, mode: ScoreMode = 'overwrite', batch_size: int = 65536, keep: list[str] | None = None, prediction_column: str = 'prediction', progress: bool | ProgressFn = False) -> ScoreResult:
+    def score(self, ref: str, *, table: str, output: str, mode: ScoreMode = 'overwrite', batch_size: int = 65536, keep: builtins.list[str] | None = None, prediction_column: str = 'prediction', progress: bool | ProgressFn = False) -> ScoreResult:
         """Score every row of ``table`` into ``output`` in one Delta commit (``progress=True``: a bar).
 
         >>> lh.models.score("main.shop.reco@champion", table="main.shop.candidates",
@@ -328,14 +329,14 @@ class LakehouseAPI(Protocol):
         """
         ...
 
-    def list(self, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
+    def list(self, parent: str | None = None, *, kind: str | None = None) -> builtins.list[Securable]:
         """Catalogs, the schemas of a catalog, or the objects of a schema."""
         ...
 
     def get(self, name: str) -> Securable:
         ...
 
-    def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> list[Securable]:
+    def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> builtins.list[Securable]:
         """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers)."""
         ...
 
@@ -353,7 +354,7 @@ class LakehouseAPI(Protocol):
     def set_tags(self, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
         ...
 
-    def unset_tags(self, name: str, keys: list[str], *, column: str | None = None) -> Securable:
+    def unset_tags(self, name: str, keys: builtins.list[str], *, column: str | None = None) -> Securable:
         ...
 
     def set_properties(self, name: str, properties: dict[str, str]) -> Securable:
@@ -369,7 +370,7 @@ class LakehouseAPI(Protocol):
         """
         ...
 
-    def create_table(self, name: str, *, schema: pa.Schema | None = None, data: Any = None, primary_key: list[str] | None = None, partition_by: list[str] | None = None, constraints: dict[str, str] | None = None, comment: str | None = None, properties: dict[str, str] | None = None, tags: dict[str, str] | None = None, if_not_exists: bool = False) -> Securable:
+    def create_table(self, name: str, *, schema: pa.Schema | None = None, data: Any = None, primary_key: builtins.list[str] | None = None, partition_by: builtins.list[str] | None = None, constraints: dict[str, str] | None = None, comment: str | None = None, properties: dict[str, str] | None = None, tags: dict[str, str] | None = None, if_not_exists: bool = False) -> Securable:
         """Create a managed Delta table from an Arrow schema or from data.
 
         ``constraints`` maps a name to a CHECK expression (``{"qty_pos": "quantity > 0"}``);
@@ -384,7 +385,7 @@ class LakehouseAPI(Protocol):
         """>>> lh.create_view("main.shop.big_orders", "SELECT * FROM main.shop.orders WHERE qty > 10")  # doctest: +SKIP"""
         ...
 
-    def write(self, name: str, data: Any, *, mode: Mode = 'append', on: list[str] | None = None, schema_mode: SchemaMode = 'strict', upstream: list[str] | None = None) -> Commit:
+    def write(self, name: str, data: Any, *, mode: Mode = 'append', on: builtins.list[str] | None = None, schema_mode: SchemaMode = 'strict', upstream: builtins.list[str] | None = None) -> Commit:
         """Append, overwrite or merge (upsert) Arrow, pandas or polars data in one commit.
 
         ``schema_mode="merge"`` adds new columns; ``upstream`` declares source tables for lineage.
@@ -393,14 +394,14 @@ class LakehouseAPI(Protocol):
         """
         ...
 
-    def read(self, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None, columns: list[str] | None = None) -> pa.Table:
+    def read(self, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None, columns: builtins.list[str] | None = None) -> pa.Table:
         """Rows of a table, now or at a version/time, as a pyarrow Table.
 
         >>> lh.read("main.shop.orders", version=3).num_rows  # doctest: +SKIP
         """
         ...
 
-    def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, name: str, *, limit: int | None = None) -> builtins.list[dict[str, Any]]:
         ...
 
     def changes(self, name: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
@@ -410,28 +411,28 @@ class LakehouseAPI(Protocol):
     def restore(self, name: str, *, version: int) -> Commit:
         ...
 
-    def optimize(self, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
+    def optimize(self, name: str, *, zorder_by: builtins.list[str] | None = None) -> dict[str, Any]:
         ...
 
-    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = False) -> list[str]:
+    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = False) -> builtins.list[str]:
         """Remove unreferenced files older than the retention (at least 7 days; never a version lineage uses)."""
         ...
 
-    def lineage(self, name: str, *, direction: str = 'upstream', depth: int = 10) -> list[Edge]:
+    def lineage(self, name: str, *, direction: str = 'upstream', depth: int = 10) -> builtins.list[Edge]:
         """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
 
         >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]  # doctest: +SKIP
         """
         ...
 
-    def column_lineage(self, name: str, *, direction: str = 'upstream') -> list[dict[str, Any]]:
+    def column_lineage(self, name: str, *, direction: str = 'upstream') -> builtins.list[dict[str, Any]]:
         ...
 
     def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """>>> lh.create_volume("main.shop.images")  # doctest: +SKIP"""
         ...
 
-    def list_files(self, volume: str, prefix: str = '') -> list[FileInfo]:
+    def list_files(self, volume: str, prefix: str = '') -> builtins.list[FileInfo]:
         ...
 
     def put_file(self, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
@@ -443,7 +444,7 @@ class LakehouseAPI(Protocol):
     def delete_file(self, volume: str, path: str) -> None:
         ...
 
-    def show_grants(self, on: str | None) -> list[dict[str, Any]]:
+    def show_grants(self, on: str | None) -> builtins.list[dict[str, Any]]:
         """Grants on ``on`` and those it inherits (``inherited`` says which)."""
         ...
 
@@ -474,11 +475,11 @@ class LakehouseAPI(Protocol):
         """
         ...
 
-    def tag_policies(self) -> list[TagPolicy]:
+    def tag_policies(self) -> builtins.list[TagPolicy]:
         """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise)."""
         ...
 
-    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: list[str]) -> TagPolicy:
+    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: builtins.list[str]) -> TagPolicy:
         """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
 
         The mask is an expression over ``value``, the column's value.
@@ -490,7 +491,7 @@ class LakehouseAPI(Protocol):
     def drop_tag_policy(self, name: str) -> None:
         ...
 
-    def principals(self, *, kind: str | None = None) -> list[PrincipalInfo]:
+    def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
         ...
 
     def principal_info(self, name: str | None = None) -> PrincipalInfo:
@@ -520,7 +521,7 @@ class LakehouseAPI(Protocol):
     def remove_member(self, group: str, member: str) -> PrincipalInfo:
         ...
 
-    def tokens(self, user: str | None = None) -> list[TokenInfo]:
+    def tokens(self, user: str | None = None) -> builtins.list[TokenInfo]:
         ...
 
     def create_token(self, user: str | None = None, *, expires_in: dt.timedelta | float | None = declared_default('create_token', 'expires_in'), comment: str | None = None) -> str:

@@ -16,7 +16,8 @@ import copy
 import datetime as dt
 import getpass
 import os
-from typing import Any
+import warnings
+from typing import Any, Self
 
 import pyarrow as pa
 
@@ -35,7 +36,7 @@ from glashaus.access.admin import Administration
 from glashaus.access.policies import Policies, TagPolicy
 from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import parse_name
-from glashaus.errors import AuthenticationError, InvalidArgumentError
+from glashaus.errors import AuthenticationError
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
 from glashaus.registry import Models, RegistryService
@@ -468,7 +469,7 @@ class Lakehouse:
         self.engine.close()
         self.metastore.dispose()
 
-    def __enter__(self) -> Lakehouse:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -487,46 +488,12 @@ def _refuse_group(directory: Directory, name: str) -> None:
         )
 
 
-def connect(
-    path_or_uri: str | os.PathLike[str],
-    *,
-    user: str | None = None,
-    metastore: str | None = None,
-    storage_options: dict[str, str] | None = None,
-    token: str | None = None,
-    query_timeout_s: float | None = None,
-    query_memory_mib: int | None = None,
-    query_spill_mib: int | None = None,
-) -> Lakehouse:
-    """Open (creating if needed) the lakehouse at ``path_or_uri`` as ``user``.
+def connect(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use :func:`glashaus.connect` (which now lives in ``glashaus/entry.py``, above both modes).
 
-    ``metastore`` is a SQLAlchemy URL (default: SQLite inside the lakehouse folder).
-    ``query_timeout_s``, ``query_memory_mib`` and ``query_spill_mib`` limit each SQL query
-    (``glashaus.sql.limits``; embedded default: no time limit, DuckDB's memory and spill
-    defaults; ``glashaus serve`` sets server defaults).
-    An ``http://`` or ``https://`` address connects to ``glashaus serve`` with ``token``
-    (default: ``GLASHAUS_TOKEN``) and returns a ``RemoteLakehouse`` with the same methods.
-
-    >>> lh = glashaus.connect("./lakehouse", user="alice")  # doctest: +SKIP
-    >>> lh = glashaus.connect("http://localhost:8080", token=token)  # doctest: +SKIP
+    Kept for one release; it warns and calls :func:`glashaus.connect`.
     """
-    target = os.fspath(path_or_uri)
-    limits = (query_timeout_s, query_memory_mib, query_spill_mib)
-    if target.startswith(("http://", "https://")):
-        if user is not None or metastore is not None or storage_options is not None or any(
-            v is not None for v in limits
-        ):
-            raise InvalidArgumentError(
-                "a served lakehouse knows you by your token: pass only token= (and no user, metastore, "
-                "storage_options or query limits: the server sets those) when connecting to an http(s) address."
-            )
-        from glashaus.server.client import RemoteLakehouse  # lazily: only server mode needs httpx
+    warnings.warn("glashaus.lakehouse.connect is deprecated: use glashaus.connect", DeprecationWarning, stacklevel=2)
+    import glashaus  # the package is loaded whenever this module is: no new import, no circle
 
-        return RemoteLakehouse(target, token=token)  # type: ignore[return-value]
-    if token is not None:
-        raise InvalidArgumentError(
-            "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one "
-            "takes user=."
-        )
-    return Lakehouse(target, user=user, metastore=metastore, storage_options=storage_options,
-                     query_limits=QueryLimits(*limits))
+    return glashaus.connect(*args, **kwargs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import sys
 import types
 from pathlib import Path
@@ -75,6 +76,7 @@ class _Imports:
         self.names.setdefault(module, set()).add(qualname if qualname == name else f"{qualname} as {name}")
 
     def text(self) -> str:
+        self.modules.add(("builtins", "builtins"))  # builtins.list where a class has a list method
         sections: dict[int, list[str]] = {0: [], 1: [], 2: []}
         for module, alias in sorted(self.modules):
             sections[_section(module)].append(f"import {module}" + (f" as {alias}" if alias != module else ""))
@@ -111,6 +113,16 @@ def _default(op: Operation, name: str, value: Any) -> str:
     return f"declared_default({op.qualname!r}, {name!r})"
 
 
+_BUILTIN_LIST = re.compile(r"(?<![\w.])list\[")
+
+
+def _annotation(op: Operation, text: str) -> str:
+    """``text`` as written, but ``builtins.list`` where the class has a ``list`` method that would shadow it."""
+    if any(other.facade == op.facade and other.name == "list" for other in OPERATIONS):
+        return _BUILTIN_LIST.sub("builtins.list[", text)
+    return text
+
+
 def _parameters(op: Operation, imports: _Imports) -> tuple[str, list[str]]:
     """The method's parameter list as source (with ``self``), and its parameter names."""
     function = op.method_function()
@@ -123,7 +135,7 @@ def _parameters(op: Operation, imports: _Imports) -> tuple[str, list[str]]:
         text = param.name
         if param.annotation is not param.empty:
             imports.add(param.annotation, function)
-            text += f": {param.annotation}"
+            text += f": {_annotation(op, param.annotation)}"
         if param.default is not param.empty:
             text += f" = {_default(op, param.name, param.default)}"
         out.append(text)
@@ -146,7 +158,7 @@ def _doc(op: Operation, indent: str) -> str:
 
 def _method(op: Operation, imports: _Imports, *, remote: bool) -> str:
     params, names = _parameters(op, imports)
-    returns = inspect.signature(op.method_function()).return_annotation
+    returns = _annotation(op, inspect.signature(op.method_function()).return_annotation)
     head = f"    def {op.name}({params}) -> {returns}:\n"
     doc = _doc(op, "        ")
     if not remote:

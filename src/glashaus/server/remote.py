@@ -13,6 +13,7 @@ from glashaus.operations import declared_default
 from glashaus.server.calls import Calls, Namespace
 
 if TYPE_CHECKING:
+    import builtins
     import datetime as dt
 
     import pyarrow as pa
@@ -154,7 +155,7 @@ class RemoteModels(Namespace):
         """
         return self._call('models.create', name=name, description=description, tags=tags)  # type: ignore[no-any-return]
 
-    def list(self, parent: str | None = None) -> list[RegisteredModel]:
+    def list(self, parent: str | None = None) -> builtins.list[RegisteredModel]:
         """Models you may use, in a schema (``"main.shop"``) or everywhere.
 
         >>> [m.name for m in lh.models.list("main.shop")]  # doctest: +SKIP
@@ -183,7 +184,7 @@ class RemoteModels(Namespace):
         """
         return self._call('models.set_tags', name=name, tags=tags, version=version)  # type: ignore[no-any-return]
 
-    def unset_tags(self, name: str, keys: list[str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
+    def unset_tags(self, name: str, keys: builtins.list[str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
         """Remove the tags ``keys`` from the model, or from one of its versions; returns it."""
         return self._call('models.unset_tags', name=name, keys=keys, version=version)  # type: ignore[no-any-return]
 
@@ -207,7 +208,7 @@ class RemoteModels(Namespace):
         """
         return self._call('models.register_files', source=source, name=name, training_set=training_set, description=description, tags=tags, run_id=run_id, code_commit=code_commit)  # type: ignore[no-any-return]
 
-    def versions(self, name: str) -> list[ModelVersion]:
+    def versions(self, name: str) -> builtins.list[ModelVersion]:
         """Every version, newest first. >>> lh.models.versions("main.shop.reco")  # doctest: +SKIP"""
         return self._call('models.versions', name=name)  # type: ignore[no-any-return]
 
@@ -239,7 +240,7 @@ class RemoteModels(Namespace):
         """
         return self._call('models.rollback', name=name, alias=alias, reason=reason)  # type: ignore[no-any-return]
 
-    def alias_history(self, name: str, *, alias: str | None = None) -> list[AliasMove]:
+    def alias_history(self, name: str, *, alias: str | None = None) -> builtins.list[AliasMove]:
         """Who moved which alias when, from which version to which, and why; newest first.
 
         >>> [(m.from_version, m.to_version) for m in lh.models.alias_history("main.shop.reco")]  # doctest: +SKIP
@@ -253,7 +254,7 @@ class RemoteModels(Namespace):
         """
         raise self._embedded_only('models.load')
 
-    def files(self, ref: str, prefix: str = '') -> list[FileInfo]:
+    def files(self, ref: str, prefix: str = '') -> builtins.list[FileInfo]:
         """>>> [f.path for f in lh.models.files("main.shop.reco/1")]  # doctest: +SKIP"""
         return self._call('models.files', ref=ref, prefix=prefix)  # type: ignore[no-any-return]
 
@@ -261,7 +262,7 @@ class RemoteModels(Namespace):
         """>>> lh.models.read_file("main.shop.reco/1", "MLmodel")  # doctest: +SKIP"""
         return self._call('models.read_file', ref=ref, path=path)  # type: ignore[no-any-return]
 
-    def score(self, ref: str, *, table: str, output: str, mode: ScoreMode = 'overwrite', batch_size: int = 65536, keep: list[str] | None = None, prediction_column: str = 'prediction', progress: bool | ProgressFn = False) -> ScoreResult:
+    def score(self, ref: str, *, table: str, output: str, mode: ScoreMode = 'overwrite', batch_size: int = 65536, keep: builtins.list[str] | None = None, prediction_column: str = 'prediction', progress: bool | ProgressFn = False) -> ScoreResult:
         """Score every row of ``table`` into ``output`` in one Delta commit (``progress=True``: a bar).
 
         >>> lh.models.score("main.shop.reco@champion", table="main.shop.candidates",
@@ -300,14 +301,14 @@ class RemoteOperations(Calls):
         """
         return self._call('sql', query=query)  # type: ignore[no-any-return]
 
-    def list(self, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
+    def list(self, parent: str | None = None, *, kind: str | None = None) -> builtins.list[Securable]:
         """Catalogs, the schemas of a catalog, or the objects of a schema."""
         return self._call('list', parent=parent, kind=kind)  # type: ignore[no-any-return]
 
     def get(self, name: str) -> Securable:
         return self._call('get', name=name)  # type: ignore[no-any-return]
 
-    def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> list[Securable]:
+    def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> builtins.list[Securable]:
         """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers)."""
         return self._call('drop', name=name, if_exists=if_exists, cascade=cascade)  # type: ignore[no-any-return]
 
@@ -325,7 +326,7 @@ class RemoteOperations(Calls):
     def set_tags(self, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
         return self._call('set_tags', name=name, tags=tags, column=column)  # type: ignore[no-any-return]
 
-    def unset_tags(self, name: str, keys: list[str], *, column: str | None = None) -> Securable:
+    def unset_tags(self, name: str, keys: builtins.list[str], *, column: str | None = None) -> Securable:
         return self._call('unset_tags', name=name, keys=keys, column=column)  # type: ignore[no-any-return]
 
     def set_properties(self, name: str, properties: dict[str, str]) -> Securable:
@@ -341,7 +342,7 @@ class RemoteOperations(Calls):
         """
         return self._call('describe', name=name)  # type: ignore[no-any-return]
 
-    def create_table(self, name: str, *, schema: pa.Schema | None = None, data: Any = None, primary_key: list[str] | None = None, partition_by: list[str] | None = None, constraints: dict[str, str] | None = None, comment: str | None = None, properties: dict[str, str] | None = None, tags: dict[str, str] | None = None, if_not_exists: bool = False) -> Securable:
+    def create_table(self, name: str, *, schema: pa.Schema | None = None, data: Any = None, primary_key: builtins.list[str] | None = None, partition_by: builtins.list[str] | None = None, constraints: dict[str, str] | None = None, comment: str | None = None, properties: dict[str, str] | None = None, tags: dict[str, str] | None = None, if_not_exists: bool = False) -> Securable:
         """Create a managed Delta table from an Arrow schema or from data.
 
         ``constraints`` maps a name to a CHECK expression (``{"qty_pos": "quantity > 0"}``);
@@ -356,7 +357,7 @@ class RemoteOperations(Calls):
         """>>> lh.create_view("main.shop.big_orders", "SELECT * FROM main.shop.orders WHERE qty > 10")  # doctest: +SKIP"""
         return self._call('create_view', name=name, sql=sql, comment=comment, replace=replace)  # type: ignore[no-any-return]
 
-    def write(self, name: str, data: Any, *, mode: Mode = 'append', on: list[str] | None = None, schema_mode: SchemaMode = 'strict', upstream: list[str] | None = None) -> Commit:
+    def write(self, name: str, data: Any, *, mode: Mode = 'append', on: builtins.list[str] | None = None, schema_mode: SchemaMode = 'strict', upstream: builtins.list[str] | None = None) -> Commit:
         """Append, overwrite or merge (upsert) Arrow, pandas or polars data in one commit.
 
         ``schema_mode="merge"`` adds new columns; ``upstream`` declares source tables for lineage.
@@ -365,14 +366,14 @@ class RemoteOperations(Calls):
         """
         return self._call('write', name=name, data=data, mode=mode, on=on, schema_mode=schema_mode, upstream=upstream)  # type: ignore[no-any-return]
 
-    def read(self, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None, columns: list[str] | None = None) -> pa.Table:
+    def read(self, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None, columns: builtins.list[str] | None = None) -> pa.Table:
         """Rows of a table, now or at a version/time, as a pyarrow Table.
 
         >>> lh.read("main.shop.orders", version=3).num_rows  # doctest: +SKIP
         """
         return self._call('read', name=name, version=version, as_of=as_of, columns=columns)  # type: ignore[no-any-return]
 
-    def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, name: str, *, limit: int | None = None) -> builtins.list[dict[str, Any]]:
         return self._call('history', name=name, limit=limit)  # type: ignore[no-any-return]
 
     def changes(self, name: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
@@ -382,28 +383,28 @@ class RemoteOperations(Calls):
     def restore(self, name: str, *, version: int) -> Commit:
         return self._call('restore', name=name, version=version)  # type: ignore[no-any-return]
 
-    def optimize(self, name: str, *, zorder_by: list[str] | None = None) -> dict[str, Any]:
+    def optimize(self, name: str, *, zorder_by: builtins.list[str] | None = None) -> dict[str, Any]:
         return self._call('optimize', name=name, zorder_by=zorder_by)  # type: ignore[no-any-return]
 
-    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = False) -> list[str]:
+    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = False) -> builtins.list[str]:
         """Remove unreferenced files older than the retention (at least 7 days; never a version lineage uses)."""
         return self._call('vacuum', name=name, retention_hours=retention_hours, dry_run=dry_run)  # type: ignore[no-any-return]
 
-    def lineage(self, name: str, *, direction: str = 'upstream', depth: int = 10) -> list[Edge]:
+    def lineage(self, name: str, *, direction: str = 'upstream', depth: int = 10) -> builtins.list[Edge]:
         """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
 
         >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]  # doctest: +SKIP
         """
         return self._call('lineage', name=name, direction=direction, depth=depth)  # type: ignore[no-any-return]
 
-    def column_lineage(self, name: str, *, direction: str = 'upstream') -> list[dict[str, Any]]:
+    def column_lineage(self, name: str, *, direction: str = 'upstream') -> builtins.list[dict[str, Any]]:
         return self._call('column_lineage', name=name, direction=direction)  # type: ignore[no-any-return]
 
     def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """>>> lh.create_volume("main.shop.images")  # doctest: +SKIP"""
         return self._call('create_volume', name=name, comment=comment, if_not_exists=if_not_exists)  # type: ignore[no-any-return]
 
-    def list_files(self, volume: str, prefix: str = '') -> list[FileInfo]:
+    def list_files(self, volume: str, prefix: str = '') -> builtins.list[FileInfo]:
         return self._call('list_files', volume=volume, prefix=prefix)  # type: ignore[no-any-return]
 
     def put_file(self, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
@@ -415,7 +416,7 @@ class RemoteOperations(Calls):
     def delete_file(self, volume: str, path: str) -> None:
         return self._call('delete_file', volume=volume, path=path)  # type: ignore[no-any-return]
 
-    def show_grants(self, on: str | None) -> list[dict[str, Any]]:
+    def show_grants(self, on: str | None) -> builtins.list[dict[str, Any]]:
         """Grants on ``on`` and those it inherits (``inherited`` says which)."""
         return self._call('show_grants', on=on)  # type: ignore[no-any-return]
 
@@ -446,11 +447,11 @@ class RemoteOperations(Calls):
         """
         return self._call('set_column_mask', table=table, column=column, expression=expression)  # type: ignore[no-any-return]
 
-    def tag_policies(self) -> list[TagPolicy]:
+    def tag_policies(self) -> builtins.list[TagPolicy]:
         """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise)."""
         return self._call('tag_policies')  # type: ignore[no-any-return]
 
-    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: list[str]) -> TagPolicy:
+    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: builtins.list[str]) -> TagPolicy:
         """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
 
         The mask is an expression over ``value``, the column's value.
@@ -462,7 +463,7 @@ class RemoteOperations(Calls):
     def drop_tag_policy(self, name: str) -> None:
         return self._call('drop_tag_policy', name=name)  # type: ignore[no-any-return]
 
-    def principals(self, *, kind: str | None = None) -> list[PrincipalInfo]:
+    def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
         return self._call('principals', kind=kind)  # type: ignore[no-any-return]
 
     def principal_info(self, name: str | None = None) -> PrincipalInfo:
@@ -492,7 +493,7 @@ class RemoteOperations(Calls):
     def remove_member(self, group: str, member: str) -> PrincipalInfo:
         return self._call('remove_member', group=group, member=member)  # type: ignore[no-any-return]
 
-    def tokens(self, user: str | None = None) -> list[TokenInfo]:
+    def tokens(self, user: str | None = None) -> builtins.list[TokenInfo]:
         return self._call('tokens', user=user)  # type: ignore[no-any-return]
 
     def create_token(self, user: str | None = None, *, expires_in: dt.timedelta | float | None = declared_default('create_token', 'expires_in'), comment: str | None = None) -> str:
