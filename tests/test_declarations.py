@@ -276,3 +276,51 @@ def test_the_remote_signatures_are_the_embedded_ones(pair):
         # the generated text says builtins.list where the class's own list method would shadow it
         assert str(inspect.signature(mine)).replace("builtins.", "") == str(inspect.signature(theirs)), op.qualname
         assert inspect.getdoc(mine) == inspect.getdoc(theirs), op.qualname
+
+
+# -- nothing on a Lakehouse skips the guard ----------------------------------------------------------
+
+#: Public members of ``lh`` that are no declared operation, and why each touches no securable.
+HARMLESS = {
+    "": {
+        "principal": "the caller's identity (a name and token id), nothing of the lakehouse",
+        "user": "the caller's name",
+        "root": "where the lakehouse lies (its folder or URI)",
+        "models": "a namespace: its members are checked in turn",
+        "experiments": "a namespace: its members are checked in turn",
+        "runs": "a namespace: its members are checked in turn",
+        "serving": "a namespace: its members are checked in turn",
+        "as_user": "the same lakehouse as another known principal (the directory checks it); no securable",
+        "flush": "writes the journaled audit events and inference rows Glashaus itself recorded",
+        "close": "flushes, then releases the engine and the metastore's connections",
+    },
+}
+
+
+def _public(obj) -> set[str]:
+    return {n for n in dir(obj) if not n.startswith("_")}
+
+
+def test_every_public_member_of_a_lakehouse_is_a_declared_operation_or_touches_no_securable(lh):
+    from glashaus.operations import FACADES
+
+    declared = {(op.facade, op.name) for op in OPERATIONS}
+    streams = {(op.facade, op.stream) for op in OPERATIONS if op.stream}
+    unexplained = []
+    for facade in FACADES:
+        target = getattr(lh, facade) if facade else lh
+        for name in _public(target):
+            if (facade, name) in declared or (facade, name) in streams or name in HARMLESS.get(facade, {}):
+                continue
+            unexplained.append(f"{'lh.' + facade if facade else 'lh'}.{name}")
+    assert not unexplained, f"declare these as operations, or say here why they touch no securable: {unexplained}"
+    # the services and stores are no attributes of lh (the faces reach them with lakehouse.services(lh))
+    for gone in ("tables", "engine", "metastore", "store", "catalog", "access", "directory", "admin", "audit",
+                 "registry", "tracking", "serving_service", "layout", "system", "volumes", "lineage_store"):
+        assert not hasattr(lh, gone), gone
+
+
+def test_the_harmless_list_names_only_real_members(lh):
+    for facade, names in HARMLESS.items():
+        target = getattr(lh, facade) if facade else lh
+        assert set(names) <= _public(target), set(names) - _public(target)

@@ -29,6 +29,7 @@ from sklearn.linear_model import LogisticRegression
 import glashaus
 from glashaus.access import Principal
 from glashaus.errors import InvalidArgumentError, InvalidNameError
+from glashaus.lakehouse import services
 from glashaus.server.app import ServerThread, create_app, free_port
 from glashaus.operations import ROUTES
 
@@ -265,8 +266,8 @@ def test_a_token_of_a_dropped_and_recreated_principal_acts_as_nobody(lake, serve
         assert response.status_code == 401 and "no longer stands for 'carol'" in response.json()["message"]
     response = call(server, "GET", "/api/2.0/mlflow/registered-models/search", old)
     assert response.status_code == 401
-    stale = Principal("carol", token_id=lake.directory.cached_principal(old).token_id)
-    assert not lake.access.allows(stale, "SELECT", lake.get("main.shop.t"))  # the serving path's check
+    stale = Principal("carol", token_id=services(lake).directory.cached_principal(old).token_id)
+    assert not services(lake).access.allows(stale, "SELECT", lake.get("main.shop.t"))  # the serving path's check
     new = lake.create_token("carol")
     assert call(server, "GET", "/api/principals", new).status_code == 200
 

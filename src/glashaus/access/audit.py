@@ -234,7 +234,7 @@ class AuditLog:
         together. Leaving the block raises :class:`ServiceUnavailableError` if they could
         not be journaled, so the caller never answers a request whose audit event is not durable.
 
-        >>> with lh.audit.durable_at_exit():                        # doctest: +SKIP
+        >>> with services(lh).audit.durable_at_exit():                        # doctest: +SKIP
         ...     access.authorize(who, "EXECUTE", model, action="serving.invoke")
         ...     answer = score(...)
         >>> send(answer)   # its audit event is durable now         # doctest: +SKIP
@@ -267,8 +267,8 @@ class AuditLog:
         Serving's inference journal uses it: an answered request's inference row is exactly
         as durable as its audit event.
 
-        >>> with lh.audit.durable_at_exit():                                    # doctest: +SKIP
-        ...     lh.audit.commit_with_events(sa.insert(InferenceJournalRow), row)
+        >>> with services(lh).audit.durable_at_exit():                                    # doctest: +SKIP
+        ...     services(lh).audit.commit_with_events(sa.insert(InferenceJournalRow), row)
         """
         deferred = _deferred.get()
         if deferred is not None and deferred[0] is self:

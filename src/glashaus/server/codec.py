@@ -256,12 +256,12 @@ def _named_tuple(cls: type) -> Any:
     for name, param in inspect.signature(cls).parameters.items():
         kind = NotRequired if param.default is not inspect.Parameter.empty else Required
         fields[name] = kind[wire_type(hints.get(name, Any))]
-    shape = TypedDict(cls.__name__, fields)  # type: ignore[operator]
+    shape = TypedDict(cls.__name__, fields)  # type: ignore[operator, misc]
     shape.__doc__ = inspect.getdoc(cls)
     names = list(fields)
 
     def fields_of(value: Any, write: Any) -> Any:
-        if isinstance(value, cls):
+        if isinstance(value, tuple):  # the NamedTuple itself (a dict is already its fields)
             value = dict(zip(names, value, strict=True))
         return write(value)
 

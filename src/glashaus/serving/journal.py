@@ -20,7 +20,7 @@ no-op, so a row is neither lost nor written twice. Rows whose table was dropped 
 discarded (logged). Any process moves every table's rows: the serving runtime every few
 seconds and when it starts (a crashed server's rows), ``Lakehouse.flush()`` and ``close()``.
 
->>> journal = InferenceJournal(lh.metastore, lh.tables)       # doctest: +SKIP
+>>> journal = InferenceJournal(services(lh).metastore, services(lh).tables)       # doctest: +SKIP
 >>> journal.move()                                              # doctest: +SKIP
 {'3f9a...': 120}
 """
