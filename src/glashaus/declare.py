@@ -3,7 +3,8 @@
 A capability lists its operations in its ``operations.py`` as :class:`Operation` entries:
 the principal-bound facade method that runs it (``Lakehouse.create_table``,
 ``Models.set_alias``: the method on ``lh`` or on one of its namespaces, ``lh.models``, ...),
-its HTTP method and path, and where it differs from the defaults, how its arguments travel.
+its HTTP method and path, the privilege and audit action of the decision the guard makes
+for it, and where it differs from the defaults, how its arguments travel.
 The method itself is the rest of the declaration: its signature and type hints are the
 wire types and the OpenAPI schema, its docstring the summary, and the service call it
 makes names the :class:`~glashaus.access.guard.Check` the guard enforces (the privilege,
@@ -57,6 +58,12 @@ class Operation:
     client never sends them and the server uses their defaults. ``embedded_only``: why the
     operation cannot cross the wire (a live Python object); it then has no route.
     ``cli``: the ``glashaus`` command that runs it, where there is one.
+    ``privilege`` and ``audit``: what the guard checks and records for it: the privilege its
+    :class:`~glashaus.access.guard.Check` asks (``"USE"``: the one that uses a securable of
+    its kind; ``None``: decided by ownership or admin rights) and the audit action of that
+    decision (``{kind}`` stands for the securable's kind). ``tests/test_declarations.py`` runs
+    each operation and finds this decision among its audit events. ``audit=None``: no single
+    check (SQL checks per statement; listings show only what the caller may see).
     """
 
     facade: str
@@ -72,6 +79,8 @@ class Operation:
     local: tuple[str, ...] = ()
     embedded_only: str | None = None
     cli: str | None = None
+    privilege: str | None = None
+    audit: str | None = None
     #: The facade method, filled in by :mod:`glashaus.operations` when it collects the declarations.
     function: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 

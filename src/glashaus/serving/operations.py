@@ -15,9 +15,37 @@ def _op(name: str, http: str, path: str, **kw: object) -> Operation:
 
 
 OPERATIONS = [
-    _op("create_endpoint", "POST", "/serving-endpoints", cli="glashaus serving create"),
+    _op(
+        "create_endpoint",
+        "POST",
+        "/serving-endpoints",
+        cli="glashaus serving create",
+        privilege="EXECUTE",
+        audit="serving.create_endpoint",
+    ),
     _op("list_endpoints", "GET", "/serving-endpoints", cli="glashaus serving ls"),
-    _op("get_endpoint", "GET", "/serving-endpoints/{name}", cli="glashaus serving show"),
-    _op("update_endpoint", "PUT", "/serving-endpoints/{name}/config", cli="glashaus serving update"),
-    _op("delete_endpoint", "DELETE", "/serving-endpoints/{name}", cli="glashaus serving delete"),
+    _op(
+        "get_endpoint",
+        "GET",
+        "/serving-endpoints/{name}",
+        cli="glashaus serving show",
+        privilege="EXECUTE",
+        audit="serving.get_endpoint",
+    ),
+    _op(
+        "update_endpoint",
+        "PUT",
+        "/serving-endpoints/{name}/config",
+        cli="glashaus serving update",
+        privilege=None,
+        audit="serving.update_endpoint",
+    ),
+    _op(
+        "delete_endpoint",
+        "DELETE",
+        "/serving-endpoints/{name}",
+        cli="glashaus serving delete",
+        privilege=None,
+        audit="serving.delete_endpoint",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""The SQL capability's operation (see :mod:`glashaus.declare`): every statement, so also the audit and lineage tables."""
+"""The SQL capability's operation (see :mod:`glashaus.declare`): every statement, audit and lineage tables too."""
 
 from __future__ import annotations
 
