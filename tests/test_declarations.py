@@ -392,3 +392,18 @@ def test_connect_lives_above_both_modes_and_the_old_import_warns(tmp_path):
 def test_open_embedded_refuses_a_served_lakehouse_and_says_what_to_use():
     with pytest.raises(InvalidArgumentError, match=r"served lakehouse: use glashaus.connect\('http://h:1'"):
         glashaus.open_embedded("http://h:1")
+
+
+def test_each_declared_cli_command_exists():
+    import typer
+
+    from glashaus.cli.main import app
+
+    root = typer.main.get_command(app)
+    for op in OPERATIONS:
+        if op.cli is None:
+            continue
+        command = root
+        for word in op.cli.split()[1:]:
+            command = command.commands.get(word) if hasattr(command, "commands") else None
+            assert command is not None, f"{op.qualname}: no command {op.cli!r}"
