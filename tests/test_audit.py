@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import glashaus
 import glashaus.access
 from glashaus.errors import InvalidArgumentError, ServiceUnavailableError, UngovernedAccessError
+from glashaus.lakehouse import services
 
 
 def audit(lh, where="true"):
@@ -147,8 +148,8 @@ def test_every_event_is_durable_before_the_call_returns(shop, tmp_path):
     shop.write("main.shop.t", {"id": [1]})
     shop.read("main.shop.t")
     location = shop.get("system.access.audit").storage_location
-    in_delta = shop.store.read(location).column("action").to_pylist()
-    with shop.metastore.engine.connect() as conn:
+    in_delta = services(shop).store.read(location).column("action").to_pylist()
+    with services(shop).metastore.engine.connect() as conn:
         journal = [json.loads(e)["action"] for e in conn.execute(sa.text("SELECT event FROM audit_journal")).scalars()]
     assert "table.read" in journal and "table.read" not in in_delta
     other = glashaus.connect(shop.root, user="alice")  # as another process would
@@ -157,7 +158,7 @@ def test_every_event_is_durable_before_the_call_returns(shop, tmp_path):
     finally:
         other.close()
     assert "table.write" in actions and "table.read" in actions
-    with shop.metastore.engine.connect() as conn:
+    with services(shop).metastore.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM audit_journal")).scalar() <= 1  # the read just made
 
 
@@ -240,7 +241,7 @@ def test_sql_refused_for_reaching_outside_the_catalog_is_audited_as_denied(shop)
 
 
 def journal_actions(lh):
-    with lh.metastore.engine.connect() as conn:
+    with services(lh).metastore.engine.connect() as conn:
         return [json.loads(e)["action"] for e in conn.execute(sa.text("SELECT event FROM audit_journal")).scalars()]
 
 
@@ -250,13 +251,13 @@ def test_inside_durable_at_exit_leaving_waits_until_the_events_are_journaled(sho
     # journal writer must wait, and let it go a moment later.
     shop.create_table("main.shop.t", data=pa.table({"id": [1]}))
     shop.flush()
-    path = shop.metastore.engine.url.database
+    path = services(shop).metastore.engine.url.database
     blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.3, blocker.rollback)
     release.start()
     try:
-        with shop.audit.durable_at_exit():
+        with services(shop).audit.durable_at_exit():
             shop.read("main.shop.t")
         assert "table.read" in journal_actions(shop)
     finally:
@@ -270,9 +271,9 @@ def test_concurrent_blocks_each_get_their_own_events_durable(shop):
     shop.flush()
 
     def one(i):
-        with glashaus.access.request(f"req{i:02d}"), shop.audit.durable_at_exit():
+        with glashaus.access.request(f"req{i:02d}"), services(shop).audit.durable_at_exit():
             shop.read("main.shop.t")
-        with shop.metastore.engine.connect() as conn:
+        with services(shop).metastore.engine.connect() as conn:
             return [json.loads(e)["request_id"] for e in conn.execute(sa.text("SELECT event FROM audit_journal"))
                     .scalars()]
 
@@ -285,14 +286,14 @@ def test_concurrent_blocks_each_get_their_own_events_durable(shop):
 def test_an_event_that_cannot_be_journaled_fails_the_block(shop):
     shop.create_table("main.shop.t", data=pa.table({"id": [1]}))
     shop.flush()
-    with shop.metastore.engine.begin() as conn:  # the metastore is broken (a lost table, say)
+    with services(shop).metastore.engine.begin() as conn:  # the metastore is broken (a lost table, say)
         conn.execute(sa.text("ALTER TABLE audit_journal RENAME TO audit_journal_away"))
     try:
         with pytest.raises(ServiceUnavailableError, match="audit journal could not record this request") as info:
-            with shop.audit.durable_at_exit():
+            with services(shop).audit.durable_at_exit():
                 shop.read("main.shop.t")
         assert "nothing was answered" in str(info.value) and "no such table" in str(info.value)
         assert "event_id" not in str(info.value)  # no journal rows (other requests' events) reach a caller
     finally:
-        with shop.metastore.engine.begin() as conn:
+        with services(shop).metastore.engine.begin() as conn:
             conn.execute(sa.text("ALTER TABLE audit_journal_away RENAME TO audit_journal"))

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import glashaus
 from glashaus.cli.main import app
 from glashaus.errors import AuthenticationError
+from glashaus.lakehouse import services
 
 ORDERS = "main.shop.orders"
 
@@ -127,7 +128,7 @@ def test_token_created_by_the_cli_is_accepted_then_revoked(lake):
     assert token.count("\n") == 1 and token.startswith("ghs_")  # the token alone on stdout
     token = token.strip()
     with connect(lake) as lh:
-        assert lh.directory.verify_token(token).name == "bob"
+        assert services(lh).directory.verify_token(token).name == "bob"
         (info,) = lh.tokens("bob")
     assert info.id in made.stderr and "shown only now" in made.stderr
     assert info.comment == "laptop"
@@ -137,7 +138,7 @@ def test_token_created_by_the_cli_is_accepted_then_revoked(lake):
     assert token not in listing  # never the secret
     assert ok(run(lake, "tokens", "revoke", info.id, user="bob")) == f"revoked token {info.id} of bob\n"
     with connect(lake) as lh, pytest.raises(AuthenticationError, match="revoked"):
-        lh.directory.verify_token(token)
+        services(lh).directory.verify_token(token)
     assert "revoked" in ok(run(lake, "tokens", "ls", user="bob"))
 
 
@@ -146,7 +147,7 @@ def test_tokens_for_others_are_for_admins(lake):
     ok(run(lake, "users", "create", "etl", "--service-principal"))
     token = ok(run(lake, "tokens", "create", "--for", "etl", "--never-expires")).strip()
     with connect(lake) as lh:
-        assert lh.directory.verify_token(token).name == "etl"
+        assert services(lh).directory.verify_token(token).name == "etl"
         (info,) = lh.tokens("etl")
     assert info.expires_at is None
     assert "never" in ok(run(lake, "tokens", "ls", "--for", "etl"))
@@ -166,7 +167,7 @@ def test_token_expiry_options_are_checked(lake):
     default = ok(run(lake, "tokens", "create")).strip()
     with connect(lake) as lh:
         (info,) = lh.tokens()
-        assert lh.directory.verify_token(default).name == "alice"
+        assert services(lh).directory.verify_token(default).name == "alice"
     assert info.expires_at - info.created_at == dt.timedelta(days=90)
 
 
@@ -261,7 +262,7 @@ def test_real_process_prints_only_the_token_and_fails_cleanly(lake, tmp_path):
     token = made.stdout.strip()
     assert made.stdout == token + "\n" and "created token" in made.stderr
     with connect(lake) as lh:
-        assert lh.directory.verify_token(token).name == "bob"
+        assert services(lh).directory.verify_token(token).name == "bob"
         (info,) = lh.tokens("bob")
     bad = subprocess.run([*cmd, "grant", "SELECT", "--on", ORDERS, "--to", "ghost", "--user", "alice"],
                          capture_output=True, text=True, env=env, timeout=60)
@@ -269,4 +270,4 @@ def test_real_process_prints_only_the_token_and_fails_cleanly(lake, tmp_path):
     assert bad.stderr.startswith("error: ") and "'ghost'" in bad.stderr and "Traceback" not in bad.stderr
     ok(run(lake, "tokens", "revoke", info.id))
     with connect(lake) as lh, pytest.raises(AuthenticationError, match="revoked"):
-        lh.directory.verify_token(token)
+        services(lh).directory.verify_token(token)

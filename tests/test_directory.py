@@ -24,6 +24,7 @@ from glashaus.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from glashaus.lakehouse import services
 
 
 @pytest.fixture
@@ -210,7 +211,7 @@ def test_membership_cycles_are_refused(alice, group, member, fragment):
     (lambda lh: lh.remove_member("analysts", "carol"), NotFoundError, ["'carol' is not a direct member of 'analysts'"]),
     (lambda lh: lh.drop_principal("nobody"), NotFoundError, ["'nobody' does not exist", "create"]),
     (lambda lh: lh.principal_info("nobody"), NotFoundError, ["'nobody' does not exist"]),
-    (lambda lh: lh.admin.create(lh.principal, "x", kind="robot"), InvalidArgumentError,
+    (lambda lh: services(lh).admin.create(lh.principal, "x", kind="robot"), InvalidArgumentError,
      ["user, group or service_principal", "'robot'"]),
 ])
 def test_membership_errors_name_the_principal_and_the_fix(alice, call, error, fragments):
@@ -291,7 +292,7 @@ def test_dropping_a_principal_removes_its_memberships_grants_and_tokens(lake, al
         assert "bob" not in alice.principal_info("analysts").members
         assert "bob" not in {g.principal for g in alice.show_grants("main.shop")}
         with pytest.raises(AuthenticationError):
-            alice.directory.verify_token(token)
+            services(alice).directory.verify_token(token)
         # A connection opened before the drop can do nothing more.
         with pytest.raises(PermissionDeniedError, match="'bob' is not a known principal"):
             bob.get("main.shop")
@@ -325,7 +326,7 @@ def test_a_principal_that_owns_something_cannot_be_dropped_until_it_is_handed_ov
 def test_a_token_is_shown_once_and_stands_for_its_user(alice, bob):
     token = bob.create_token(comment="laptop")
     assert token.startswith("ghs_") and len(token) > 40
-    assert alice.directory.verify_token(token) == glashaus.access.Principal("bob", "user")
+    assert services(alice).directory.verify_token(token) == glashaus.access.Principal("bob", "user")
     (info,) = bob.tokens()
     assert (info.principal, info.comment, info.revoked_at) == ("bob", "laptop", None)
     assert token not in repr(info)  # the listing never shows the token again
@@ -357,16 +358,16 @@ def test_the_token_string_is_never_stored_only_its_sha256(lake, alice, bob):
 
 def test_an_expired_token_is_refused(alice, bob):
     token = bob.create_token(expires_in=dt.timedelta(milliseconds=50))
-    assert alice.directory.verify_token(token).name == "bob"
+    assert services(alice).directory.verify_token(token).name == "bob"
     time.sleep(0.1)
     with pytest.raises(AuthenticationError, match="this token has expired; create a new one"):
-        alice.directory.verify_token(token)
+        services(alice).directory.verify_token(token)
 
 
 def test_a_token_without_expiry_lasts(alice, bob):
     token = bob.create_token(expires_in=None)
     assert bob.tokens()[0].expires_at is None
-    assert alice.directory.verify_token(token).name == "bob"
+    assert services(alice).directory.verify_token(token).name == "bob"
 
 
 @pytest.mark.parametrize("expires_in", [dt.timedelta(0), dt.timedelta(seconds=-1)])
@@ -392,7 +393,7 @@ def test_a_revoked_token_is_refused_at_once(alice, bob):
     revoked = bob.revoke_token(info.id)
     assert revoked.revoked_at is not None
     with pytest.raises(AuthenticationError, match="this token was revoked"):
-        alice.directory.verify_token(token)
+        services(alice).directory.verify_token(token)
     assert bob.revoke_token(info.id).revoked_at == revoked.revoked_at  # revoking again changes nothing
     assert audit(alice, "bob", "token.create") == ["allow"]
     assert audit(alice, "bob", "token.revoke") == ["allow", "allow"]
@@ -421,7 +422,7 @@ def _forged(lh) -> list:
 def test_forged_malformed_and_too_long_tokens_are_refused(alice, bob):
     for bad in _forged(bob):
         with pytest.raises(AuthenticationError, match="invalid token"):
-            alice.directory.verify_token(bad)
+            services(alice).directory.verify_token(bad)
 
 
 def test_groups_get_no_tokens(alice):
@@ -434,7 +435,7 @@ def test_groups_get_no_tokens(alice):
 def test_a_service_principals_token_authenticates_it_as_a_service_principal(alice):
     alice.create_service_principal("etl")
     token = alice.create_token("etl", comment="nightly job")
-    principal = alice.directory.verify_token(token)
+    principal = services(alice).directory.verify_token(token)
     assert (principal.name, principal.kind) == ("etl", "service_principal")
     assert [t.comment for t in alice.tokens("etl")] == ["nightly job"]
 
@@ -458,11 +459,11 @@ def test_other_users_tokens_are_for_admins_only(lake, alice, bob, action, call):
 
 def test_admins_manage_anyones_tokens(alice):
     token = alice.create_token("bob", expires_in=dt.timedelta(days=1))
-    assert alice.directory.verify_token(token).name == "bob"
+    assert services(alice).directory.verify_token(token).name == "bob"
     (info,) = alice.tokens("bob")
     alice.revoke_token(info.id)
     with pytest.raises(AuthenticationError, match="revoked"):
-        alice.directory.verify_token(token)
+        services(alice).directory.verify_token(token)
 
 
 @pytest.mark.parametrize(("call", "fragments"), [

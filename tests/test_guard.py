@@ -19,6 +19,7 @@ from glashaus.access import request
 from glashaus.access.guard import SHAPERS, USE, Check, Guard
 from glashaus.access.policies import HIDDEN
 from glashaus.errors import InvalidArgumentError, InvalidNameError, NotFoundError, PermissionDeniedError
+from glashaus.lakehouse import services
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "glashaus"
 ORDERS = "main.shop.orders"
@@ -51,7 +52,7 @@ def as_bob(lh):
 
 def test_a_check_names_privilege_and_action_by_the_kind_found(lake):
     since = dt.datetime.now(dt.UTC)
-    guard, bob = lake.tables.guard, as_bob(lake)
+    guard, bob = services(lake).tables.guard, as_bob(lake)
     get = Check(USE, "{kind}.get", levels=(1, 2, 3))
     with guard.require(bob, get, ORDERS) as allowed:
         assert (allowed.name.full, allowed.found.kind) == (ORDERS, "table")
@@ -66,7 +67,7 @@ def test_a_check_names_privilege_and_action_by_the_kind_found(lake):
 
 
 def test_kinds_levels_versions_and_the_system_catalog_are_checked_before_any_lookup(lake):
-    guard = lake.tables.guard
+    guard = services(lake).tables.guard
     read = Check("SELECT", "table.read", kinds=("table",), system="read")
     with pytest.raises(NotFoundError, match=r"'main.shop.files' is a volume, not a table"):
         guard.allow(lake.principal, read, "main.shop.files")
@@ -81,7 +82,7 @@ def test_kinds_levels_versions_and_the_system_catalog_are_checked_before_any_loo
 
 
 def test_unknown_names_suggest_only_what_the_caller_may_see(lake):
-    guard, bob = lake.tables.guard, as_bob(lake)
+    guard, bob = services(lake).tables.guard, as_bob(lake)
     read = Check("SELECT", "table.read", kinds=("table",))
     with pytest.raises(NotFoundError, match=r"Did you mean 'main\.shop\.orders'\?"):
         guard.allow(bob, read, "main.shop.ordrs")
@@ -94,7 +95,7 @@ def test_unknown_names_suggest_only_what_the_caller_may_see(lake):
 
 def test_creates_are_checked_on_the_container_metastore_catalog_schema(lake):
     since = dt.datetime.now(dt.UTC)
-    guard, bob = lake.tables.guard, as_bob(lake)
+    guard, bob = services(lake).tables.guard, as_bob(lake)
     for kind, name in (("catalog", "dev"), ("schema", "main.bobs"), ("table", "main.shop.t"), ("view", "main.shop.v")):
         with pytest.raises(PermissionDeniedError):
             guard.allow(bob, Check.create(kind, f"{kind}.create"), name)
@@ -115,7 +116,7 @@ def test_creates_are_checked_on_the_container_metastore_catalog_schema(lake):
 
 def test_if_exists_is_none_for_a_missing_name_and_audits_nothing(lake):
     since = dt.datetime.now(dt.UTC)
-    guard, bob = lake.tables.guard, as_bob(lake)
+    guard, bob = services(lake).tables.guard, as_bob(lake)
     write = Check("MODIFY", "table.write", kinds=("table",))
     with guard.require_if_exists(bob, write, "main.shop.nothing") as allowed:
         assert allowed is None
@@ -131,10 +132,10 @@ def test_if_exists_is_none_for_a_missing_name_and_audits_nothing(lake):
 def test_one_request_scope_holds_the_decision_and_everything_inside(lake):
     since = dt.datetime.now(dt.UTC)
     bob = as_bob(lake)
-    with lake.tables.guard.require(bob, Check("SELECT", "test.outer", kinds=("table",)), ORDERS):
-        lake.tables.get(bob, "main.shop")  # an operation inside: the same request
-        lake.tables.history(bob, ORDERS)  # SELECT on orders was decided in this request: asked once, audited once
-    lake.tables.history(bob, ORDERS)  # outside: a request of its own
+    with services(lake).tables.guard.require(bob, Check("SELECT", "test.outer", kinds=("table",)), ORDERS):
+        services(lake).tables.get(bob, "main.shop")  # an operation inside: the same request
+        services(lake).tables.history(bob, ORDERS)  # SELECT on orders was decided in this request: asked once, audited once
+    services(lake).tables.history(bob, ORDERS)  # outside: a request of its own
     rows = events(lake, since, "bob")
     assert [r["action"] for r in rows] == ["test.outer", "schema.get", "table.history"]
     assert rows[0]["request_id"] == rows[1]["request_id"] != rows[2]["request_id"]
@@ -142,7 +143,7 @@ def test_one_request_scope_holds_the_decision_and_everything_inside(lake):
 
 def test_what_a_caller_receives_is_shaped_for_them_and_capabilities_may_add_rules(lake):
     bob = as_bob(lake)
-    guard = lake.tables.guard
+    guard = services(lake).tables.guard
     get = Check(USE, "{kind}.get")
     owner = guard.allow(lake.principal, get, ORDERS)
     assert owner.shown().storage_location == owner.found.storage_location is not None
@@ -156,21 +157,21 @@ def test_what_a_caller_receives_is_shaped_for_them_and_capabilities_may_add_rule
         return securable if access.is_admin(who) else securable.__class__(**{**vars(securable), "comment": None})
 
     lake.set_comment(ORDERS, "north and south")
-    custom = Guard(lake.access, shapers=[*SHAPERS, no_comments])
+    custom = Guard(services(lake).access, shapers=[*SHAPERS, no_comments])
     with request():
         assert custom.allow(bob, get, ORDERS).shown().comment is None
         assert custom.allow(lake.principal, get, ORDERS).shown().comment == "north and south"
-        assert [s.comment for s in custom.visible(bob, [lake.tables.table(ORDERS)])] == [None]
+        assert [s.comment for s in custom.visible(bob, [services(lake).tables.table(ORDERS)])] == [None]
 
 
 def test_a_securable_found_some_other_way_is_checked_and_authorized(lake):
-    guard, bob = lake.tables.guard, as_bob(lake)
-    secret = lake.tables.table("main.shop.order_secrets")
+    guard, bob = services(lake).tables.guard, as_bob(lake)
+    secret = services(lake).tables.table("main.shop.order_secrets")
     with pytest.raises(PermissionDeniedError, match=r"bob lacks SELECT on table main.shop.order_secrets"):
         guard.allow(bob, Check("SELECT", "test.by_id"), secret)
     with pytest.raises(NotFoundError, match="is a table, not a model"):
         guard.allow(lake.principal, Check("EXECUTE", "test.by_id", kinds=("model",)), secret)
-    assert guard.allow(bob, Check("SELECT", "test.by_id"), lake.tables.table(ORDERS)).name.full == ORDERS
+    assert guard.allow(bob, Check("SELECT", "test.by_id"), services(lake).tables.table(ORDERS)).name.full == ORDERS
 
 
 # -- nothing reaches around the guard -----------------------------------------------------------

@@ -69,8 +69,8 @@ def test_every_module_belongs_to_a_known_layer():
     assert not unknown, f"add {sorted(unknown)} to the layer block of docs/architecture.md"
 
 
-# The one upward import: connect("http://...") lazily returns the server mode's client.
-UPWARD_ALLOWED = {("lakehouse.py", "glashaus.server.client")}
+# No upward import: connect() (entry.py) sits above both the embedded lakehouse and the server's client.
+UPWARD_ALLOWED: set[tuple[str, str]] = set()
 
 
 def test_lower_layers_never_import_higher_ones():

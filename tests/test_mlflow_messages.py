@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import glashaus
+from glashaus.lakehouse import services
 from glashaus.tracking import messages
 from glashaus.tracking.entities import Metric
 
@@ -68,7 +69,7 @@ def test_registry_messages_are_what_mlflows_protos_write(lh):
 
 
 def test_tracking_messages_read_back_as_the_same_json_through_mlflows_protos(lh):
-    svc, who = lh.tracking, lh.principal
+    svc, who = services(lh).tracking, lh.principal
     experiment = svc.create_experiment(who, "main.shop.messages", tags={"team": "reco"})
     run = svc.create_run(who, experiment.experiment_id, run_name="first", tags={"t": "1"})
     svc.log_batch(who, run.run_id, metrics=[Metric("rmse", float("nan"), 1, 0), Metric("mae", 0.5, 2, 3)],

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import glashaus
+from glashaus.lakehouse import services
 from glashaus.server.app import ServerThread, create_app
 
 mlflow = pytest.importorskip("mlflow")
@@ -278,7 +279,7 @@ def test_sources_outside_managed_storage_are_refused_and_nothing_is_registered(c
         (str(outside), "outside the lakehouse's managed storage"),
         (f"file://{outside}", "outside the lakehouse's managed storage"),
         ("s3://someone-elses-bucket/model", "not an absolute path"),
-        (f"{served.lh.layout.root}/_metastore.db", "lies in no volume, registered model or experiment"),
+        (f"{services(served.lh).layout.root}/_metastore.db", "lies in no volume, registered model or experiment"),
         (f"mlflow-artifacts:/{champion.experiment_id}/{run}/artifacts/../../../../etc", "'..'"),
         (f"runs:/{run}/../../models", "'..'"),
     ]

@@ -31,23 +31,26 @@ from schemathesis.checks import not_a_server_error
 from sklearn.linear_model import LogisticRegression
 
 import glashaus
+from glashaus.operations import ROUTES
 from glashaus.server.app import ServerThread, create_app
-from glashaus.server.operations import OPERATIONS
 from glashaus.server.wire import ARROW_STREAM, ipc_bytes
 
 #: Requests per operation; the whole module stays well under 90 s on 2 busy cores.
 ADMIN_EXAMPLES = 25
 ANONYMOUS_EXAMPLES = 4
 
-LABELS = list(dict.fromkeys(["GET /health"] + [f"{op.http} {op.path.replace(':path', '')}" for op in OPERATIONS]
+LABELS = list(dict.fromkeys(["GET /health"] + [f"{op.http} {op.path.replace(':path', '')}" for op in ROUTES]
                             + ["POST /serving/{name}/invocations", "GET /metrics"]))
 DESTRUCTIVE = {"DELETE /api/principals/{name}", "DELETE /api/tokens/{token_id}"}
 #: Path parameters that name what the seeded lakehouse holds: most random names only reach the 404 path.
 REAL = {
-    "name": ["fz.s.t", "fz.s.w", "fz.s.v", "fz.s", "fz", "bob", "analysts", "fz.s.t@v1"],
+    "name": ["fz.s.t", "fz.s.w", "fz.s.v", "fz.s", "fz", "bob", "analysts", "fz.s.t@v1", "fz.s.m", "reco"],
     "table": ["fz.s.t", "fz.s.w"], "column": ["v", "id", "nope"], "volume": ["fz.s.v"],
     "path": ["a/b.txt", "a", "../x", "c.txt"], "catalog": ["fz", "main"], "schema": ["fz.s", "main.default"],
     "group": ["analysts", "admins"], "member": ["bob"], "token_id": ["0"],
+    "ref": ["fz.s.m/1", "fz.s.m@champion", "fz.s.m", "fz.s.m/9"], "alias": ["champion", "nope"],
+    "version": ["1", "2"], "experiment": ["fz.s.e", "1", "nope"], "key": ["k", "rmse"],
+    "run_id": ["0" * 32],  # and the seeded run's id (the lake fixture adds it)
 }
 #: The endpoint (the serving route's {name}) the seeded lakehouse serves.
 ENDPOINT = "reco"
@@ -93,6 +96,10 @@ def lake(tmp_path_factory):
     lh.models.register(LogisticRegression().fit(features, [0, 1] * 5), "fz.s.m")
     lh.models.set_alias("fz.s.m", "champion", 1)
     lh.serving.create_endpoint(ENDPOINT, model="fz.s.m@champion")
+    lh.experiments.create("fz.s.e")
+    run = lh.runs.start("fz.s.e")
+    lh.runs.log_metrics(run.run_id, {"rmse": 0.5})
+    REAL["run_id"].append(run.run_id)
     try:
         yield lh
     finally:

@@ -7,6 +7,7 @@ import pytest
 
 import glashaus
 from glashaus.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, UngovernedAccessError
+from glashaus.lakehouse import services
 
 EMAILS = ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
 
@@ -84,13 +85,13 @@ def test_python_reads_and_the_change_feed_are_filtered_and_masked(lake):
 
 def test_a_filtered_streamed_read_does_not_count_the_hidden_rows(lake):
     with as_user(lake, "bob") as bob:
-        read = bob.tables.read_batches(bob.principal, "main.shop.customers")
+        read = services(bob).tables.read_batches(bob.principal, "main.shop.customers")
         assert read.num_rows is None  # the stored count would say how many rows are hidden
         assert read.reader.read_all().column("email").to_pylist() == ["***", "***"]
     with as_user(lake, "alice") as alice:
         alice.set_row_filter("main.shop.customers", None)
         alice.set_column_mask("main.shop.customers", "email", None)
-        assert alice.tables.read_batches(alice.principal, "main.shop.customers").num_rows == 4
+        assert services(alice).tables.read_batches(alice.principal, "main.shop.customers").num_rows == 4
 
 
 def test_exempt_readers_see_everything(lake):

@@ -20,6 +20,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import glashaus
+from glashaus.lakehouse import services
 from glashaus.server.app import ServerThread, create_app
 
 MODEL = "main.shop.reco"
@@ -144,13 +145,13 @@ def test_a_bug_on_any_face_is_a_500_naming_the_request_id_never_a_trace(server, 
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(lake.access, "is_admin", broken)  # /metrics asks it first
+    monkeypatch.setattr(services(lake).access, "is_admin", broken)  # /metrics asks it first
     response = httpx.get(server.url + "/metrics", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 500 and response.json()["error_code"] == "INTERNAL_ERROR"
     assert response.headers["x-request-id"] in response.json()["message"]
     assert "secret internals" not in response.text
     monkeypatch.undo()
-    monkeypatch.setattr(lake.tracking, "search_experiments", broken)
+    monkeypatch.setattr(services(lake).tracking, "search_experiments", broken)
     response = httpx.post(server.url + "/api/2.0/mlflow/experiments/search",
                           headers={"Authorization": f"Bearer {token}"}, json={})
     assert response.status_code == 500 and response.json()["error_code"] == "INTERNAL_ERROR"

@@ -21,6 +21,7 @@ import glashaus
 from glashaus.access import SYSTEM
 from glashaus.catalog import parse_name
 from glashaus.errors import PermissionDeniedError, StorageError
+from glashaus.lakehouse import services
 from glashaus.storage.commits import REWRITE_KINDS, CommitBy, RewriteGate, RewriteGrant
 from glashaus.storage.delta import DeltaStore
 
@@ -127,7 +128,7 @@ def test_the_rule_is_installed_once_and_without_it_nobody_rewrites(lh):
     with pytest.raises(StorageError, match="cannot be replaced"):
         gate.install(lambda who, table, kind: None)
     with pytest.raises(StorageError, match="installed already"):
-        lh.store.rewrites.install(lambda who, table, kind: None)
+        services(lh).store.rewrites.install(lambda who, table, kind: None)
 
 
 @pytest.fixture
@@ -135,7 +136,7 @@ def table(shop):
     shop.create_table(T, schema=pa.schema([("id", pa.int64()), ("v", pa.string())]))
     shop.write(T, {"id": [1, 2], "v": ["a", "b"]})
     shop.write(T, {"id": [3], "v": ["c"]})
-    return shop.tables.table(T)
+    return services(shop).tables.table(T)
 
 
 def _calls(store: DeltaStore, location: str, grant: RewriteGrant) -> dict:
@@ -158,7 +159,7 @@ def _calls(store: DeltaStore, location: str, grant: RewriteGrant) -> dict:
 
 @pytest.mark.parametrize("kind", list(REWRITE_KINDS))
 def test_the_store_refuses_a_grant_from_another_gate_table_or_kind(shop, table, tmp_path, kind):
-    store, location = shop.store, table.storage_location
+    store, location = services(shop).store, table.storage_location
     before = store.table(location).version()
     other_gate = DeltaStore().rewrites
     other_gate.install(lambda who, t, k: None)
@@ -220,8 +221,8 @@ def test_system_tables_record_the_system_principal_also_when_compacted(shop, mon
 
 
 def test_only_the_system_rewrites_system_tables(shop):
-    audit = shop.tables.table(parse_name("system.access.audit"))
+    audit = services(shop).tables.table(parse_name("system.access.audit"))
     with pytest.raises(glashaus.errors.InvalidArgumentError, match="written only by Glashaus"):
-        shop.store.rewrites.admit(shop.principal, audit, kind="optimize", operation="OPTIMIZE")
+        services(shop).store.rewrites.admit(shop.principal, audit, kind="optimize", operation="OPTIMIZE")
     with pytest.raises(glashaus.errors.InvalidArgumentError, match="written only by Glashaus"):
         shop.optimize("system.access.audit")

@@ -30,8 +30,9 @@ from sklearn.linear_model import LogisticRegression
 import glashaus
 from glashaus.access import Principal
 from glashaus.errors import InvalidArgumentError, InvalidNameError
+from glashaus.lakehouse import services
+from glashaus.operations import ROUTES
 from glashaus.server.app import ServerThread, create_app, free_port
-from glashaus.server.operations import OPERATIONS
 
 MODEL = "main.shop.reco"
 DEEP = 100_000
@@ -104,7 +105,7 @@ def audit(lake, where: str) -> list[dict]:
 
 
 def test_deeply_nested_json_is_400_on_every_json_route_of_the_rest_api(server, tokens):
-    json_routes = [op for op in OPERATIONS if op.carrier == "json" and op.body is None]
+    json_routes = [op for op in ROUTES if op.carrier == "json" and op.body is None]
     assert len(json_routes) > 10
     for op in json_routes:
         path = op.path.replace("{path:path}", "a.txt")
@@ -266,8 +267,8 @@ def test_a_token_of_a_dropped_and_recreated_principal_acts_as_nobody(lake, serve
         assert response.status_code == 401 and "no longer stands for 'carol'" in response.json()["message"]
     response = call(server, "GET", "/api/2.0/mlflow/registered-models/search", old)
     assert response.status_code == 401
-    stale = Principal("carol", token_id=lake.directory.cached_principal(old).token_id)
-    assert not lake.access.allows(stale, "SELECT", lake.get("main.shop.t"))  # the serving path's check
+    stale = Principal("carol", token_id=services(lake).directory.cached_principal(old).token_id)
+    assert not services(lake).access.allows(stale, "SELECT", lake.get("main.shop.t"))  # the serving path's check
     new = lake.create_token("carol")
     assert call(server, "GET", "/api/principals", new).status_code == 200
 

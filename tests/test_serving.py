@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
 
 from glashaus.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, PermissionDeniedError
+from glashaus.lakehouse import services
 from glashaus.server.app import ServerThread, create_app
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -234,7 +235,7 @@ class Clock:
 def test_a_revoked_token_is_refused_at_once_here_and_within_5_s_when_revoked_elsewhere(served):
     import glashaus
 
-    lh, directory = served["lh"], served["lh"].directory
+    lh, directory = served["lh"], services(served["lh"]).directory
     clock = directory.clock = Clock()
     body = {"inputs": rows(served, 1).to_dict(orient="list")}
     try:
@@ -261,12 +262,12 @@ def test_a_revoked_token_is_refused_at_once_here_and_within_5_s_when_revoked_els
 
 def test_a_request_whose_audit_event_cannot_be_journaled_is_a_503_without_an_answer(served):
     lh = served["lh"]
-    with lh.metastore.engine.begin() as conn:  # the metastore lost its journal table
+    with services(lh).metastore.engine.begin() as conn:  # the metastore lost its journal table
         conn.execute(sa.text("ALTER TABLE audit_journal RENAME TO audit_journal_away"))
     try:
         r = post(served, {"inputs": rows(served, 1).to_dict(orient="list")})
     finally:
-        with lh.metastore.engine.begin() as conn:
+        with services(lh).metastore.engine.begin() as conn:
             conn.execute(sa.text("ALTER TABLE audit_journal_away RENAME TO audit_journal"))
     assert r.status_code == 503, r.text
     assert r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE" and "predictions" not in r.json()
@@ -286,7 +287,7 @@ def test_concurrent_first_requests_load_a_version_once(served, monkeypatch):
     lh = served["lh"]
     lh.models.register(served["m1"], MODEL, input_example=served["X"].head(3))  # version 3, not loaded yet
     lh.serving.create_endpoint("fresh", model=MODEL, traffic={"3": 100})
-    registry = lh.serving_service.registry
+    registry = services(lh).serving.registry
     loads = []
     real = registry.local_path  # the checked folder a model process loads
 

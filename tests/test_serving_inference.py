@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 
 from glashaus.access import request
 from glashaus.errors import PermissionDeniedError, ServiceUnavailableError
+from glashaus.lakehouse import services
 from glashaus.metastore import Base
 from glashaus.serving.inference import SCHEMA, InferenceLog, Target, entry, utcnow
 from glashaus.serving.journal import InferenceJournal
@@ -38,11 +39,11 @@ def target(table):
 
 def journal_of(lh, **options) -> InferenceJournal:
     """A journal as another process would have one (its own lease holder id)."""
-    return InferenceJournal(lh.metastore, lh.tables, **options)
+    return InferenceJournal(services(lh).metastore, services(lh).tables, **options)
 
 
 def journaled(lh) -> int:
-    with lh.metastore.session() as s:
+    with services(lh).metastore.session() as s:
         return s.scalar(sa.select(sa.func.count()).select_from(InferenceJournalRow))
 
 
@@ -51,7 +52,7 @@ def ids(lh) -> list[str]:
 
 
 def test_the_migration_creates_exactly_the_declared_tables(lh):
-    with lh.metastore.engine.connect() as conn:
+    with services(lh).metastore.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if "inference_" in repr(d) or "ml_sequences" in repr(d)] == []
 
@@ -80,7 +81,7 @@ def test_a_mover_that_dies_between_steps_neither_loses_nor_duplicates_rows(table
 
     other = journal_of(table)  # the next process
     assert other.move() == {target.table_id: 0}  # the dead mover's lease still runs: left to it
-    with table.metastore.engine.begin() as conn:  # its lease runs out (60 s later)
+    with services(table).metastore.engine.begin() as conn:  # its lease runs out (60 s later)
         conn.execute(sa.update(InferenceMoverRow).values(until_us=0))
     other.move()
     assert ids(table) == sorted(f"r{i}" for i in range(15))  # every row once: none lost, none twice
@@ -98,21 +99,21 @@ def test_rows_of_a_dropped_table_are_discarded_not_written_to_its_successor(tabl
 
 def test_rows_and_the_audit_event_of_a_request_commit_together_or_not_at_all(table, target):
     lh = table
-    journal, securable = lh.serving_service.journal, lh.get(TABLE)
+    journal, securable = services(lh).serving.journal, lh.get(TABLE)
 
     def invoke(request_id: str) -> None:
-        with request(request_id), lh.audit.durable_at_exit():
-            lh.access.authorize(lh.principal, "MODIFY", securable, action="test.invoke")
+        with request(request_id), services(lh).audit.durable_at_exit():
+            services(lh).access.authorize(lh.principal, "MODIFY", securable, action="test.invoke")
             journal.record(entry(target, {**row(0), "request_id": request_id}))
 
     invoke("together")
-    with lh.metastore.engine.begin() as conn:  # the journal table is gone: the transaction fails
+    with services(lh).metastore.engine.begin() as conn:  # the journal table is gone: the transaction fails
         conn.execute(sa.text("ALTER TABLE inference_journal RENAME TO inference_journal_away"))
     try:
         with pytest.raises(ServiceUnavailableError, match="audit journal could not record"):
             invoke("neither")
     finally:
-        with lh.metastore.engine.begin() as conn:
+        with services(lh).metastore.engine.begin() as conn:
             conn.execute(sa.text("ALTER TABLE inference_journal_away RENAME TO inference_journal"))
     lh.flush()
     events = lh.sql("SELECT request_id FROM system.access.audit WHERE action = 'test.invoke'").fetchall()
@@ -181,14 +182,14 @@ def test_the_journal_on_a_postgresql_metastore(tmp_path, pg_database):
         lh.create_schema("main.shop")
         lh.create_table(TABLE, schema=SCHEMA)
         target = Target(TABLE, lh.get(TABLE).id, "alice")
-        with request("pg"), lh.audit.durable_at_exit():  # committed with an audit event, as serving does
-            lh.access.authorize(lh.principal, "MODIFY", lh.get(TABLE), action="test.invoke")
-            lh.serving_service.journal.record(entry(target, {**row(0), "request": b"\xff\x00{}", "error": "x\x00"}))
+        with request("pg"), services(lh).audit.durable_at_exit():  # committed with an audit event, as serving does
+            services(lh).access.authorize(lh.principal, "MODIFY", lh.get(TABLE), action="test.invoke")
+            services(lh).serving.journal.record(entry(target, {**row(0), "request": b"\xff\x00{}", "error": "x\x00"}))
         journal_of(lh).append([(target, row(i)) for i in range(1, 5)])
         dying = journal_of(lh)
         assert dying.take_lease(target.table_id, TABLE)
         dying.commit(target.table_id, TABLE, dying.claim(target.table_id))  # then it dies
-        with lh.metastore.engine.begin() as conn:
+        with services(lh).metastore.engine.begin() as conn:
             conn.execute(sa.update(InferenceMoverRow).values(until_us=0))
         journal_of(lh).move()
         assert ids(lh) == ["r0", "r1", "r2", "r3", "r4"] and journaled(lh) == 0

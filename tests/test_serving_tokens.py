@@ -15,6 +15,7 @@ import pytest
 import glashaus
 from glashaus.access.directory import TOKEN_CACHE_SECONDS, Directory
 from glashaus.errors import AuthenticationError
+from glashaus.lakehouse import services
 
 
 class Clock:
@@ -43,7 +44,7 @@ def token_id(lake, comment):
 
 def test_a_revocation_made_elsewhere_is_seen_within_the_cache_time(lake):
     clock = Clock()
-    server = Directory(lake.metastore, clock=clock)  # the serving process's own directory
+    server = Directory(services(lake).metastore, clock=clock)  # the serving process's own directory
     token = lake.create_token("bob", comment="elsewhere")
     assert server.verify_token(token).name == "bob"
     lake.revoke_token(token_id(lake, "elsewhere"))  # another process: its own directory
@@ -56,7 +57,7 @@ def test_a_revocation_made_elsewhere_is_seen_within_the_cache_time(lake):
 
 
 def test_a_revocation_or_drop_in_this_process_takes_effect_at_once(lake):
-    directory = lake.directory
+    directory = services(lake).directory
     token = lake.create_token("bob", comment="here")
     assert directory.verify_token(token).name == "bob"
     assert directory.cached_principal(token).name == "bob"
@@ -74,7 +75,7 @@ def test_a_revocation_or_drop_in_this_process_takes_effect_at_once(lake):
 
 def test_a_remembered_token_is_never_accepted_past_its_expiry(lake):
     clock = Clock()  # never moves: the cache alone would still trust the token
-    server = Directory(lake.metastore, clock=clock)
+    server = Directory(services(lake).metastore, clock=clock)
     token = lake.create_token("bob", expires_in=dt.timedelta(milliseconds=300))
     assert server.verify_token(token).name == "bob"
     time.sleep(0.4)
@@ -84,7 +85,7 @@ def test_a_remembered_token_is_never_accepted_past_its_expiry(lake):
 
 
 def test_no_cache_when_its_time_is_zero(lake):
-    server = Directory(lake.metastore, token_cache_seconds=0)
+    server = Directory(services(lake).metastore, token_cache_seconds=0)
     token = lake.create_token("bob", comment="uncached")
     assert server.verify_token(token).name == "bob"
     assert server.cached_principal(token) is None
@@ -94,7 +95,7 @@ def test_no_cache_when_its_time_is_zero(lake):
 
 
 def test_malformed_and_unknown_tokens_are_never_remembered(lake):
-    server = Directory(lake.metastore)
+    server = Directory(services(lake).metastore)
     for bad in ("", "nope", "ghs_" + "A" * 43, "ghs_" + "x" * 300):
         with pytest.raises(AuthenticationError, match="invalid token"):
             server.verify_token(bad)

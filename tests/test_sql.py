@@ -20,6 +20,7 @@ from glashaus.errors import (
     SchemaMismatchError,
     SqlError,
 )
+from glashaus.lakehouse import services
 from tests.conftest import rows_of, version_of
 
 # -- a shared, read-only lakehouse for queries --------------------------------------------------
@@ -702,7 +703,8 @@ def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement
     # Another writer appends while the statement computes its result in DuckDB (the
     # rewrite path reads version N, then overwrites): the appended row must survive.
     other = glashaus.connect(t.root, user="alice")  # a second connection, as another process would be
-    run = t.engine._run
+    engine = services(t).engine
+    run = engine._run
     calls = []
 
     def run_then_append(resolved):
@@ -712,11 +714,11 @@ def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement
             other.write("main.shop.t", {"id": [99], "region": ["n"], "qty": [9], "price": [9.0]})
         return out
 
-    t.engine._run = run_then_append
+    engine._run = run_then_append
     try:
         t.sql(statement)
     finally:
-        t.engine._run = run
+        engine._run = run
         other.close()
     rows = {r["id"]: r for r in rows_of(t, "main.shop.t")}
     assert 99 in rows and rows[99]["qty"] == 9  # the other writer's row is there, untouched by a statement that never saw it

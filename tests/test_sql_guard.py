@@ -16,6 +16,7 @@ import pytest
 import glashaus
 from glashaus.catalog import Name
 from glashaus.errors import InvalidNameError, NotFoundError, SqlError, UngovernedAccessError
+from glashaus.lakehouse import services
 
 
 @pytest.fixture(scope="module")
@@ -224,10 +225,10 @@ def test_a_tampered_view_is_checked_again_when_read(tmp_path):
     with glashaus.connect(tmp_path / "lh", user="alice") as lh:
         lh.create_table("main.default.t", data=pa.table({"id": [1]}))
         lh.create_view("main.default.v", "SELECT id FROM main.default.t")
-        lh.catalog.update(Name("main", "default", "v"), spec={"sql": "SELECT * FROM read_csv('/etc/passwd')"})
+        services(lh).catalog.update(Name("main", "default", "v"), spec={"sql": "SELECT * FROM read_csv('/etc/passwd')"})
         with pytest.raises(UngovernedAccessError, match="read_csv"):
             lh.sql("SELECT * FROM main.default.v")
-        lh.catalog.update(Name("main", "default", "v"), spec={"sql": "SELECT * FROM '/etc/passwd'"})
+        services(lh).catalog.update(Name("main", "default", "v"), spec={"sql": "SELECT * FROM '/etc/passwd'"})
         with pytest.raises(UngovernedAccessError, match="file path"):
             lh.sql("SELECT * FROM main.default.v")
 
@@ -236,7 +237,7 @@ def test_a_tampered_view_is_checked_again_when_read(tmp_path):
 
 
 def test_duckdb_itself_cannot_read_or_write_outside_the_root(guarded):
-    con = guarded.engine.sandbox.connection()
+    con = services(guarded).engine.sandbox.connection()
     outside = [
         f"SELECT * FROM read_csv('{guarded.secret}')",
         "SELECT * FROM read_text('/etc/hostname')",
@@ -258,7 +259,7 @@ def test_duckdb_itself_cannot_read_or_write_outside_the_root(guarded):
 
 
 def test_duckdb_sandbox_cannot_be_switched_off(guarded):
-    con = guarded.engine.sandbox.connection()
+    con = services(guarded).engine.sandbox.connection()
     for sql in ["SET enable_external_access = true", "SET allowed_directories = ['/']",
                 "RESET allowed_directories", "SET lock_configuration = false", "SET temp_directory = '/tmp'"]:
         with pytest.raises(duckdb.Error, match="locked"):
@@ -274,7 +275,7 @@ def test_duckdb_allows_no_folder_outside_the_root(tmp_path, monkeypatch):
     (work / ".tmp" / "secret.csv").write_text("password\nhunter2\n")
     monkeypatch.chdir(work)
     with glashaus.connect(tmp_path / "lh", user="alice") as lh:
-        con = lh.engine.sandbox.connection()
+        con = services(lh).engine.sandbox.connection()
         allowed = con.execute("SELECT current_setting('allowed_directories')").fetchone()[0]
         assert allowed and all(d.startswith(lh.root + "/") for d in allowed), allowed
         with pytest.raises(duckdb.PermissionException):
@@ -287,7 +288,7 @@ def test_every_thread_gets_a_sandboxed_connection(guarded):
     results = []
 
     def probe():
-        con = guarded.engine.sandbox.connection()
+        con = services(guarded).engine.sandbox.connection()
         try:
             con.sql(f"SELECT * FROM read_csv('{guarded.secret}')").fetchall()
             results.append("read")

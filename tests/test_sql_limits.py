@@ -21,6 +21,7 @@ import pytest
 import glashaus
 from glashaus.access.sqltext import MAX_NESTING
 from glashaus.errors import InvalidArgumentError, QueryLimitError, SqlError
+from glashaus.lakehouse import services
 from glashaus.server.app import ServerThread, create_app
 from glashaus.sql.limits import SERVER_LIMITS, QueryLimits
 
@@ -183,7 +184,7 @@ def test_sql_cannot_lift_a_limit(tmp_path):
                     "PRAGMA memory_limit = '100GB'"]:
             with pytest.raises(glashaus.errors.UngovernedAccessError):
                 lh.sql(sql)
-        con = lh.engine.sandbox.connection()  # the second wall: DuckDB's locked configuration
+        con = services(lh).engine.sandbox.connection()  # the second wall: DuckDB's locked configuration
         for sql in ["SET GLOBAL max_execution_time = 0", "SET memory_limit = '100GB'",
                     "SET max_temp_directory_size = '1TB'"]:
             with pytest.raises(duckdb.Error, match="locked"):
@@ -269,9 +270,9 @@ def _raw_sql(server, token: str, query: str) -> socket.socket:
 def test_a_client_that_disconnects_while_its_query_runs_stops_it(served):
     lh, server, token = served
     sock = _raw_sql(server, token, "SELECT count(*) FROM range(1000000000000)")  # minutes of work
-    assert wait_for(lambda: lh.engine.open_queries == 1)
+    assert wait_for(lambda: services(lh).engine.open_queries == 1)
     sock.close()
-    assert wait_for(lambda: lh.engine.open_queries == 0), "the query kept running after its client left"
+    assert wait_for(lambda: services(lh).engine.open_queries == 0), "the query kept running after its client left"
     assert post_sql(server, token, "SELECT count(*) FROM main.default.t").status_code == 200
 
 
@@ -283,9 +284,9 @@ def test_a_client_that_disconnects_mid_stream_stops_its_query(served):
         chunk = sock.recv(1 << 16)
         assert chunk, "the server closed the stream"
         received += len(chunk)
-    assert lh.engine.open_queries == 1
+    assert services(lh).engine.open_queries == 1
     sock.close()
-    assert wait_for(lambda: lh.engine.open_queries == 0), "the query kept running after its client left"
+    assert wait_for(lambda: services(lh).engine.open_queries == 0), "the query kept running after its client left"
     assert post_sql(server, token, "SELECT count(*) FROM main.default.t").json is not None
 
 
@@ -299,9 +300,9 @@ def test_the_web_sql_page_stops_its_query_when_the_browser_goes_away(served):
     sock.sendall(b"POST /sql HTTP/1.1\r\nHost: test\r\nCookie: glashaus_session=" + token.encode()
                  + b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "
                  + str(len(form)).encode() + b"\r\n\r\n" + form)
-    assert wait_for(lambda: lh.engine.open_queries == 1)
+    assert wait_for(lambda: services(lh).engine.open_queries == 1)
     sock.close()
-    assert wait_for(lambda: lh.engine.open_queries == 0), "the page's query kept running after the browser left"
+    assert wait_for(lambda: services(lh).engine.open_queries == 0), "the page's query kept running after the browser left"
     assert post_sql(server, token, "SELECT count(*) FROM main.default.t").status_code == 200
 
 
@@ -309,4 +310,4 @@ def test_a_finished_stream_leaves_no_query_open(served):
     lh, server, token = served
     response = post_sql(server, token, "SELECT * FROM range(300000)")
     assert response.status_code == 200 and pa.ipc.open_stream(response.content).read_all().num_rows == 300_000
-    assert wait_for(lambda: lh.engine.open_queries == 0)
+    assert wait_for(lambda: services(lh).engine.open_queries == 0)

@@ -20,6 +20,7 @@ from glashaus.errors import (
     SqlError,
     UngovernedAccessError,
 )
+from glashaus.lakehouse import services
 
 CUSTOMERS = "main.shop.customers"
 MASK = "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END"
@@ -60,7 +61,7 @@ def rows(root, user, sql=f"SELECT id, email FROM {CUSTOMERS} ORDER BY id"):
 
 def spec(root):
     with as_user(root, "alice") as lh:
-        s = lh.tables.table(CUSTOMERS).spec
+        s = services(lh).tables.table(CUSTOMERS).spec
         return s.get("row_filter"), s.get("column_masks") or {}
 
 

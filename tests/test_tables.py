@@ -21,6 +21,7 @@ from glashaus.errors import (
     SchemaMismatchError,
     SqlError,
 )
+from glashaus.lakehouse import services
 from tests.conftest import ORDERS_SCHEMA, rows_of, version_of
 
 T = "main.shop.orders"
@@ -273,7 +274,7 @@ def test_every_path_that_brings_a_column_checks_its_name(orders, path, name):
     if not isinstance(err.value, SqlError):  # DuckDB itself refuses to parse "" as a name in a view
         assert isinstance(err.value, InvalidNameError) and repr(name)[1:-1] in str(err.value), err.value
     assert_unchanged(orders, T, v, before)
-    assert not orders.tables.catalog.exists(parse_name("main.shop.new"))
+    assert not services(orders).tables.catalog.exists(parse_name("main.shop.new"))
     assert orders.sql(f"SELECT count(*) FROM {T}").scalar() == 3  # SQL reads still work for everyone
 
 

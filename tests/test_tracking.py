@@ -17,6 +17,7 @@ from glashaus.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from glashaus.lakehouse import services
 from glashaus.metastore import Base
 from glashaus.tracking import Dataset, DatasetInput, Metric, ModelOutput, messages
 from glashaus.tracking import rows as tracking_rows
@@ -48,11 +49,11 @@ def denials(lh, action):
 
 
 def test_migration_creates_exactly_the_declared_tables(lh):
-    with lh.metastore.engine.connect() as conn:
+    with services(lh).metastore.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     ours = [d for d in diff if "ml_" in repr(d)]
     assert ours == []
-    assert tracking_rows.RunRow.__tablename__ in sa.inspect(lh.metastore.engine).get_table_names()
+    assert tracking_rows.RunRow.__tablename__ in sa.inspect(services(lh).metastore.engine).get_table_names()
 
 
 # -- experiments ----------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def test_experiment_names_are_unique_even_when_deleted(shop, exp):
 
 
 def test_bad_experiment_input_is_refused_with_the_fix(shop, exp):
-    svc, alice = shop.tracking, shop.principal
+    svc, alice = services(shop).tracking, shop.principal
     with pytest.raises(InvalidArgumentError, match="Invalid experiment name"):
         svc.create_experiment(alice, "")
     with pytest.raises(InvalidArgumentError, match="exceeds the maximum length"):
@@ -113,20 +114,20 @@ def test_bad_experiment_input_is_refused_with_the_fix(shop, exp):
 
 def test_rename_and_tags_of_a_free_form_experiment(lh):
     e = lh.experiments.create("draft")
-    renamed = lh.tracking.rename_experiment(lh.principal, e.experiment_id, "final")
+    renamed = services(lh).tracking.rename_experiment(lh.principal, e.experiment_id, "final")
     assert renamed.name == "final" and renamed.securable == e.securable
     lh.experiments.set_tag("final", "stage", "dev")
     assert lh.experiments.get("final").tags == {"stage": "dev"}
-    lh.tracking.delete_experiment_tag(lh.principal, e.experiment_id, "stage")
+    services(lh).tracking.delete_experiment_tag(lh.principal, e.experiment_id, "stage")
     with pytest.raises(NotFoundError, match="No tag with name: stage"):
-        lh.tracking.delete_experiment_tag(lh.principal, e.experiment_id, "stage")
+        services(lh).tracking.delete_experiment_tag(lh.principal, e.experiment_id, "stage")
 
 
 def test_search_experiments_filters_orders_and_pages(shop, exp):
     for name in ("main.shop.b_exp", "main.shop.c_exp"):
         shop.experiments.create(name)
     shop.experiments.set_tag("main.shop.c_exp", "team", "reco")
-    svc, alice = shop.tracking, shop.principal
+    svc, alice = services(shop).tracking, shop.principal
     assert [e.name for e in shop.experiments.search("tags.team = 'reco'", order_by=["name DESC"])] == [
         "main.shop.reco_training", "main.shop.c_exp"]
     first = svc.search_experiments(alice, max_results=2, order_by=["name"])
@@ -175,7 +176,7 @@ def test_params_are_immutable_and_a_refused_batch_writes_nothing(shop, exp):
     shop.runs.log_params(run.run_id, {"lr": "0.1"})
     shop.runs.log_params(run.run_id, {"lr": "0.1"})  # the same value again is fine
     with pytest.raises(InvalidArgumentError, match="Changing param values is not allowed"):
-        shop.tracking.log_batch(shop.principal, run.run_id, params={"lr": "0.2"},
+        services(shop).tracking.log_batch(shop.principal, run.run_id, params={"lr": "0.2"},
                                 metrics=[Metric("loss", 1.0, TS)], tags={"t": "v"})
     after = shop.runs.get(run.run_id)
     assert after.params == {"lr": "0.1"} and "loss" not in after.metrics and "t" not in after.tags
@@ -198,7 +199,7 @@ def test_params_are_immutable_and_a_refused_batch_writes_nothing(shop, exp):
 def test_mlflow_size_and_name_limits_are_enforced(shop, exp, call, message):
     run = shop.runs.start(EXP)
     with pytest.raises(InvalidArgumentError, match=message):
-        call(shop.tracking, shop.principal, run.run_id)
+        call(services(shop).tracking, shop.principal, run.run_id)
 
 
 def test_deleted_runs_and_experiments_refuse_logging_until_restored(shop, exp):
@@ -222,15 +223,15 @@ def test_inputs_outputs_and_the_mlflow_2_model_history(shop, exp):
     run = shop.runs.start(EXP)
     data = DatasetInput(Dataset("orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}'),
                         {"mlflow.data.context": "training"})
-    shop.tracking.log_inputs(shop.principal, run.run_id, datasets=[data, data], models=["m-1"])
-    shop.tracking.log_outputs(shop.principal, run.run_id, [ModelOutput("m-2", 3)])
-    shop.tracking.record_logged_model(shop.principal, run.run_id, {"artifact_path": "model"})
+    services(shop).tracking.log_inputs(shop.principal, run.run_id, datasets=[data, data], models=["m-1"])
+    services(shop).tracking.log_outputs(shop.principal, run.run_id, [ModelOutput("m-2", 3)])
+    services(shop).tracking.record_logged_model(shop.principal, run.run_id, {"artifact_path": "model"})
     got = shop.runs.get(run.run_id)
     assert got.inputs == [data] and got.model_inputs == ["m-1"] and got.outputs == [ModelOutput("m-2", 3)]
     assert '"artifact_path": "model"' in got.tags["mlflow.log-model.history"]
     assert [r.run_id for r in shop.runs.search([EXP], "datasets.context = 'training'")] == [run.run_id]
     with pytest.raises(InvalidArgumentError, match="digest"):
-        shop.tracking.log_inputs(shop.principal, run.run_id,
+        services(shop).tracking.log_inputs(shop.principal, run.run_id,
                                  datasets=[DatasetInput(Dataset("d", "x" * 40, "delta", "s"))])
 
 
@@ -276,7 +277,7 @@ def test_search_runs_orders_with_missing_and_nan_last_and_pages(shop, runs):
     assert names(shop.runs.search([EXP], order_by=["metrics.rmse DESC"])) == ["c", "a", "b", "d", "e"]
     assert names(shop.runs.search([EXP], order_by=["attributes.run_name DESC"]))[:2] == ["e", "d"]
     assert set(names(shop.runs.search([EXP], f"run_id IN ('{runs['a']}', '{runs['c']}')"))) == {"a", "c"}
-    svc, alice, exp_id = shop.tracking, shop.principal, shop.experiments.get(EXP).experiment_id
+    svc, alice, exp_id = services(shop).tracking, shop.principal, shop.experiments.get(EXP).experiment_id
     pages, token = [], None
     while True:
         page = svc.search_runs(alice, [exp_id], order_by=["params.model", "run_name"], max_results=2,
@@ -306,7 +307,7 @@ def test_bad_search_input_is_invalid_parameter_value(shop, runs, filter_string, 
     with pytest.raises(InvalidArgumentError, match="max_results"):
         shop.runs.search([EXP], max_results=50_001)
     with pytest.raises(InvalidArgumentError, match="page token"):
-        shop.tracking.search_runs(shop.principal, ["1"], page_token="not base64!")
+        services(shop).tracking.search_runs(shop.principal, ["1"], page_token="not base64!")
 
 
 def test_filter_values_are_bound_never_pasted(shop, runs):
@@ -317,7 +318,7 @@ def test_filter_values_are_bound_never_pasted(shop, runs):
 
 def test_search_messages_are_the_messages_of_the_runs_found(shop, runs):
     """The MLflow faces' fast path (rows straight to messages) answers exactly what the entities give."""
-    svc, alice, exp_id = shop.tracking, shop.principal, shop.experiments.get(EXP).experiment_id
+    svc, alice, exp_id = services(shop).tracking, shop.principal, shop.experiments.get(EXP).experiment_id
     full = runs["a"]
     data = DatasetInput(Dataset("orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}', schema='{"a": 1}',
                                 profile='{"rows": 3}'), {"mlflow.data.context": "training"})
@@ -351,17 +352,17 @@ def test_search_decides_once_per_experiment_and_never_reaches_past_a_denial(shop
         return shop.sql("SELECT request_id, securable, decision FROM system.access.audit "
                         "WHERE principal = 'bob' AND action = 'run.search' ORDER BY event_time").fetchall()
 
-    page = bob.tracking.search_runs(bob.principal, [exp_id, exp_id, exp_id])
+    page = services(bob).tracking.search_runs(bob.principal, [exp_id, exp_id, exp_id])
     assert sorted(r.name for r in page.items) == ["a", "b", "c", "d", "e"]
     assert [(s, d) for _, s, d in decisions()] == [(EXP, "allow")]
     with pytest.raises(PermissionDeniedError, match=r"EXECUTE on experiment main.shop.other"):
-        bob.tracking.search_run_messages(bob.principal, [exp_id, other], scheme="mlflow-artifacts")
+        services(bob).tracking.search_run_messages(bob.principal, [exp_id, other], scheme="mlflow-artifacts")
     seen = decisions()
     assert sorted((s, d) for request_id, s, d in seen if request_id == seen[-1][0]) == [
         ("main.shop.other", "deny"), (EXP, "allow")]
     for _ in range(2):  # a search built once is still checked every time
         with pytest.raises(InvalidArgumentError, match="Invalid clause"):
-            bob.tracking.search_runs(bob.principal, [exp_id], filter_string="metrics.rmse > 0 OR metrics.rmse < 0")
+            services(bob).tracking.search_runs(bob.principal, [exp_id], filter_string="metrics.rmse > 0 OR metrics.rmse < 0")
 
 
 # -- governance ---------------------------------------------------------------------------------------
@@ -414,7 +415,7 @@ def test_dropping_the_securable_drops_the_experiment_and_its_runs(shop, exp):
     shop.drop(EXP)
     with pytest.raises(NotFoundError):
         shop.runs.get(run.run_id)
-    with shop.metastore.session() as s:
+    with services(shop).metastore.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(tracking_rows.MetricRow)) == 0
 
 
@@ -426,7 +427,7 @@ def test_a_dropped_experiments_id_and_files_never_go_to_a_new_experiment(shop, b
     shop.drop(mine.securable)
     theirs = bob.experiments.create("bob-new")
     assert int(theirs.experiment_id) > int(mine.experiment_id)
-    leftover = f"{shop.layout.experiment_location(mine.experiment_id)}/{run.run_id}/artifacts/model"
+    leftover = f"{services(shop).layout.experiment_location(mine.experiment_id)}/{run.run_id}/artifacts/model"
     with pytest.raises(InvalidArgumentError, match="lies in no volume, registered model or experiment"):
         bob.models.register_files(leftover, "main.default.taken")
 
@@ -449,13 +450,13 @@ def test_run_files_are_stored_listed_read_and_deleted(shop, exp, bob):
     assert [(f.path, f.size) for f in shop.runs.artifacts(run.run_id, "plots")] == [("roc.png", 3)]
     assert shop.runs.read_artifact(run.run_id, "plots/roc.png") == b"png"
     root = run.artifact_path
-    shop.tracking.files.delete(shop.principal, f"{root}/plots")
+    services(shop).tracking.files.delete(shop.principal, f"{root}/plots")
     assert [f.path for f in shop.runs.artifacts(run.run_id)] == ["model"]
     with pytest.raises(NotFoundError, match="does not exist"):
         shop.runs.read_artifact(run.run_id, "plots/roc.png")
     shop.grant("USE SCHEMA", on="main.shop", to="bob")
     with pytest.raises(PermissionDeniedError, match="EXECUTE"):
-        bob.tracking.files.read(bob.principal, f"{root}/model/MLmodel")
+        services(bob).tracking.files.read(bob.principal, f"{root}/model/MLmodel")
     assert ("bob", "EXECUTE", EXP) in denials(shop, "artifact.read")
 
 
@@ -463,27 +464,27 @@ def test_run_files_are_stored_listed_read_and_deleted(shop, exp, bob):
 def test_path_traversal_in_artifact_paths_is_refused(shop, exp, suffix):
     run = shop.runs.start(EXP)
     with pytest.raises(InvalidArgumentError, match="artifact path"):
-        shop.tracking.files.write(shop.principal, f"{run.artifact_path}/{suffix}", b"x")
+        services(shop).tracking.files.write(shop.principal, f"{run.artifact_path}/{suffix}", b"x")
     with pytest.raises(InvalidArgumentError, match="artifact path"):
-        shop.tracking.files.read(shop.principal, f"{run.artifact_path}/{suffix}")
+        services(shop).tracking.files.read(shop.principal, f"{run.artifact_path}/{suffix}")
 
 
 def test_artifact_paths_must_name_a_run_of_that_experiment(shop, exp):
     run = shop.runs.start(EXP)
     other = shop.experiments.create("main.shop.other")
     with pytest.raises(NotFoundError, match="belongs to experiment"):
-        shop.tracking.files.write(shop.principal, f"{other.experiment_id}/{run.run_id}/artifacts/x", b"x")
+        services(shop).tracking.files.write(shop.principal, f"{other.experiment_id}/{run.run_id}/artifacts/x", b"x")
     with pytest.raises(NotFoundError, match="artifact path has the form"):
-        shop.tracking.files.list(shop.principal, f"{exp.experiment_id}/{run.run_id}")
+        services(shop).tracking.files.list(shop.principal, f"{exp.experiment_id}/{run.run_id}")
     with pytest.raises(NotFoundError, match="not an experiment id"):
-        shop.tracking.files.list(shop.principal, f"x/{run.run_id}/artifacts")
+        services(shop).tracking.files.list(shop.principal, f"x/{run.run_id}/artifacts")
 
 
 # -- logged models (MLflow 3) ------------------------------------------------------------------------------
 
 
 def test_logged_models_are_created_finalized_searched_and_deleted(shop, exp):
-    svc, alice = shop.tracking, shop.principal
+    svc, alice = services(shop).tracking, shop.principal
     run = shop.runs.start(EXP)
     model = svc.models.create(alice, exp.experiment_id, name="reco", source_run_id=run.run_id,
                               params={"depth": "3"}, tags={"flavor": "sklearn"})
@@ -515,16 +516,16 @@ def test_logged_models_are_created_finalized_searched_and_deleted(shop, exp):
 
 
 def test_logged_models_are_governed_by_their_experiment(shop, exp, bob):
-    model = shop.tracking.models.create(shop.principal, exp.experiment_id, name="reco")
+    model = services(shop).tracking.models.create(shop.principal, exp.experiment_id, name="reco")
     shop.grant("USE SCHEMA", on="main.shop", to="bob")
     with pytest.raises(PermissionDeniedError, match="EXECUTE"):
-        bob.tracking.models.get(bob.principal, model.model_id)
+        services(bob).tracking.models.get(bob.principal, model.model_id)
     shop.grant("EXECUTE", on=EXP, to="bob")
-    assert bob.tracking.models.get(bob.principal, model.model_id).name == "reco"
+    assert services(bob).tracking.models.get(bob.principal, model.model_id).name == "reco"
     with pytest.raises(PermissionDeniedError, match="MODIFY"):
-        bob.tracking.models.finalize(bob.principal, model.model_id, "READY")
+        services(bob).tracking.models.finalize(bob.principal, model.model_id, "READY")
     with pytest.raises(PermissionDeniedError, match="MODIFY"):
-        bob.tracking.files.write(bob.principal, f"{model.artifact_path}/MLmodel", b"x")
+        services(bob).tracking.files.write(bob.principal, f"{model.artifact_path}/MLmodel", b"x")
     assert ("bob", "MODIFY", EXP) in denials(shop, "logged_model.finalize")
 
 
@@ -559,12 +560,12 @@ def test_tracking_on_a_postgresql_metastore(pg_lakehouse):
     assert names(lh.runs.search([EXP], order_by=["metrics.rmse"])) == ["b", "a", "c"]
     assert math.isnan(lh.runs.get(made["c"]).metrics["rmse"].value)
     exp_id = lh.experiments.get(EXP).experiment_id
-    fast = lh.tracking.search_run_messages(lh.principal, [exp_id], scheme="s", order_by=["metrics.rmse"])
+    fast = services(lh).tracking.search_run_messages(lh.principal, [exp_id], scheme="s", order_by=["metrics.rmse"])
     assert fast.items == [messages.run_message(r, scheme="s") for r in
-                          lh.tracking.search_runs(lh.principal, [exp_id], order_by=["metrics.rmse"]).items]
+                          services(lh).tracking.search_runs(lh.principal, [exp_id], order_by=["metrics.rmse"]).items]
     assert fast.items[2]["data"]["metrics"][0]["value"] == "NaN"
     with pytest.raises(InvalidArgumentError, match="Changing param values"):
         lh.runs.log_params(made["a"], {"model": "lin"})
-    model = lh.tracking.models.create(lh.principal, lh.experiments.get(EXP).experiment_id, name="reco")
-    lh.tracking.log_batch(lh.principal, made["b"], metrics=[Metric("acc", 0.9, TS, 0, model_id=model.model_id)])
-    assert [m.key for m in lh.tracking.models.get(lh.principal, model.model_id).metrics] == ["acc"]
+    model = services(lh).tracking.models.create(lh.principal, lh.experiments.get(EXP).experiment_id, name="reco")
+    services(lh).tracking.log_batch(lh.principal, made["b"], metrics=[Metric("acc", 0.9, TS, 0, model_id=model.model_id)])
+    assert [m.key for m in services(lh).tracking.models.get(lh.principal, model.model_id).metrics] == ["acc"]

@@ -17,7 +17,9 @@ import copy
 import datetime as dt
 import getpass
 import os
-from typing import Any
+import warnings
+from dataclasses import dataclass
+from typing import Any, Self
 
 import pyarrow as pa
 
@@ -36,7 +38,7 @@ from glashaus.access.admin import Administration
 from glashaus.access.policies import Policies, TagPolicy
 from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import parse_name
-from glashaus.errors import AuthenticationError, InvalidArgumentError
+from glashaus.errors import AuthenticationError
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
 from glashaus.registry import Models, RegistryService
@@ -76,40 +78,40 @@ class Lakehouse:
         storage_options: dict[str, str] | None = None,
         query_limits: QueryLimits = EMBEDDED_LIMITS,
     ) -> None:
-        self.layout = Layout(str(root))
-        self.layout.ensure_root()
+        self._layout = Layout(str(root))
+        self._layout.ensure_root()
         if user is None:  # an explicit empty name is refused, never replaced by the OS user
             user = os.environ.get("GLASHAUS_USER") or getpass.getuser()
         self.principal = Principal.user(user)
-        self.metastore = Metastore.open(metastore or self.layout.default_metastore_url())
-        self.catalog = Catalog(self.metastore)
-        self.store = DeltaStore(storage_options=storage_options)
-        self.system = SystemTables(self.catalog, self.store, self.layout)
-        self.system.ensure()
-        self.audit = AuditLog(self.system, self.metastore)
-        self.directory = Directory(self.metastore)
-        self.access = Access(self.audit, directory=self.directory, grants=Grants(self.metastore), catalog=self.catalog)
-        self.admin = Administration(self.access)
+        self._metastore = Metastore.open(metastore or self._layout.default_metastore_url())
+        self._catalog = Catalog(self._metastore)
+        self._store = DeltaStore(storage_options=storage_options)
+        self._system = SystemTables(self._catalog, self._store, self._layout)
+        self._system.ensure()
+        self._audit = AuditLog(self._system, self._metastore)
+        self._directory = Directory(self._metastore)
+        self._access = Access(self._audit, directory=self._directory, grants=Grants(self._metastore), catalog=self._catalog)
+        self._admin = Administration(self._access)
         # The first user of a new lakehouse is its admin; everyone else must be known.
-        first = self.directory.is_empty() and self.directory.bootstrap(self.principal.name)
-        if not self.directory.exists(self.principal.name):
+        first = self._directory.is_empty() and self._directory.bootstrap(self.principal.name)
+        if not self._directory.exists(self.principal.name):
             raise AuthenticationError(
-                f"user {self.principal.name!r} is not known to the lakehouse at {self.layout.root}; an admin "
+                f"user {self.principal.name!r} is not known to the lakehouse at {self._layout.root}; an admin "
                 f"can add them: lh.create_user({self.principal.name!r}) or `glashaus users create "
                 f"{self.principal.name}`."
             )
-        _refuse_group(self.directory, self.principal.name)
-        self.lineage_store = LineageStore(self.system)
-        self.tables = TablesService(
-            catalog=self.catalog, store=self.store, layout=self.layout, access=self.access,
-            lineage=self.lineage_store, policies=Policies(self.metastore, self.catalog, self.directory),
+        _refuse_group(self._directory, self.principal.name)
+        self._lineage_store = LineageStore(self._system)
+        self._tables = TablesService(
+            catalog=self._catalog, store=self._store, layout=self._layout, access=self._access,
+            lineage=self._lineage_store, policies=Policies(self._metastore, self._catalog, self._directory),
         )
-        self.volumes = VolumesService(self.tables)
-        self.engine = SqlEngine(self.tables, limits=query_limits)
-        self.tracking = TrackingService(tables=self.tables, metastore=self.metastore, locations=self.layout)
-        self.tables.virtual_tables.update(ml_system_tables(self.tracking))
-        self.registry = RegistryService(tables=self.tables, lineage=self.lineage_store)
-        self.serving_service = ServingService(self.metastore, self.tables, self.registry)
+        self._volumes = VolumesService(self._tables)
+        self._engine = SqlEngine(self._tables, limits=query_limits)
+        self._tracking = TrackingService(tables=self._tables, metastore=self._metastore, locations=self._layout)
+        self._tables.virtual_tables.update(ml_system_tables(self._tracking))
+        self._registry = RegistryService(tables=self._tables, lineage=self._lineage_store)
+        self._serving_service = ServingService(self._metastore, self._tables, self._registry)
         if first:
             self._ensure_defaults()
 
@@ -117,11 +119,11 @@ class Lakehouse:
         # Like Databricks: a 'main' catalog with a 'default' schema where every user
         # may create tables, volumes and models (and MLflow experiments, which need CREATE MODEL).
         main, default = DEFAULT_CATALOG, f"{DEFAULT_CATALOG}.{DEFAULT_SCHEMA}"
-        self.tables.create_catalog(self.principal, main, if_not_exists=True, comment="The default catalog.")
-        self.tables.create_schema(self.principal, default, if_not_exists=True, comment="The default schema.")
-        self.tables.grant(self.principal, "USE CATALOG", on=main, to=USERS)
+        self._tables.create_catalog(self.principal, main, if_not_exists=True, comment="The default catalog.")
+        self._tables.create_schema(self.principal, default, if_not_exists=True, comment="The default schema.")
+        self._tables.grant(self.principal, "USE CATALOG", on=main, to=USERS)
         for privilege in ("USE SCHEMA", "CREATE TABLE", "CREATE VOLUME", "CREATE MODEL"):
-            self.tables.grant(self.principal, privilege, on=default, to=USERS)
+            self._tables.grant(self.principal, privilege, on=default, to=USERS)
 
     @property
     def user(self) -> str:
@@ -129,27 +131,27 @@ class Lakehouse:
 
     @property
     def root(self) -> str:
-        return self.layout.root
+        return self._layout.root
 
     @property
     def models(self) -> Models:
         """The model registry as this principal: ``lh.models.register(...)``, ``.load("...@champion")``."""
-        return Models(self.registry, self.principal)
+        return Models(self._registry, self.principal)
 
     @property
     def serving(self) -> Serving:
         """Serving endpoints as this principal: ``lh.serving.create_endpoint("reco", model="...@champion")``."""
-        return Serving(self.serving_service, self.principal)
+        return Serving(self._serving_service, self.principal)
 
     @property
     def experiments(self) -> Experiments:
         """Experiment tracking as this principal: ``lh.experiments.create("main.shop.reco_training")``."""
-        return Experiments(self.tracking, self.principal)
+        return Experiments(self._tracking, self.principal)
 
     @property
     def runs(self) -> Runs:
         """Runs as this principal: ``lh.runs.start(...)``, ``.log_metrics(...)``, ``.search(...)``."""
-        return Runs(self.tracking, self.principal)
+        return Runs(self._tracking, self.principal)
 
     # -- SQL --------------------------------------------------------------------------
 
@@ -158,17 +160,17 @@ class Lakehouse:
 
         >>> lh.sql("SELECT count(*) FROM main.shop.orders@v3").scalar()  # doctest: +SKIP
         """
-        return self.engine.execute(self.principal, query)
+        return self._engine.execute(self.principal, query)
 
     # -- catalog ----------------------------------------------------------------------
 
     def create_catalog(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """>>> lh.create_catalog("dev")  # doctest: +SKIP"""
-        return self.tables.create_catalog(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+        return self._tables.create_catalog(self.principal, name, comment=comment, if_not_exists=if_not_exists)
 
     def create_schema(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """>>> lh.create_schema("main.shop")  # doctest: +SKIP"""
-        return self.tables.create_schema(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+        return self._tables.create_schema(self.principal, name, comment=comment, if_not_exists=if_not_exists)
 
     def create_table(
         self,
@@ -192,7 +194,7 @@ class Lakehouse:
         >>> lh.create_table("main.shop.orders", schema=pa.schema([("id", pa.int64())]),
         ...                 primary_key=["id"])  # doctest: +SKIP
         """
-        return self.tables.create_table(
+        return self._tables.create_table(
             self.principal, name, schema=schema, data=data, primary_key=primary_key,
             partition_by=partition_by, constraints=constraints, comment=comment,
             properties=properties, tags=tags, if_not_exists=if_not_exists,
@@ -204,41 +206,41 @@ class Lakehouse:
         comment_sql = "" if comment is None else " COMMENT '" + comment.replace("'", "''") + "'"
         full = parse_name(name, allow_version=False).full  # a checked name: nothing else gets into the SQL
         self.sql(f"{verb} {full}{comment_sql} AS {sql}")
-        return self.tables.get(self.principal, full, kind="view")
+        return self._tables.get(self.principal, full, kind="view")
 
     def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """>>> lh.create_volume("main.shop.images")  # doctest: +SKIP"""
-        return self.tables.create_volume(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+        return self._tables.create_volume(self.principal, name, comment=comment, if_not_exists=if_not_exists)
 
     def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> list[Securable]:
         """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers)."""
-        return self.tables.drop(self.principal, name, if_exists=if_exists, cascade=cascade)
+        return self._tables.drop(self.principal, name, if_exists=if_exists, cascade=cascade)
 
     def get(self, name: str) -> Securable:
-        return self.tables.get(self.principal, name)
+        return self._tables.get(self.principal, name)
 
     def list(self, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
         """Catalogs, the schemas of a catalog, or the objects of a schema."""
-        return self.tables.list(self.principal, parent, kind=kind)
+        return self._tables.list(self.principal, parent, kind=kind)
 
     def describe(self, name: str) -> Description:
         """Owner, comment, tags, columns (with comments and tags), keys, constraints, version, size.
 
         >>> lh.describe("main.shop.orders").columns[0].name  # doctest: +SKIP
         """
-        return self.engine.describe(self.principal, name)
+        return self._engine.describe(self.principal, name)
 
     def set_comment(self, name: str, comment: str, *, column: str | None = None) -> Securable:
-        return self.tables.set_comment(self.principal, name, comment, column=column)
+        return self._tables.set_comment(self.principal, name, comment, column=column)
 
     def set_tags(self, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
-        return self.tables.set_tags(self.principal, name, tags, column=column)
+        return self._tables.set_tags(self.principal, name, tags, column=column)
 
     def unset_tags(self, name: str, keys: builtins.list[str], *, column: str | None = None) -> Securable:
-        return self.tables.unset_tags(self.principal, name, keys, column=column)
+        return self._tables.unset_tags(self.principal, name, keys, column=column)
 
     def set_properties(self, name: str, properties: dict[str, str]) -> Securable:
-        return self.tables.set_properties(self.principal, name, properties)
+        return self._tables.set_properties(self.principal, name, properties)
 
     # -- data ----------------------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class Lakehouse:
 
         >>> lh.write("main.shop.orders", df, mode="merge", on=["order_id"])  # doctest: +SKIP
         """
-        return self.tables.write(
+        return self._tables.write(
             self.principal, name, data, mode=mode, on=on, schema_mode=schema_mode, upstream=upstream
         )
 
@@ -274,7 +276,7 @@ class Lakehouse:
 
         >>> lh.read("main.shop.orders", version=3).num_rows  # doctest: +SKIP
         """
-        return self.tables.read(self.principal, name, version=version, as_of=as_of, columns=columns)
+        return self._tables.read(self.principal, name, version=version, as_of=as_of, columns=columns)
 
     def read_batches(
         self,
@@ -289,17 +291,17 @@ class Lakehouse:
 
         >>> for batch in lh.read_batches("main.shop.orders"): ...   # doctest: +SKIP
         """
-        return self.tables.read_batches(self.principal, name, version=version, as_of=as_of, columns=columns,
+        return self._tables.read_batches(self.principal, name, version=version, as_of=as_of, columns=columns,
                                         batch_size=batch_size).reader
 
     def history(self, name: str, *, limit: int | None = None) -> builtins.list[HistoryEntry]:
-        return self.tables.history(self.principal, name, limit=limit)
+        return self._tables.history(self.principal, name, limit=limit)
 
     def restore(self, name: str, *, version: int) -> Commit:
-        return self.tables.restore(self.principal, name, version=version)
+        return self._tables.restore(self.principal, name, version=version)
 
     def optimize(self, name: str, *, zorder_by: builtins.list[str] | None = None) -> OptimizeResult:
-        return self.tables.optimize(self.principal, name, zorder_by=zorder_by)
+        return self._tables.optimize(self.principal, name, zorder_by=zorder_by)
 
     def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = True) -> builtins.list[str]:
         """Unreferenced files older than the retention (at least 7 days; never a version lineage uses): listed,
@@ -308,27 +310,27 @@ class Lakehouse:
         >>> lh.vacuum("main.shop.orders")                 # what would go  # doctest: +SKIP
         >>> lh.vacuum("main.shop.orders", dry_run=False)  # remove them    # doctest: +SKIP
         """
-        return self.tables.vacuum(self.principal, name, retention_hours=retention_hours, dry_run=dry_run)
+        return self._tables.vacuum(self.principal, name, retention_hours=retention_hours, dry_run=dry_run)
 
     def changes(self, name: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
         """The change data feed: rows inserted, deleted and updated per version."""
-        return self.tables.changes(
+        return self._tables.changes(
             self.principal, name, starting_version=starting_version, ending_version=ending_version
         )
 
     # -- volumes --------------------------------------------------------------------------
 
     def put_file(self, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
-        return self.volumes.put(self.principal, volume, path, data, overwrite=overwrite)
+        return self._volumes.put(self.principal, volume, path, data, overwrite=overwrite)
 
     def get_file(self, volume: str, path: str) -> bytes:
-        return self.volumes.get(self.principal, volume, path)
+        return self._volumes.get(self.principal, volume, path)
 
     def list_files(self, volume: str, prefix: str = "") -> builtins.list[FileInfo]:
-        return self.volumes.list(self.principal, volume, prefix)
+        return self._volumes.list(self.principal, volume, prefix)
 
     def delete_file(self, volume: str, path: str) -> None:
-        self.volumes.delete(self.principal, volume, path)
+        self._volumes.delete(self.principal, volume, path)
 
     # -- principals, tokens, grants --------------------------------------------------------
 
@@ -337,30 +339,30 @@ class Lakehouse:
 
         >>> lh.create_user("bob@example.com")  # doctest: +SKIP
         """
-        return self.admin.create(self.principal, name, kind="user")
+        return self._admin.create(self.principal, name, kind="user")
 
     def create_group(self, name: str) -> PrincipalInfo:
         """>>> lh.create_group("analysts")  # doctest: +SKIP"""
-        return self.admin.create(self.principal, name, kind="group")
+        return self._admin.create(self.principal, name, kind="group")
 
     def create_service_principal(self, name: str) -> PrincipalInfo:
-        return self.admin.create(self.principal, name, kind="service_principal")
+        return self._admin.create(self.principal, name, kind="service_principal")
 
     def drop_principal(self, name: str) -> None:
-        self.admin.delete(self.principal, name)
+        self._admin.delete(self.principal, name)
 
     def add_member(self, group: str, member: str) -> PrincipalInfo:
         """Put a user, service principal or group into a group (admins only)."""
-        return self.admin.add_member(self.principal, group, member)
+        return self._admin.add_member(self.principal, group, member)
 
     def remove_member(self, group: str, member: str) -> PrincipalInfo:
-        return self.admin.remove_member(self.principal, group, member)
+        return self._admin.remove_member(self.principal, group, member)
 
     def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
-        return self.admin.list(self.principal, kind=kind)
+        return self._admin.list(self.principal, kind=kind)
 
     def principal_info(self, name: str | None = None) -> PrincipalInfo:
-        return self.admin.get(self.principal, name or self.user)
+        return self._admin.get(self.principal, name or self.user)
 
     def create_token(
         self, user: str | None = None, *, expires_in: dt.timedelta | float | None = dt.timedelta(days=90),
@@ -371,30 +373,30 @@ class Lakehouse:
 
         >>> token = lh.create_token(expires_in=dt.timedelta(days=30))  # doctest: +SKIP
         """
-        return self.admin.create_token(self.principal, user, expires_in=expires_in, comment=comment)[0]
+        return self._admin.create_token(self.principal, user, expires_in=expires_in, comment=comment)[0]
 
     def tokens(self, user: str | None = None) -> builtins.list[TokenInfo]:
-        return self.admin.list_tokens(self.principal, user)
+        return self._admin.list_tokens(self.principal, user)
 
     def revoke_token(self, token_id: str) -> TokenInfo:
-        return self.admin.revoke_token(self.principal, token_id)
+        return self._admin.revoke_token(self.principal, token_id)
 
     def grant(self, privilege: str, *, on: str | None, to: str) -> bool:
         """Grant a privilege (Unity Catalog names) on a securable, or ``on=None`` the metastore.
 
         >>> lh.grant("SELECT", on="main.shop.orders", to="analysts")  # doctest: +SKIP
         """
-        return self.tables.grant(self.principal, privilege, on=on, to=to)
+        return self._tables.grant(self.principal, privilege, on=on, to=to)
 
     def revoke(self, privilege: str, *, on: str | None, from_: str) -> bool:
-        return self.tables.revoke(self.principal, privilege, on=on, from_=from_)
+        return self._tables.revoke(self.principal, privilege, on=on, from_=from_)
 
     def show_grants(self, on: str | None) -> builtins.list[Grant]:
         """Grants on ``on`` and those it inherits (``inherited`` says which)."""
-        return self.tables.show_grants(self.principal, on)
+        return self._tables.show_grants(self.principal, on)
 
     def set_owner(self, name: str, owner: str) -> Securable:
-        return self.tables.set_owner(self.principal, name, owner)
+        return self._tables.set_owner(self.principal, name, owner)
 
     # -- row filters and column masks ------------------------------------------------------
 
@@ -405,7 +407,7 @@ class Lakehouse:
 
         >>> lh.set_row_filter("main.shop.orders", "region = 'north' OR is_member('admins')")  # doctest: +SKIP
         """
-        return self.tables.set_row_filter(self.principal, table, expression)
+        return self._tables.set_row_filter(self.principal, table, expression)
 
     def set_column_mask(self, table: str, column: str, expression: str | None) -> Securable:
         """Show ``expression`` in place of the column (``None`` removes the mask).
@@ -413,7 +415,7 @@ class Lakehouse:
         >>> lh.set_column_mask("main.shop.customers", "email",
         ...                    "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END")  # doctest: +SKIP
         """
-        return self.tables.set_column_mask(self.principal, table, column, expression)
+        return self._tables.set_column_mask(self.principal, table, column, expression)
 
     def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: builtins.list[str]) -> TagPolicy:
         """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
@@ -422,14 +424,14 @@ class Lakehouse:
 
         >>> lh.create_tag_policy("hide_pii", tag="pii", mask="'***'", except_groups=["pii_readers"])  # doctest: +SKIP
         """
-        return self.tables.create_tag_policy(self.principal, name, tag=tag, mask=mask, except_groups=except_groups)
+        return self._tables.create_tag_policy(self.principal, name, tag=tag, mask=mask, except_groups=except_groups)
 
     def drop_tag_policy(self, name: str) -> None:
-        self.tables.drop_tag_policy(self.principal, name)
+        self._tables.drop_tag_policy(self.principal, name)
 
     def tag_policies(self) -> builtins.list[TagPolicy]:
         """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise)."""
-        return self.tables.tag_policies(self.principal)
+        return self._tables.tag_policies(self.principal)
 
     # -- lineage --------------------------------------------------------------------------
 
@@ -438,17 +440,17 @@ class Lakehouse:
 
         >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]  # doctest: +SKIP
         """
-        return self.tables.lineage_of(self.principal, name, direction=direction, depth=depth)
+        return self._tables.lineage_of(self.principal, name, direction=direction, depth=depth)
 
     def column_lineage(self, name: str, *, direction: str = "upstream") -> builtins.list[ColumnEdge]:
-        return self.tables.column_lineage_of(self.principal, name, direction=direction)
+        return self._tables.column_lineage_of(self.principal, name, direction=direction)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Write journaled audit events and inference rows (this process's and any crashed one's) now."""
-        self.serving_service.move_inference_rows(quiet=True)
-        self.audit.flush()
+        self._serving_service.move_inference_rows(quiet=True)
+        self._audit.flush()
 
     def as_user(self, user: str | Principal) -> Lakehouse:
         """The same lakehouse seen by another known principal, sharing every service.
@@ -462,13 +464,13 @@ class Lakehouse:
         >>> with lh.as_user("bob") as bob: bob.sql("SELECT 1")  # doctest: +SKIP
         """
         principal = user if isinstance(user, Principal) else Principal.user(user)
-        if not self.directory.exists(principal.name, token_id=principal.token_id):
+        if not self._directory.exists(principal.name, token_id=principal.token_id):
             raise AuthenticationError(
                 f"user {principal.name!r} is not known to this lakehouse." if principal.token_id is None else
                 f"this token no longer stands for {principal.name!r}: that principal was dropped since the "
                 "token was checked (a principal of the same name now is someone else); sign in with a token of "
                 "the current one.")
-        _refuse_group(self.directory, principal.name)
+        _refuse_group(self._directory, principal.name)
         view = copy.copy(self)
         view.principal = principal
         view._view_of = self
@@ -476,14 +478,14 @@ class Lakehouse:
 
     def close(self) -> None:
         """Flush the audit and inference journals; the lakehouse that owns the services also releases them."""
-        self.serving_service.move_inference_rows(quiet=True)
-        self.audit.flush()
+        self._serving_service.move_inference_rows(quiet=True)
+        self._audit.flush()
         if getattr(self, "_view_of", None) is not None:
             return
-        self.engine.close()
-        self.metastore.dispose()
+        self._engine.close()
+        self._metastore.dispose()
 
-    def __enter__(self) -> Lakehouse:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -491,6 +493,48 @@ class Lakehouse:
 
     def __repr__(self) -> str:
         return f"<Lakehouse {self.root} as {self.user}>"
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services and stores behind a Lakehouse, for Glashaus's own faces only.
+
+    None of these is reachable as an attribute of ``lh``: each takes the acting principal
+    as an argument, and the stores (metastore, storage) take none at all, so handing them
+    out would let a caller skip the guard or act as anyone. The faces that need them (the
+    MLflow protocol, sign-in, serving, the web shell) call :func:`services` with the
+    lakehouse they serve; user code calls the declared operations on ``lh``.
+    """
+
+    layout: Layout
+    metastore: Metastore
+    catalog: Catalog
+    store: DeltaStore
+    system: SystemTables
+    audit: AuditLog
+    directory: Directory
+    access: Access
+    admin: Administration
+    lineage_store: LineageStore
+    tables: TablesService
+    volumes: VolumesService
+    engine: SqlEngine
+    tracking: TrackingService
+    registry: RegistryService
+    serving: ServingService
+
+
+def services(lh: Lakehouse) -> Services:
+    """The services behind ``lh`` (see :class:`Services`: for Glashaus's own faces, not for user code).
+
+    >>> services(lh).tracking.get_run(lh.principal, run_id)   # the MLflow face  # doctest: +SKIP
+    """
+    return Services(
+        layout=lh._layout, metastore=lh._metastore, catalog=lh._catalog, store=lh._store, system=lh._system,
+        audit=lh._audit, directory=lh._directory, access=lh._access, admin=lh._admin,
+        lineage_store=lh._lineage_store, tables=lh._tables, volumes=lh._volumes, engine=lh._engine,
+        tracking=lh._tracking, registry=lh._registry, serving=lh._serving_service,
+    )
 
 
 def _refuse_group(directory: Directory, name: str) -> None:
@@ -502,46 +546,12 @@ def _refuse_group(directory: Directory, name: str) -> None:
         )
 
 
-def connect(
-    path_or_uri: str | os.PathLike[str],
-    *,
-    user: str | None = None,
-    metastore: str | None = None,
-    storage_options: dict[str, str] | None = None,
-    token: str | None = None,
-    query_timeout_s: float | None = None,
-    query_memory_mib: int | None = None,
-    query_spill_mib: int | None = None,
-) -> Lakehouse:
-    """Open (creating if needed) the lakehouse at ``path_or_uri`` as ``user``.
+def connect(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use :func:`glashaus.connect` (which now lives in ``glashaus/entry.py``, above both modes).
 
-    ``metastore`` is a SQLAlchemy URL (default: SQLite inside the lakehouse folder).
-    ``query_timeout_s``, ``query_memory_mib`` and ``query_spill_mib`` limit each SQL query
-    (``glashaus.sql.limits``; embedded default: no time limit, DuckDB's memory and spill
-    defaults; ``glashaus serve`` sets server defaults).
-    An ``http://`` or ``https://`` address connects to ``glashaus serve`` with ``token``
-    (default: ``GLASHAUS_TOKEN``) and returns a ``RemoteLakehouse`` with the same methods.
-
-    >>> lh = glashaus.connect("./lakehouse", user="alice")  # doctest: +SKIP
-    >>> lh = glashaus.connect("http://localhost:8080", token=token)  # doctest: +SKIP
+    Kept for one release; it warns and calls :func:`glashaus.connect`.
     """
-    target = os.fspath(path_or_uri)
-    limits = (query_timeout_s, query_memory_mib, query_spill_mib)
-    if target.startswith(("http://", "https://")):
-        if user is not None or metastore is not None or storage_options is not None or any(
-            v is not None for v in limits
-        ):
-            raise InvalidArgumentError(
-                "a served lakehouse knows you by your token: pass only token= (and no user, metastore, "
-                "storage_options or query limits: the server sets those) when connecting to an http(s) address."
-            )
-        from glashaus.server.client import RemoteLakehouse  # lazily: only server mode needs httpx
+    warnings.warn("glashaus.lakehouse.connect is deprecated: use glashaus.connect", DeprecationWarning, stacklevel=2)
+    import glashaus  # the package is loaded whenever this module is: no new import, no circle
 
-        return RemoteLakehouse(target, token=token)  # type: ignore[return-value]  # same methods, over HTTP
-    if token is not None:
-        raise InvalidArgumentError(
-            "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one "
-            "takes user=."
-        )
-    return Lakehouse(target, user=user, metastore=metastore, storage_options=storage_options,
-                     query_limits=QueryLimits(*limits))
+    return glashaus.connect(*args, **kwargs)

@@ -88,7 +88,7 @@ def open_lakehouse(
     """Connect for one command (``options``: more of ``connect``'s, e.g. query limits); flush and close
     afterwards; errors become one line."""
     with errors_as_exit():
-        lh = glashaus.connect(lakehouse, user=user, metastore=metastore, **options)
+        lh = glashaus.open_embedded(lakehouse, user=user, metastore=metastore, **options)
         try:
             yield lh
         finally:

@@ -32,6 +32,7 @@ from glashaus.cli.common import (
     timestamp,
 )
 from glashaus.errors import InvalidArgumentError
+from glashaus.lakehouse import services
 
 users = typer.Typer(help="Users and service principals (creating and deleting them: admins only).",
                     no_args_is_help=True)
@@ -183,7 +184,7 @@ def tokens_create(
         raise typer.BadParameter("give --expires-days or --never-expires, not both.", param_hint="'--never-expires'")
     expires_in = None if never_expires else dt.timedelta(days=expires_days or 90)
     with open_lakehouse(lakehouse, user, metastore) as lh:
-        token, info = lh.admin.create_token(lh.principal, for_, expires_in=expires_in, comment=comment)
+        token, info = services(lh).admin.create_token(lh.principal, for_, expires_in=expires_in, comment=comment)
     until = "never expires" if info.expires_at is None else f"expires {timestamp(info.expires_at)}"
     typer.echo(f"created token {info.id} for {info.principal} ({until}); it is shown only now.", err=True)
     typer.echo(token)

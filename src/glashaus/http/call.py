@@ -31,6 +31,7 @@ from glashaus.errors import GlashausError
 from glashaus.http import jsonio
 from glashaus.http.errors import hide_paths
 from glashaus.http.formats import ErrorFormat
+from glashaus.lakehouse import services
 from glashaus.sql.limits import Cancellation
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ class Call:
         self._correlated = True
         request = self.request
         with self.audit():
-            self.layer.lakehouse.audit.record(
+            services(self.layer.lakehouse).audit.record(
                 principal=self.principal.name, action="request.correlation", decision="allow",
                 details={"correlation_id": self.correlation, "method": request.method, "path": request.url.path},
             )

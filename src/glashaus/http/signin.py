@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from glashaus.access import Principal
 from glashaus.access.directory import ANONYMOUS
 from glashaus.errors import AuthenticationError, RateLimitedError
+from glashaus.lakehouse import services
 
 if TYPE_CHECKING:
     from glashaus.lakehouse import Lakehouse
@@ -123,7 +124,7 @@ class SignIn:
 
     def cached(self, token: str | None) -> Principal | None:
         """The principal of a token verified in the last few seconds, else None; no I/O (event loop)."""
-        return self.lakehouse.directory.cached_principal(token.strip()) if token else None
+        return services(self.lakehouse).directory.cached_principal(token.strip()) if token else None
 
     def verify(self, token: str | None, *, address: str, method: str, path: str,
                missing: str = "missing token", correlation: str | None = None) -> Principal:
@@ -136,7 +137,7 @@ class SignIn:
                 raise AuthenticationError(missing)
             if not token:
                 raise AuthenticationError("the Authorization header must be 'Bearer <token>'.")
-            return self.lakehouse.directory.verify_token(token)
+            return services(self.lakehouse).directory.verify_token(token)
         except AuthenticationError as exc:
             backoff = self.gate.failed(address, token)
             details: dict[str, Any] = {"method": method, "path": path}
@@ -144,7 +145,7 @@ class SignIn:
                 details["backoff_seconds"] = backoff.seconds
             if correlation is not None:
                 details["correlation_id"] = correlation
-            self.lakehouse.audit.record(principal=ANONYMOUS, action="auth.failed", decision="deny",
+            services(self.lakehouse).audit.record(principal=ANONYMOUS, action="auth.failed", decision="deny",
                                         reason=str(exc), details=details)
             if backoff is None:
                 raise

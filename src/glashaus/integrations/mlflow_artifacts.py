@@ -19,7 +19,12 @@ from mlflow.protos import databricks_pb2
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 from mlflow.tracking import get_tracking_uri
 
-from glashaus.integrations.mlflow_store import ARTIFACT_SCHEME, mlflow_errors, open_lakehouse
+from glashaus.integrations.mlflow_store import (
+    ARTIFACT_SCHEME,
+    mlflow_errors,
+    open_lakehouse,
+)
+from glashaus.lakehouse import services
 
 
 class GlashausArtifactRepository(ArtifactRepository):
@@ -42,7 +47,7 @@ class GlashausArtifactRepository(ArtifactRepository):
         target = posixpath.join(artifact_path, os.path.basename(local_file)) if artifact_path else \
             os.path.basename(local_file)
         with mlflow_errors():
-            self.lakehouse.tracking.files.write(self.lakehouse.principal, self._path(target), data)
+            services(self.lakehouse).tracking.files.write(self.lakehouse.principal, self._path(target), data)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         local_dir = os.path.abspath(local_dir)
@@ -55,15 +60,15 @@ class GlashausArtifactRepository(ArtifactRepository):
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         with mlflow_errors():
-            found = self.lakehouse.tracking.files.list(self.lakehouse.principal, self._path(path))
+            found = services(self.lakehouse).tracking.files.list(self.lakehouse.principal, self._path(path))
         return [FileInfo(posixpath.join(path, f.path) if path else f.path, f.is_dir, f.size) for f in found]
 
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
         with mlflow_errors():
-            data = self.lakehouse.tracking.files.read(self.lakehouse.principal, self._path(remote_file_path))
+            data = services(self.lakehouse).tracking.files.read(self.lakehouse.principal, self._path(remote_file_path))
         with open(local_path, "wb") as f:
             f.write(data)
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         with mlflow_errors():
-            self.lakehouse.tracking.files.delete(self.lakehouse.principal, self._path(artifact_path))
+            services(self.lakehouse).tracking.files.delete(self.lakehouse.principal, self._path(artifact_path))

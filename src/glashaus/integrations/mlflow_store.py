@@ -36,7 +36,7 @@ from mlflow.store.tracking.abstract_store import AbstractStore
 
 import glashaus
 from glashaus.errors import GlashausError
-from glashaus.lakehouse import Lakehouse
+from glashaus.lakehouse import Lakehouse, services
 from glashaus.tracking import entities, messages
 from glashaus.tracking.service import TrackingService
 
@@ -63,7 +63,7 @@ def open_lakehouse(uri: str) -> Lakehouse:
     with _LOCK:
         if key not in _OPEN:
             with mlflow_errors():
-                _OPEN[key] = glashaus.connect(path, user=options.get("user"), metastore=options.get("metastore"))
+                _OPEN[key] = glashaus.open_embedded(path, user=options.get("user"), metastore=options.get("metastore"))
         return _OPEN[key]
 
 
@@ -117,7 +117,7 @@ class GlashausStore(AbstractStore):
 
     @property
     def _svc(self) -> TrackingService:
-        return self.lakehouse.tracking
+        return services(self.lakehouse).tracking
 
     @property
     def _who(self) -> Any:

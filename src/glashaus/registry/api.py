@@ -53,15 +53,22 @@ class Models:
         """
         return self._service.list_models(self._who, parent)
 
-    def set_description(self, name: str, description: str, *, version: int | None = None) -> Any:
-        """>>> lh.models.set_description("main.shop.reco", "v2 adds regions", version=2)  # doctest: +SKIP"""
+    def set_description(self, name: str, description: str, *, version: int | None = None) -> RegisteredModel | ModelVersion:
+        """Describe the model, or one of its versions; returns it.
+
+        >>> lh.models.set_description("main.shop.reco", "v2 adds regions", version=2)  # doctest: +SKIP
+        """
         return self._service.set_description(self._who, name, description, version=version)
 
-    def set_tags(self, name: str, tags: dict[str, str], *, version: int | None = None) -> Any:
-        """>>> lh.models.set_tags("main.shop.reco", {"team": "reco"})  # doctest: +SKIP"""
+    def set_tags(self, name: str, tags: dict[str, str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
+        """Tag the model, or one of its versions; returns it.
+
+        >>> lh.models.set_tags("main.shop.reco", {"team": "reco"})  # doctest: +SKIP
+        """
         return self._service.set_tags(self._who, name, tags, version=version)
 
-    def unset_tags(self, name: str, keys: builtins.list[str], *, version: int | None = None) -> Any:
+    def unset_tags(self, name: str, keys: builtins.list[str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
+        """Remove the tags ``keys`` from the model, or from one of its versions; returns it."""
         return self._service.unset_tags(self._who, name, keys, version=version)
 
     def delete(self, name: str) -> None:

@@ -3,9 +3,9 @@
 - ``app.py``: the app of ``glashaus serve``: the faces below, mounted behind the one
   request layer (``glashaus.http``: request ids, limits, sign-in, errors); ``running.py``
   runs it (``ServerThread``, proxy settings, shutdown).
-- ``operations.py``: the registry of Lakehouse methods exposed under ``/api/`` (one
-  entry per route); the REST face (``rest.py``), its OpenAPI (``openapi.py``) and the
-  client are all generated from it.
+- the declared operations (``glashaus/operations.py``, collected from each capability's
+  ``operations.py``) are exposed under ``/api/``: the REST face (``rest.py``), its OpenAPI
+  (``openapi.py``) and the client (``remote.py``, written by ``generate.py``) all come from them.
 - ``codec.py``: JSON arguments and replies, pydantic types derived from the methods' hints;
   ``wire.py``: rows as Arrow IPC streams.
 - ``serving.py``: scoring and ``/metrics``; ``mlflow/``: MLflow's REST protocol.

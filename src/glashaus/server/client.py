@@ -1,8 +1,9 @@
 """The remote client: ``glashaus.connect("http://host:8080", token=...)``.
 
-:class:`RemoteLakehouse` has one method per operation of the registry
-(``operations.py``), generated from it with the embedded method's name, signature and
-docstring; each sends the arguments to the server, which runs the same Lakehouse
+:class:`RemoteLakehouse` has one method per declared operation (``remote.py``, generated
+from :mod:`glashaus.operations` with the embedded method's name, signature and docstring),
+namespaces included (``remote.models``, ``remote.experiments``, ``remote.runs``,
+``remote.serving``); each sends its arguments to the server, which runs the same facade
 method as the token's principal. Results come back as the embedded API returns
 them: ``sql`` a :class:`~glashaus.Result`, ``read`` and ``changes`` a pyarrow Table
 (read from an Arrow IPC stream, batch by batch), the rest the same dataclasses,
@@ -16,11 +17,10 @@ subclasses.
 from __future__ import annotations
 
 import http.client
-import inspect
 import json
 import os
 import urllib.parse
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
 from pydantic import ValidationError
@@ -28,8 +28,8 @@ from pydantic import ValidationError
 from glashaus.errors import GlashausError, InvalidArgumentError, RequestTooLargeError
 from glashaus.frames import to_arrow
 from glashaus.http.errors import error_class
+from glashaus.operations import Operation
 from glashaus.server import codec, wire
-from glashaus.server.operations import Operation, client_operations
 from glashaus.sql.result import Result
 
 try:
@@ -40,12 +40,17 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from glashaus.server import streams
+from glashaus.server.remote import RemoteOperations
 
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 
-class RemoteLakehouse:
-    """A lakehouse served by ``glashaus serve``, with the embedded Lakehouse's methods."""
+class RemoteLakehouse(RemoteOperations):
+    """A lakehouse served by ``glashaus serve``, with the embedded Lakehouse's operations.
+
+    Its methods (``remote.py``, generated from the declarations) have the embedded ones'
+    signatures and docstrings; both satisfy :class:`glashaus.api.LakehouseAPI`.
+    """
 
     def __init__(self, url: str, *, token: str | None = None, timeout: float | httpx.Timeout | None = None) -> None:
         token = token or os.environ.get("GLASHAUS_TOKEN")
@@ -68,13 +73,14 @@ class RemoteLakehouse:
 
     @property
     def user(self) -> str:
-        """The principal the token stands for."""
+        """The principal this lakehouse acts as."""
         if self._user is None:
-            self._user = self.principal_info().name  # type: ignore[attr-defined]  # a method made from OPERATIONS
+            self._user = self.principal_info().name
         return self._user
 
     @property
     def root(self) -> str:
+        """Where the lakehouse is: its folder or URI, or the server's URL."""
         return self.url
 
     def health(self) -> dict[str, Any]:
@@ -83,14 +89,15 @@ class RemoteLakehouse:
         return response.json()
 
     def flush(self) -> None:
-        """Nothing to do: the server writes audit events."""
+        """Write journaled audit events now (a served lakehouse writes its own)."""
 
     def close(self) -> None:
+        """Release what this handle holds (connections, the engine)."""
         self._http.close()
         if self._streams is not None:
             self._streams.close()
 
-    def __enter__(self) -> RemoteLakehouse:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -101,7 +108,7 @@ class RemoteLakehouse:
 
     # -- calling an operation ---------------------------------------------------------------
 
-    def _call(self, op: Operation, arguments: dict[str, Any]) -> Any:
+    def _send_operation(self, op: Operation, arguments: dict[str, Any]) -> Any:
         urls = op.url_names
         path = op.path
         for name, url_name in urls.items():
@@ -146,7 +153,7 @@ class RemoteLakehouse:
         try:
             return codec.adapter(op.returns).validate_python(response.json())
         except ValidationError as exc:
-            raise GlashausError(f"the lakehouse server at {self.url} answered {op.method} with a reply this "
+            raise GlashausError(f"the lakehouse server at {self.url} answered {op.qualname} with a reply this "
                                 f"client cannot read (a different Glashaus version?): {exc}") from None
 
     def _stream(self, request: httpx.Request) -> tuple[Any, str]:
@@ -211,27 +218,3 @@ def _raise_error(status: int, content: bytes, url: str) -> None:
     except (ValueError, KeyError, TypeError):
         raise GlashausError(f"HTTP {status} from {url}: {content[:200].decode(errors='replace')}") from None
     raise error_class(code)(message)
-
-
-def _method(op: Operation) -> Any:
-    signature = op.signature
-
-    def call(self: RemoteLakehouse, *args: Any, **kwargs: Any) -> Any:
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{op.method}(): {exc}") from None
-        return self._call(op, dict(bound.arguments))
-
-    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    call.__name__ = op.method
-    call.__qualname__ = f"RemoteLakehouse.{op.method}"
-    call.__doc__ = inspect.getdoc(op.function)
-    parameters = [self_param, *signature.parameters.values()]
-    call.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # read by inspect
-    return call
-
-
-for _name, _op in client_operations().items():
-    setattr(RemoteLakehouse, _name, _method(_op))
-del _name, _op

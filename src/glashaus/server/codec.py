@@ -9,8 +9,8 @@ request's arguments and is the OpenAPI's request schema; :func:`adapter` gives t
 - integers are 64-bit, floats finite, strings and booleans strict (no ``"1"`` for 1);
 - a datetime is an ISO string, a timedelta seconds, bytes and a ``pyarrow.Schema``
   base64 (the schema as an Arrow IPC message), a ``Name`` its dotted string;
-- a dataclass is an object of its fields (each by its own hint), but a result that was a dict
-  (:class:`~glashaus.deprecation.DictShaped`: ``lh.describe``, ``lh.history``, ...) is that dict;
+- a dataclass or a NamedTuple is an object of its fields (each by its own hint), but a result that
+  was a dict (:class:`~glashaus.deprecation.DictShaped`: ``lh.describe``, ``lh.history``, ...) is that dict;
 - where the hint says ``Any`` (e.g. the values of a history entry) non-JSON values carry a
   tag (``{"$datetime": "..."}``, ``{"$arrow": base64 IPC}``, ...) so that the remote
   client gets back exactly what an embedded call returns.
@@ -249,6 +249,8 @@ def wire_type(hint: Any) -> Any:
         return _dict_shaped(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass(hint)
+    if isinstance(hint, type) and issubclass(hint, tuple) and typing.get_type_hints(hint):
+        return _named_tuple(hint)
     return ANY
 
 
@@ -257,6 +259,25 @@ def _dict_shaped(cls: type[DictShaped]) -> Any:
     JSON stays what it was; the client reads it back with the class's ``from_dict``."""
     return _plain(cls, cls.from_dict, lambda v: encode_any(v.to_dict()),  # type: ignore[attr-defined]
                   {"type": "object", "additionalProperties": {}, "description": inspect.getdoc(cls) or cls.__name__})
+
+
+def _named_tuple(cls: type) -> Any:
+    """A NamedTuple (a run's ``Metric``) as an object of its fields, built back into ``cls``."""
+    hints = typing.get_type_hints(cls)
+    fields = {}
+    for name, param in inspect.signature(cls).parameters.items():
+        kind = NotRequired if param.default is not inspect.Parameter.empty else Required
+        fields[name] = kind[wire_type(hints.get(name, Any))]
+    shape = TypedDict(cls.__name__, fields)  # type: ignore[misc]  # a type built at run time
+    shape.__doc__ = inspect.getdoc(cls)
+    names = list(fields)
+
+    def fields_of(value: Any, write: Any) -> Any:
+        if isinstance(value, tuple):  # the NamedTuple itself (a dict is already its fields)
+            value = dict(zip(names, value, strict=True))
+        return write(value)
+
+    return Annotated[shape, WrapSerializer(fields_of), AfterValidator(lambda d: cls(**d))]
 
 
 def _dataclass(cls: type) -> Any:

@@ -1,6 +1,6 @@
 """The OpenAPI description of the REST API: FastAPI's document, pydantic's schemas.
 
-Each :class:`~glashaus.server.operations.Operation` is described from the same pydantic
+Each declared :class:`~glashaus.declare.Operation` is described from the same pydantic
 types that check its arguments and write its replies (``codec.py``): the query and path
 parameters' schemas, the JSON body's (the operation's arguments TypedDict without the path
 parameters), the reply's; dataclasses in them are components (``#/components/schemas/...``).
@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
+from glashaus.operations import Operation
 from glashaus.server import codec, wire
-from glashaus.server.operations import Operation
 
 REF = "#/components/schemas/{model}"
 #: Schemas the operations refer to (dataclasses on the wire), collected as they are described.
@@ -43,7 +43,8 @@ def describe(app: FastAPI) -> dict[str, Any]:
 
 
 def operation_id(op: Operation) -> str:
-    return op.method if op.client else f"{op.method}_{op.path.split('/')[2].replace('-', '_')}"
+    name = op.qualname.replace(".", "_")
+    return name if op.client else f"{name}_{op.path.split('/')[2].replace('-', '_')}"
 
 
 def _schema(adapter: TypeAdapter[Any]) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def _schema(adapter: TypeAdapter[Any]) -> dict[str, Any]:
 def operation_extra(op: Operation) -> dict[str, Any]:
     """What FastAPI cannot see of ``op`` (its endpoint takes the raw request): parameters, body, replies."""
     urls = op.url_names
-    skip = (op.body,) if op.body else ()
+    skip = ((op.body,) if op.body else ()) + op.local
     arguments = _schema(codec.arguments(op.function, skip))
     properties: dict[str, Any] = arguments.get("properties", {})
     required = [n for n in arguments.get("required", []) if n not in urls]

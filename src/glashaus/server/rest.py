@@ -1,6 +1,6 @@
-"""The REST API face: one route per registry entry (``operations.py``), and ``/health``.
+"""The REST API face: one route per declared operation (:mod:`glashaus.operations`), and ``/health``.
 
-Each route runs its Lakehouse method on the lakehouse seen as the caller, behind the
+Each route runs its facade method (``lh.x`` or ``lh.models.x``, ...) on the lakehouse seen as the caller, behind the
 request layer (``glashaus.http.layer``: request id, body limit, bearer token, errors as
 ``{"error_code", "message"}``). Arguments come from the path, the query (GET, DELETE:
 a value that is not meant as text is read as JSON) or a JSON body, and are checked and
@@ -31,8 +31,8 @@ from glashaus.http import jsonio
 from glashaus.http.call import Call, Policy
 from glashaus.http.formats import JSON_ERRORS
 from glashaus.http.layer import RequestLayer
+from glashaus.operations import ROUTES, Operation
 from glashaus.server import codec, openapi, wire
-from glashaus.server.operations import OPERATIONS, Operation
 from glashaus.sql.limits import Cancellation
 
 log = logging.getLogger("glashaus.server")
@@ -65,7 +65,7 @@ class RestFace:
             operation_id="health", openapi_extra={"responses": {"200": {"description": "OK", "content": {
                 "application/json": {"schema": TypeAdapter(Health).json_schema()}}}}},
         )]
-        for op in OPERATIONS:
+        for op in ROUTES:
             routes.append(layer.api_route(
                 op.path, _handler(op), methods=[op.http], policy=QUERIES if op.response == "result" else API,
                 name=op.method, summary=op.summary, description=op.description, tags=[op.tag],
@@ -88,12 +88,13 @@ def _handler(op: Operation) -> Callable[[Call], Any]:
 
         def work() -> Any:
             arguments = _arguments(op, request, body)
-            return getattr(call.lakehouse, op.stream or op.method)(**arguments)
+            target = getattr(call.lakehouse, op.facade) if op.facade else call.lakehouse
+            return getattr(target, op.stream or op.name)(**arguments)
 
         value = await call.run(work)
         return _respond(op, value, call.cancellation, hidden=call.layer.hidden)
 
-    handler.__name__ = op.method
+    handler.__name__ = op.qualname.replace(".", "_")
     return handler
 
 
@@ -126,10 +127,10 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
         pairs = list(payload.items())
     for name, value in pairs:
         if name in given:
-            allowed = [p for p in op.signature.parameters if p not in given and p != op.body]
+            allowed = [p for p in op.wire_signature.parameters if p not in given and p != op.body]
             raise InvalidArgumentError(f"{name!r} is given twice of {op.method} here; it takes {allowed}.")
         given[name] = value
-    arguments = codec.check(op.function, given, skip=(op.body,) if op.body else ())
+    arguments = codec.check(op.function, given, skip=((op.body,) if op.body else ()) + op.local)
     if op.body is not None:
         if op.body_kind == "bytes":
             arguments[op.body] = body

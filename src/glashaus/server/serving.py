@@ -34,6 +34,7 @@ from glashaus.http import jsonio
 from glashaus.http.call import Call, Policy
 from glashaus.http.formats import JSON_ERRORS
 from glashaus.http.layer import RequestLayer
+from glashaus.lakehouse import services
 from glashaus.serving.metrics import CONTENT_TYPE, ServingMetrics
 from glashaus.serving.runtime import ServingRuntime
 
@@ -64,7 +65,7 @@ class ServingFace:
         """``options`` go to the runtime (``max_payload_bytes``, ``buffer_bytes``, ``flush_rows``, ...)."""
         self.layer = layer
         self.metrics = ServingMetrics()
-        self.runtime = ServingRuntime(layer.lakehouse.serving_service, metrics=self.metrics, **options)
+        self.runtime = ServingRuntime(services(layer.lakehouse).serving, metrics=self.metrics, **options)
 
     def routes(self) -> list[BaseRoute]:
         # Starlette tries routes in order and the API has a few hundred: these come first (the app
@@ -92,7 +93,7 @@ class ServingFace:
                 jsonio.check_json_depth(body)
             except jsonio.JsonError as exc:
                 raise InvalidArgumentError(f"the request body cannot be scored: {exc}.") from None
-            audit = self.layer.lakehouse.audit
+            audit = services(self.layer.lakehouse).audit
 
             def work() -> Any:
                 # A client's correlation id is committed with the request's audit event and inference
@@ -109,7 +110,7 @@ class ServingFace:
     async def metrics_route(self, call: Call) -> Response:
         def visible() -> set[str] | None:
             view = call.lakehouse
-            if view.access.is_admin(view.principal):
+            if services(view).access.is_admin(view.principal):
                 return None
             return {e.name for e in view.serving.list_endpoints()}
 

@@ -46,7 +46,7 @@ from glashaus.errors import (
 from glashaus.http.call import Call, Credentials, Policy
 from glashaus.http.errors import internal_message, retry_after, status_of
 from glashaus.http.layer import RequestLayer, SignInRequired
-from glashaus.lakehouse import Lakehouse
+from glashaus.lakehouse import Lakehouse, services
 from glashaus.web.endpoints import endpoint_page, endpoints_page
 from glashaus.web.models import model_page, models_page, version_page
 from glashaus.web.render import PAGE_HEADERS, page, public_message, table_rows
@@ -183,7 +183,7 @@ class WebFace:
         caller = Caller(request, call.lakehouse, principal.name, self.sessions.csrf(token), form, call.layer.hidden)
         if request.method == "POST" and not self.sessions.check_csrf(token, form.get("csrf")):
             reason = "the form's CSRF token is missing or stale: reload the page and submit the form again."
-            call.layer.lakehouse.audit.record(
+            services(call.layer.lakehouse).audit.record(
                 principal=principal.name, action="web.csrf_refused", decision="deny", reason=reason,
                 details={"method": request.method, "path": request.url.path},
             )

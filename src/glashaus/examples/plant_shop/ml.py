@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from glashaus.lakehouse import services
+
 SCHEMA = "main.plant_shop"
 FEATURES_TABLE = f"{SCHEMA}.customer_features"
 EXPERIMENT = f"{SCHEMA}.recommender_training"
@@ -125,7 +127,7 @@ def train_and_serve(lh: Any, *, requests: int = 200, say: Callable[[str], None] 
         say(f"run {run.info.run_id}: accuracy {accuracy:.3f} on {len(X_test):,} held-out customers")
 
         # Register exactly the files the MLflow client logged, with lineage to the feature table's version.
-        files = f"{lh.layout.experiment_location(run.info.experiment_id)}/models/{logged.model_id}/artifacts"
+        files = f"{services(lh).layout.experiment_location(run.info.experiment_id)}/models/{logged.model_id}/artifacts"
         version = lh.models.register_files(
             files, MODEL, training_set=[f"{FEATURES_TABLE}@v{features_version}"], run_id=run.info.run_id,
             description="Recommends a plant category per customer.",

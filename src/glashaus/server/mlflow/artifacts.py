@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from starlette.responses import Response
 
 from glashaus.errors import InvalidArgumentError
+from glashaus.lakehouse import services
 from glashaus.server.mlflow.protocol import MlflowRequest, Route
 from glashaus.tracking import messages
 from glashaus.tracking.entities import ArtifactFile
@@ -46,7 +47,7 @@ ARTIFACT_TREES: dict[str, ArtifactTree] = {}
 
 
 def _svc(lh: Any) -> TrackingService:
-    return lh.tracking
+    return services(lh).tracking
 
 
 def _tree(path: str) -> tuple[ArtifactTree | None, str]:

@@ -40,6 +40,7 @@ from glashaus.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from glashaus.lakehouse import services
 from glashaus.registry.refs import ModelRef, check_alias, parse_model_name
 from glashaus.registry.service import RegisteredModel, RegistryService
 from glashaus.registry.versions import ModelVersion
@@ -66,7 +67,7 @@ def _pb() -> Any:
 
 
 def _svc(lh: Any) -> RegistryService:
-    return lh.registry
+    return services(lh).registry
 
 
 def _required(message: Any, name: str) -> Any:

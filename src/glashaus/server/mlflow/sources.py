@@ -19,6 +19,7 @@ from typing import Any
 
 from glashaus.catalog.names import parse_number
 from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.lakehouse import services
 from glashaus.registry.refs import (
     ModelRef,
     logged_model_id,
@@ -36,7 +37,7 @@ TREE = "registry"
 
 
 def _svc(lh: Any) -> RegistryService:
-    return lh.registry
+    return services(lh).registry
 
 
 def managed_source(lh: Any, source: str, *, run_id: str | None,
@@ -68,11 +69,11 @@ def managed_source(lh: Any, source: str, *, run_id: str | None,
             return (f"{base}/{rel}" if rel else base), run_id or mv.run_id, model_id or mv.logged_model_id
         where = parse_artifact_path(path)
         if where.kind == "run":
-            run = lh.tracking.get_run(lh.principal, where.owner_id)
+            run = services(lh).tracking.get_run(lh.principal, where.owner_id)
             _same(source, "run_id", run_id, run.run_id)
             _same(source, "experiment", where.experiment_id, run.experiment_id)
             return _storage(lh, path), run.run_id, model_id
-        model = lh.tracking.models.get(lh.principal, where.owner_id)
+        model = services(lh).tracking.models.get(lh.principal, where.owner_id)
         _same(source, "model_id", model_id, model.model_id)
         _same(source, "experiment", where.experiment_id, model.experiment_id)
         return _storage(lh, path), run_id or model.source_run_id, model.model_id
@@ -88,7 +89,7 @@ def _run_source(lh: Any, source: str, run_id: str | None,
         source_run, rel = RunsArtifactRepository.parse_runs_uri(source)
     _same(source, "run_id", run_id, source_run)
     rel = check_relative(rel or "", what="model version source path")
-    tracking = lh.tracking
+    tracking = services(lh).tracking
     run = tracking.get_run(lh.principal, source_run)
     folder = f"{run.artifact_path}/{rel}" if rel else run.artifact_path
     if any(f.path == "MLmodel" for f in tracking.files.list(lh.principal, folder)):
@@ -107,7 +108,7 @@ def _run_source(lh: Any, source: str, run_id: str | None,
 def _logged_model_source(lh: Any, source: str, logged: str, run_id: str | None,
                          model_id: str | None) -> tuple[str, str | None, str | None]:
     _same(source, "model_id", model_id, logged)
-    model = lh.tracking.models.get(lh.principal, logged)
+    model = services(lh).tracking.models.get(lh.principal, logged)
     return _storage(lh, model.artifact_path), run_id or model.source_run_id, model.model_id
 
 
@@ -120,7 +121,7 @@ def _same(source: str, field: str, given: str | None, actual: str) -> None:
 def _storage(lh: Any, artifact_path: str) -> str:
     """``<experiment_id>/<rest>`` (an artifact proxy path) as a location in the experiment's folder."""
     experiment, _, rest = artifact_path.partition("/")
-    base = lh.tracking.locations.experiment_location(experiment).rstrip("/")
+    base = services(lh).tracking.locations.experiment_location(experiment).rstrip("/")
     return f"{base}/{rest}" if rest else base
 
 

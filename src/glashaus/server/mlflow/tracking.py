@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from glashaus.errors import InvalidArgumentError
 from glashaus.http import jsonio
+from glashaus.lakehouse import services
 from glashaus.server.mlflow.artifacts import SCHEME
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
 from glashaus.tracking import messages
@@ -46,7 +47,7 @@ def _pb() -> Any:
 
 
 def _svc(lh: Any) -> TrackingService:
-    return lh.tracking
+    return services(lh).tracking
 
 
 def _required(message: Any, name: str) -> Any:
