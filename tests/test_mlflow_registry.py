@@ -291,6 +291,9 @@ def test_sources_outside_managed_storage_are_refused_and_nothing_is_registered(c
         client.create_model_version("main.shop.smuggled", f"runs:/{run}/model", run_id="0" * 32)
     assert err.value.error_code == "INVALID_PARAMETER_VALUE" and "run_id" in err.value.message
     with pytest.raises(MlflowException) as err:
+        client.create_model_version("main.shop.smuggled", f"models:/{champion.model_id}", model_id="m-" + "0" * 32)
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE" and "model_id" in err.value.message
+    with pytest.raises(MlflowException) as err:
         client.create_model_version("main.shop.smuggled", "models:/m-0123456789abcdef")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 

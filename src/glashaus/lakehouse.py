@@ -105,7 +105,10 @@ class Lakehouse:
         self.engine = SqlEngine(self.tables, limits=query_limits)
         self.tracking = TrackingService(tables=self.tables, metastore=self.metastore, locations=self.layout)
         self.tables.virtual_tables.update(ml_system_tables(self.tracking))
-        self.registry = RegistryService(tables=self.tables, lineage=self.lineage_store)
+        # The registry reads runs' models (runs:/, models:/m-<id> sources) through tracking's part; the two
+        # are on one level and do not import each other, so the lakehouse hands it over.
+        self.registry = RegistryService(tables=self.tables, lineage=self.lineage_store,
+                                        tracked=self.tracking.model_folders)
         self.serving_service = ServingService(self.metastore, self.tables, self.registry)
         if first:
             self._ensure_defaults()
