@@ -281,6 +281,7 @@ def test_sources_outside_managed_storage_are_refused_and_nothing_is_registered(c
         (f"{served.lh.layout.root}/_metastore.db", "lies in no volume, registered model or experiment"),
         (f"mlflow-artifacts:/{champion.experiment_id}/{run}/artifacts/../../../../etc", "'..'"),
         (f"runs:/{run}/../../models", "'..'"),
+        ("s3://[bucket/model", "it is no valid URI"),  # urlparse's ValueError was a 500
     ]
     for source, words in refused:
         with pytest.raises(MlflowException) as err:

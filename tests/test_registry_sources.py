@@ -160,6 +160,8 @@ def test_a_path_with_no_model_in_the_run_is_not_found_naming_it(lh, logged):
     ("runs:/", InvalidArgumentError, "Not a proper runs:/ URI"),
     ("runs:no-slash", InvalidArgumentError, "Not a proper runs:/ URI"),
     ("mlflow-artifacts:/1/0a1b/not-artifacts", NotFoundError, "no artifacts at '1/0a1b/not-artifacts'"),
+    ("runs://[0a1b/model", InvalidArgumentError, "it is no valid URI (Invalid IPv6 URL)"),
+    ("s3://[bucket/model", InvalidArgumentError, "it is no valid URI (Invalid IPv6 URL)"),
 ])
 def test_malformed_uris_are_refused_with_the_shape_to_use(lh, source, error, words):
     with pytest.raises(error, match=re.escape(words)):

@@ -129,7 +129,7 @@ class SourceUris:
         >>> origin.location.endswith("/versions/1/MLmodel"), origin.run_id
         (True, None)
         """
-        parsed = urllib.parse.urlparse(source)
+        parsed = _parse_uri(source)
         if parsed.scheme in ("runs", "models") and parsed.netloc:
             raise InvalidArgumentError(f"Invalid model version source {source!r}: name a run or model of this "
                                        "lakehouse, e.g. 'runs:/<run_id>/model' or 'models:/m-<id>'.")
@@ -178,7 +178,7 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     >>> parse_runs_uri("runs:/0a1b2c/model")
     ('0a1b2c', 'model')
     """
-    parsed = urllib.parse.urlparse(uri)
+    parsed = _parse_uri(uri)
     path = parsed.path
     if parsed.scheme != "runs" or parsed.netloc or not path.startswith("/") or len(path) <= 1:
         raise InvalidArgumentError(f"Not a proper runs:/ URI: {uri!r:.200}; {_RUNS_SHAPE}.")
@@ -205,6 +205,15 @@ def tree_ref(path: str) -> tuple[ModelRef, str]:
         raise NotFoundError(f"no model files at 'registry/{path:.200}': {exc} ({shape}).") from None
     rel = "/".join(parts[2:])
     return ModelRef(parse_model_name(parts[0]), version=version), check_path(rel) if rel else ""
+
+
+def _parse_uri(source: str) -> urllib.parse.ParseResult:
+    try:
+        return urllib.parse.urlparse(source)
+    except ValueError as exc:  # e.g. 'runs://[x/model': an unclosed IPv6 host
+        raise InvalidArgumentError(f"Invalid model version source {source!r:.200}: it is no valid URI ({exc}); "
+                                   "name a folder in managed storage or a runs:/, models:/ or mlflow-artifacts:/ "
+                                   "URI.") from None
 
 
 def _same(source: str, field: str, given: str | None, actual: str) -> None:
