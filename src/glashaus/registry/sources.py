@@ -131,7 +131,7 @@ class SourceUris:
         """
         parsed = _parse_uri(source)
         if parsed.scheme in ("runs", "models") and parsed.netloc:
-            raise InvalidArgumentError(f"Invalid model version source {source!r}: name a run or model of this "
+            raise InvalidArgumentError(f"Invalid model version source {source!r:.200}: name a run or model of this "
                                        "lakehouse, e.g. 'runs:/<run_id>/model' or 'models:/m-<id>'.")
         if parsed.scheme == "runs":
             source_run, rel = parse_runs_uri(source)
