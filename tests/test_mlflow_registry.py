@@ -282,6 +282,7 @@ def test_sources_outside_managed_storage_are_refused_and_nothing_is_registered(c
         (f"{services(served.lh).layout.root}/_metastore.db", "lies in no volume, registered model or experiment"),
         (f"mlflow-artifacts:/{champion.experiment_id}/{run}/artifacts/../../../../etc", "'..'"),
         (f"runs:/{run}/../../models", "'..'"),
+        ("s3://[bucket/model", "it is no valid URI"),  # urlparse's ValueError was a 500
     ]
     for source, words in refused:
         with pytest.raises(MlflowException) as err:
@@ -291,6 +292,9 @@ def test_sources_outside_managed_storage_are_refused_and_nothing_is_registered(c
     with pytest.raises(MlflowException) as err:
         client.create_model_version("main.shop.smuggled", f"runs:/{run}/model", run_id="0" * 32)
     assert err.value.error_code == "INVALID_PARAMETER_VALUE" and "run_id" in err.value.message
+    with pytest.raises(MlflowException) as err:
+        client.create_model_version("main.shop.smuggled", f"models:/{champion.model_id}", model_id="m-" + "0" * 32)
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE" and "model_id" in err.value.message
     with pytest.raises(MlflowException) as err:
         client.create_model_version("main.shop.smuggled", "models:/m-0123456789abcdef")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"

@@ -214,7 +214,13 @@ class ModelsAPI(Protocol):
     def register_files(self, source: str, name: str, *, training_set: Any = None, description: str | None = None, tags: dict[str, str] | None = None, run_id: str | None = None, code_commit: str | None = None) -> ModelVersion:
         """Register a saved MLflow model folder that lies in managed storage (copied into the registry).
 
+        ``source``: a ``/Volumes/...`` folder, or MLflow's ``runs:/<run_id>/<path>``, ``models:/m-<id>``,
+        ``models:/<name>@<alias>`` (a copy of that version) or ``mlflow-artifacts:/<path>``, as the
+        MLflow server takes them (:mod:`glashaus.registry.sources`).
+
         >>> lh.models.register_files("/Volumes/main/shop/uploads/reco", "main.shop.reco")  # doctest: +SKIP
+        >>> lh.models.register_files("models:/main.shop.reco@champion", "main.shop.reco2").source
+        'models:/main.shop.reco@champion'
         """
         ...
 

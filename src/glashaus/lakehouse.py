@@ -110,7 +110,10 @@ class Lakehouse:
         self._engine = SqlEngine(self._tables, limits=query_limits)
         self._tracking = TrackingService(tables=self._tables, metastore=self._metastore, locations=self._layout)
         self._tables.virtual_tables.update(ml_system_tables(self._tracking))
-        self._registry = RegistryService(tables=self._tables, lineage=self._lineage_store)
+        # The registry reads runs' models (runs:/, models:/m-<id> sources) through tracking's part; the two
+        # are on one level and do not import each other, so the lakehouse hands it over.
+        self._registry = RegistryService(tables=self._tables, lineage=self._lineage_store,
+                                         tracked=self._tracking.model_folders)
         self._serving_service = ServingService(self._metastore, self._tables, self._registry)
         if first:
             self._ensure_defaults()

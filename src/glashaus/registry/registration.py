@@ -47,7 +47,7 @@ class Registration:
     """register, register_files; create_model (a model without versions)."""
 
     def __init__(self, *, tables: TablesService, lookup: ModelLookup, files: ModelFiles,
-                 lineage: LineageStore) -> None:
+                 lineage: LineageStore, tracked: sources.TrackedFolders) -> None:
         self.tables = tables
         self.guard = tables.guard
         self.layout = tables.layout
@@ -55,6 +55,7 @@ class Registration:
         self.versions = lookup.versions
         self.files = files
         self.lineage = lineage
+        self.uris = sources.SourceUris(lookup=lookup, tracked=tracked)
 
     def create_model(self, who: Principal, name: Name, *, description: str | None,
                      tags: dict[str, str] | None = None) -> Created:
@@ -105,25 +106,40 @@ class Registration:
         run_id: str | None = None,
         logged_model_id: str | None = None,
         code_commit: str | None = None,
-        source_uri: str | None = None,
     ) -> ModelVersion:
         """Register a saved MLflow model folder from managed storage as a new version (files are copied).
 
-        ``source`` is ``/Volumes/<catalog>/<schema>/<volume>/<folder>`` or a path/URI inside a volume,
-        model or experiment of this lakehouse; anything else is refused. ``source_uri`` is what the
-        version records as its source when that differs from the path read (the MLflow protocol
-        records the client's ``runs:/...`` or ``models:/m-...`` URI, never a storage path).
+        ``source`` is ``/Volumes/<catalog>/<schema>/<volume>/<folder>``, a path/URI inside a volume,
+        model or experiment of this lakehouse, or an MLflow source URI: ``runs:/<run_id>/<path>``,
+        ``models:/m-<id>``, ``models:/<name>/<version>`` (or ``@alias``), ``mlflow-artifacts:/<path>``
+        (see :mod:`glashaus.registry.sources`); anything else is refused. The version records
+        ``source`` as given, and the run and logged model it came from (``run_id`` and
+        ``logged_model_id`` are recorded when the source names none, and refused when they
+        contradict it). The MLflow server's CreateModelVersion is this call.
+
+        >>> run = tracking.create_run(alice, tracking.create_experiment(alice, "main.shop.reco_training").experiment_id)
+        >>> for f in registry.list_files(alice, "main.shop.reco/1"):
+        ...     _ = tracking.files.write(alice, f"{run.artifact_path}/model/{f.path}",
+        ...                              registry.read_file(alice, "main.shop.reco/1", f.path))
+        >>> mv = registry.register_files(alice, f"runs:/{run.run_id}/model", "main.shop.reco")
+        >>> mv.version, mv.source == f"runs:/{run.run_id}/model", mv.run_id == run.run_id
+        (2, True, True)
         """
         n = model_name(name)
         tags = check_tags(tags, what="model version")
+        action = "model.version.create"
+        with request():
+            sources.check_source(self.tables, who, source, action=action)
+            origin = self.uris.locate(who, source, run_id=run_id, logged_model_id=logged_model_id)
 
-        def build(staged: str) -> dict[str, Any]:
-            location, _ = sources.resolve(self.tables, who, source, action="model.version.create")
-            self.files.copy_in(location, staged)
-            return {"code_commit": code_commit}
+            def build(staged: str) -> dict[str, Any]:
+                location, _ = sources.resolve(self.tables, who, origin.location, action=action)
+                self.files.copy_in(location, staged)
+                return {"code_commit": code_commit}
 
-        return self._new_version(who, n, build, source=source_uri or source, training_set=training_set,
-                                 description=description, tags=tags, run_id=run_id, logged_model_id=logged_model_id)
+            return self._new_version(who, n, build, source=source, training_set=training_set,
+                                     description=description, tags=tags, run_id=origin.run_id,
+                                     logged_model_id=origin.logged_model_id)
 
     def _model_for_version(self, who: Principal, n: Name) -> tuple[Securable, Created | None]:
         """The model a new version goes into (MANAGE on it), or a new one (CREATE MODEL), with its undo."""

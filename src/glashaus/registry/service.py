@@ -37,6 +37,7 @@ from glashaus.registry.lookup import ModelLookup, check_tags, model_check, model
 from glashaus.registry.refs import ModelRef, check_alias
 from glashaus.registry.registration import Registration
 from glashaus.registry.scoring import BatchScoring, ScoreMode
+from glashaus.registry.sources import TrackedFolders
 from glashaus.registry.versions import ModelVersion, VersionStore
 from glashaus.tables import TablesService
 
@@ -72,7 +73,9 @@ class RegisteredModel:
 
 
 class RegistryService:
-    def __init__(self, *, tables: TablesService, lineage: LineageStore) -> None:
+    def __init__(self, *, tables: TablesService, lineage: LineageStore, tracked: TrackedFolders) -> None:
+        """``tracked``: where runs and logged models keep their models (tracking's ``model_folders``),
+        for MLflow's ``runs:/``, ``models:/m-<id>`` and ``mlflow-artifacts:/`` sources."""
         self.tables = tables
         self.guard = tables.guard
         self.access = tables.access
@@ -81,7 +84,8 @@ class RegistryService:
         self.aliases = AliasStore(tables.catalog.metastore)
         self.files = ModelFiles(tables.layout)
         self.lookup = ModelLookup(guard=self.guard, versions=self.versions, aliases=self.aliases)
-        self.registration = Registration(tables=tables, lookup=self.lookup, files=self.files, lineage=lineage)
+        self.registration = Registration(tables=tables, lookup=self.lookup, files=self.files, lineage=lineage,
+                                         tracked=tracked)
         self.loading = Loading(access=tables.access, guard=self.guard, lookup=self.lookup, files=self.files)
         self.scoring = BatchScoring(tables=tables, lookup=self.lookup, loading=self.loading)
 

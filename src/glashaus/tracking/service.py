@@ -95,11 +95,14 @@ class TrackingService:
         # (experiment_for, run_for: the experiment found by id, then the guard).
         from glashaus.tracking.files import RunFiles
         from glashaus.tracking.logged_models import LoggedModels
+        from glashaus.tracking.model_folders import ModelFolders
         from glashaus.tracking.runs import RunTracking
 
         self.runs = RunTracking(self)
         self.models = LoggedModels(self)
         self.files = RunFiles(self)
+        # Where runs' models lie, for the registry (runs:/, models:/m-<id>, mlflow-artifacts:/ sources).
+        self.model_folders = ModelFolders(self)
         self.create_run = self.runs.create_run
         self.get_run = self.runs.get_run
         self.update_run = self.runs.update_run

@@ -6,10 +6,10 @@ the caller, and answers in MLflow's JSON (``registry_messages.py``, built like t
 messages, empty lists left out).
 
 Names: an MLflow registered-model name is a Glashaus three-part name
-(``main.shop.recommender``). Version sources are translated to managed storage:
-``runs:/<run_id>/<path>``, ``models:/m-<id>`` (an MLflow 3 logged model),
-``models:/<name>/<version>`` (or ``@alias``), and ``mlflow-artifacts:/<path>``; the
-version records the URI the client gave (``sources.py``). A version's files are served
+(``main.shop.recommender``). CreateModelVersion is ``register_files``, which takes MLflow's
+sources itself (``runs:/<run_id>/<path>``, ``models:/m-<id>``, ``models:/<name>/<version>``
+or ``@alias``, ``mlflow-artifacts:/<path>``: ``registry/sources.py``) and records the URI the
+client gave. A version's files are served
 through the artifact proxy at ``mlflow-artifacts:/registry/<name>/<version>`` (EXECUTE
 checked per request), which is what ``get-download-uri`` answers, so
 ``mlflow.pyfunc.load_model("models:/main.shop.recommender@champion")`` works.
@@ -52,7 +52,7 @@ from glashaus.server.mlflow.registry_messages import (
     version_entity,
     version_message,
 )
-from glashaus.server.mlflow.sources import TREE, managed_source
+from glashaus.server.mlflow.sources import TREE
 from glashaus.tracking.rules import mlflow_rules, page_offset
 
 #: MLflow's page limits (SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD, model_registry.proto).
@@ -237,10 +237,9 @@ def get_version_by_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateModelVersion)
     name, source = _name(m), _required(m, "source")
-    location, run_id, model_id = managed_source(lh, source, run_id=m.run_id or None, model_id=m.model_id or None)
     mv = _svc(lh).register_files(
-        lh.principal, location, name, description=m.description or None, tags={t.key: t.value for t in m.tags},
-        run_id=run_id, logged_model_id=model_id, source_uri=source,
+        lh.principal, source, name, description=m.description or None, tags={t.key: t.value for t in m.tags},
+        run_id=m.run_id or None, logged_model_id=m.model_id or None,
     )
     return {"model_version": version_message(mv)}
 
