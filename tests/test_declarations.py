@@ -277,8 +277,11 @@ def test_the_remote_signatures_are_the_embedded_ones(pair):
     for op in OPERATIONS:
         mine = getattr(getattr(remote, op.facade) if op.facade else remote, op.name)
         theirs = getattr(getattr(embedded, op.facade) if op.facade else embedded, op.name)
-        # the generated text says builtins.list where the class's own list method would shadow it
-        assert str(inspect.signature(mine)).replace("builtins.", "") == str(inspect.signature(theirs)), op.qualname
+        # either text may say builtins.list where the class's own list method would shadow it
+        def text(method: object) -> str:
+            return str(inspect.signature(method)).replace("builtins.", "")  # type: ignore[arg-type]
+
+        assert text(mine) == text(theirs), op.qualname
         assert inspect.getdoc(mine) == inspect.getdoc(theirs), op.qualname
 
 
