@@ -18,6 +18,7 @@ from glashaus.errors import (
     InvalidArgumentError,
     InvalidNameError,
     NotFoundError,
+    PermissionDeniedError,
     SchemaMismatchError,
     SqlError,
 )
@@ -598,3 +599,16 @@ def test_vacuum_keeps_versions_that_lineage_points_at(shop, monkeypatch):
     with pytest.raises(NotFoundError, match="vacuumed"):
         shop.read("main.shop.scratch", version=1)
     assert shop.read("main.shop.scratch").to_pylist() == [{"id": 2}]
+
+
+def test_exists_says_whether_a_name_is_taken_and_refuses_what_the_caller_may_not_use(orders):
+    assert orders.exists("main.shop.orders") and orders.exists("main.shop") and orders.exists("main")
+    assert not orders.exists("main.shop.nope") and not orders.exists("nope")
+    orders.create_user("bob")
+    with orders.as_user("bob") as bob:
+        # As get(): an object bob may not use is refused (and audited), not reported missing.
+        with pytest.raises(PermissionDeniedError, match=r"bob lacks USE SCHEMA on schema main\.shop"):
+            bob.exists("main.shop.orders")
+        assert bob.exists("main")  # every user may USE CATALOG main
+    with pytest.raises(InvalidNameError, match=r"has 4 part\(s\)"):
+        orders.exists("main.shop.orders.extra")

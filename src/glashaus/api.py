@@ -349,6 +349,15 @@ class LakehouseAPI(Protocol):
     def get(self, name: str) -> Securable:
         ...
 
+    def exists(self, name: str) -> bool:
+        """Whether a catalog, schema, table, view, volume, model or experiment of that name exists (as Unity
+        Catalog's ``tables/{name}/exists``); one you may not use is refused, not reported missing.
+
+        >>> lh.exists("main.shop.orders"), lh.exists("main.shop.nope")
+        (True, False)
+        """
+        ...
+
     def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> builtins.list[Securable]:
         """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers)."""
         ...

@@ -222,6 +222,15 @@ class Lakehouse:
     def get(self, name: str) -> Securable:
         return self._tables.get(self.principal, name)
 
+    def exists(self, name: str) -> bool:
+        """Whether a catalog, schema, table, view, volume, model or experiment of that name exists (as Unity
+        Catalog's ``tables/{name}/exists``); one you may not use is refused, not reported missing.
+
+        >>> lh.exists("main.shop.orders"), lh.exists("main.shop.nope")
+        (True, False)
+        """
+        return self._tables.exists(self.principal, name)
+
     def list(self, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
         """Catalogs, the schemas of a catalog, or the objects of a schema."""
         return self._tables.list(self.principal, parent, kind=kind)

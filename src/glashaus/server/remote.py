@@ -321,6 +321,15 @@ class RemoteOperations(Calls):
     def get(self, name: str) -> Securable:
         return self._call('get', name=name)
 
+    def exists(self, name: str) -> bool:
+        """Whether a catalog, schema, table, view, volume, model or experiment of that name exists (as Unity
+        Catalog's ``tables/{name}/exists``); one you may not use is refused, not reported missing.
+
+        >>> lh.exists("main.shop.orders"), lh.exists("main.shop.nope")
+        (True, False)
+        """
+        return self._call('exists', name=name)
+
     def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> builtins.list[Securable]:
         """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers)."""
         return self._call('drop', name=name, if_exists=if_exists, cascade=cascade)

@@ -118,6 +118,11 @@ class Containers:
         with self.guard.require(who, _of(GET, kind), name) as allowed:
             return allowed.shown()
 
+    def exists(self, who: Principal, name: str) -> bool:
+        """Whether ``name`` exists; one that exists but that ``who`` may not use is refused, as by :meth:`get`."""
+        with self.guard.require_if_exists(who, GET, name) as allowed:
+            return allowed is not None
+
     def drop(
         self,
         who: Principal,

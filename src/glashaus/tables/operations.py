@@ -38,6 +38,7 @@ OPERATIONS = [
         audit="{kind}.list",
     ),
     _op("get", "GET", "/securables/{name}", "catalog", privilege="USE", audit="{kind}.get"),
+    _op("exists", "GET", "/securables/{name}/exists", "catalog", privilege="USE", audit="{kind}.get"),
     _op("drop", "DELETE", "/securables/{name}", "catalog", privilege="MANAGE", audit="{kind}.drop"),
     _op("create_catalog", "POST", "/catalogs", "catalog", privilege="CREATE CATALOG", audit="catalog.create"),
     _op("create_schema", "POST", "/schemas", "catalog", privilege="CREATE SCHEMA", audit="schema.create"),

@@ -90,6 +90,7 @@ class TablesService:
         self.create_securable = self.containers.create_securable
         self.list = self.containers.list
         self.get = self.containers.get
+        self.exists = self.containers.exists
         self.drop = self.containers.drop
         self.create_table = self.writes.create_table
         self.write = self.writes.write
