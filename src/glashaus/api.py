@@ -132,7 +132,9 @@ class ExperimentsAPI(Protocol):
     """The operations of ``lh.experiments``, as both the embedded and the remote one offer them."""
 
     def create(self, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
-        """>>> lh.experiments.create("main.shop.reco_training", tags={"team": "reco"})  # doctest: +SKIP"""
+        """>>> lh.experiments.create("main.shop.ferns_training", tags={"team": "reco"}).name
+        'main.shop.ferns_training'
+        """
         ...
 
     def search(self, filter_string: str | None = None, *, view: ViewType = 'active', order_by: list[str] | None = None, max_results: int = 1000) -> list[Experiment]:
@@ -161,19 +163,22 @@ class ModelsAPI(Protocol):
     def create(self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
         """An empty registered model (versions come with :meth:`register`).
 
-        >>> lh.models.create("main.shop.reco", description="Plants a buyer may like.")  # doctest: +SKIP
+        >>> lh.models.create("main.shop.ferns", description="Ferns a buyer may like.").latest_version
         """
         ...
 
     def list(self, parent: str | None = None) -> builtins.list[RegisteredModel]:
         """Models you may use, in a schema (``"main.shop"``) or everywhere.
 
-        >>> [m.name for m in lh.models.list("main.shop")]  # doctest: +SKIP
+        >>> [m.name for m in lh.models.list("main.shop")]
+        ['main.shop.reco']
         """
         ...
 
     def get(self, name: str) -> RegisteredModel:
-        """>>> lh.models.get("main.shop.reco").aliases  # doctest: +SKIP"""
+        """>>> lh.models.get("main.shop.reco").aliases
+        {'champion': 1}
+        """
         ...
 
     def delete(self, name: str) -> None:
@@ -183,14 +188,16 @@ class ModelsAPI(Protocol):
     def set_description(self, name: str, description: str, *, version: int | None = None) -> RegisteredModel | ModelVersion:
         """Describe the model, or one of its versions; returns it.
 
-        >>> lh.models.set_description("main.shop.reco", "v2 adds regions", version=2)  # doctest: +SKIP
+        >>> lh.models.set_description("main.shop.reco", "the first one", version=1).description
+        'the first one'
         """
         ...
 
     def set_tags(self, name: str, tags: dict[str, str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
         """Tag the model, or one of its versions; returns it.
 
-        >>> lh.models.set_tags("main.shop.reco", {"team": "reco"})  # doctest: +SKIP
+        >>> lh.models.set_tags("main.shop.reco", {"team": "reco"}).tags
+        {'team': 'reco'}
         """
         ...
 
@@ -207,7 +214,8 @@ class ModelsAPI(Protocol):
         ``input_example`` unless given.
 
         >>> lh.models.register(clf, "main.shop.reco", training_set="main.shop.orders",
-        ...                    input_example=X.head(5))  # doctest: +SKIP
+        ...                    input_example=X.head(5)).version
+        2
         """
         ...
 
@@ -218,18 +226,23 @@ class ModelsAPI(Protocol):
         ``models:/<name>@<alias>`` (a copy of that version) or ``mlflow-artifacts:/<path>``, as the
         MLflow server takes them (:mod:`glashaus.registry.sources`).
 
-        >>> lh.models.register_files("/Volumes/main/shop/uploads/reco", "main.shop.reco")  # doctest: +SKIP
         >>> lh.models.register_files("models:/main.shop.reco@champion", "main.shop.reco2").source
         'models:/main.shop.reco@champion'
         """
         ...
 
     def versions(self, name: str) -> builtins.list[ModelVersion]:
-        """Every version, newest first. >>> lh.models.versions("main.shop.reco")  # doctest: +SKIP"""
+        """Every version, newest first.
+
+        >>> [v.version for v in lh.models.versions("main.shop.reco")]
+        [1]
+        """
         ...
 
     def version(self, ref: str) -> ModelVersion:
-        """>>> lh.models.version("main.shop.reco@champion").version  # doctest: +SKIP"""
+        """>>> lh.models.version("main.shop.reco@champion").version
+        1
+        """
         ...
 
     def delete_version(self, name: str, version: int, *, reason: str | None = None) -> None:
@@ -238,12 +251,15 @@ class ModelsAPI(Protocol):
     def set_trusted(self, name: str, version: int, trusted: bool = True) -> ModelVersion:
         """Admins: allow a reviewed pickle-based version to load (for its current files only).
 
-        >>> lh.models.set_trusted("main.shop.reco", 4)  # doctest: +SKIP
+        >>> lh.models.set_trusted("main.shop.reco", 1).version
+        1
         """
         ...
 
     def set_alias(self, name: str, alias: str, version: int, *, reason: str | None = None) -> AliasMove:
-        """>>> lh.models.set_alias("main.shop.reco", "champion", 3, reason="AUC 0.81 > 0.78")  # doctest: +SKIP"""
+        """>>> lh.models.set_alias("main.shop.reco", "challenger", 1, reason="AUC 0.81 > 0.78").reason
+        'AUC 0.81 > 0.78'
+        """
         ...
 
     def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
@@ -252,37 +268,50 @@ class ModelsAPI(Protocol):
     def rollback(self, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
         """Move ``alias`` back to its previous version in one call.
 
-        >>> lh.models.rollback("main.shop.reco", "champion", reason="conversion dropped")  # doctest: +SKIP
+        >>> _ = lh.models.register(model, "main.shop.reco")
+        >>> _ = lh.models.set_alias("main.shop.reco", "champion", 2)
+        >>> lh.models.rollback("main.shop.reco", "champion", reason="conversion dropped").to_version
+        1
         """
         ...
 
     def alias_history(self, name: str, *, alias: str | None = None) -> builtins.list[AliasMove]:
         """Who moved which alias when, from which version to which, and why; newest first.
 
-        >>> [(m.from_version, m.to_version) for m in lh.models.alias_history("main.shop.reco")]  # doctest: +SKIP
+        >>> [(m.from_version, m.to_version) for m in lh.models.alias_history("main.shop.reco")]
+        [(None, 1)]
         """
         ...
 
     def load(self, ref: str) -> Any:
         """The version as an ``mlflow.pyfunc.PyFuncModel`` (needs EXECUTE).
 
-        >>> lh.models.load("main.shop.reco@champion").predict(df)  # doctest: +SKIP
+        >>> lh.models.load("main.shop.reco@champion").predict(X)[:3].tolist()
+        [0, 0, 1]
         """
         ...
 
     def files(self, ref: str, prefix: str = '') -> builtins.list[FileInfo]:
-        """>>> [f.path for f in lh.models.files("main.shop.reco/1")]  # doctest: +SKIP"""
+        """>>> "MLmodel" in [f.path for f in lh.models.files("main.shop.reco/1")]
+        True
+        """
         ...
 
     def read_file(self, ref: str, path: str) -> bytes:
-        """>>> lh.models.read_file("main.shop.reco/1", "MLmodel")  # doctest: +SKIP"""
+        """>>> b"flavors:" in lh.models.read_file("main.shop.reco/1", "MLmodel")
+        True
+        """
         ...
 
     def score(self, ref: str, *, table: str, output: str, mode: ScoreMode = 'overwrite', batch_size: int = 65536, keep: builtins.list[str] | None = None, prediction_column: str = 'prediction', progress: bool | ProgressFn = False) -> ScoreResult:
         """Score every row of ``table`` into ``output`` in one Delta commit (``progress=True``: a bar).
 
-        >>> lh.models.score("main.shop.reco@champion", table="main.shop.candidates",
-        ...                 output="main.shop.scores", progress=True)  # doctest: +SKIP
+        >>> _ = lh.create_table("main.shop.candidates", data=X)
+        >>> mv = lh.models.register(model, "main.shop.reco", input_example=X.head(3))  # a signature to check against
+        >>> result = lh.models.score(f"main.shop.reco/{mv.version}", table="main.shop.candidates",
+        ...                          output="main.shop.scores")
+        >>> result.rows, lh.sql("SELECT sum(prediction) FROM main.shop.scores").scalar()
+        (6, 3)
         """
         ...
 
@@ -338,7 +367,8 @@ class LakehouseAPI(Protocol):
     def sql(self, query: str) -> Result:
         """Run governed SQL (DuckDB dialect); catalog names resolve to governed tables.
 
-        >>> lh.sql("SELECT count(*) FROM main.shop.orders@v3").scalar()  # doctest: +SKIP
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders@v1").scalar()
+        4
         """
         ...
 
@@ -363,11 +393,15 @@ class LakehouseAPI(Protocol):
         ...
 
     def create_catalog(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
-        """>>> lh.create_catalog("dev")  # doctest: +SKIP"""
+        """>>> lh.create_catalog("dev").full_name
+        'dev'
+        """
         ...
 
     def create_schema(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
-        """>>> lh.create_schema("main.shop")  # doctest: +SKIP"""
+        """>>> lh.create_schema("main.garden").full_name
+        'main.garden'
+        """
         ...
 
     def set_comment(self, name: str, comment: str, *, column: str | None = None) -> Securable:
@@ -388,7 +422,8 @@ class LakehouseAPI(Protocol):
     def describe(self, name: str) -> Description:
         """Owner, comment, tags, columns (with comments and tags), keys, constraints, version, size.
 
-        >>> lh.describe("main.shop.orders").columns[0].name  # doctest: +SKIP
+        >>> lh.describe("main.shop.orders").columns[0].name
+        'order_id'
         """
         ...
 
@@ -398,13 +433,16 @@ class LakehouseAPI(Protocol):
         ``constraints`` maps a name to a CHECK expression (``{"qty_pos": "quantity > 0"}``);
         primary-key columns are NOT NULL.
 
-        >>> lh.create_table("main.shop.orders", schema=pa.schema([("id", pa.int64())]),
-        ...                 primary_key=["id"])  # doctest: +SKIP
+        >>> lh.create_table("main.shop.plants", schema=pa.schema([("id", pa.int64())]),
+        ...                 primary_key=["id"], constraints={"id_pos": "id > 0"}).full_name
+        'main.shop.plants'
         """
         ...
 
     def create_view(self, name: str, sql: str, *, comment: str | None = None, replace: bool = False) -> Securable:
-        """>>> lh.create_view("main.shop.big_orders", "SELECT * FROM main.shop.orders WHERE qty > 10")  # doctest: +SKIP"""
+        """>>> lh.create_view("main.shop.big_orders", "SELECT * FROM main.shop.orders WHERE quantity > 10").kind
+        'view'
+        """
         ...
 
     def write(self, name: str, data: Any, *, mode: Mode = 'append', on: builtins.list[str] | None = None, schema_mode: SchemaMode = 'strict', upstream: builtins.list[str] | None = None) -> Commit:
@@ -412,14 +450,20 @@ class LakehouseAPI(Protocol):
 
         ``schema_mode="merge"`` adds new columns; ``upstream`` declares source tables for lineage.
 
-        >>> lh.write("main.shop.orders", df, mode="merge", on=["order_id"])  # doctest: +SKIP
+        >>> df = pa.table({"order_id": [4, 5], "customer_id": [12, 10], "region": ["east", "north"],
+        ...                "quantity": pa.array([4, 1], pa.int32()), "price": [12.5, 8.0]})
+        >>> lh.write("main.shop.orders", df, mode="merge", on=["order_id"]).operation
+        'MERGE'
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()
+        5
         """
         ...
 
     def read(self, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None, columns: builtins.list[str] | None = None) -> pa.Table:
         """Rows of a table, now or at a version/time, as a pyarrow Table.
 
-        >>> lh.read("main.shop.orders", version=3).num_rows  # doctest: +SKIP
+        >>> lh.read("main.shop.orders", version=1).num_rows
+        4
         """
         ...
 
@@ -440,15 +484,19 @@ class LakehouseAPI(Protocol):
         """Unreferenced files older than the retention (at least 7 days; never a version lineage uses): listed,
         and removed only with ``dry_run=False`` (a dry run by default, as in delta-rs, since 0.2).
 
-        >>> lh.vacuum("main.shop.orders")                 # what would go  # doctest: +SKIP
-        >>> lh.vacuum("main.shop.orders", dry_run=False)  # remove them    # doctest: +SKIP
+        >>> lh.vacuum("main.shop.orders")                 # what would go (nothing old enough yet)
+        []
+        >>> lh.vacuum("main.shop.orders", dry_run=False)  # remove them
+        []
         """
         ...
 
     def lineage(self, name: str, *, direction: str = 'upstream', depth: int = 10) -> builtins.list[Edge]:
         """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
 
-        >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]  # doctest: +SKIP
+        >>> _ = lh.sql("CREATE TABLE main.shop.gold AS SELECT region, sum(price) AS revenue FROM main.shop.orders GROUP BY 1")
+        >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]
+        [('main.shop.orders', 1)]
         """
         ...
 
@@ -456,7 +504,9 @@ class LakehouseAPI(Protocol):
         ...
 
     def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
-        """>>> lh.create_volume("main.shop.images")  # doctest: +SKIP"""
+        """>>> lh.create_volume("main.shop.documents").kind
+        'volume'
+        """
         ...
 
     def list_files(self, volume: str, prefix: str = '') -> builtins.list[FileInfo]:
@@ -478,7 +528,8 @@ class LakehouseAPI(Protocol):
     def grant(self, privilege: str, *, on: str | None, to: str) -> bool:
         """Grant a privilege (Unity Catalog names) on a securable, or ``on=None`` the metastore.
 
-        >>> lh.grant("SELECT", on="main.shop.orders", to="analysts")  # doctest: +SKIP
+        >>> lh.grant("SELECT", on="main.shop.orders", to="analysts")
+        True
         """
         ...
 
@@ -490,15 +541,19 @@ class LakehouseAPI(Protocol):
 
         ``current_user()`` and ``is_member('group')`` are evaluated for each reader.
 
-        >>> lh.set_row_filter("main.shop.orders", "region = 'north' OR is_member('admins')")  # doctest: +SKIP
+        >>> _ = lh.set_row_filter("main.shop.orders", "region = 'north' OR is_member('admins')")
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()   # alice is an admin
+        4
         """
         ...
 
     def set_column_mask(self, table: str, column: str, expression: str | None) -> Securable:
         """Show ``expression`` in place of the column (``None`` removes the mask).
 
-        >>> lh.set_column_mask("main.shop.customers", "email",
-        ...                    "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END")  # doctest: +SKIP
+        >>> _ = lh.set_column_mask("main.shop.customers", "email",
+        ...                        "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END")
+        >>> lh.sql("SELECT email FROM main.shop.customers LIMIT 1").scalar()
+        '***'
         """
         ...
 
@@ -511,7 +566,8 @@ class LakehouseAPI(Protocol):
 
         The mask is an expression over ``value``, the column's value.
 
-        >>> lh.create_tag_policy("hide_pii", tag="pii", mask="'***'", except_groups=["pii_readers"])  # doctest: +SKIP
+        >>> lh.create_tag_policy("hide_pii", tag="pii", mask="'***'", except_groups=["analysts"]).name
+        'hide_pii'
         """
         ...
 
@@ -527,12 +583,15 @@ class LakehouseAPI(Protocol):
     def create_user(self, name: str) -> PrincipalInfo:
         """Add a user (admins only); they join the ``users`` group.
 
-        >>> lh.create_user("bob@example.com")  # doctest: +SKIP
+        >>> lh.create_user("carol@example.com").name
+        'carol@example.com'
         """
         ...
 
     def create_group(self, name: str) -> PrincipalInfo:
-        """>>> lh.create_group("analysts")  # doctest: +SKIP"""
+        """>>> lh.create_group("gardeners").kind
+        'group'
+        """
         ...
 
     def create_service_principal(self, name: str) -> PrincipalInfo:
@@ -555,7 +614,8 @@ class LakehouseAPI(Protocol):
         """A new API token (shown once, stored as a hash) for ``user`` (default: you); ``expires_in`` in seconds or
         as a timedelta.
 
-        >>> token = lh.create_token(expires_in=dt.timedelta(days=30))  # doctest: +SKIP
+        >>> lh.create_token(expires_in=dt.timedelta(days=30)).startswith("ghs_")
+        True
         """
         ...
 

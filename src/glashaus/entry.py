@@ -7,8 +7,15 @@ signatures and errors either way. :func:`open_embedded` is the embedded half, ty
 :class:`~glashaus.lakehouse.Lakehouse` it returns (for code that needs embedded-only methods
 such as ``as_user`` or ``read_batches``).
 
->>> lh = glashaus.connect("./lakehouse", user="alice")                  # doctest: +SKIP
->>> lh = glashaus.connect("http://localhost:8080", token=token)         # doctest: +SKIP
+>>> import tempfile
+>>> from glashaus.server.app import create_app
+>>> from glashaus.server.running import ServerThread
+>>> embedded = glashaus.connect(tempfile.mkdtemp(), user="alice")
+>>> with ServerThread(create_app(embedded)) as server:
+...     remote = glashaus.connect(server.url, token=embedded.create_token())
+...     remote.sql("SELECT 42").scalar(), embedded.sql("SELECT 42").scalar()
+(42, 42)
+>>> embedded.close()
 """
 
 from __future__ import annotations
@@ -43,8 +50,13 @@ def connect(
     An ``http://`` or ``https://`` address connects to ``glashaus serve`` with ``token``
     (default: ``GLASHAUS_TOKEN``) and returns a ``RemoteLakehouse`` with the same methods.
 
-    >>> lh = glashaus.connect("./lakehouse", user="alice")  # doctest: +SKIP
-    >>> lh = glashaus.connect("http://localhost:8080", token=token)  # doctest: +SKIP
+    >>> import tempfile
+    >>> with glashaus.connect(tempfile.mkdtemp(), user="alice") as lh:
+    ...     lh.user
+    'alice'
+    >>> glashaus.connect("http://localhost:8080", user="alice")
+    Traceback (most recent call last):
+    glashaus.errors.InvalidArgumentError: a served lakehouse knows you by your token: ...
     """
     target = os.fspath(path_or_uri)
     limits = (query_timeout_s, query_memory_mib, query_spill_mib)
@@ -82,7 +94,11 @@ def open_embedded(
 ) -> Lakehouse:
     """:func:`connect` for a lakehouse in this process (a folder or an object-store URI), typed as one.
 
-    >>> with glashaus.open_embedded("./lakehouse", user="alice") as lh: lh.as_user("bob")  # doctest: +SKIP
+    >>> import tempfile
+    >>> with glashaus.open_embedded(tempfile.mkdtemp(), user="alice") as lh:
+    ...     _ = lh.create_user("bob")
+    ...     lh.as_user("bob").user
+    'bob'
     """
     target = os.fspath(path)
     if target.startswith(("http://", "https://")):

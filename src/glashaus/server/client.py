@@ -10,8 +10,12 @@ them: ``sql`` a :class:`~glashaus.Result`, ``read`` and ``changes`` a pyarrow Ta
 dicts and lists. Errors raise the same :class:`~glashaus.errors.GlashausError`
 subclasses.
 
->>> lh = glashaus.connect("http://localhost:8080", token=os.environ["GLASHAUS_TOKEN"])  # doctest: +SKIP
->>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()                          # doctest: +SKIP
+>>> from glashaus.server.app import create_app
+>>> from glashaus.server.running import ServerThread
+>>> with ServerThread(create_app(lh)) as server:
+...     remote = glashaus.connect(server.url, token=lh.create_token())
+...     remote.sql("SELECT count(*) FROM main.shop.orders").scalar(), remote.read("main.shop.orders").num_rows
+(4, 4)
 """
 
 from __future__ import annotations

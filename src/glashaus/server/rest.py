@@ -9,7 +9,10 @@ anonymous caller learns nothing about them. Replies are JSON (``codec.dump``) or
 rows, an Arrow IPC stream sent batch by batch, column buffers uncopied (:class:`RowStream`);
 a query (``/api/sql``) is interrupted when its client disconnects.
 
->>> routes = RestFace(layer).routes()        # create_app mounts them   # doctest: +SKIP
+>>> from glashaus.http.layer import RequestLayer
+>>> routes = RestFace(RequestLayer(lh)).routes()   # create_app mounts them
+>>> sorted({r.path for r in routes if r.path.startswith("/api/tables/{name}")})[:3]
+['/api/tables/{name}', '/api/tables/{name}/changes', '/api/tables/{name}/column-lineage']
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
 """``lh.serving``: serving endpoints as the caller (a thin face over :class:`ServingService`).
 
->>> lh.serving.create_endpoint("reco", model="main.shop.recommender@champion")      # doctest: +SKIP
->>> lh.serving.update_endpoint("reco", traffic={"champion": 90, "challenger": 10})   # doctest: +SKIP
+>>> _ = lh.models.set_alias("main.shop.reco", "challenger", 1)
+>>> lh.serving.create_endpoint("reco", model="main.shop.reco@champion").inference_table
+'main.shop.reco_inference'
+>>> endpoint = lh.serving.update_endpoint("reco", traffic={"champion": 90, "challenger": 10})
+>>> [(r.variant, r.traffic) for r in endpoint.routes]
+[('champion', 90), ('challenger', 10)]
 """
 
 from __future__ import annotations

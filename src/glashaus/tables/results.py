@@ -4,11 +4,11 @@ Frozen dataclasses, each with ``to_dict()`` giving the dict earlier releases ret
 dict is also their JSON on the REST API). Indexing one like that dict still works for one
 release, with a DeprecationWarning naming the attribute (:class:`~glashaus.deprecation.DictShaped`).
 
->>> info = lh.describe("main.shop.orders")                       # doctest: +SKIP
->>> [c.name for c in info.columns], info.version                 # doctest: +SKIP
-(['id', 'qty'], 3)
->>> [(h.version, h.operation) for h in lh.history("main.shop.orders", limit=2)]  # doctest: +SKIP
-[(3, 'WRITE'), (2, 'MERGE')]
+>>> info = lh.describe("main.shop.orders")
+>>> [c.name for c in info.columns], info.version
+(['order_id', 'customer_id', 'region', 'quantity', 'price'], 1)
+>>> [(h.version, h.operation) for h in lh.history("main.shop.orders", limit=2)]
+[(1, 'CREATE TABLE'), (0, 'CREATE TABLE')]
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 Experiments are named as MLflow names them (``main.shop.reco_training``, or a
 free-form name placed in ``main.default``) or by id; runs by their id.
 
->>> exp = lh.experiments.create("main.shop.reco_training")               # doctest: +SKIP
->>> run = lh.runs.start("main.shop.reco_training", name="baseline")       # doctest: +SKIP
->>> lh.runs.log_params(run.run_id, {"lr": 0.1})                            # doctest: +SKIP
->>> lh.runs.log_metrics(run.run_id, {"rmse": 0.31}, step=1)                # doctest: +SKIP
->>> lh.runs.end(run.run_id)                                                # doctest: +SKIP
->>> lh.runs.search(["main.shop.reco_training"], "metrics.rmse < 0.4")      # doctest: +SKIP
+>>> exp = lh.experiments.create("main.shop.churn_training")
+>>> run = lh.runs.start("main.shop.churn_training", name="baseline")
+>>> lh.runs.log_params(run.run_id, {"lr": 0.1})
+>>> lh.runs.log_metrics(run.run_id, {"rmse": 0.31}, step=1)
+>>> lh.runs.end(run.run_id).status
+'FINISHED'
+>>> [r.name for r in lh.runs.search(["main.shop.churn_training"], "metrics.rmse < 0.4")]
+['baseline']
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ class Experiments:
         return experiment if str(experiment).isdigit() else self._svc.experiment_id_of(experiment)
 
     def create(self, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
-        """>>> lh.experiments.create("main.shop.reco_training", tags={"team": "reco"})  # doctest: +SKIP"""
+        """>>> lh.experiments.create("main.shop.ferns_training", tags={"team": "reco"}).name
+        'main.shop.ferns_training'
+        """
         return self._svc.create_experiment(self._who, name, tags=tags)
 
     def get(self, experiment: str) -> Experiment:
