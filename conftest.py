@@ -105,8 +105,7 @@ def _world(tmp: Path, module: str) -> dict[str, Any]:
 
         experiment = tracking.create_experiment(world["alice"], "main.shop.reco_training")
         run = tracking.create_run(world["alice"], experiment.experiment_id, run_name="baseline")
-        world.update(Metric=Metric, exp_id=experiment.experiment_id, run=run, run_id=run.run_id,
-                     ts=1_767_225_600_000)
+        world.update(Metric=Metric, exp_id=experiment.experiment_id, run=run, run_id=run.run_id, ts=1_767_225_600_000)
     return world
 
 
@@ -128,7 +127,9 @@ def _doctest_world(request: pytest.FixtureRequest, doctest_namespace: dict[str, 
     source = "\n".join(example.source for example in test.examples)
     lh = None
     module = test.globs.get("__name__", "")
-    if _NEEDS_LAKEHOUSE.search(source) or (module.startswith("glashaus.tracking") and re.search(r"\b(svc|exp|run)\b", source)):
+    if _NEEDS_LAKEHOUSE.search(source) or (
+        module.startswith("glashaus.tracking") and re.search(r"\b(svc|exp|run)\b", source)
+    ):
         world = _world(tmp_path_factory.mktemp("doctest"), module)
         lh = world["lh"]
         doctest_namespace.update(world)

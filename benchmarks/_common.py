@@ -168,8 +168,12 @@ def orders_parser(doc: str, *, name: str, unit: str) -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=10_000_000, help="orders rows (default 10,000,000)")
     p.add_argument("--repeat", type=int, default=5, help=f"timed runs per {unit} and side (default 5)")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--chunk-rows", type=int, default=1_000_000,
-                   help="rows per lh.write append when building (default 1,000,000: 10 files at 10M)")
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=1_000_000,
+        help="rows per lh.write append when building (default 1,000,000: 10 files at 10M)",
+    )
     p.add_argument("--workdir", help=f"where the lakehouse lives (default benchmarks/.work/{name}-<rows>-s<seed>)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the lakehouse even if one is there")
     p.add_argument("--json", help="also write the timings to this JSON file")
@@ -196,12 +200,19 @@ def progress_bar(console: Any) -> Any:
     """The progress bar the benchmarks show (description, bar, done/total, elapsed)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
-def build_orders(args: argparse.Namespace, workdir: Path, console: Any, *, schema: str, layout: int,
-                 then: Any = None) -> Path:
+def build_orders(
+    args: argparse.Namespace, workdir: Path, console: Any, *, schema: str, layout: int, then: Any = None
+) -> Path:
     """``workdir/lakehouse`` with ``<schema>.orders`` (``--rows`` seeded rows in ``--chunk-rows`` appends,
     as user ``bench``), reused when a previous build had the same rows, seed, chunking and ``layout``
     (unless ``--rebuild``). ``then(lh, progress)`` adds what else a benchmark needs before the build is

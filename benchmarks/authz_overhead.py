@@ -105,8 +105,7 @@ def main() -> int:
     point = f"SELECT * FROM {ORDERS} WHERE order_id = {args.rows // 2 + 7}"
     # Sums cost the same over masked and real values, so the comparison measures the
     # filter and the masks themselves (a DISTINCT over a masked column would be cheaper).
-    scan = (f"SELECT region, count(*) AS n, sum(price) AS revenue, sum(customer_id) AS ids "
-            f"FROM {ORDERS} GROUP BY region")
+    scan = f"SELECT region, count(*) AS n, sum(price) AS revenue, sum(customer_id) AS ids FROM {ORDERS} GROUP BY region"
     results = {}
     with glashaus.connect(root, user="alice") as admin, admin.as_user("bob") as bob:
         for label, sql in (("point lookup", point), ("scan + group-by", scan)):
@@ -117,8 +116,9 @@ def main() -> int:
             results[label] = (median(a), median(b))
         first, cached = time_checks(bob, 50)
         assert bob.sql(f"SELECT count(*) FROM {ORDERS} WHERE region = 'alpine'").scalar() == 0
-    table = Table(title=f"access control overhead: {args.rows:,} rows, median of {args.repeat} x 2",
-                  header_style="bold")
+    table = Table(
+        title=f"access control overhead: {args.rows:,} rows, median of {args.repeat} x 2", header_style="bold"
+    )
     for column in ("query", "admin ms", "filtered+masked ms", "ratio"):
         table.add_column(column, justify="left" if column == "query" else "right")
     for label, (a, b) in results.items():
@@ -126,11 +126,12 @@ def main() -> int:
     console.print(table)
     scan_ratio = results["scan + group-by"][1] / results["scan + group-by"][0]
     ok_scan, ok_check = scan_ratio <= SCAN_TARGET, cached < CHECK_TARGET_US
-    console.print(f"filtered scan ratio: {scan_ratio:.3f} (target <= {SCAN_TARGET}): "
-                  f"{'met' if ok_scan else 'NOT met'}")
-    console.print(f"authorization check: {first:.0f} us first in a request (decides and journals the "
-                  f"audit event), {cached:.1f} us cached within the request (target < {CHECK_TARGET_US:.0f} us): "
-                  f"{'met' if ok_check else 'NOT met'}")
+    console.print(f"filtered scan ratio: {scan_ratio:.3f} (target <= {SCAN_TARGET}): {'met' if ok_scan else 'NOT met'}")
+    console.print(
+        f"authorization check: {first:.0f} us first in a request (decides and journals the "
+        f"audit event), {cached:.1f} us cached within the request (target < {CHECK_TARGET_US:.0f} us): "
+        f"{'met' if ok_check else 'NOT met'}"
+    )
     return 0 if (ok_scan and ok_check) or not args.check else 1
 
 

@@ -126,8 +126,7 @@ def run_child(side: str, data: Path, target: Path, profile: str | None) -> dict:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", side, "--data", str(data),
-           "--target", str(target)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", side, "--data", str(data), "--target", str(target)]
     if profile:
         cmd += ["--profile", profile]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -155,12 +154,19 @@ def run(args: argparse.Namespace) -> int:
             make_data(data, args.rows, args.seed)
     else:
         console.print(f"[green]Reusing[/] {data}")
-    console.print(f"data: {args.rows:,} rows, {data.stat().st_size / 2**20:,.0f} MiB as Arrow IPC; "
-                  f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    console.print(
+        f"data: {args.rows:,} rows, {data.stat().st_size / 2**20:,.0f} MiB as Arrow IPC; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    )
 
     results: dict[str, list[dict]] = {s: [] for s in SIDES}
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("writes", total=args.repeat * 2)
         for i in range(args.repeat):
             order = SIDES if i % 2 == 0 else tuple(reversed(SIDES))
@@ -202,17 +208,32 @@ def run(args: argparse.Namespace) -> int:
     mem_ratio = g["peak_kib"] / b["peak_kib"]
     extra_ratio = g["extra_kib"] / b["extra_kib"] if b["extra_kib"] else float("nan")
     time_ok, mem_ok = time_ratio <= TIME_TARGET, mem_ratio <= MEMORY_TARGET
-    console.print(f"time ratio:   [bold]{time_ratio:.3f}[/] (target <= {TIME_TARGET}): "
-                  + ("[green]met[/]" if time_ok else "[red]NOT met[/]"))
-    console.print(f"memory ratio: [bold]{mem_ratio:.3f}[/] peak RSS (target <= {MEMORY_TARGET}): "
-                  + ("[green]met[/]" if mem_ok else "[red]NOT met[/]")
-                  + f"; write's own extra memory ratio {extra_ratio:.3f}")
+    console.print(
+        f"time ratio:   [bold]{time_ratio:.3f}[/] (target <= {TIME_TARGET}): "
+        + ("[green]met[/]" if time_ok else "[red]NOT met[/]")
+    )
+    console.print(
+        f"memory ratio: [bold]{mem_ratio:.3f}[/] peak RSS (target <= {MEMORY_TARGET}): "
+        + ("[green]met[/]" if mem_ok else "[red]NOT met[/]")
+        + f"; write's own extra memory ratio {extra_ratio:.3f}"
+    )
     console.print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"rows": args.rows, "repeat": args.repeat, "runs": results, "time_ratio": time_ratio,
-             "memory_ratio": mem_ratio, "write_extra_ratio": extra_ratio,
-             "time_target": TIME_TARGET, "memory_target": MEMORY_TARGET}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "rows": args.rows,
+                    "repeat": args.repeat,
+                    "runs": results,
+                    "time_ratio": time_ratio,
+                    "memory_ratio": mem_ratio,
+                    "write_extra_ratio": extra_ratio,
+                    "time_target": TIME_TARGET,
+                    "memory_target": MEMORY_TARGET,
+                },
+                indent=2,
+            )
+        )
     if args.keep_data is False:
         data.unlink(missing_ok=True)
     return 1 if args.check and not (time_ok and mem_ok) else 0
@@ -224,8 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="runs per side (default 3)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--workdir", help="work folder (default benchmarks/.work/ingest-<rows>-s<seed>)")
-    p.add_argument("--no-keep-data", dest="keep_data", action="store_false",
-                   help="delete the generated Arrow file at the end (kept for reuse by default)")
+    p.add_argument(
+        "--no-keep-data",
+        dest="keep_data",
+        action="store_false",
+        help="delete the generated Arrow file at the end (kept for reuse by default)",
+    )
     p.add_argument("--json", help="also write the measurements to this JSON file")
     p.add_argument("--profile", metavar="PATH", help="cProfile the glashaus lh.write call(s) into PATH[.run]")
     p.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")

@@ -73,8 +73,20 @@ def _free_port() -> int:
 def start_server(root: Path, console: Console) -> tuple[subprocess.Popen, str]:
     """``glashaus serve`` on a free loopback port, as its own process; waits for /health."""
     port = _free_port()
-    command = [sys.executable, "-c", "from glashaus.cli.main import app; app()", "serve",
-               "--lakehouse", str(root), "--user", USER, "--port", str(port), "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-c",
+        "from glashaus.cli.main import app; app()",
+        "serve",
+        "--lakehouse",
+        str(root),
+        "--user",
+        USER,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -148,10 +160,18 @@ def run(args: argparse.Namespace) -> int:
         stop_server(server)
         lh.close()
 
-    table = Table(title=f"remote (glashaus serve, Arrow IPC over HTTP) vs embedded — {args.rows:,} rows, "
-                        f"median of {args.repeat} run(s)")
-    for column, justify in (("operation", "left"), ("embedded ms", "right"), ("remote ms", "right"),
-                            ("ratio", "right"), ("remote MiB/s", "right"), ("rows", "right")):
+    table = Table(
+        title=f"remote (glashaus serve, Arrow IPC over HTTP) vs embedded — {args.rows:,} rows, "
+        f"median of {args.repeat} run(s)"
+    )
+    for column, justify in (
+        ("operation", "left"),
+        ("embedded ms", "right"),
+        ("remote ms", "right"),
+        ("ratio", "right"),
+        ("remote MiB/s", "right"),
+        ("rows", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     report: dict = {"rows": args.rows, "repeat": args.repeat, "target": TARGET, "operations": {}}
     for op in ops:
@@ -159,10 +179,21 @@ def run(args: argparse.Namespace) -> int:
         ratio = r / e if e > 0 else float("inf")
         rows, nbytes = shapes[op]["remote"]
         same = shapes[op]["remote"][0] == shapes[op]["embedded"][0]
-        table.add_row(op, f"{e * 1000:.0f}", f"{r * 1000:.0f}", f"{ratio:.2f}", f"{nbytes / 2**20 / r:,.0f}",
-                      f"{rows:,}" + ("" if same else " [red](differs from embedded!)[/]"))
-        report["operations"][op] = {"embedded_s": times[op]["embedded"], "remote_s": times[op]["remote"],
-                                    "ratio": ratio, "bytes": nbytes, "same_rows": same}
+        table.add_row(
+            op,
+            f"{e * 1000:.0f}",
+            f"{r * 1000:.0f}",
+            f"{ratio:.2f}",
+            f"{nbytes / 2**20 / r:,.0f}",
+            f"{rows:,}" + ("" if same else " [red](differs from embedded!)[/]"),
+        )
+        report["operations"][op] = {
+            "embedded_s": times[op]["embedded"],
+            "remote_s": times[op]["remote"],
+            "ratio": ratio,
+            "bytes": nbytes,
+            "same_rows": same,
+        }
     console.print(table)
     met = "read" not in ops or report["operations"]["read"]["ratio"] <= TARGET
     report["met"] = met

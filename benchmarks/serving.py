@@ -108,25 +108,61 @@ def main() -> None:
         _, folder = lh.registry.local_path(lh.principal, f"{MODEL}@champion")
     rng = np.random.default_rng(7)
     sample = X.sample(n=min(len(X), 1000), random_state=1).reset_index(drop=True)
-    bodies = [json.dumps({"dataframe_split": sample.iloc[[int(i)]].to_dict(orient="split", index=False)}).encode()
-              for i in rng.integers(0, len(sample), size=args.requests)]
+    bodies = [
+        json.dumps({"dataframe_split": sample.iloc[[int(i)]].to_dict(orient="split", index=False)}).encode()
+        for i in rng.integers(0, len(sample), size=args.requests)
+    ]
 
     results: dict[str, dict[int, list[float]]] = {}
     ours_port, peer_port = free_port(), free_port()
     servers = {
         "mlflow models serve": (
-            [str(python.parent / "mlflow"), "models", "serve", "-m", folder, "--env-manager", "local",
-             "-h", "127.0.0.1", "-p", str(peer_port)],
-            f"http://127.0.0.1:{peer_port}", "/ping", {}),
+            [
+                str(python.parent / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                folder,
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(peer_port),
+            ],
+            f"http://127.0.0.1:{peer_port}",
+            "/ping",
+            {},
+        ),
         "glashaus serve": (
-            [str(Path(sys.executable).parent / "glashaus"), "serve", "--lakehouse", str(root), "--user", "bench", "--port",
-             str(ours_port), "--log-level", "warning"],
-            f"http://127.0.0.1:{ours_port}", "/health", {"Authorization": f"Bearer {token}"}),
+            [
+                str(Path(sys.executable).parent / "glashaus"),
+                "serve",
+                "--lakehouse",
+                str(root),
+                "--user",
+                "bench",
+                "--port",
+                str(ours_port),
+                "--log-level",
+                "warning",
+            ],
+            f"http://127.0.0.1:{ours_port}",
+            "/health",
+            {"Authorization": f"Bearer {token}"},
+        ),
     }
     for label, (cmd, base, ping, headers) in servers.items():
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
-                                     "PATH": f"{Path(cmd[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "PATH": f"{Path(cmd[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            },
+        )
         try:
             wait_ready(base + ping, proc, label)
             url = base + ("/invocations" if label.startswith("mlflow") else "/serving/reco/invocations")
@@ -141,28 +177,48 @@ def main() -> None:
 
     with glashaus.connect(root, user="bench") as lh:
         logged = lh.sql("SELECT count(*) FROM main.bench.reco_inference").scalar()
-    table = Table(title=f"one-row predictions, {args.requests} requests per concurrency level "
-                        f"(mlflow {MLFLOW_VERSION}; glashaus with inference logging)")
-    for col in ("concurrency", "mlflow p50 ms", "mlflow p99 ms", "glashaus p50 ms", "glashaus p99 ms",
-                "p50 ratio", "p99 ratio"):
+    table = Table(
+        title=f"one-row predictions, {args.requests} requests per concurrency level "
+        f"(mlflow {MLFLOW_VERSION}; glashaus with inference logging)"
+    )
+    for col in (
+        "concurrency",
+        "mlflow p50 ms",
+        "mlflow p99 ms",
+        "glashaus p50 ms",
+        "glashaus p99 ms",
+        "p50 ratio",
+        "p99 ratio",
+    ):
         table.add_column(col, justify="right")
     figures = {}
     for c in args.concurrency:
         peer, ours = results["mlflow models serve"][c], results["glashaus serve"][c]
-        row = {"mlflow_p50": pct(peer, 50), "mlflow_p99": pct(peer, 99), "glashaus_p50": pct(ours, 50),
-               "glashaus_p99": pct(ours, 99)}
+        row = {
+            "mlflow_p50": pct(peer, 50),
+            "mlflow_p99": pct(peer, 99),
+            "glashaus_p50": pct(ours, 50),
+            "glashaus_p99": pct(ours, 99),
+        }
         row["p50_ratio"] = row["glashaus_p50"] / row["mlflow_p50"]
         row["p99_ratio"] = row["glashaus_p99"] / row["mlflow_p99"]
         figures[c] = row
-        table.add_row(str(c), *(f"{row[k]:.2f}" for k in ("mlflow_p50", "mlflow_p99", "glashaus_p50",
-                                                          "glashaus_p99", "p50_ratio", "p99_ratio")))
+        table.add_row(
+            str(c),
+            *(
+                f"{row[k]:.2f}"
+                for k in ("mlflow_p50", "mlflow_p99", "glashaus_p50", "glashaus_p99", "p50_ratio", "p99_ratio")
+            ),
+        )
     console.print(table)
     sent = 50 + len(args.concurrency) * args.requests  # warm-up + timed
     console.print(f"inference rows written by glashaus: {logged} (requests sent: {sent})")
     top = max(args.concurrency)
     met = figures[top]["p99_ratio"] <= P99_TARGET
-    console.print(f"target p99 ratio at concurrency {top} <= {P99_TARGET}: "
-                  + ("[green]met[/green]" if met else "[red]missed[/red]"))
+    console.print(
+        f"target p99 ratio at concurrency {top} <= {P99_TARGET}: "
+        + ("[green]met[/green]" if met else "[red]missed[/red]")
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     if args.check and not met:

@@ -172,8 +172,7 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
             gen = ms.get("gen", 0.0)
             total = (time.perf_counter() - t0) / runs * 1000 - gen
             duck = ms.get("run", 0.0) - gen
-            ms.update(total=total, duck=duck,
-                      other=total - ms.get("parse", 0.0) - ms.get("resolve", 0.0) - gen - duck)
+            ms.update(total=total, duck=duck, other=total - ms.get("parse", 0.0) - ms.get("resolve", 0.0) - gen - duck)
             rows[q] = ms
     finally:
         del lh.engine._run
@@ -183,10 +182,14 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
             else:
                 delattr(owner, attr)
     labels = [
-        ("total", "lh.sql total"), ("parse", "  parse user SQL (sqlglot)"),
-        ("resolve", "  resolve: check, authorize, pin files"), ("lookups", "    metastore lookups (Catalog.get)"),
-        ("refresh", "    Delta handle refresh (DeltaStore.table)"), ("flush", "    audit flush (amortized)"),
-        ("gen", "  generate rewritten SQL (sqlglot)"), ("duck", "  DuckDB parse, run, fetch"),
+        ("total", "lh.sql total"),
+        ("parse", "  parse user SQL (sqlglot)"),
+        ("resolve", "  resolve: check, authorize, pin files"),
+        ("lookups", "    metastore lookups (Catalog.get)"),
+        ("refresh", "    Delta handle refresh (DeltaStore.table)"),
+        ("flush", "    audit flush (amortized)"),
+        ("gen", "  generate rewritten SQL (sqlglot)"),
+        ("duck", "  DuckDB parse, run, fetch"),
         ("other", "  other"),
     ]
     table = Table(title=f"Where lh.sql spends its time: ms per query, mean of {runs} runs (separate pass)")
@@ -263,11 +266,19 @@ def run(args: argparse.Namespace) -> int:
         ratios.append(ratio)
         same = shapes[q]["glashaus"] == shapes[q]["raw"]
         table.add_row(
-            q, f"{g * 1000:.1f}", f"{r * 1000:.1f}", f"{(g - r) * 1000:+.1f}", f"{ratio:.3f}",
+            q,
+            f"{g * 1000:.1f}",
+            f"{r * 1000:.1f}",
+            f"{(g - r) * 1000:+.1f}",
+            f"{ratio:.3f}",
             f"{shapes[q]['glashaus'][0]:,}" + ("" if same else " [red](differs from raw!)[/]"),
         )
-        report["queries"][q] = {"glashaus_s": times[q]["glashaus"], "raw_s": times[q]["raw"], "ratio": ratio,
-                                "same_shape": same}
+        report["queries"][q] = {
+            "glashaus_s": times[q]["glashaus"],
+            "raw_s": times[q]["raw"],
+            "ratio": ratio,
+            "same_shape": same,
+        }
     console.print(table)
     med = median(ratios)
     met = med <= TARGET
@@ -295,8 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     p = orders_parser(__doc__, name="sql_overhead", unit="query")
     p.add_argument("--only", nargs="+", metavar="QUERY", help="run only these queries (e.g. 'point lookup')")
     p.add_argument("--profile", metavar="PATH", help="cProfile the timed glashaus runs into PATH")
-    p.add_argument("--breakdown", type=int, default=0, metavar="N",
-                   help="after timing, run each query N more times with the phases of lh.sql timed")
+    p.add_argument(
+        "--breakdown",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after timing, run each query N more times with the phases of lh.sql timed",
+    )
     args = parse_orders_args(p, argv)
     unknown = set(args.only or []) - set(queries(args.rows))
     if unknown:

@@ -144,13 +144,15 @@ def wait_ready(url: str, proc: subprocess.Popen, what: str, timeout: float = 120
     raise SystemExit(f"{what} did not answer {url} within {timeout:.0f} s")
 
 
-def run_client(python: Path, env: dict[str, str], args: argparse.Namespace, experiment: str,
-               console: Console, label: str) -> dict[str, float]:
+def run_client(
+    python: Path, env: dict[str, str], args: argparse.Namespace, experiment: str, console: Console, label: str
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(CLIENT)
     cmd = [str(python), f.name, str(args.runs), str(args.params), str(args.metrics), str(args.repeat), experiment]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env, "MLFLOW_DISABLE_TELEMETRY": "true"},
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **env, "MLFLOW_DISABLE_TELEMETRY": "true"}, stdout=subprocess.PIPE, text=True
+    )
     result: dict[str, float] = {}
     with console.status(f"{label}: logging {args.runs} runs ...") as status:
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -173,14 +175,32 @@ def bench_mlflow(python: Path, work: Path, args: argparse.Namespace, console: Co
     port = free_port()
     mlflow_bin = python.parent / "mlflow"
     server = subprocess.Popen(
-        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-         "--artifacts-destination", str(work / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        [
+            str(mlflow_bin),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{work / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(work / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/health", server, "mlflow server")
-        return run_client(python, {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}, args, "bench-tracking",
-                          console, "mlflow server")
+        return run_client(
+            python,
+            {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"},
+            args,
+            "bench-tracking",
+            console,
+            "mlflow server",
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -196,8 +216,20 @@ def bench_glashaus(python: Path, work: Path, args: argparse.Namespace, console: 
     port = free_port()
     glashaus_bin = Path(sys.executable).parent / "glashaus"
     server = subprocess.Popen(
-        [str(glashaus_bin), "serve", "--lakehouse", str(root), "--user", "bench", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(glashaus_bin),
+            "serve",
+            "--lakehouse",
+            str(root),
+            "--user",
+            "bench",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/health", server, "glashaus serve")
@@ -225,33 +257,66 @@ def main() -> None:
     peer = bench_mlflow(python, args.workdir / "tracking-mlflow", args, console)
     ours = bench_glashaus(python, args.workdir / "tracking-glashaus", args, console)
     if peer["found"] != ours["found"]:
-        console.print(f"[red]the searches found different run counts: mlflow {peer['found']}, "
-                      f"glashaus {ours['found']}[/red]")
+        console.print(
+            f"[red]the searches found different run counts: mlflow {peer['found']}, glashaus {ours['found']}[/red]"
+        )
     log_ratio = peer["logging"] / ours["logging"]  # throughput ratio: > 1 means glashaus logs faster
     search_ratio = peer["search"] / ours["search"]  # speed-up: > 1 means glashaus searches faster
-    table = Table(title=f"{args.runs} runs x {args.params} params x {args.metrics} metrics (log_batch), "
-                        f"search_runs with a filter, same client (mlflow {MLFLOW_VERSION})")
+    table = Table(
+        title=f"{args.runs} runs x {args.params} params x {args.metrics} metrics (log_batch), "
+        f"search_runs with a filter, same client (mlflow {MLFLOW_VERSION})"
+    )
     table.add_column("measure")
     table.add_column("mlflow server", justify="right")
     table.add_column("glashaus serve", justify="right")
     table.add_column("glashaus vs mlflow", justify="right")
     table.add_column("target", justify="right")
-    table.add_row("logging (runs/s)", f"{args.runs / peer['logging']:.1f}", f"{args.runs / ours['logging']:.1f}",
-                  f"{log_ratio:.2f}x throughput", f">= {LOG_TARGET:.1f}x")
-    table.add_row("search (ms, median)", f"{peer['search'] * 1000:.1f}", f"{ours['search'] * 1000:.1f}",
-                  f"{search_ratio:.2f}x faster", f">= {SEARCH_TARGET:.1f}x")
+    table.add_row(
+        "logging (runs/s)",
+        f"{args.runs / peer['logging']:.1f}",
+        f"{args.runs / ours['logging']:.1f}",
+        f"{log_ratio:.2f}x throughput",
+        f">= {LOG_TARGET:.1f}x",
+    )
+    table.add_row(
+        "search (ms, median)",
+        f"{peer['search'] * 1000:.1f}",
+        f"{ours['search'] * 1000:.1f}",
+        f"{search_ratio:.2f}x faster",
+        f">= {SEARCH_TARGET:.1f}x",
+    )
     served_ratio = peer["served"] / ours["served"]
-    table.add_row("  of which the server's answer (ms)", f"{peer['served'] * 1000:.1f}", f"{ours['served'] * 1000:.1f}",
-                  f"{served_ratio:.2f}x faster", "")
-    table.add_row("  of which the client's own parsing (ms)", f"{(peer['search'] - peer['served']) * 1000:.1f}",
-                  f"{(ours['search'] - ours['served']) * 1000:.1f}", "", "")
+    table.add_row(
+        "  of which the server's answer (ms)",
+        f"{peer['served'] * 1000:.1f}",
+        f"{ours['served'] * 1000:.1f}",
+        f"{served_ratio:.2f}x faster",
+        "",
+    )
+    table.add_row(
+        "  of which the client's own parsing (ms)",
+        f"{(peer['search'] - peer['served']) * 1000:.1f}",
+        f"{(ours['search'] - ours['served']) * 1000:.1f}",
+        "",
+        "",
+    )
     table.add_row("runs found", str(peer["found"]), str(ours["found"]), "", "")
     console.print(table)
     met = log_ratio >= LOG_TARGET and search_ratio >= SEARCH_TARGET
     console.print("[green]targets met[/green]" if met else "[red]a target was missed[/red]")
     if args.json:
-        args.json.write_text(json.dumps({"mlflow": peer, "glashaus": ours, "log_ratio": log_ratio,
-                                         "search_ratio": search_ratio, "served_ratio": served_ratio}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "mlflow": peer,
+                    "glashaus": ours,
+                    "log_ratio": log_ratio,
+                    "search_ratio": search_ratio,
+                    "served_ratio": served_ratio,
+                },
+                indent=2,
+            )
+        )
     if args.check and not met:
         raise SystemExit(1)
 

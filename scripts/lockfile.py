@@ -39,7 +39,7 @@ def recorded(lock: Path) -> list[str] | None:
     if MARK not in lines:
         return None
     found = []
-    for line in lines[lines.index(MARK) + 1:]:
+    for line in lines[lines.index(MARK) + 1 :]:
         if not line.startswith("#   "):
             break
         found.append(line[4:])
@@ -68,17 +68,19 @@ def check(lock: Path) -> str | None:
         return f"{lock.name} is missing: run `{REFRESH}` to compile it from pyproject.toml."
     was = recorded(lock)
     if was is None:
-        return (f"{lock.name} does not say which requirements it was compiled from: "
-                f"run `{REFRESH}` to compile it again.")
+        return f"{lock.name} does not say which requirements it was compiled from: run `{REFRESH}` to compile it again."
     now = declared()
     if was == now:
         return None
     added = [line for line in now if line not in was]
     removed = [line for line in was if line not in now]
-    detail = "; ".join([*(f"pyproject.toml now declares {a!r}" for a in added),
-                        *(f"the lock was compiled for {r!r}" for r in removed)])
-    return (f"{lock.name} no longer matches pyproject.toml ({detail}): nothing was installed. "
-            f"Run `{REFRESH}` to compile the lock again and test it, then commit both files.")
+    detail = "; ".join(
+        [*(f"pyproject.toml now declares {a!r}" for a in added), *(f"the lock was compiled for {r!r}" for r in removed)]
+    )
+    return (
+        f"{lock.name} no longer matches pyproject.toml ({detail}): nothing was installed. "
+        f"Run `{REFRESH}` to compile the lock again and test it, then commit both files."
+    )
 
 
 def versions(lock: Path, names: list[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 #: Text that would run if a page rendered it as HTML.
-XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
+XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 
 needs_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM),
@@ -34,5 +34,7 @@ def as_user(page, server, tokens, user: str, path: str = "/catalog"):
 
 def table_text(page, selector: str) -> list[list[str]]:
     """The cells of the table ``selector``'s body rows, as text."""
-    return [[cell.inner_text() for cell in row.query_selector_all("td")]
-            for row in page.query_selector_all(f"{selector} tbody tr")]
+    return [
+        [cell.inner_text() for cell in row.query_selector_all("td")]
+        for row in page.query_selector_all(f"{selector} tbody tr")
+    ]

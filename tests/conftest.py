@@ -16,8 +16,10 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked ``network`` install packages: they run when GLASHAUS_TEST_NETWORK=1 (CI), else skip saying so."""
     if os.environ.get("GLASHAUS_TEST_NETWORK") == "1":
         return
-    skip = pytest.mark.skip(reason="installs packages from the registry into a venv of its own; "
-                                   "set GLASHAUS_TEST_NETWORK=1 to run it (.ci/run does)")
+    skip = pytest.mark.skip(
+        reason="installs packages from the registry into a venv of its own; "
+        "set GLASHAUS_TEST_NETWORK=1 to run it (.ci/run does)"
+    )
     for item in items:
         if item.get_closest_marker("network"):
             item.add_marker(skip)
@@ -112,10 +114,16 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking",
-        ])
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+            ],
+        )
         try:
             yield chromium
         finally:

@@ -66,9 +66,12 @@ def denials_since(admin, principal: str, since: dt.datetime) -> list[dict]:
 def state(admin) -> tuple:
     """What a denied call must not change: versions, grants, owners, comments, files, objects."""
     return (
-        admin.describe(ORDERS).version, admin.describe(SECRET).version,
+        admin.describe(ORDERS).version,
+        admin.describe(SECRET).version,
         sorted((g.principal, g.privilege, g.on) for g in admin.show_grants(ORDERS)),
-        admin.get(ORDERS).owner, admin.get(ORDERS).comment, admin.get(ORDERS).tags,
+        admin.get(ORDERS).owner,
+        admin.get(ORDERS).comment,
+        admin.get(ORDERS).tags,
         [f.path for f in admin.list_files(FILES)],
         sorted(s.full_name for s in admin.list("main.shop")),
         sorted(s.full_name for s in admin.list("main.default")),
@@ -87,28 +90,49 @@ DENIED = [
     ("write append", lambda b: b.write(ORDERS, ROW), MODIFY_ORDERS),
     ("write merge", lambda b: b.write(ORDERS, ROW, mode="merge"), MODIFY_ORDERS),
     ("write overwrite", lambda b: b.write(ORDERS, ROW, mode="overwrite"), MODIFY_ORDERS),
-    ("write declaring an unreadable upstream",
-     lambda b: b.write("main.default.mine", ROW, upstream=[SECRET]), SELECT_SECRET),
+    (
+        "write declaring an unreadable upstream",
+        lambda b: b.write("main.default.mine", ROW, upstream=[SECRET]),
+        SELECT_SECRET,
+    ),
     # SQL writes and DDL
     ("INSERT", lambda b: b.sql(f"INSERT INTO {ORDERS} VALUES (9, 1)"), MODIFY_ORDERS),
-    ("INSERT ... SELECT", lambda b: b.sql(f"INSERT INTO {ORDERS} SELECT id + 10, qty FROM {ORDERS}"),
-     MODIFY_ORDERS),
+    ("INSERT ... SELECT", lambda b: b.sql(f"INSERT INTO {ORDERS} SELECT id + 10, qty FROM {ORDERS}"), MODIFY_ORDERS),
     ("UPDATE", lambda b: b.sql(f"UPDATE {ORDERS} SET qty = 0"), MODIFY_ORDERS),
     ("DELETE", lambda b: b.sql(f"DELETE FROM {ORDERS} WHERE id = 1"), MODIFY_ORDERS),
-    ("MERGE", lambda b: b.sql(
-        f"MERGE INTO {ORDERS} t USING (SELECT 9 AS id, 1 AS qty) s ON t.id = s.id "
-        "WHEN MATCHED THEN UPDATE SET qty = s.qty WHEN NOT MATCHED THEN INSERT *"), MODIFY_ORDERS),
-    ("CTAS into a schema without CREATE TABLE",
-     lambda b: b.sql(f"CREATE TABLE main.shop.copy AS SELECT * FROM {ORDERS}"),
-     ("CREATE TABLE", "schema", "main.shop")),
-    ("CTAS from an unreadable table",
-     lambda b: b.sql(f"CREATE TABLE main.default.copy AS SELECT * FROM {SECRET}"), SELECT_SECRET),
-    ("CREATE OR REPLACE TABLE over a table bob does not own",
-     lambda b: b.sql(f"CREATE OR REPLACE TABLE {ORDERS} AS SELECT 1 AS id"), ("CREATE TABLE", "schema", "main.shop")),
-    ("CREATE VIEW in a schema without CREATE TABLE",
-     lambda b: b.sql(f"CREATE VIEW main.shop.v AS SELECT * FROM {ORDERS}"), ("CREATE TABLE", "schema", "main.shop")),
-    ("CREATE VIEW over an unreadable table",
-     lambda b: b.sql(f"CREATE VIEW main.default.v AS SELECT * FROM {SECRET}"), SELECT_SECRET),
+    (
+        "MERGE",
+        lambda b: b.sql(
+            f"MERGE INTO {ORDERS} t USING (SELECT 9 AS id, 1 AS qty) s ON t.id = s.id "
+            "WHEN MATCHED THEN UPDATE SET qty = s.qty WHEN NOT MATCHED THEN INSERT *"
+        ),
+        MODIFY_ORDERS,
+    ),
+    (
+        "CTAS into a schema without CREATE TABLE",
+        lambda b: b.sql(f"CREATE TABLE main.shop.copy AS SELECT * FROM {ORDERS}"),
+        ("CREATE TABLE", "schema", "main.shop"),
+    ),
+    (
+        "CTAS from an unreadable table",
+        lambda b: b.sql(f"CREATE TABLE main.default.copy AS SELECT * FROM {SECRET}"),
+        SELECT_SECRET,
+    ),
+    (
+        "CREATE OR REPLACE TABLE over a table bob does not own",
+        lambda b: b.sql(f"CREATE OR REPLACE TABLE {ORDERS} AS SELECT 1 AS id"),
+        ("CREATE TABLE", "schema", "main.shop"),
+    ),
+    (
+        "CREATE VIEW in a schema without CREATE TABLE",
+        lambda b: b.sql(f"CREATE VIEW main.shop.v AS SELECT * FROM {ORDERS}"),
+        ("CREATE TABLE", "schema", "main.shop"),
+    ),
+    (
+        "CREATE VIEW over an unreadable table",
+        lambda b: b.sql(f"CREATE VIEW main.default.v AS SELECT * FROM {SECRET}"),
+        SELECT_SECRET,
+    ),
     ("DROP TABLE (readable)", lambda b: b.sql(f"DROP TABLE {ORDERS}"), MANAGE_ORDERS),
     ("DROP TABLE (unreadable)", lambda b: b.sql(f"DROP TABLE {SECRET}"), ("MANAGE", "table", SECRET)),
     ("DROP SCHEMA CASCADE", lambda b: b.sql("DROP SCHEMA main.shop CASCADE"), ("MANAGE", "schema", "main.shop")),
@@ -120,10 +144,16 @@ DENIED = [
     ("SELECT time travel", lambda b: b.sql(f"SELECT * FROM {SECRET}@v1"), SELECT_SECRET),
     ("JOIN", lambda b: b.sql(f"SELECT o.id, s.ssn FROM {ORDERS} o JOIN {SECRET} s ON o.id = s.id"), SELECT_SECRET),
     ("CTE", lambda b: b.sql(f"WITH s AS (SELECT * FROM {SECRET}) SELECT * FROM s"), SELECT_SECRET),
-    ("subquery in WHERE", lambda b: b.sql(f"SELECT * FROM {ORDERS} WHERE id IN (SELECT id FROM {SECRET})"),
-     SELECT_SECRET),
-    ("scalar subquery", lambda b: b.sql(f"SELECT id, (SELECT max(ssn) FROM {SECRET}) AS x FROM {ORDERS}"),
-     SELECT_SECRET),
+    (
+        "subquery in WHERE",
+        lambda b: b.sql(f"SELECT * FROM {ORDERS} WHERE id IN (SELECT id FROM {SECRET})"),
+        SELECT_SECRET,
+    ),
+    (
+        "scalar subquery",
+        lambda b: b.sql(f"SELECT id, (SELECT max(ssn) FROM {SECRET}) AS x FROM {ORDERS}"),
+        SELECT_SECRET,
+    ),
     ("EXISTS", lambda b: b.sql(f"SELECT id FROM {ORDERS} WHERE EXISTS (SELECT 1 FROM {SECRET})"), SELECT_SECRET),
     ("derived table", lambda b: b.sql(f"SELECT * FROM (SELECT ssn FROM {SECRET}) AS t"), SELECT_SECRET),
     ("UNION", lambda b: b.sql(f"SELECT id FROM {ORDERS} UNION ALL SELECT id FROM {SECRET}"), SELECT_SECRET),
@@ -159,8 +189,11 @@ DENIED = [
     ("revoke", lambda b: b.revoke("SELECT", on=ORDERS, from_="bob"), MANAGE_ORDERS),
     ("show_grants of an unreadable table", lambda b: b.show_grants(SECRET), SELECT_SECRET),
     # creating things
-    ("create_table", lambda b: b.create_table("main.shop.t", schema=pa.schema([("a", pa.int64())])),
-     ("CREATE TABLE", "schema", "main.shop")),
+    (
+        "create_table",
+        lambda b: b.create_table("main.shop.t", schema=pa.schema([("a", pa.int64())])),
+        ("CREATE TABLE", "schema", "main.shop"),
+    ),
     ("create_volume", lambda b: b.create_volume("main.shop.vol"), ("CREATE VOLUME", "schema", "main.shop")),
     ("create_schema", lambda b: b.create_schema("main.bobs"), ("CREATE SCHEMA", "catalog", "main")),
 ]
@@ -189,7 +222,8 @@ def test_creating_a_catalog_is_denied_with_the_metastore_grant_to_ask_for(admin,
     with pytest.raises(PermissionDeniedError, match="GRANT CREATE CATALOG ON METASTORE TO bob"):
         bob.create_catalog("bobs")
     assert [(d["action"], d["privilege"]) for d in denials_since(admin, "bob", since)] == [
-        ("catalog.create", "CREATE CATALOG")]
+        ("catalog.create", "CREATE CATALOG")
+    ]
     assert "bobs" not in [c.full_name for c in admin.list()]
 
 
@@ -211,7 +245,10 @@ def test_the_allowed_path_works(bob):
     assert bob.lineage(ORDERS) == []
     assert [s.full_name for s in bob.list("main.shop")] == [ORDERS]
     assert {(g.principal, g.privilege) for g in bob.show_grants(ORDERS)} == {
-        ("bob", "SELECT"), ("bob", "USE SCHEMA"), ("users", "USE CATALOG")}
+        ("bob", "SELECT"),
+        ("bob", "USE SCHEMA"),
+        ("users", "USE CATALOG"),
+    }
 
 
 def test_what_every_user_may_do_in_main_default_still_works(bob):
@@ -316,8 +353,9 @@ def test_every_check_made_inside_nested_views_records_the_reader(views):
             "WHERE request_id = (SELECT request_id FROM system.access.audit WHERE principal = 'bob' "
             "AND securable = 'main.shop.ids2' AND action = 'sql.select')"
         ).to_pylist()
-    seen = {(r["principal"], r["securable"], r["decision"], (json.loads(r["details"] or "{}")).get("reader"))
-            for r in rows}
+    seen = {
+        (r["principal"], r["securable"], r["decision"], (json.loads(r["details"] or "{}")).get("reader")) for r in rows
+    }
     assert seen == {
         ("bob", "main.shop.ids2", "allow", None),  # bob reads for himself: nothing to add
         ("carol", "main.shop.ids", "allow", "bob"),
@@ -332,6 +370,5 @@ def test_giving_away_what_one_may_only_read_is_denied_audited_and_changes_nothin
         with pytest.raises(PermissionDeniedError) as caught:
             call()
         assert f"bob may not transfer ownership of table {ORDERS}: only its owner (admin)" in str(caught.value)
-    assert [(d["action"], d["securable"]) for d in denials_since(admin, "bob", since)] == [
-        ("owner.change", ORDERS)] * 2
+    assert [(d["action"], d["securable"]) for d in denials_since(admin, "bob", since)] == [("owner.change", ORDERS)] * 2
     assert state(admin) == before

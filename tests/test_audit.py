@@ -40,8 +40,8 @@ def test_ddl_reads_and_writes_are_audited_with_who_what_and_decision(lh):
     lh.history("main.shop.orders")
     rows = audit(lh, f"event_time >= '{start.isoformat()}' AND action <> 'sql.select'")
     assert actions(rows) == [
-        ("schema.create", "main"),          # CREATE SCHEMA is a privilege on the catalog
-        ("table.create", "main.shop"),      # CREATE TABLE is a privilege on the schema
+        ("schema.create", "main"),  # CREATE SCHEMA is a privilege on the catalog
+        ("table.create", "main.shop"),  # CREATE TABLE is a privilege on the schema
         ("table.write", "main.shop.orders"),
         ("table.read", "main.shop.orders"),
         ("table.history", "main.shop.orders"),
@@ -50,7 +50,12 @@ def test_ddl_reads_and_writes_are_audited_with_who_what_and_decision(lh):
     by_action = {r["action"]: r for r in rows}
     write = by_action["table.write"]
     assert (write["principal"], write["privilege"], write["securable_kind"], write["decision"], write["client"]) == (
-        "alice", "MODIFY", "table", "allow", "embedded")
+        "alice",
+        "MODIFY",
+        "table",
+        "allow",
+        "embedded",
+    )
     assert '"rows": 2' in write["details"] and '"mode": "append"' in write["details"]
     read = by_action["table.read"]
     assert (read["privilege"], read["decision"]) == ("SELECT", "allow")
@@ -67,8 +72,7 @@ def test_catalog_schema_and_drop_events(lh):
     lh.set_tags("dev.s", {"env": "test"})
     lh.drop("dev", cascade=True)
     got = {r["action"] for r in audit(lh, "principal = 'alice'")}
-    assert {"catalog.create", "schema.create", "volume.create", "schema.comment", "schema.tag",
-            "catalog.drop"} <= got
+    assert {"catalog.create", "schema.create", "volume.create", "schema.comment", "schema.tag", "catalog.drop"} <= got
     drop = audit(lh, "action = 'catalog.drop'")[0]
     assert (drop["securable"], drop["privilege"], drop["securable_kind"]) == ("dev", "MANAGE", "catalog")
 
@@ -86,9 +90,15 @@ def test_one_request_id_per_sql_statement(shop):
     (write,) = audit(lh, "action = 'table.write' AND securable = 'main.shop.c'")
     in_request = actions(audit(lh, f"request_id = '{write['request_id']}'"))
     # the statement read two tables, created one and wrote it: all under one request id
-    assert sorted(in_request) == sorted([
-        ("sql.select", "main.shop.a"), ("sql.select", "main.shop.b"), ("table.create", "main.shop"),
-        ("table.write", "main.shop.c"), ("table.version", "main.shop.c")])
+    assert sorted(in_request) == sorted(
+        [
+            ("sql.select", "main.shop.a"),
+            ("sql.select", "main.shop.b"),
+            ("table.create", "main.shop"),
+            ("table.write", "main.shop.c"),
+            ("table.version", "main.shop.c"),
+        ]
+    )
 
 
 def test_two_statements_are_two_requests(shop):
@@ -103,8 +113,9 @@ def test_sql_dml_is_audited(shop):
     shop.sql("INSERT INTO main.shop.t VALUES (1, 1), (2, 2)")
     shop.sql("UPDATE main.shop.t SET v = 3 WHERE id = 1")
     shop.sql("DELETE FROM main.shop.t WHERE id = 2")
-    shop.sql("MERGE INTO main.shop.t t USING (SELECT 1 AS id, 9 AS v) s ON t.id = s.id "
-             "WHEN MATCHED THEN UPDATE SET v = s.v")
+    shop.sql(
+        "MERGE INTO main.shop.t t USING (SELECT 1 AS id, 9 AS v) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v"
+    )
     got = [r["action"] for r in audit(shop, "securable = 'main.shop.t' AND privilege = 'MODIFY'")]
     assert got == ["table.write", "table.update", "table.delete", "table.merge"]
 
@@ -177,8 +188,10 @@ def test_a_crashed_process_loses_no_audit_event(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert done.returncode == 9, done.stderr.decode()[-2000:]
     with glashaus.connect(root, user="alice") as lh:
-        rows = lh.sql("SELECT action FROM system.access.audit WHERE securable = 'main.shop.t' "
-                      "AND action IN ('table.read', 'sql.select')").fetchall()
+        rows = lh.sql(
+            "SELECT action FROM system.access.audit WHERE securable = 'main.shop.t' "
+            "AND action IN ('table.read', 'sql.select')"
+        ).fetchall()
     assert sorted(r[0] for r in rows) == ["sql.select", "table.read"]
 
 
@@ -188,12 +201,10 @@ def test_the_exit_time_flush_moves_the_events_without_a_traceback(tmp_path, back
     # (and a background flush still running then) used to fail with "can't register atexit
     # after shutdown", printing a traceback and leaving the batch in the journal.
     root = tmp_path / "lh"
-    code = (
-        "import time, glashaus\n"
-        f"lh = glashaus.connect({str(root)!r}, user='alice')\n"
-        "lh.create_user('bob')\n"
-        + ("time.sleep(2.2)\nlh.create_user('carol')  # a batch is due: the flusher starts as we exit\n"
-           if background else "")
+    code = f"import time, glashaus\nlh = glashaus.connect({str(root)!r}, user='alice')\nlh.create_user('bob')\n" + (
+        "time.sleep(2.2)\nlh.create_user('carol')  # a batch is due: the flusher starts as we exit\n"
+        if background
+        else ""
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr.decode()[-3000:]
@@ -214,8 +225,11 @@ def test_volume_file_access_is_audited(shop):
     shop.delete_file("main.shop.files", "a.txt")
     rows = audit(shop, "securable = 'main.shop.files' AND action LIKE 'volume.%'")
     assert [(r["action"], r["privilege"]) for r in rows if r["action"] != "volume.create"] == [
-        ("volume.put", "WRITE VOLUME"), ("volume.get", "READ VOLUME"),
-        ("volume.list", "READ VOLUME"), ("volume.delete", "WRITE VOLUME")]
+        ("volume.put", "WRITE VOLUME"),
+        ("volume.get", "READ VOLUME"),
+        ("volume.list", "READ VOLUME"),
+        ("volume.delete", "WRITE VOLUME"),
+    ]
 
 
 def test_users_cannot_write_the_audit_log(shop):
@@ -274,8 +288,9 @@ def test_concurrent_blocks_each_get_their_own_events_durable(shop):
         with glashaus.access.request(f"req{i:02d}"), services(shop).audit.durable_at_exit():
             shop.read("main.shop.t")
         with services(shop).metastore.engine.connect() as conn:
-            return [json.loads(e)["request_id"] for e in conn.execute(sa.text("SELECT event FROM audit_journal"))
-                    .scalars()]
+            return [
+                json.loads(e)["request_id"] for e in conn.execute(sa.text("SELECT event FROM audit_journal")).scalars()
+            ]
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         seen = list(pool.map(one, range(16)))

@@ -69,9 +69,13 @@ def grants(lh, on=ORDERS) -> list[tuple]:
 
 
 def audited(lh, principal: str, action: str) -> list[tuple]:
-    return [(r["decision"], r["privilege"], r["securable"]) for r in lh.sql(
-        "SELECT decision, privilege, securable FROM system.access.audit "
-        f"WHERE principal = '{principal}' AND action = '{action}' ORDER BY event_time").to_pylist()]
+    return [
+        (r["decision"], r["privilege"], r["securable"])
+        for r in lh.sql(
+            "SELECT decision, privilege, securable FROM system.access.audit "
+            f"WHERE principal = '{principal}' AND action = '{action}' ORDER BY event_time"
+        ).to_pylist()
+    ]
 
 
 # -- rule 1: admins may do everything ---------------------------------------------------------------------
@@ -179,7 +183,8 @@ def test_changing_the_owner_moves_every_right_at_once(lake, admin):
         alice.set_owner(ORDERS, "bob")  # owners may give it away
         assert reads(bob) and not reads(alice)
         assert "alice may not transfer ownership of table main.shop.orders" in denied(
-            lambda: alice.set_owner(ORDERS, "alice"))
+            lambda: alice.set_owner(ORDERS, "alice")
+        )
 
 
 # -- rule 4: USE CATALOG and USE SCHEMA to reach inside -----------------------------------------------------
@@ -241,8 +246,12 @@ def test_ownership_and_manage_still_need_use_catalog_and_use_schema(admin, bob):
     admin.create_table("main.shop.bobs", data=pa.table({"x": [1]}))
     admin.grant("MANAGE", on=ORDERS, to="bob")
     admin.set_owner("main.shop.bobs", "bob")
-    for call in (lambda: bob.grant("SELECT", on=ORDERS, to="carol"), lambda: bob.drop(ORDERS),
-                 lambda: bob.read("main.shop.bobs"), lambda: bob.drop("main.shop.bobs")):
+    for call in (
+        lambda: bob.grant("SELECT", on=ORDERS, to="carol"),
+        lambda: bob.drop(ORDERS),
+        lambda: bob.read("main.shop.bobs"),
+        lambda: bob.drop("main.shop.bobs"),
+    ):
         assert "bob lacks USE SCHEMA on schema main.shop" in denied(call)
     admin.grant("USE SCHEMA", on="main.shop", to="bob")
     bob.grant("SELECT", on=ORDERS, to="carol")
@@ -252,14 +261,19 @@ def test_ownership_and_manage_still_need_use_catalog_and_use_schema(admin, bob):
 def test_every_user_starts_with_use_catalog_main_and_create_rights_in_main_default(admin, bob):
     assert ("users", "USE CATALOG", "main", True) in grants(admin, "main.default")
     assert {g[1] for g in grants(admin, "main.default") if g[0] == "users" and g[2] == "main.default"} == {
-        "USE SCHEMA", "CREATE TABLE", "CREATE VOLUME", "CREATE MODEL"}
+        "USE SCHEMA",
+        "CREATE TABLE",
+        "CREATE VOLUME",
+        "CREATE MODEL",
+    }
     bob.create_table("main.default.mine", data=pa.table({"x": [1]}))
     bob.create_volume("main.default.stuff")
     assert [s.full_name for s in bob.list("main")] == ["main.default"]
     assert "GRANT CREATE SCHEMA ON CATALOG main TO bob" in denied(lambda: bob.create_schema("main.bobs"))
     admin.revoke("CREATE TABLE", on="main.default", from_="users")
     assert "CREATE TABLE on schema main.default" in denied(
-        lambda: bob.create_table("main.default.more", data=pa.table({"x": [1]})))
+        lambda: bob.create_table("main.default.more", data=pa.table({"x": [1]}))
+    )
     assert bob.read("main.default.mine").num_rows == 1  # what bob owns stays his
 
 
@@ -300,12 +314,19 @@ def test_all_privileges_gives_everything_but_manage(lake, admin, bob):
     assert bob.read(ORDERS).num_rows == 3
     bob.create_table("main.shop.bobs", data=pa.table({"x": [1]}))
     bob.create_volume("main.shop.files")
-    for call in (lambda: bob.grant("SELECT", on=ORDERS, to="carol"), lambda: bob.drop(ORDERS),
-                 lambda: bob.set_owner(ORDERS, "bob"), lambda: bob.set_comment(ORDERS, "x"),
-                 lambda: bob.revoke("SELECT", on="main.shop", from_="bob")):
+    for call in (
+        lambda: bob.grant("SELECT", on=ORDERS, to="carol"),
+        lambda: bob.drop(ORDERS),
+        lambda: bob.set_owner(ORDERS, "bob"),
+        lambda: bob.set_comment(ORDERS, "x"),
+        lambda: bob.revoke("SELECT", on="main.shop", from_="bob"),
+    ):
         message = denied(call)
-        assert ("bob lacks MANAGE on table main.shop.orders" in message or "MANAGE on schema main.shop" in message
-                or "bob may not transfer ownership of table main.shop.orders" in message)
+        assert (
+            "bob lacks MANAGE on table main.shop.orders" in message
+            or "MANAGE on schema main.shop" in message
+            or "bob may not transfer ownership of table main.shop.orders" in message
+        )
     admin.grant("MANAGE", on="main.shop", to="bob")
     bob.grant("SELECT", on=ORDERS, to="carol")
     assert admin.grant("all", on=ORDERS, to="carol")  # 'ALL' is short for ALL PRIVILEGES
@@ -340,7 +361,8 @@ def test_owners_manage_holders_and_admins_may_grant(lake, admin):
         assert bob.revoke("SELECT", on=ORDERS, from_="carol")
         assert not bob.revoke("SELECT", on=ORDERS, from_="carol")  # nothing to revoke: False
         assert "alice lacks MANAGE on table main.shop.orders" in denied(
-            lambda: alice.grant("SELECT", on=ORDERS, to="carol"))
+            lambda: alice.grant("SELECT", on=ORDERS, to="carol")
+        )
     assert audited(admin, "bob", "grant") == [("allow", "MANAGE", ORDERS)] * 2
 
 
@@ -350,7 +372,8 @@ def test_the_metastore_grants_create_catalog_and_only_admins_grant_there(lake, a
     assert "GRANT CREATE CATALOG ON METASTORE TO bob" in message
     assert admin.grant("CREATE CATALOG", on=None, to="bob")
     assert [(g.principal, g.privilege, g.on) for g in admin.show_grants(None)] == [
-        ("bob", "CREATE CATALOG", "METASTORE")]
+        ("bob", "CREATE CATALOG", "METASTORE")
+    ]
     bob.create_catalog("bobs")
     bob.create_schema("bobs.s")  # the creator owns it, so everything inside is his
     bob.create_table("bobs.s.t", data=pa.table({"x": [1]}))
@@ -363,17 +386,26 @@ def test_the_metastore_grants_create_catalog_and_only_admins_grant_there(lake, a
 # -- grant validation ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("privilege", "on", "fragments"), [
-    ("SELECT", "main.shop.files", ["SELECT cannot be granted on a volume",
-                                   "on a volume you can grant: ALL PRIVILEGES, MANAGE, READ VOLUME, WRITE VOLUME"]),
-    ("READ VOLUME", ORDERS, ["READ VOLUME cannot be granted on a table", "MODIFY, SELECT"]),
-    ("USE CATALOG", "main.shop", ["USE CATALOG cannot be granted on a schema"]),
-    ("CREATE CATALOG", "main", ["CREATE CATALOG cannot be granted on a catalog"]),
-    ("SELECT", None, ["SELECT cannot be granted on a metastore", "CREATE CATALOG"]),
-    ("MODIFY", "main.shop.big", ["MODIFY cannot be granted on a view", "SELECT"]),
-    ("READ", ORDERS, ["unknown privilege 'READ'", "valid privileges:", "READ VOLUME", "SELECT"]),
-    ("SELECT; DROP TABLE x", ORDERS, ["unknown privilege"]),
-])
+@pytest.mark.parametrize(
+    ("privilege", "on", "fragments"),
+    [
+        (
+            "SELECT",
+            "main.shop.files",
+            [
+                "SELECT cannot be granted on a volume",
+                "on a volume you can grant: ALL PRIVILEGES, MANAGE, READ VOLUME, WRITE VOLUME",
+            ],
+        ),
+        ("READ VOLUME", ORDERS, ["READ VOLUME cannot be granted on a table", "MODIFY, SELECT"]),
+        ("USE CATALOG", "main.shop", ["USE CATALOG cannot be granted on a schema"]),
+        ("CREATE CATALOG", "main", ["CREATE CATALOG cannot be granted on a catalog"]),
+        ("SELECT", None, ["SELECT cannot be granted on a metastore", "CREATE CATALOG"]),
+        ("MODIFY", "main.shop.big", ["MODIFY cannot be granted on a view", "SELECT"]),
+        ("READ", ORDERS, ["unknown privilege 'READ'", "valid privileges:", "READ VOLUME", "SELECT"]),
+        ("SELECT; DROP TABLE x", ORDERS, ["unknown privilege"]),
+    ],
+)
 def test_a_privilege_that_does_not_apply_is_refused_with_the_valid_list(admin, privilege, on, fragments):
     admin.create_volume("main.shop.files")
     admin.create_view("main.shop.big", f"SELECT * FROM {ORDERS}")
@@ -390,15 +422,31 @@ def test_privilege_names_are_case_and_space_insensitive(admin):
     assert ("bob", "USE SCHEMA", "main.shop", True) in grants(admin)
 
 
-@pytest.mark.parametrize(("call", "error", "fragments"), [
-    (lambda lh: lh.grant("SELECT", on=ORDERS, to="nobody"), NotFoundError,
-     ["principal 'nobody' does not exist", "create it first"]),
-    (lambda lh: lh.revoke("SELECT", on=ORDERS, from_="nobody"), NotFoundError, ["principal 'nobody' does not exist"]),
-    (lambda lh: lh.grant("SELECT", on="main.shop.nothing", to="bob"), NotFoundError,
-     ["main.shop.nothing", "does not exist"]),
-    (lambda lh: lh.set_owner(ORDERS, "nobody"), InvalidArgumentError,
-     ["cannot make 'nobody' the owner of main.shop.orders", "no such user or group", "lh.create_user"]),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "fragments"),
+    [
+        (
+            lambda lh: lh.grant("SELECT", on=ORDERS, to="nobody"),
+            NotFoundError,
+            ["principal 'nobody' does not exist", "create it first"],
+        ),
+        (
+            lambda lh: lh.revoke("SELECT", on=ORDERS, from_="nobody"),
+            NotFoundError,
+            ["principal 'nobody' does not exist"],
+        ),
+        (
+            lambda lh: lh.grant("SELECT", on="main.shop.nothing", to="bob"),
+            NotFoundError,
+            ["main.shop.nothing", "does not exist"],
+        ),
+        (
+            lambda lh: lh.set_owner(ORDERS, "nobody"),
+            InvalidArgumentError,
+            ["cannot make 'nobody' the owner of main.shop.orders", "no such user or group", "lh.create_user"],
+        ),
+    ],
+)
 def test_unknown_principals_and_securables_are_named(admin, call, error, fragments):
     before = grants(admin), admin.get(ORDERS).owner
     with pytest.raises(error) as caught:
@@ -435,8 +483,10 @@ def test_manage_is_not_enough_to_give_an_object_away(lake, admin, bob):
         assert "carol lacks USE SCHEMA on schema main.shop" in denied(lambda: carol.set_owner(ORDERS, "bob"))
         admin.grant("USE SCHEMA", on="main.shop", to="carol")
         assert carol.set_owner(ORDERS, "alice").owner == "alice"
-    rows = admin.sql("SELECT principal, decision, reason, details FROM system.access.audit "
-                     "WHERE action = 'owner.change' AND decision = 'allow' ORDER BY event_time").to_pylist()
+    rows = admin.sql(
+        "SELECT principal, decision, reason, details FROM system.access.audit "
+        "WHERE action = 'owner.change' AND decision = 'allow' ORDER BY event_time"
+    ).to_pylist()
     assert [(r["principal"], r["reason"]) for r in rows[-2:]] == [("bob", "owner"), ("carol", "owner")]
     assert '"from": "carol"' in rows[-1]["details"] and '"to": "alice"' in rows[-1]["details"]
 
@@ -457,8 +507,12 @@ def test_the_system_catalog_is_for_admins_unless_they_grant_it(admin, bob):
     assert admin.sql("SELECT count(*) FROM system.access.audit").scalar() > 0
     assert "system" in [c.full_name for c in admin.list()]
     assert "system" not in [c.full_name for c in bob.list()]
-    for call in (lambda: bob.sql("SELECT * FROM system.access.audit"), lambda: bob.read("system.access.audit"),
-                 lambda: bob.list("system"), lambda: bob.sql("SELECT * FROM system.lineage.table_lineage")):
+    for call in (
+        lambda: bob.sql("SELECT * FROM system.access.audit"),
+        lambda: bob.read("system.access.audit"),
+        lambda: bob.list("system"),
+        lambda: bob.sql("SELECT * FROM system.lineage.table_lineage"),
+    ):
         assert "bob lacks USE CATALOG on catalog system" in denied(call)
     admin.grant("USE CATALOG", on="system", to="bob")
     admin.grant("USE SCHEMA", on="system.access", to="bob")
@@ -489,7 +543,12 @@ def test_listings_show_only_what_the_caller_may_use(lake, admin, bob):
     assert "bob lacks USE CATALOG on catalog dev" in denied(lambda: bob.list("dev"))
     assert "bob lacks USE SCHEMA on schema main.hidden" in denied(lambda: bob.list("main.hidden"))
     assert sorted(s.full_name for s in admin.list("main.shop")) == [
-        "main.shop.files", ORDERS, "main.shop.private", "main.shop.secret", "main.shop.v"]
+        "main.shop.files",
+        ORDERS,
+        "main.shop.private",
+        "main.shop.secret",
+        "main.shop.v",
+    ]
     bob.create_table("main.default.mine", data=pa.table({"x": [1]}))
     assert "main.default.mine" in listed("main.default")  # what one owns is listed
 
@@ -513,8 +572,12 @@ def test_show_grants_shows_every_grant_to_managers_and_their_own_to_others(lake,
     admin.grant("USE SCHEMA", on="main.shop", to="analysts")
     admin.grant("SELECT", on=ORDERS, to="bob")
     admin.grant("MODIFY", on=ORDERS, to="carol")
-    everything = [("analysts", "USE SCHEMA", "main.shop", True), ("bob", "SELECT", ORDERS, False),
-                  ("carol", "MODIFY", ORDERS, False), ("users", "USE CATALOG", "main", True)]
+    everything = [
+        ("analysts", "USE SCHEMA", "main.shop", True),
+        ("bob", "SELECT", ORDERS, False),
+        ("carol", "MODIFY", ORDERS, False),
+        ("users", "USE CATALOG", "main", True),
+    ]
     assert grants(admin) == everything
     assert grants(bob) == [g for g in everything if g[0] != "carol"]  # his, and his groups'
     assert bob.sql(f"SHOW GRANTS carol ON TABLE {ORDERS}").num_rows == 0
@@ -530,19 +593,29 @@ def test_metastore_grants_are_shown_to_admins_and_each_principal_its_own_and_aud
     admin.add_member("creators", "bob")
     admin.grant("CREATE CATALOG", on=None, to="creators")
     admin.grant("CREATE CATALOG", on=None, to="carol")
-    assert [(g.principal, g.on) for g in admin.show_grants(None)] == [
-        ("carol", "METASTORE"), ("creators", "METASTORE")]
+    assert [(g.principal, g.on) for g in admin.show_grants(None)] == [("carol", "METASTORE"), ("creators", "METASTORE")]
     assert [(g.principal, g.on) for g in bob.show_grants(None)] == [("creators", "METASTORE")]
     assert bob.sql("SHOW GRANTS ON METASTORE").to_pylist() == [
-        {"principal": "creators", "privilege": "CREATE CATALOG", "on": "METASTORE", "inherited": False,
-         "granted_by": "admin"}]
+        {
+            "principal": "creators",
+            "privilege": "CREATE CATALOG",
+            "on": "METASTORE",
+            "inherited": False,
+            "granted_by": "admin",
+        }
+    ]
     with connect(lake, "alice") as alice:
         assert alice.show_grants(None) == []
-    rows = admin.sql("SELECT principal, decision, securable, securable_kind, reason FROM system.access.audit "
-                     "WHERE action = 'grants.show' ORDER BY event_time").to_pylist()
+    rows = admin.sql(
+        "SELECT principal, decision, securable, securable_kind, reason FROM system.access.audit "
+        "WHERE action = 'grants.show' ORDER BY event_time"
+    ).to_pylist()
     assert [(r["principal"], r["decision"], r["securable"], r["securable_kind"]) for r in rows] == [
-        ("admin", "allow", None, "metastore"), ("bob", "allow", None, "metastore"),
-        ("bob", "allow", None, "metastore"), ("alice", "allow", None, "metastore")]
+        ("admin", "allow", None, "metastore"),
+        ("bob", "allow", None, "metastore"),
+        ("bob", "allow", None, "metastore"),
+        ("alice", "allow", None, "metastore"),
+    ]
     assert rows[0]["reason"] == "admin"
     assert "bob is not an admin: shown only the metastore grants bob holds" in rows[1]["reason"]
 
@@ -590,12 +663,18 @@ def test_decisions_allowed_and_denied_are_both_audited_with_the_reason(admin, bo
     admin.grant("USE SCHEMA", on="main.shop", to="bob")
     admin.grant("SELECT", on=ORDERS, to="bob")
     assert reads(bob)
-    rows = [r for r in admin.sql(
-        "SELECT decision, privilege, securable, securable_kind, reason, event_time FROM system.access.audit "
-        "WHERE principal = 'bob' AND action = 'table.read' ORDER BY event_time").to_pylist()
-        if r["event_time"] >= since]
+    rows = [
+        r
+        for r in admin.sql(
+            "SELECT decision, privilege, securable, securable_kind, reason, event_time FROM system.access.audit "
+            "WHERE principal = 'bob' AND action = 'table.read' ORDER BY event_time"
+        ).to_pylist()
+        if r["event_time"] >= since
+    ]
     assert [(r["decision"], r["privilege"], r["securable"], r["securable_kind"]) for r in rows] == [
-        ("deny", "SELECT", ORDERS, "table"), ("allow", "SELECT", ORDERS, "table")]
+        ("deny", "SELECT", ORDERS, "table"),
+        ("allow", "SELECT", ORDERS, "table"),
+    ]
     assert "GRANT USE SCHEMA ON SCHEMA main.shop TO bob" in rows[0]["reason"]
     assert rows[1]["reason"] == "granted"
 
@@ -668,6 +747,10 @@ def test_every_call_that_returns_an_existing_securable_shapes_it_for_the_caller(
     assert bob.models.get("main.default.reco").storage_location is None
     assert [m.storage_location for m in bob.models.list("main.default")] == [None]
     # The owner still sees where the data lives.
-    assert admin.create_table("main.default.shared", schema=pa.schema([("id", pa.int64())]),
-                              if_not_exists=True).storage_location is not None
+    assert (
+        admin.create_table(
+            "main.default.shared", schema=pa.schema([("id", pa.int64())]), if_not_exists=True
+        ).storage_location
+        is not None
+    )
     assert admin.models.get("main.default.reco").storage_location is not None

@@ -67,8 +67,9 @@ def test_create_list_get_every_kind(shop):
     assert names(lh.list("main.shop", kind="table")) == ["main.shop.orders"]
     assert names(lh.list("main.shop", kind="view")) == ["main.shop.big"]
     assert names(lh.list("main.shop", kind="volume")) == ["main.shop.images"]
-    assert [lh.get(n).kind for n in ("dev", "dev.scratch", "main.shop.orders", "main.shop.big", "main.shop.images")] == [
-        "catalog", "schema", "table", "view", "volume"]
+    assert [
+        lh.get(n).kind for n in ("dev", "dev.scratch", "main.shop.orders", "main.shop.big", "main.shop.images")
+    ] == ["catalog", "schema", "table", "view", "volume"]
     assert lh.get("dev").comment == "sandbox"
     assert lh.get("main.shop.orders").owner == "alice"
     assert lh.get("main.shop.orders").created_by == "alice"
@@ -95,8 +96,9 @@ def test_creating_twice_is_refused_with_the_fix(shop, create):
 def test_if_not_exists_returns_the_existing_object_unchanged(shop):
     lh = shop
     first = lh.create_table("main.shop.orders", schema=SCHEMA, comment="first")
-    again = lh.create_table("main.shop.orders", schema=pa.schema([("other", pa.string())]),
-                            comment="second", if_not_exists=True)
+    again = lh.create_table(
+        "main.shop.orders", schema=pa.schema([("other", pa.string())]), comment="second", if_not_exists=True
+    )
     assert again.id == first.id and again.comment == "first"
     assert lh.read("main.shop.orders").schema.names == ["id", "email"]
     assert lh.create_schema("main.shop", if_not_exists=True).full_name == "main.shop"
@@ -275,8 +277,13 @@ def test_users_cannot_write_or_drop_the_system_catalog(lh, call):
 
 def test_comments_tags_and_properties_show_in_describe(shop):
     lh = shop
-    lh.create_table("main.shop.customers", schema=SCHEMA, comment="people who buy",
-                    tags={"domain": "sales"}, properties={"team": "growth"})
+    lh.create_table(
+        "main.shop.customers",
+        schema=SCHEMA,
+        comment="people who buy",
+        tags={"domain": "sales"},
+        properties={"team": "growth"},
+    )
     lh.set_comment("main.shop.customers", "who bought something")
     lh.set_comment("main.shop.customers", "contact address", column="EMAIL")
     lh.set_tags("main.shop.customers", {"pii": "email"}, column="email")

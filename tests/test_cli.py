@@ -33,21 +33,39 @@ def lake(tmp_path_factory) -> str:
         lh.create_schema("main.shop", comment="The shop.")
         lh.create_table(
             ORDERS,
-            schema=pa.schema([("order_id", pa.int64()), ("region", pa.string()), ("qty", pa.int32()),
-                              ("price", pa.float64()), ("email", pa.string())]),
-            primary_key=["order_id"], constraints={"qty_pos": "qty > 0"}, comment="Orders as placed.",
+            schema=pa.schema(
+                [
+                    ("order_id", pa.int64()),
+                    ("region", pa.string()),
+                    ("qty", pa.int32()),
+                    ("price", pa.float64()),
+                    ("email", pa.string()),
+                ]
+            ),
+            primary_key=["order_id"],
+            constraints={"qty_pos": "qty > 0"},
+            comment="Orders as placed.",
         )
         lh.set_comment(ORDERS, "Buyer's email address.", column="email")
         lh.set_tags(ORDERS, {"pii": "email"}, column="email")
-        lh.write(ORDERS, pa.table({
-            "order_id": [1, 2, 3], "region": ["north", "alpine", "north"],
-            "qty": pa.array([1, 2, 3], pa.int32()), "price": [10.0, 20.5, 30.0],
-            "email": ["a@example.com", "b@example.com", None],
-        }))
+        lh.write(
+            ORDERS,
+            pa.table(
+                {
+                    "order_id": [1, 2, 3],
+                    "region": ["north", "alpine", "north"],
+                    "qty": pa.array([1, 2, 3], pa.int32()),
+                    "price": [10.0, 20.5, 30.0],
+                    "email": ["a@example.com", "b@example.com", None],
+                }
+            ),
+        )
         lh.sql("INSERT INTO main.shop.orders VALUES (4, 'alpine', 1, 5.0, 'c@example.com')")
-        lh.sql("CREATE TABLE main.shop.by_region AS "
-               "SELECT region, CAST(sum(qty) AS BIGINT) AS qty, sum(qty * price) AS revenue "
-               "FROM main.shop.orders GROUP BY region")
+        lh.sql(
+            "CREATE TABLE main.shop.by_region AS "
+            "SELECT region, CAST(sum(qty) AS BIGINT) AS qty, sum(qty * price) AS revenue "
+            "FROM main.shop.orders GROUP BY region"
+        )
         lh.sql("CREATE VIEW main.shop.big AS SELECT region, revenue FROM main.shop.by_region WHERE revenue > 50")
     return root
 
@@ -55,8 +73,9 @@ def lake(tmp_path_factory) -> str:
 def run(lake: str, *args: str, input: str | None = None, env: dict[str, str | None] | None = None):
     """Invoke the CLI in-process against ``lake`` as alice."""
     base = {"GLASHAUS_LAKEHOUSE": None, "GLASHAUS_USER": None, "GLASHAUS_METASTORE": None, "COLUMNS": None}
-    return CliRunner().invoke(app, [*args, "--lakehouse", lake, "--user", "alice"], input=input,
-                              env={**base, **(env or {})})
+    return CliRunner().invoke(
+        app, [*args, "--lakehouse", lake, "--user", "alice"], input=input, env={**base, **(env or {})}
+    )
 
 
 def assert_one_line_error(result, *needles: str) -> str:
@@ -97,8 +116,9 @@ def test_sql_table_format_caps_rows_and_says_so(lake):
 
 
 def test_sql_csv_writes_every_row_with_a_header(lake):
-    result = run(lake, "sql", "SELECT order_id, region, qty, email FROM main.shop.orders ORDER BY order_id",
-                 "--format", "csv")
+    result = run(
+        lake, "sql", "SELECT order_id, region, qty, email FROM main.shop.orders ORDER BY order_id", "--format", "csv"
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows == [
@@ -111,9 +131,14 @@ def test_sql_csv_writes_every_row_with_a_header(lake):
 
 
 def test_sql_json_is_an_array_of_row_objects_with_iso_dates(lake):
-    result = run(lake, "sql",
-                 "SELECT order_id, price, email, DATE '2026-01-02' AS day FROM main.shop.orders "
-                 "WHERE order_id <= 3 ORDER BY order_id", "-f", "json")
+    result = run(
+        lake,
+        "sql",
+        "SELECT order_id, price, email, DATE '2026-01-02' AS day FROM main.shop.orders "
+        "WHERE order_id <= 3 ORDER BY order_id",
+        "-f",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [
         {"order_id": 1, "price": 10.0, "email": "a@example.com", "day": "2026-01-02"},
@@ -130,8 +155,15 @@ def test_sql_json_of_no_rows_is_an_empty_array(lake):
 
 def test_sql_parquet_goes_to_the_output_file(lake, tmp_path):
     out = tmp_path / "orders.parquet"
-    result = run(lake, "sql", "SELECT order_id, qty FROM main.shop.orders ORDER BY order_id",
-                 "--format", "parquet", "--output", str(out))
+    result = run(
+        lake,
+        "sql",
+        "SELECT order_id, qty FROM main.shop.orders ORDER BY order_id",
+        "--format",
+        "parquet",
+        "--output",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     assert pq.read_table(out).to_pydict() == {"order_id": [1, 2, 3, 4], "qty": [1, 2, 3, 1]}
     assert "wrote 4 row(s)" in result.stderr
@@ -200,15 +232,26 @@ def test_tables_show_describes_everything(lake):
     result = run(lake, "tables", "show", ORDERS)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for expected in ("main.shop.orders (table)", "Orders as placed.", "alice", "primary key", "order_id",
-                     "qty_pos: qty > 0", "version", "rows", "size", "file(s)"):
+    for expected in (
+        "main.shop.orders (table)",
+        "Orders as placed.",
+        "alice",
+        "primary key",
+        "order_id",
+        "qty_pos: qty > 0",
+        "version",
+        "rows",
+        "size",
+        "file(s)",
+    ):
         assert expected in out, expected
     email = next(line for line in out.splitlines() if " email " in line)
     assert "string" in email and "Buyer's email address." in email and "pii=email" in email
     order_id = next(line for line in out.splitlines() if " order_id " in line and "int64" in line)
     assert " no " in order_id  # primary key columns are NOT NULL
-    facts = dict(line.strip("│ ").split(maxsplit=1) for line in out.splitlines()
-                 if line.startswith(("│ version ", "│ rows ")))
+    facts = dict(
+        line.strip("│ ").split(maxsplit=1) for line in out.splitlines() if line.startswith(("│ version ", "│ rows "))
+    )
     assert facts == {"version": "3", "rows": "4"}
 
 
@@ -254,7 +297,7 @@ def test_lineage_downstream_and_columns(lake):
     assert cols.exit_code == 0, cols.output
     lines = cols.stdout.splitlines()
     revenue = lines.index(next(line for line in lines if line.strip("│├└─ ") == "revenue"))
-    below = "\n".join(lines[revenue + 1: revenue + 3])
+    below = "\n".join(lines[revenue + 1 : revenue + 3])
     assert "main.shop.orders.price@v3" in below and "main.shop.orders.qty@v3" in below
 
 
@@ -302,8 +345,9 @@ def test_reading_files_from_sql_is_refused(lake, query):
 
 
 def test_constraint_violation_is_one_line(lake):
-    line = assert_one_line_error(run(lake, "sql", "INSERT INTO main.shop.orders VALUES (9, 'x', -1, 1.0, NULL)"),
-                                 "qty_pos")
+    line = assert_one_line_error(
+        run(lake, "sql", "INSERT INTO main.shop.orders VALUES (9, 'x', -1, 1.0, NULL)"), "qty_pos"
+    )
     assert "nothing was written" in line
 
 
@@ -361,13 +405,22 @@ def _subprocess_env(tmp_path: Path) -> dict[str, str]:
 
 def test_module_entry_point_runs_sql_and_fails_cleanly(lake, tmp_path):
     cmd = [sys.executable, "-m", "glashaus.cli.main"]
-    ok = subprocess.run([*cmd, "sql", "SELECT count(*) AS n FROM main.shop.orders", "--format", "json",
-                         "--lakehouse", lake], capture_output=True, text=True, env=_subprocess_env(tmp_path),
-                        timeout=60)
+    ok = subprocess.run(
+        [*cmd, "sql", "SELECT count(*) AS n FROM main.shop.orders", "--format", "json", "--lakehouse", lake],
+        capture_output=True,
+        text=True,
+        env=_subprocess_env(tmp_path),
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == [{"n": 4}]
-    bad = subprocess.run([*cmd, "tables", "show", "main.shop.missing", "--lakehouse", lake],
-                         capture_output=True, text=True, env=_subprocess_env(tmp_path), timeout=60)
+    bad = subprocess.run(
+        [*cmd, "tables", "show", "main.shop.missing", "--lakehouse", lake],
+        capture_output=True,
+        text=True,
+        env=_subprocess_env(tmp_path),
+        timeout=60,
+    )
     assert bad.returncode == 1
     assert bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
@@ -378,7 +431,12 @@ def test_console_script_lists_tables(lake, tmp_path):
     script = Path(sys.executable).parent / "glashaus"
     if not script.exists():
         pytest.skip("the glashaus console script is not installed next to this Python")
-    done = subprocess.run([str(script), "tables", "ls", "main.shop", "--lakehouse", lake],
-                          capture_output=True, text=True, env=_subprocess_env(tmp_path), timeout=60)
+    done = subprocess.run(
+        [str(script), "tables", "ls", "main.shop", "--lakehouse", lake],
+        capture_output=True,
+        text=True,
+        env=_subprocess_env(tmp_path),
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "main.shop.orders" in done.stdout and "main.shop.big" in done.stdout

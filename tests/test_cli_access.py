@@ -179,15 +179,18 @@ def test_grant_and_revoke_change_what_bob_can_read(lake):
     query = f"SELECT count(*) AS n FROM {ORDERS}"
     one_line_error(run(lake, "sql", query, "--format", "json", user="bob"), "bob lacks USE SCHEMA")
     assert ok(run(lake, "grant", "USE", "SCHEMA", "--on", "main.shop", "--to", "bob")) == (
-        "granted USE SCHEMA on main.shop to bob\n")
+        "granted USE SCHEMA on main.shop to bob\n"
+    )
     assert ok(run(lake, "grant", "select", "--on", ORDERS, "--to", "bob")) == f"granted SELECT on {ORDERS} to bob\n"
     assert json.loads(ok(run(lake, "sql", query, "--format", "json", user="bob"))) == [{"n": 2}]
     assert ok(run(lake, "grant", "SELECT", "--on", ORDERS, "--to", "bob")) == f"bob already held SELECT on {ORDERS}\n"
     assert ok(run(lake, "revoke", "SELECT", "--on", ORDERS, "--from", "bob")) == (
-        f"revoked SELECT on {ORDERS} from bob\n")
+        f"revoked SELECT on {ORDERS} from bob\n"
+    )
     one_line_error(run(lake, "sql", query, user="bob"), "bob lacks SELECT", f"GRANT SELECT ON TABLE {ORDERS} TO bob")
     assert ok(run(lake, "revoke", "SELECT", "--on", ORDERS, "--from", "bob")) == (
-        f"bob held no direct grant of SELECT on {ORDERS}\n")
+        f"bob held no direct grant of SELECT on {ORDERS}\n"
+    )
 
 
 def test_several_privileges_and_the_metastore(lake):
@@ -197,11 +200,19 @@ def test_several_privileges_and_the_metastore(lake):
     ok(run(lake, "sql", "CREATE TABLE main.shop.bobs (x INT)", user="bob"))
     one_line_error(run(lake, "sql", "CREATE CATALOG bobs", user="bob"), "CREATE CATALOG on the metastore")
     assert ok(run(lake, "grant", "CREATE CATALOG", "--on", "metastore", "--to", "bob")) == (
-        "granted CREATE CATALOG on the metastore to bob\n")
+        "granted CREATE CATALOG on the metastore to bob\n"
+    )
     ok(run(lake, "sql", "CREATE CATALOG bobs", user="bob"))
     shown = json.loads(ok(run(lake, "grants", "metastore", "--format", "json")))
-    assert shown == [{"principal": "bob", "privilege": "CREATE CATALOG", "on": "METASTORE", "inherited": False,
-                      "granted_by": "alice"}]
+    assert shown == [
+        {
+            "principal": "bob",
+            "privilege": "CREATE CATALOG",
+            "on": "METASTORE",
+            "inherited": False,
+            "granted_by": "alice",
+        }
+    ]
     ok(run(lake, "revoke", "CREATE CATALOG", "--on", "METASTORE", "--from", "bob"))
     assert json.loads(ok(run(lake, "grants", "metastore", "--format", "json"))) == []
 
@@ -217,8 +228,9 @@ def test_grants_shows_direct_and_inherited_grants(lake):
     with connect(lake) as lh:
         assert rows == [g.to_dict() for g in lh.show_grants(ORDERS)]  # the same implementation
     only = json.loads(ok(run(lake, "grants", ORDERS, "--principal", "analysts", "--format", "json")))
-    assert only == [{"principal": "analysts", "privilege": "SELECT", "on": ORDERS, "inherited": False,
-                     "granted_by": "alice"}]
+    assert only == [
+        {"principal": "analysts", "privilege": "SELECT", "on": ORDERS, "inherited": False, "granted_by": "alice"}
+    ]
 
 
 def test_grant_errors_are_one_line(lake):
@@ -229,12 +241,18 @@ def test_grant_errors_are_one_line(lake):
     one_line_error(run(lake, "grant", "SELECT", "--on", "main.shop.missing", "--to", "bob"), "main.shop.missing")
     one_line_error(run(lake, "grant", "USE CATALOG", "--on", ORDERS, "--to", "bob"), "cannot be granted on a table")
     one_line_error(run(lake, "grant", "SELECT", "--on", "main.shop.x;y", "--to", "bob"), "not a valid identifier")
-    one_line_error(run(lake, "grant", "SELECT", "--on", ORDERS, "--to", "bob", user="bob"),
-                   "bob lacks USE SCHEMA", "GRANT USE SCHEMA ON SCHEMA main.shop TO bob")
+    one_line_error(
+        run(lake, "grant", "SELECT", "--on", ORDERS, "--to", "bob", user="bob"),
+        "bob lacks USE SCHEMA",
+        "GRANT USE SCHEMA ON SCHEMA main.shop TO bob",
+    )
     with connect(lake) as lh:
         lh.grant("USE SCHEMA", on="main.shop", to="bob")
-    one_line_error(run(lake, "grant", "SELECT", "--on", ORDERS, "--to", "bob", user="bob"),
-                   "bob lacks MANAGE", f"GRANT MANAGE ON TABLE {ORDERS} TO bob")
+    one_line_error(
+        run(lake, "grant", "SELECT", "--on", ORDERS, "--to", "bob", user="bob"),
+        "bob lacks MANAGE",
+        f"GRANT MANAGE ON TABLE {ORDERS} TO bob",
+    )
     one_line_error(run(lake, "grants", ORDERS, user="bob"), "bob lacks SELECT")
     with connect(lake) as lh:  # the half-valid "SELECT, FLY" granted nothing
         assert ("bob", "SELECT") not in {(g.principal, g.privilege) for g in lh.show_grants(ORDERS)}
@@ -256,16 +274,26 @@ def test_real_process_prints_only_the_token_and_fails_cleanly(lake, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLASHAUS_")}
     env.update(HOME=str(tmp_path), GLASHAUS_LAKEHOUSE=lake)
     cmd = [sys.executable, "-m", "glashaus.cli.main"]
-    made = subprocess.run([*cmd, "tokens", "create", "--user", "bob", "--comment", "ci"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    made = subprocess.run(
+        [*cmd, "tokens", "create", "--user", "bob", "--comment", "ci"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert made.stdout == token + "\n" and "created token" in made.stderr
     with connect(lake) as lh:
         assert services(lh).directory.verify_token(token).name == "bob"
         (info,) = lh.tokens("bob")
-    bad = subprocess.run([*cmd, "grant", "SELECT", "--on", ORDERS, "--to", "ghost", "--user", "alice"],
-                         capture_output=True, text=True, env=env, timeout=60)
+    bad = subprocess.run(
+        [*cmd, "grant", "SELECT", "--on", ORDERS, "--to", "ghost", "--user", "alice"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert bad.returncode == 1 and bad.stdout == "" and bad.stderr.count("\n") == 1
     assert bad.stderr.startswith("error: ") and "'ghost'" in bad.stderr and "Traceback" not in bad.stderr
     ok(run(lake, "tokens", "revoke", info.id))

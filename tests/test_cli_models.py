@@ -33,8 +33,9 @@ def lake(tmp_path_factory) -> str:
         lh.create_table("main.shop.candidates", data=data)
         for c in (1.0, 0.1):
             model = LogisticRegression(C=c).fit(x, (x["x1"] > 0).astype("int64"))
-            lh.models.register(model, MODEL, training_set="main.shop.candidates", input_example=x.head(2),
-                               description=f"C={c}")
+            lh.models.register(
+                model, MODEL, training_set="main.shop.candidates", input_example=x.head(2), description=f"C={c}"
+            )
         lh.models.set_alias(MODEL, "champion", 1, reason="baseline")
         lh.create_user("bob")
         lh.grant("USE SCHEMA", on="main.shop", to="bob")
@@ -58,8 +59,14 @@ def test_ls_lists_models_with_latest_version_and_aliases(lake):
 def test_show_and_versions_describe_the_model(lake):
     shown = run(lake, "show", MODEL)
     assert shown.exit_code == 0, shown.output
-    for text in ("main.shop.reco (model)", "versions of main.shop.reco", "latest alias moves", "baseline",
-                 "main.shop.candidates@v1", "skops"):
+    for text in (
+        "main.shop.reco (model)",
+        "versions of main.shop.reco",
+        "latest alias moves",
+        "baseline",
+        "main.shop.candidates@v1",
+        "skops",
+    ):
         assert text in shown.stdout, text
     listed = run(lake, "versions", MODEL)
     assert listed.exit_code == 0, listed.output
@@ -72,7 +79,8 @@ def test_alias_set_history_rollback_and_delete(lake):
     assert moved.exit_code == 0, moved.output
     assert moved.stdout.strip() == "main.shop.reco@challenger → version 2"
     assert run(lake, "alias", MODEL, "challenger", "1").stdout.strip() == (
-        "main.shop.reco@challenger → version 1 (was version 2)")
+        "main.shop.reco@challenger → version 1 (was version 2)"
+    )
     history = run(lake, "alias", MODEL, "challenger")
     assert history.exit_code == 0, history.output
     assert "try it" in history.stdout and "history of main.shop.reco@challenger" in history.stdout
@@ -85,11 +93,23 @@ def test_alias_set_history_rollback_and_delete(lake):
 
 
 def test_score_writes_the_output_table(lake):
-    result = run(lake, "score", f"{MODEL}@champion", "--table", "main.shop.candidates", "--output",
-                 "main.shop.cli_scores", "--keep", "id", "--batch-size", "20")
+    result = run(
+        lake,
+        "score",
+        f"{MODEL}@champion",
+        "--table",
+        "main.shop.candidates",
+        "--output",
+        "main.shop.cli_scores",
+        "--keep",
+        "id",
+        "--batch-size",
+        "20",
+    )
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().startswith("scored 50 rows of main.shop.candidates@v1 with main.shop.reco/1 into "
-                                            "main.shop.cli_scores@v")
+    assert result.stdout.strip().startswith(
+        "scored 50 rows of main.shop.candidates@v1 with main.shop.reco/1 into main.shop.cli_scores@v"
+    )
     with glashaus.connect(lake, user="alice") as lh:
         assert lh.read("main.shop.cli_scores").column_names == ["id", "prediction"]
 
@@ -101,8 +121,11 @@ def test_score_writes_the_output_table(lake):
         (("alias", MODEL, "champion", "2"), "bob", "error: bob lacks MANAGE on model main.shop.reco"),
         (("rollback", MODEL, "nobody"), "alice", "error: model main.shop.reco has no alias 'nobody'"),
         (("alias", MODEL, "latest", "1"), "alice", "error: alias 'latest'"),
-        (("score", MODEL, "--table", "main.shop.candidates", "--output", "main.shop.x"), "bob",
-         "error: bob lacks CREATE TABLE on schema main.shop"),
+        (
+            ("score", MODEL, "--table", "main.shop.candidates", "--output", "main.shop.x"),
+            "bob",
+            "error: bob lacks CREATE TABLE on schema main.shop",
+        ),
         (("versions", "main.shop.reco/2"), "alice", "error: 'main.shop.reco/2' names a model version"),
     ],
 )

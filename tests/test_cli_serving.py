@@ -27,8 +27,9 @@ def lake(tmp_path) -> str:
     with glashaus.connect(root, user="alice") as lh:
         lh.create_schema("main.shop")
         for c in (1.0, 0.1):
-            lh.models.register(LogisticRegression(C=c).fit(x, (x["x1"] > 0).astype("int64")), MODEL,
-                               input_example=x.head(2))
+            lh.models.register(
+                LogisticRegression(C=c).fit(x, (x["x1"] > 0).astype("int64")), MODEL, input_example=x.head(2)
+            )
         lh.models.set_alias(MODEL, "champion", 1)
         lh.models.set_alias(MODEL, "challenger", 2)
         lh.create_user("bob")

@@ -106,9 +106,7 @@ def test_killed_writer_leaves_table_readable_at_previous_version(tmp_path):
     history = lh.history("main.shop.events")
     assert history[0].version == info.version
     # Changes are audited before they happen, so even the killed writer left its rows.
-    bob = lh.sql(
-        "SELECT count(*) FROM system.access.audit WHERE principal = 'bob' AND action = 'table.write'"
-    ).scalar()
+    bob = lh.sql("SELECT count(*) FROM system.access.audit WHERE principal = 'bob' AND action = 'table.write'").scalar()
     assert bob >= 1
     # The table keeps working after the crash.
     commit = lh.write("main.shop.events", pa.table({"worker": [2], "seq": [0]}))

@@ -29,15 +29,21 @@ from glashaus.server import generate
 from glashaus.server.app import ServerThread, create_app
 from glashaus.sql.result import Result
 
-DATA = pa.table({"x1": [0.1, 0.9, 0.2, 0.8, 0.3, 0.7], "x2": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0],
-                 "y": pa.array([0, 1, 0, 1, 0, 1], pa.int64())})
+DATA = pa.table(
+    {
+        "x1": [0.1, 0.9, 0.2, 0.8, 0.3, 0.7],
+        "x2": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+        "y": pa.array([0, 1, 0, 1, 0, 1], pa.int64()),
+    }
+)
 ROWS = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "v": ["a", "b", "c"]})
 
 
 def test_the_checked_in_typed_api_is_generated_from_the_declarations():
     for key, text in generate.texts().items():
         assert generate.TARGETS[key].read_text() == text, (
-            f"{generate.TARGETS[key]} is out of date: run `python -m glashaus.server.generate`")
+            f"{generate.TARGETS[key]} is out of date: run `python -m glashaus.server.generate`"
+        )
 
 
 def test_every_declaration_names_a_method_and_its_route_is_unique():
@@ -62,8 +68,12 @@ def _setup(lh) -> None:
     lh.create_table("main.shop.train", data=DATA)
     lh.create_table("main.shop.cand", data=DATA.select(["x1", "x2"]))
     model = LogisticRegression().fit(DATA.select(["x1", "x2"]).to_pandas(), DATA["y"].to_numpy())
-    lh.models.register(model, "main.shop.reco", training_set="main.shop.train",
-                       input_example=DATA.select(["x1", "x2"]).to_pandas().head(2))
+    lh.models.register(
+        model,
+        "main.shop.reco",
+        training_set="main.shop.train",
+        input_example=DATA.select(["x1", "x2"]).to_pandas().head(2),
+    )
     lh.create_volume("main.shop.uploads")
 
 
@@ -72,6 +82,7 @@ def _remember(key: str, attribute: str, call: Case) -> Case:
         value = call(lh, ctx)
         ctx[key] = getattr(value, attribute)
         return value
+
     return case
 
 
@@ -143,12 +154,20 @@ CASES: list[tuple[str, Case]] = [
     ("models.versions", lambda lh, ctx: lh.models.versions("main.shop.reco")),
     ("models.version", lambda lh, ctx: lh.models.version("main.shop.reco/2")),
     ("models.set_trusted", lambda lh, ctx: lh.models.set_trusted("main.shop.reco", 2, False).trusted),
-    ("models.set_alias", lambda lh, ctx: [lh.models.set_alias("main.shop.reco", "champion", v, reason="try")
-                                          for v in (2, 1)]),
+    (
+        "models.set_alias",
+        lambda lh, ctx: [lh.models.set_alias("main.shop.reco", "champion", v, reason="try") for v in (2, 1)],
+    ),
     ("models.alias_history", lambda lh, ctx: lh.models.alias_history("main.shop.reco", alias="champion")),
     ("models.load", lambda lh, ctx: type(lh.models.load("main.shop.reco@champion")).__name__),
-    ("models.score", lambda lh, ctx: lh.models.score("main.shop.reco@champion", table="main.shop.cand",
-                                                     output="main.shop.scores", keep=["x1"]).rows),
+    (
+        "models.score",
+        lambda lh, ctx: (
+            lh.models.score(
+                "main.shop.reco@champion", table="main.shop.cand", output="main.shop.scores", keep=["x1"]
+            ).rows
+        ),
+    ),
     ("models.rollback", lambda lh, ctx: lh.models.rollback("main.shop.reco", "champion")),
     ("models.delete_alias", lambda lh, ctx: lh.models.delete_alias("main.shop.reco", "champion")),
     ("models.delete_version", lambda lh, ctx: lh.models.delete_version("main.shop.reco", 2, reason="copy")),
@@ -192,10 +211,33 @@ ERRORS: list[tuple[str, Case]] = [
 ]
 
 #: Fields that differ between two lakehouses made alike (ids, times, where files lie).
-VOLATILE = {"run_id", "experiment_id", "id", "created_at", "updated_at", "creation_time", "last_update_time",
-            "start_time", "end_time", "timestamp", "storage_location", "source", "event_time", "request_id",
-            "expires_at", "inference_table_id", "owner_since", "securable_id", "model_id", "environment",
-            "created", "modified", "last_modified", "modification_time", "timestamp_ms"}
+VOLATILE = {
+    "run_id",
+    "experiment_id",
+    "id",
+    "created_at",
+    "updated_at",
+    "creation_time",
+    "last_update_time",
+    "start_time",
+    "end_time",
+    "timestamp",
+    "storage_location",
+    "source",
+    "event_time",
+    "request_id",
+    "expires_at",
+    "inference_table_id",
+    "owner_since",
+    "securable_id",
+    "model_id",
+    "environment",
+    "created",
+    "modified",
+    "last_modified",
+    "modification_time",
+    "timestamp_ms",
+}
 
 
 def _shape(value: Any, key: str | None = None) -> Any:
@@ -207,8 +249,10 @@ def _shape(value: Any, key: str | None = None) -> Any:
     if isinstance(value, pa.Table):
         return ("Table", str(value.schema), value.to_pylist())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (type(value).__name__, {f.name: _shape(getattr(value, f.name), f.name)
-                                       for f in dataclasses.fields(value)})
+        return (
+            type(value).__name__,
+            {f.name: _shape(getattr(value, f.name), f.name) for f in dataclasses.fields(value)},
+        )
     if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple
         return (type(value).__name__, {k: _shape(v, k) for k, v in value._asdict().items()})
     if isinstance(value, dict):
@@ -234,8 +278,10 @@ def pair(tmp_path_factory):
     for lh in (embedded, served):
         _setup(lh)
     try:
-        with ServerThread(create_app(served)) as server, \
-                glashaus.connect(server.url, token=served.create_token()) as remote:
+        with (
+            ServerThread(create_app(served)) as server,
+            glashaus.connect(server.url, token=served.create_token()) as remote,
+        ):
             yield embedded, remote
     finally:
         embedded.close()
@@ -278,6 +324,7 @@ def test_the_remote_signatures_are_the_embedded_ones(pair):
     for op in OPERATIONS:
         mine = getattr(getattr(remote, op.facade) if op.facade else remote, op.name)
         theirs = getattr(getattr(embedded, op.facade) if op.facade else embedded, op.name)
+
         # either text may say builtins.list where the class's own list method would shadow it
         def text(method: object) -> str:
             return str(inspect.signature(method)).replace("builtins.", "")  # type: ignore[arg-type]
@@ -315,8 +362,10 @@ def test_each_operation_makes_the_decision_it_declares(tmp_path):
             case(lh, ctx)
         windows.append((by_name()[name], start, dt.datetime.now(dt.UTC)))
     lh.flush()
-    events = lh.sql("SELECT action, privilege, decision, event_time FROM system.access.audit "
-                    "WHERE principal = 'alice' ORDER BY event_time").to_pylist()
+    events = lh.sql(
+        "SELECT action, privilege, decision, event_time FROM system.access.audit "
+        "WHERE principal = 'alice' ORDER BY event_time"
+    ).to_pylist()
     for event in events:
         event["event_time"] = event["event_time"].replace(tzinfo=dt.UTC)
     for op, start, end in windows:
@@ -368,8 +417,24 @@ def test_every_public_member_of_a_lakehouse_is_a_declared_operation_or_touches_n
             unexplained.append(f"{'lh.' + facade if facade else 'lh'}.{name}")
     assert not unexplained, f"declare these as operations, or say here why they touch no securable: {unexplained}"
     # the services and stores are no attributes of lh (the faces reach them with lakehouse.services(lh))
-    for gone in ("tables", "engine", "metastore", "store", "catalog", "access", "directory", "admin", "audit",
-                 "registry", "tracking", "serving_service", "layout", "system", "volumes", "lineage_store"):
+    for gone in (
+        "tables",
+        "engine",
+        "metastore",
+        "store",
+        "catalog",
+        "access",
+        "directory",
+        "admin",
+        "audit",
+        "registry",
+        "tracking",
+        "serving_service",
+        "layout",
+        "system",
+        "volumes",
+        "lineage_store",
+    ):
         assert not hasattr(lh, gone), gone
 
 

@@ -39,8 +39,20 @@ def demo(tmp_path_factory):
     """(lakehouse path, CLI result) of one demo run with 20k events."""
     root = str(tmp_path_factory.mktemp("demo") / "lh")
     result = CliRunner().invoke(
-        app, ["demo", "--events", str(EVENTS), "--customers", str(CUSTOMERS), "--lakehouse", root,
-              "--user", "alice", "--requests", str(REQUESTS)],
+        app,
+        [
+            "demo",
+            "--events",
+            str(EVENTS),
+            "--customers",
+            str(CUSTOMERS),
+            "--lakehouse",
+            root,
+            "--user",
+            "alice",
+            "--requests",
+            str(REQUESTS),
+        ],
         env={"GLASHAUS_LAKEHOUSE": None, "GLASHAUS_USER": None, "COLUMNS": None},
     )
     assert result.exit_code == 0, (result.output, result.exception)
@@ -60,8 +72,7 @@ def one(lh, query):
 def test_demo_builds_every_layer(lh):
     objects = {s.full_name.rsplit(".", 1)[1]: s.kind for s in lh.list(S)}
     ml_objects = {"recommender": "model", "recommender_training": "experiment", "recommender_inference": "table"}
-    assert objects == {**{name: ("view" if name == "revenue_by_region" else "table") for name in LAYERS},
-                       **ml_objects}
+    assert objects == {**{name: ("view" if name == "revenue_by_region" else "table") for name in LAYERS}, **ml_objects}
     assert set(LAYERS.values()) == {"bronze", "silver", "gold"}
     assert lh.describe(f"{S}.events_bronze").num_rows == EVENTS
     assert lh.describe(f"{S}.customers_bronze").num_rows == CUSTOMERS
@@ -85,31 +96,43 @@ def test_demo_prints_progress_summary_lineage_and_time(demo):
 
 
 def test_silver_events_are_deduplicated_and_clean(lh):
-    total, distinct, null_customers, bad_quantity = one(lh, f"""
+    total, distinct, null_customers, bad_quantity = one(
+        lh,
+        f"""
         SELECT count(*), count(DISTINCT event_id), count(*) FILTER (WHERE customer_id IS NULL),
                count(*) FILTER (WHERE quantity <= 0)
-        FROM {S}.events_silver""")
+        FROM {S}.events_silver""",
+    )
     assert total == distinct
     assert null_customers == 0 and bad_quantity == 0
     # exactly the valid distinct events of bronze survive
-    expected = one(lh, f"""
+    expected = one(
+        lh,
+        f"""
         SELECT count(DISTINCT event_id) FROM {S}.events_bronze
-        WHERE customer_id IS NOT NULL AND (quantity IS NULL OR quantity > 0)""")[0]
+        WHERE customer_id IS NOT NULL AND (quantity IS NULL OR quantity > 0)""",
+    )[0]
     assert total == expected
     # and bronze really had the quirks silver removes
-    dupes, nulls, negatives = one(lh, f"""
+    dupes, nulls, negatives = one(
+        lh,
+        f"""
         SELECT count(*) - count(DISTINCT event_id), count(*) FILTER (WHERE customer_id IS NULL),
                count(*) FILTER (WHERE quantity < 0)
-        FROM {S}.events_bronze""")
+        FROM {S}.events_bronze""",
+    )
     assert dupes > 0 and nulls > 0 and negatives > 0
 
 
 def test_silver_keeps_the_earliest_delivery_and_drops_pii(lh):
-    later = one(lh, f"""
+    later = one(
+        lh,
+        f"""
         SELECT count(*) FROM {S}.events_silver s
         JOIN (SELECT event_id, min(ingested_at) AS first FROM {S}.events_bronze GROUP BY event_id) b
           USING (event_id)
-        WHERE s.ingested_at <> b.first""")[0]
+        WHERE s.ingested_at <> b.first""",
+    )[0]
     assert later == 0
     assert "email" not in lh.read(f"{S}.events_silver").column_names
     for table, column in PII_COLUMNS:
@@ -120,21 +143,30 @@ def test_silver_keeps_the_earliest_delivery_and_drops_pii(lh):
 
 
 def test_gold_kpis_add_up_to_silver(lh):
-    kpi_rows, kpi_events, kpi_revenue = one(lh, f"""
-        SELECT count(*), sum(views + carts + purchases), sum(revenue) FROM {S}.daily_kpis""")
-    silver_events, silver_revenue = one(lh, f"""
+    kpi_rows, kpi_events, kpi_revenue = one(
+        lh,
+        f"""
+        SELECT count(*), sum(views + carts + purchases), sum(revenue) FROM {S}.daily_kpis""",
+    )
+    silver_events, silver_revenue = one(
+        lh,
+        f"""
         SELECT count(*), sum(quantity * price_eur) FILTER (WHERE event_type = 'purchase')
-        FROM {S}.events_silver""")
+        FROM {S}.events_silver""",
+    )
     assert kpi_events == silver_events
     assert kpi_revenue == pytest.approx(silver_revenue, abs=0.01 * kpi_rows)
     # per day and region, to the cent
-    mismatches = one(lh, f"""
+    mismatches = one(
+        lh,
+        f"""
         SELECT count(*) FROM {S}.daily_kpis k
         FULL JOIN (
             SELECT event_date AS day, region, round(sum(quantity * price_eur), 2) AS revenue
             FROM {S}.events_silver WHERE event_type = 'purchase' GROUP BY ALL
         ) s USING (day, region)
-        WHERE coalesce(k.revenue, 0) <> coalesce(s.revenue, 0)""")[0]
+        WHERE coalesce(k.revenue, 0) <> coalesce(s.revenue, 0)""",
+    )[0]
     assert mismatches == 0
     by_region = one(lh, f"SELECT round(sum(revenue), 2) FROM {S}.revenue_by_region")[0]
     assert by_region == pytest.approx(kpi_revenue, abs=0.01)
@@ -145,15 +177,20 @@ def test_gold_popularity_and_features_cover_every_plant_and_customer(lh):
     assert lh.describe(f"{S}.plant_popularity").num_rows == plants
     features = lh.read(f"{S}.customer_features")
     assert features.num_rows == CUSTOMERS
-    assert pc.sum(features["purchases"]).as_py() == one(
-        lh, f"SELECT count(*) FROM {S}.events_silver WHERE event_type = 'purchase'")[0]
+    assert (
+        pc.sum(features["purchases"]).as_py()
+        == one(lh, f"SELECT count(*) FROM {S}.events_silver WHERE event_type = 'purchase'")[0]
+    )
     assert "email" not in features.column_names
     # a buyer's favourite category is one they bought from
-    wrong = one(lh, f"""
+    wrong = one(
+        lh,
+        f"""
         SELECT count(*) FROM {S}.customer_features f
         WHERE f.purchases > 0 AND f.favourite_category NOT IN (
             SELECT p.category FROM {S}.events_silver e JOIN {S}.plants p USING (plant_id)
-            WHERE e.customer_id = f.customer_id AND e.event_type = 'purchase')""")[0]
+            WHERE e.customer_id = f.customer_id AND e.event_type = 'purchase')""",
+    )[0]
     assert wrong == 0
 
 
@@ -188,8 +225,13 @@ def test_rerunning_replaces_the_tables(tmp_path):
     with glashaus.connect(tmp_path / "lh", user="alice") as lh:
         lh.create_schema(S)
         lh.sql(f"CREATE TABLE {S}.mine AS SELECT 1 AS a")  # not the demo's: must survive
-        first = run_pipeline(lh, events=3_000, customers=300, seed=3,
-                             progress=lambda phase, step, done: calls.append((phase, step, done)))
+        first = run_pipeline(
+            lh,
+            events=3_000,
+            customers=300,
+            seed=3,
+            progress=lambda phase, step, done: calls.append((phase, step, done)),
+        )
         before = {n: (lh.describe(n).num_rows, lh.describe(n).version) for _, n in first.tables}
         kpis = lh.sql(f"SELECT * FROM {S}.daily_kpis ORDER BY day, region").to_arrow()
         second = run_pipeline(lh, events=3_000, customers=300, seed=3)
@@ -200,16 +242,32 @@ def test_rerunning_replaces_the_tables(tmp_path):
         assert lh.sql(f"SELECT a FROM {S}.mine").scalar() == 1
     steps = [(p, s) for p, s, done in calls if not done]
     assert [(p, s) for p, s, done in calls if done] == steps  # every start is finished
-    assert [p for p, _ in steps] == ["generate"] * 3 + ["load"] * 3 + ["silver"] * len(SILVER) + ["gold"] * len(GOLD) + ["secure"]
+    assert [p for p, _ in steps] == ["generate"] * 3 + ["load"] * 3 + ["silver"] * len(SILVER) + ["gold"] * len(
+        GOLD
+    ) + ["secure"]
     assert set(first.timings) == {f"{p}/{s}" for p, s in steps}
 
 
 def test_demo_runs_as_a_real_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLASHAUS_")}
     done = subprocess.run(
-        [sys.executable, "-m", "glashaus.cli.main", "demo", "--events", "2000", "--customers", "200",
-         "--lakehouse", str(tmp_path / "lh")],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "glashaus.cli.main",
+            "demo",
+            "--events",
+            "2000",
+            "--customers",
+            "200",
+            "--lakehouse",
+            str(tmp_path / "lh"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert f"{S}.customer_features@v1 (table)" in done.stdout
@@ -249,7 +307,8 @@ def test_the_recommender_is_tracked_registered_with_lineage_and_served(lh, demo)
     # lineage from the model to the exact feature-table version, and on to the raw tables
     edges = lh.lineage(ml.MODEL, direction="upstream", depth=5)
     assert (ml.FEATURES_TABLE, lh.describe(ml.FEATURES_TABLE).version) in {
-        (e.source, e.source_version) for e in edges if e.target == ml.MODEL}
+        (e.source, e.source_version) for e in edges if e.target == ml.MODEL
+    }
     assert any(e.source == f"{S}.events_bronze" for e in edges)
     # every request the demo sent is in the inference table, with the model version that answered
     rows = lh.sql(f"SELECT model_version, status_code, count(*) FROM {ml.INFERENCE_TABLE} GROUP BY ALL").fetchall()

@@ -57,10 +57,13 @@ def names(infos) -> list[str]:
 
 def audit(lh, principal: str, action: str) -> list[str]:
     """Decisions recorded for ``principal`` doing ``action``, oldest first."""
-    return [r["decision"] for r in lh.sql(
-        "SELECT decision FROM system.access.audit "
-        f"WHERE principal = '{principal}' AND action = '{action}' ORDER BY event_time"
-    ).to_pylist()]
+    return [
+        r["decision"]
+        for r in lh.sql(
+            "SELECT decision FROM system.access.audit "
+            f"WHERE principal = '{principal}' AND action = '{action}' ORDER BY event_time"
+        ).to_pylist()
+    ]
 
 
 def memberships(lh) -> dict[str, tuple[str, ...]]:
@@ -118,17 +121,20 @@ def test_names_are_case_insensitive_everywhere(lake, alice):
         assert bob.user == "bob"
 
 
-@pytest.mark.parametrize(("name", "error", "fragment"), [
-    ("bad name", InvalidNameError, "letters, digits and _ . @ + -"),
-    ("", InvalidNameError, "is not valid"),
-    ("x" * 300, InvalidNameError, "1-255"),
-    ("robert'); DROP TABLE principals; --", InvalidNameError, "is not valid"),
-    ("system", InvalidArgumentError, "reserved for the platform"),
-    ("anonymous", InvalidArgumentError, "reserved for the audit log's failed sign-ins"),
-    ("Anonymous", InvalidArgumentError, "reserved"),
-    ("bob", AlreadyExistsError, "'bob' already exists"),
-    ("ADMINS", AlreadyExistsError, "'admins' already exists"),
-])
+@pytest.mark.parametrize(
+    ("name", "error", "fragment"),
+    [
+        ("bad name", InvalidNameError, "letters, digits and _ . @ + -"),
+        ("", InvalidNameError, "is not valid"),
+        ("x" * 300, InvalidNameError, "1-255"),
+        ("robert'); DROP TABLE principals; --", InvalidNameError, "is not valid"),
+        ("system", InvalidArgumentError, "reserved for the platform"),
+        ("anonymous", InvalidArgumentError, "reserved for the audit log's failed sign-ins"),
+        ("Anonymous", InvalidArgumentError, "reserved"),
+        ("bob", AlreadyExistsError, "'bob' already exists"),
+        ("ADMINS", AlreadyExistsError, "'admins' already exists"),
+    ],
+)
 def test_bad_or_taken_principal_names_are_refused(alice, name, error, fragment):
     before = names(alice.principals())
     with pytest.raises(error) as caught:
@@ -186,11 +192,14 @@ def test_groups_nest_and_a_member_belongs_to_every_enclosing_group(alice):
     assert alice.principal_info("bob").groups == ("analysts", "users")
 
 
-@pytest.mark.parametrize(("group", "member", "fragment"), [
-    ("analysts", "analysts", "groups may not contain themselves"),
-    ("inner", "analysts", "'inner' is already inside 'analysts'"),  # direct: analysts ⊃ inner
-    ("innermost", "analysts", "'innermost' is already inside 'analysts'"),  # through a group between
-])
+@pytest.mark.parametrize(
+    ("group", "member", "fragment"),
+    [
+        ("analysts", "analysts", "groups may not contain themselves"),
+        ("inner", "analysts", "'inner' is already inside 'analysts'"),  # direct: analysts ⊃ inner
+        ("innermost", "analysts", "'innermost' is already inside 'analysts'"),  # through a group between
+    ],
+)
 def test_membership_cycles_are_refused(alice, group, member, fragment):
     alice.create_group("inner")
     alice.create_group("innermost")
@@ -203,17 +212,30 @@ def test_membership_cycles_are_refused(alice, group, member, fragment):
     assert memberships(alice) == before
 
 
-@pytest.mark.parametrize(("call", "error", "fragments"), [
-    (lambda lh: lh.add_member("bob", "carol"), InvalidArgumentError, ["'bob' is a user, not a group"]),
-    (lambda lh: lh.add_member("analysts", "nobody"), NotFoundError,
-     ["principal 'nobody' does not exist", "lh.create_user"]),
-    (lambda lh: lh.add_member("nogroup", "bob"), NotFoundError, ["'nogroup' does not exist"]),
-    (lambda lh: lh.remove_member("analysts", "carol"), NotFoundError, ["'carol' is not a direct member of 'analysts'"]),
-    (lambda lh: lh.drop_principal("nobody"), NotFoundError, ["'nobody' does not exist", "create"]),
-    (lambda lh: lh.principal_info("nobody"), NotFoundError, ["'nobody' does not exist"]),
-    (lambda lh: services(lh).admin.create(lh.principal, "x", kind="robot"), InvalidArgumentError,
-     ["user, group or service_principal", "'robot'"]),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "fragments"),
+    [
+        (lambda lh: lh.add_member("bob", "carol"), InvalidArgumentError, ["'bob' is a user, not a group"]),
+        (
+            lambda lh: lh.add_member("analysts", "nobody"),
+            NotFoundError,
+            ["principal 'nobody' does not exist", "lh.create_user"],
+        ),
+        (lambda lh: lh.add_member("nogroup", "bob"), NotFoundError, ["'nogroup' does not exist"]),
+        (
+            lambda lh: lh.remove_member("analysts", "carol"),
+            NotFoundError,
+            ["'carol' is not a direct member of 'analysts'"],
+        ),
+        (lambda lh: lh.drop_principal("nobody"), NotFoundError, ["'nobody' does not exist", "create"]),
+        (lambda lh: lh.principal_info("nobody"), NotFoundError, ["'nobody' does not exist"]),
+        (
+            lambda lh: services(lh).admin.create(lh.principal, "x", kind="robot"),
+            InvalidArgumentError,
+            ["user, group or service_principal", "'robot'"],
+        ),
+    ],
+)
 def test_membership_errors_name_the_principal_and_the_fix(alice, call, error, fragments):
     before = memberships(alice)
     with pytest.raises(error) as caught:
@@ -265,8 +287,12 @@ def test_an_admin_through_a_nested_group_counts_and_is_kept_too(alice, lake):
     alice.remove_member("admins", "alice")  # bob is still an admin, through ops
     with glashaus.connect(lake, user="bob") as bob:
         bob.create_user("dave")
-        for last_step in (lambda: bob.remove_member("ops", "bob"), lambda: bob.remove_member("admins", "ops"),
-                          lambda: bob.drop_principal("ops"), lambda: bob.drop_principal("bob")):
+        for last_step in (
+            lambda: bob.remove_member("ops", "bob"),
+            lambda: bob.remove_member("admins", "ops"),
+            lambda: bob.drop_principal("ops"),
+            lambda: bob.drop_principal("bob"),
+        ):
             with pytest.raises(InvalidArgumentError, match="last member of 'admins'"):
                 last_step()
         assert bob.principal_info("bob").groups == ("admins", "analysts", "ops", "users")
@@ -347,9 +373,13 @@ def test_the_token_string_is_never_stored_only_its_sha256(lake, alice, bob):
         db.close()
     assert stored == [(hashlib.sha256(token.encode()).hexdigest(), "ci")]
     assert not any(token in row[0] for row in journal)
-    assert alice.sql(
-        f"SELECT count(*) FROM system.access.audit WHERE contains(coalesce(details, '') || coalesce(reason, ''), "
-        f"'{token[4:]}')").scalar() == 0
+    assert (
+        alice.sql(
+            f"SELECT count(*) FROM system.access.audit WHERE contains(coalesce(details, '') || coalesce(reason, ''), "
+            f"'{token[4:]}')"
+        ).scalar()
+        == 0
+    )
     # Nor anywhere on disk: metastore, its WAL, Delta logs and data of the system tables.
     secret = token[4:].encode()
     leaked = [p for p in lake.rglob("*") if p.is_file() and secret in p.read_bytes()]
@@ -440,11 +470,14 @@ def test_a_service_principals_token_authenticates_it_as_a_service_principal(alic
     assert [t.comment for t in alice.tokens("etl")] == ["nightly job"]
 
 
-@pytest.mark.parametrize(("action", "call"), [
-    ("token.create", lambda lh, _: lh.create_token("carol")),
-    ("token.list", lambda lh, _: lh.tokens("carol")),
-    ("token.revoke", lambda lh, token_id: lh.revoke_token(token_id)),
-])
+@pytest.mark.parametrize(
+    ("action", "call"),
+    [
+        ("token.create", lambda lh, _: lh.create_token("carol")),
+        ("token.list", lambda lh, _: lh.tokens("carol")),
+        ("token.revoke", lambda lh, token_id: lh.revoke_token(token_id)),
+    ],
+)
 def test_other_users_tokens_are_for_admins_only(lake, alice, bob, action, call):
     with glashaus.connect(lake, user="carol") as carol:
         carol.create_token()
@@ -466,11 +499,14 @@ def test_admins_manage_anyones_tokens(alice):
         services(alice).directory.verify_token(token)
 
 
-@pytest.mark.parametrize(("call", "fragments"), [
-    (lambda lh: lh.create_token("nobody"), ["principal 'nobody' does not exist"]),
-    (lambda lh: lh.tokens("nobody"), ["principal 'nobody' does not exist"]),
-    (lambda lh: lh.revoke_token("0" * 32), ["token '" + "0" * 32 + "' does not exist", "glashaus tokens ls"]),
-])
+@pytest.mark.parametrize(
+    ("call", "fragments"),
+    [
+        (lambda lh: lh.create_token("nobody"), ["principal 'nobody' does not exist"]),
+        (lambda lh: lh.tokens("nobody"), ["principal 'nobody' does not exist"]),
+        (lambda lh: lh.revoke_token("0" * 32), ["token '" + "0" * 32 + "' does not exist", "glashaus tokens ls"]),
+    ],
+)
 def test_token_errors_name_the_thing(alice, call, fragments):
     with pytest.raises(NotFoundError) as caught:
         call(alice)
@@ -561,8 +597,9 @@ def test_opposite_memberships_added_at_once_never_make_a_cycle(metastore_url, mo
         one.bootstrap("alice")
         for group in ("a", "b"):
             one.create(group, kind="group", created_by="alice")
-        outcomes = _race(monkeypatch, "_group_ids", [lambda: one.add_member("b", "a"),
-                                                     lambda: two.add_member("a", "b")])
+        outcomes = _race(
+            monkeypatch, "_group_ids", [lambda: one.add_member("b", "a"), lambda: two.add_member("a", "b")]
+        )
         errors = [e for e in outcomes if e is not None]
         assert len(errors) == 1, outcomes  # exactly one of the two was refused...
         assert isinstance(errors[0], InvalidArgumentError) and "is already inside" in str(errors[0])
@@ -583,8 +620,11 @@ def test_two_admins_removing_each_other_at_once_leave_one(metastore_url, monkeyp
         one.bootstrap("alice")
         one.create("bob", kind="user", created_by="alice")
         one.add_member("admins", "bob")
-        outcomes = _race(monkeypatch, "_keep_an_admin", [lambda: one.remove_member("admins", "alice"),
-                                                         lambda: two.remove_member("admins", "bob")])
+        outcomes = _race(
+            monkeypatch,
+            "_keep_an_admin",
+            [lambda: one.remove_member("admins", "alice"), lambda: two.remove_member("admins", "bob")],
+        )
         errors = [e for e in outcomes if e is not None]
         assert len(errors) == 1 and "last member of 'admins'" in str(errors[0]), outcomes
         assert len(one.get("admins").members) == 1

@@ -58,8 +58,7 @@ def test_both_pages_say_what_every_user_gets_on_main_default(tmp_path):
     import glashaus
 
     with glashaus.connect(tmp_path / "lh", user="alice") as lh:
-        granted = {g.privilege for g in lh.show_grants("main.default")
-                   if g.principal == "users" and not g.inherited}
+        granted = {g.privilege for g in lh.show_grants("main.default") if g.principal == "users" and not g.inherited}
     access = " ".join((ROOT / "docs" / "access.md").read_text().split())
     rule = re.search(r"Every user starts with `USE CATALOG` on `main` and (.*?) on `main.default`", access)
     assert rule and set(re.findall(r"`([A-Z ]+)`", rule.group(1))) == granted

@@ -103,8 +103,10 @@ def test_creates_are_checked_on_the_container_metastore_catalog_schema(lake):
     assert (allowed.name.full, allowed.found.full_name) == ("main.default.reco", "main.default")
     allowed = guard.allow(lake.principal, Check.create("catalog", "catalog.create"), "dev")
     assert allowed.securable is None  # the metastore
-    rows = [(r["action"], r["privilege"], r["securable"], r["securable_kind"], r["decision"], json.loads(r["details"]))
-            for r in events(lake, since, "bob")]
+    rows = [
+        (r["action"], r["privilege"], r["securable"], r["securable_kind"], r["decision"], json.loads(r["details"]))
+        for r in events(lake, since, "bob")
+    ]
     assert rows == [
         ("catalog.create", "CREATE CATALOG", None, "metastore", "deny", {"name": "dev"}),
         ("schema.create", "CREATE SCHEMA", "main", "catalog", "deny", {"name": "main.bobs"}),
@@ -134,7 +136,9 @@ def test_one_request_scope_holds_the_decision_and_everything_inside(lake):
     bob = as_bob(lake)
     with services(lake).tables.guard.require(bob, Check("SELECT", "test.outer", kinds=("table",)), ORDERS):
         services(lake).tables.get(bob, "main.shop")  # an operation inside: the same request
-        services(lake).tables.history(bob, ORDERS)  # SELECT on orders was decided in this request: asked once, audited once
+        services(lake).tables.history(
+            bob, ORDERS
+        )  # SELECT on orders was decided in this request: asked once, audited once
     services(lake).tables.history(bob, ORDERS)  # outside: a request of its own
     rows = events(lake, since, "bob")
     assert [r["action"] for r in rows] == ["test.outer", "schema.get", "table.history"]
@@ -196,13 +200,25 @@ def _calls(package: str) -> list[tuple[str, str, str]]:
 
 
 def test_capabilities_authorize_only_through_the_guard():
-    direct = [(f, r, m) for package in GUARDED for f, r, m in _calls(package)
-              if r == "access" and m == "authorize"]
+    direct = [(f, r, m) for package in GUARDED for f, r, m in _calls(package) if r == "access" and m == "authorize"]
     assert direct == []
 
 
 def test_only_the_tables_service_writes_the_catalog():
-    writes = [(f, r, m) for package in ("registry", "tracking", "serving", "lakehouse.py", "sql", "server", "web",
-                                        "cli", "integrations")
-              for f, r, m in _calls(package) if r == "catalog" and m in CATALOG_WRITES]
+    writes = [
+        (f, r, m)
+        for package in (
+            "registry",
+            "tracking",
+            "serving",
+            "lakehouse.py",
+            "sql",
+            "server",
+            "web",
+            "cli",
+            "integrations",
+        )
+        for f, r, m in _calls(package)
+        if r == "catalog" and m in CATALOG_WRITES
+    ]
     assert writes == []

@@ -10,32 +10,43 @@ from glashaus.errors import InvalidArgumentError, NotFoundError
 
 
 def edges(lh, name, **kwargs):
-    return {(e.source, e.source_version, e.target, e.target_version, e.operation, e.depth)
-            for e in lh.lineage(name, **kwargs)}
+    return {
+        (e.source, e.source_version, e.target, e.target_version, e.operation, e.depth)
+        for e in lh.lineage(name, **kwargs)
+    }
 
 
 def column_edges(lh, name, direction="upstream"):
-    return {(r.source, r.source_column, r.target, r.target_column)
-            for r in lh.column_lineage(name, direction=direction)}
+    return {
+        (r.source, r.source_column, r.target, r.target_column) for r in lh.column_lineage(name, direction=direction)
+    }
 
 
 @pytest.fixture
 def medallion(shop):
     """bronze (v1) -> silver (CTAS, v1) -> gold (CTAS, v1); then one more bronze version."""
     lh = shop
-    lh.create_table("main.shop.bronze", data=pa.table({
-        "id": [1, 2, 3], "amount": [10.0, 20.0, 30.0], "region": ["N", "S", "N"], "email": ["a@x", "b@x", "c@x"]}))
-    lh.sql("CREATE TABLE main.shop.silver AS "
-           "SELECT id, amount * 2 AS amount2, region FROM main.shop.bronze WHERE id > 1")
-    lh.sql("CREATE TABLE main.shop.gold AS "
-           "SELECT region, sum(amount2) AS total, count(*) AS n FROM main.shop.silver GROUP BY region")
+    lh.create_table(
+        "main.shop.bronze",
+        data=pa.table(
+            {"id": [1, 2, 3], "amount": [10.0, 20.0, 30.0], "region": ["N", "S", "N"], "email": ["a@x", "b@x", "c@x"]}
+        ),
+    )
+    lh.sql(
+        "CREATE TABLE main.shop.silver AS SELECT id, amount * 2 AS amount2, region FROM main.shop.bronze WHERE id > 1"
+    )
+    lh.sql(
+        "CREATE TABLE main.shop.gold AS "
+        "SELECT region, sum(amount2) AS total, count(*) AS n FROM main.shop.silver GROUP BY region"
+    )
     lh.write("main.shop.bronze", {"id": [4], "amount": [40.0], "region": ["S"], "email": ["d@x"]})  # bronze v2
     return lh
 
 
 def test_ctas_records_table_edges_with_exact_versions(medallion):
     assert edges(medallion, "main.shop.silver") == {
-        ("main.shop.bronze", 1, "main.shop.silver", 1, "CREATE TABLE AS SELECT", 1)}
+        ("main.shop.bronze", 1, "main.shop.silver", 1, "CREATE TABLE AS SELECT", 1)
+    }
 
 
 def test_ctas_records_column_edges(medallion):
@@ -57,10 +68,13 @@ def test_lineage_walks_several_hops_with_depth(medallion):
         ("main.shop.bronze", 1, "main.shop.silver", 1, "CREATE TABLE AS SELECT", 2),
     }
     assert edges(medallion, "main.shop.gold", depth=1) == {
-        ("main.shop.silver", 1, "main.shop.gold", 1, "CREATE TABLE AS SELECT", 1)}
+        ("main.shop.silver", 1, "main.shop.gold", 1, "CREATE TABLE AS SELECT", 1)
+    }
     down = edges(medallion, "main.shop.bronze", direction="downstream")
     assert {(e[0], e[2], e[5]) for e in down} == {
-        ("main.shop.bronze", "main.shop.silver", 1), ("main.shop.silver", "main.shop.gold", 2)}
+        ("main.shop.bronze", "main.shop.silver", 1),
+        ("main.shop.silver", "main.shop.gold", 2),
+    }
     assert edges(medallion, "main.shop.bronze") == set()  # nothing upstream of the landing table
     assert edges(medallion, "main.shop.gold", direction="downstream") == set()
 
@@ -71,13 +85,18 @@ def test_insert_select_records_the_version_read(medallion):
     medallion.sql("INSERT INTO main.shop.silver SELECT id + 100, amount, region FROM main.shop.bronze@v1")
     up = medallion.lineage("main.shop.silver")
     assert [(e.source, e.source_version, e.target_version, e.operation) for e in up] == [
-        ("main.shop.bronze", 1, v + 2, "INSERT")]  # one edge per pair: the latest write
-    rows = medallion.sql("SELECT source_version, target_version, operation FROM system.lineage.table_lineage "
-                         "WHERE target = 'main.shop.silver' ORDER BY target_version").fetchall()
+        ("main.shop.bronze", 1, v + 2, "INSERT")
+    ]  # one edge per pair: the latest write
+    rows = medallion.sql(
+        "SELECT source_version, target_version, operation FROM system.lineage.table_lineage "
+        "WHERE target = 'main.shop.silver' ORDER BY target_version"
+    ).fetchall()
     assert rows == [(1, 1, "CREATE TABLE AS SELECT"), (2, v + 1, "INSERT"), (1, v + 2, "INSERT")]
-    cols = medallion.sql("SELECT DISTINCT source_column, target_column, source_version FROM "
-                         "system.lineage.column_lineage WHERE target = 'main.shop.silver' AND target_version = "
-                         f"{v + 1} ORDER BY 1").fetchall()
+    cols = medallion.sql(
+        "SELECT DISTINCT source_column, target_column, source_version FROM "
+        "system.lineage.column_lineage WHERE target = 'main.shop.silver' AND target_version = "
+        f"{v + 1} ORDER BY 1"
+    ).fetchall()
     assert cols == [("amount", "amount2", 2), ("id", "id", 2), ("region", "region", 2)]
 
 
@@ -91,8 +110,9 @@ def test_insert_with_column_list_maps_columns_by_name(medallion):
 
 
 def test_merge_records_table_and_column_edges(medallion):
-    medallion.create_table("main.shop.target", schema=pa.schema([
-        ("id", pa.int64()), ("amount", pa.float64()), ("region", pa.string())]))
+    medallion.create_table(
+        "main.shop.target", schema=pa.schema([("id", pa.int64()), ("amount", pa.float64()), ("region", pa.string())])
+    )
     medallion.sql("""
         MERGE INTO main.shop.target t
         USING (SELECT id, amount / 2 AS half, region FROM main.shop.bronze) s ON t.id = s.id
@@ -106,26 +126,30 @@ def test_merge_records_table_and_column_edges(medallion):
         ("main.shop.bronze", "amount", "main.shop.target", "amount"),
         ("main.shop.bronze", "region", "main.shop.target", "region"),
     }
-    medallion.sql("MERGE INTO main.shop.target t USING main.shop.silver s ON t.id = s.id "
-                  "WHEN MATCHED THEN UPDATE SET amount = s.amount2")
+    medallion.sql(
+        "MERGE INTO main.shop.target t USING main.shop.silver s ON t.id = s.id "
+        "WHEN MATCHED THEN UPDATE SET amount = s.amount2"
+    )
     assert ("main.shop.silver", "amount2", "main.shop.target", "amount") in column_edges(medallion, "main.shop.target")
 
 
 def test_python_writes_declare_upstream(medallion):
     lh = medallion
     lh.create_table("main.shop.features", schema=pa.schema([("id", pa.int64()), ("score", pa.float64())]))
-    c = lh.write("main.shop.features", {"id": [1], "score": [0.5]},
-                 upstream=["main.shop.gold", "main.shop.bronze@v1"])
+    c = lh.write("main.shop.features", {"id": [1], "score": [0.5]}, upstream=["main.shop.gold", "main.shop.bronze@v1"])
     assert edges(lh, "main.shop.features", depth=1) == {
         ("main.shop.gold", 1, "main.shop.features", c.version, "APPEND", 1),
         ("main.shop.bronze", 1, "main.shop.features", c.version, "APPEND", 1),
     }
     # three hops up through gold, all the way to bronze
-    assert ("main.shop.bronze", 1, "main.shop.silver", 1, "CREATE TABLE AS SELECT", 3) in edges(lh, "main.shop.features")
+    assert ("main.shop.bronze", 1, "main.shop.silver", 1, "CREATE TABLE AS SELECT", 3) in edges(
+        lh, "main.shop.features"
+    )
     # create_table with data= declares upstream too
     lh.sql("CREATE VIEW main.shop.north AS SELECT * FROM main.shop.silver WHERE region = 'N'")
-    c = lh.write("main.shop.features", {"id": [2], "score": [0.7]}, mode="merge", on=["id"],
-                 upstream=["main.shop.north"])
+    c = lh.write(
+        "main.shop.features", {"id": [2], "score": [0.7]}, mode="merge", on=["id"], upstream=["main.shop.north"]
+    )
     assert ("main.shop.north", None, "main.shop.features", c.version, "MERGE", 1) in edges(lh, "main.shop.features")
 
 
@@ -134,7 +158,9 @@ def test_upstream_that_does_not_exist_is_refused_and_nothing_is_written(medallio
     lh.create_table("main.shop.features", schema=pa.schema([("id", pa.int64())]))
     with pytest.raises(NotFoundError, match=r"'main.shop.bronz' does not exist. Did you mean 'main.shop.bronze'"):
         lh.write("main.shop.features", {"id": [1]}, upstream=["main.shop.bronz"])
-    with pytest.raises(NotFoundError, match=r"upstream 'main.shop.bronze@v9': version 9 does not exist; versions run from 0 to 2"):
+    with pytest.raises(
+        NotFoundError, match=r"upstream 'main.shop.bronze@v9': version 9 does not exist; versions run from 0 to 2"
+    ):
         lh.write("main.shop.features", {"id": [1]}, upstream=["main.shop.bronze@v9"])
     assert lh.describe("main.shop.features").version == 0
     assert lh.lineage("main.shop.features") == []
@@ -172,15 +198,18 @@ def test_lineage_errors(medallion):
     with pytest.raises(InvalidArgumentError, match="direction must be 'upstream' or 'downstream', not 'sideways'"):
         medallion.column_lineage("main.shop.gold", direction="sideways")  # once read as downstream
     medallion.create_volume("main.shop.files")
-    with pytest.raises(InvalidArgumentError, match=r"lineage is kept for tables and views; main.shop.files is a volume"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"lineage is kept for tables and views; main.shop.files is a volume"
+    ):
         medallion.lineage("main.shop.files")
     with pytest.raises(NotFoundError, match=r"'main.shop.nope' does not exist"):
         medallion.lineage("main.shop.nope")
 
 
 def test_lineage_rows_carry_principal_request_and_statement(medallion):
-    row = medallion.sql("SELECT principal, request_id, statement FROM system.lineage.table_lineage "
-                        "WHERE target = 'main.shop.gold'").to_pylist()[0]
+    row = medallion.sql(
+        "SELECT principal, request_id, statement FROM system.lineage.table_lineage WHERE target = 'main.shop.gold'"
+    ).to_pylist()[0]
     assert row["principal"] == "alice"
     assert len(row["request_id"]) == 32
     assert row["statement"].startswith("CREATE TABLE main.shop.gold AS SELECT")
@@ -198,7 +227,8 @@ def test_lineage_hides_the_names_of_tables_the_caller_cannot_read(tmp_path):
         with lh.as_user("bob") as bob:
             edges = bob.lineage("main.shop.derived")
             assert [(e.source, e.source_version, e.target) for e in edges] == [
-                ("(restricted)", None, "main.shop.derived")]
+                ("(restricted)", None, "main.shop.derived")
+            ]
             columns = bob.column_lineage("main.shop.derived")
             assert columns and {c.source for c in columns} == {"(restricted)"}
             assert {c.source_column for c in columns} == {"(restricted)"}

@@ -19,8 +19,9 @@ def _copy_of_the_repo(tmp_path: Path) -> Path:
 
 
 def _check(repo: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(repo / "scripts" / "lock.sh"), "--check"], check=False, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        ["bash", str(repo / "scripts" / "lock.sh"), "--check"], check=False, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_committed_lock_was_compiled_from_pyproject_toml_as_it_is():

@@ -27,8 +27,10 @@ def tracked(shop):
 
 def test_runs_are_a_table_with_params_latest_metrics_and_tags(tracked):
     lh, runs = tracked
-    rows = lh.sql("SELECT run_id, experiment, run_name, params['C'] AS c, metrics['accuracy'] AS acc, "
-                  "isnan(metrics['loss']) AS nan_loss FROM system.ml.runs ORDER BY acc DESC").to_pylist()
+    rows = lh.sql(
+        "SELECT run_id, experiment, run_name, params['C'] AS c, metrics['accuracy'] AS acc, "
+        "isnan(metrics['loss']) AS nan_loss FROM system.ml.runs ORDER BY acc DESC"
+    ).to_pylist()
     assert [r["run_name"] for r in rows] == ["r1", "r0"]
     assert rows[0]["experiment"] == EXP and rows[0]["c"] == "1"
     assert rows[0]["acc"] == pytest.approx(0.92) and rows[0]["nan_loss"] is True
@@ -37,11 +39,14 @@ def test_runs_are_a_table_with_params_latest_metrics_and_tags(tracked):
 
 def test_metrics_hold_the_whole_history(tracked):
     lh, _runs = tracked
-    rows = lh.sql("SELECT run_id, step, value FROM system.ml.metrics WHERE key = 'accuracy' "
-                  "ORDER BY run_id, step").fetchall()
+    rows = lh.sql(
+        "SELECT run_id, step, value FROM system.ml.metrics WHERE key = 'accuracy' ORDER BY run_id, step"
+    ).fetchall()
     assert len(rows) == 6
-    best = lh.sql("SELECT r.run_name, max(m.value) FROM system.ml.metrics m JOIN system.ml.runs r USING (run_id) "
-                  "WHERE m.key = 'accuracy' GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()
+    best = lh.sql(
+        "SELECT r.run_name, max(m.value) FROM system.ml.metrics m JOIN system.ml.runs r USING (run_id) "
+        "WHERE m.key = 'accuracy' GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    ).fetchone()
     assert best[0] == "r1" and best[1] == pytest.approx(0.92)
 
 
@@ -55,8 +60,10 @@ def test_a_reader_sees_only_runs_of_experiments_they_may_execute_and_reads_are_a
     with lh.as_user("bob") as bob:
         assert bob.sql("SELECT count(*) FROM system.ml.runs").scalar() == 2
     lh.flush()
-    audited = lh.sql("SELECT count(*) FROM system.access.audit WHERE principal = 'bob' "
-                     "AND action = 'sql.select.system_ml' AND decision = 'allow'").scalar()
+    audited = lh.sql(
+        "SELECT count(*) FROM system.access.audit WHERE principal = 'bob' "
+        "AND action = 'sql.select.system_ml' AND decision = 'allow'"
+    ).scalar()
     assert audited >= 1
 
 

@@ -86,8 +86,9 @@ def _client_python(version: str, tmp_path: Path) -> Path:
         pip_install(bin_dir, *packages, locked=False)
     else:  # the lock, but for MLflow itself
         lock = tmp_path / "lock-but-mlflow.txt"
-        lock.write_text("".join(line + "\n" for line in LOCK.read_text().splitlines()
-                                if not line.startswith("mlflow-skinny==")))
+        lock.write_text(
+            "".join(line + "\n" for line in LOCK.read_text().splitlines() if not line.startswith("mlflow-skinny=="))
+        )
         pip_install(bin_dir, *packages, "-c", str(lock), locked=False)
     marker.write_text(" ".join(packages))
     return bin_dir / "python"
@@ -106,10 +107,22 @@ def test_an_mlflow_client_logs_registers_and_loads(tmp_path, version):
     script.write_text(CLIENT)
     try:
         with ServerThread(create_app(lh)) as server:
-            env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "MLFLOW_TRACKING_TOKEN": token,
-                   "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": ""}
-            result = subprocess.run([str(python), str(script), str(tmp_path / "notes.txt"), version], env=env,
-                                    cwd=tmp_path, check=False, capture_output=True, text=True, timeout=600)
+            env = {
+                **os.environ,
+                "MLFLOW_TRACKING_URI": server.url,
+                "MLFLOW_TRACKING_TOKEN": token,
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "PYTHONPATH": "",
+            }
+            result = subprocess.run(
+                [str(python), str(script), str(tmp_path / "notes.txt"), version],
+                env=env,
+                cwd=tmp_path,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
         assert result.returncode == 0, result.stderr[-4000:]
         out = json.loads(result.stdout.strip().splitlines()[-1])
         assert out["history"] == [0.0, 0.1, 0.2]

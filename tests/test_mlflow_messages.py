@@ -72,19 +72,27 @@ def test_tracking_messages_read_back_as_the_same_json_through_mlflows_protos(lh)
     svc, who = services(lh).tracking, lh.principal
     experiment = svc.create_experiment(who, "main.shop.messages", tags={"team": "reco"})
     run = svc.create_run(who, experiment.experiment_id, run_name="first", tags={"t": "1"})
-    svc.log_batch(who, run.run_id, metrics=[Metric("rmse", float("nan"), 1, 0), Metric("mae", 0.5, 2, 3)],
-                  params=[("alpha", "0.1")])
-    model = svc.models.create(who, experiment.experiment_id, name="reco", source_run_id=run.run_id,
-                              tags={"k": "v"}, params={"p": "1"})
+    svc.log_batch(
+        who,
+        run.run_id,
+        metrics=[Metric("rmse", float("nan"), 1, 0), Metric("mae", 0.5, 2, 3)],
+        params=[("alpha", "0.1")],
+    )
+    model = svc.models.create(
+        who, experiment.experiment_id, name="reco", source_run_id=run.run_id, tags={"k": "v"}, params={"p": "1"}
+    )
     run = svc.get_run(who, run.run_id)
     scheme = "mlflow-artifacts"
-    for message, proto in ((messages.experiment_message(svc.get_experiment(who, experiment.experiment_id),
-                                                        scheme=scheme), service_pb2.Experiment),
-                           (messages.run_message(run, scheme=scheme), service_pb2.Run),
-                           (messages.logged_model_message(model, scheme=scheme), service_pb2.LoggedModel),
-                           (messages.metric_message(Metric("rmse", float("nan"), 1, 2)), service_pb2.Metric)):
+    for message, proto in (
+        (
+            messages.experiment_message(svc.get_experiment(who, experiment.experiment_id), scheme=scheme),
+            service_pb2.Experiment,
+        ),
+        (messages.run_message(run, scheme=scheme), service_pb2.Run),
+        (messages.logged_model_message(model, scheme=scheme), service_pb2.LoggedModel),
+        (messages.metric_message(Metric("rmse", float("nan"), 1, 2)), service_pb2.Metric),
+    ):
         assert mlflow_json(ParseDict(message, proto())) == message
     # search (straight from the stored rows) writes the very messages get does
     page = svc.search_run_messages(who, [experiment.experiment_id], scheme=scheme)
     assert page.items == [messages.run_message(run, scheme=scheme)]
-

@@ -62,12 +62,18 @@ def champion(env):
     mlflow.set_experiment("main.shop.reco_training")
     with mlflow.start_run() as run:
         model = LogisticRegression().fit(X, Y)
-        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X, model.predict(X)),
-                                        input_example=X[:2], serialization_format="skops")
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(X, model.predict(X)),
+            input_example=X[:2],
+            serialization_format="skops",
+        )
     mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", NAME)
     MlflowClient().set_registered_model_alias(NAME, "champion", mv.version)
-    return SimpleNamespace(run_id=run.info.run_id, experiment_id=run.info.experiment_id, model_id=info.model_id,
-                           version=mv)
+    return SimpleNamespace(
+        run_id=run.info.run_id, experiment_id=run.info.experiment_id, model_id=info.model_id, version=mv
+    )
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +154,9 @@ def test_registered_models_create_get_update_tag_search_page_and_delete(client):
 
 def test_versions_from_run_files_artifact_uris_logged_models_and_other_versions(client, champion, files_run, served):
     name, run_id = "main.shop.basket", files_run.run_id
-    v1 = client.create_model_version(name, f"runs:/{run_id}/files_model", run_id=run_id, tags={"data": "v3"},
-                                     description="from the run's files")
+    v1 = client.create_model_version(
+        name, f"runs:/{run_id}/files_model", run_id=run_id, tags={"data": "v3"}, description="from the run's files"
+    )
     assert (v1.version, v1.source, v1.run_id, v1.tags) == ("1", f"runs:/{run_id}/files_model", run_id, {"data": "v3"})
     artifact_uri = f"mlflow-artifacts:/{files_run.experiment_id}/{run_id}/artifacts/files_model"
     v2 = client.create_model_version(name, artifact_uri)
@@ -164,7 +171,10 @@ def test_versions_from_run_files_artifact_uris_logged_models_and_other_versions(
 
     assert [v.version for v in client.search_model_versions(f"name = '{name}'")] == ["4", "3", "2", "1"]
     assert {(v.name, v.version) for v in client.search_model_versions(f"run_id = '{run_id}'")} == {
-        (name, "1"), (name, "2"), (name, "3")}
+        (name, "1"),
+        (name, "2"),
+        (name, "3"),
+    }
     assert [v.version for v in client.search_model_versions(f"name = '{name}' AND tags.data = 'v3'")] == ["1"]
     page = client.search_model_versions(f"name = '{name}'", max_results=3, order_by=["version_number ASC"])
     assert [v.version for v in page] == ["1", "2", "3"] and page.token
@@ -200,15 +210,20 @@ def test_a_client_without_execute_cannot_get_or_load_and_each_attempt_is_audited
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_TOKEN", served.tokens["bob"])
         client = MlflowClient()
-        for call in (lambda: client.get_registered_model(NAME), lambda: client.get_model_version(NAME, "1"),
-                     lambda: client.get_model_version_download_uri(NAME, "1"),
-                     lambda: mlflow.pyfunc.load_model(f"models:/{NAME}@champion")):
+        for call in (
+            lambda: client.get_registered_model(NAME),
+            lambda: client.get_model_version(NAME, "1"),
+            lambda: client.get_model_version_download_uri(NAME, "1"),
+            lambda: mlflow.pyfunc.load_model(f"models:/{NAME}@champion"),
+        ):
             with pytest.raises(MlflowException) as err:
                 call()
             assert err.value.error_code == "PERMISSION_DENIED" and "EXECUTE" in err.value.message
         # Nor can bob fetch the files by their proxy path, or see the model in a search.
-        reply = httpx.get(f"{served.url}/api/2.0/mlflow-artifacts/artifacts/registry/{NAME}/1/MLmodel",
-                          headers={"Authorization": f"Bearer {served.tokens['bob']}"})
+        reply = httpx.get(
+            f"{served.url}/api/2.0/mlflow-artifacts/artifacts/registry/{NAME}/1/MLmodel",
+            headers={"Authorization": f"Bearer {served.tokens['bob']}"},
+        )
         assert reply.status_code == 403 and reply.json()["error_code"] == "PERMISSION_DENIED"
         assert client.search_registered_models() == []
         assert client.search_model_versions(f"name = '{NAME}'") == []
@@ -229,10 +244,16 @@ def test_a_client_without_execute_cannot_get_or_load_and_each_attempt_is_audited
         finally:
             served.lh.revoke("EXECUTE", on=NAME, from_="bob")
     served.lh.flush()
-    denied = served.lh.sql("SELECT DISTINCT action, privilege FROM system.access.audit WHERE principal = 'bob' "
-                           "AND decision = 'deny' AND client IS NOT NULL").fetchall()
-    assert {("model.get", "EXECUTE"), ("model.version.get", "EXECUTE"), ("model.files", "EXECUTE"),
-            ("model.alias.set", "MANAGE")} <= set(denied)
+    denied = served.lh.sql(
+        "SELECT DISTINCT action, privilege FROM system.access.audit WHERE principal = 'bob' "
+        "AND decision = 'deny' AND client IS NOT NULL"
+    ).fetchall()
+    assert {
+        ("model.get", "EXECUTE"),
+        ("model.version.get", "EXECUTE"),
+        ("model.files", "EXECUTE"),
+        ("model.alias.set", "MANAGE"),
+    } <= set(denied)
 
 
 def test_malformed_requests_get_400_in_mlflow_error_shape(champion, served, client):
@@ -253,8 +274,10 @@ def test_malformed_requests_get_400_in_mlflow_error_shape(champion, served, clie
         (call("GET", f"{API}/registered-models/search", params={"page_token": "not-a-token"}), "token"),
         (call("GET", f"{API}/model-versions/search", params={"filter": "params.lr = '1'"}), "entity type"),
         (call("POST", f"{API}/model-versions/create", json={"name": NAME}), "required parameter 'source'"),
-        (call("PUT", f"/api/2.0/mlflow-artifacts/artifacts/registry/{NAME}/1/MLmodel", content=b"x"),
-         "cannot be uploaded"),
+        (
+            call("PUT", f"/api/2.0/mlflow-artifacts/artifacts/registry/{NAME}/1/MLmodel", content=b"x"),
+            "cannot be uploaded",
+        ),
     ]
     for reply, words in cases:
         assert reply.status_code == 400, reply.text
@@ -303,15 +326,19 @@ def test_sources_outside_managed_storage_are_refused_and_nothing_is_registered(c
         client.get_registered_model("main.shop.smuggled")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"  # a refused registration leaves no model behind
     served.lh.flush()
-    audited = served.lh.sql("SELECT count(*) FROM system.access.audit WHERE decision = 'deny' "
-                            "AND action = 'model.version.create' AND reason LIKE '%is refused%'").fetchall()
+    audited = served.lh.sql(
+        "SELECT count(*) FROM system.access.audit WHERE decision = 'deny' "
+        "AND action = 'model.version.create' AND reason LIKE '%is refused%'"
+    ).fetchall()
     assert audited[0][0] >= 4
 
 
 def test_bad_aliases_and_tags_get_invalid_parameter_value_with_a_clear_message(champion, served, client):
     # The client lets reserved names through; the server refuses them (issue 9: no MLflow internals used).
-    for alias, words in (("latest", "'latest' (in any case) always means the newest version"),
-                         ("v3", "'v<number>' means that version number")):
+    for alias, words in (
+        ("latest", "'latest' (in any case) always means the newest version"),
+        ("v3", "'v<number>' means that version number"),
+    ):
         with pytest.raises(MlflowException) as err:
             client.set_registered_model_alias(NAME, alias, "1")
         code, message = _error(err)
@@ -329,8 +356,10 @@ def test_bad_aliases_and_tags_get_invalid_parameter_value_with_a_clear_message(c
     code, message = _error(err)
     assert code == "INVALID_PARAMETER_VALUE" and "Invalid alias name: 'bad alias!'" in message
 
-    for call in (lambda: client.set_registered_model_tag(NAME, "a/../b", "x"),
-                 lambda: client.set_model_version_tag(NAME, "1", "a/../b", "x")):
+    for call in (
+        lambda: client.set_registered_model_tag(NAME, "a/../b", "x"),
+        lambda: client.set_model_version_tag(NAME, "1", "a/../b", "x"),
+    ):
         with pytest.raises(MlflowException) as err:
             call()
         code, message = _error(err)

@@ -63,8 +63,9 @@ def test_core_flow_of_the_real_client(client, served, tmp_path):
     assert lh.get(EXP).kind == "experiment" and exp.artifact_location == f"mlflow-artifacts:/{exp.experiment_id}"
     assert exp.tags["glashaus.securable"] == EXP
     good, bad = _logged_run("good", 0.2), _logged_run("bad", 0.7)
-    client.log_batch(good.info.run_id, metrics=[Metric("auc", 0.9, 1, 0)], params=[Param("lr", "0.1")],
-                     tags=[RunTag("stage", "dev")])
+    client.log_batch(
+        good.info.run_id, metrics=[Metric("auc", 0.9, 1, 0)], params=[Param("lr", "0.1")], tags=[RunTag("stage", "dev")]
+    )
     (tmp_path / "notes.txt").write_text("trained on main.shop.orders@v3")
     mlflow.log_artifact(str(tmp_path / "notes.txt"), "docs", run_id=good.info.run_id)
 
@@ -75,8 +76,9 @@ def test_core_flow_of_the_real_client(client, served, tmp_path):
     assert run.data.tags["stage"] == "dev" and run.data.tags["mlflow.runName"] == "good"
     assert [(m.step, m.value) for m in client.get_metric_history(good.info.run_id, "rmse")] == [(0, 0.4), (1, 0.2)]
     assert [f.path for f in client.list_artifacts(good.info.run_id, "docs")] == ["docs/notes.txt"]
-    local = mlflow.artifacts.download_artifacts(run_id=good.info.run_id, artifact_path="docs/notes.txt",
-                                                dst_path=str(tmp_path / "down"))
+    local = mlflow.artifacts.download_artifacts(
+        run_id=good.info.run_id, artifact_path="docs/notes.txt", dst_path=str(tmp_path / "down")
+    )
     assert Path(local).read_text() == "trained on main.shop.orders@v3"
 
     found = client.search_runs([exp.experiment_id], "metrics.rmse < 0.5 and params.model = 'gbm'")
@@ -103,24 +105,32 @@ def test_search_replies_with_the_same_run_messages_as_get(client, served):
     good = _logged_run("good", 0.2)
     _logged_run("bad", 0.7)
     client.create_run(exp.experiment_id, run_name="empty")
-    client.log_batch(good.info.run_id, metrics=[Metric("tiny", 4.056220604842231e-06, 1, 0),
-                                                Metric("big", float("inf"), 1, 0)])
+    client.log_batch(
+        good.info.run_id, metrics=[Metric("tiny", 4.056220604842231e-06, 1, 0), Metric("big", float("inf"), 1, 0)]
+    )
     headers = {"Authorization": f"Bearer {tokens['alice']}"}
-    reply = httpx.post(f"{url}/api/2.0/mlflow/runs/search", headers=headers,
-                       json={"experiment_ids": [exp.experiment_id], "order_by": ["attributes.run_name"]})
+    reply = httpx.post(
+        f"{url}/api/2.0/mlflow/runs/search",
+        headers=headers,
+        json={"experiment_ids": [exp.experiment_id], "order_by": ["attributes.run_name"]},
+    )
     assert reply.headers["content-type"] == "application/json"
     found = reply.json()["runs"]
     assert [r["info"]["run_name"] for r in found] == ["bad", "empty", "good"]
     for message in found:
-        got = httpx.get(f"{url}/api/2.0/mlflow/runs/get", headers=headers,
-                        params={"run_id": message["info"]["run_id"]}).json()["run"]
+        got = httpx.get(
+            f"{url}/api/2.0/mlflow/runs/get", headers=headers, params={"run_id": message["info"]["run_id"]}
+        ).json()["run"]
         assert message == got
         assert list(message) == ["info", "data", "inputs", "outputs"]
     metrics = {m["key"]: m for m in found[2]["data"]["metrics"]}
     assert metrics["nan"]["value"] == "NaN" and metrics["tiny"]["value"] == 4.056220604842231e-06
     assert set(metrics["rmse"]) == {"key", "value", "timestamp", "step"}
-    for run, fetched in zip(client.search_runs([exp.experiment_id], order_by=["attributes.run_name"]),
-                            [client.get_run(r["info"]["run_id"]) for r in found], strict=False):
+    for run, fetched in zip(
+        client.search_runs([exp.experiment_id], order_by=["attributes.run_name"]),
+        [client.get_run(r["info"]["run_id"]) for r in found],
+        strict=False,
+    ):
         assert run.data.params == fetched.data.params and run.data.tags == fetched.data.tags
         assert repr(run.data.metrics) == repr(fetched.data.metrics)  # NaN too
         assert run.info.run_id == fetched.info.run_id and run.info.end_time == fetched.info.end_time
@@ -132,8 +142,9 @@ def test_sklearn_autolog_and_log_model_make_a_loadable_logged_model(client):
     try:
         with mlflow.start_run() as run:
             model = LogisticRegression().fit(X, Y)
-            info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X, model.predict(X)),
-                                            input_example=X[:2])
+            info = mlflow.sklearn.log_model(
+                model, name="model", signature=infer_signature(X, model.predict(X)), input_example=X[:2]
+            )
     finally:
         mlflow.sklearn.autolog(disable=True)
     logged = client.get_run(run.info.run_id)
@@ -142,8 +153,9 @@ def test_sklearn_autolog_and_log_model_make_a_loadable_logged_model(client):
     model_info = client.get_logged_model(info.model_id)
     assert model_info.status.to_proto() == 2 and model_info.source_run_id == run.info.run_id  # READY
     assert model_info.artifact_location == f"mlflow-artifacts:/{exp.experiment_id}/models/{info.model_id}/artifacts"
-    assert [m.model_id for m in mlflow.search_logged_models(experiment_ids=[exp.experiment_id],
-                                                            output_format="list")] == [info.model_id]
+    assert [
+        m.model_id for m in mlflow.search_logged_models(experiment_ids=[exp.experiment_id], output_format="list")
+    ] == [info.model_id]
     loaded = mlflow.pyfunc.load_model(f"models:/{info.model_id}")
     assert list(loaded.predict(X[:3])) == [0, 1, 1]
     assert loaded.metadata.get_input_schema() is not None
@@ -166,8 +178,10 @@ def test_a_client_without_privileges_gets_permission_denied_and_is_audited(clien
     assert err.value.error_code == "PERMISSION_DENIED"
     assert client.search_experiments() == []
     lh.flush()
-    denied = lh.sql("SELECT action, privilege FROM system.access.audit WHERE principal = 'bob' "
-                    "AND decision = 'deny' AND client IS NOT NULL").fetchall()
+    denied = lh.sql(
+        "SELECT action, privilege FROM system.access.audit WHERE principal = 'bob' "
+        "AND decision = 'deny' AND client IS NOT NULL"
+    ).fetchall()
     assert ("run.log", "MODIFY") in denied and ("run.get", "EXECUTE") in denied
 
 
@@ -178,34 +192,92 @@ def test_malformed_requests_get_mlflow_errors(client, served):
     api = httpx.Client(base_url=url + "/api/2.0/mlflow", headers={"Authorization": f"Bearer {tokens['alice']}"})
     cases = [
         (api.post("/runs/log-metric", content=b"{not json"), 400, "INVALID_PARAMETER_VALUE", "not valid JSON"),
-        (api.post("/runs/log-metric", json={"run_id": run.info.run_id, "key": "m", "value": "high",
-                                            "timestamp": 1}), 400, "INVALID_PARAMETER_VALUE", "value"),
-        (api.post("/runs/log-metric", json={"run_id": run.info.run_id, "key": "m", "timestamp": 1}), 400,
-         "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'value'"),
+        (
+            api.post("/runs/log-metric", json={"run_id": run.info.run_id, "key": "m", "value": "high", "timestamp": 1}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "value",
+        ),
+        (
+            api.post("/runs/log-metric", json={"run_id": run.info.run_id, "key": "m", "timestamp": 1}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "Missing value for required parameter 'value'",
+        ),
         (api.post("/experiments/create", json={}), 400, "INVALID_PARAMETER_VALUE", "'name'"),
-        (api.post("/experiments/create", json={"name": "main.shop.x", "artifact_location": "s3://elsewhere"}),
-         400, "INVALID_PARAMETER_VALUE", "managed storage"),
+        (
+            api.post("/experiments/create", json={"name": "main.shop.x", "artifact_location": "s3://elsewhere"}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "managed storage",
+        ),
         (api.get("/runs/get", params={"run_id": "0" * 32}), 404, "RESOURCE_DOES_NOT_EXIST", "not found"),
-        (api.post("/runs/create", json={"experiment_id": "0"}), 404, "RESOURCE_DOES_NOT_EXIST",
-         "mlflow.set_experiment"),
-        (api.post("/runs/log-batch", json={"run_id": run.info.run_id, "tags": [
-            {"key": f"t{i}", "value": "x" * 8000} for i in range(100)], "params": [
-            {"key": f"p{i}", "value": "x" * 6000} for i in range(50)]}),
-         400, "INVALID_PARAMETER_VALUE", "at most 1000000 bytes"),
-        (api.post("/runs/log-batch", json={"run_id": run.info.run_id, "metrics": [
-            {"key": "m", "value": 1.0, "timestamp": i} for i in range(1001)]}), 400, "INVALID_PARAMETER_VALUE",
-         "at most 1000 metrics"),
+        (
+            api.post("/runs/create", json={"experiment_id": "0"}),
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            "mlflow.set_experiment",
+        ),
+        (
+            api.post(
+                "/runs/log-batch",
+                json={
+                    "run_id": run.info.run_id,
+                    "tags": [{"key": f"t{i}", "value": "x" * 8000} for i in range(100)],
+                    "params": [{"key": f"p{i}", "value": "x" * 6000} for i in range(50)],
+                },
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "at most 1000000 bytes",
+        ),
+        (
+            api.post(
+                "/runs/log-batch",
+                json={
+                    "run_id": run.info.run_id,
+                    "metrics": [{"key": "m", "value": 1.0, "timestamp": i} for i in range(1001)],
+                },
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "at most 1000 metrics",
+        ),
         (api.post("/experiments/create", json={"name": EXP}), 400, "RESOURCE_ALREADY_EXISTS", "already exists"),
-        (api.post("/runs/search", json={"experiment_ids": [exp.experiment_id], "filter": "metrics.m >"}), 400,
-         "INVALID_PARAMETER_VALUE", ""),
-        (api.post("/experiments/create", json={"name": "main.shop.Bad-Name!"}), 400, "INVALID_PARAMETER_VALUE",
-         "not a valid identifier"),
-        (api.get("/metrics/get-history", params={"run_id": run.info.run_id}), 400, "INVALID_PARAMETER_VALUE",
-         "metric_key"),
-        (api.put(f"{url}/api/2.0/mlflow-artifacts/artifacts/{exp.experiment_id}/{run.info.run_id}/artifacts/"
-                 "a/%2E%2E/%2E%2E/x", content=b"x"), 400, "INVALID_PARAMETER_VALUE", "'..'"),
-        (httpx.post(url + "/api/2.0/mlflow/runs/create", json={"experiment_id": exp.experiment_id}), 401,
-         "UNAUTHENTICATED", "token"),
+        (
+            api.post("/runs/search", json={"experiment_ids": [exp.experiment_id], "filter": "metrics.m >"}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "",
+        ),
+        (
+            api.post("/experiments/create", json={"name": "main.shop.Bad-Name!"}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "not a valid identifier",
+        ),
+        (
+            api.get("/metrics/get-history", params={"run_id": run.info.run_id}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "metric_key",
+        ),
+        (
+            api.put(
+                f"{url}/api/2.0/mlflow-artifacts/artifacts/{exp.experiment_id}/{run.info.run_id}/artifacts/"
+                "a/%2E%2E/%2E%2E/x",
+                content=b"x",
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "'..'",
+        ),
+        (
+            httpx.post(url + "/api/2.0/mlflow/runs/create", json={"experiment_id": exp.experiment_id}),
+            401,
+            "UNAUTHENTICATED",
+            "token",
+        ),
     ]
     for response, status, code, words in cases:
         body = response.json()
@@ -244,14 +316,14 @@ def test_embedded_glashaus_uri_runs_the_same_flow(tmp_path, monkeypatch):
         mlflow.log_metric("acc", 0.8, step=0)
         mlflow.log_metric("acc", 0.9, step=1)
         model = LogisticRegression().fit(X, Y)
-        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X, model.predict(X)),
-                                        input_example=X[:2])
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(X, model.predict(X)), input_example=X[:2]
+        )
     client = MlflowClient()
     got = client.get_run(run.info.run_id)
     assert got.info.artifact_uri == f"glashaus-artifacts:/{exp.experiment_id}/{run.info.run_id}/artifacts"
     assert [m.value for m in client.get_metric_history(run.info.run_id, "acc")] == [0.8, 0.9]
-    assert [r.info.run_id for r in client.search_runs([exp.experiment_id], "metrics.acc > 0.85")] == [
-        run.info.run_id]
+    assert [r.info.run_id for r in client.search_runs([exp.experiment_id], "metrics.acc > 0.85")] == [run.info.run_id]
     assert list(mlflow.sklearn.load_model(info.model_uri).predict(X[:3])) == [0, 1, 1]
     client.delete_run(run.info.run_id)
     assert client.search_runs([exp.experiment_id]) == []
@@ -264,13 +336,19 @@ def test_bad_tag_keys_and_too_long_values_get_invalid_parameter_value(client, se
     run = client.create_run(exp.experiment_id)
     cases = [
         (lambda: client.set_tag(run.info.run_id, "a/../b", "x"), ["tag key 'a/../b'", "resolve to 'b'"]),
-        (lambda: client.log_param(run.info.run_id, "bad key!", "x"), ["param key 'bad key!'", "contains '!'",
-                                                                      "Names may only contain"]),
+        (
+            lambda: client.log_param(run.info.run_id, "bad key!", "x"),
+            ["param key 'bad key!'", "contains '!'", "Names may only contain"],
+        ),
         (lambda: client.set_experiment_tag(exp.experiment_id, "a/../b", "x"), ["experiment tag key 'a/../b'"]),
-        (lambda: client.set_experiment_tag(exp.experiment_id, "notes", "x" * 20_001),
-         ["experiment tag 'notes'", "exceeds the maximum length of 20000 characters (it has 20001)"]),
-        (lambda: client.log_batch(run.info.run_id, metrics=[Metric("../m", 1.0, 0, 0)]),
-         ["metric key '../m'", "starts with '..'"]),
+        (
+            lambda: client.set_experiment_tag(exp.experiment_id, "notes", "x" * 20_001),
+            ["experiment tag 'notes'", "exceeds the maximum length of 20000 characters (it has 20001)"],
+        ),
+        (
+            lambda: client.log_batch(run.info.run_id, metrics=[Metric("../m", 1.0, 0, 0)]),
+            ["metric key '../m'", "starts with '..'"],
+        ),
     ]
     for call, words in cases:
         with pytest.raises(MlflowException) as err:

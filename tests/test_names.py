@@ -37,8 +37,17 @@ def test_version_refused_where_not_allowed():
         parse_name("main.shop.orders@v3", allow_version=False)
 
 
-@pytest.mark.parametrize("text", ["main.shop.orders@x", "main.shop.orders@v", "main.shop.orders@v-1",
-                                  "main.shop.orders@champion", "main.shop.orders@v1@v2", "main.shop@v1.orders"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "main.shop.orders@x",
+        "main.shop.orders@v",
+        "main.shop.orders@v-1",
+        "main.shop.orders@champion",
+        "main.shop.orders@v1@v2",
+        "main.shop@v1.orders",
+    ],
+)
 def test_unknown_at_suffix_is_refused_with_the_fix(text):
     with pytest.raises(InvalidNameError) as err:
         parse_name(text)

@@ -39,24 +39,52 @@ from glashaus.server.wire import ARROW_STREAM, ipc_bytes
 ADMIN_EXAMPLES = 25
 ANONYMOUS_EXAMPLES = 4
 
-LABELS = list(dict.fromkeys(["GET /health"] + [f"{op.http} {op.path.replace(':path', '')}" for op in ROUTES]
-                            + ["POST /serving/{name}/invocations", "GET /metrics"]))
+LABELS = list(
+    dict.fromkeys(
+        ["GET /health"]
+        + [f"{op.http} {op.path.replace(':path', '')}" for op in ROUTES]
+        + ["POST /serving/{name}/invocations", "GET /metrics"]
+    )
+)
 DESTRUCTIVE = {"DELETE /api/principals/{name}", "DELETE /api/tokens/{token_id}"}
 #: Path parameters that name what the seeded lakehouse holds: most random names only reach the 404 path.
 REAL = {
     "name": ["fz.s.t", "fz.s.w", "fz.s.v", "fz.s", "fz", "bob", "analysts", "fz.s.t@v1", "fz.s.m", "reco"],
-    "table": ["fz.s.t", "fz.s.w"], "column": ["v", "id", "nope"], "volume": ["fz.s.v"],
-    "path": ["a/b.txt", "a", "../x", "c.txt"], "catalog": ["fz", "main"], "schema": ["fz.s", "main.default"],
-    "group": ["analysts", "admins"], "member": ["bob"], "token_id": ["0"],
-    "ref": ["fz.s.m/1", "fz.s.m@champion", "fz.s.m", "fz.s.m/9"], "alias": ["champion", "nope"],
-    "version": ["1", "2"], "experiment": ["fz.s.e", "1", "nope"], "key": ["k", "rmse"],
+    "table": ["fz.s.t", "fz.s.w"],
+    "column": ["v", "id", "nope"],
+    "volume": ["fz.s.v"],
+    "path": ["a/b.txt", "a", "../x", "c.txt"],
+    "catalog": ["fz", "main"],
+    "schema": ["fz.s", "main.default"],
+    "group": ["analysts", "admins"],
+    "member": ["bob"],
+    "token_id": ["0"],
+    "ref": ["fz.s.m/1", "fz.s.m@champion", "fz.s.m", "fz.s.m/9"],
+    "alias": ["champion", "nope"],
+    "version": ["1", "2"],
+    "experiment": ["fz.s.e", "1", "nope"],
+    "key": ["k", "rmse"],
     "run_id": ["0" * 32],  # and the seeded run's id (the lake fixture adds it)
 }
 #: The endpoint (the serving route's {name}) the seeded lakehouse serves.
 ENDPOINT = "reco"
 #: Values that once reached storage as they were (each a 500): one replaces one value of a valid request.
-HOSTILE = [10**23, -(10**23), 2**63, "99999999999999999999999", "\u00b2", 1e308, -0.0, "", "\x00", "a" * 300,
-           "../../etc/passwd", "main.shop.t@v99999999999999999999999", {"$datetime": "x"}, {"$arrow": "AAAA"}]
+HOSTILE = [
+    10**23,
+    -(10**23),
+    2**63,
+    "99999999999999999999999",
+    "\u00b2",
+    1e308,
+    -0.0,
+    "",
+    "\x00",
+    "a" * 300,
+    "../../etc/passwd",
+    "main.shop.t@v99999999999999999999999",
+    {"$datetime": "x"},
+    {"$arrow": "AAAA"},
+]
 
 
 def _nested(levels: int) -> list:
@@ -143,22 +171,35 @@ def fuzz(api, label: str, examples: int, call) -> None:
     operation = api.find_operation_by_label(label)
     assert operation is not None, f"{label} is not in the OpenAPI"
     strategies = [operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
-    strategies.append(st.tuples(operation.as_strategy(GenerationMode.POSITIVE), st.integers(0, 50),
-                                st.sampled_from(HOSTILE)).map(lambda drawn: _hostile(*drawn)))
+    strategies.append(
+        st.tuples(operation.as_strategy(GenerationMode.POSITIVE), st.integers(0, 50), st.sampled_from(HOSTILE)).map(
+            lambda drawn: _hostile(*drawn)
+        )
+    )
     names = [p.name for p in operation.path_parameters]
     if label.startswith("POST /serving/"):  # the real endpoint: the model scores, or says why not
         real = st.fixed_dictionaries({"name": st.sampled_from([ENDPOINT, "missing"])})
-        strategies.append(real.flatmap(lambda chosen: operation.as_strategy(GenerationMode.POSITIVE,
-                                                                             path_parameters=chosen)))
+        strategies.append(
+            real.flatmap(lambda chosen: operation.as_strategy(GenerationMode.POSITIVE, path_parameters=chosen))
+        )
     elif names and not label.startswith("DELETE"):  # real names, except where a success would drop them
         real = st.fixed_dictionaries({n: st.sampled_from(REAL[n]) for n in names})
         body = {"body": st.sampled_from(ARROW_BODIES)} if label == "POST /api/tables/{name}/rows" else {}
-        strategies.append(st.tuples(real, st.fixed_dictionaries(body)).flatmap(
-            lambda chosen: operation.as_strategy(GenerationMode.POSITIVE, path_parameters=chosen[0], **chosen[1])))
+        strategies.append(
+            st.tuples(real, st.fixed_dictionaries(body)).flatmap(
+                lambda chosen: operation.as_strategy(GenerationMode.POSITIVE, path_parameters=chosen[0], **chosen[1])
+            )
+        )
     cases = st.one_of(strategies)
 
-    @hypothesis.settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-                         suppress_health_check=list(hypothesis.HealthCheck), print_blob=False)
+    @hypothesis.settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        print_blob=False,
+    )
     @hypothesis.given(case=cases)
     def check(case):
         call(case)
@@ -169,8 +210,9 @@ def fuzz(api, label: str, examples: int, call) -> None:
 @pytest.mark.parametrize("label", [label for label in LABELS if label not in DESTRUCTIVE])
 def test_no_server_errors_as_admin(api, server, token, label):
     def call(case):
-        case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
-                               checks=[not_a_server_error], timeout=60)
+        case.call_and_validate(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error], timeout=60
+        )
 
     fuzz(api, label, ADMIN_EXAMPLES, call)
 

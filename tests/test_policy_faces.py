@@ -23,8 +23,13 @@ from glashaus.server.app import ServerThread, create_app
 T = "main.shop.customers"
 FILTER = "region = 'north' OR is_member('pii_readers')"
 MASK = "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END"
-ROWS = pa.table({"id": [1, 2, 3, 4], "region": ["north", "south", "north", "alpine"],
-                 "email": ["a@x.org", "b@x.org", "c@x.org", "d@x.org"]})
+ROWS = pa.table(
+    {
+        "id": [1, 2, 3, 4],
+        "region": ["north", "south", "north", "alpine"],
+        "email": ["a@x.org", "b@x.org", "c@x.org", "d@x.org"],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +93,9 @@ REWRITES = {
     "delete (rewritten)": lambda lh: lh.sql(f"DELETE FROM {T} WHERE lower(region) = 'south'"),
     "update": lambda lh: lh.sql(f"UPDATE {T} SET region = 'x' WHERE id = 1"),
     "insert overwrite": lambda lh: lh.sql(f"INSERT OVERWRITE {T} SELECT * FROM {T}"),
-    "sql merge": lambda lh: lh.sql(f"MERGE INTO {T} t USING (SELECT 2 AS id) s ON t.id = s.id "
-                                   "WHEN MATCHED THEN DELETE"),
+    "sql merge": lambda lh: lh.sql(
+        f"MERGE INTO {T} t USING (SELECT 2 AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE"
+    ),
 }
 
 
@@ -100,8 +106,13 @@ def test_a_filtered_writer_may_only_append(face, lake, operation):
     with pytest.raises(PermissionDeniedError, match="may only append"):
         REWRITES[operation](bob)
     assert lake.history(T, limit=1)[0].version == before
-    assert lake.sql("SELECT count(*) FROM system.access.audit WHERE principal = 'bob' AND decision = 'deny' "
-                    "AND action = 'table.change_filtered'").scalar() >= 1
+    assert (
+        lake.sql(
+            "SELECT count(*) FROM system.access.audit WHERE principal = 'bob' AND decision = 'deny' "
+            "AND action = 'table.change_filtered'"
+        ).scalar()
+        >= 1
+    )
 
 
 def test_a_writer_the_filter_and_mask_do_not_apply_to_may_rewrite(face, lake):
@@ -156,15 +167,21 @@ def test_a_write_without_columns_is_refused_and_commits_nothing(face, lake):
 
 
 def cli(lake, user: str, *args: str):
-    result = CliRunner().invoke(app, [*args, "--lakehouse", lake.root, "--user", user],
-                                env={"GLASHAUS_LAKEHOUSE": None, "GLASHAUS_USER": None, "COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app,
+        [*args, "--lakehouse", lake.root, "--user", user],
+        env={"GLASHAUS_LAKEHOUSE": None, "GLASHAUS_USER": None, "COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     return result.stdout
 
 
 def test_the_cli_shows_a_filtered_reader_no_counts_or_row_changes(lake):
-    facts = {line.strip("│ ").split(maxsplit=1)[0]: line.strip("│ ").split(maxsplit=1)[-1]
-             for line in cli(lake, "bob", "tables", "show", T).splitlines() if line.startswith("│ ")}
+    facts = {
+        line.strip("│ ").split(maxsplit=1)[0]: line.strip("│ ").split(maxsplit=1)[-1]
+        for line in cli(lake, "bob", "tables", "show", T).splitlines()
+        if line.startswith("│ ")
+    }
     assert (facts["rows"], facts["size"]) == ("—", "— in — file(s)")
     assert cli(lake, "alice", "tables", "show", T).count("4 in ") == 0  # sizes are in bytes, rows on their own
     history = [line for line in cli(lake, "bob", "tables", "history", T).splitlines() if "WRITE append" in line]
@@ -185,5 +202,7 @@ def test_the_web_table_page_shows_a_filtered_reader_no_counts(page, server, toke
 
 
 def _rows(page, selector: str) -> list[list[str]]:
-    return [[cell.inner_text() for cell in row.query_selector_all("td")]
-            for row in page.query_selector_all(f"{selector} tbody tr")]
+    return [
+        [cell.inner_text() for cell in row.query_selector_all("td")]
+        for row in page.query_selector_all(f"{selector} tbody tr")
+    ]

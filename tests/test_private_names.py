@@ -63,8 +63,11 @@ def _scope_nodes(body: list[ast.AST]) -> Iterator[ast.AST]:
         yield node
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             # Decorators, defaults and annotations are evaluated in the enclosing scope.
-            outer = [*getattr(node, "decorator_list", []), *node.args.defaults,
-                     *(d for d in node.args.kw_defaults if d is not None)]
+            outer = [
+                *getattr(node, "decorator_list", []),
+                *node.args.defaults,
+                *(d for d in node.args.kw_defaults if d is not None),
+            ]
             stack.extend(reversed(outer))
             continue
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
@@ -79,11 +82,11 @@ class ModuleScan:
 
     def __init__(self, tree: ast.Module, *, name: str, is_package: bool, helpers: dict[str, set[str]]) -> None:
         self.tree, self.name, self.is_package, self.known = tree, name, is_package, helpers
-        self.helpers: set[str] = set()          # this module's functions returning third-party objects
+        self.helpers: set[str] = set()  # this module's functions returning third-party objects
         self.imported_helpers: set[str] = set()  # such functions imported from our other modules
-        self.our_modules: dict[str, str] = {}    # local name -> our module it names
+        self.our_modules: dict[str, str] = {}  # local name -> our module it names
         self.importers: set[str] = {"__import__"}  # names bound to importlib.import_module
-        self.importlib: set[str] = set()         # names bound to the importlib module
+        self.importlib: set[str] = set()  # names bound to the importlib module
         self.findings: list[tuple[int, str]] = []
 
     # -- what a name or an expression stands for -------------------------------------------
@@ -92,14 +95,18 @@ class ModuleScan:
         if node.level == 0:
             return node.module or ""
         parts = self.name.split(".") if self.is_package else self.name.split(".")[:-1]
-        parts = parts[:len(parts) - (node.level - 1)]
+        parts = parts[: len(parts) - (node.level - 1)]
         return ".".join(parts + ([node.module] if node.module else []))
 
     def _is_importer(self, func: ast.expr) -> bool:
         if isinstance(func, ast.Name):
             return func.id in self.importers
-        return (isinstance(func, ast.Attribute) and func.attr == "import_module"
-                and isinstance(func.value, ast.Name) and func.value.id in self.importlib)
+        return (
+            isinstance(func, ast.Attribute)
+            and func.attr == "import_module"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.importlib
+        )
 
     def _is_helper(self, func: ast.expr) -> bool:
         if isinstance(func, ast.Name):
@@ -114,8 +121,13 @@ class ModuleScan:
         match expr:
             case ast.Name(id=name):
                 return name in env
-            case ast.Attribute(value=value) | ast.Subscript(value=value) | ast.Await(value=value) | \
-                    ast.Starred(value=value) | ast.NamedExpr(value=value):
+            case (
+                ast.Attribute(value=value)
+                | ast.Subscript(value=value)
+                | ast.Await(value=value)
+                | ast.Starred(value=value)
+                | ast.NamedExpr(value=value)
+            ):
                 return self.foreign(value, env)
             case ast.Call(func=func, args=args):
                 if self._is_importer(func):
@@ -157,17 +169,20 @@ class ModuleScan:
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 yield from self._pairs(target, node.value, env)
-        elif (isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None \
-                and self.foreign(node.value, env)) or (isinstance(node, ast.For | ast.AsyncFor | ast.comprehension) and self.foreign(node.iter, env)):
+        elif (
+            isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None and self.foreign(node.value, env)
+        ) or (isinstance(node, ast.For | ast.AsyncFor | ast.comprehension) and self.foreign(node.iter, env)):
             yield from _names(node.target)
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None \
-                and self.foreign(node.context_expr, env):
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None and self.foreign(node.context_expr, env):
             yield from _names(node.optional_vars)
 
     def _pairs(self, target: ast.expr, value: ast.expr, env: set[str]) -> Iterator[str]:
         """``a, b = x, y`` binds element by element; any other shape binds all its names to the value."""
-        if isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List) \
-                and len(target.elts) == len(value.elts):
+        if (
+            isinstance(target, ast.Tuple | ast.List)
+            and isinstance(value, ast.Tuple | ast.List)
+            and len(target.elts) == len(value.elts)
+        ):
             for t, v in zip(target.elts, value.elts, strict=True):
                 yield from self._pairs(t, v, env)
         elif self.foreign(value, env):
@@ -192,14 +207,22 @@ class ModuleScan:
             self._flag(node, "reaches a private attribute")
         elif isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else None
-            literal = (node.args[1].value if len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
-                       else None)
-            if name in _ATTRIBUTE_CALLS and isinstance(literal, str) and is_private(literal) \
-                    and self.foreign(node.args[0], env):
+            literal = node.args[1].value if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) else None
+            if (
+                name in _ATTRIBUTE_CALLS
+                and isinstance(literal, str)
+                and is_private(literal)
+                and self.foreign(node.args[0], env)
+            ):
                 self._flag(node, f"reaches a private attribute by {name}()")
             first = node.args[0] if node.args else None
-            if self._is_importer(node.func) and isinstance(first, ast.Constant) and isinstance(first.value, str) \
-                    and is_third_party(first.value) and any(is_private(p) for p in first.value.split(".")):
+            if (
+                self._is_importer(node.func)
+                and isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+                and is_third_party(first.value)
+                and any(is_private(p) for p in first.value.split("."))
+            ):
                 self._flag(node, "imports a private module")
 
     # -- scopes ------------------------------------------------------------------------------
@@ -220,8 +243,9 @@ class ModuleScan:
         top = {id(n) for n in self.tree.body}
         for node in nodes:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                self._scope(node.body, outer=env, params=_params(node.args),
-                            name=node.name if id(node) in top else None)
+                self._scope(
+                    node.body, outer=env, params=_params(node.args), name=node.name if id(node) in top else None
+                )
             elif isinstance(node, ast.Lambda):
                 self._scope([node.body], outer=env, params=_params(node.args), name=None)
 
@@ -237,12 +261,15 @@ class ModuleScan:
 
 def scan(modules: dict[str, str]) -> dict[str, list[tuple[int, str]]]:
     """Findings per module for ``{"glashaus.x.y": source}``; module names ending in ``.__init__`` are packages."""
-    trees = {name.removesuffix(".__init__"): (ast.parse(src), name.endswith(".__init__"))
-             for name, src in modules.items()}
+    trees = {
+        name.removesuffix(".__init__"): (ast.parse(src), name.endswith(".__init__")) for name, src in modules.items()
+    }
     helpers: dict[str, set[str]] = {name: set() for name in trees}
     for _ in range(10):  # helpers may call helpers of other modules
-        scans = {name: ModuleScan(tree, name=name, is_package=pkg, helpers=helpers).run()
-                 for name, (tree, pkg) in trees.items()}
+        scans = {
+            name: ModuleScan(tree, name=name, is_package=pkg, helpers=helpers).run()
+            for name, (tree, pkg) in trees.items()
+        }
         found = {name: s.helpers for name, s in scans.items()}
         if found == helpers:
             break
@@ -266,10 +293,12 @@ def _source_modules() -> dict[str, str]:
 
 
 def test_src_reaches_no_private_name_of_another_package():
-    wrong = [f"src/{name.replace('.', '/')}.py:{line}: {why}"
-             for name, found in scan(_source_modules()).items()
-             if f"{name.removeprefix('glashaus.').replace('.', '/')}.py" not in COMPAT
-             for line, why in found]
+    wrong = [
+        f"src/{name.replace('.', '/')}.py:{line}: {why}"
+        for name, found in scan(_source_modules()).items()
+        if f"{name.removeprefix('glashaus.').replace('.', '/')}.py" not in COMPAT
+        for line, why in found
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -339,12 +368,17 @@ def test_each_private_form_is_caught(form):
 def test_a_helper_in_another_module_of_ours_is_followed():
     modules = {
         "glashaus.registry.mlflow_lib": "def mlflow():\n    import mlflow as module\n    return module\n",
-        "glashaus.tracking.rules": ("import importlib\ndef _module(n):\n    return importlib.import_module(n)\n"
-                                    "def validation():\n    return _module('mlflow.utils.validation')\n"),
-        "glashaus.registry.refs": ("from glashaus.registry.mlflow_lib import mlflow\n"
-                                   "def check(a):\n    return mlflow().utils.validation._validate_alias_name(a)\n"),
-        "glashaus.registry.service": ("from glashaus.tracking import rules\n"
-                                      "def f():\n    rules.validation()._validate_metric('m', 1, 0, 0)\n"),
+        "glashaus.tracking.rules": (
+            "import importlib\ndef _module(n):\n    return importlib.import_module(n)\n"
+            "def validation():\n    return _module('mlflow.utils.validation')\n"
+        ),
+        "glashaus.registry.refs": (
+            "from glashaus.registry.mlflow_lib import mlflow\n"
+            "def check(a):\n    return mlflow().utils.validation._validate_alias_name(a)\n"
+        ),
+        "glashaus.registry.service": (
+            "from glashaus.tracking import rules\ndef f():\n    rules.validation()._validate_metric('m', 1, 0, 0)\n"
+        ),
         "glashaus.registry.__init__": "from . import refs\n",
     }
     found = scan(modules)
@@ -361,7 +395,7 @@ NOT_CAUGHT = {
     "the other name of a tuple": "import sqlglot\na, b = sqlglot.parse('x'), object()\nb._x\n",
     "getattr with a run-time name": "import importlib\ndef f(m, a):\n    return getattr(importlib.import_module(m), a)\n",
     "overriding is not reaching": "from mlflow.store.tracking.abstract_store import AbstractStore\n"
-                                  "class S(AbstractStore):\n    def _search_runs(self):\n        return self._svc\n",
+    "class S(AbstractStore):\n    def _search_runs(self):\n        return self._svc\n",
     "import_module of our own module": "import importlib\nimportlib.import_module('glashaus.server.wire')._members\n",
 }
 

@@ -86,11 +86,17 @@ def _double(x):
 
 # -- versions, signature, files --------------------------------------------------------------------
 
+
 def test_register_records_signature_example_environment_commit_and_mlmodel_folder(trained):
     lh, data, model = trained
     mv = _register(lh, model, data, description="first try", tags={"stage": "dev"})
-    assert (mv.name, mv.version, mv.status, mv.description, mv.tags) == (MODEL, 1, "READY", "first try",
-                                                                           {"stage": "dev"})
+    assert (mv.name, mv.version, mv.status, mv.description, mv.tags) == (
+        MODEL,
+        1,
+        "READY",
+        "first try",
+        {"stage": "dev"},
+    )
     assert [c["name"] for c in json.loads(mv.signature["inputs"])] == ["x1", "x2"]
     assert mv.input_example["columns"] == ["x1", "x2"] and len(mv.input_example["data"]) == 3
     assert mv.file_format == "skops" and "sklearn" in mv.flavors
@@ -126,9 +132,16 @@ def test_versions_count_up_and_every_reference_form_resolves(trained):
     assert [v.version for v in lh.models.versions(MODEL)] == [2, 1]
     assert lh.models.get(MODEL).latest_version == 2
     lh.models.set_alias(MODEL, "champion", 1)
-    for ref, expected in [(f"{MODEL}/1", 1), (f"{MODEL}@2", 2), (f"{MODEL}@v1", 1), (f"{MODEL}/latest", 2),
-                          (MODEL, 2), (f"{MODEL}@champion", 1), (f"models:/{MODEL}@champion", 1),
-                          (f"models:/{MODEL}/2", 2)]:
+    for ref, expected in [
+        (f"{MODEL}/1", 1),
+        (f"{MODEL}@2", 2),
+        (f"{MODEL}@v1", 1),
+        (f"{MODEL}/latest", 2),
+        (MODEL, 2),
+        (f"{MODEL}@champion", 1),
+        (f"models:/{MODEL}@champion", 1),
+        (f"models:/{MODEL}/2", 2),
+    ]:
         assert lh.models.version(ref).version == expected, ref
     assert lh.models.version(f"{MODEL}/1").aliases == ["champion"]
     with pytest.raises(NotFoundError, match=r"version 7 of model main.shop.reco does not exist; its latest version is"):
@@ -158,6 +171,7 @@ def test_model_is_a_securable_with_description_and_tags(trained):
 
 # -- aliases -------------------------------------------------------------------------------------
 
+
 def test_alias_moves_are_kept_with_who_when_why_and_rollback_walks_them_back(trained):
     lh, data, _model = trained
     for c in (1.0, 0.5, 0.1):
@@ -167,7 +181,8 @@ def test_alias_moves_are_kept_with_who_when_why_and_rollback_walks_them_back(tra
     lh.models.set_alias(MODEL, "champion", 3, reason="even better")
     history = lh.models.alias_history(MODEL, alias="champion")
     assert [(h.action, h.from_version, h.to_version, h.principal, h.reason) for h in history] == [
-        ("set", 2, 3, "alice", "even better"), ("set", 1, 2, "alice", "better AUC"),
+        ("set", 2, 3, "alice", "even better"),
+        ("set", 1, 2, "alice", "better AUC"),
         ("set", None, 1, "alice", "baseline"),
     ]
     assert history[0].event_time >= history[-1].event_time
@@ -213,6 +228,7 @@ def test_deleting_a_version_removes_its_aliases_with_history_and_never_reuses_it
 
 # -- rights and audit ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def team(trained):
     """alice owns main.shop.reco (v1, v2); bob may use the schema; carol too, and has EXECUTE on the model."""
@@ -246,8 +262,16 @@ def test_without_execute_nobody_loads_sees_or_scores_and_each_attempt_is_audited
             bob.models.versions(MODEL)
         assert bob.models.list("main.shop") == []
     denied = [e for e in _audit(lh, "model.load") if e["principal"] == "bob"]
-    assert denied == [{"principal": "bob", "action": "model.load", "privilege": "EXECUTE", "securable": MODEL,
-                       "decision": "deny", "reason": denied[0]["reason"]}]
+    assert denied == [
+        {
+            "principal": "bob",
+            "action": "model.load",
+            "privilege": "EXECUTE",
+            "securable": MODEL,
+            "decision": "deny",
+            "reason": denied[0]["reason"],
+        }
+    ]
     with lh.as_user("carol") as carol:
         assert carol.models.load(f"{MODEL}@champion").predict(_x(data)).shape == (60,)
 
@@ -272,6 +296,7 @@ def test_only_owners_and_managers_add_versions_and_move_aliases(team):
 
 # -- lineage ------------------------------------------------------------------------------------------
 
+
 def test_lineage_walks_from_the_model_to_the_raw_tables_and_back(shop):
     lh = shop
     lh.create_table("main.shop.raw", data=_data(80))
@@ -279,15 +304,22 @@ def test_lineage_walks_from_the_model_to_the_raw_tables_and_back(shop):
     lh.create_table("main.shop.feats", data=pa.table({"id": np.arange(80), "f": np.ones(80)}))
     lh.write("main.shop.feats", pa.table({"id": [80], "f": [2.0]}))  # feats is at version 2 now
     data = lh.read("main.shop.clean")
-    mv = lh.models.register(_fit(data), MODEL, input_example=_x(data).head(2),
-                            training_set={"tables": ["main.shop.clean"], "features": ["main.shop.feats@v1"]})
+    mv = lh.models.register(
+        _fit(data),
+        MODEL,
+        input_example=_x(data).head(2),
+        training_set={"tables": ["main.shop.clean"], "features": ["main.shop.feats@v1"]},
+    )
     assert mv.training_set == [
         {"name": "main.shop.clean", "kind": "table", "version": 1, "role": "input"},
         {"name": "main.shop.feats", "kind": "table", "version": 1, "role": "feature"},
     ]
     up = {(e.source, e.source_version, e.target, e.target_version, e.depth) for e in lh.lineage(MODEL)}
-    assert up == {("main.shop.clean", 1, MODEL, 1, 1), ("main.shop.feats", 1, MODEL, 1, 1),
-                  ("main.shop.raw", 1, "main.shop.clean", 1, 2)}
+    assert up == {
+        ("main.shop.clean", 1, MODEL, 1, 1),
+        ("main.shop.feats", 1, MODEL, 1, 1),
+        ("main.shop.raw", 1, "main.shop.clean", 1, 2),
+    }
     down = lh.lineage("main.shop.raw", direction="downstream")
     assert ("main.shop.clean", MODEL, "model.register") in {(e.source, e.target, e.operation) for e in down}
 
@@ -314,6 +346,7 @@ def test_training_set_needs_select_and_an_existing_version_and_a_refusal_leaves_
 
 # -- trust: pickles, skops types, sources ---------------------------------------------------------
 
+
 @pytest.fixture
 def uploads(trained):
     lh, data, model = trained
@@ -326,8 +359,13 @@ def test_pickled_upload_is_refused_until_an_admin_trusts_exactly_those_files(upl
 
     lh, data, model = uploads
     folder = str(tmp_path / "saved")
-    mlflow.sklearn.save_model(model, folder, serialization_format="cloudpickle", input_example=_x(data).head(2),
-                              pip_requirements=["scikit-learn"])
+    mlflow.sklearn.save_model(
+        model,
+        folder,
+        serialization_format="cloudpickle",
+        input_example=_x(data).head(2),
+        pip_requirements=["scikit-learn"],
+    )
     source = _upload(lh, folder, "main.shop.uploads", "reco-pickle")
     mv = lh.models.register_files(source, MODEL, training_set=TRAIN)
     assert (mv.file_format, mv.trusted, mv.source) == ("pickle", False, source)
@@ -357,8 +395,9 @@ def test_skops_upload_whose_mlmodel_trusts_foreign_types_is_refused(uploads, tmp
     import skops.io
 
     foreign = skops.io.get_untrusted_types(data=skops.io.dumps(risky))
-    mlflow.sklearn.save_model(risky, folder, serialization_format="skops", skops_trusted_types=foreign,
-                              pip_requirements=["scikit-learn"])
+    mlflow.sklearn.save_model(
+        risky, folder, serialization_format="skops", skops_trusted_types=foreign, pip_requirements=["scikit-learn"]
+    )
     mv = lh.models.register_files(_upload(lh, folder, "main.shop.uploads", "risky"), MODEL)
     assert mv.file_format == "pickle"
     with pytest.raises(PermissionDeniedError, match=r"types outside scikit-learn \(.*_double"):
@@ -490,11 +529,15 @@ def test_failed_registrations_leave_no_model_and_no_version(uploads, tmp_path):
 
 # -- native formats (run where LightGBM / XGBoost are installed) ----------------------------------
 
+
 def test_lightgbm_booster_is_saved_natively_and_loads_without_trust(trained):
     lgb = pytest.importorskip("lightgbm")
     lh, data, _ = trained
-    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4},
-                        lgb.Dataset(_x(data), label=data["y"].to_numpy()), num_boost_round=3)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 4},
+        lgb.Dataset(_x(data), label=data["y"].to_numpy()),
+        num_boost_round=3,
+    )
     mv = lh.models.register(booster, MODEL, input_example=_x(data).head(2))
     assert (mv.file_format, "lightgbm" in mv.flavors) == ("native", True)
     np.testing.assert_allclose(lh.models.load(MODEL).predict(_x(data)), booster.predict(_x(data)))
@@ -510,6 +553,7 @@ def test_xgboost_model_is_saved_natively_and_loads_without_trust(trained):
 
 
 # -- PostgreSQL metastore --------------------------------------------------------------------------
+
 
 def test_the_registry_works_on_a_postgresql_metastore(tmp_path, pg_database):
     import glashaus
@@ -553,8 +597,12 @@ def test_model_files_live_in_the_object_store_and_load_from_there(s3, tmp_path):
         mlflow.sklearn.save_model(model, folder, pip_requirements=["scikit-learn"])
         source = _upload(lh, folder, "main.shop.uploads", "reco")
         assert lh.models.register_files(source, MODEL).file_format == "skops"
-        assert lh.models.register_files(f"s3://lake/models/volumes/main/shop/"
-                                        f"uploads-{lh.get('main.shop.uploads').id[:8]}/reco", MODEL).version == 3
+        assert (
+            lh.models.register_files(
+                f"s3://lake/models/volumes/main/shop/uploads-{lh.get('main.shop.uploads').id[:8]}/reco", MODEL
+            ).version
+            == 3
+        )
         with pytest.raises(InvalidArgumentError, match="outside the lakehouse's managed storage"):
             lh.models.register_files("s3://lake/elsewhere/reco", MODEL)
 

@@ -46,10 +46,14 @@ def logged(tmp_path_factory):
         experiment = mlflow.set_experiment(EXP)
         with mlflow.start_run() as run:
             mlflow.log_artifacts(str(folder), "files_model")
-            info = mlflow.sklearn.log_model(LogisticRegression().fit(X, Y), name="model",
-                                            serialization_format="skops")
-    return SimpleNamespace(root=root, run_id=run.info.run_id, experiment_id=experiment.experiment_id,
-                           artifact_uri=run.info.artifact_uri, model_id=info.model_id)
+            info = mlflow.sklearn.log_model(LogisticRegression().fit(X, Y), name="model", serialization_format="skops")
+    return SimpleNamespace(
+        root=root,
+        run_id=run.info.run_id,
+        experiment_id=experiment.experiment_id,
+        artifact_uri=run.info.artifact_uri,
+        model_id=info.model_id,
+    )
 
 
 @pytest.fixture
@@ -70,8 +74,13 @@ def _files(lh, ref: str) -> dict[str, bytes]:
 
 def _denied(lh, principal: str, action: str) -> list[tuple]:
     lh.flush()
-    return lh.sql("SELECT privilege, securable FROM system.access.audit WHERE principal = '" + principal
-                  + "' AND action = '" + action + "' AND decision = 'deny'").fetchall()
+    return lh.sql(
+        "SELECT privilege, securable FROM system.access.audit WHERE principal = '"
+        + principal
+        + "' AND action = '"
+        + action
+        + "' AND decision = 'deny'"
+    ).fetchall()
 
 
 def test_runs_uri_registers_the_runs_folder_or_its_logged_model_with_the_run(lh, logged):
@@ -87,8 +96,7 @@ def test_runs_uri_registers_the_runs_folder_or_its_logged_model_with_the_run(lh,
 
 def test_logged_model_uri_records_the_model_and_the_run_that_logged_it(lh, logged):
     mv = lh.models.register_files(f"models:/{logged.model_id}", "main.shop.reco")
-    assert (mv.source, mv.run_id, mv.logged_model_id) == (f"models:/{logged.model_id}", logged.run_id,
-                                                          logged.model_id)
+    assert (mv.source, mv.run_id, mv.logged_model_id) == (f"models:/{logged.model_id}", logged.run_id, logged.model_id)
     assert _predicts(lh, "main.shop.reco@1") == [0, 1, 1]
 
 
@@ -108,8 +116,11 @@ def test_a_version_uri_copies_that_version_into_another_model(lh, logged):
 def test_artifact_uris_of_the_proxy_and_of_embedded_runs(lh, logged):
     path = f"{logged.experiment_id}/{logged.run_id}/artifacts/files_model"
     by_proxy = lh.models.register_files(f"mlflow-artifacts:/{path}", "main.shop.reco")
-    assert (by_proxy.source, by_proxy.run_id, by_proxy.logged_model_id) == (f"mlflow-artifacts:/{path}",
-                                                                           logged.run_id, None)
+    assert (by_proxy.source, by_proxy.run_id, by_proxy.logged_model_id) == (
+        f"mlflow-artifacts:/{path}",
+        logged.run_id,
+        None,
+    )
     embedded = f"{logged.artifact_uri}/files_model"
     assert embedded == f"glashaus-artifacts:/{path}"
     assert lh.models.register_files(embedded, "main.shop.reco").run_id == logged.run_id
@@ -120,8 +131,11 @@ def test_artifact_uris_of_the_proxy_and_of_embedded_runs(lh, logged):
 
 def test_reading_a_run_or_logged_model_needs_execute_on_its_experiment_and_is_audited(lh, logged):
     with lh.as_user("bob") as bob:
-        for source in (f"runs:/{logged.run_id}/files_model", f"models:/{logged.model_id}",
-                       f"mlflow-artifacts:/{logged.experiment_id}/{logged.run_id}/artifacts/files_model"):
+        for source in (
+            f"runs:/{logged.run_id}/files_model",
+            f"models:/{logged.model_id}",
+            f"mlflow-artifacts:/{logged.experiment_id}/{logged.run_id}/artifacts/files_model",
+        ):
             with pytest.raises(PermissionDeniedError, match=f"bob lacks EXECUTE on experiment {EXP}"):
                 bob.models.register_files(source, "main.shop.bobs")
         assert lh.list("main.shop", kind="model") == []  # nothing created for a refused source
@@ -142,8 +156,9 @@ def test_reading_a_run_or_logged_model_needs_execute_on_its_experiment_and_is_au
 
 
 def test_a_path_with_no_model_in_the_run_is_not_found_naming_it(lh, logged):
-    with pytest.raises(NotFoundError, match=f"run {logged.run_id} has no MLmodel at 'nothing' and no logged "
-                                            "model named 'nothing'"):
+    with pytest.raises(
+        NotFoundError, match=f"run {logged.run_id} has no MLmodel at 'nothing' and no logged model named 'nothing'"
+    ):
         lh.models.register_files(f"runs:/{logged.run_id}/nothing", "main.shop.reco")
     with pytest.raises(NotFoundError, match="Logged model with ID 'm-0123456789abcdef' not found"):
         lh.models.register_files("models:/m-0123456789abcdef", "main.shop.reco")
@@ -154,15 +169,18 @@ def test_a_path_with_no_model_in_the_run_is_not_found_naming_it(lh, logged):
     assert lh.list("main.shop", kind="model") == []
 
 
-@pytest.mark.parametrize(("source", "error", "words"), [
-    ("runs://elsewhere/0a1b/model", InvalidArgumentError, "name a run or model of this lakehouse"),
-    ("models://elsewhere/m-0a1b", InvalidArgumentError, "name a run or model of this lakehouse"),
-    ("runs:/", InvalidArgumentError, "Not a proper runs:/ URI"),
-    ("runs:no-slash", InvalidArgumentError, "Not a proper runs:/ URI"),
-    ("mlflow-artifacts:/1/0a1b/not-artifacts", NotFoundError, "no artifacts at '1/0a1b/not-artifacts'"),
-    ("runs://[0a1b/model", InvalidArgumentError, "it is no valid URI (Invalid IPv6 URL)"),
-    ("s3://[bucket/model", InvalidArgumentError, "it is no valid URI (Invalid IPv6 URL)"),
-])
+@pytest.mark.parametrize(
+    ("source", "error", "words"),
+    [
+        ("runs://elsewhere/0a1b/model", InvalidArgumentError, "name a run or model of this lakehouse"),
+        ("models://elsewhere/m-0a1b", InvalidArgumentError, "name a run or model of this lakehouse"),
+        ("runs:/", InvalidArgumentError, "Not a proper runs:/ URI"),
+        ("runs:no-slash", InvalidArgumentError, "Not a proper runs:/ URI"),
+        ("mlflow-artifacts:/1/0a1b/not-artifacts", NotFoundError, "no artifacts at '1/0a1b/not-artifacts'"),
+        ("runs://[0a1b/model", InvalidArgumentError, "it is no valid URI (Invalid IPv6 URL)"),
+        ("s3://[bucket/model", InvalidArgumentError, "it is no valid URI (Invalid IPv6 URL)"),
+    ],
+)
 def test_malformed_uris_are_refused_with_the_shape_to_use(lh, source, error, words):
     with pytest.raises(error, match=re.escape(words)):
         lh.models.register_files(source, "main.shop.reco")
@@ -179,7 +197,8 @@ def test_ids_that_contradict_the_source_and_dot_dot_paths_are_refused(lh, logged
     with pytest.raises(InvalidArgumentError, match=r"it contains '..'"):
         lh.models.register_files(f"runs:/{run}/../../models", "main.shop.reco")
     lh.flush()
-    refused = lh.sql("SELECT reason FROM system.access.audit WHERE action = 'model.version.create' "
-                     "AND decision = 'deny'").fetchall()
+    refused = lh.sql(
+        "SELECT reason FROM system.access.audit WHERE action = 'model.version.create' AND decision = 'deny'"
+    ).fetchall()
     assert any("'..'" in reason for (reason,) in refused)  # the refusal is audited
     assert lh.list("main.shop", kind="model") == []

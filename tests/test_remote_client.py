@@ -56,8 +56,9 @@ def bob(lake, server):
 
 @pytest.fixture(scope="module")
 def orders(lake, alice):
-    alice.create_table("main.shop.orders", schema=ORDERS.schema, primary_key=["order_id"],
-                       comment="orders", tags={"domain": "shop"})
+    alice.create_table(
+        "main.shop.orders", schema=ORDERS.schema, primary_key=["order_id"], comment="orders", tags={"domain": "shop"}
+    )
     alice.write("main.shop.orders", ORDERS)
     return "main.shop.orders"
 
@@ -99,7 +100,10 @@ def test_writes_accept_what_the_embedded_api_accepts(lake, alice, orders):
     assert commit.version == 1 and commit.rows == 2
     alice.write("main.shop.events", [{"id": 2, "kind": "B"}, {"id": 3, "kind": "c"}], mode="merge", on=["id"])
     assert sorted(lake.read("main.shop.events").to_pylist(), key=lambda r: r["id"]) == [
-        {"id": 1, "kind": "a"}, {"id": 2, "kind": "B"}, {"id": 3, "kind": "c"}]
+        {"id": 1, "kind": "a"},
+        {"id": 2, "kind": "B"},
+        {"id": 3, "kind": "c"},
+    ]
     status = alice.sql("INSERT INTO main.shop.events VALUES (4, 'd')")
     assert status.statement == "INSERT" and status.to_pylist()[0]["rows"] == 1
 
@@ -143,8 +147,10 @@ def customers(alice):
 
 def test_masks_and_filters_hold_through_the_remote_client(alice, bob, customers):
     seen = bob.read("main.shop.customers").sort_by("order_id").to_pylist()
-    assert seen == [{"order_id": 1, "region": "north", "email": "***"},
-                    {"order_id": 3, "region": "north", "email": "***"}]
+    assert seen == [
+        {"order_id": 1, "region": "north", "email": "***"},
+        {"order_id": 3, "region": "north", "email": "***"},
+    ]
     assert bob.sql("SELECT DISTINCT email FROM main.shop.customers").fetchall() == [("***",)]
     assert sorted(alice.read("main.shop.customers").column("email").to_pylist()) == ORDERS["email"].to_pylist()
     with pytest.raises(PermissionDeniedError):  # a masked writer may only append
@@ -172,11 +178,13 @@ def test_principals_tokens_and_volumes(lake, server, alice, bob):
 
 def test_large_reads_stream_in_record_batches(lake, alice, server):
     n = 2_000_000
-    lake.create_table("main.shop.big", data=pa.table({"id": pa.array(range(n), pa.int64()),
-                                                        "x": pa.array(range(n), pa.float64())}))
+    lake.create_table(
+        "main.shop.big", data=pa.table({"id": pa.array(range(n), pa.int64()), "x": pa.array(range(n), pa.float64())})
+    )
     token = lake.create_token()
-    with httpx.stream("GET", server.url + "/api/tables/main.shop.big/rows",
-                      headers={"Authorization": f"Bearer {token}"}, timeout=60) as response:
+    with httpx.stream(
+        "GET", server.url + "/api/tables/main.shop.big/rows", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as response:
         assert response.status_code == 200
         assert response.headers.get("transfer-encoding") == "chunked" and "content-length" not in response.headers
         chunks = sum(1 for _ in response.iter_raw())
@@ -203,8 +211,10 @@ def test_concurrent_requests_keep_each_callers_identity(alice, bob, customers):
 
 def test_a_large_query_streams_through_the_server_and_matches_embedded(lake, alice):
     n = 500_000
-    lake.create_table("main.shop.streamed", data=pa.table({"id": pa.array(range(n), pa.int64()),
-                                                            "half": pa.array([i // 2 for i in range(n)], pa.int64())}))
+    lake.create_table(
+        "main.shop.streamed",
+        data=pa.table({"id": pa.array(range(n), pa.int64()), "half": pa.array([i // 2 for i in range(n)], pa.int64())}),
+    )
     query = "SELECT id, half FROM main.shop.streamed WHERE id % 3 <> 0 ORDER BY id"
     remote = alice.sql(query)
     embedded = lake.sql(query)
@@ -269,7 +279,9 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_used(lake, se
     with glashaus.connect(server.url, token=lake.create_token()) as remote:
         remote.read(orders)
         (stale,) = remote._streams._idle
-        stale.sock.shutdown(socket.SHUT_WR)  # the server sees the end and closes its side, as after a keep-alive timeout
+        stale.sock.shutdown(
+            socket.SHUT_WR
+        )  # the server sees the end and closes its side, as after a keep-alive timeout
         deadline = time.monotonic() + 10
         while not streams._dropped(stale) and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -70,8 +70,12 @@ def faces(server, token):
     return [
         ("rest", "GET", "/api/catalogs", {"headers": bearer}),
         ("mlflow", "POST", "/api/2.0/mlflow/experiments/search", {"headers": bearer, "json": {"max_results": 5}}),
-        ("serving", "POST", "/serving/reco/invocations",
-         {"headers": {**bearer, "Content-Type": "application/json"}, "content": SCORE}),
+        (
+            "serving",
+            "POST",
+            "/serving/reco/invocations",
+            {"headers": {**bearer, "Content-Type": "application/json"}, "content": SCORE},
+        ),
         ("metrics", "GET", "/metrics", {"headers": bearer}),
         ("web", "GET", "/catalog", {"cookies": {"glashaus_session": token}}),
     ]
@@ -79,8 +83,12 @@ def faces(server, token):
 
 def test_every_answer_carries_a_request_id_the_server_drew(server, token):
     seen = set()
-    for what, method, path, kw in [*faces(server, token), ("health", "GET", "/health", {}),
-                                   ("no route", "GET", "/api/nowhere", {}), ("static", "GET", "/static/style.css", {})]:
+    for what, method, path, kw in [
+        *faces(server, token),
+        ("health", "GET", "/health", {}),
+        ("no route", "GET", "/api/nowhere", {}),
+        ("static", "GET", "/static/style.css", {}),
+    ]:
         response = httpx.request(method, server.url + path, timeout=60, **kw)
         assert response.status_code in (200, 404), (what, response.status_code, response.text[:300])
         request_id = response.headers["x-request-id"]
@@ -119,8 +127,9 @@ def test_a_correlation_id_that_is_no_printable_text_is_dropped_and_a_long_one_cu
 
 
 def test_a_failed_sign_in_keeps_the_correlation_id_in_its_audit_event(server, lake):
-    response = httpx.get(server.url + "/api/catalogs", headers={"Authorization": "Bearer ghs_nope",
-                                                                "X-Request-Id": "trace-7"})
+    response = httpx.get(
+        server.url + "/api/catalogs", headers={"Authorization": "Bearer ghs_nope", "X-Request-Id": "trace-7"}
+    )
     assert response.status_code == 401
     (event,) = audit(lake, f"action = 'auth.failed' AND request_id = '{response.headers['x-request-id']}'")
     assert json.loads(event["details"])["correlation_id"] == "trace-7"
@@ -135,8 +144,12 @@ def test_oversized_bodies_are_413_in_each_faces_shape(server, token):
     assert mlflow.status_code == 413 and mlflow.json()["error_code"] == "RESOURCE_EXHAUSTED"  # a code MLflow knows
     scoring = httpx.post(server.url + "/serving/reco/invocations", headers=bearer, content=big)
     assert scoring.status_code == 413 and scoring.json()["error_code"] == "REQUEST_TOO_LARGE"
-    page = httpx.post(server.url + "/sql", cookies={"glashaus_session": token}, content=b"query=" + big,
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    page = httpx.post(
+        server.url + "/sql",
+        cookies={"glashaus_session": token},
+        content=b"query=" + big,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
     assert "Traceback" not in page.text
 
@@ -152,8 +165,9 @@ def test_a_bug_on_any_face_is_a_500_naming_the_request_id_never_a_trace(server, 
     assert "secret internals" not in response.text
     monkeypatch.undo()
     monkeypatch.setattr(services(lake).tracking, "search_experiments", broken)
-    response = httpx.post(server.url + "/api/2.0/mlflow/experiments/search",
-                          headers={"Authorization": f"Bearer {token}"}, json={})
+    response = httpx.post(
+        server.url + "/api/2.0/mlflow/experiments/search", headers={"Authorization": f"Bearer {token}"}, json={}
+    )
     assert response.status_code == 500 and response.json()["error_code"] == "INTERNAL_ERROR"
     assert response.headers["x-request-id"] in response.json()["message"]
     monkeypatch.setattr(lake, "list", broken)

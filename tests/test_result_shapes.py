@@ -31,8 +31,9 @@ T = "main.shop.t"
 
 @pytest.fixture
 def table(shop):
-    shop.create_table(T, schema=pa.schema([("id", pa.int64()), ("v", pa.string())]), primary_key=["id"],
-                      comment="things")
+    shop.create_table(
+        T, schema=pa.schema([("id", pa.int64()), ("v", pa.string())]), primary_key=["id"], comment="things"
+    )
     shop.set_tags(T, {"pii": ""}, column="v")
     shop.write(T, {"id": [1, 2], "v": ["a", "b"]})
     shop.write(T, {"id": [3], "v": ["c"]})
@@ -60,8 +61,9 @@ def test_the_warning_names_the_replacement_and_points_at_the_callers_line():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert revoke("SELECT", frm="bob") == "bob"
-    assert str(caught[0].message) == ("revoke(frm=...) is deprecated and will be removed in the next release; "
-                                      "use revoke(from_=...)")
+    assert str(caught[0].message) == (
+        "revoke(frm=...) is deprecated and will be removed in the next release; use revoke(from_=...)"
+    )
     assert caught[0].filename == __file__  # the user's line, not the helper's
     with pytest.raises(TypeError, match="pass only from_="):
         revoke("SELECT", frm="bob", from_="ann")
@@ -76,8 +78,10 @@ def test_a_dict_shaped_result_reads_like_the_old_dict_with_a_warning_naming_the_
         parts: tuple[Column, ...] = ()
 
     thing = Thing("x", (Column("a", "int64", True),))
-    assert thing.to_dict() == {"name": "x", "parts": [{"name": "a", "type": "int64", "nullable": True,
-                                                       "comment": None, "tags": {}}]}
+    assert thing.to_dict() == {
+        "name": "x",
+        "parts": [{"name": "a", "type": "int64", "nullable": True, "comment": None, "tags": {}}],
+    }
     value, message = deprecated(lambda: thing["name"])
     assert value == "x" and "Thing['name'] is deprecated" in message and message.endswith("use Thing.name")
     value, message = deprecated(lambda: thing.get("name"))
@@ -97,12 +101,27 @@ def test_describe_is_a_description_whose_to_dict_is_the_old_dict(table):
     assert (info.name, info.kind, info.version, info.primary_key, info.num_rows) == (T, "table", 2, ("id",), 3)
     assert [(c.name, c.tags) for c in info.columns] == [("id", {}), ("v", {"pii": ""})]
     old = info.to_dict()
-    assert list(old) == ["name", "kind", "owner", "comment", "tags", "properties", "created_at", "created_by",
-                         "location", "version", "primary_key", "partition_by", "constraints", "num_files",
-                         "size_bytes", "num_rows", "columns"]
+    assert list(old) == [
+        "name",
+        "kind",
+        "owner",
+        "comment",
+        "tags",
+        "properties",
+        "created_at",
+        "created_by",
+        "location",
+        "version",
+        "primary_key",
+        "partition_by",
+        "constraints",
+        "num_files",
+        "size_bytes",
+        "num_rows",
+        "columns",
+    ]
     assert old["primary_key"] == ["id"] and old["partition_by"] == [] and isinstance(old["created_at"], dt.datetime)
-    assert old["columns"][1] == {"name": "v", "type": "string", "nullable": True, "comment": None,
-                                 "tags": {"pii": ""}}
+    assert old["columns"][1] == {"name": "v", "type": "string", "nullable": True, "comment": None, "tags": {"pii": ""}}
     # Old: lh.describe(t)["columns"][0]["name"]. Still works for a release, and says what to write instead.
     columns, message = deprecated(lambda: info["columns"])
     assert columns == old["columns"] and message.endswith("use Description.columns")
@@ -115,8 +134,17 @@ def test_describe_of_a_view_and_a_volume_keep_their_own_keys(table):
     assert [c.name for c in view.columns] == ["id"] and view.version is None and "SELECT" in view.sql
     assert list(view.to_dict())[-3:] == ["sql", "column_comments", "columns"]
     volume = table.describe("main.shop.files").to_dict()
-    assert list(volume) == ["name", "kind", "owner", "comment", "tags", "properties", "created_at", "created_by",
-                            "location"]
+    assert list(volume) == [
+        "name",
+        "kind",
+        "owner",
+        "comment",
+        "tags",
+        "properties",
+        "created_at",
+        "created_by",
+        "location",
+    ]
 
 
 def test_history_grants_optimize_and_column_lineage_are_dataclasses(table):
@@ -131,8 +159,13 @@ def test_history_grants_optimize_and_column_lineage_are_dataclasses(table):
     grants = table.show_grants(T)
     assert all(isinstance(g, Grant) for g in grants)
     mine = next(g for g in grants if g.on == T)
-    assert mine.to_dict() == {"principal": "users", "privilege": "SELECT", "on": T, "inherited": False,
-                              "granted_by": "alice"}
+    assert mine.to_dict() == {
+        "principal": "users",
+        "privilege": "SELECT",
+        "on": T,
+        "inherited": False,
+        "granted_by": "alice",
+    }
 
     result = table.optimize(T)
     assert isinstance(result, OptimizeResult) and (result.files_removed, result.files_added) == (2, 1)
@@ -146,13 +179,25 @@ def test_history_grants_optimize_and_column_lineage_are_dataclasses(table):
     edges = table.column_lineage("main.shop.d")
     assert [(e.source, e.source_column, e.target_column) for e in edges] == [(T, "id", "key")]
     assert isinstance(edges[0], ColumnEdge)
-    assert list(edges[0].to_dict()) == ["event_time", "request_id", "source", "source_column", "source_version",
-                                        "target", "target_column", "target_version"]
+    assert list(edges[0].to_dict()) == [
+        "event_time",
+        "request_id",
+        "source",
+        "source_column",
+        "source_version",
+        "target",
+        "target_column",
+        "target_version",
+    ]
 
 
 def test_sql_describe_and_show_grants_are_unchanged(table):
-    assert table.sql(f"DESCRIBE {T}").to_pylist()[1] == {"column": "v", "type": "string", "nullable": True,
-                                                         "comment": None}
+    assert table.sql(f"DESCRIBE {T}").to_pylist()[1] == {
+        "column": "v",
+        "type": "string",
+        "nullable": True,
+        "comment": None,
+    }
     table.grant("SELECT", on=T, to="users")
     rows = table.sql(f"SHOW GRANTS ON TABLE {T}").to_pylist()
     assert {"principal": "users", "privilege": "SELECT", "on": T, "inherited": False, "granted_by": "alice"} in rows
@@ -243,6 +288,10 @@ def test_the_services_other_old_keywords_warn_and_work(table):
     _, message = deprecated(lambda: table.tables.set_row_filter(table.principal, name=T, expression="id > 1"))
     assert message.endswith("use set_row_filter(table=...)")
     assert table.sql(f"SELECT count(*) FROM {T}").scalar() == 2  # ids 2 and 3
-    _, message = deprecated(lambda: table.tables.set_column_mask(table.principal, name=T, column="v",
-                                                                  expression="'***'"))
-    assert message.endswith("use set_column_mask(table=...)") and table.read(T).column("v").to_pylist() == ["***", "***"]
+    _, message = deprecated(
+        lambda: table.tables.set_column_mask(table.principal, name=T, column="v", expression="'***'")
+    )
+    assert message.endswith("use set_column_mask(table=...)") and table.read(T).column("v").to_pylist() == [
+        "***",
+        "***",
+    ]

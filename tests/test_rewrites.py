@@ -35,9 +35,23 @@ APPENDS = {"create", "append"}  # take `by: CommitBy`; create takes `replacing: 
 REWRITES = {"write", "merge", "delete", "update", "restore", "optimize", "vacuum"}  # take `grant: RewriteGrant`
 
 #: delta-rs calls that make a commit (attribute names on a DeltaTable, its optimizer or alterer).
-COMMITTING_CALLS = {"write_deltalake", "create", "merge", "delete", "update", "restore", "compact", "z_order",
-                    "vacuum", "add_constraint", "add_columns", "drop_constraint", "set_table_properties",
-                    "set_column_metadata", "add_feature"}
+COMMITTING_CALLS = {
+    "write_deltalake",
+    "create",
+    "merge",
+    "delete",
+    "update",
+    "restore",
+    "compact",
+    "z_order",
+    "vacuum",
+    "add_constraint",
+    "add_columns",
+    "drop_constraint",
+    "set_table_properties",
+    "set_column_metadata",
+    "add_feature",
+}
 
 
 def _method_nodes() -> dict[str, ast.FunctionDef]:
@@ -69,8 +83,9 @@ def test_every_rewriting_method_requires_a_grant_and_checks_it(method):
     parameter = inspect.signature(getattr(DeltaStore, method)).parameters["grant"]
     assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
     assert parameter.annotation in ("RewriteGrant", RewriteGrant)
-    calls = [c for c in ast.walk(_method_nodes()[method]) if isinstance(c, ast.Call)
-             and isinstance(c.func, ast.Attribute)]
+    calls = [
+        c for c in ast.walk(_method_nodes()[method]) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+    ]
     checks = [c.lineno for c in calls if ast.unparse(c.func) == "self.rewrites.check"]
     opens = [c.lineno for c in calls if c.func.attr in ("table", "at_version")]
     # The grant is checked before the table is even opened.
@@ -85,8 +100,12 @@ def test_every_appending_method_requires_its_principal(method):
 
 def test_only_committing_methods_call_delta_rs_commits_and_each_passes_its_author():
     for name, node in _method_nodes().items():
-        calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)
-                 and (getattr(c.func, "attr", None) or getattr(c.func, "id", None)) in COMMITTING_CALLS]
+        calls = [
+            c
+            for c in ast.walk(node)
+            if isinstance(c, ast.Call)
+            and (getattr(c.func, "attr", None) or getattr(c.func, "id", None)) in COMMITTING_CALLS
+        ]
         if name in READS:
             assert not calls, f"DeltaStore.{name} commits ({ast.unparse(calls[0])[:80]}) but is classified as a read"
         for call in calls:
@@ -106,10 +125,16 @@ def test_grants_are_minted_nowhere_but_the_gate():
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "RewriteGrant":
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "RewriteGrant"
+            ):
                 offenders.append(f"{path.relative_to(SRC)} builds a RewriteGrant")
             if isinstance(node, ast.Name | ast.Attribute) and getattr(node, "id", getattr(node, "attr", "")) in (
-                    "_SEAL", "_rule", "_gate"):
+                "_SEAL",
+                "_rule",
+                "_gate",
+            ):
                 offenders.append(f"{path.relative_to(SRC)} reaches {ast.unparse(node)}")
     assert not offenders, offenders
 
@@ -143,17 +168,24 @@ def _calls(store: DeltaStore, location: str, grant: RewriteGrant) -> dict:
     data = pa.table({"id": [9], "v": ["z"]})
     return {
         "overwrite": lambda: store.write(location, data, grant=grant, mode="overwrite"),
-        "schema change": lambda: store.write(location, pa.table({"id": [9], "w": [1]}), grant=grant, mode="append",
-                                             schema_mode="merge"),
-        "merge": lambda: store.merge(location, data, grant=grant, predicate="target.id = source.id",
-                                     build=lambda m: m.when_not_matched_insert_all()),
+        "schema change": lambda: store.write(
+            location, pa.table({"id": [9], "w": [1]}), grant=grant, mode="append", schema_mode="merge"
+        ),
+        "merge": lambda: store.merge(
+            location,
+            data,
+            grant=grant,
+            predicate="target.id = source.id",
+            build=lambda m: m.when_not_matched_insert_all(),
+        ),
         "delete": lambda: store.delete(location, grant=grant, predicate=None),
         "update": lambda: store.update(location, grant=grant, updates={"v": "'x'"}, predicate=None),
         "restore": lambda: store.restore(location, grant=grant, version=1),
         "optimize": lambda: store.optimize(location, grant=grant),
         "vacuum": lambda: store.vacuum(location, grant=grant, retention_hours=0, dry_run=False),
-        "replace": lambda: store.create(location + "-new", data.schema, by=CommitBy("alice", "CREATE"),
-                                        replacing=grant),
+        "replace": lambda: store.create(
+            location + "-new", data.schema, by=CommitBy("alice", "CREATE"), replacing=grant
+        ),
     }
 
 
@@ -166,8 +198,8 @@ def test_the_store_refuses_a_grant_from_another_gate_table_or_kind(shop, table, 
     other_table = shop.create_table("main.shop.other", schema=pa.schema([("id", pa.int64())]))
     wrong_kind = "delete" if kind != "delete" else "update"
     grants = [
-        other_gate.admit(shop.principal, table, kind=kind, operation="X"),              # another store's gate
-        store.rewrites.admit(shop.principal, table, kind=wrong_kind, operation="X"),   # another kind
+        other_gate.admit(shop.principal, table, kind=kind, operation="X"),  # another store's gate
+        store.rewrites.admit(shop.principal, table, kind=wrong_kind, operation="X"),  # another kind
     ]
     if kind != "replace":  # a replace's grant names the table it replaces; the new one has a new location
         grants.append(store.rewrites.admit(shop.principal, other_table, kind=kind, operation="X"))  # another table
@@ -184,8 +216,12 @@ def test_the_store_refuses_a_grant_from_another_gate_table_or_kind(shop, table, 
 
 def test_every_commit_records_its_principal(shop, monkeypatch):
     monkeypatch.setattr("glashaus.tables.maintenance.MIN_RETENTION_HOURS", 0)
-    shop.create_table(T, schema=pa.schema([("id", pa.int64()), ("v", pa.string())]), primary_key=["id"],
-                      constraints={"id_pos": "id > 0"})
+    shop.create_table(
+        T,
+        schema=pa.schema([("id", pa.int64()), ("v", pa.string())]),
+        primary_key=["id"],
+        constraints={"id_pos": "id > 0"},
+    )
     shop.write(T, {"id": [1, 2], "v": ["a", "b"]})
     shop.write(T, {"id": [3], "v": ["c"]})
     shop.write(T, {"id": [1], "v": ["A"]}, mode="merge")
@@ -193,21 +229,35 @@ def test_every_commit_records_its_principal(shop, monkeypatch):
     shop.sql(f"DELETE FROM {T} WHERE id = 4")
     shop.sql(f"UPDATE {T} SET v = 'B' WHERE id = 2")
     shop.sql(f"UPDATE {T} SET v = upper(v) WHERE lower(v) = 'c'")  # rewritten in DuckDB: an overwrite
-    shop.sql(f"MERGE INTO {T} t USING (SELECT 5 AS id, 'e' AS v, 5 AS w) s ON t.id = s.id "
-             "WHEN NOT MATCHED THEN INSERT *")
+    shop.sql(
+        f"MERGE INTO {T} t USING (SELECT 5 AS id, 'e' AS v, 5 AS w) s ON t.id = s.id WHEN NOT MATCHED THEN INSERT *"
+    )
     shop.optimize(T)
     shop.restore(T, version=2)
     assert shop.vacuum(T, retention_hours=0, dry_run=False)  # files were removed: VACUUM START and END commits
     history = shop.history(T)
     operations = [h.operation for h in history]
-    for expected in ("CREATE TABLE", "ADD CONSTRAINT", "WRITE append", "WRITE merge", "DELETE", "UPDATE", "MERGE",
-                     "RESTORE to 2", "OPTIMIZE", "VACUUM START", "VACUUM END"):
+    for expected in (
+        "CREATE TABLE",
+        "ADD CONSTRAINT",
+        "WRITE append",
+        "WRITE merge",
+        "DELETE",
+        "UPDATE",
+        "MERGE",
+        "RESTORE to 2",
+        "OPTIMIZE",
+        "VACUUM START",
+        "VACUUM END",
+    ):
         assert expected in operations, (expected, operations)
     assert [(h.version, h.operation) for h in history if h.principal != "alice"] == []
 
     shop.sql("CREATE OR REPLACE TABLE main.shop.t AS SELECT 1 AS id")
     assert [(h.operation, h.principal) for h in shop.history(T)] == [
-        ("CREATE TABLE AS SELECT", "alice"), ("CREATE OR REPLACE TABLE", "alice")]
+        ("CREATE TABLE AS SELECT", "alice"),
+        ("CREATE OR REPLACE TABLE", "alice"),
+    ]
 
 
 def test_system_tables_record_the_system_principal_also_when_compacted(shop, monkeypatch):

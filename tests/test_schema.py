@@ -78,7 +78,8 @@ def test_exact_data_passes_unchanged():
 def test_columns_are_reordered_and_matched_case_insensitively():
     data = one_row()
     shuffled = data.select(list(reversed(data.column_names))).rename_columns(
-        [c.upper() for c in reversed(data.column_names)])
+        [c.upper() for c in reversed(data.column_names)]
+    )
     out = conform(shuffled, TARGET)
     assert out.schema == TARGET
     assert out.to_pylist() == data.to_pylist()
@@ -87,25 +88,29 @@ def test_columns_are_reordered_and_matched_case_insensitively():
 def test_missing_nullable_columns_become_nulls():
     out = conform(pa.table({"id": [7]}), TARGET)
     assert out.schema == TARGET
-    assert out.to_pylist() == [{"id": 7, "qty": None, "price": None, "name": None, "ts": None,
-                                "day": None, "ok": None, "amount": None}]
+    assert out.to_pylist() == [
+        {"id": 7, "qty": None, "price": None, "name": None, "ts": None, "day": None, "ok": None, "amount": None}
+    ]
 
 
 @pytest.mark.parametrize(
     ("column", "array", "expected"),
     [
-        ("qty", pa.array([5], pa.int64()), 5),                      # int64 -> int32 when it fits
-        ("qty", pa.array([5], pa.int8()), 5),                       # int8 -> int32
-        ("id", pa.array([5], pa.uint16()), 5),                      # unsigned -> int64
-        ("price", pa.array([3], pa.int64()), 3.0),                  # int -> double
-        ("price", pa.array([1.5], pa.float32()), 1.5),              # float32 -> float64
-        ("name", pa.array(["y"], pa.large_string()), "y"),          # large_string -> string
-        ("name", pa.array(["y"], pa.string_view()), "y"),           # string_view -> string
-        ("name", pa.array(["y"]).dictionary_encode(), "y"),         # categorical -> string
-        ("ts", pa.array([dt.datetime(2026, 1, 2, tzinfo=dt.UTC)], pa.timestamp("ns", tz="UTC")),
-         dt.datetime(2026, 1, 2, tzinfo=dt.UTC)),                  # ns -> us
+        ("qty", pa.array([5], pa.int64()), 5),  # int64 -> int32 when it fits
+        ("qty", pa.array([5], pa.int8()), 5),  # int8 -> int32
+        ("id", pa.array([5], pa.uint16()), 5),  # unsigned -> int64
+        ("price", pa.array([3], pa.int64()), 3.0),  # int -> double
+        ("price", pa.array([1.5], pa.float32()), 1.5),  # float32 -> float64
+        ("name", pa.array(["y"], pa.large_string()), "y"),  # large_string -> string
+        ("name", pa.array(["y"], pa.string_view()), "y"),  # string_view -> string
+        ("name", pa.array(["y"]).dictionary_encode(), "y"),  # categorical -> string
+        (
+            "ts",
+            pa.array([dt.datetime(2026, 1, 2, tzinfo=dt.UTC)], pa.timestamp("ns", tz="UTC")),
+            dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+        ),  # ns -> us
         ("amount", pa.array([decimal.Decimal("2.5")], pa.decimal128(5, 1)), decimal.Decimal("2.50")),
-        ("ok", pa.nulls(1), None),                                  # all-null column of no type
+        ("ok", pa.nulls(1), None),  # all-null column of no type
     ],
 )
 def test_lossless_widening_is_allowed(column, array, expected):
@@ -138,11 +143,11 @@ def test_duplicate_columns_are_refused():
 @pytest.mark.parametrize(
     ("column", "array", "target_type"),
     [
-        ("name", pa.array([1], pa.int64()), "string"),           # int -> string: another kind
-        ("id", pa.array(["1"], pa.string()), "int64"),           # string -> int
+        ("name", pa.array([1], pa.int64()), "string"),  # int -> string: another kind
+        ("id", pa.array(["1"], pa.string()), "int64"),  # string -> int
         ("price", pa.array(["1.5"]), "double"),
         ("ok", pa.array([1], pa.int8()), "bool"),
-        ("qty", pa.array([1.5], pa.float64()), "int32"),         # float -> int loses the fraction
+        ("qty", pa.array([1.5], pa.float64()), "int32"),  # float -> int loses the fraction
         ("day", pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("us")), "date32"),  # noqa: DTZ001 -- a naive timestamp column
         ("price", pa.array([decimal.Decimal("1.5")], pa.decimal128(5, 1)), "double"),  # decimal -> float
         ("amount", pa.array([0.125], pa.float64()), "decimal128(10, 2)"),  # would round to 0.12
@@ -160,7 +165,7 @@ def test_conversions_between_kinds_are_refused(column, array, target_type):
 @pytest.mark.parametrize(
     ("column", "array"),
     [
-        ("qty", pa.array([2**31], pa.int64())),        # overflow
+        ("qty", pa.array([2**31], pa.int64())),  # overflow
         ("qty", pa.array([-(2**31) - 1], pa.int64())),
         ("id", pa.array([2**63], pa.uint64())),
         ("amount", pa.array([decimal.Decimal("1.234")], pa.decimal128(10, 3))),  # loses a digit

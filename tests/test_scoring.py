@@ -24,12 +24,14 @@ SCORES = "main.shop.scores"
 
 def _candidates(n: int, seed: int = 1) -> pa.Table:
     rng = np.random.default_rng(seed)
-    return pa.table({
-        "id": np.arange(n),
-        "region": np.where(np.arange(n) % 3 == 0, "alpine", "north"),
-        "x1": rng.normal(size=n),
-        "x2": rng.normal(size=n),
-    })
+    return pa.table(
+        {
+            "id": np.arange(n),
+            "region": np.where(np.arange(n) % 3 == 0, "alpine", "north"),
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+        }
+    )
 
 
 @pytest.fixture
@@ -51,10 +53,20 @@ def _expected(model, table: pa.Table) -> np.ndarray:
 def test_scores_equal_predict_on_the_same_rows_in_one_commit_with_lineage(scoring):
     lh, model = scoring
     seen = []
-    result = lh.models.score(f"{MODEL}@champion", table=CANDIDATES, output=SCORES, batch_size=128,
-                             progress=lambda done, total: seen.append((done, total)))
+    result = lh.models.score(
+        f"{MODEL}@champion",
+        table=CANDIDATES,
+        output=SCORES,
+        batch_size=128,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert (result.model, result.model_version, result.table, result.table_version, result.rows) == (
-        MODEL, 1, CANDIDATES, 1, 1000)
+        MODEL,
+        1,
+        CANDIDATES,
+        1,
+        1000,
+    )
     scores = lh.read(SCORES).sort_by("id")
     assert scores.column_names == ["id", "region", "x1", "x2", "prediction"]
     np.testing.assert_array_equal(scores["prediction"].to_numpy(), _expected(model, lh.read(CANDIDATES)))
@@ -62,9 +74,11 @@ def test_scores_equal_predict_on_the_same_rows_in_one_commit_with_lineage(scorin
     assert [(h.version, h.rows_added) for h in writes] == [(result.output_version, 1000)]
     assert seen[-1] == (1000, 1000) and len(seen) == 8  # one report per batch of at most 128 rows
     edges = {(e.source, e.source_version, e.target, e.target_version, e.operation) for e in lh.lineage(SCORES)}
-    assert {(CANDIDATES, 1, SCORES, result.output_version, "model.score"),
-            (MODEL, 1, SCORES, result.output_version, "model.score"),
-            (CANDIDATES, 1, MODEL, 1, "model.register")} == edges
+    assert {
+        (CANDIDATES, 1, SCORES, result.output_version, "model.score"),
+        (MODEL, 1, SCORES, result.output_version, "model.score"),
+        (CANDIDATES, 1, MODEL, 1, "model.register"),
+    } == edges
     assert SCORES in {e.target for e in lh.lineage(MODEL, direction="downstream")}
 
 
@@ -78,14 +92,17 @@ def test_overwrite_append_keep_and_a_pinned_input_version(scoring):
     assert lh.read(SCORES).num_rows == 2000 and lh.read(SCORES).column_names == ["id", "prediction"]
     result = lh.models.score(MODEL, table=CANDIDATES, output=SCORES, keep=["id"])  # overwrite: the latest rows
     assert (result.table_version, result.rows, lh.read(SCORES).num_rows) == (2, 1010, 1010)
-    np.testing.assert_array_equal(lh.read(SCORES).sort_by("id")["prediction"].to_numpy(),
-                                  _expected(model, lh.read(CANDIDATES).sort_by("id")))
+    np.testing.assert_array_equal(
+        lh.read(SCORES).sort_by("id")["prediction"].to_numpy(), _expected(model, lh.read(CANDIDATES).sort_by("id"))
+    )
 
 
 def test_a_failed_scoring_leaves_the_output_table_at_its_previous_version(scoring):
     lh, _model = scoring
-    lh.create_table("main.shop.ints", data=pa.table({"x1": pa.array([1, 2] * 300, pa.int64()),
-                                                      "x2": pa.array([0, 1] * 300, pa.int64())}))
+    lh.create_table(
+        "main.shop.ints",
+        data=pa.table({"x1": pa.array([1, 2] * 300, pa.int64()), "x2": pa.array([0, 1] * 300, pa.int64())}),
+    )
     # A model whose signature wants whole numbers (long, required): NULLs in late rows fail mid-way.
     x = pa.table({"x1": pa.array([0, 1, 2, 3], pa.int64()), "x2": pa.array([1, 0, 1, 0], pa.int64())}).to_pandas()
     lh.models.register(LogisticRegression().fit(x, [0, 1, 0, 1]), "main.shop.counts", input_example=x)
@@ -114,11 +131,13 @@ def test_a_table_that_no_longer_matches_the_signature_is_named_before_any_row_is
 
 def test_integer_columns_are_cast_to_the_double_the_signature_wants(scoring):
     lh, model = scoring
-    lh.create_table("main.shop.whole", data=pa.table({"x1": pa.array([3, -3], pa.int32()),
-                                                      "x2": pa.array([0, 0], pa.int64())}))
+    lh.create_table(
+        "main.shop.whole", data=pa.table({"x1": pa.array([3, -3], pa.int32()), "x2": pa.array([0, 0], pa.int64())})
+    )
     lh.models.score(MODEL, table="main.shop.whole", output=SCORES)
     assert lh.read(SCORES).sort_by("x1")["prediction"].to_pylist() == list(
-        model.predict(pa.table({"x1": [-3.0, 3.0], "x2": [0.0, 0.0]}).to_pandas()))
+        model.predict(pa.table({"x1": [-3.0, 3.0], "x2": [0.0, 0.0]}).to_pandas())
+    )
 
 
 def test_a_model_without_signature_cannot_score_a_table(scoring):
@@ -153,6 +172,7 @@ def test_scoring_needs_execute_select_and_write_rights_and_each_refusal_is_audit
     lh.create_user("bob")
     lh.grant("USE SCHEMA", on="main.shop", to="bob")
     with lh.as_user("bob") as bob:
+
         def score():
             bob.models.score(MODEL, table=CANDIDATES, output=SCORES, keep=["id"])
 
@@ -167,8 +187,10 @@ def test_scoring_needs_execute_select_and_write_rights_and_each_refusal_is_audit
         lh.grant("SELECT", on=CANDIDATES, to="bob")
         assert bob.models.score(MODEL, table=CANDIDATES, output=SCORES, keep=["id"]).rows == 1000
     lh.flush()
-    denied = lh.sql("SELECT privilege, securable FROM system.access.audit WHERE principal = 'bob' "
-                    "AND decision = 'deny' ORDER BY event_time").fetchall()
+    denied = lh.sql(
+        "SELECT privilege, securable FROM system.access.audit WHERE principal = 'bob' "
+        "AND decision = 'deny' ORDER BY event_time"
+    ).fetchall()
     assert denied == [("EXECUTE", MODEL), ("MODIFY", SCORES), ("SELECT", CANDIDATES)]
 
 

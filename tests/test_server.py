@@ -77,8 +77,7 @@ def test_every_other_route_needs_a_token(server):
 def test_forged_malformed_expired_and_revoked_tokens_get_401(server, lake):
     forged = "ghs_" + "A" * 43
     assert_error(call(server, "GET", "/api/catalogs", forged), 401, "UNAUTHENTICATED")
-    assert_error(call(server, "GET", "/api/catalogs", headers={"Authorization": "Basic abc"}), 401,
-                 "UNAUTHENTICATED")
+    assert_error(call(server, "GET", "/api/catalogs", headers={"Authorization": "Basic abc"}), 401, "UNAUTHENTICATED")
     expiring = lake.create_token("bob", expires_in=dt.timedelta(milliseconds=50))
     time.sleep(0.1)
     body = assert_error(call(server, "GET", "/api/catalogs", expiring), 401, "UNAUTHENTICATED")
@@ -106,25 +105,38 @@ def test_denied_privilege_is_403_and_audited_with_the_client_address(server, lak
 
 def test_unknown_names_and_routes_are_404(server, tokens):
     assert_error(call(server, "GET", "/api/tables/main.shop.nope", tokens["alice"]), 404, "RESOURCE_DOES_NOT_EXIST")
-    assert_error(call(server, "GET", "/api/tables/main.shop.nope/rows", tokens["alice"]), 404,
-                 "RESOURCE_DOES_NOT_EXIST")
+    assert_error(
+        call(server, "GET", "/api/tables/main.shop.nope/rows", tokens["alice"]), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
     assert_error(call(server, "GET", "/api/no/such/route", tokens["alice"]), 404, "ENDPOINT_NOT_FOUND")
     assert_error(call(server, "PATCH", "/api/sql", tokens["alice"]), 405, "METHOD_NOT_ALLOWED")
 
 
 def test_bad_input_is_400(server, tokens):
     alice = tokens["alice"]
-    assert_error(call(server, "GET", "/api/tables/main.shop.secret/rows?version=abc", alice), 400,
-                 "INVALID_PARAMETER_VALUE")
-    assert_error(call(server, "GET", "/api/tables/main.shop.secret/rows?colour=red", alice), 400,
-                 "INVALID_PARAMETER_VALUE")
+    assert_error(
+        call(server, "GET", "/api/tables/main.shop.secret/rows?version=abc", alice), 400, "INVALID_PARAMETER_VALUE"
+    )
+    assert_error(
+        call(server, "GET", "/api/tables/main.shop.secret/rows?colour=red", alice), 400, "INVALID_PARAMETER_VALUE"
+    )
     assert_error(call(server, "GET", "/api/tables/not-a-name", alice), 400, "INVALID_NAME")
     assert_error(call(server, "POST", "/api/sql", alice, content=b"{not json"), 400, "INVALID_PARAMETER_VALUE")
     assert_error(call(server, "POST", "/api/sql", alice, json={}), 400, "INVALID_PARAMETER_VALUE")
     assert_error(call(server, "POST", "/api/sql", alice, json={"query": 42}), 400, "INVALID_PARAMETER_VALUE")
     assert_error(call(server, "POST", "/api/sql", alice, json={"query": "SELEKT 1"}), 400, "SQL_ERROR")
-    assert_error(call(server, "POST", "/api/tables/main.shop.secret/rows", alice, content=b"not arrow",
-                      headers={"Content-Type": ARROW_STREAM}), 400, "INVALID_PARAMETER_VALUE")
+    assert_error(
+        call(
+            server,
+            "POST",
+            "/api/tables/main.shop.secret/rows",
+            alice,
+            content=b"not arrow",
+            headers={"Content-Type": ARROW_STREAM},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
 
 
 def test_sql_and_rows_travel_as_arrow_ipc(server, tokens):
@@ -132,7 +144,7 @@ def test_sql_and_rows_travel_as_arrow_ipc(server, tokens):
     assert response.status_code == 200 and response.headers["content-type"] == ARROW_STREAM
     assert pa.ipc.open_stream(response.content).read_all().to_pylist() == [{"answer": 42}]
     assert response.headers["x-glashaus-statement"] == "SELECT"
-    rows = call(server, "GET", "/api/tables/main.shop.secret/rows?columns=[\"id\"]", tokens["alice"])
+    rows = call(server, "GET", '/api/tables/main.shop.secret/rows?columns=["id"]', tokens["alice"])
     assert pa.ipc.open_stream(rows.content).read_all().to_pylist() == [{"id": 1}, {"id": 2}]
 
 
@@ -150,8 +162,9 @@ def test_a_bug_is_a_json_500_without_a_stack_trace(server, lake, tokens, monkeyp
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(lake, "history", broken)
-    body = assert_error(call(server, "GET", "/api/tables/main.shop.secret/history", tokens["alice"]), 500,
-                        "INTERNAL_ERROR")
+    body = assert_error(
+        call(server, "GET", "/api/tables/main.shop.secret/history", tokens["alice"]), 500, "INTERNAL_ERROR"
+    )
     assert "secret internals" not in body["message"]
 
 
@@ -229,39 +242,71 @@ def test_sign_in_backoff_doubles_and_a_quiet_window_ends_it():
 
 def test_integers_beyond_64_bits_are_400(server, tokens):
     huge = 10**23
-    body = assert_error(call(server, "GET", f"/api/tables/main.shop.secret/history?limit={huge}", tokens["alice"]),
-                        400, "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(server, "GET", f"/api/tables/main.shop.secret/history?limit={huge}", tokens["alice"]),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "limit" in body["message"] and "64-bit" in body["message"]
-    assert_error(call(server, "POST", "/api/tables/main.shop.secret/vacuum", tokens["alice"],
-                      json={"retention_hours": huge}), 400, "INVALID_PARAMETER_VALUE")
+    assert_error(
+        call(server, "POST", "/api/tables/main.shop.secret/vacuum", tokens["alice"], json={"retention_hours": huge}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
 
 
 def test_nan_and_infinity_are_not_json_numbers(server, tokens):
     for constant in ("NaN", "Infinity", "-Infinity"):
-        body = assert_error(call(server, "POST", "/api/tokens", tokens["alice"],
-                                 content=b'{"expires_in": ' + constant.encode() + b"}",
-                                 headers={"Content-Type": "application/json"}), 400, "INVALID_PARAMETER_VALUE")
+        body = assert_error(
+            call(
+                server,
+                "POST",
+                "/api/tokens",
+                tokens["alice"],
+                content=b'{"expires_in": ' + constant.encode() + b"}",
+                headers={"Content-Type": "application/json"},
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )
         assert constant.lstrip("-") in body["message"]
-    assert_error(call(server, "GET", "/api/tables/main.shop.secret/history?limit=NaN", tokens["alice"]), 400,
-                 "INVALID_PARAMETER_VALUE")
+    assert_error(
+        call(server, "GET", "/api/tables/main.shop.secret/history?limit=NaN", tokens["alice"]),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
 
 
 def test_token_lifetimes_out_of_range_are_400(server, tokens):
-    body = assert_error(call(server, "POST", "/api/tokens", tokens["alice"], json={"expires_in": 1e300}), 400,
-                        "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(server, "POST", "/api/tokens", tokens["alice"], json={"expires_in": 1e300}), 400, "INVALID_PARAMETER_VALUE"
+    )
     assert "expires_in" in body["message"]
-    body = assert_error(call(server, "POST", "/api/tokens", tokens["alice"], json={"expires_in": 1e12}), 400,
-                        "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(server, "POST", "/api/tokens", tokens["alice"], json={"expires_in": 1e12}), 400, "INVALID_PARAMETER_VALUE"
+    )
     assert "at most" in body["message"]
 
 
 def test_negative_history_limit_and_huge_vacuum_retention_are_400(server, tokens):
-    body = assert_error(call(server, "GET", "/api/tables/main.shop.secret/history?limit=-1", tokens["alice"]), 400,
-                        "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(server, "GET", "/api/tables/main.shop.secret/history?limit=-1", tokens["alice"]),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "limit=-1" in body["message"]
     # Fits 64 bits but not delta-rs's duration: was a Rust panic (a plain-text 500).
-    body = assert_error(call(server, "POST", "/api/tables/main.shop.secret/vacuum", tokens["alice"],
-                             json={"retention_hours": 2**63 - 1, "dry_run": True}), 400, "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(
+            server,
+            "POST",
+            "/api/tables/main.shop.secret/vacuum",
+            tokens["alice"],
+            json={"retention_hours": 2**63 - 1, "dry_run": True},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "retention_hours" in body["message"]
 
 
@@ -270,8 +315,13 @@ def test_volume_paths_naming_folders_or_passing_through_files_are_400(server, la
     lake.put_file("main.shop.fuzzvol", "dir/file.txt", b"x")
     alice = tokens["alice"]
     base = "/api/volumes/main.shop.fuzzvol/files"
-    for method, path, kw in (("GET", "/dir", {}), ("PUT", "/dir", {"content": b"y"}), ("DELETE", "/dir", {}),
-                             ("PUT", "/dir/file.txt/deeper", {"content": b"y"}), ("PUT", "/" + "n" * 300, {"content": b"y"})):
+    for method, path, kw in (
+        ("GET", "/dir", {}),
+        ("PUT", "/dir", {"content": b"y"}),
+        ("DELETE", "/dir", {}),
+        ("PUT", "/dir/file.txt/deeper", {"content": b"y"}),
+        ("PUT", "/" + "n" * 300, {"content": b"y"}),
+    ):
         body = assert_error(call(server, method, base + path, alice, **kw), 400, "INVALID_PARAMETER_VALUE")
         assert "fuzzvol" in body["message"] or "at most 255 bytes" in body["message"]
     listed = call(server, "GET", base + "?prefix=dir/file.txt", alice).json()
@@ -287,53 +337,105 @@ def test_types_a_delta_table_cannot_store_are_400_and_leave_the_table_whole(serv
 
     alice = tokens["alice"]
     time_schema = pa.schema([("t", pa.time64("us"))]).serialize().to_pybytes()
-    body = assert_error(call(server, "POST", "/api/tables/main.shop.fz_time", alice,
-                             json={"schema": base64.b64encode(time_schema).decode()}), 400, "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(
+            server,
+            "POST",
+            "/api/tables/main.shop.fz_time",
+            alice,
+            json={"schema": base64.b64encode(time_schema).decode()},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "'t'" in body["message"] and "time64" in body["message"]
-    assert_error(call(server, "POST", "/api/tables/main.shop.fz_duration", alice,
-                      json={"data": {"d": [{"$seconds": 5}]}}), 400, "INVALID_PARAMETER_VALUE")
-    assert_error(call(server, "POST", "/api/tables/main.shop.fz_empty", alice, json={"data": []}), 400,
-                 "INVALID_PARAMETER_VALUE")
-    body = assert_error(call(server, "POST", "/api/sql", alice,
-                             json={"query": "CREATE TABLE main.shop.fz_iv AS SELECT INTERVAL 1 DAY AS a"}), 400,
-                        "INVALID_PARAMETER_VALUE")
+    assert_error(
+        call(server, "POST", "/api/tables/main.shop.fz_duration", alice, json={"data": {"d": [{"$seconds": 5}]}}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert_error(
+        call(server, "POST", "/api/tables/main.shop.fz_empty", alice, json={"data": []}), 400, "INVALID_PARAMETER_VALUE"
+    )
+    body = assert_error(
+        call(
+            server,
+            "POST",
+            "/api/sql",
+            alice,
+            json={"query": "CREATE TABLE main.shop.fz_iv AS SELECT INTERVAL 1 DAY AS a"},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "'a'" in body["message"]
     lake.create_table("main.shop.fz_keep", data=pa.table({"id": [1, 2]}))
     for data in (pa.table({}), pa.table({"t": pa.array([1], pa.time64("us"))})):
-        assert_error(call(server, "POST", "/api/tables/main.shop.fz_keep/rows?mode=overwrite&schema_mode=overwrite",
-                          alice, content=ipc_bytes(data), headers={"Content-Type": ARROW_STREAM}), 400,
-                     "INVALID_PARAMETER_VALUE")
+        assert_error(
+            call(
+                server,
+                "POST",
+                "/api/tables/main.shop.fz_keep/rows?mode=overwrite&schema_mode=overwrite",
+                alice,
+                content=ipc_bytes(data),
+                headers={"Content-Type": ARROW_STREAM},
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )
     assert lake.read("main.shop.fz_keep").to_pylist() == [{"id": 1}, {"id": 2}]
     for name in ("main.shop.fz_time", "main.shop.fz_duration", "main.shop.fz_empty", "main.shop.fz_iv"):
         assert_error(call(server, "GET", f"/api/tables/{name}", alice), 404, "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_data_that_cannot_become_columns_is_400(server, tokens):
-    for i, data in enumerate(({"a": [1, "x"]}, [{"a": 1}, {"a": "x"}], {"a": [1], "b": [1, 2]}, {"a": 1},
-                              {"a": [2**64]})):
-        body = assert_error(call(server, "POST", f"/api/tables/main.shop.fz_cols{i}", tokens["alice"],
-                                 json={"data": data}), 400, "INVALID_PARAMETER_VALUE")
+    for i, data in enumerate(
+        ({"a": [1, "x"]}, [{"a": 1}, {"a": "x"}], {"a": [1], "b": [1, 2]}, {"a": 1}, {"a": [2**64]})
+    ):
+        body = assert_error(
+            call(server, "POST", f"/api/tables/main.shop.fz_cols{i}", tokens["alice"], json={"data": data}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )
         assert "columns" in body["message"]
 
 
 def test_sql_decimal_precision_and_delete_type_errors_are_400(server, tokens):
     alice = tokens["alice"]
-    body = assert_error(call(server, "POST", "/api/sql", alice,
-                             json={"query": "CREATE TABLE main.shop.fz_dec (a DECIMAL(99, 2))"}), 400, "SQL_ERROR")
+    body = assert_error(
+        call(server, "POST", "/api/sql", alice, json={"query": "CREATE TABLE main.shop.fz_dec (a DECIMAL(99, 2))"}),
+        400,
+        "SQL_ERROR",
+    )
     assert "DECIMAL" in body["message"] and "38" in body["message"]
-    body = assert_error(call(server, "POST", "/api/sql", alice,
-                             json={"query": "DELETE FROM main.shop.secret WHERE id = 'x'"}), 400, "SCHEMA_MISMATCH")
+    body = assert_error(
+        call(server, "POST", "/api/sql", alice, json={"query": "DELETE FROM main.shop.secret WHERE id = 'x'"}),
+        400,
+        "SCHEMA_MISMATCH",
+    )
     assert "Nothing was written" in body["message"]
     assert call(server, "GET", "/api/tables/main.shop.secret/rows", alice).status_code == 200
 
 
 def test_untokenizable_filters_and_masks_are_400(server, tokens):
     alice = tokens["alice"]
-    body = assert_error(call(server, "PUT", "/api/tables/main.shop.secret/row-filter", alice,
-                             json={"expression": "v = 'unclosed\\"}), 400, "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(server, "PUT", "/api/tables/main.shop.secret/row-filter", alice, json={"expression": "v = 'unclosed\\"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "row filter" in body["message"]
-    assert_error(call(server, "POST", "/api/tag-policies/fz_bad", alice,
-                      json={"tag": "pii", "mask": "'unclosed", "except_groups": []}), 400, "INVALID_PARAMETER_VALUE")
+    assert_error(
+        call(
+            server,
+            "POST",
+            "/api/tag-policies/fz_bad",
+            alice,
+            json={"tag": "pii", "mask": "'unclosed", "except_groups": []},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
 
 
 def test_a_rust_panic_is_a_json_500_not_a_dropped_request(server, lake, tokens, monkeypatch):
@@ -344,8 +446,9 @@ def test_a_rust_panic_is_a_json_500_not_a_dropped_request(server, lake, tokens, 
         raise PanicException("TimeDelta::hours out of bounds")
 
     monkeypatch.setattr(lake, "history", panics)
-    body = assert_error(call(server, "GET", "/api/tables/main.shop.secret/history", tokens["alice"]), 500,
-                        "INTERNAL_ERROR")
+    body = assert_error(
+        call(server, "GET", "/api/tables/main.shop.secret/history", tokens["alice"]), 500, "INTERNAL_ERROR"
+    )
     assert "TimeDelta" not in body["message"]
     assert call(server, "GET", "/health").status_code == 200
 
@@ -361,8 +464,13 @@ def test_sql_results_are_streamed_from_duckdb_never_materialized(server, lake, t
         raise AssertionError("the server materialized a query result")
 
     monkeypatch.setattr(glashaus.Result, "to_arrow", materialized)
-    with httpx.stream("POST", server.url + "/api/sql", json={"query": "SELECT * FROM main.shop.stream_rows"},
-                      headers={"Authorization": f"Bearer {tokens['alice']}"}, timeout=60) as response:
+    with httpx.stream(
+        "POST",
+        server.url + "/api/sql",
+        json={"query": "SELECT * FROM main.shop.stream_rows"},
+        headers={"Authorization": f"Bearer {tokens['alice']}"},
+        timeout=60,
+    ) as response:
         assert response.status_code == 200 and "content-length" not in response.headers
         table = pa.ipc.open_stream(response.read()).read_all()
     assert table.num_rows == n and table.column("id").to_pylist()[:3] == [0, 1, 2]
@@ -380,8 +488,13 @@ def test_a_stream_failing_half_way_ends_with_its_error_and_a_cut_off_body(server
         return glashaus.Result.lazy(schema, batches())
 
     monkeypatch.setattr(lake, "sql", half_way)
-    with httpx.stream("POST", server.url + "/api/sql", json={"query": "SELECT n"}, timeout=30,
-                      headers={"Authorization": f"Bearer {tokens['alice']}"}) as response:
+    with httpx.stream(
+        "POST",
+        server.url + "/api/sql",
+        json={"query": "SELECT n"},
+        timeout=30,
+        headers={"Authorization": f"Bearer {tokens['alice']}"},
+    ) as response:
         assert response.status_code == 200  # the first batch was out before the failure
         with pytest.raises(httpx.RemoteProtocolError):  # a plain client cannot mistake it for a whole result
             response.read()
@@ -413,8 +526,9 @@ def test_a_stream_failing_half_way_does_not_name_the_lakehouse_root(server, lake
 def test_the_change_feed_across_a_schema_change_is_400(server, lake, tokens):
     lake.create_table("main.shop.fz_cdf", data=pa.table({"id": [1], "v": ["a"]}))
     lake.write("main.shop.fz_cdf", pa.table({"id": [2], "v": [{"a": 1}]}), mode="overwrite", schema_mode="overwrite")
-    body = assert_error(call(server, "GET", "/api/tables/main.shop.fz_cdf/changes", tokens["alice"]), 400,
-                        "INVALID_PARAMETER_VALUE")
+    body = assert_error(
+        call(server, "GET", "/api/tables/main.shop.fz_cdf/changes", tokens["alice"]), 400, "INVALID_PARAMETER_VALUE"
+    )
     assert "schema" in body["message"] and "history" in body["message"]
 
 
@@ -422,8 +536,26 @@ def test_a_schema_that_is_base64_but_not_arrow_ipc_is_400(server, tokens):
     import base64
 
     for raw in (b"\x80\x00\x00\x80" + b"x" * 20, b"\xff\xff\xff\xff\x80\x00\x00\x00" + b"x" * 20):
-        body = assert_error(call(server, "POST", "/api/tables/main.shop.fz_schema", tokens["alice"],
-                                 json={"schema": base64.b64encode(raw).decode()}), 400, "INVALID_PARAMETER_VALUE")
+        body = assert_error(
+            call(
+                server,
+                "POST",
+                "/api/tables/main.shop.fz_schema",
+                tokens["alice"],
+                json={"schema": base64.b64encode(raw).decode()},
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )
         assert "schema" in body["message"]
-        assert_error(call(server, "POST", "/api/tables/main.shop.fz_schema", tokens["alice"],
-                          json={"data": {"$arrow": base64.b64encode(raw).decode()}}), 400, "INVALID_PARAMETER_VALUE")
+        assert_error(
+            call(
+                server,
+                "POST",
+                "/api/tables/main.shop.fz_schema",
+                tokens["alice"],
+                json={"data": {"$arrow": base64.b64encode(raw).decode()}},
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )

@@ -70,12 +70,17 @@ def server(lake):
 @pytest.fixture(scope="module")
 def run(lake, server, tokens):
     """An MLflow experiment with one active run, made through the protocol."""
-    experiment = call(server, "POST", "/api/2.0/mlflow/experiments/create", tokens["alice"],
-                      json={"name": "main.shop.hardening"}).json()["experiment_id"]
-    info = call(server, "POST", "/api/2.0/mlflow/runs/create", tokens["alice"],
-                json={"experiment_id": experiment}).json()["run"]["info"]
-    return {"experiment_id": experiment, "run_id": info["run_id"],
-            "files": f"/api/2.0/mlflow-artifacts/artifacts/{experiment}/{info['run_id']}/artifacts"}
+    experiment = call(
+        server, "POST", "/api/2.0/mlflow/experiments/create", tokens["alice"], json={"name": "main.shop.hardening"}
+    ).json()["experiment_id"]
+    info = call(
+        server, "POST", "/api/2.0/mlflow/runs/create", tokens["alice"], json={"experiment_id": experiment}
+    ).json()["run"]["info"]
+    return {
+        "experiment_id": experiment,
+        "run_id": info["run_id"],
+        "files": f"/api/2.0/mlflow-artifacts/artifacts/{experiment}/{info['run_id']}/artifacts",
+    }
 
 
 def call(server, method, path, token=None, **kw):
@@ -111,8 +116,14 @@ def test_deeply_nested_json_is_400_on_every_json_route_of_the_rest_api(server, t
         path = op.path.replace("{path:path}", "a.txt")
         for name in op.url_names.values():
             path = path.replace("{" + name + "}", "main.shop.t")
-        response = call(server, op.http, path, tokens["alice"], content=b'{"x": ' + deep() + b"}",
-                        headers={"Content-Type": "application/json"})
+        response = call(
+            server,
+            op.http,
+            path,
+            tokens["alice"],
+            content=b'{"x": ' + deep() + b"}",
+            headers={"Content-Type": "application/json"},
+        )
         assert_400(response, "nested deeper than 64 levels")
 
 
@@ -123,18 +134,41 @@ def test_deeply_nested_json_in_a_query_value_is_400(server, tokens):
 
 
 def test_deeply_nested_json_is_400_on_the_mlflow_protocol(server, tokens, run):
-    assert_400(call(server, "POST", "/api/2.0/mlflow/runs/search", tokens["alice"],
-                    content=b'{"experiment_ids": ' + deep() + b"}"), "nested deeper than 64 levels")
+    assert_400(
+        call(
+            server,
+            "POST",
+            "/api/2.0/mlflow/runs/search",
+            tokens["alice"],
+            content=b'{"experiment_ids": ' + deep() + b"}",
+        ),
+        "nested deeper than 64 levels",
+    )
     # JSON inside a JSON string (MLflow 2's log-model) is read with the same bound.
     model_json = '{"run_id": "' + run["run_id"] + '", "flavors": ' + deep(3000).decode() + "}"
-    assert_400(call(server, "POST", "/api/2.0/mlflow/runs/log-model", tokens["alice"],
-                    json={"run_id": run["run_id"], "model_json": model_json}), "model_json", "nested deeper")
+    assert_400(
+        call(
+            server,
+            "POST",
+            "/api/2.0/mlflow/runs/log-model",
+            tokens["alice"],
+            json={"run_id": run["run_id"], "model_json": model_json},
+        ),
+        "model_json",
+        "nested deeper",
+    )
 
 
 def test_deeply_nested_json_is_a_json_400_on_serving(server, tokens):
     for endpoint in ("reco", "no_such_endpoint"):
-        response = call(server, "POST", f"/serving/{endpoint}/invocations", tokens["alice"],
-                        content=b'{"inputs": ' + deep() + b"}", headers={"Content-Type": "application/json"})
+        response = call(
+            server,
+            "POST",
+            f"/serving/{endpoint}/invocations",
+            tokens["alice"],
+            content=b'{"inputs": ' + deep() + b"}",
+            headers={"Content-Type": "application/json"},
+        )
         assert response.headers["content-type"].startswith("application/json")
         assert_400(response, "nested deeper than 64 levels")
 
@@ -146,12 +180,24 @@ def test_huge_or_odd_model_versions_are_400_on_the_mlflow_protocol(server, token
     huge = "99999999999999999999999"
     base = "/api/2.0/mlflow/model-versions"
     for version in (huge, "²", "-1", "0"):
-        assert_400(call(server, "GET", f"{base}/get", tokens["alice"], params={"name": MODEL, "version": version}),
-                   "Model version")
-    assert_400(call(server, "GET", f"{base}/get-download-uri", tokens["alice"],
-                    params={"name": MODEL, "version": huge}), "64-bit")
-    assert_400(call(server, "POST", "/api/2.0/mlflow/registered-models/alias", tokens["alice"],
-                    json={"name": MODEL, "alias": "a", "version": huge}), "64-bit")
+        assert_400(
+            call(server, "GET", f"{base}/get", tokens["alice"], params={"name": MODEL, "version": version}),
+            "Model version",
+        )
+    assert_400(
+        call(server, "GET", f"{base}/get-download-uri", tokens["alice"], params={"name": MODEL, "version": huge}),
+        "64-bit",
+    )
+    assert_400(
+        call(
+            server,
+            "POST",
+            "/api/2.0/mlflow/registered-models/alias",
+            tokens["alice"],
+            json={"name": MODEL, "alias": "a", "version": huge},
+        ),
+        "64-bit",
+    )
     for path in (f"registry/{MODEL}/{huge}/MLmodel", f"registry/{MODEL}/²/MLmodel"):
         response = call(server, "GET", f"/api/2.0/mlflow-artifacts/artifacts/{path}", tokens["alice"])
         assert response.status_code == 404 and "registry/<catalog>" in response.json()["message"]
@@ -160,13 +206,34 @@ def test_huge_or_odd_model_versions_are_400_on_the_mlflow_protocol(server, token
 def test_huge_numbers_in_run_searches_are_400(server, tokens, run):
     search = "/api/2.0/mlflow/runs/search"
     for clause in ("attributes.start_time > 99999999999999999999999", "attributes.end_time < 99999999999999999999"):
-        assert_400(call(server, "POST", search, tokens["alice"],
-                        json={"experiment_ids": [run["experiment_id"]], "filter": clause}), "64-bit")
+        assert_400(
+            call(
+                server,
+                "POST",
+                search,
+                tokens["alice"],
+                json={"experiment_ids": [run["experiment_id"]], "filter": clause},
+            ),
+            "64-bit",
+        )
     token = base64.b64encode(json.dumps({"offset": 10**30}).encode()).decode()
-    assert_400(call(server, "POST", search, tokens["alice"],
-                    json={"experiment_ids": [run["experiment_id"]], "page_token": token}), "page token")
-    ok = call(server, "POST", search, tokens["alice"], json={"experiment_ids": [run["experiment_id"]],
-                                                             "filter": "attributes.start_time > 0"})
+    assert_400(
+        call(
+            server,
+            "POST",
+            search,
+            tokens["alice"],
+            json={"experiment_ids": [run["experiment_id"]], "page_token": token},
+        ),
+        "page token",
+    )
+    ok = call(
+        server,
+        "POST",
+        search,
+        tokens["alice"],
+        json={"experiment_ids": [run["experiment_id"]], "filter": "attributes.start_time > 0"},
+    )
     assert ok.status_code == 200 and ok.json()["runs"]
 
 
@@ -180,8 +247,12 @@ def test_huge_versions_are_refused_by_the_name_parsers_embedded_too(lake):
 
 
 def test_the_web_version_page_answers_400_for_a_huge_version(server, tokens):
-    response = call(server, "GET", f"/models/{MODEL}/versions/99999999999999999999999",
-                    cookies={"glashaus_session": tokens["alice"]})
+    response = call(
+        server,
+        "GET",
+        f"/models/{MODEL}/versions/99999999999999999999999",
+        cookies={"glashaus_session": tokens["alice"]},
+    )
     assert response.status_code == 400 and "64-bit" in response.text
 
 
@@ -201,8 +272,17 @@ def test_artifact_names_over_255_bytes_or_below_a_file_are_400(server, tokens, r
 def test_volume_paths_with_long_names_are_400_before_storage(server, lake, tokens):
     lake.create_volume("main.shop.files")
     base = "/api/volumes/main.shop.files/files"
-    assert_400(call(server, "PUT", f"{base}/{'n' * 300}?overwrite=false", tokens["alice"], content=b"x",
-                    headers={"Content-Type": "application/octet-stream"}), "255 bytes")
+    assert_400(
+        call(
+            server,
+            "PUT",
+            f"{base}/{'n' * 300}?overwrite=false",
+            tokens["alice"],
+            content=b"x",
+            headers={"Content-Type": "application/octet-stream"},
+        ),
+        "255 bytes",
+    )
     assert_400(call(server, "GET", f"{base}?prefix={'n' * 300}", tokens["alice"]), "255 bytes")
 
 
@@ -210,8 +290,12 @@ def test_artifact_listings_name_paths_relative_to_the_root(server, tokens, run):
     alice = tokens["alice"]
     assert call(server, "PUT", f"{run['files']}/plots/roc.png", alice, content=b"png").status_code == 200
     listing = "/api/2.0/mlflow/artifacts/list"
-    for path, expected in (("/", {"notes.txt", "plots"}), ("", {"notes.txt", "plots"}),
-                           ("/plots", {"plots/roc.png"}), ("plots/", {"plots/roc.png"})):
+    for path, expected in (
+        ("/", {"notes.txt", "plots"}),
+        ("", {"notes.txt", "plots"}),
+        ("/plots", {"plots/roc.png"}),
+        ("plots/", {"plots/roc.png"}),
+    ):
         files = call(server, "GET", listing, alice, params={"run_id": run["run_id"], "path": path}).json()["files"]
         assert {f["path"] for f in files} >= expected, (path, files)
         assert not any(f["path"].startswith("/") for f in files)
@@ -232,8 +316,22 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(lake):
 
 def test_glashaus_serve_trusts_the_proxies_named_on_its_command_line(lake):
     port = free_port()
-    command = [sys.executable, "-m", "glashaus.cli.main", "serve", "--lakehouse", lake.root, "--user", "alice",
-               "--port", str(port), "--log-level", "warning", "--trusted-proxy", "127.0.0.1"]
+    command = [
+        sys.executable,
+        "-m",
+        "glashaus.cli.main",
+        "serve",
+        "--lakehouse",
+        lake.root,
+        "--user",
+        "alice",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--trusted-proxy",
+        "127.0.0.1",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
@@ -242,8 +340,10 @@ def test_glashaus_serve_trusts_the_proxies_named_on_its_command_line(lake):
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        response = httpx.get(f"http://127.0.0.1:{port}/api/catalogs",
-                             headers={"X-Forwarded-For": "198.51.100.4", "Authorization": "Bearer ghs_cli_proxy"})
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/catalogs",
+            headers={"X-Forwarded-For": "198.51.100.4", "Authorization": "Bearer ghs_cli_proxy"},
+        )
         assert response.status_code == 401
     finally:
         process.terminate()

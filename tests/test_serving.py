@@ -57,8 +57,12 @@ def served(tmp_path_factory):
 def post(served, body, *, endpoint="reco", user="alice", raw=None):
     headers = {"Authorization": f"Bearer {served['tokens'][user]}"} if user else {}
     content = raw if raw is not None else json.dumps(body).encode()
-    return httpx.post(f"{served['url']}/serving/{endpoint}/invocations", content=content,
-                      headers={**headers, "Content-Type": "application/json"}, timeout=30)
+    return httpx.post(
+        f"{served['url']}/serving/{endpoint}/invocations",
+        content=content,
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=30,
+    )
 
 
 def rows(served, n=4):
@@ -115,14 +119,16 @@ def test_an_alias_move_is_picked_up_without_a_restart(served):
 
 def test_traffic_split_and_shadow(served):
     lh = served["lh"]
-    lh.serving.create_endpoint("split", model=MODEL, traffic={"champion": 50, "challenger": 50},
-                               inference_table="main.shop.split_log")
+    lh.serving.create_endpoint(
+        "split", model=MODEL, traffic={"champion": 50, "challenger": 50}, inference_table="main.shop.split_log"
+    )
     body = {"dataframe_split": rows(served, 1).to_dict(orient="split", index=False)}
     versions = [post(served, body, endpoint="split").headers["X-Model-Version"] for _ in range(40)]
     assert set(versions) == {"1", "2"}  # both variants get traffic (P(all one side) = 2 * 0.5**40)
 
-    lh.serving.create_endpoint("shadowed", model=f"{MODEL}@champion", shadow="challenger",
-                               inference_table="main.shop.shadow_log")
+    lh.serving.create_endpoint(
+        "shadowed", model=f"{MODEL}@champion", shadow="challenger", inference_table="main.shop.shadow_log"
+    )
     r = post(served, body, endpoint="shadowed")
     assert r.headers["X-Model-Version"] == "1"
     request_id = r.headers["X-Request-Id"]
@@ -138,8 +144,10 @@ def test_a_caller_without_execute_gets_403_and_is_audited(served):
     assert r.status_code == 403
     assert r.json()["error_code"] == "PERMISSION_DENIED"
     lh.flush()
-    denied = lh.sql("SELECT principal, securable FROM system.access.audit "
-                    "WHERE principal = 'bob' AND decision = 'deny' AND securable = 'main.shop.reco'").fetchall()
+    denied = lh.sql(
+        "SELECT principal, securable FROM system.access.audit "
+        "WHERE principal = 'bob' AND decision = 'deny' AND securable = 'main.shop.reco'"
+    ).fetchall()
     assert denied
 
 
@@ -215,8 +223,12 @@ def test_accepted_rows_survive_a_clean_shutdown(tmp_path):
     app = create_app(lh, serving_options={"flush_rows": 10_000, "flush_interval": 3600})
     with ServerThread(app) as server:
         for _ in range(25):
-            r = httpx.post(f"{server.url}/serving/reco/invocations", headers={"Authorization": f"Bearer {token}"},
-                           json={"inputs": X.head(1).to_dict(orient="list")}, timeout=60)
+            r = httpx.post(
+                f"{server.url}/serving/reco/invocations",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"inputs": X.head(1).to_dict(orient="list")},
+                timeout=60,
+            )
             assert r.status_code == 200
     assert lh.read("main.shop.reco_inference").num_rows == 25
     lh.close()

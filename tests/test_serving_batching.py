@@ -34,8 +34,11 @@ class Model:
         if first:
             self.gate.wait(10)
         key = "dataframe_split" if "dataframe_split" in payload else "dataframe_records"
-        frame = (pd.DataFrame(payload[key]["data"], columns=payload[key]["columns"]) if key == "dataframe_split"
-                 else pd.DataFrame(payload[key]))
+        frame = (
+            pd.DataFrame(payload[key]["data"], columns=payload[key]["columns"])
+            if key == "dataframe_split"
+            else pd.DataFrame(payload[key])
+        )
         if frame["a"].map(lambda v: isinstance(v, str)).any():
             raise InvalidArgumentError("column a must be a number")
         return np.asarray(frame["a"] * 2)
@@ -119,6 +122,7 @@ def doubling(calls):
     def score(payload):
         calls.append(payload)
         return np.asarray([row[0] * 2 for row in payload["dataframe_split"]["data"]])
+
     return score
 
 

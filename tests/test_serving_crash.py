@@ -37,8 +37,12 @@ def serve(root: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     script = shutil.which("glashaus", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-c", "from glashaus.cli.main import app; app()"]
-    return subprocess.Popen([*command, "serve", "--lakehouse", str(root), "--user", "alice", "--port", str(port),
-                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [*command, "serve", "--lakehouse", str(root), "--user", "alice", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_healthy(url: str, proc: subprocess.Popen) -> None:
@@ -62,8 +66,7 @@ def lake(tmp_path):
     X = pd.DataFrame(rng.normal(size=(100, 2)), columns=["light", "water"])
     with glashaus.connect(root, user="alice") as lh:
         lh.create_schema("main.shop")
-        lh.models.register(LogisticRegression().fit(X, (X["light"] > 0).astype(int)), MODEL,
-                           input_example=X.head(3))
+        lh.models.register(LogisticRegression().fit(X, (X["light"] > 0).astype(int)), MODEL, input_example=X.head(3))
         lh.models.set_alias(MODEL, "champion", 1)
         lh.serving.create_endpoint("reco", model=f"{MODEL}@champion")
         token = lh.create_token("alice")

@@ -20,10 +20,20 @@ TABLE = "main.shop.reco_inference"
 
 
 def row(i: int, *, size: int = 0) -> dict:
-    return {"request_id": f"r{i}", "event_time": utcnow(), "endpoint": "reco", "model": "main.shop.reco",
-            "model_version": 1, "variant": "champion", "shadow": False, "principal": "alice",
-            "status_code": 200, "latency_ms": 1.5, "request": b'{"inputs": [[1]]}' + b" " * size,
-            "response": b'{"predictions": [0.5]}'}
+    return {
+        "request_id": f"r{i}",
+        "event_time": utcnow(),
+        "endpoint": "reco",
+        "model": "main.shop.reco",
+        "model_version": 1,
+        "variant": "champion",
+        "shadow": False,
+        "principal": "alice",
+        "status_code": 200,
+        "latency_ms": 1.5,
+        "request": b'{"inputs": [[1]]}' + b" " * size,
+        "response": b'{"predictions": [0.5]}',
+    }
 
 
 @pytest.fixture

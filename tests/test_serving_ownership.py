@@ -54,8 +54,9 @@ def lake(tmp_path):
 
 def denied(lh, action: str) -> list[tuple]:
     lh.flush()
-    return lh.sql("SELECT principal, details FROM system.access.audit "
-                  f"WHERE action = '{action}' AND decision = 'deny'").fetchall()
+    return lh.sql(
+        f"SELECT principal, details FROM system.access.audit WHERE action = '{action}' AND decision = 'deny'"
+    ).fetchall()
 
 
 # -- creating an endpoint next to a table someone else made ---------------------------------------
@@ -76,8 +77,11 @@ def leave_own_endpoint_table(bob) -> None:
     bob.serving.delete_endpoint("reco")  # the endpoint goes, its table stays (bob's)
 
 
-@pytest.mark.parametrize("squat", [squat_plainly, squat_and_give_it_away, leave_own_endpoint_table],
-                         ids=["bob-owns-it", "bob-gave-it-to-alice", "bobs-old-endpoint-table"])
+@pytest.mark.parametrize(
+    "squat",
+    [squat_plainly, squat_and_give_it_away, leave_own_endpoint_table],
+    ids=["bob-owns-it", "bob-gave-it-to-alice", "bobs-old-endpoint-table"],
+)
 def test_an_inference_table_someone_else_created_is_refused_naming_its_owner(lake, squat):
     with lake.as_user("bob") as bob:
         squat(bob)
@@ -90,8 +94,7 @@ def test_an_inference_table_someone_else_created_is_refused_naming_its_owner(lak
         lake.serving.get_endpoint("reco")
     assert [p for p, _ in denied(lake, "serving.create_endpoint")] == ["alice"]
     # With a table of its own, the endpoint is created.
-    endpoint = lake.serving.create_endpoint("reco", model=f"{MODEL}@champion",
-                                            inference_table="main.default.reco_log")
+    endpoint = lake.serving.create_endpoint("reco", model=f"{MODEL}@champion", inference_table="main.default.reco_log")
     assert lake.get(endpoint.inference_table).owner == "alice"
 
 
@@ -126,15 +129,19 @@ def test_who_may_change_an_endpoint_is_decided_and_audited_both_ways(lake):
     before it did); every decision is audited now, allowed (owner, admin) or denied."""
     lake.serving.create_endpoint("reco", model=f"{MODEL}@champion", inference_table=None)
     with lake.as_user("bob") as bob:
-        for change in (lambda: bob.serving.update_endpoint("reco", shadow=None),
-                       lambda: bob.serving.delete_endpoint("reco")):
+        for change in (
+            lambda: bob.serving.update_endpoint("reco", shadow=None),
+            lambda: bob.serving.delete_endpoint("reco"),
+        ):
             with pytest.raises(PermissionDeniedError, match="only the owner of endpoint 'reco' \\(alice\\)"):
                 change()
     lake.serving.update_endpoint("reco", shadow=None)
     lake.flush()
-    rows = lake.sql("SELECT principal, action, decision, reason, details FROM system.access.audit "
-                    "WHERE action IN ('serving.update_endpoint', 'serving.delete_endpoint') "
-                    "ORDER BY event_time").fetchall()
+    rows = lake.sql(
+        "SELECT principal, action, decision, reason, details FROM system.access.audit "
+        "WHERE action IN ('serving.update_endpoint', 'serving.delete_endpoint') "
+        "ORDER BY event_time"
+    ).fetchall()
     assert [(p, a, d, r) for p, a, d, r, _ in rows] == [
         ("bob", "serving.update_endpoint", "deny", rows[0][3]),
         ("bob", "serving.delete_endpoint", "deny", rows[1][3]),

@@ -60,8 +60,9 @@ def test_each_payload_gets_its_answer_even_from_a_model_that_prints(model):
 
 
 def test_a_bad_payload_gets_its_own_error_and_the_others_their_answers(model):
-    answers = model.score([split([[1.0, 0.0]]), split([["x", 0.0]]), {"dataframe_records": [{"b": 1.0}]},
-                           {"rows": [[1.0, 0.0]]}])
+    answers = model.score(
+        [split([[1.0, 0.0]]), split([["x", 0.0]]), {"dataframe_records": [{"b": 1.0}]}, {"rows": [[1.0, 0.0]]}]
+    )
     assert json.loads(answers[0]) == {"predictions": [2.0]}
     assert all(isinstance(a, InvalidArgumentError) for a in answers[1:])
     assert "signature" in str(answers[1]) and "a" in str(answers[2])

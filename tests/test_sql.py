@@ -31,19 +31,25 @@ def ro(tmp_path_factory):
     """main.shop.{customers, orders} with three versions of orders; queries only, never writes."""
     lh = glashaus.connect(tmp_path_factory.mktemp("sql") / "lh", user="alice")
     lh.create_schema("main.shop")
-    lh.create_table("main.shop.customers", data=pa.table({
-        "customer_id": [1, 2, 3], "name": ["Ada", "Bo", "Cy"], "region": ["N", "S", "N"]}),
-        primary_key=["customer_id"])
-    lh.create_table("main.shop.orders", schema=pa.schema([
-        ("order_id", pa.int64()), ("customer_id", pa.int64()), ("amount", pa.float64())]))
+    lh.create_table(
+        "main.shop.customers",
+        data=pa.table({"customer_id": [1, 2, 3], "name": ["Ada", "Bo", "Cy"], "region": ["N", "S", "N"]}),
+        primary_key=["customer_id"],
+    )
+    lh.create_table(
+        "main.shop.orders",
+        schema=pa.schema([("order_id", pa.int64()), ("customer_id", pa.int64()), ("amount", pa.float64())]),
+    )
     lh.write("main.shop.orders", {"order_id": [10, 11], "customer_id": [1, 2], "amount": [5.0, 7.0]})  # v1
     time.sleep(0.02)
     lh.between = dt.datetime.now(dt.UTC)
     time.sleep(0.02)
     lh.write("main.shop.orders", {"order_id": [12, 13], "customer_id": [1, 3], "amount": [3.0, 9.0]})  # v2
     lh.sql("CREATE VIEW main.shop.big_orders AS SELECT * FROM main.shop.orders WHERE amount > 4")
-    lh.sql("CREATE VIEW main.shop.big_by_region AS SELECT c.region, sum(o.amount) AS total "
-           "FROM main.shop.big_orders o JOIN main.shop.customers c USING (customer_id) GROUP BY 1")
+    lh.sql(
+        "CREATE VIEW main.shop.big_by_region AS SELECT c.region, sum(o.amount) AS total "
+        "FROM main.shop.big_orders o JOIN main.shop.customers c USING (customer_id) GROUP BY 1"
+    )
     yield lh
     lh.close()
 
@@ -134,10 +140,16 @@ def test_two_versions_of_one_table_in_one_query(ro):
         ("SELECT * FROM main.shop.orders VERSION AS OF 'x'", SqlError, ["VERSION AS OF needs a whole number"]),
         ("SELECT * FROM main.shop.orders TIMESTAMP AS OF 5", SqlError, ["TIMESTAMP AS OF needs a timestamp"]),
         ("SELECT * FROM main.shop.orders TIMESTAMP AS OF 'soon'", InvalidArgumentError, ["'soon'", "ISO 8601"]),
-        ("SELECT * FROM main.shop.orders TIMESTAMP AS OF '1999-01-01'", NotFoundError,
-         ["main.shop.orders did not exist at 1999-01-01"]),
-        ("SELECT * FROM main.shop.big_orders@v1", SqlError, ["main.shop.big_orders is a view",
-                                                             "time travel applies to tables"]),
+        (
+            "SELECT * FROM main.shop.orders TIMESTAMP AS OF '1999-01-01'",
+            NotFoundError,
+            ["main.shop.orders did not exist at 1999-01-01"],
+        ),
+        (
+            "SELECT * FROM main.shop.big_orders@v1",
+            SqlError,
+            ["main.shop.big_orders is a view", "time travel applies to tables"],
+        ),
     ],
 )
 def test_time_travel_errors(ro, sql, error, fragments):
@@ -163,11 +175,16 @@ def test_show_and_describe(ro):
     assert tables.columns == ["name", "kind", "owner", "comment"]
     assert [r[0] for r in tables.fetchall()] == ["main.shop.customers", "main.shop.orders"]
     assert [r[0] for r in ro.sql("SHOW VIEWS IN main.shop").fetchall()] == [
-        "main.shop.big_by_region", "main.shop.big_orders"]
+        "main.shop.big_by_region",
+        "main.shop.big_orders",
+    ]
     assert [r[0] for r in ro.sql("show schemas in main").fetchall()] == ["main.default", "main.shop"]
     assert [r[0] for r in ro.sql("SHOW CATALOGS").fetchall()] == ["main", "system"]
     assert ro.sql("DESCRIBE main.shop.customers").fetchall() == [
-        ("customer_id", "int64", False, None), ("name", "string", True, None), ("region", "string", True, None)]
+        ("customer_id", "int64", False, None),
+        ("name", "string", True, None),
+        ("region", "string", True, None),
+    ]
     with pytest.raises(SqlError, match=r"SHOW TABLES needs IN <catalog.schema>"):
         ro.sql("SHOW TABLES")
 
@@ -230,9 +247,15 @@ def test_create_catalog_schema_table_with_constraints(lh):
     assert sorted(info.constraints) == ["cheap", "qty_check_1"]
     assert info.constraints["qty_check_1"] == "qty > 0"
     assert [(c.name, c.type, c.nullable) for c in info.columns] == [
-        ("order_id", "int64", False), ("customer", "string", False), ("qty", "int32", True),
-        ("price", "decimal128(10, 2)", True), ("day", "date32[day]", True), ("ts", "timestamp[us]", True),
-        ("paid_at", "timestamp[us, tz=UTC]", True), ("rush", "bool", True)]
+        ("order_id", "int64", False),
+        ("customer", "string", False),
+        ("qty", "int32", True),
+        ("price", "decimal128(10, 2)", True),
+        ("day", "date32[day]", True),
+        ("ts", "timestamp[us]", True),
+        ("paid_at", "timestamp[us, tz=UTC]", True),
+        ("rush", "bool", True),
+    ]
     lh.sql("INSERT INTO dev.shop.orders (order_id, customer, qty, price) VALUES (1, 'a', 1, 999.99)")
     with pytest.raises(ConstraintViolationError, match="cheap"):
         lh.sql("INSERT INTO dev.shop.orders (order_id, customer, qty, price) VALUES (2, 'b', 1, 1500)")
@@ -257,10 +280,17 @@ def test_create_table_partitioned_by(shop):
         ("DROP FUNCTION main.shop.f", "DROP FUNCTION is not supported"),
         ("CREATE MACRO m(x) AS x + 1", "CREATE MACRO is not supported; use CATALOG, SCHEMA, TABLE, VIEW or VOLUME"),
         ("INSERT INTO main.shop.t DEFAULT VALUES", "INSERT needs VALUES (...) or SELECT"),
-        ("MERGE INTO main.shop.t t USING main.shop.t s ON t.id = s.id WHEN NOT MATCHED THEN DELETE",
-         "WHEN NOT MATCHED cannot DELETE"),
-        (("MERGE INTO main.shop.t t USING main.shop.t s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id, x) "
-         "VALUES (s.id)"), "names a different number of columns and values"),
+        (
+            "MERGE INTO main.shop.t t USING main.shop.t s ON t.id = s.id WHEN NOT MATCHED THEN DELETE",
+            "WHEN NOT MATCHED cannot DELETE",
+        ),
+        (
+            (
+                "MERGE INTO main.shop.t t USING main.shop.t s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id, x) "
+                "VALUES (s.id)"
+            ),
+            "names a different number of columns and values",
+        ),
     ],
 )
 def test_unsupported_statements_say_what_is_supported(shop, sql, fragment):
@@ -301,8 +331,10 @@ def test_create_table_errors(shop):
 def test_create_table_as_select(lh):
     lh.create_schema("main.shop")
     lh.create_table("main.shop.orders", data=pa.table({"id": [1, 2, 3], "amount": [1.0, 5.0, 9.0]}))
-    r = lh.sql("CREATE TABLE main.shop.big COMMENT 'big ones' AS "
-               "SELECT id, amount * 2 AS doubled FROM main.shop.orders WHERE amount > 2")
+    r = lh.sql(
+        "CREATE TABLE main.shop.big COMMENT 'big ones' AS "
+        "SELECT id, amount * 2 AS doubled FROM main.shop.orders WHERE amount > 2"
+    )
     assert r.to_pylist()[0]["rows"] == 2
     assert rows_of(lh, "main.shop.big", sort="id") == [{"id": 2, "doubled": 10.0}, {"id": 3, "doubled": 18.0}]
     assert lh.get("main.shop.big").comment == "big ones"
@@ -315,8 +347,11 @@ def test_create_table_as_select(lh):
 @pytest.mark.parametrize(
     ("sql", "error", "fragment"),
     [
-        ("CREATE OR REPLACE TABLE main.shop.t AS SELECT count(*) FROM main.shop.t", Exception,
-         "'count_star()' is not a valid identifier"),
+        (
+            "CREATE OR REPLACE TABLE main.shop.t AS SELECT count(*) FROM main.shop.t",
+            Exception,
+            "'count_star()' is not a valid identifier",
+        ),
         ("CREATE OR REPLACE TABLE main.shop.t AS SELECT 1 AS a, 2 AS a", InvalidArgumentError, "appears twice"),
         ("CREATE OR REPLACE TABLE main.shop.t AS SELECT NULL AS a", InvalidArgumentError, "has no type"),
         ("CREATE OR REPLACE TABLE main.shop.t (x INT CHECK (nope > 0))", InvalidArgumentError, "CHECK"),
@@ -369,7 +404,9 @@ def test_a_view_cannot_read_itself(shop):
         shop.sql("CREATE VIEW main.shop.c AS SELECT * FROM main.shop.c")
     with pytest.raises(SqlError, match=r"view main.shop.a would read itself"):
         shop.sql("CREATE OR REPLACE VIEW main.shop.a AS SELECT * FROM main.shop.a")
-    with pytest.raises(SqlError, match=r"view main.shop.a would read itself \(through \['main.shop.a', 'main.shop.b'\]\)"):
+    with pytest.raises(
+        SqlError, match=r"view main.shop.a would read itself \(through \['main.shop.a', 'main.shop.b'\]\)"
+    ):
         shop.sql("CREATE OR REPLACE VIEW main.shop.a AS SELECT * FROM main.shop.b")
     # both views still work as before
     assert shop.sql("SELECT x FROM main.shop.b").fetchall() == [(1,)]
@@ -380,7 +417,10 @@ def test_describe_a_view_lists_its_columns(shop):
     shop.sql("CREATE VIEW main.shop.v AS SELECT id, upper(name) AS shout, 1.5::DOUBLE AS score FROM main.shop.t")
     shop.set_comment("main.shop.v", "the name, loud", column="shout")
     assert [(c, t, comment) for c, t, _, comment in shop.sql("DESCRIBE main.shop.v").fetchall()] == [
-        ("id", "int64", None), ("shout", "string", "the name, loud"), ("score", "double", None)]
+        ("id", "int64", None),
+        ("shout", "string", "the name, loud"),
+        ("score", "double", None),
+    ]
 
 
 def test_view_over_a_dropped_table_says_what_is_missing(shop):
@@ -433,10 +473,8 @@ def test_drop_statements(shop):
 @pytest.fixture
 def t(shop):
     """main.shop.t (id PK, region, qty CHECK qty > 0, price DOUBLE) with 4 rows."""
-    shop.sql("CREATE TABLE main.shop.t (id BIGINT PRIMARY KEY, region VARCHAR, qty INT CHECK (qty > 0), "
-             "price DOUBLE)")
-    shop.sql("INSERT INTO main.shop.t VALUES (1, 'N', 1, 1.5), (2, 'S', 2, 2.5), (3, 'n', 3, 3.5), "
-             "(4, 'E', 4, 4.5)")
+    shop.sql("CREATE TABLE main.shop.t (id BIGINT PRIMARY KEY, region VARCHAR, qty INT CHECK (qty > 0), price DOUBLE)")
+    shop.sql("INSERT INTO main.shop.t VALUES (1, 'N', 1, 1.5), (2, 'S', 2, 2.5), (3, 'n', 3, 3.5), (4, 'E', 4, 4.5)")
     return shop
 
 
@@ -481,14 +519,18 @@ def test_insert_values_and_select_with_and_without_column_list(t):
 def test_insert_aggregates_into_integer_and_double_columns(t):
     # sum() of INT is a HUGEINT in DuckDB (DECIMAL(38, 0) in Arrow); avg() and literals are other types
     t.sql("CREATE TABLE main.shop.totals (region VARCHAR, total BIGINT, small INT, mean DOUBLE)")
-    t.sql("INSERT INTO main.shop.totals SELECT upper(region), sum(qty), sum(qty), avg(price) "
-          "FROM main.shop.t GROUP BY 1")
+    t.sql(
+        "INSERT INTO main.shop.totals SELECT upper(region), sum(qty), sum(qty), avg(price) FROM main.shop.t GROUP BY 1"
+    )
     assert sorted(t.read("main.shop.totals").to_pylist(), key=lambda r: r["region"]) == [
         {"region": "E", "total": 4, "small": 4, "mean": 4.5},
         {"region": "N", "total": 4, "small": 4, "mean": 2.5},
-        {"region": "S", "total": 2, "small": 2, "mean": 2.5}]
+        {"region": "S", "total": 2, "small": 2, "mean": 2.5},
+    ]
     v = version_of(t, "main.shop.totals")
-    with pytest.raises(SchemaMismatchError, match=r"'small' of main.shop.totals is int32; the data's int64 values do not fit"):
+    with pytest.raises(
+        SchemaMismatchError, match=r"'small' of main.shop.totals is int32; the data's int64 values do not fit"
+    ):
         t.sql("INSERT INTO main.shop.totals (region, small) SELECT 'x', sum(id) * 10000000000 FROM main.shop.t")
     assert version_of(t, "main.shop.totals") == v
 
@@ -512,8 +554,11 @@ def test_insert_overwrite(t):
         ("INSERT INTO main.shop.t (id, nope) VALUES (9, 1)", SchemaMismatchError, ["['nope']"]),
         ("INSERT INTO main.shop.t (region, qty) VALUES ('x', 1)", SchemaMismatchError, ["lacks column 'id'"]),
         ("INSERT INTO main.shop.t SELECT * FROM main.shop.nope", NotFoundError, ["main.shop.nope"]),
-        ("INSERT INTO main.shop.t VALUES (9, 'x', 1, 1.0); INSERT INTO main.shop.t VALUES (10, 'y', -1, 1.0)",
-         ConstraintViolationError, ["qty > 0"]),
+        (
+            "INSERT INTO main.shop.t VALUES (9, 'x', 1, 1.0); INSERT INTO main.shop.t VALUES (10, 'y', -1, 1.0)",
+            ConstraintViolationError,
+            ["qty > 0"],
+        ),
     ],
 )
 def test_failing_insert_leaves_the_table_unchanged(t, sql, error, fragments):
@@ -537,7 +582,11 @@ def test_update_simple_predicate(t):
     assert_one_new_version(t, v, r)
     assert r.to_pylist()[0]["rows"] == 2
     assert [(x["id"], x["qty"], x["price"]) for x in rows_of(t, "main.shop.t", sort="id")] == [
-        (1, 11, 0.0), (2, 12, 0.0), (3, 3, 3.5), (4, 4, 4.5)]
+        (1, 11, 0.0),
+        (2, 12, 0.0),
+        (3, 3, 3.5),
+        (4, 4, 4.5),
+    ]
     assert t.history("main.shop.t")[0].operation == "UPDATE"
 
 
@@ -548,7 +597,11 @@ def test_update_with_duckdb_functions_and_subqueries(t):
     r = t.sql("UPDATE main.shop.t SET price = round(price) WHERE id IN (SELECT max(id) FROM main.shop.t)")
     assert_one_new_version(t, v + 1, r)
     assert [(x["id"], x["region"], x["qty"], x["price"]) for x in rows_of(t, "main.shop.t", sort="id")] == [
-        (1, "N", 2, 1.5), (2, "S", 2, 2.5), (3, "N", 6, 3.5), (4, "E", 4, 5.0)]  # DuckDB rounds half up
+        (1, "N", 2, 1.5),
+        (2, "S", 2, 2.5),
+        (3, "N", 6, 3.5),
+        (4, "E", 4, 5.0),
+    ]  # DuckDB rounds half up
 
 
 def test_update_without_where_touches_every_row(t):
@@ -617,8 +670,10 @@ def test_failing_delete_leaves_the_table_unchanged(t, sql, error, fragments):
 
 
 def test_merge_update_insert_delete(t):
-    t.sql("CREATE TABLE main.shop.changes AS SELECT * FROM (VALUES "
-          "(1, 'N', 10, 1.0, 'upd'), (2, 'S', 1, 1.0, 'del'), (7, 'W', 7, 7.0, 'ins')) v(id, region, qty, price, op)")
+    t.sql(
+        "CREATE TABLE main.shop.changes AS SELECT * FROM (VALUES "
+        "(1, 'N', 10, 1.0, 'upd'), (2, 'S', 1, 1.0, 'del'), (7, 'W', 7, 7.0, 'ins')) v(id, region, qty, price, op)"
+    )
     v, _ = state(t)
     r = t.sql("""
         MERGE INTO main.shop.t AS t USING main.shop.changes AS s ON t.id = s.id
@@ -628,7 +683,11 @@ def test_merge_update_insert_delete(t):
     """)
     assert_one_new_version(t, v, r)
     assert [(x["id"], x["qty"], x["price"]) for x in rows_of(t, "main.shop.t", sort="id")] == [
-        (1, 10, 2.5), (3, 3, 3.5), (4, 4, 4.5), (7, 7, 7.0)]
+        (1, 10, 2.5),
+        (3, 3, 3.5),
+        (4, 4, 4.5),
+        (7, 7, 7.0),
+    ]
     assert t.history("main.shop.t")[0].operation == "MERGE"
 
 
@@ -643,7 +702,12 @@ def test_merge_star_clauses_and_subquery_source(t):
     """)
     assert_one_new_version(t, v, r)
     assert [(x["id"], x["qty"]) for x in rows_of(t, "main.shop.t", sort="id")] == [
-        (1, 1), (2, 2), (3, 3), (4, 30), (5, 40)]
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 30),
+        (5, 40),
+    ]
 
 
 def test_merge_not_matched_by_source(t):
@@ -661,18 +725,45 @@ def test_merge_not_matched_by_source(t):
     ("sql", "error", "fragments"),
     [
         # the source has two rows for target id 1
-        (("MERGE INTO main.shop.t t USING (SELECT * FROM (VALUES (1, 5), (1, 6)) v(id, qty)) s ON t.id = s.id "
-         "WHEN MATCHED THEN UPDATE SET qty = s.qty"), InvalidArgumentError, ["more than one source row", "Deduplicate"]),
-        ("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET qty = 0",
-         ConstraintViolationError, ["qty > 0"]),
-        (("MERGE INTO main.shop.t t USING (SELECT 9 AS id) s ON t.id = s.id "
-         "WHEN NOT MATCHED THEN INSERT (id, region, qty) VALUES (s.id, 'x', 0)"), ConstraintViolationError, ["qty > 0"]),
-        (("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id + 0 = abs(s.id) "
-         "WHEN MATCHED THEN DELETE"), SqlError, ["MERGE ... ON must compare columns"]),
-        (("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id = s.id "
-         "WHEN MATCHED THEN UPDATE SET qty = abs(s.id)"), SqlError, ["too complex", "USING"]),
-        ("MERGE INTO main.shop.t t USING main.shop.nope s ON t.id = s.id WHEN MATCHED THEN DELETE",
-         NotFoundError, ["main.shop.nope"]),
+        (
+            (
+                "MERGE INTO main.shop.t t USING (SELECT * FROM (VALUES (1, 5), (1, 6)) v(id, qty)) s ON t.id = s.id "
+                "WHEN MATCHED THEN UPDATE SET qty = s.qty"
+            ),
+            InvalidArgumentError,
+            ["more than one source row", "Deduplicate"],
+        ),
+        (
+            "MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET qty = 0",
+            ConstraintViolationError,
+            ["qty > 0"],
+        ),
+        (
+            (
+                "MERGE INTO main.shop.t t USING (SELECT 9 AS id) s ON t.id = s.id "
+                "WHEN NOT MATCHED THEN INSERT (id, region, qty) VALUES (s.id, 'x', 0)"
+            ),
+            ConstraintViolationError,
+            ["qty > 0"],
+        ),
+        (
+            ("MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id + 0 = abs(s.id) WHEN MATCHED THEN DELETE"),
+            SqlError,
+            ["MERGE ... ON must compare columns"],
+        ),
+        (
+            (
+                "MERGE INTO main.shop.t t USING (SELECT 1 AS id) s ON t.id = s.id "
+                "WHEN MATCHED THEN UPDATE SET qty = abs(s.id)"
+            ),
+            SqlError,
+            ["too complex", "USING"],
+        ),
+        (
+            "MERGE INTO main.shop.t t USING main.shop.nope s ON t.id = s.id WHEN MATCHED THEN DELETE",
+            NotFoundError,
+            ["main.shop.nope"],
+        ),
     ],
 )
 def test_failing_merge_leaves_the_table_unchanged(t, sql, error, fragments):
@@ -681,8 +772,11 @@ def test_failing_merge_leaves_the_table_unchanged(t, sql, error, fragments):
 
 def test_dml_on_views_is_refused(t):
     t.sql("CREATE VIEW main.shop.v AS SELECT * FROM main.shop.t")
-    for sql in ("INSERT INTO main.shop.v VALUES (9, 'x', 1, 1.0)", "DELETE FROM main.shop.v WHERE id = 1",
-                "UPDATE main.shop.v SET qty = 2 WHERE id = 1"):
+    for sql in (
+        "INSERT INTO main.shop.v VALUES (9, 'x', 1, 1.0)",
+        "DELETE FROM main.shop.v WHERE id = 1",
+        "UPDATE main.shop.v SET qty = 2 WHERE id = 1",
+    ):
         with pytest.raises(NotFoundError, match=r"'main.shop.v' is a view, not a table"):
             t.sql(sql)
     assert version_of(t, "main.shop.t") == state(t)[0]
@@ -696,8 +790,10 @@ def test_sql_identifiers_are_case_insensitive(t):
 
 @pytest.mark.parametrize(
     "statement",
-    ["DELETE FROM main.shop.t WHERE lower(region) = 'n'",
-     "UPDATE main.shop.t SET qty = qty + 100 WHERE lower(region) = 'n'"],
+    [
+        "DELETE FROM main.shop.t WHERE lower(region) = 'n'",
+        "UPDATE main.shop.t SET qty = qty + 100 WHERE lower(region) = 'n'",
+    ],
 )
 def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement):
     # Another writer appends while the statement computes its result in DuckDB (the
@@ -721,7 +817,9 @@ def test_rewritten_delete_and_update_never_lose_a_concurrent_append(t, statement
         engine._run = run
         other.close()
     rows = {r["id"]: r for r in rows_of(t, "main.shop.t")}
-    assert 99 in rows and rows[99]["qty"] == 9  # the other writer's row is there, untouched by a statement that never saw it
+    assert (
+        99 in rows and rows[99]["qty"] == 9
+    )  # the other writer's row is there, untouched by a statement that never saw it
     assert 2 in rows and 4 in rows
     if statement.startswith("DELETE"):
         assert 1 not in rows and 3 not in rows

@@ -21,8 +21,9 @@ T = "main.shop.t"
 @pytest.fixture
 def t(shop):
     """main.shop.t: ids 1..6, kind a/b alternating, and main.shop.u: ids 1..3."""
-    shop.create_table(T, data=pa.table({"id": pa.array(range(1, 7), pa.int64()),
-                                        "kind": ["a", "b", "a", "b", "a", "b"]}))
+    shop.create_table(
+        T, data=pa.table({"id": pa.array(range(1, 7), pa.int64()), "kind": ["a", "b", "a", "b", "a", "b"]})
+    )
     shop.create_table("main.shop.u", data=pa.table({"id": pa.array([1, 2, 3], pa.int64())}))
     return shop
 
@@ -38,8 +39,15 @@ def version(lh, name=T):
 # -- table references: each clause DuckDB takes is carried onto the scan -----------------------------
 
 
-@pytest.mark.parametrize("clause", ["TABLESAMPLE 1 ROWS", "TABLESAMPLE RESERVOIR(1 ROWS) REPEATABLE (7)",
-                                    "AS x TABLESAMPLE 1 ROWS", "USING SAMPLE 1 ROWS"])
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "TABLESAMPLE 1 ROWS",
+        "TABLESAMPLE RESERVOIR(1 ROWS) REPEATABLE (7)",
+        "AS x TABLESAMPLE 1 ROWS",
+        "USING SAMPLE 1 ROWS",
+    ],
+)
 def test_a_sample_on_a_table_samples(t, clause):
     assert t.sql(f"SELECT count(*) FROM {T} {clause}").scalar() == 1
 
@@ -55,10 +63,20 @@ def test_a_delete_through_a_sampled_subquery_deletes_one_row_not_all(t):
         (f"UPDATE {T} SET kind = 'z' WHERE id IN (SELECT id FROM {T} TABLESAMPLE 2 ROWS)", None),
         ("CREATE TABLE main.shop.sample AS SELECT * FROM main.shop.t TABLESAMPLE 2 ROWS", "main.shop.sample"),
         ("INSERT INTO main.shop.u SELECT id + 100 FROM main.shop.t TABLESAMPLE 2 ROWS", "main.shop.u"),
-        (("MERGE INTO main.shop.u AS u USING (SELECT id + 100 AS id FROM main.shop.t TABLESAMPLE 2 ROWS) AS s "
-         "ON u.id = s.id WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id)"), "main.shop.u"),
-        (("MERGE INTO main.shop.u AS u USING main.shop.t AS s TABLESAMPLE 2 ROWS ON u.id = s.id + 100 "
-         "WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id + 100)"), "main.shop.u"),
+        (
+            (
+                "MERGE INTO main.shop.u AS u USING (SELECT id + 100 AS id FROM main.shop.t TABLESAMPLE 2 ROWS) AS s "
+                "ON u.id = s.id WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id)"
+            ),
+            "main.shop.u",
+        ),
+        (
+            (
+                "MERGE INTO main.shop.u AS u USING main.shop.t AS s TABLESAMPLE 2 ROWS ON u.id = s.id + 100 "
+                "WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id + 100)"
+            ),
+            "main.shop.u",
+        ),
     ],
 )
 def test_every_statement_that_reads_a_sampled_table_reads_the_sample(t, statement, rows):
@@ -90,8 +108,10 @@ def test_column_alias_lists_rename_the_columns(t):
 def test_the_joins_of_a_parenthesized_join_are_kept(t):
     rows = t.sql(f"SELECT count(*) FROM ({T} JOIN main.shop.u ON t.id = u.id)").scalar()
     assert rows == 3
-    rows = t.sql(f"SELECT count(*) FROM ({T} AS a JOIN main.shop.u AS b ON a.id = b.id "
-                 "JOIN main.shop.u AS c ON c.id = b.id) WHERE a.kind = 'a'").scalar()
+    rows = t.sql(
+        f"SELECT count(*) FROM ({T} AS a JOIN main.shop.u AS b ON a.id = b.id "
+        "JOIN main.shop.u AS c ON c.id = b.id) WHERE a.kind = 'a'"
+    ).scalar()
     assert rows == 2
 
 
@@ -134,8 +154,10 @@ def test_table_clauses_that_cannot_be_carried_are_refused(t, sql, words):
     [
         (f"DELETE FROM {T} TABLESAMPLE 1 ROWS WHERE id > 3", "TABLESAMPLE on main.shop.t"),
         (f"UPDATE {T} AT (VERSION => 0) SET kind = 'z'", "time travel on main.shop.t"),
-        ((f"MERGE INTO {T} TABLESAMPLE 1 ROWS AS t USING main.shop.u AS s ON t.id = s.id "
-         "WHEN MATCHED THEN DELETE"), "TABLESAMPLE on main.shop.t"),
+        (
+            (f"MERGE INTO {T} TABLESAMPLE 1 ROWS AS t USING main.shop.u AS s ON t.id = s.id WHEN MATCHED THEN DELETE"),
+            "TABLESAMPLE on main.shop.t",
+        ),
         (f"DELETE FROM {T} WHERE id > 0 LIMIT 1", "DELETE ... LIMIT"),
         (f"DELETE FROM {T} WHERE id > 0 ORDER BY id", "DELETE ... ORDER BY"),
         (f"DELETE FROM {T} WHERE id = 1 RETURNING *", "DELETE ... RETURNING"),
@@ -146,8 +168,10 @@ def test_table_clauses_that_cannot_be_carried_are_refused(t, sql, words):
         (f"INSERT OR REPLACE INTO {T} VALUES (1, 'x')", "OR REPLACE"),
         (f"INSERT OR IGNORE INTO {T} VALUES (1, 'x')", "OR IGNORE"),
         (f"INSERT INTO {T} VALUES (7, 'x') RETURNING id", "INSERT ... RETURNING"),
-        (f"MERGE INTO {T} AS t USING main.shop.u AS s ON t.id = s.id WHEN MATCHED THEN DELETE RETURNING *",
-         "MERGE ... RETURNING"),
+        (
+            f"MERGE INTO {T} AS t USING main.shop.u AS s ON t.id = s.id WHEN MATCHED THEN DELETE RETURNING *",
+            "MERGE ... RETURNING",
+        ),
         (f"DROP TEMP TABLE {T}", "TEMP"),
         ("DROP MATERIALIZED VIEW main.shop.v", "MATERIALIZED"),
     ],
@@ -219,18 +243,26 @@ def test_a_leading_with_is_honoured_by_every_write(t):
     t.sql(f"WITH n AS (SELECT 7 AS id, 'c' AS kind) INSERT INTO {T} SELECT * FROM n")
     t.sql(f"WITH gone AS (SELECT 1 AS id) DELETE FROM {T} WHERE id IN (SELECT id FROM gone)")
     t.sql(f"WITH hit AS (SELECT 2 AS id) UPDATE {T} SET kind = 'z' WHERE id IN (SELECT id FROM hit)")
-    t.sql("WITH s AS (SELECT 50 AS id) MERGE INTO main.shop.u AS u USING s ON u.id = s.id "
-          "WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id)")
+    t.sql(
+        "WITH s AS (SELECT 50 AS id) MERGE INTO main.shop.u AS u USING s ON u.id = s.id "
+        "WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id)"
+    )
     assert ids(t) == [2, 3, 4, 5, 6, 7]
     assert t.sql(f"SELECT kind FROM {T} WHERE id = 2").scalar() == "z"
     assert ids(t, "main.shop.u") == [1, 2, 3, 50]
 
 
 def test_macros_and_other_objects_cannot_be_created(t):
-    for sql in ["CREATE MACRO main.shop.m(a) AS a", "CREATE TEMP MACRO m(a) AS a",
-                "CREATE OR REPLACE MACRO m() AS TABLE SELECT * FROM read_csv('/etc/passwd')",
-                "CREATE FUNCTION m(a) AS a", "CREATE SEQUENCE main.shop.q", "CREATE TYPE main.shop.e AS ENUM ('a')",
-                "CREATE SECRET s (TYPE s3, KEY_ID 'k')", "CREATE INDEX i ON main.shop.t (id)"]:
+    for sql in [
+        "CREATE MACRO main.shop.m(a) AS a",
+        "CREATE TEMP MACRO m(a) AS a",
+        "CREATE OR REPLACE MACRO m() AS TABLE SELECT * FROM read_csv('/etc/passwd')",
+        "CREATE FUNCTION m(a) AS a",
+        "CREATE SEQUENCE main.shop.q",
+        "CREATE TYPE main.shop.e AS ENUM ('a')",
+        "CREATE SECRET s (TYPE s3, KEY_ID 'k')",
+        "CREATE INDEX i ON main.shop.t (id)",
+    ]:
         with pytest.raises(SqlError):
             t.sql(sql)
     with pytest.raises(SqlError):

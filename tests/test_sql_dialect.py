@@ -44,29 +44,49 @@ def read_one(sql: str) -> GrantStatement | PolicyStatement | exp.Expression:
 # -- reading, without a lakehouse ----------------------------------------------------------------------
 
 CANONICAL = [
-    (f"GRANT SELECT , MODIFY ON TABLE {ORDERS} TO ann", GrantStatement("GRANT", "table", ORDERS, "ann",
-                                                                     ("SELECT", "MODIFY"))),
-    ("GRANT USE SCHEMA ON SCHEMA main.shop TO `ann@example.com`",
-     GrantStatement("GRANT", "schema", "main.shop", "ann@example.com", ("USE SCHEMA",))),
-    ("REVOKE READ VOLUME , WRITE VOLUME ON VOLUME main.shop.files FROM \"Ann@Example.com\"",
-     GrantStatement("REVOKE", "volume", "main.shop.files", "ann@example.com", ("READ VOLUME", "WRITE VOLUME"))),
-    ("GRANT CREATE CATALOG ON METASTORE TO analysts",
-     GrantStatement("GRANT", "metastore", None, "analysts", ("CREATE CATALOG",))),
-    ("SHOW GRANTS ann@example.com ON TABLE main.shop.orders",
-     GrantStatement("SHOW GRANTS", "table", ORDERS, "ann@example.com")),
+    (
+        f"GRANT SELECT , MODIFY ON TABLE {ORDERS} TO ann",
+        GrantStatement("GRANT", "table", ORDERS, "ann", ("SELECT", "MODIFY")),
+    ),
+    (
+        "GRANT USE SCHEMA ON SCHEMA main.shop TO `ann@example.com`",
+        GrantStatement("GRANT", "schema", "main.shop", "ann@example.com", ("USE SCHEMA",)),
+    ),
+    (
+        'REVOKE READ VOLUME , WRITE VOLUME ON VOLUME main.shop.files FROM "Ann@Example.com"',
+        GrantStatement("REVOKE", "volume", "main.shop.files", "ann@example.com", ("READ VOLUME", "WRITE VOLUME")),
+    ),
+    (
+        "GRANT CREATE CATALOG ON METASTORE TO analysts",
+        GrantStatement("GRANT", "metastore", None, "analysts", ("CREATE CATALOG",)),
+    ),
+    (
+        "SHOW GRANTS ann@example.com ON TABLE main.shop.orders",
+        GrantStatement("SHOW GRANTS", "table", ORDERS, "ann@example.com"),
+    ),
     ("SHOW GRANTS ON METASTORE", GrantStatement("SHOW GRANTS", "metastore", None, None)),
     ("ALTER SCHEMA main.shop SET OWNER TO analysts", GrantStatement("OWNER", "schema", "main.shop", "analysts")),
-    ("ALTER VOLUME main.shop.files OWNER TO `svc-etl+1`",
-     GrantStatement("OWNER", "volume", "main.shop.files", "svc-etl+1")),
-    (f"ALTER TABLE {ORDERS} SET ROW FILTER region = 'north' OR is_member('admins')",
-     PolicyStatement("SET ROW FILTER", ORDERS, None, "region = 'north' OR is_member('admins')")),
-    (f"ALTER TABLE {ORDERS} SET ROW FILTER ( region = 'north' )",
-     PolicyStatement("SET ROW FILTER", ORDERS, None, "region = 'north'")),
+    (
+        "ALTER VOLUME main.shop.files OWNER TO `svc-etl+1`",
+        GrantStatement("OWNER", "volume", "main.shop.files", "svc-etl+1"),
+    ),
+    (
+        f"ALTER TABLE {ORDERS} SET ROW FILTER region = 'north' OR is_member('admins')",
+        PolicyStatement("SET ROW FILTER", ORDERS, None, "region = 'north' OR is_member('admins')"),
+    ),
+    (
+        f"ALTER TABLE {ORDERS} SET ROW FILTER ( region = 'north' )",
+        PolicyStatement("SET ROW FILTER", ORDERS, None, "region = 'north'"),
+    ),
     (f"ALTER TABLE {ORDERS} DROP ROW FILTER", PolicyStatement("DROP ROW FILTER", ORDERS)),
-    (f"ALTER TABLE {ORDERS} ALTER COLUMN email SET MASK upper(email)",
-     PolicyStatement("SET MASK", ORDERS, "email", "upper(email)")),
-    (f"ALTER TABLE {ORDERS} CHANGE email SET MASK email",
-     PolicyStatement("SET MASK", ORDERS, "email", "email", name_only=True)),
+    (
+        f"ALTER TABLE {ORDERS} ALTER COLUMN email SET MASK upper(email)",
+        PolicyStatement("SET MASK", ORDERS, "email", "upper(email)"),
+    ),
+    (
+        f"ALTER TABLE {ORDERS} CHANGE email SET MASK email",
+        PolicyStatement("SET MASK", ORDERS, "email", "email", name_only=True),
+    ),
     (f"ALTER TABLE {ORDERS} ALTER COLUMN email DROP MASK", PolicyStatement("DROP MASK", ORDERS, "email")),
 ]
 
@@ -97,31 +117,53 @@ def test_each_statement_reads_the_same_in_every_spelling(sql, expected):
         assert read_one(spelling) == expected, spelling
 
 
-@pytest.mark.parametrize(("sql", "expected"), [c for c in CANONICAL if isinstance(c[1], GrantStatement)],
-                         ids=[c[0][:50] for c in CANONICAL if isinstance(c[1], GrantStatement)])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [c for c in CANONICAL if isinstance(c[1], GrantStatement)],
+    ids=[c[0][:50] for c in CANONICAL if isinstance(c[1], GrantStatement)],
+)
 def test_keywords_and_names_read_in_any_case(sql, expected):
     assert read_one(sql.lower()) == expected
     assert read_one(sql.upper()) == expected
 
 
 def test_the_trees_are_sqlglots_own_where_it_has_them_and_ours_elsewhere():
-    kinds = [type(t) for t in parse(
-        "GRANT READ VOLUME ON VOLUME main.shop.files TO ann; REVOKE SELECT ON TABLE main.shop.orders FROM ann;"
-        "SHOW GRANTS ON METASTORE; ALTER CATALOG main OWNER TO ann; ALTER TABLE main.shop.orders DROP ROW FILTER;"
-        "ALTER TABLE main.shop.orders ALTER COLUMN e DROP MASK; CREATE CATALOG dev; DROP VOLUME main.shop.files;"
-        "SHOW TABLES IN main.shop; SELECT 1; DESCRIBE main.shop.orders"
-    )]
-    assert kinds == [exp.Grant, exp.Revoke, ShowGrants, SetOwner, RowFilter, ColumnMask, exp.Create, exp.Drop,
-                     ShowObjects, exp.Select, exp.Describe]
+    kinds = [
+        type(t)
+        for t in parse(
+            "GRANT READ VOLUME ON VOLUME main.shop.files TO ann; REVOKE SELECT ON TABLE main.shop.orders FROM ann;"
+            "SHOW GRANTS ON METASTORE; ALTER CATALOG main OWNER TO ann; ALTER TABLE main.shop.orders DROP ROW FILTER;"
+            "ALTER TABLE main.shop.orders ALTER COLUMN e DROP MASK; CREATE CATALOG dev; DROP VOLUME main.shop.files;"
+            "SHOW TABLES IN main.shop; SELECT 1; DESCRIBE main.shop.orders"
+        )
+    ]
+    assert kinds == [
+        exp.Grant,
+        exp.Revoke,
+        ShowGrants,
+        SetOwner,
+        RowFilter,
+        ColumnMask,
+        exp.Create,
+        exp.Drop,
+        ShowObjects,
+        exp.Select,
+        exp.Describe,
+    ]
     # A sqlglot dialect like any other: sqlglot.parse(read="glashaus") gives the same trees.
     assert [type(t) for t in sqlglot.parse("SHOW GRANTS ON METASTORE; SELECT 1", read="glashaus")] == [
-        ShowGrants, exp.Select]
+        ShowGrants,
+        exp.Select,
+    ]
 
 
 def test_the_sqlglot_grant_tree_and_ours_read_alike():
     """sqlglot's DuckDB dialect knows some GRANT forms; the Glashaus dialect reads all of them into the same shape."""
-    for sql in ("GRANT SELECT, MODIFY ON TABLE main.shop.orders TO ann", "GRANT CREATE CATALOG ON METASTORE TO ann",
-                "REVOKE ALL PRIVILEGES ON SCHEMA main.shop FROM \"ann@example.com\""):
+    for sql in (
+        "GRANT SELECT, MODIFY ON TABLE main.shop.orders TO ann",
+        "GRANT CREATE CATALOG ON METASTORE TO ann",
+        'REVOKE ALL PRIVILEGES ON SCHEMA main.shop FROM "ann@example.com"',
+    ):
         (theirs,) = sqlglot.parse(sql, read="duckdb")
         (ours,) = parse(sql)
         assert type(ours) is type(theirs)
@@ -149,26 +191,32 @@ def test_the_nesting_guard_protects_the_dialect_itself():
         sqlglot.parse(deep, read="glashaus")
 
 
-@pytest.mark.parametrize(("sql", "fragments"), [
-    (f"GRANT SELECT ON TABLE {ORDERS} TO", ["cannot read", "Supported forms", "TO <principal>"]),
-    (f"GRANT SELECT ON TABLE {ORDERS} TO ann carol", ["cannot read", "Quote principals"]),
-    (f"GRANT ON TABLE {ORDERS} TO ann", ["GRANT needs a comma-separated list of privileges"]),
-    (f"REVOKE SELECT ON TABLE {ORDERS} FROM ann RESTRICT", ["REVOKE ... RESTRICT is not supported"]),
-    ('GRANT SELECT ON TABLE main.shop."a""b" TO ann', ["\"a\"\"b\" is not a valid name", "quote character"]),
-    ("GRANT SELECT ON TABLE main.shop.`a``b` TO ann", ["is not a valid name"]),
-    ("SHOW GRANTS", ["cannot read 'SHOW GRANTS'", "SHOW GRANTS [<principal>] ON"]),
-    ("SHOW FUNCTIONS IN main.shop", ["SHOW FUNCTIONS is not supported", "SHOW CATALOGS", "SHOW GRANTS"]),
-    ("SHOW", ["SHOW without what to show is not supported"]),
-    ("SHOW TABLES IN main.shop LIKE 'o%'", ["cannot read", "SHOW {TABLES|VIEWS|VOLUMES} IN <catalog.schema>"]),
-    ("SHOW CATALOGS IN main", ["takes no IN", "SHOW SCHEMAS IN <catalog>"]),
-    ("CREATE CATALOG", ["cannot read 'CREATE CATALOG'", "CREATE {CATALOG|VOLUME} [IF NOT EXISTS] <name>"]),
-    ("CREATE CATALOG dev COMMENT sandbox", ["cannot read", "[COMMENT '<text>']"]),
-    ("CREATE VOLUME main.shop.files CASCADE", ["cannot read", "DROP {CATALOG|VOLUME} [IF EXISTS] <name> [CASCADE]"]),
-    ("ALTER TABLE main.shop.orders ALTER COLUMN SET MASK 1", ["cannot read", "ALTER COLUMN <column> SET MASK"]),
-    ("ALTER TABLE main.shop.orders SET ROW FILTERS true", ["cannot read", "SET ROW FILTER <boolean expression>"]),
-    ("ALTER VIEW main.shop.v ALTER COLUMN e DROP MASK", ["on tables, not views"]),
-    ("SELECT `qty` FROM main.shop.orders", ["syntax error at line 1", "backticks", '"qty"']),
-])
+@pytest.mark.parametrize(
+    ("sql", "fragments"),
+    [
+        (f"GRANT SELECT ON TABLE {ORDERS} TO", ["cannot read", "Supported forms", "TO <principal>"]),
+        (f"GRANT SELECT ON TABLE {ORDERS} TO ann carol", ["cannot read", "Quote principals"]),
+        (f"GRANT ON TABLE {ORDERS} TO ann", ["GRANT needs a comma-separated list of privileges"]),
+        (f"REVOKE SELECT ON TABLE {ORDERS} FROM ann RESTRICT", ["REVOKE ... RESTRICT is not supported"]),
+        ('GRANT SELECT ON TABLE main.shop."a""b" TO ann', ['"a""b" is not a valid name', "quote character"]),
+        ("GRANT SELECT ON TABLE main.shop.`a``b` TO ann", ["is not a valid name"]),
+        ("SHOW GRANTS", ["cannot read 'SHOW GRANTS'", "SHOW GRANTS [<principal>] ON"]),
+        ("SHOW FUNCTIONS IN main.shop", ["SHOW FUNCTIONS is not supported", "SHOW CATALOGS", "SHOW GRANTS"]),
+        ("SHOW", ["SHOW without what to show is not supported"]),
+        ("SHOW TABLES IN main.shop LIKE 'o%'", ["cannot read", "SHOW {TABLES|VIEWS|VOLUMES} IN <catalog.schema>"]),
+        ("SHOW CATALOGS IN main", ["takes no IN", "SHOW SCHEMAS IN <catalog>"]),
+        ("CREATE CATALOG", ["cannot read 'CREATE CATALOG'", "CREATE {CATALOG|VOLUME} [IF NOT EXISTS] <name>"]),
+        ("CREATE CATALOG dev COMMENT sandbox", ["cannot read", "[COMMENT '<text>']"]),
+        (
+            "CREATE VOLUME main.shop.files CASCADE",
+            ["cannot read", "DROP {CATALOG|VOLUME} [IF EXISTS] <name> [CASCADE]"],
+        ),
+        ("ALTER TABLE main.shop.orders ALTER COLUMN SET MASK 1", ["cannot read", "ALTER COLUMN <column> SET MASK"]),
+        ("ALTER TABLE main.shop.orders SET ROW FILTERS true", ["cannot read", "SET ROW FILTER <boolean expression>"]),
+        ("ALTER VIEW main.shop.v ALTER COLUMN e DROP MASK", ["on tables, not views"]),
+        ("SELECT `qty` FROM main.shop.orders", ["syntax error at line 1", "backticks", '"qty"']),
+    ],
+)
 def test_bad_statements_are_a_sql_error_naming_the_problem(sql, fragments):
     with pytest.raises(SqlError) as caught:
         read_one(sql)
@@ -176,12 +224,19 @@ def test_bad_statements_are_a_sql_error_naming_the_problem(sql, fragments):
         assert fragment in str(caught.value), (fragment, str(caught.value))
 
 
-@pytest.mark.parametrize("sql", [c[0] for c in CANONICAL] + [
-    "CREATE CATALOG IF NOT EXISTS dev COMMENT 'x'", "DROP VOLUME IF EXISTS main.shop.files CASCADE",
-    "SHOW TABLES IN main.shop", "GRANT SELECT (id) ON TABLE main.shop.orders TO ROLE ann WITH GRANT OPTION",
-    f"ALTER TABLE {ORDERS} SET ROW FILTER f ON (region)",
-    f"ALTER TABLE {ORDERS} ALTER COLUMN e SET MASK f USING COLUMNS (region)",
-], ids=lambda s: s[:50])
+@pytest.mark.parametrize(
+    "sql",
+    [c[0] for c in CANONICAL]
+    + [
+        "CREATE CATALOG IF NOT EXISTS dev COMMENT 'x'",
+        "DROP VOLUME IF EXISTS main.shop.files CASCADE",
+        "SHOW TABLES IN main.shop",
+        "GRANT SELECT (id) ON TABLE main.shop.orders TO ROLE ann WITH GRANT OPTION",
+        f"ALTER TABLE {ORDERS} SET ROW FILTER f ON (region)",
+        f"ALTER TABLE {ORDERS} ALTER COLUMN e SET MASK f USING COLUMNS (region)",
+    ],
+    ids=lambda s: s[:50],
+)
 def test_every_cut_and_every_stray_word_is_a_clear_error_never_a_crash(sql):
     """Each prefix of a statement (cut at each blank), and each with a stray token after it, either reads or is
     refused with a Glashaus error: never a stack trace from the parser."""
@@ -232,13 +287,16 @@ def test_catalog_and_volume_statements_read_in_every_spelling(shop):
     assert [s.full_name for s in shop.list()] == ["main", "system"]
 
 
-@pytest.mark.parametrize("sql", [
-    "CREATE CATALOG dev2 CASCADE",
-    "CREATE CATALOG IF EXISTS dev2",
-    "DROP CATALOG IF NOT EXISTS dev",
-    "DROP CATALOG dev COMMENT 'x'",
-    "SHOW CATALOGS IN dev",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE CATALOG dev2 CASCADE",
+        "CREATE CATALOG IF EXISTS dev2",
+        "DROP CATALOG IF NOT EXISTS dev",
+        "DROP CATALOG dev COMMENT 'x'",
+        "SHOW CATALOGS IN dev",
+    ],
+)
 def test_clauses_the_statement_would_ignore_are_refused(shop, sql):
     """Before: the regex accepted these and ignored the clause (the CREATEs created dev2, the DROPs dropped
     dev, SHOW listed every catalog). Now: refused with the syntax, and nothing changes."""

@@ -141,8 +141,14 @@ def test_grant_on_a_catalog_and_on_the_metastore(lake, alice):
         assert status(r) == "granted CREATE CATALOG on the metastore to bob"
         assert r.to_pylist()[0]["table"] is None
         assert alice.sql("SHOW GRANTS ON METASTORE").to_pylist() == [
-            {"principal": "bob", "privilege": "CREATE CATALOG", "on": "METASTORE", "inherited": False,
-             "granted_by": "alice"}]
+            {
+                "principal": "bob",
+                "privilege": "CREATE CATALOG",
+                "on": "METASTORE",
+                "inherited": False,
+                "granted_by": "alice",
+            }
+        ]
         bob.create_catalog("bobs")
         alice.sql("REVOKE CREATE CATALOG ON METASTORE FROM bob")
         assert not can(lambda: bob.create_catalog("bobs2"))
@@ -162,7 +168,9 @@ def test_quoted_principals(lake, alice):
         assert carol.sql(f"SELECT count(*) FROM {ORDERS}").scalar() == 2
     shown = alice.sql(f"SHOW GRANTS `carol@example.com` ON TABLE {ORDERS}").to_pylist()
     assert {(r["privilege"], r["on"], r["inherited"]) for r in shown} == {
-        ("SELECT", ORDERS, False), ("USE SCHEMA", "main.shop", True)}
+        ("SELECT", ORDERS, False),
+        ("USE SCHEMA", "main.shop", True),
+    }
 
 
 def test_show_grants_lists_direct_and_inherited_grants_and_filters_by_principal(lake, alice):
@@ -172,10 +180,20 @@ def test_show_grants_lists_direct_and_inherited_grants_and_filters_by_principal(
     assert result.statement == "SHOW GRANTS"
     assert result.columns == ["principal", "privilege", "on", "inherited", "granted_by"]
     rows = result.to_pylist()
-    assert {"principal": "analysts", "privilege": "SELECT", "on": ORDERS, "inherited": False,
-            "granted_by": "alice"} in rows
-    assert {"principal": "users", "privilege": "USE CATALOG", "on": "main", "inherited": True,
-            "granted_by": "alice"} in rows
+    assert {
+        "principal": "analysts",
+        "privilege": "SELECT",
+        "on": ORDERS,
+        "inherited": False,
+        "granted_by": "alice",
+    } in rows
+    assert {
+        "principal": "users",
+        "privilege": "USE CATALOG",
+        "on": "main",
+        "inherited": True,
+        "granted_by": "alice",
+    } in rows
     assert rows == [g.to_dict() for g in alice.show_grants(ORDERS)]  # the same implementation as the Python API
     only = alice.sql(f"SHOW GRANTS analysts ON TABLE {ORDERS}").to_pylist()
     assert {(r["privilege"], r["on"]) for r in only} == {("SELECT", ORDERS), ("USE SCHEMA", "main.shop")}
@@ -195,10 +213,12 @@ def test_sql_and_python_grants_are_the_same_grants(lake, alice):
     alice.sql(f"GRANT MODIFY ON TABLE {ORDERS} TO bob")
     alice.grant("SELECT", on=ORDERS, to="bob")
     assert status(alice.sql(f"GRANT SELECT, MODIFY ON TABLE {ORDERS} TO bob")) == (
-        f"bob already held SELECT, MODIFY on table {ORDERS}")
+        f"bob already held SELECT, MODIFY on table {ORDERS}"
+    )
     alice.revoke("MODIFY", on=ORDERS, from_="bob")
     assert status(alice.sql(f"REVOKE SELECT, MODIFY ON TABLE {ORDERS} FROM bob")) == (
-        f"revoked SELECT on table {ORDERS} from bob; bob held no direct MODIFY grant on table {ORDERS}")
+        f"revoked SELECT on table {ORDERS} from bob; bob held no direct MODIFY grant on table {ORDERS}"
+    )
     assert ("bob", "SELECT", ORDERS) not in grants_of(alice)
 
 
@@ -219,34 +239,52 @@ def test_alter_owner_hands_over_every_right(lake, alice):
     alice.sql("ALTER SCHEMA main.shop OWNER TO analysts")
     alice.sql("ALTER CATALOG main OWNER TO alice")
     assert [alice.get(n).owner for n in ("main.shop.big", "main.shop.files", "main.shop", "main")] == [
-        "carol@example.com", "carol", "analysts", "alice"]
+        "carol@example.com",
+        "carol",
+        "analysts",
+        "alice",
+    ]
 
 
 def test_statements_mix_with_others_in_a_script(lake, alice):
-    r = alice.sql(f"GRANT USE SCHEMA ON SCHEMA main.shop TO bob; GRANT SELECT ON TABLE {ORDERS} TO bob; "
-                  f"SELECT count(*) FROM {ORDERS}")
+    r = alice.sql(
+        f"GRANT USE SCHEMA ON SCHEMA main.shop TO bob; GRANT SELECT ON TABLE {ORDERS} TO bob; "
+        f"SELECT count(*) FROM {ORDERS}"
+    )
     assert r.scalar() == 2
     with as_user(lake, "bob") as bob:
         assert bob.sql(f"SELECT count(*) FROM {ORDERS}").scalar() == 2
     # Forms sqlglot reads as a generic Command, inside a script:
-    r = alice.sql("GRANT USE CATALOG ON CATALOG main TO `carol@example.com`;\n"
-                  "ALTER VOLUME main.shop.files OWNER TO carol;\n"
-                  "SHOW GRANTS `carol@example.com` ON CATALOG main")
-    assert r.to_pylist() == [{"principal": "carol@example.com", "privilege": "USE CATALOG", "on": "main",
-                              "inherited": False, "granted_by": "alice"}]
+    r = alice.sql(
+        "GRANT USE CATALOG ON CATALOG main TO `carol@example.com`;\n"
+        "ALTER VOLUME main.shop.files OWNER TO carol;\n"
+        "SHOW GRANTS `carol@example.com` ON CATALOG main"
+    )
+    assert r.to_pylist() == [
+        {
+            "principal": "carol@example.com",
+            "privilege": "USE CATALOG",
+            "on": "main",
+            "inherited": False,
+            "granted_by": "alice",
+        }
+    ]
     assert alice.get("main.shop.files").owner == "carol"
 
 
 # -- denied ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("statement", [
-    f"GRANT SELECT ON TABLE {ORDERS} TO carol",
-    f"REVOKE SELECT ON TABLE {ORDERS} FROM bob",
-    "GRANT USE SCHEMA ON SCHEMA main.shop TO carol",
-    f"ALTER TABLE {ORDERS} OWNER TO carol",
-    "GRANT CREATE CATALOG ON METASTORE TO carol",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"GRANT SELECT ON TABLE {ORDERS} TO carol",
+        f"REVOKE SELECT ON TABLE {ORDERS} FROM bob",
+        "GRANT USE SCHEMA ON SCHEMA main.shop TO carol",
+        f"ALTER TABLE {ORDERS} OWNER TO carol",
+        "GRANT CREATE CATALOG ON METASTORE TO carol",
+    ],
+)
 def test_without_manage_grants_are_denied_and_audited(lake, alice, statement):
     alice.sql("GRANT USE SCHEMA ON SCHEMA main.shop TO carol")
     alice.sql(f"GRANT SELECT ON TABLE {ORDERS} TO carol")  # reading is not managing
@@ -258,26 +296,39 @@ def test_without_manage_grants_are_denied_and_audited(lake, alice, statement):
     assert ("MANAGE" in message and "GRANT MANAGE ON" in message) or "admins" in message
     assert (grants_of(alice), alice.get(ORDERS).owner) == before
     alice.flush()
-    events = alice.sql("SELECT action, decision FROM system.access.audit WHERE principal = 'carol' "
-                       "AND decision = 'deny'").fetchall()
+    events = alice.sql(
+        "SELECT action, decision FROM system.access.audit WHERE principal = 'carol' AND decision = 'deny'"
+    ).fetchall()
     assert {a for a, _ in events} & {"grant", "revoke", "owner.change"}
 
 
 # -- errors: each names the thing and the fix, and nothing changes --------------------------------------------
 
 ERRORS = [
-    (f"GRANT SELECT ON VIEW {ORDERS} TO bob", InvalidArgumentError,
-     [f"{ORDERS} is a table, not a view", f"TABLE {ORDERS}"]),
-    ("GRANT SELECT ON TABLE main.shop.big TO bob", InvalidArgumentError,
-     ["main.shop.big is a view, not a table", "VIEW main.shop.big"]),
+    (
+        f"GRANT SELECT ON VIEW {ORDERS} TO bob",
+        InvalidArgumentError,
+        [f"{ORDERS} is a table, not a view", f"TABLE {ORDERS}"],
+    ),
+    (
+        "GRANT SELECT ON TABLE main.shop.big TO bob",
+        InvalidArgumentError,
+        ["main.shop.big is a view, not a table", "VIEW main.shop.big"],
+    ),
     (f"GRANT READ VOLUME ON VOLUME {ORDERS} TO bob", InvalidArgumentError, ["is a table, not a volume"]),
     (f"SHOW GRANTS ON VOLUME {ORDERS}", InvalidArgumentError, ["is a table, not a volume"]),
     (f"ALTER VIEW {ORDERS} OWNER TO bob", InvalidArgumentError, ["is a table, not a view"]),
-    (f"GRANT SELEKT ON TABLE {ORDERS} TO bob", InvalidArgumentError,
-     ["unknown privilege 'SELEKT'", "valid privileges", "SELECT"]),
+    (
+        f"GRANT SELEKT ON TABLE {ORDERS} TO bob",
+        InvalidArgumentError,
+        ["unknown privilege 'SELEKT'", "valid privileges", "SELECT"],
+    ),
     (f"GRANT SELECT, FLY ON TABLE {ORDERS} TO bob", InvalidArgumentError, ["unknown privilege 'FLY'"]),
-    (f"GRANT USE CATALOG ON TABLE {ORDERS} TO bob", InvalidArgumentError,
-     ["USE CATALOG cannot be granted on a table", "SELECT"]),
+    (
+        f"GRANT USE CATALOG ON TABLE {ORDERS} TO bob",
+        InvalidArgumentError,
+        ["USE CATALOG cannot be granted on a table", "SELECT"],
+    ),
     ("GRANT SELECT ON METASTORE TO bob", InvalidArgumentError, ["cannot be granted on a metastore", "CREATE CATALOG"]),
     (f"GRANT SELECT ON TABLE {ORDERS} TO nobody", NotFoundError, ["principal 'nobody' does not exist", "create"]),
     (f"REVOKE SELECT ON TABLE {ORDERS} FROM `nobody@example.com`", NotFoundError, ["'nobody@example.com'"]),
@@ -385,21 +436,29 @@ def test_sqlglots_own_tree_and_our_reading_of_the_text_agree(statement):
 def test_forms_duckdbs_dialect_does_not_parse_are_read_by_ours():
     read = grant_sql.read
     assert read("GRANT USE CATALOG ON CATALOG main TO `a@b.c`") == grant_sql.GrantStatement(
-        "GRANT", "catalog", "main", "a@b.c", ("USE CATALOG",))
+        "GRANT", "catalog", "main", "a@b.c", ("USE CATALOG",)
+    )
     assert read("REVOKE READ VOLUME, WRITE VOLUME ON VOLUME main.shop.files FROM bob") == grant_sql.GrantStatement(
-        "REVOKE", "volume", "main.shop.files", "bob", ("READ VOLUME", "WRITE VOLUME"))
+        "REVOKE", "volume", "main.shop.files", "bob", ("READ VOLUME", "WRITE VOLUME")
+    )
     assert read("SHOW GRANTS ON METASTORE") == grant_sql.GrantStatement("SHOW GRANTS", "metastore", None, None)
     assert read("show grants `X@y.z` on table main.shop.orders") == grant_sql.GrantStatement(
-        "SHOW GRANTS", "table", ORDERS, "x@y.z")
+        "SHOW GRANTS", "table", ORDERS, "x@y.z"
+    )
     assert read("ALTER SCHEMA main.shop SET OWNER TO analysts") == grant_sql.GrantStatement(
-        "OWNER", "schema", "main.shop", "analysts")
+        "OWNER", "schema", "main.shop", "analysts"
+    )
     assert read("GRANT ALL ON CATALOG main TO bob").privileges == ("ALL PRIVILEGES",)
 
 
 @pytest.mark.timeout(120)  # a hang guard (quadratic or worse parsing), not a speed assertion
 def test_long_garbage_is_refused_quickly(unchanged):
-    for statement in ["GRANT S" + " " * 50_000 + "x", "GRANT " + "A ," * 20_000 + "ON TABLE x TO y z",
-                      "ALTER TABLE " + "a " * 20_000 + "OWNER TO", "SHOW GRANTS " + "`" * 50_001]:
+    for statement in [
+        "GRANT S" + " " * 50_000 + "x",
+        "GRANT " + "A ," * 20_000 + "ON TABLE x TO y z",
+        "ALTER TABLE " + "a " * 20_000 + "OWNER TO",
+        "SHOW GRANTS " + "`" * 50_001,
+    ]:
         with pytest.raises(SqlError):
             unchanged.sql(statement)
 

@@ -53,7 +53,7 @@ def refused(lh, sql, *fragments):
         "SELECT * FROM read_csv('/etc/passwd')",
         "SELECT * FROM read_csv_auto('/etc/passwd')",
         "SELECT * FROM READ_CSV(['/etc/passwd'])",
-        'SELECT * FROM "read_csv"(\'/etc/passwd\')',
+        "SELECT * FROM \"read_csv\"('/etc/passwd')",
         "SELECT * FROM read_json('/etc/passwd')",
         "SELECT * FROM read_ndjson_auto('/etc/passwd')",
         "SELECT * FROM read_text('/etc/passwd')",
@@ -94,8 +94,10 @@ def test_file_reading_functions_are_refused(guarded, sql):
         "INSERT INTO main.shop.t (id) SELECT count(*) FROM glob('/etc/*')",
         "UPDATE main.shop.t SET secret = (SELECT content FROM read_text('/etc/passwd'))",
         "DELETE FROM main.shop.t WHERE id IN (SELECT 1 FROM read_csv('/etc/passwd'))",
-        ("MERGE INTO main.shop.t t USING (SELECT * FROM read_csv('/etc/passwd')) s ON t.id = s.id "
-        "WHEN MATCHED THEN DELETE"),
+        (
+            "MERGE INTO main.shop.t t USING (SELECT * FROM read_csv('/etc/passwd')) s ON t.id = s.id "
+            "WHEN MATCHED THEN DELETE"
+        ),
     ],
 )
 def test_file_functions_nested_anywhere_are_refused(guarded, sql):
@@ -137,8 +139,8 @@ def test_quoted_paths_are_refused(guarded):
         "FROM '/etc/passwd'",
         "SELECT * FROM '/etc/passwd' AS p",
         f"SELECT * FROM '{guarded.secret}'",
-        f"SELECT * FROM '{guarded.parquet}'",            # a data file under the lakehouse root!
-        f"SELECT * FROM '{relative}'",                    # the same, relative to the root
+        f"SELECT * FROM '{guarded.parquet}'",  # a data file under the lakehouse root!
+        f"SELECT * FROM '{relative}'",  # the same, relative to the root
         "SELECT * FROM 'lakehouse/tables/main/shop/t/x.parquet'",
         f"SELECT * FROM '{root}/tables/**/*.parquet'",
         "SELECT * FROM 'x.csv'",
@@ -260,8 +262,13 @@ def test_duckdb_itself_cannot_read_or_write_outside_the_root(guarded):
 
 def test_duckdb_sandbox_cannot_be_switched_off(guarded):
     con = services(guarded).engine.sandbox.connection()
-    for sql in ["SET enable_external_access = true", "SET allowed_directories = ['/']",
-                "RESET allowed_directories", "SET lock_configuration = false", "SET temp_directory = '/tmp'"]:
+    for sql in [
+        "SET enable_external_access = true",
+        "SET allowed_directories = ['/']",
+        "RESET allowed_directories",
+        "SET lock_configuration = false",
+        "SET temp_directory = '/tmp'",
+    ]:
         with pytest.raises(duckdb.Error, match="locked"):
             con.execute(sql)
     with pytest.raises(duckdb.PermissionException):
@@ -310,17 +317,17 @@ def test_every_thread_gets_a_sandboxed_connection(guarded):
         "SELECT current_setting('allowed_directories')",
         "SELECT current_setting('temp_directory')",
         "SELECT CURRENT_SETTING('home_directory')",
-        'SELECT "current_setting"(\'allowed_directories\')',
+        "SELECT \"current_setting\"('allowed_directories')",
         "SELECT main.current_setting('allowed_directories')",
-        "SELECT current_query() FROM main.shop.t",       # the rewritten text holds every file path
+        "SELECT current_query() FROM main.shop.t",  # the rewritten text holds every file path
         "SELECT getenv('HOME')",
         "SELECT getvariable('x')",
         "SELECT version()",
         "SELECT current_database()",
         "SELECT current_catalog",
         "SELECT current_schemas(true)",
-        "SELECT stats(id) FROM main.shop.t",             # Parquet min/max, also of rows a filter hides
-        "SELECT json_serialize_plan('SELECT 1')",          # SQL text planned beyond every check
+        "SELECT stats(id) FROM main.shop.t",  # Parquet min/max, also of rows a filter hides
+        "SELECT json_serialize_plan('SELECT 1')",  # SQL text planned beyond every check
         "SELECT json_serialize_sql('SELECT 1')",
         "SELECT pg_postmaster_start_time()",
         "SELECT * FROM which_secret('s3://x', 's3')",
@@ -341,19 +348,22 @@ def test_functions_that_reveal_the_environment_are_refused_for_everyone(guarded,
     assert guarded.root not in message
     assert guarded.describe("main.shop.t").version == v
     assert [s.full_name for s in guarded.list("main.shop")] == ["main.shop.t"]
-    last = guarded.sql("SELECT decision, reason FROM system.access.audit WHERE action = 'sql.refused' "
-                       "ORDER BY event_time DESC LIMIT 1")
+    last = guarded.sql(
+        "SELECT decision, reason FROM system.access.audit WHERE action = 'sql.refused' ORDER BY event_time DESC LIMIT 1"
+    )
     assert last.fetchone() == ("deny", message)
 
 
 def test_row_filters_and_masks_may_not_reveal_the_environment_either(tmp_path):
     with glashaus.connect(tmp_path / "lh", user="alice") as lh:
         lh.create_table("main.default.t", data=pa.table({"id": [1], "email": ["a@b"]}))
-        for call in (lambda: lh.set_column_mask("main.default.t", "email", "current_setting('allowed_directories')"),
-                     lambda: lh.set_row_filter("main.default.t", "current_query() IS NOT NULL"),
-                     lambda: lh.set_column_mask("main.default.t", "email", "read_text('/etc/passwd')"),
-                     lambda: lh.sql("ALTER TABLE main.default.t ALTER COLUMN email SET MASK version()"),
-                     lambda: lh.create_tag_policy("p", tag="pii", mask="stats(value)", except_groups=[])):
+        for call in (
+            lambda: lh.set_column_mask("main.default.t", "email", "current_setting('allowed_directories')"),
+            lambda: lh.set_row_filter("main.default.t", "current_query() IS NOT NULL"),
+            lambda: lh.set_column_mask("main.default.t", "email", "read_text('/etc/passwd')"),
+            lambda: lh.sql("ALTER TABLE main.default.t ALTER COLUMN email SET MASK version()"),
+            lambda: lh.create_tag_policy("p", tag="pii", mask="stats(value)", except_groups=[]),
+        ):
             with pytest.raises(UngovernedAccessError, match="may not call"):
                 call()
         assert lh.sql("SELECT email FROM main.default.t").scalar() == "a@b"

@@ -48,8 +48,10 @@ def wait_for(condition, *, within: float = 30.0) -> bool:
         "SELECT " + "[" * 3000 + "1" + "]" * 3000,
         "SELECT " + "CASE WHEN true THEN " * 2000 + "1" + " END" * 2000,
         "SELECT " + "abs(" * 3000 + "1" + ")" * 3000,
-        "SELECT * FROM main.default.t WHERE id IN " + "(SELECT id FROM main.default.t WHERE id IN " * 500
-        + "(1)" + ")" * 500,
+        "SELECT * FROM main.default.t WHERE id IN "
+        + "(SELECT id FROM main.default.t WHERE id IN " * 500
+        + "(1)"
+        + ")" * 500,
         "CREATE VIEW main.default.deep AS " + DEEP,
         "INSERT INTO main.default.t " + DEEP,
         "GRANT SELECT ON TABLE " + "(" * 3000 + "main.default.t" + ")" * 3000 + " TO bob",
@@ -67,9 +69,9 @@ def test_deep_nesting_is_a_clear_error_naming_the_limit(lh, sql):
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT " + "NOT " * 5000 + "true",         # deep without brackets: sqlglot recursion
+        "SELECT " + "NOT " * 5000 + "true",  # deep without brackets: sqlglot recursion
         "SELECT " + "- " * 5000 + "1",
-        "SELECT " + " + ".join(["1"] * 20000),       # long chains: DuckDB's expression depth
+        "SELECT " + " + ".join(["1"] * 20000),  # long chains: DuckDB's expression depth
     ],
 )
 def test_deep_trees_without_brackets_are_a_clear_error_too(lh, sql):
@@ -93,11 +95,12 @@ def test_nesting_up_to_the_limit_works(lh):
 def test_deep_row_filters_masks_and_views_are_refused_from_python_too(lh):
     lh.create_table("main.default.t", data=pa.table({"id": [1], "email": ["a@b"]}))
     deep = "(" * 3000 + "id > 0" + ")" * 3000
-    for call in (lambda: lh.set_row_filter("main.default.t", deep),
-                 lambda: lh.set_column_mask("main.default.t", "email", "(" * 3000 + "email" + ")" * 3000),
-                 lambda: lh.create_tag_policy("deep", tag="pii", mask="(" * 3000 + "value" + ")" * 3000,
-                                              except_groups=[]),
-                 lambda: lh.create_view("main.default.v", DEEP)):
+    for call in (
+        lambda: lh.set_row_filter("main.default.t", deep),
+        lambda: lh.set_column_mask("main.default.t", "email", "(" * 3000 + "email" + ")" * 3000),
+        lambda: lh.create_tag_policy("deep", tag="pii", mask="(" * 3000 + "value" + ")" * 3000, except_groups=[]),
+        lambda: lh.create_view("main.default.v", DEEP),
+    ):
         with pytest.raises(glashaus.errors.GlashausError, match=f"at most {MAX_NESTING} levels"):
             call()
     with pytest.raises(InvalidArgumentError, match="nested too deeply"):
@@ -127,8 +130,10 @@ def test_a_query_past_the_memory_or_spill_limit_stops_with_an_error_naming_it(tm
             lh.sql("SELECT length(string_agg(repeat('x', 10000), '')) FROM range(30000)")
         assert "query memory limit of 64 MiB" in str(err.value) and "--query-memory-mib" in str(err.value)
         with pytest.raises(QueryLimitError) as err:
-            lh.sql("SELECT count(*) FROM (SELECT DISTINCT range::VARCHAR || 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' "
-                   "FROM range(5000000))")
+            lh.sql(
+                "SELECT count(*) FROM (SELECT DISTINCT range::VARCHAR || 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' "
+                "FROM range(5000000))"
+            )
         assert "query spill limit of 1 MiB" in str(err.value) and "--query-spill-mib" in str(err.value)
         assert lh.sql("SELECT count(*) FROM range(1000)").scalar() == 1000  # and the next query runs
 
@@ -142,8 +147,10 @@ def test_a_query_past_the_memory_or_spill_limit_stops_with_an_error_naming_it(tm
         ("SELECT space(2000000000)", "space()"),
         ("SELECT lpad('x', 2000000000, '-')", "lpad()"),
         ("SELECT len(range(300000000))", "range()"),
-        ("SELECT len(generate_series(TIMESTAMP '2000-01-01', TIMESTAMP '2030-01-01', INTERVAL 1 SECOND))",
-         "generate_series()"),
+        (
+            "SELECT len(generate_series(TIMESTAMP '2000-01-01', TIMESTAMP '2030-01-01', INTERVAL 1 SECOND))",
+            "generate_series()",
+        ),
         ("SELECT * FROM unnest(range(0, -300000000, -1))", "range()"),
         ("SELECT len(list_resize([1], 300000000))", "list_resize()"),
         ("SELECT format('{:>2000000000}', 1)", "format()"),
@@ -159,9 +166,11 @@ def test_a_value_larger_than_the_memory_limit_allows_is_refused_before_it_is_bui
 
 
 def test_values_within_the_bound_are_built_as_before(lh):
-    row = lh.sql("SELECT repeat('ab', 3), space(2), lpad('7', 3, '0'), range(3), generate_series(1, 3), "
-                 "range(DATE '2026-01-01', DATE '2026-01-03', INTERVAL 1 DAY), list_resize([1], 2), "
-                 "format('{:>4}', 'x'), printf('%03d', 7), bar(5, 0, 10, 4)").fetchone()
+    row = lh.sql(
+        "SELECT repeat('ab', 3), space(2), lpad('7', 3, '0'), range(3), generate_series(1, 3), "
+        "range(DATE '2026-01-01', DATE '2026-01-03', INTERVAL 1 DAY), list_resize([1], 2), "
+        "format('{:>4}', 'x'), printf('%03d', 7), bar(5, 0, 10, 4)"
+    ).fetchone()
     assert row[:5] == ("ababab", "  ", "007", [0, 1, 2], [1, 2, 3])
     assert len(row[5]) == 2 and row[6] == [1, None] and row[7:9] == ("   x", "007") and len(row[9]) == 4
     assert lh.sql("SELECT count(*) FROM range(1000000)").scalar() == 1_000_000  # the table function streams
@@ -180,28 +189,37 @@ def test_a_size_check_reaches_views_and_masks(lh):
 
 def test_sql_cannot_lift_a_limit(tmp_path):
     with glashaus.connect(tmp_path / "lh", user="alice", query_timeout_s=60, query_memory_mib=256) as lh:
-        for sql in ["SET max_execution_time = 0", "SET GLOBAL memory_limit = '100GB'", "RESET memory_limit",
-                    "PRAGMA memory_limit = '100GB'"]:
+        for sql in [
+            "SET max_execution_time = 0",
+            "SET GLOBAL memory_limit = '100GB'",
+            "RESET memory_limit",
+            "PRAGMA memory_limit = '100GB'",
+        ]:
             with pytest.raises(glashaus.errors.UngovernedAccessError):
                 lh.sql(sql)
         con = services(lh).engine.sandbox.connection()  # the second wall: DuckDB's locked configuration
-        for sql in ["SET GLOBAL max_execution_time = 0", "SET memory_limit = '100GB'",
-                    "SET max_temp_directory_size = '1TB'"]:
+        for sql in [
+            "SET GLOBAL max_execution_time = 0",
+            "SET memory_limit = '100GB'",
+            "SET max_temp_directory_size = '1TB'",
+        ]:
             with pytest.raises(duckdb.Error, match="locked"):
                 con.execute(sql)
         assert con.execute("SELECT current_setting('max_execution_time')").fetchone()[0] == 60000
 
 
 def test_limits_are_checked_and_belong_to_the_server_in_server_mode(tmp_path):
-    for bad in ({"query_timeout_s": -1}, {"query_memory_mib": 0}, {"query_spill_mib": "lots"},
-                {"query_memory_mib": 8}):
+    for bad in ({"query_timeout_s": -1}, {"query_memory_mib": 0}, {"query_spill_mib": "lots"}, {"query_memory_mib": 8}):
         with pytest.raises(InvalidArgumentError, match="query_"):
             glashaus.connect(tmp_path / "lh", user="alice", **bad)
     with pytest.raises(InvalidArgumentError, match="query limits"):
         glashaus.connect("http://127.0.0.1:9", token="ghs_x", query_timeout_s=10)
     assert QueryLimits().settings() == []  # embedded: DuckDB's defaults, no time limit
-    assert dict(SERVER_LIMITS.settings()) == {"max_execution_time": 300000, "memory_limit": "2048MiB",
-                                              "max_temp_directory_size": "8192MiB"}
+    assert dict(SERVER_LIMITS.settings()) == {
+        "max_execution_time": 300000,
+        "memory_limit": "2048MiB",
+        "max_temp_directory_size": "8192MiB",
+    }
 
 
 def test_glashaus_serve_states_its_limits_and_their_defaults():
@@ -212,8 +230,11 @@ def test_glashaus_serve_states_its_limits_and_their_defaults():
     result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     text = re.sub(r"\s+", " ", re.sub(r"\x1b\[[0-9;]*m", "", result.output))
     assert result.exit_code == 0
-    for option, default in (("--query-timeout-s", "300"), ("--query-memory-mib", "2048"),
-                            ("--query-spill-mib", "8192")):
+    for option, default in (
+        ("--query-timeout-s", "300"),
+        ("--query-memory-mib", "2048"),
+        ("--query-spill-mib", "8192"),
+    ):
         assert option in text and f"default: {default}" in text.split(option, 1)[1][:400], option
 
 
@@ -230,15 +251,18 @@ def served(tmp_path_factory):
 
 
 def post_sql(server, token, query):
-    return httpx.post(server.url + "/api/sql", json={"query": query}, timeout=60,
-                      headers={"Authorization": f"Bearer {token}"})
+    return httpx.post(
+        server.url + "/api/sql", json={"query": query}, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def test_rest_and_web_pages_answer_deep_sql_and_limits_with_400(served):
     _lh, server, token = served
-    for query, code, fragment in ((DEEP, "SQL_ERROR", f"at most {MAX_NESTING} levels"),
-                                  ("SELECT " + "NOT " * 5000 + "true", "SQL_ERROR", "nested too deeply"),
-                                  ("SELECT repeat('x', 2000000000)", "QUERY_LIMIT_EXCEEDED", "repeat()")):
+    for query, code, fragment in (
+        (DEEP, "SQL_ERROR", f"at most {MAX_NESTING} levels"),
+        ("SELECT " + "NOT " * 5000 + "true", "SQL_ERROR", "nested too deeply"),
+        ("SELECT repeat('x', 2000000000)", "QUERY_LIMIT_EXCEEDED", "repeat()"),
+    ):
         response = post_sql(server, token, query)
         assert response.status_code == 400, response.text
         assert response.json()["error_code"] == code and fragment in response.json()["message"]
@@ -261,9 +285,14 @@ def _raw_sql(server, token: str, query: str) -> socket.socket:
     """Send POST /api/sql on a plain socket, so that the test can hang up whenever it likes."""
     body = json.dumps({"query": query}).encode()
     sock = socket.create_connection((server.host, server.port))
-    sock.sendall(b"POST /api/sql HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + token.encode()
-                 + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
-                 + b"\r\n\r\n" + body)
+    sock.sendall(
+        b"POST /api/sql HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer "
+        + token.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
     return sock
 
 
@@ -297,12 +326,19 @@ def test_the_web_sql_page_stops_its_query_when_the_browser_goes_away(served):
         csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/sql").text).group(1)
     form = f"query=SELECT+count(*)+FROM+range(1000000000000)&csrf={csrf}".encode()
     sock = socket.create_connection((server.host, server.port))
-    sock.sendall(b"POST /sql HTTP/1.1\r\nHost: test\r\nCookie: glashaus_session=" + token.encode()
-                 + b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "
-                 + str(len(form)).encode() + b"\r\n\r\n" + form)
+    sock.sendall(
+        b"POST /sql HTTP/1.1\r\nHost: test\r\nCookie: glashaus_session="
+        + token.encode()
+        + b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+        + str(len(form)).encode()
+        + b"\r\n\r\n"
+        + form
+    )
     assert wait_for(lambda: services(lh).engine.open_queries == 1)
     sock.close()
-    assert wait_for(lambda: services(lh).engine.open_queries == 0), "the page's query kept running after the browser left"
+    assert wait_for(lambda: services(lh).engine.open_queries == 0), (
+        "the page's query kept running after the browser left"
+    )
     assert post_sql(server, token, "SELECT count(*) FROM main.default.t").status_code == 200
 
 

@@ -33,10 +33,16 @@ def lake(tmp_path):
     root = tmp_path / "lh"
     with glashaus.connect(root, user="alice") as lh:
         lh.create_schema("main.shop")
-        lh.create_table(CUSTOMERS, data=pa.table({
-            "id": [1, 2, 3, 4], "region": ["north", "south", "north", "alpine"],
-            "email": ["a@x.org", "b@x.org", "c@x.org", "d@x.org"],
-        }))
+        lh.create_table(
+            CUSTOMERS,
+            data=pa.table(
+                {
+                    "id": [1, 2, 3, 4],
+                    "region": ["north", "south", "north", "alpine"],
+                    "email": ["a@x.org", "b@x.org", "c@x.org", "d@x.org"],
+                }
+            ),
+        )
         lh.create_table("main.shop.other", data=pa.table({"id": [1]}))
         lh.create_group("analysts")
         lh.create_group("pii_readers")
@@ -119,13 +125,16 @@ def test_set_and_drop_a_column_mask(lake):
     assert rows(lake, "bob") == ALL
 
 
-@pytest.mark.parametrize("form", [
-    "ALTER TABLE main.shop.customers ALTER COLUMN EMAIL SET MASK '***'",
-    'ALTER TABLE main.shop.customers ALTER "email" SET MASK (\'***\')',
-    "ALTER TABLE main.shop.customers CHANGE COLUMN email SET MASK '***'",
-    "-- hide the e-mails\nALTER TABLE \"main\".shop.customers ALTER COLUMN email SET MASK '***';",
-    "SELECT 1; ALTER TABLE main.shop.customers ALTER COLUMN email SET MASK '***'",
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        "ALTER TABLE main.shop.customers ALTER COLUMN EMAIL SET MASK '***'",
+        "ALTER TABLE main.shop.customers ALTER \"email\" SET MASK ('***')",
+        "ALTER TABLE main.shop.customers CHANGE COLUMN email SET MASK '***'",
+        "-- hide the e-mails\nALTER TABLE \"main\".shop.customers ALTER COLUMN email SET MASK '***';",
+        "SELECT 1; ALTER TABLE main.shop.customers ALTER COLUMN email SET MASK '***'",
+    ],
+)
 def test_spellings_of_the_mask_form(lake, form):
     with as_user(lake, "alice") as alice:
         alice.sql(form)
@@ -135,8 +144,10 @@ def test_spellings_of_the_mask_form(lake, form):
 
 def test_filter_and_mask_together_with_current_user(lake):
     with as_user(lake, "alice") as alice:
-        alice.sql(f"ALTER TABLE {CUSTOMERS} SET ROW FILTER email LIKE left(current_user(), 1) || '@%' "
-                  "OR NOT is_member('analysts')")
+        alice.sql(
+            f"ALTER TABLE {CUSTOMERS} SET ROW FILTER email LIKE left(current_user(), 1) || '@%' "
+            "OR NOT is_member('analysts')"
+        )
         alice.sql(f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK upper(email)")
     assert rows(lake, "bob") == [(2, "B@X.ORG")]
     assert rows(lake, "carol") == [(3, "C@X.ORG")]
@@ -163,12 +174,15 @@ def test_holders_of_manage_may_set_and_drop(lake):
 # -- who may ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("statement", "action"), [
-    (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER true", "table.row_filter"),
-    (f"ALTER TABLE {CUSTOMERS} DROP ROW FILTER", "table.row_filter"),
-    (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK email", "table.column_mask"),
-    (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email DROP MASK", "table.column_mask"),
-])
+@pytest.mark.parametrize(
+    ("statement", "action"),
+    [
+        (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER true", "table.row_filter"),
+        (f"ALTER TABLE {CUSTOMERS} DROP ROW FILTER", "table.row_filter"),
+        (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK email", "table.column_mask"),
+        (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email DROP MASK", "table.column_mask"),
+    ],
+)
 def test_a_reader_without_manage_is_refused_and_audited(lake, statement, action):
     with as_user(lake, "alice") as alice:
         alice.set_row_filter(CUSTOMERS, "region = 'north'")
@@ -181,8 +195,7 @@ def test_a_reader_without_manage_is_refused_and_audited(lake, statement, action)
     assert spec(lake) == ("region = 'north'", {"email": MASK})
     with as_user(lake, "alice") as alice:
         denied = alice.sql(
-            "SELECT action, privilege, securable FROM system.access.audit "
-            "WHERE principal = 'bob' AND decision = 'deny'"
+            "SELECT action, privilege, securable FROM system.access.audit WHERE principal = 'bob' AND decision = 'deny'"
         ).fetchall()
     assert denied == [(action, "MANAGE", CUSTOMERS)]
 
@@ -190,29 +203,51 @@ def test_a_reader_without_manage_is_refused_and_audited(lake, statement, action)
 # -- bad statements and bad expressions --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("statement", "error", "fragments"), [
-    (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER main.shop.region_filter ON (region)", SqlError,
-     ["names a SQL function", "no SQL functions yet", f"ALTER TABLE {CUSTOMERS} SET ROW FILTER region = 'north'"]),
-    (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER only_north ON ()", SqlError, ["only_north", "names a SQL function"]),
-    (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK mask_email USING COLUMNS (region)", SqlError,
-     ["mask_email", "names a SQL function", "SET MASK CASE WHEN is_member('pii_readers') THEN email"]),
-    (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK main.shop.mask_email", SqlError,
-     ["main.shop.mask_email", "no SQL functions yet"]),
-    (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK mask_email", InvalidArgumentError,
-     ["'mask_email', which is not a column", "If mask_email is a SQL function", "write the mask expression"]),
-    (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER", SqlError, ["needs an expression", "SET ROW FILTER region"]),
-    (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK ;", SqlError, ["needs an expression"]),
-    (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER nope = 1", InvalidArgumentError,
-     ["'nope'", "not a column", "id, region, email"]),
-    (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER region = 'x' OR", InvalidArgumentError, ["not a SQL expression"]),
-    (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN phone SET MASK '***'", NotFoundError, ["no column 'phone'"]),
-    ("ALTER TABLE main.shop.nothing SET ROW FILTER true", NotFoundError, ["main.shop.nothing", "does not exist"]),
-    ("ALTER TABLE main.shop SET ROW FILTER true", SqlError, ["three-part table name", "'main.shop'"]),
-    ("ALTER VIEW main.shop.v SET ROW FILTER true", SqlError, ["on tables, not views"]),
-    ("ALTER TABLE system.access.audit SET ROW FILTER true", InvalidArgumentError, ["system catalog"]),
-    (f"ALTER TABLE {CUSTOMERS} SET ROW FILTERS true", SqlError, ["Supported forms", "SET ROW FILTER <boolean"]),
-    (f'ALTER TABLE {CUSTOMERS} ALTER COLUMN "e-mail" SET MASK 1', InvalidNameError, ["'e-mail'"]),
-])
+@pytest.mark.parametrize(
+    ("statement", "error", "fragments"),
+    [
+        (
+            f"ALTER TABLE {CUSTOMERS} SET ROW FILTER main.shop.region_filter ON (region)",
+            SqlError,
+            [
+                "names a SQL function",
+                "no SQL functions yet",
+                f"ALTER TABLE {CUSTOMERS} SET ROW FILTER region = 'north'",
+            ],
+        ),
+        (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER only_north ON ()", SqlError, ["only_north", "names a SQL function"]),
+        (
+            f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK mask_email USING COLUMNS (region)",
+            SqlError,
+            ["mask_email", "names a SQL function", "SET MASK CASE WHEN is_member('pii_readers') THEN email"],
+        ),
+        (
+            f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK main.shop.mask_email",
+            SqlError,
+            ["main.shop.mask_email", "no SQL functions yet"],
+        ),
+        (
+            f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK mask_email",
+            InvalidArgumentError,
+            ["'mask_email', which is not a column", "If mask_email is a SQL function", "write the mask expression"],
+        ),
+        (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER", SqlError, ["needs an expression", "SET ROW FILTER region"]),
+        (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK ;", SqlError, ["needs an expression"]),
+        (
+            f"ALTER TABLE {CUSTOMERS} SET ROW FILTER nope = 1",
+            InvalidArgumentError,
+            ["'nope'", "not a column", "id, region, email"],
+        ),
+        (f"ALTER TABLE {CUSTOMERS} SET ROW FILTER region = 'x' OR", InvalidArgumentError, ["not a SQL expression"]),
+        (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN phone SET MASK '***'", NotFoundError, ["no column 'phone'"]),
+        ("ALTER TABLE main.shop.nothing SET ROW FILTER true", NotFoundError, ["main.shop.nothing", "does not exist"]),
+        ("ALTER TABLE main.shop SET ROW FILTER true", SqlError, ["three-part table name", "'main.shop'"]),
+        ("ALTER VIEW main.shop.v SET ROW FILTER true", SqlError, ["on tables, not views"]),
+        ("ALTER TABLE system.access.audit SET ROW FILTER true", InvalidArgumentError, ["system catalog"]),
+        (f"ALTER TABLE {CUSTOMERS} SET ROW FILTERS true", SqlError, ["Supported forms", "SET ROW FILTER <boolean"]),
+        (f'ALTER TABLE {CUSTOMERS} ALTER COLUMN "e-mail" SET MASK 1', InvalidNameError, ["'e-mail'"]),
+    ],
+)
 def test_bad_statements_are_refused_with_a_clear_error(lake, statement, error, fragments):
     with as_user(lake, "alice") as alice:
         alice.set_row_filter(CUSTOMERS, "region = 'north'")
@@ -233,17 +268,20 @@ def test_a_view_of_the_name_is_not_a_table(lake):
 # -- injection attempts ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("expression", "error", "fragment"), [
-    ("region = 'x' OR (SELECT count(*) FROM main.shop.other) > 0", InvalidArgumentError, "without queries"),
-    ("id IN (SELECT id FROM main.shop.other)", InvalidArgumentError, "without queries"),
-    ("EXISTS (SELECT 1)", InvalidArgumentError, "without queries"),
-    ("read_csv('/etc/passwd') IS NULL", UngovernedAccessError, "read_csv"),
-    ("getenv('HOME') IS NOT NULL", UngovernedAccessError, "getenv"),
-    ("query('SELECT 1') IS NULL", UngovernedAccessError, "query"),
-    ("other.id = 1", InvalidArgumentError, "not a column"),
-    ("true) OR (1=1", InvalidArgumentError, "not a SQL expression"),
-    ("region = 'x') UNION SELECT * FROM main.shop.other --", InvalidArgumentError, ""),
-])
+@pytest.mark.parametrize(
+    ("expression", "error", "fragment"),
+    [
+        ("region = 'x' OR (SELECT count(*) FROM main.shop.other) > 0", InvalidArgumentError, "without queries"),
+        ("id IN (SELECT id FROM main.shop.other)", InvalidArgumentError, "without queries"),
+        ("EXISTS (SELECT 1)", InvalidArgumentError, "without queries"),
+        ("read_csv('/etc/passwd') IS NULL", UngovernedAccessError, "read_csv"),
+        ("getenv('HOME') IS NOT NULL", UngovernedAccessError, "getenv"),
+        ("query('SELECT 1') IS NULL", UngovernedAccessError, "query"),
+        ("other.id = 1", InvalidArgumentError, "not a column"),
+        ("true) OR (1=1", InvalidArgumentError, "not a SQL expression"),
+        ("region = 'x') UNION SELECT * FROM main.shop.other --", InvalidArgumentError, ""),
+    ],
+)
 def test_injection_through_a_filter_is_refused(lake, expression, error, fragment):
     with as_user(lake, "alice") as alice:
         alice.set_row_filter(CUSTOMERS, "region = 'north'")
@@ -254,12 +292,15 @@ def test_injection_through_a_filter_is_refused(lake, expression, error, fragment
     assert rows(lake, "bob") == [(1, "a@x.org"), (3, "c@x.org")]
 
 
-@pytest.mark.parametrize(("expression", "error"), [
-    ("(SELECT max(email) FROM main.shop.other)", InvalidArgumentError),
-    ("email || (SELECT 'x')", InvalidArgumentError),
-    ("read_text('/etc/hostname')", UngovernedAccessError),
-    ("email) FROM main.shop.other --", InvalidArgumentError),
-])
+@pytest.mark.parametrize(
+    ("expression", "error"),
+    [
+        ("(SELECT max(email) FROM main.shop.other)", InvalidArgumentError),
+        ("email || (SELECT 'x')", InvalidArgumentError),
+        ("read_text('/etc/hostname')", UngovernedAccessError),
+        ("email) FROM main.shop.other --", InvalidArgumentError),
+    ],
+)
 def test_injection_through_a_mask_is_refused(lake, expression, error):
     with as_user(lake, "alice") as alice, pytest.raises(error):
         alice.sql(f"ALTER TABLE {CUSTOMERS} ALTER COLUMN email SET MASK {expression}")
@@ -270,8 +311,9 @@ def test_refused_file_access_in_a_filter_is_audited(lake):
     with as_user(lake, "dave") as dave, pytest.raises(UngovernedAccessError):
         dave.sql(f"ALTER TABLE {CUSTOMERS} SET ROW FILTER read_csv('/etc/passwd') IS NULL")
     with as_user(lake, "alice") as alice:
-        refused = alice.sql("SELECT action, decision FROM system.access.audit WHERE principal = 'dave' "
-                            "AND action = 'sql.refused'").fetchall()
+        refused = alice.sql(
+            "SELECT action, decision FROM system.access.audit WHERE principal = 'dave' AND action = 'sql.refused'"
+        ).fetchall()
     assert refused == [("sql.refused", "deny")]
 
 

@@ -49,21 +49,25 @@ def assert_unchanged(lh, name, version, rows):
 
 
 def test_create_from_arrow_schema(shop):
-    s = shop.create_table(T, schema=ORDERS_SCHEMA, comment="orders", partition_by=["region"],
-                          primary_key=["order_id"])
+    s = shop.create_table(T, schema=ORDERS_SCHEMA, comment="orders", partition_by=["region"], primary_key=["order_id"])
     assert (s.kind, s.comment) == ("table", "orders")
     info = shop.describe(T)
     assert info.version == 0 and info.num_rows == 0
     assert info.primary_key == ("order_id",)
     assert info.partition_by == ("region",)
     assert [(c.name, c.type, c.nullable) for c in info.columns] == [
-        ("order_id", "int64", False), ("region", "string", True), ("qty", "int32", True), ("price", "double", True)]
+        ("order_id", "int64", False),
+        ("region", "string", True),
+        ("qty", "int32", True),
+        ("price", "double", True),
+    ]
     assert shop.read(T).schema.names == ["order_id", "region", "qty", "price"]
 
 
 def test_create_from_pandas(shop):
-    df = pd.DataFrame({"Order_ID": [1, 2], "region": ["N", "S"],
-                       "ts": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 11:00"])})
+    df = pd.DataFrame(
+        {"Order_ID": [1, 2], "region": ["N", "S"], "ts": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 11:00"])}
+    )
     shop.create_table(T, data=df, primary_key=["order_id"])
     table = shop.read(T).sort_by("order_id")
     assert table.schema.names == ["order_id", "region", "ts"]
@@ -94,18 +98,33 @@ def test_create_needs_schema_or_data(shop):
     [
         ({"schema": pa.schema([("id", pa.int64()), ("ID", pa.int64())])}, InvalidArgumentError, "'id' appears twice"),
         ({"schema": pa.schema([("a b", pa.int64())])}, Exception, "'a b' is not a valid identifier"),
-        ({"schema": pa.schema([("id", pa.int64())]), "primary_key": ["nope"]}, InvalidArgumentError,
-         "primary key column(s) ['nope'] are not in"),
-        ({"schema": pa.schema([("id", pa.int64())]), "partition_by": ["day"]}, InvalidArgumentError,
-         "partition column(s) ['day'] are not in"),
+        (
+            {"schema": pa.schema([("id", pa.int64())]), "primary_key": ["nope"]},
+            InvalidArgumentError,
+            "primary key column(s) ['nope'] are not in",
+        ),
+        (
+            {"schema": pa.schema([("id", pa.int64())]), "partition_by": ["day"]},
+            InvalidArgumentError,
+            "partition column(s) ['day'] are not in",
+        ),
         ({"data": pa.table({"x": pa.nulls(2)})}, InvalidArgumentError, "has no type (all values are NULL); cast it"),
-        ({"schema": pa.schema([("id", pa.int64())]), "constraints": {"pos": "nope > 0"}}, InvalidArgumentError,
-         "invalid CHECK constraint"),
-        ({"schema": pa.schema([("id", pa.int64())]), "constraints": {"pos": "id >>> 0"}}, InvalidArgumentError,
-         "invalid CHECK constraint"),
+        (
+            {"schema": pa.schema([("id", pa.int64())]), "constraints": {"pos": "nope > 0"}},
+            InvalidArgumentError,
+            "invalid CHECK constraint",
+        ),
+        (
+            {"schema": pa.schema([("id", pa.int64())]), "constraints": {"pos": "id >>> 0"}},
+            InvalidArgumentError,
+            "invalid CHECK constraint",
+        ),
         # delta-rs would store this as price < 100000.00 and let 1500 through
-        ({"schema": pa.schema([("price", pa.decimal128(10, 2))]), "constraints": {"cheap": "price < 1000"}},
-         InvalidArgumentError, "CAST(price AS DOUBLE) < 1000"),
+        (
+            {"schema": pa.schema([("price", pa.decimal128(10, 2))]), "constraints": {"cheap": "price < 1000"}},
+            InvalidArgumentError,
+            "CAST(price AS DOUBLE) < 1000",
+        ),
     ],
 )
 def test_bad_definitions_are_refused_and_leave_no_table(shop, kwargs, error, fragment):
@@ -208,8 +227,16 @@ def test_data_that_does_not_fit_is_refused(orders, data, fragments):
 
 def test_lossless_casts_are_allowed(orders):
     # int64 values that fit into the int32 column; int into double; columns in any order and case
-    c = orders.write(T, pa.table({"PRICE": pa.array([7], pa.int64()), "qty": pa.array([5], pa.int64()),
-                                  "order_id": pa.array([9], pa.int32())}))
+    c = orders.write(
+        T,
+        pa.table(
+            {
+                "PRICE": pa.array([7], pa.int64()),
+                "qty": pa.array([5], pa.int64()),
+                "order_id": pa.array([9], pa.int32()),
+            }
+        ),
+    )
     assert c.version == version_of(orders, T)
     row = orders.read(T).filter(pa.compute.field("order_id") == 9).to_pylist()
     assert row == [{"order_id": 9, "region": None, "qty": 5, "price": 7.0}]
@@ -244,24 +271,36 @@ def _sql_name(name: str) -> str:
 #: Every path that can bring a column or a struct field into a table or view.
 NEW_NAME_PATHS = {
     "write schema merge": lambda lh, n: lh.write(T, {"order_id": [7], n: [1]}, schema_mode="merge"),
-    "write schema merge, nested": lambda lh, n: lh.write(T, pa.table({"order_id": [7], "s": _struct(n)}),
-                                                         schema_mode="merge"),
-    "write schema overwrite": lambda lh, n: lh.write(T, {"order_id": [7], "qty": [1], n: [1]}, mode="overwrite",
-                                                     schema_mode="overwrite"),
-    "merge with schema merge": lambda lh, n: lh.write(T, {"order_id": [1], n: [1]}, mode="merge",
-                                                      schema_mode="merge"),
+    "write schema merge, nested": lambda lh, n: lh.write(
+        T, pa.table({"order_id": [7], "s": _struct(n)}), schema_mode="merge"
+    ),
+    "write schema overwrite": lambda lh, n: lh.write(
+        T, {"order_id": [7], "qty": [1], n: [1]}, mode="overwrite", schema_mode="overwrite"
+    ),
+    "merge with schema merge": lambda lh, n: lh.write(T, {"order_id": [1], n: [1]}, mode="merge", schema_mode="merge"),
     "merge with schema merge, nested": lambda lh, n: lh.write(
-        T, pa.table({"order_id": [1], "s": pa.array([{"in": [{n: 1}]}], pa.struct([
-            ("in", pa.list_(pa.struct([(n, pa.int64())])))]))}), mode="merge", schema_mode="merge"),
+        T,
+        pa.table(
+            {
+                "order_id": [1],
+                "s": pa.array([{"in": [{n: 1}]}], pa.struct([("in", pa.list_(pa.struct([(n, pa.int64())])))])),
+            }
+        ),
+        mode="merge",
+        schema_mode="merge",
+    ),
     "create_table": lambda lh, n: lh.create_table("main.shop.new", schema=pa.schema([(n, pa.int64())])),
     "create_table, nested": lambda lh, n: lh.create_table("main.shop.new", data=pa.table({"s": _struct(n)})),
-    "create_table, map of structs": lambda lh, n: lh.create_table("main.shop.new", schema=pa.schema(
-        [("m", pa.map_(pa.string(), pa.struct([(n, pa.int64())])))])),
+    "create_table, map of structs": lambda lh, n: lh.create_table(
+        "main.shop.new", schema=pa.schema([("m", pa.map_(pa.string(), pa.struct([(n, pa.int64())])))])
+    ),
     "CTAS": lambda lh, n: lh.sql(f"CREATE TABLE main.shop.new AS SELECT 1 AS {_sql_name(n)}"),
     "CTAS, nested": lambda lh, n: lh.sql(
-        f"CREATE TABLE main.shop.new AS SELECT {{{exp.Literal.string(n).sql()}: 1}} AS s"),
+        f"CREATE TABLE main.shop.new AS SELECT {{{exp.Literal.string(n).sql()}: 1}} AS s"
+    ),
     "CREATE OR REPLACE TABLE AS": lambda lh, n: lh.sql(
-        f"CREATE OR REPLACE TABLE {T} AS SELECT 1 AS order_id, [{{{exp.Literal.string(n).sql()}: 1}}] AS s"),
+        f"CREATE OR REPLACE TABLE {T} AS SELECT 1 AS order_id, [{{{exp.Literal.string(n).sql()}: 1}}] AS s"
+    ),
     "view": lambda lh, n: lh.sql(f"CREATE VIEW main.shop.new AS SELECT order_id AS {_sql_name(n)} FROM {T}"),
 }
 
@@ -280,15 +319,17 @@ def test_every_path_that_brings_a_column_checks_its_name(orders, path, name):
 
 
 def test_names_alike_but_for_case_are_refused_in_nested_fields(orders):
-    data = pa.table({"order_id": [1], "s": pa.array([{"a": 1, "A": 2}], pa.struct([("a", pa.int64()),
-                                                                                   ("A", pa.int64())]))})
+    data = pa.table(
+        {"order_id": [1], "s": pa.array([{"a": 1, "A": 2}], pa.struct([("a", pa.int64()), ("A", pa.int64())]))}
+    )
     with pytest.raises(InvalidNameError, match="'a' and 'A' differ only in case"):
         orders.write(T, data, schema_mode="merge")
 
 
 def test_good_nested_names_are_kept(orders):
-    orders.write(T, pa.table({"order_id": [7], "qty": pa.array([1], pa.int32()), "s": _struct("Inner_1")}),
-                 schema_mode="merge")
+    orders.write(
+        T, pa.table({"order_id": [7], "qty": pa.array([1], pa.int32()), "s": _struct("Inner_1")}), schema_mode="merge"
+    )
     assert orders.sql(f"SELECT s.inner_1 AS x FROM {T} WHERE order_id = 7").scalar() == 1
 
 
@@ -385,11 +426,13 @@ def test_merge_upserts_on_the_primary_key(orders):
 
 
 def test_merge_on_explicit_keys(shop):
-    shop.create_table("main.shop.stock", schema=pa.schema([("shop", pa.string()), ("sku", pa.string()),
-                                                           ("n", pa.int64())]))
+    shop.create_table(
+        "main.shop.stock", schema=pa.schema([("shop", pa.string()), ("sku", pa.string()), ("n", pa.int64())])
+    )
     shop.write("main.shop.stock", {"shop": ["a", "a", "b"], "sku": ["x", "y", "x"], "n": [1, 2, 3]})
-    shop.write("main.shop.stock", {"shop": ["a", "b"], "sku": ["x", "y"], "n": [10, 30]}, mode="merge",
-               on=["shop", "SKU"])
+    shop.write(
+        "main.shop.stock", {"shop": ["a", "b"], "sku": ["x", "y"], "n": [10, 30]}, mode="merge", on=["shop", "SKU"]
+    )
     got = sorted((r["shop"], r["sku"], r["n"]) for r in shop.read("main.shop.stock").to_pylist())
     assert got == [("a", "x", 10), ("a", "y", 2), ("b", "x", 3), ("b", "y", 30)]
 
@@ -509,7 +552,9 @@ def test_restore_makes_an_old_version_current(orders):
 
 def test_restore_errors(orders):
     v = version_of(orders, T)
-    with pytest.raises(NotFoundError, match=rf"cannot restore main.shop.orders to version 99: versions run from 0 to {v}"):
+    with pytest.raises(
+        NotFoundError, match=rf"cannot restore main.shop.orders to version 99: versions run from 0 to {v}"
+    ):
         orders.restore(T, version=99)
     with pytest.raises(InvalidArgumentError) as err:
         orders.restore(T, version=v)
@@ -524,8 +569,11 @@ def test_changes_has_inserts_updates_and_deletes(orders):
     feed = orders.changes(T, starting_version=v)
     got = sorted((r["_commit_version"], r["_change_type"], r["order_id"], r["qty"]) for r in feed.to_pylist())
     assert got == [
-        (v, "insert", 1, 1), (v, "insert", 2, 2), (v, "insert", 3, 3),
-        (v + 1, "update_postimage", 2, 5), (v + 1, "update_preimage", 2, 2),
+        (v, "insert", 1, 1),
+        (v, "insert", 2, 2),
+        (v, "insert", 3, 3),
+        (v + 1, "update_postimage", 2, 5),
+        (v + 1, "update_preimage", 2, 2),
         (v + 2, "delete", 3, 3),
     ]
     only_last = orders.changes(T, starting_version=v + 2, ending_version=v + 2)
@@ -561,7 +609,9 @@ def test_optimize_z_order(shop):
     shop.write("main.shop.t", {"id": [2, 1], "v": ["b", "a"]})
     shop.write("main.shop.t", {"id": [3], "v": ["c"]})
     v = version_of(shop, "main.shop.t")
-    with pytest.raises(InvalidArgumentError, match=r"cannot z-order by \['nope'\]: the table's columns are \['id', 'v'\]"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"cannot z-order by \['nope'\]: the table's columns are \['id', 'v'\]"
+    ):
         shop.optimize("main.shop.t", zorder_by=["nope"])
     assert version_of(shop, "main.shop.t") == v
     shop.optimize("main.shop.t", zorder_by=["id"])

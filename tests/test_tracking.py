@@ -129,7 +129,9 @@ def test_search_experiments_filters_orders_and_pages(shop, exp):
     shop.experiments.set_tag("main.shop.c_exp", "team", "reco")
     svc, alice = services(shop).tracking, shop.principal
     assert [e.name for e in shop.experiments.search("tags.team = 'reco'", order_by=["name DESC"])] == [
-        "main.shop.reco_training", "main.shop.c_exp"]
+        "main.shop.reco_training",
+        "main.shop.c_exp",
+    ]
     first = svc.search_experiments(alice, max_results=2, order_by=["name"])
     second = svc.search_experiments(alice, max_results=2, order_by=["name"], page_token=first.next_page_token)
     assert [e.name for e in first.items + second.items] == ["main.shop.b_exp", "main.shop.c_exp", EXP]
@@ -146,7 +148,11 @@ def test_search_experiments_filters_orders_and_pages(shop, exp):
 def test_a_run_records_params_metrics_tags_and_its_user(shop, exp):
     run = shop.runs.start(EXP, name="baseline", tags={"mlflow.user": "someone-else"})
     assert (run.status, run.user_id, run.tags["mlflow.user"], run.tags["mlflow.runName"]) == (
-        "RUNNING", "alice", "alice", "baseline")
+        "RUNNING",
+        "alice",
+        "alice",
+        "baseline",
+    )
     shop.runs.log_params(run.run_id, {"lr": 0.1, "model": "gbm"})
     shop.runs.log_metrics(run.run_id, {"rmse": 0.4}, step=1, timestamp=TS)
     shop.runs.log_metrics(run.run_id, {"rmse": 0.3}, step=2, timestamp=TS - 5)  # a later step wins
@@ -156,8 +162,7 @@ def test_a_run_records_params_metrics_tags_and_its_user(shop, exp):
     assert done.status == "FINISHED" and done.end_time is not None
     assert done.params == {"lr": "0.1", "model": "gbm"}
     assert done.metrics["rmse"].value == 0.3 and done.metrics["rmse"].step == 2
-    assert [(m.step, m.value) for m in shop.runs.metric_history(run.run_id, "rmse")] == [
-        (0, 0.9), (1, 0.4), (2, 0.3)]
+    assert [(m.step, m.value) for m in shop.runs.metric_history(run.run_id, "rmse")] == [(0, 0.9), (1, 0.4), (2, 0.3)]
     auto = shop.runs.start(EXP)
     assert auto.name and auto.name != "baseline"  # MLflow's generated names
 
@@ -176,8 +181,9 @@ def test_params_are_immutable_and_a_refused_batch_writes_nothing(shop, exp):
     shop.runs.log_params(run.run_id, {"lr": "0.1"})
     shop.runs.log_params(run.run_id, {"lr": "0.1"})  # the same value again is fine
     with pytest.raises(InvalidArgumentError, match="Changing param values is not allowed"):
-        services(shop).tracking.log_batch(shop.principal, run.run_id, params={"lr": "0.2"},
-                                metrics=[Metric("loss", 1.0, TS)], tags={"t": "v"})
+        services(shop).tracking.log_batch(
+            shop.principal, run.run_id, params={"lr": "0.2"}, metrics=[Metric("loss", 1.0, TS)], tags={"t": "v"}
+        )
     after = shop.runs.get(run.run_id)
     assert after.params == {"lr": "0.1"} and "loss" not in after.metrics and "t" not in after.tags
     assert shop.runs.metric_history(run.run_id, "loss") == []
@@ -185,17 +191,20 @@ def test_params_are_immutable_and_a_refused_batch_writes_nothing(shop, exp):
     assert len(shop.runs.get(run.run_id).params["long"]) == 6000
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda s, w, r: s.log_batch(w, r, params={f"p{i}": "v" for i in range(101)}), "at most 100 params"),
-    (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("../x", 1.0, TS)]), "must not resolve to other names"),
-    (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("m", "high", TS)]), "valid double"),
-    (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("m", 1.0, -1)]), "nonnegative"),
-    (lambda s, w, r: s.log_batch(w, r, params=[("a", "1"), ("a", "2")]), "Duplicate parameter keys"),
-    (lambda s, w, r: s.log_batch(w, r, params={"k" * 251: "v"}), "exceeds the maximum length"),
-    (lambda s, w, r: s.log_batch(w, r, tags={"bad\tkey": "v"}), "Names may only contain"),
-    (lambda s, w, r: s.update_run(w, r, status="DONE"), "Invalid run status"),
-    (lambda s, w, r: s.create_run(w, "1", run_name="a", tags={"mlflow.runName": "b"}), "different values"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s, w, r: s.log_batch(w, r, params={f"p{i}": "v" for i in range(101)}), "at most 100 params"),
+        (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("../x", 1.0, TS)]), "must not resolve to other names"),
+        (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("m", "high", TS)]), "valid double"),
+        (lambda s, w, r: s.log_batch(w, r, metrics=[Metric("m", 1.0, -1)]), "nonnegative"),
+        (lambda s, w, r: s.log_batch(w, r, params=[("a", "1"), ("a", "2")]), "Duplicate parameter keys"),
+        (lambda s, w, r: s.log_batch(w, r, params={"k" * 251: "v"}), "exceeds the maximum length"),
+        (lambda s, w, r: s.log_batch(w, r, tags={"bad\tkey": "v"}), "Names may only contain"),
+        (lambda s, w, r: s.update_run(w, r, status="DONE"), "Invalid run status"),
+        (lambda s, w, r: s.create_run(w, "1", run_name="a", tags={"mlflow.runName": "b"}), "different values"),
+    ],
+)
 def test_mlflow_size_and_name_limits_are_enforced(shop, exp, call, message):
     run = shop.runs.start(EXP)
     with pytest.raises(InvalidArgumentError, match=message):
@@ -221,8 +230,9 @@ def test_deleted_runs_and_experiments_refuse_logging_until_restored(shop, exp):
 
 def test_inputs_outputs_and_the_mlflow_2_model_history(shop, exp):
     run = shop.runs.start(EXP)
-    data = DatasetInput(Dataset("orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}'),
-                        {"mlflow.data.context": "training"})
+    data = DatasetInput(
+        Dataset("orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}'), {"mlflow.data.context": "training"}
+    )
     services(shop).tracking.log_inputs(shop.principal, run.run_id, datasets=[data, data], models=["m-1"])
     services(shop).tracking.log_outputs(shop.principal, run.run_id, [ModelOutput("m-2", 3)])
     services(shop).tracking.record_logged_model(shop.principal, run.run_id, {"artifact_path": "model"})
@@ -231,8 +241,9 @@ def test_inputs_outputs_and_the_mlflow_2_model_history(shop, exp):
     assert '"artifact_path": "model"' in got.tags["mlflow.log-model.history"]
     assert [r.run_id for r in shop.runs.search([EXP], "datasets.context = 'training'")] == [run.run_id]
     with pytest.raises(InvalidArgumentError, match="digest"):
-        services(shop).tracking.log_inputs(shop.principal, run.run_id,
-                                 datasets=[DatasetInput(Dataset("d", "x" * 40, "delta", "s"))])
+        services(shop).tracking.log_inputs(
+            shop.principal, run.run_id, datasets=[DatasetInput(Dataset("d", "x" * 40, "delta", "s"))]
+        )
 
 
 # -- search ------------------------------------------------------------------------------------------
@@ -241,8 +252,12 @@ def test_inputs_outputs_and_the_mlflow_2_model_history(shop, exp):
 @pytest.fixture
 def runs(shop, exp):
     made = {}
-    for name, rmse, model, team in [("a", 0.5, "gbm", "Reco"), ("b", 0.2, "gbm", "reco"), ("c", 0.9, "lin", None),
-                                    ("d", float("nan"), "gbm", None)]:
+    for name, rmse, model, team in [
+        ("a", 0.5, "gbm", "Reco"),
+        ("b", 0.2, "gbm", "reco"),
+        ("c", 0.9, "lin", None),
+        ("d", float("nan"), "gbm", None),
+    ]:
         run = shop.runs.start(EXP, name=name)
         shop.runs.log_params(run.run_id, {"model": model})
         shop.runs.log_metrics(run.run_id, {"rmse": rmse})
@@ -257,17 +272,20 @@ def names(found):
     return [r.name for r in found]
 
 
-@pytest.mark.parametrize(("filter_string", "expected"), [
-    ("metrics.rmse < 0.6", ["a", "b"]),
-    ("metrics.rmse != 0.5", ["b", "c", "d"]),  # NaN matches only '!='
-    ("params.model = 'gbm' and metrics.rmse >= 0.2", ["a", "b"]),
-    ("tags.team LIKE 'reco'", ["b"]),  # LIKE is case-sensitive
-    ("tags.team ILIKE 'RECO'", ["a", "b"]),
-    ("tags.team IS NULL", ["c", "d", "e"]),
-    ("run_name = 'c'", ["c"]),
-    ("tags.`mlflow.runName` LIKE '%e'", ["e"]),
-    ("attributes.status = 'RUNNING' and params.model != 'gbm'", ["c"]),
-])
+@pytest.mark.parametrize(
+    ("filter_string", "expected"),
+    [
+        ("metrics.rmse < 0.6", ["a", "b"]),
+        ("metrics.rmse != 0.5", ["b", "c", "d"]),  # NaN matches only '!='
+        ("params.model = 'gbm' and metrics.rmse >= 0.2", ["a", "b"]),
+        ("tags.team LIKE 'reco'", ["b"]),  # LIKE is case-sensitive
+        ("tags.team ILIKE 'RECO'", ["a", "b"]),
+        ("tags.team IS NULL", ["c", "d", "e"]),
+        ("run_name = 'c'", ["c"]),
+        ("tags.`mlflow.runName` LIKE '%e'", ["e"]),
+        ("attributes.status = 'RUNNING' and params.model != 'gbm'", ["c"]),
+    ],
+)
 def test_search_runs_with_mlflow_filters(shop, runs, filter_string, expected):
     assert sorted(names(shop.runs.search([EXP], filter_string))) == expected
 
@@ -280,8 +298,7 @@ def test_search_runs_orders_with_missing_and_nan_last_and_pages(shop, runs):
     svc, alice, exp_id = services(shop).tracking, shop.principal, shop.experiments.get(EXP).experiment_id
     pages, token = [], None
     while True:
-        page = svc.search_runs(alice, [exp_id], order_by=["params.model", "run_name"], max_results=2,
-                               page_token=token)
+        page = svc.search_runs(alice, [exp_id], order_by=["params.model", "run_name"], max_results=2, page_token=token)
         pages.append(names(page.items))
         token = page.next_page_token
         if not token:
@@ -291,16 +308,19 @@ def test_search_runs_orders_with_missing_and_nan_last_and_pages(shop, runs):
     assert names(shop.runs.search([EXP], view="deleted")) == ["a"]
 
 
-@pytest.mark.parametrize(("filter_string", "order_by", "message"), [
-    ("metrics.rmse > 'x'", None, "Expected numeric value type"),
-    ("metrics.rmse LIKE 0.5", None, "Invalid comparator"),
-    ("params.model = gbm", None, "not quoted"),
-    ("bogus.x = 'y'", None, "Invalid entity type"),
-    ("attributes.artifact_uri = 'x'", None, "artifact_uri is not supported"),
-    ("metrics.rmse > 0 OR metrics.rmse < 0", None, "Invalid clause"),
-    (None, ["metrics.rmse", "metrics.rmse DESC"], "duplicate"),
-    (None, ["metrics.rmse SIDEWAYS"], "Invalid"),
-])
+@pytest.mark.parametrize(
+    ("filter_string", "order_by", "message"),
+    [
+        ("metrics.rmse > 'x'", None, "Expected numeric value type"),
+        ("metrics.rmse LIKE 0.5", None, "Invalid comparator"),
+        ("params.model = gbm", None, "not quoted"),
+        ("bogus.x = 'y'", None, "Invalid entity type"),
+        ("attributes.artifact_uri = 'x'", None, "artifact_uri is not supported"),
+        ("metrics.rmse > 0 OR metrics.rmse < 0", None, "Invalid clause"),
+        (None, ["metrics.rmse", "metrics.rmse DESC"], "duplicate"),
+        (None, ["metrics.rmse SIDEWAYS"], "Invalid"),
+    ],
+)
 def test_bad_search_input_is_invalid_parameter_value(shop, runs, filter_string, order_by, message):
     with pytest.raises(InvalidArgumentError, match=message):
         shop.runs.search([EXP], filter_string, order_by=order_by)
@@ -312,7 +332,7 @@ def test_bad_search_input_is_invalid_parameter_value(shop, runs, filter_string, 
 
 def test_filter_values_are_bound_never_pasted(shop, runs):
     for evil in ("x' OR '1'='1", "'; DROP TABLE ml_runs; --"):
-        assert shop.runs.search([EXP], f"params.model = \"{evil}\"") == []
+        assert shop.runs.search([EXP], f'params.model = "{evil}"') == []
     assert len(shop.runs.search([EXP])) == 5
 
 
@@ -320,21 +340,30 @@ def test_search_messages_are_the_messages_of_the_runs_found(shop, runs):
     """The MLflow faces' fast path (rows straight to messages) answers exactly what the entities give."""
     svc, alice, exp_id = services(shop).tracking, shop.principal, shop.experiments.get(EXP).experiment_id
     full = runs["a"]
-    data = DatasetInput(Dataset("orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}', schema='{"a": 1}',
-                                profile='{"rows": 3}'), {"mlflow.data.context": "training"})
+    data = DatasetInput(
+        Dataset(
+            "orders", "abc123", "delta", '{"table": "main.shop.orders@v3"}', schema='{"a": 1}', profile='{"rows": 3}'
+        ),
+        {"mlflow.data.context": "training"},
+    )
     svc.log_inputs(alice, full, datasets=[data, DatasetInput(Dataset("bare", "d1", "delta", "s"))], models=["m-1"])
     svc.log_outputs(alice, full, [ModelOutput("m-2", 3)])
     svc.log_batch(alice, full, metrics=[Metric("inf", float("inf"), TS), Metric("ninf", float("-inf"), TS, 2)])
     svc.update_run(alice, full, status="FINISHED", end_time=TS)
-    for kwargs in [{}, {"filter_string": "metrics.rmse != 0.5", "order_by": ["metrics.rmse DESC"]},
-                   {"order_by": ["params.model", "run_name"], "max_results": 2}, {"view": "all"}]:
+    for kwargs in [
+        {},
+        {"filter_string": "metrics.rmse != 0.5", "order_by": ["metrics.rmse DESC"]},
+        {"order_by": ["params.model", "run_name"], "max_results": 2},
+        {"view": "all"},
+    ]:
         page = svc.search_runs(alice, [exp_id], **kwargs)
         fast = svc.search_run_messages(alice, [exp_id], scheme="mlflow-artifacts", **kwargs)
         assert fast.items == [messages.run_message(r, scheme="mlflow-artifacts") for r in page.items]
         assert fast.next_page_token == page.next_page_token
     found = {m["info"]["run_name"]: m for m in svc.search_run_messages(alice, [exp_id], scheme="s").items}
-    assert found["d"]["data"]["metrics"] == [{"key": "rmse", "value": "NaN", "timestamp": found["d"]["data"][
-        "metrics"][0]["timestamp"], "step": 0}]
+    assert found["d"]["data"]["metrics"] == [
+        {"key": "rmse", "value": "NaN", "timestamp": found["d"]["data"]["metrics"][0]["timestamp"], "step": 0}
+    ]
     assert found["a"]["inputs"]["model_inputs"] == [{"model_id": "m-1"}]
     assert found["a"]["info"]["end_time"] == TS and "end_time" not in found["e"]["info"]
     assert "metrics" not in found["e"]["data"] and found["e"]["outputs"] == {}
@@ -349,8 +378,10 @@ def test_search_decides_once_per_experiment_and_never_reaches_past_a_denial(shop
 
     def decisions():
         shop.flush()
-        return shop.sql("SELECT request_id, securable, decision FROM system.access.audit "
-                        "WHERE principal = 'bob' AND action = 'run.search' ORDER BY event_time").fetchall()
+        return shop.sql(
+            "SELECT request_id, securable, decision FROM system.access.audit "
+            "WHERE principal = 'bob' AND action = 'run.search' ORDER BY event_time"
+        ).fetchall()
 
     page = services(bob).tracking.search_runs(bob.principal, [exp_id, exp_id, exp_id])
     assert sorted(r.name for r in page.items) == ["a", "b", "c", "d", "e"]
@@ -359,10 +390,14 @@ def test_search_decides_once_per_experiment_and_never_reaches_past_a_denial(shop
         services(bob).tracking.search_run_messages(bob.principal, [exp_id, other], scheme="mlflow-artifacts")
     seen = decisions()
     assert sorted((s, d) for request_id, s, d in seen if request_id == seen[-1][0]) == [
-        ("main.shop.other", "deny"), (EXP, "allow")]
+        ("main.shop.other", "deny"),
+        (EXP, "allow"),
+    ]
     for _ in range(2):  # a search built once is still checked every time
         with pytest.raises(InvalidArgumentError, match="Invalid clause"):
-            services(bob).tracking.search_runs(bob.principal, [exp_id], filter_string="metrics.rmse > 0 OR metrics.rmse < 0")
+            services(bob).tracking.search_runs(
+                bob.principal, [exp_id], filter_string="metrics.rmse > 0 OR metrics.rmse < 0"
+            )
 
 
 # -- governance ---------------------------------------------------------------------------------------
@@ -486,8 +521,14 @@ def test_artifact_paths_must_name_a_run_of_that_experiment(shop, exp):
 def test_logged_models_are_created_finalized_searched_and_deleted(shop, exp):
     svc, alice = services(shop).tracking, shop.principal
     run = shop.runs.start(EXP)
-    model = svc.models.create(alice, exp.experiment_id, name="reco", source_run_id=run.run_id,
-                              params={"depth": "3"}, tags={"flavor": "sklearn"})
+    model = svc.models.create(
+        alice,
+        exp.experiment_id,
+        name="reco",
+        source_run_id=run.run_id,
+        params={"depth": "3"},
+        tags={"flavor": "sklearn"},
+    )
     assert (model.status, model.creator, model.params) == ("PENDING", "alice", {"depth": "3"})
     svc.files.write(alice, f"{model.artifact_path}/MLmodel", b"flavors: {}")
     assert [f.path for f in svc.files.list(alice, model.artifact_path)] == ["MLmodel"]
@@ -561,11 +602,15 @@ def test_tracking_on_a_postgresql_metastore(pg_lakehouse):
     assert math.isnan(lh.runs.get(made["c"]).metrics["rmse"].value)
     exp_id = lh.experiments.get(EXP).experiment_id
     fast = services(lh).tracking.search_run_messages(lh.principal, [exp_id], scheme="s", order_by=["metrics.rmse"])
-    assert fast.items == [messages.run_message(r, scheme="s") for r in
-                          services(lh).tracking.search_runs(lh.principal, [exp_id], order_by=["metrics.rmse"]).items]
+    assert fast.items == [
+        messages.run_message(r, scheme="s")
+        for r in services(lh).tracking.search_runs(lh.principal, [exp_id], order_by=["metrics.rmse"]).items
+    ]
     assert fast.items[2]["data"]["metrics"][0]["value"] == "NaN"
     with pytest.raises(InvalidArgumentError, match="Changing param values"):
         lh.runs.log_params(made["a"], {"model": "lin"})
     model = services(lh).tracking.models.create(lh.principal, lh.experiments.get(EXP).experiment_id, name="reco")
-    services(lh).tracking.log_batch(lh.principal, made["b"], metrics=[Metric("acc", 0.9, TS, 0, model_id=model.model_id)])
+    services(lh).tracking.log_batch(
+        lh.principal, made["b"], metrics=[Metric("acc", 0.9, TS, 0, model_id=model.model_id)]
+    )
     assert [m.key for m in services(lh).tracking.models.get(lh.principal, model.model_id).metrics] == ["acc"]

@@ -76,8 +76,11 @@ def test_overwrite(vol):
 )
 def test_path_traversal_is_refused_everywhere(vol, path, fragment):
     vol.put_file(V, "ok.txt", b"ok")
-    for call in (lambda: vol.put_file(V, path, b"evil"), lambda: vol.get_file(V, path),
-                 lambda: vol.delete_file(V, path)):
+    for call in (
+        lambda: vol.put_file(V, path, b"evil"),
+        lambda: vol.get_file(V, path),
+        lambda: vol.delete_file(V, path),
+    ):
         with pytest.raises(InvalidArgumentError) as err:
             call()
         assert fragment in str(err.value)

@@ -34,17 +34,25 @@ def lake(tmp_path_factory):
         lh.add_member(group, member)
     lh.create_catalog("hidden", comment="only for admins")
     lh.create_schema("main.shop", comment="The plant shop.")
-    lh.create_table("main.shop.customers", comment="People who bought plants.", data=pa.table({
-        "id": pa.array([1, 2, 3], pa.int64()),
-        "email": ["ann@example.org", "ben@example.org", "cy@example.org"],
-        "region": ["north", "south", "north"],
-    }))
+    lh.create_table(
+        "main.shop.customers",
+        comment="People who bought plants.",
+        data=pa.table(
+            {
+                "id": pa.array([1, 2, 3], pa.int64()),
+                "email": ["ann@example.org", "ben@example.org", "cy@example.org"],
+                "region": ["north", "south", "north"],
+            }
+        ),
+    )
     lh.set_comment("main.shop.customers", "Where to send the invoice.", column="email")
     lh.set_tags("main.shop.customers", {"pii": "email"}, column="email")
     lh.set_tags("main.shop.customers", {"domain": "sales"})
     lh.set_column_mask("main.shop.customers", "email", MASK)
-    lh.write("main.shop.customers", pa.table({
-        "id": pa.array([4], pa.int64()), "email": ["dee@example.org"], "region": ["east"]}))
+    lh.write(
+        "main.shop.customers",
+        pa.table({"id": pa.array([4], pa.int64()), "email": ["dee@example.org"], "region": ["east"]}),
+    )
     lh.create_table("main.shop.secret", data=pa.table({"x": [1]}))
     lh.create_table("main.shop.notes", comment=XSS, data=pa.table({"note": [XSS]}))
     lh.set_comment("main.shop.notes", XSS, column="note")
@@ -143,8 +151,9 @@ def test_a_forged_cookie_shows_the_sign_in_page(page, context, server):
 
 
 def test_a_sign_in_post_without_the_form_nonce_is_refused(context, server, tokens):
-    response = context.request.post(server.url + "/login", form={"token": tokens["alice"], "next": "/catalog"},
-                                    max_redirects=0)
+    response = context.request.post(
+        server.url + "/login", form={"token": tokens["alice"], "next": "/catalog"}, max_redirects=0
+    )
     assert response.status == 400 and "has expired (or came from another site)" in response.text()
     assert "glashaus_session" not in {c["name"] for c in context.cookies()}
 
@@ -280,16 +289,20 @@ def test_the_sql_page_caps_the_rows_it_shows(page, server, tokens):
 
 def test_a_post_without_the_csrf_token_is_refused_and_runs_nothing(page, context, server, tokens, lake):
     as_user(page, server, tokens, "alice")
-    for form in ({"query": "CREATE SCHEMA main.csrf_victim"},
-                 {"query": "CREATE SCHEMA main.csrf_victim", "csrf": "0" * 64}):
+    for form in (
+        {"query": "CREATE SCHEMA main.csrf_victim"},
+        {"query": "CREATE SCHEMA main.csrf_victim", "csrf": "0" * 64},
+    ):
         response = context.request.post(server.url + "/sql", form=form)
         assert response.status == 403 and "CSRF token is missing or stale" in response.text()
     assert "csrf_victim" not in {s.name.schema for s in lake.list("main")}
     refused = audit(lake, "action = 'web.csrf_refused'")
     assert refused and refused[-1]["principal"] == "alice" and refused[-1]["decision"] == "deny"
     # with the page's token the same form works
-    response = context.request.post(server.url + "/sql", form={
-        "query": "SELECT 42 AS answer", "csrf": page.get_attribute("input[name=csrf]", "value")})
+    response = context.request.post(
+        server.url + "/sql",
+        form={"query": "SELECT 42 AS answer", "csrf": page.get_attribute("input[name=csrf]", "value")},
+    )
     assert response.status == 200 and "<td>42</td>" in response.text()
 
 

@@ -54,14 +54,21 @@ def lake(tmp_path_factory):
     lh.runs.end(run.run_id)
     X = first[COLUMNS]
     lh.models.create(MODEL, description="Plants a buyer may like.", tags={"team": "reco"})
-    lh.models.register(LogisticRegression(C=0.5).fit(X, first["y"]), MODEL, training_set=TRAIN,
-                       input_example=X.head(2), run_id=run.run_id, description="The baseline.")
+    lh.models.register(
+        LogisticRegression(C=0.5).fit(X, first["y"]),
+        MODEL,
+        training_set=TRAIN,
+        input_example=X.head(2),
+        run_id=run.run_id,
+        description="The baseline.",
+    )
     second = _data(40, 2)
     lh.write(TRAIN, pa.Table.from_pandas(second, preserve_index=False))
     trained_on.append(lh.describe(TRAIN).version)
     both = pd.concat([first, second])
-    lh.models.register(LogisticRegression().fit(both[COLUMNS], both["y"]), MODEL, training_set=TRAIN,
-                       input_example=X.head(2))
+    lh.models.register(
+        LogisticRegression().fit(both[COLUMNS], both["y"]), MODEL, training_set=TRAIN, input_example=X.head(2)
+    )
     lh.models.set_alias(MODEL, "champion", 1, reason="first model")
     lh.models.set_alias(MODEL, "champion", 2, reason="AUC 0.93 > 0.91")
     lh.models.create("main.shop.notes", description=XSS)
@@ -132,8 +139,7 @@ def test_the_model_page_shows_versions_and_the_full_alias_history(page, server, 
     ]
 
 
-def test_lineage_walks_from_the_model_to_the_training_table_and_its_raw_table_with_versions(
-        page, server, tokens, lake):
+def test_lineage_walks_from_the_model_to_the_training_table_and_its_raw_table_with_versions(page, server, tokens, lake):
     as_user(page, server, tokens, "alice", f"/models/{MODEL}")
     assert table_text(page, "#upstream") == [  # the latest write of each pair: version 2's registration
         [TRAIN, str(lake["trained_on"][1]), MODEL, "2", "model.register", "1"],
@@ -212,9 +218,12 @@ def test_a_model_description_with_a_script_is_shown_as_text(page, server, tokens
 
 
 def _invoke(server, token: str, X: pd.DataFrame) -> str:
-    response = httpx.post(f"{server.url}/serving/reco/invocations", timeout=30,
-                          headers={"Authorization": f"Bearer {token}"},
-                          json={"dataframe_split": X.to_dict(orient="split", index=False)})
+    response = httpx.post(
+        f"{server.url}/serving/reco/invocations",
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+        json={"dataframe_split": X.to_dict(orient="split", index=False)},
+    )
     assert response.status_code == 200, response.text
     return response.headers["X-Request-Id"]
 
@@ -225,7 +234,8 @@ def test_the_endpoint_page_shows_traffic_split_and_the_newest_inference_rows(pag
     app.state.serving.flush()
     as_user(page, server, tokens, "alice", "/endpoints")
     assert table_text(page, "#endpoints") == [
-        ["reco", MODEL, "@champion 80%, @1 20%", "@1", "main.shop.reco_inference", "alice"]]
+        ["reco", MODEL, "@champion 80%, @1 20%", "@1", "main.shop.reco_inference", "alice"]
+    ]
     with page.expect_navigation():
         page.click("#endpoints >> text=reco")
     assert page.inner_text("#url") == "POST /serving/reco/invocations"

@@ -33,8 +33,11 @@ pytestmark = pytest.mark.network
 
 def _clean_env(**extra: str) -> dict[str, str]:
     """This environment without what would point Python at the checkout or the test's own settings."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV") and not k.startswith("GLASHAUS_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV") and not k.startswith("GLASHAUS_")
+    }
     return {**env, **extra}
 
 
@@ -52,10 +55,14 @@ def wheel(tmp_path_factory, venv_python) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
-    shutil.copytree(REPO / "src", source / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
-    built = subprocess.run([str(venv_python), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
-                           capture_output=True, text=True, timeout=600, env=_clean_env())
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    built = subprocess.run(
+        [str(venv_python), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_clean_env(),
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     (found,) = dist.glob("glashaus-*.whl")
     return found
@@ -65,13 +72,21 @@ def test_the_wheel_holds_every_source_file_and_nothing_beside_the_package(wheel)
     names = set(zipfile.ZipFile(wheel).namelist())
     # every module and data file under src/glashaus (the demo, the migrations' template,
     # the web shell's templates and styles) is read at run time by someone
-    wanted = {f"glashaus/{p.relative_to(SRC).as_posix()}" for p in SRC.rglob("*")
-              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    wanted = {
+        f"glashaus/{p.relative_to(SRC).as_posix()}"
+        for p in SRC.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
     assert wanted - names == set()
-    assert {"glashaus/examples/plant_shop/pipeline.py", "glashaus/examples/plant_shop/data.py",
-            "glashaus/examples/plant_shop/ml.py", "glashaus/metastore/migrations/script.py.mako",
-            "glashaus/web/templates/base.html", "glashaus/web/static/style.css",
-            "glashaus/py.typed"} <= names  # PEP 561: type checkers read the package's own annotations
+    assert {
+        "glashaus/examples/plant_shop/pipeline.py",
+        "glashaus/examples/plant_shop/data.py",
+        "glashaus/examples/plant_shop/ml.py",
+        "glashaus/metastore/migrations/script.py.mako",
+        "glashaus/web/templates/base.html",
+        "glashaus/web/static/style.css",
+        "glashaus/py.typed",
+    } <= names  # PEP 561: type checkers read the package's own annotations
     assert any(re.fullmatch(r"glashaus/metastore/migrations/versions/\w+\.py", n) for n in names)
     # no second top-level package (an `examples` package would clash in site-packages)
     assert {n.split("/")[0] for n in names} == {"glashaus", wheel.name.split("-py")[0] + ".dist-info"}
@@ -86,11 +101,21 @@ def test_glashaus_demo_runs_from_the_installed_wheel_in_an_empty_folder(wheel, v
     env = _clean_env(COLUMNS="200")
     # what the venv imports: the package, the CLI and the demo all from the venv, none from the checkout
     probe = subprocess.run(
-        [str(venv_python), "-c",
-         ("import json, sys, glashaus.cli.main, glashaus.examples.plant_shop.ml, glashaus.examples.plant_shop.pipeline\n"
-         "print(json.dumps({'files': {n: getattr(m, '__file__', None) for n, m in sys.modules.items()"
-         " if n.startswith('glashaus')}, 'path': sys.path}))")],
-        cwd=work, capture_output=True, text=True, timeout=300, env=env)
+        [
+            str(venv_python),
+            "-c",
+            (
+                "import json, sys, glashaus.cli.main, glashaus.examples.plant_shop.ml, glashaus.examples.plant_shop.pipeline\n"
+                "print(json.dumps({'files': {n: getattr(m, '__file__', None) for n, m in sys.modules.items()"
+                " if n.startswith('glashaus')}, 'path': sys.path}))"
+            ),
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert probe.returncode == 0, probe.stderr[-3000:]
     imported = json.loads(probe.stdout)
     venv = venv_python.parent.parent.resolve()
@@ -99,8 +124,14 @@ def test_glashaus_demo_runs_from_the_installed_wheel_in_an_empty_folder(wheel, v
     assert outside == {}
     assert not [p for p in imported["path"] if p and Path(p).resolve().is_relative_to(REPO)]
 
-    demo = subprocess.run([str(venv_python.parent / "glashaus"), "demo", "--events", "20000"], cwd=work,
-                          capture_output=True, text=True, timeout=900, env=env)
+    demo = subprocess.run(
+        [str(venv_python.parent / "glashaus"), "demo", "--events", "20000"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert demo.returncode == 0, (demo.stdout[-3000:], demo.stderr[-3000:])
     said = " ".join(demo.stdout.split())  # rich wraps long lines at the terminal's width
     assert "Building the plant shop in" in said and "20,000 events" in said

@@ -23,11 +23,18 @@ def create(path: Path) -> Path:
     return path / "bin"
 
 
-def pip_install(bin_dir: Path, *requirements: str, locked: bool = True, timeout: float = 1200,
-                env: dict[str, str] | None = None) -> None:
+def pip_install(
+    bin_dir: Path, *requirements: str, locked: bool = True, timeout: float = 1200, env: dict[str, str] | None = None
+) -> None:
     """``pip install -q [-c constraints.txt] ...`` into the venv; fails the test with pip's own words."""
     lock = ["-c", str(LOCK)] if locked else []
-    result = subprocess.run([str(bin_dir / "pip"), "install", "-q", *lock, *requirements],
-                            check=False, capture_output=True, text=True, timeout=timeout, env=env)
+    result = subprocess.run(
+        [str(bin_dir / "pip"), "install", "-q", *lock, *requirements],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     if result.returncode != 0:
         pytest.fail(f"pip install {' '.join(requirements)} failed:\n{result.stderr[-3000:]}")

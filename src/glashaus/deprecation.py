@@ -35,8 +35,11 @@ def warn(old: str, new: str, *, stacklevel: int = 3) -> None:
 
     ``stacklevel`` 3 points at the caller of the function that calls this one: the user's line.
     """
-    warnings.warn(f"{old} is deprecated and will be removed in the next release; use {new}",
-                  DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release; use {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def renamed_keywords(**renames: str) -> Callable[[F], F]:
@@ -84,16 +87,14 @@ class DictShaped:
         data = self.to_dict()
         if key not in data:
             raise KeyError(key)
-        warn(f"{type(self).__name__}[{key!r}]", f"{type(self).__name__}{self._attribute(key)}",
-             stacklevel=3)
+        warn(f"{type(self).__name__}[{key!r}]", f"{type(self).__name__}{self._attribute(key)}", stacklevel=3)
         return data[key]
 
     def get(self, key: str, default: Any = None) -> Any:
         """The old ``dict.get`` (deprecated: use the attribute)."""
         data = self.to_dict()
         if key in data:
-            warn(f"{type(self).__name__}.get({key!r})", f"{type(self).__name__}{self._attribute(key)}",
-                 stacklevel=3)
+            warn(f"{type(self).__name__}.get({key!r})", f"{type(self).__name__}{self._attribute(key)}", stacklevel=3)
         return data.get(key, default)
 
     def keys(self) -> Any:

@@ -61,8 +61,11 @@ def connect(
     target = os.fspath(path_or_uri)
     limits = (query_timeout_s, query_memory_mib, query_spill_mib)
     if target.startswith(("http://", "https://")):
-        if user is not None or metastore is not None or storage_options is not None or any(
-            v is not None for v in limits
+        if (
+            user is not None
+            or metastore is not None
+            or storage_options is not None
+            or any(v is not None for v in limits)
         ):
             raise InvalidArgumentError(
                 "a served lakehouse knows you by your token: pass only token= (and no user, metastore, "
@@ -74,12 +77,17 @@ def connect(
         return RemoteLakehouse(target, token=token)
     if token is not None:
         raise InvalidArgumentError(
-            "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one "
-            "takes user=."
+            "token= is for a served lakehouse (connect('http://host:8080', token=...)); an embedded one takes user=."
         )
-    return open_embedded(target, user=user, metastore=metastore, storage_options=storage_options,
-                         query_timeout_s=query_timeout_s, query_memory_mib=query_memory_mib,
-                         query_spill_mib=query_spill_mib)
+    return open_embedded(
+        target,
+        user=user,
+        metastore=metastore,
+        storage_options=storage_options,
+        query_timeout_s=query_timeout_s,
+        query_memory_mib=query_memory_mib,
+        query_spill_mib=query_spill_mib,
+    )
 
 
 def open_embedded(
@@ -103,6 +111,12 @@ def open_embedded(
     target = os.fspath(path)
     if target.startswith(("http://", "https://")):
         raise InvalidArgumentError(
-            f"{target} is a served lakehouse: use glashaus.connect({target!r}, token=...) for it.")
-    return Lakehouse(target, user=user, metastore=metastore, storage_options=storage_options,
-                     query_limits=QueryLimits(query_timeout_s, query_memory_mib, query_spill_mib))
+            f"{target} is a served lakehouse: use glashaus.connect({target!r}, token=...) for it."
+        )
+    return Lakehouse(
+        target,
+        user=user,
+        metastore=metastore,
+        storage_options=storage_options,
+        query_limits=QueryLimits(query_timeout_s, query_memory_mib, query_spill_mib),
+    )

@@ -95,7 +95,9 @@ class Lakehouse:
         self._system.ensure()
         self._audit = AuditLog(self._system, self._metastore)
         self._directory = Directory(self._metastore)
-        self._access = Access(self._audit, directory=self._directory, grants=Grants(self._metastore), catalog=self._catalog)
+        self._access = Access(
+            self._audit, directory=self._directory, grants=Grants(self._metastore), catalog=self._catalog
+        )
         self._admin = Administration(self._access)
         # The first user of a new lakehouse is its admin; everyone else must be known.
         first = self._directory.is_empty() and self._directory.bootstrap(self.principal.name)
@@ -108,8 +110,12 @@ class Lakehouse:
         _refuse_group(self._directory, self.principal.name)
         self._lineage_store = LineageStore(self._system)
         self._tables = TablesService(
-            catalog=self._catalog, store=self._store, layout=self._layout, access=self._access,
-            lineage=self._lineage_store, policies=Policies(self._metastore, self._catalog, self._directory),
+            catalog=self._catalog,
+            store=self._store,
+            layout=self._layout,
+            access=self._access,
+            lineage=self._lineage_store,
+            policies=Policies(self._metastore, self._catalog, self._directory),
         )
         self._volumes = VolumesService(self._tables)
         self._engine = SqlEngine(self._tables, limits=query_limits)
@@ -117,8 +123,9 @@ class Lakehouse:
         self._tables.virtual_tables.update(ml_system_tables(self._tracking))
         # The registry reads runs' models (runs:/, models:/m-<id> sources) through tracking's part; the two
         # are on one level and do not import each other, so the lakehouse hands it over.
-        self._registry = RegistryService(tables=self._tables, lineage=self._lineage_store,
-                                         tracked=self._tracking.model_folders)
+        self._registry = RegistryService(
+            tables=self._tables, lineage=self._lineage_store, tracked=self._tracking.model_folders
+        )
         self._serving_service = ServingService(self._metastore, self._tables, self._registry)
         if first:
             self._ensure_defaults()
@@ -209,9 +216,17 @@ class Lakehouse:
         'main.shop.plants'
         """
         return self._tables.create_table(
-            self.principal, name, schema=schema, data=data, primary_key=primary_key,
-            partition_by=partition_by, constraints=constraints, comment=comment,
-            properties=properties, tags=tags, if_not_exists=if_not_exists,
+            self.principal,
+            name,
+            schema=schema,
+            data=data,
+            primary_key=primary_key,
+            partition_by=partition_by,
+            constraints=constraints,
+            comment=comment,
+            properties=properties,
+            tags=tags,
+            if_not_exists=if_not_exists,
         )
 
     def create_view(self, name: str, sql: str, *, comment: str | None = None, replace: bool = False) -> Securable:
@@ -326,8 +341,9 @@ class Lakehouse:
         >>> sum(batch.num_rows for batch in lh.read_batches("main.shop.orders", batch_size=2))
         4
         """
-        return self._tables.read_batches(self.principal, name, version=version, as_of=as_of, columns=columns,
-                                        batch_size=batch_size).reader
+        return self._tables.read_batches(
+            self.principal, name, version=version, as_of=as_of, columns=columns, batch_size=batch_size
+        ).reader
 
     def history(self, name: str, *, limit: int | None = None) -> builtins.list[HistoryEntry]:
         return self._tables.history(self.principal, name, limit=limit)
@@ -405,7 +421,10 @@ class Lakehouse:
         return self._admin.get(self.principal, name or self.user)
 
     def create_token(
-        self, user: str | None = None, *, expires_in: dt.timedelta | float | None = dt.timedelta(days=90),
+        self,
+        user: str | None = None,
+        *,
+        expires_in: dt.timedelta | float | None = dt.timedelta(days=90),
         comment: str | None = None,
     ) -> str:
         """A new API token (shown once, stored as a hash) for ``user`` (default: you); ``expires_in`` in seconds or
@@ -517,10 +536,12 @@ class Lakehouse:
         principal = user if isinstance(user, Principal) else Principal.user(user)
         if not self._directory.exists(principal.name, token_id=principal.token_id):
             raise AuthenticationError(
-                f"user {principal.name!r} is not known to this lakehouse." if principal.token_id is None else
-                f"this token no longer stands for {principal.name!r}: that principal was dropped since the "
+                f"user {principal.name!r} is not known to this lakehouse."
+                if principal.token_id is None
+                else f"this token no longer stands for {principal.name!r}: that principal was dropped since the "
                 "token was checked (a principal of the same name now is someone else); sign in with a token of "
-                "the current one.")
+                "the current one."
+            )
         _refuse_group(self._directory, principal.name)
         view = copy.copy(self)
         view.principal = principal
@@ -582,10 +603,22 @@ def services(lh: Lakehouse) -> Services:
     []
     """
     return Services(
-        layout=lh._layout, metastore=lh._metastore, catalog=lh._catalog, store=lh._store, system=lh._system,
-        audit=lh._audit, directory=lh._directory, access=lh._access, admin=lh._admin,
-        lineage_store=lh._lineage_store, tables=lh._tables, volumes=lh._volumes, engine=lh._engine,
-        tracking=lh._tracking, registry=lh._registry, serving=lh._serving_service,
+        layout=lh._layout,
+        metastore=lh._metastore,
+        catalog=lh._catalog,
+        store=lh._store,
+        system=lh._system,
+        audit=lh._audit,
+        directory=lh._directory,
+        access=lh._access,
+        admin=lh._admin,
+        lineage_store=lh._lineage_store,
+        tables=lh._tables,
+        volumes=lh._volumes,
+        engine=lh._engine,
+        tracking=lh._tracking,
+        registry=lh._registry,
+        serving=lh._serving_service,
     )
 
 

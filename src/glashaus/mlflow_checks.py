@@ -62,8 +62,7 @@ TRUNCATE_ENV = "MLFLOW_TRUNCATE_LONG_VALUES"
 # Keys: letters, digits, _ - . space : and /. MLflow's Windows client leaves out ':'
 # (file names); the key lands in a database here, so one rule on every platform.
 _KEY = re.compile(r"[\w\-. :/]*")
-_KEY_CHARACTERS = ("letters, digits, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) "
-                   "and slashes (/)")
+_KEY_CHARACTERS = "letters, digits, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)"
 _ALIAS = re.compile(r"[\w\-]+")
 _VERSION_ALIAS = re.compile(r"[vV]\d+")
 _LOGGED_MODEL_NAME_BAD = ("/", ":", ".", "%", '"', "'")
@@ -106,8 +105,10 @@ def truncate_long_values() -> bool:
         return True
     if raw.strip().lower() in ("false", "0"):
         return False
-    raise GlashausError(f"the environment variable {TRUNCATE_ENV}={raw!r} is neither true nor false; "
-                        "set it to 'true' or '1' (cut long values, the default) or 'false' or '0' (refuse them).")
+    raise GlashausError(
+        f"the environment variable {TRUNCATE_ENV}={raw!r} is neither true nor false; "
+        "set it to 'true' or '1' (cut long values, the default) or 'false' or '0' (refuse them)."
+    )
 
 
 def _check_length(label: str, value: str, limit: int, *, truncate: bool = False, hint: str = "") -> str:
@@ -116,11 +117,16 @@ def _check_length(label: str, value: str, limit: int, *, truncate: bool = False,
         return value
     if truncate and truncate_long_values():
         # MLflow's default: keep the run going, cut the value, say so in the log.
-        log.warning("%s is %d characters long; it was cut to the maximum length of %d characters (set %s=false "
-                    "to refuse such values instead).", label, len(value), limit, TRUNCATE_ENV)
+        log.warning(
+            "%s is %d characters long; it was cut to the maximum length of %d characters (set %s=false "
+            "to refuse such values instead).",
+            label,
+            len(value),
+            limit,
+            TRUNCATE_ENV,
+        )
         return value[:limit]
-    raise InvalidArgumentError(f"{label} exceeds the maximum length of {limit} characters (it has {len(value)})"
-                               f"{hint}.")
+    raise InvalidArgumentError(f"{label} exceeds the maximum length of {limit} characters (it has {len(value)}){hint}.")
 
 
 def _resolves_elsewhere(key: str) -> str | None:
@@ -150,12 +156,12 @@ def check_key(key: Any, *, kind: str, path: str = "key", limit: int = MAX_KEY_LE
     if key is None or key == "":
         raise InvalidArgumentError(f"Missing value for required parameter '{path}': a {kind} needs a key name.")
     if not isinstance(key, str):
-        raise InvalidArgumentError(f"Invalid {kind} key {key!r} ({path}): a key is a string, "
-                                   f"not {type(key).__name__}.")
+        raise InvalidArgumentError(f"Invalid {kind} key {key!r} ({path}): a key is a string, not {type(key).__name__}.")
     if not _KEY.fullmatch(key):
         bad = "".join(sorted({c for c in key if not _KEY.fullmatch(c)}))
-        raise InvalidArgumentError(f"Invalid {kind} key {_show(key)} ({path}): it contains {bad!r}. "
-                                   f"Names may only contain {_KEY_CHARACTERS}.")
+        raise InvalidArgumentError(
+            f"Invalid {kind} key {_show(key)} ({path}): it contains {bad!r}. Names may only contain {_KEY_CHARACTERS}."
+        )
     reason = _resolves_elsewhere(key)
     if reason:
         raise InvalidArgumentError(
@@ -182,8 +188,9 @@ def check_param(key: Any, value: Any, *, path: str = "") -> str:
     """
     key = check_key(key, kind="param", path=_at(path, "key"))
     value = _string_value("param", key, value)
-    return _check_length(f"the value of param {_show(key)}{_where(_at(path, 'value'))}", value,
-                         MAX_PARAM_VALUE_LENGTH, truncate=True)
+    return _check_length(
+        f"the value of param {_show(key)}{_where(_at(path, 'value'))}", value, MAX_PARAM_VALUE_LENGTH, truncate=True
+    )
 
 
 def check_run_tag(key: Any, value: Any, *, path: str = "") -> str:
@@ -194,8 +201,9 @@ def check_run_tag(key: Any, value: Any, *, path: str = "") -> str:
     """
     key = check_key(key, kind="tag", path=_at(path, "key"))
     value = _string_value("tag", key, value)
-    return _check_length(f"the value of tag {_show(key)}{_where(_at(path, 'value'))}", value,
-                         MAX_RUN_TAG_VALUE_LENGTH, truncate=True)
+    return _check_length(
+        f"the value of tag {_show(key)}{_where(_at(path, 'value'))}", value, MAX_RUN_TAG_VALUE_LENGTH, truncate=True
+    )
 
 
 def check_metric(key: Any, value: Any, timestamp: Any, step: Any, *, path: str = "") -> None:
@@ -209,8 +217,9 @@ def check_metric(key: Any, value: Any, timestamp: Any, step: Any, *, path: str =
     """
     key = check_key(key, kind="metric", path=_at(path, "name"))
     if value is None:
-        raise InvalidArgumentError(f"Missing value for required parameter '{_at(path, 'value')}': "
-                                   f"metric {key!r} needs a numeric value.")
+        raise InvalidArgumentError(
+            f"Missing value for required parameter '{_at(path, 'value')}': metric {key!r} needs a numeric value."
+        )
     if not _is_number(value, allow_bool=False):
         raise InvalidArgumentError(
             f"Invalid value {_show(value)} for parameter '{_at(path, 'value')}' supplied: metric {key!r} needs a "
@@ -237,13 +246,18 @@ def check_batch(*, metrics: int, params: int, tags: int) -> None:
     ...
     glashaus.errors.InvalidArgumentError: A batch logging request can contain at most 100 params. Got ...
     """
-    limits = (("metrics", MAX_METRICS_PER_BATCH, metrics), ("params", MAX_PARAMS_TAGS_PER_BATCH, params),
-              ("tags", MAX_PARAMS_TAGS_PER_BATCH, tags),
-              ("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, metrics + params + tags))
+    limits = (
+        ("metrics", MAX_METRICS_PER_BATCH, metrics),
+        ("params", MAX_PARAMS_TAGS_PER_BATCH, params),
+        ("tags", MAX_PARAMS_TAGS_PER_BATCH, tags),
+        ("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, metrics + params + tags),
+    )
     for what, limit, count in limits:
         if count > limit:
-            raise InvalidArgumentError(f"A batch logging request can contain at most {limit} {what}. Got {count} "
-                                       f"{what}. Please split up {what} across multiple requests and try again.")
+            raise InvalidArgumentError(
+                f"A batch logging request can contain at most {limit} {what}. Got {count} "
+                f"{what}. Please split up {what} across multiple requests and try again."
+            )
 
 
 def check_experiment_name(name: Any) -> str:
@@ -255,8 +269,9 @@ def check_experiment_name(name: Any) -> str:
     glashaus.errors.InvalidArgumentError: Invalid experiment name: '   '. An experiment needs a name, ...
     """
     if name is None or (isinstance(name, str) and not name.strip()):
-        raise InvalidArgumentError(f"Invalid experiment name: {name!r}. An experiment needs a name, "
-                                   "e.g. 'main.shop.churn'.")
+        raise InvalidArgumentError(
+            f"Invalid experiment name: {name!r}. An experiment needs a name, e.g. 'main.shop.churn'."
+        )
     if not isinstance(name, str):
         raise InvalidArgumentError(f"Invalid experiment name: {name!r}. Expects a string, not {type(name).__name__}.")
     return _check_length(f"experiment name {_show(name)}", name, MAX_EXPERIMENT_NAME_LENGTH)
@@ -313,15 +328,20 @@ def check_alias_name(alias: Any) -> str:
         raise InvalidArgumentError(f"an alias is a string, not {type(alias).__name__}.")
     if not _ALIAS.fullmatch(alias):
         bad = "".join(sorted({c for c in alias if not _ALIAS.fullmatch(c)}))
-        raise InvalidArgumentError(f"Invalid alias name: {_show(alias)} contains {bad!r}. Names may only contain "
-                                   "alphanumerics, underscores (_), and dashes (-).")
+        raise InvalidArgumentError(
+            f"Invalid alias name: {_show(alias)} contains {bad!r}. Names may only contain "
+            "alphanumerics, underscores (_), and dashes (-)."
+        )
     _check_length(f"alias {_show(alias)}", alias, MAX_ALIAS_LENGTH)
     if alias.lower() == "latest":
-        raise InvalidArgumentError(f"alias {alias!r} is reserved: 'latest' (in any case) always means the newest "
-                                   "version; pick another name, e.g. 'champion'.")
+        raise InvalidArgumentError(
+            f"alias {alias!r} is reserved: 'latest' (in any case) always means the newest "
+            "version; pick another name, e.g. 'champion'."
+        )
     if _VERSION_ALIAS.fullmatch(alias):
-        raise InvalidArgumentError(f"alias {alias!r} is reserved: 'v<number>' means that version number; "
-                                   "pick another name, e.g. 'champion'.")
+        raise InvalidArgumentError(
+            f"alias {alias!r} is reserved: 'v<number>' means that version number; pick another name, e.g. 'champion'."
+        )
     return alias
 
 
@@ -336,9 +356,11 @@ def check_logged_model_name(name: Any) -> None:
     if name is None:
         return
     if not isinstance(name, str) or not name or any(c in name for c in _LOGGED_MODEL_NAME_BAD):
-        raise InvalidArgumentError(f"Invalid model name ({_show(name)}) provided: a logged model name must be a "
-                                   f"non-empty string without any of {' '.join(_LOGGED_MODEL_NAME_BAD)} "
-                                   "(it becomes part of URIs and paths).")
+        raise InvalidArgumentError(
+            f"Invalid model name ({_show(name)}) provided: a logged model name must be a "
+            f"non-empty string without any of {' '.join(_LOGGED_MODEL_NAME_BAD)} "
+            "(it becomes part of URIs and paths)."
+        )
 
 
 def check_dataset_input(dataset: Any, tags: Mapping[str, Any]) -> None:
@@ -359,8 +381,9 @@ def check_dataset_input(dataset: Any, tags: Mapping[str, Any]) -> None:
         if value is None:
             if field in ("schema", "profile"):
                 continue
-            raise InvalidArgumentError(f"{label}: its {field} is missing; a dataset input needs name, digest, "
-                                       "source_type and source.")
+            raise InvalidArgumentError(
+                f"{label}: its {field} is missing; a dataset input needs name, digest, source_type and source."
+            )
         if not isinstance(value, str):
             raise InvalidArgumentError(f"{label}: its {field} must be a string, not {type(value).__name__}.")
         if field in MAX_DATASET_LENGTHS:

@@ -25,7 +25,16 @@ from glashaus.sql.operations import OPERATIONS as _SQL
 from glashaus.tables.operations import OPERATIONS as _TABLES
 from glashaus.tracking.operations import OPERATIONS as _TRACKING
 
-__all__ = ["FACADES", "OPERATIONS", "ROUTES", "Operation", "by_name", "client_operations", "declared_default", "facade_class"]
+__all__ = [
+    "FACADES",
+    "OPERATIONS",
+    "ROUTES",
+    "Operation",
+    "by_name",
+    "client_operations",
+    "declared_default",
+    "facade_class",
+]
 
 #: The namespaces of ``lh`` that hold operations, in the order the API lists them.
 FACADES = ("", "models", "experiments", "runs", "serving")

@@ -8,6 +8,17 @@ from glashaus.access.principal import SYSTEM, Principal
 from glashaus.access.system_tables import SystemTables
 
 __all__ = [
-    "ADMINS", "SYSTEM", "USERS", "Access", "AuditLog", "Directory", "GrantInfo", "Grants", "Principal",
-    "PrincipalInfo", "SystemTables", "TokenInfo", "request",
+    "ADMINS",
+    "SYSTEM",
+    "USERS",
+    "Access",
+    "AuditLog",
+    "Directory",
+    "GrantInfo",
+    "Grants",
+    "Principal",
+    "PrincipalInfo",
+    "SystemTables",
+    "TokenInfo",
+    "request",
 ]

@@ -57,8 +57,12 @@ class Administration:
 
     @renamed_keywords(principal="user")
     def create_token(
-        self, who: Principal, user: str | None = None, *,
-        expires_in: dt.timedelta | float | None = dt.timedelta(days=90), comment: str | None = None,
+        self,
+        who: Principal,
+        user: str | None = None,
+        *,
+        expires_in: dt.timedelta | float | None = dt.timedelta(days=90),
+        comment: str | None = None,
     ) -> tuple[str, TokenInfo]:
         """A token for ``user`` (default: oneself); for someone else, admins only."""
         target = (user or who.name).lower()
@@ -66,8 +70,13 @@ class Administration:
             if target != who.name:
                 self.access.require_admin(who, action="token.create", details={"for": target})
             else:
-                self.access.audit.record(principal=who.name, action="token.create", decision="allow",
-                                         reason="own token", details={"for": target})
+                self.access.audit.record(
+                    principal=who.name,
+                    action="token.create",
+                    decision="allow",
+                    reason="own token",
+                    details={"for": target},
+                )
             return self.directory.create_token(target, expires_in=expires_in, comment=comment)
 
     @renamed_keywords(principal="user")
@@ -83,6 +92,11 @@ class Administration:
             if token_id not in mine:
                 self.access.require_admin(who, action="token.revoke", details={"id": token_id})
             else:
-                self.access.audit.record(principal=who.name, action="token.revoke", decision="allow",
-                                         reason="own token", details={"id": token_id})
+                self.access.audit.record(
+                    principal=who.name,
+                    action="token.revoke",
+                    decision="allow",
+                    reason="own token",
+                    details={"id": token_id},
+                )
             return self.directory.revoke_token(token_id)

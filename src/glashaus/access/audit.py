@@ -77,8 +77,9 @@ def current_request_id() -> str:
 _JOURNAL = sa.insert(AuditJournalRow)
 
 #: What is recorded inside :meth:`AuditLog.durable_at_exit`: (statement, parameters) pairs, committed at its end.
-_deferred: contextvars.ContextVar[tuple[AuditLog, list[tuple[Any, dict[str, Any]]]] | None] = \
-    contextvars.ContextVar("glashaus_audit_deferred", default=None)
+_deferred: contextvars.ContextVar[tuple[AuditLog, list[tuple[Any, dict[str, Any]]]] | None] = contextvars.ContextVar(
+    "glashaus_audit_deferred", default=None
+)
 
 #: How long leaving ``durable_at_exit`` waits for the journal writer before failing the request.
 _COMMIT_WAIT = 60.0
@@ -283,11 +284,13 @@ class AuditLog:
             if not group.done.wait(_COMMIT_WAIT):
                 raise ServiceUnavailableError(
                     f"the audit journal did not confirm this request's events within {_COMMIT_WAIT:.0f} s "
-                    "(is the metastore locked or unreachable?): nothing was answered; retry.")
+                    "(is the metastore locked or unreachable?): nothing was answered; retry."
+                )
             if group.error is not None:
                 raise ServiceUnavailableError(
                     f"the audit journal could not record this request ({_reason(group.error)}): nothing was "
-                    "answered; retry, and check the metastore.") from None
+                    "answered; retry, and check the metastore."
+                ) from None
 
     def _hand_over(self, rows: list[tuple[Any, dict[str, Any]]]) -> _Group:
         with self._lock:
@@ -296,9 +299,12 @@ class AuditLog:
                 group = self._group = _Group()
             group.events.extend(rows)
             if self._writer is None:
-                self._writer = threading.Thread(target=_journal_in_background,
-                                                 args=(weakref.ref(self), self._wake_writer),
-                                                 name="glashaus-audit-journal", daemon=True)
+                self._writer = threading.Thread(
+                    target=_journal_in_background,
+                    args=(weakref.ref(self), self._wake_writer),
+                    name="glashaus-audit-journal",
+                    daemon=True,
+                )
                 self._writer.start()
         return group
 
@@ -326,8 +332,9 @@ class AuditLog:
                     conn.execute(statement, rows)
         except BaseException as exc:  # handed to every waiting request, which fails
             group.error = exc
-            logging.getLogger("glashaus.audit").error("journaling %d audit events failed: %s", len(group.events),
-                                                      _reason(exc))
+            logging.getLogger("glashaus.audit").error(
+                "journaling %d audit events failed: %s", len(group.events), _reason(exc)
+            )
             if not isinstance(exc, Exception):
                 raise
         else:
@@ -344,8 +351,12 @@ class AuditLog:
             self._pending += count
             due = self._pending >= self.max_events or time.monotonic() - self._first_at > self.max_delay
             if due and self._flusher is None:
-                self._flusher = threading.Thread(target=_flush_in_background, args=(weakref.ref(self), self._due),
-                                                 name="glashaus-audit-flush", daemon=True)
+                self._flusher = threading.Thread(
+                    target=_flush_in_background,
+                    args=(weakref.ref(self), self._due),
+                    name="glashaus-audit-flush",
+                    daemon=True,
+                )
                 self._flusher.start()
         if due:  # the event is durable already: move the batch on a background thread, never on this request
             self._due.set()

@@ -35,8 +35,15 @@ from glashaus.catalog import Catalog, Name, Securable
 from glashaus.deprecation import renamed_keywords
 from glashaus.errors import InvalidArgumentError, PermissionDeniedError
 
-_KIND_SQL = {"catalog": "CATALOG", "schema": "SCHEMA", "table": "TABLE", "view": "VIEW", "volume": "VOLUME",
-             "model": "MODEL", "experiment": "EXPERIMENT"}
+_KIND_SQL = {
+    "catalog": "CATALOG",
+    "schema": "SCHEMA",
+    "table": "TABLE",
+    "view": "VIEW",
+    "volume": "VOLUME",
+    "model": "MODEL",
+    "experiment": "EXPERIMENT",
+}
 
 
 class Access:
@@ -45,8 +52,9 @@ class Access:
         self.directory = directory
         self.grants = grants
         self.catalog = catalog
-        self._identities: OrderedDict[tuple[str, str, str | None], tuple[frozenset[int], frozenset[str]]] = \
+        self._identities: OrderedDict[tuple[str, str, str | None], tuple[frozenset[int], frozenset[str]]] = (
             OrderedDict()
+        )
         self._decisions: OrderedDict[tuple[str, str, str, str], tuple[bool, str]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -155,12 +163,13 @@ class Access:
                 )
         return True, "granted" if not any(c.owner in names for c in chain) else "owner"
 
-    def refuse(
-        self, principal: Principal, *, action: str, reason: str, details: dict[str, Any] | None = None
-    ) -> None:
+    def refuse(self, principal: Principal, *, action: str, reason: str, details: dict[str, Any] | None = None) -> None:
         """Record an attempt refused before any securable was named (e.g. SQL reading a file)."""
         self.audit.record(
-            principal=principal.name, action=action, decision="deny", reason=reason,
+            principal=principal.name,
+            action=action,
+            decision="deny",
+            reason=reason,
             details=details,
         )
 
@@ -192,11 +201,22 @@ class Access:
         """
         if securable is None:
             everything = self.is_admin(who)
-            reason = "admin" if everything else (
-                f"{who.name} is not an admin: shown only the metastore grants {who.name} holds, directly or "
-                "through a group")
-            self.audit.record(principal=who.name, action="grants.show", securable=None, securable_kind="metastore",
-                              decision="allow", reason=reason)
+            reason = (
+                "admin"
+                if everything
+                else (
+                    f"{who.name} is not an admin: shown only the metastore grants {who.name} holds, directly or "
+                    "through a group"
+                )
+            )
+            self.audit.record(
+                principal=who.name,
+                action="grants.show",
+                securable=None,
+                securable_kind="metastore",
+                decision="allow",
+                reason=reason,
+            )
             found = self.grants.on([METASTORE])
         else:
             chain = self._chain(securable)
@@ -216,9 +236,16 @@ class Access:
         """
         # The right first: whoever may not change the owner learns nothing about principals.
         allowed, reason = self._decide_owner_change(who, securable)
-        self.audit.record(principal=who.name, action="owner.change", privilege=None, securable=securable.full_name,
-                          securable_kind=securable.kind, decision="allow" if allowed else "deny", reason=reason,
-                          details={"to": new_owner, "from": securable.owner})
+        self.audit.record(
+            principal=who.name,
+            action="owner.change",
+            privilege=None,
+            securable=securable.full_name,
+            securable_kind=securable.kind,
+            decision="allow" if allowed else "deny",
+            reason=reason,
+            details={"to": new_owner, "from": securable.owner},
+        )
         if not allowed:
             raise PermissionDeniedError(reason)
         if not self.directory.exists(new_owner):
@@ -250,9 +277,16 @@ class Access:
         """Principals and other people's tokens are managed by admins only."""
         allowed = self.is_admin(who)
         reason = "admin" if allowed else f"only members of '{ADMINS}' may do {action}; {who.name} is not one."
-        self.audit.record(principal=who.name, action=action, privilege="MANAGE", securable=None,
-                          securable_kind="metastore", decision="allow" if allowed else "deny",
-                          reason=reason, details=details)
+        self.audit.record(
+            principal=who.name,
+            action=action,
+            privilege="MANAGE",
+            securable=None,
+            securable_kind="metastore",
+            decision="allow" if allowed else "deny",
+            reason=reason,
+            details=details,
+        )
         if not allowed:
             raise PermissionDeniedError(reason)
 

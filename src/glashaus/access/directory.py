@@ -91,10 +91,14 @@ def _identities_query(*, by_token: bool) -> sa.Select:
     principal = sa.select(PrincipalRow.id).where(PrincipalRow.name == sa.bindparam("name"))
     if by_token:
         principal = principal.join(TokenRow, TokenRow.principal_id == PrincipalRow.id).where(
-            TokenRow.id == sa.bindparam("token_id"))
+            TokenRow.id == sa.bindparam("token_id")
+        )
     start = principal.scalar_subquery()
-    above = sa.select(MembershipRow.group_id.label("id")).where(MembershipRow.member_id == start).cte(
-        "above", recursive=True)
+    above = (
+        sa.select(MembershipRow.group_id.label("id"))
+        .where(MembershipRow.member_id == start)
+        .cte("above", recursive=True)
+    )
     # UNION, not UNION ALL: a row seen twice is not followed again (cycles are refused anyway).
     above = above.union(sa.select(MembershipRow.group_id).where(MembershipRow.member_id == above.c.id))
     return sa.select(PrincipalRow.id, PrincipalRow.name).where(
@@ -122,8 +126,10 @@ def _lock_memberships(s) -> None:
 
 def _unreserved(name: str) -> str:
     if name in RESERVED_NAMES:
-        raise InvalidArgumentError(f"{name!r} is reserved for {RESERVED_NAMES[name]} (the audit log records them "
-                                   "under it): choose another name.")
+        raise InvalidArgumentError(
+            f"{name!r} is reserved for {RESERVED_NAMES[name]} (the audit log records them "
+            "under it): choose another name."
+        )
     return name
 
 
@@ -143,8 +149,13 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class Directory:
-    def __init__(self, metastore: Metastore, *, token_cache_seconds: float = TOKEN_CACHE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        metastore: Metastore,
+        *,
+        token_cache_seconds: float = TOKEN_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.metastore = metastore
         self.token_cache_seconds = token_cache_seconds
         self.clock = clock  # monotonic seconds, for the token cache (a test may move it)
@@ -210,8 +221,14 @@ class Directory:
                 .where(MembershipRow.group_id == row.id)
                 .order_by(PrincipalRow.name)
             ).all()
-            return PrincipalInfo(row.name, row.kind, _aware(row.created_at), row.created_by,
-                                 tuple(members), tuple(sorted(self._groups(s, row.id))))
+            return PrincipalInfo(
+                row.name,
+                row.kind,
+                _aware(row.created_at),
+                row.created_by,
+                tuple(members),
+                tuple(sorted(self._groups(s, row.id))),
+            )
 
     def list(self, *, kind: str | None = None) -> list[PrincipalInfo]:
         if kind is not None and kind not in ("user", "group", "service_principal"):
@@ -247,8 +264,9 @@ class Directory:
             s.flush()  # memberships, grants and tokens go with it (ON DELETE CASCADE)
             self._keep_an_admin(s, row.name)
             # Owners are recorded by name: a later principal of the same name would inherit them.
-            owned = s.scalars(sa.select(SecurableRow.full_name).where(SecurableRow.owner == row.name)
-                              .order_by(SecurableRow.full_name)).all()
+            owned = s.scalars(
+                sa.select(SecurableRow.full_name).where(SecurableRow.owner == row.name).order_by(SecurableRow.full_name)
+            ).all()
             if owned:  # raising rolls the delete back
                 shown = ", ".join(owned[:5]) + (f" and {len(owned) - 5} more" if len(owned) > 5 else "")
                 raise InvalidArgumentError(
@@ -309,8 +327,11 @@ class Directory:
             members = set(s.scalars(sa.select(MembershipRow.member_id).where(MembershipRow.group_id.in_(frontier))))
             frontier = members - found
             found |= members
-        people = s.scalar(sa.select(sa.func.count()).select_from(PrincipalRow).where(
-            PrincipalRow.id.in_(found), PrincipalRow.kind != "group"))
+        people = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(PrincipalRow)
+            .where(PrincipalRow.id.in_(found), PrincipalRow.kind != "group")
+        )
         if not people:
             raise InvalidArgumentError(
                 f"cannot remove {removed!r}: that takes away the last member of 'admins' (a user or service "
@@ -371,7 +392,11 @@ class Directory:
     # -- tokens -------------------------------------------------------------------------
 
     def create_token(
-        self, principal: str, *, expires_in: dt.timedelta | float | None = dt.timedelta(days=90), comment: str | None = None
+        self,
+        principal: str,
+        *,
+        expires_in: dt.timedelta | float | None = dt.timedelta(days=90),
+        comment: str | None = None,
     ) -> tuple[str, TokenInfo]:
         """A new API token for ``principal``: the string (shown once) and its record.
 
@@ -379,8 +404,10 @@ class Directory:
         """
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
             if expires_in != expires_in or abs(expires_in) > MAX_TOKEN_LIFETIME.total_seconds():  # NaN, huge
-                raise InvalidArgumentError(f"expires_in must be at most {MAX_TOKEN_LIFETIME.days} days, in seconds "
-                                           "or as a timedelta (or None for a token that never expires).")
+                raise InvalidArgumentError(
+                    f"expires_in must be at most {MAX_TOKEN_LIFETIME.days} days, in seconds "
+                    "or as a timedelta (or None for a token that never expires)."
+                )
             expires_in = dt.timedelta(seconds=expires_in)
         if expires_in is not None and not isinstance(expires_in, dt.timedelta):
             raise InvalidArgumentError(f"expires_in must be a timedelta or a number of seconds, not {expires_in!r}.")
@@ -397,8 +424,12 @@ class Directory:
             if row.kind == "group":
                 raise InvalidArgumentError(f"{row.name!r} is a group; tokens belong to users and service principals.")
             record = TokenRow(
-                id=uuid.uuid4().hex, principal_id=row.id, token_hash=_hash(token), comment=comment,
-                created_at=now, expires_at=now + expires_in if expires_in is not None else None,
+                id=uuid.uuid4().hex,
+                principal_id=row.id,
+                token_hash=_hash(token),
+                comment=comment,
+                created_at=now,
+                expires_at=now + expires_in if expires_in is not None else None,
             )
             s.add(record)
             s.flush()
@@ -432,8 +463,9 @@ class Directory:
             if row is None or not row.active:
                 raise AuthenticationError("the token's principal no longer exists.")
             # The token's id goes with the name: every later check holds on to it (see Principal.token_id).
-            principal = Principal(row.name, "service_principal" if row.kind == "service_principal" else "user",
-                                  token_id=record.id)
+            principal = Principal(
+                row.name, "service_principal" if row.kind == "service_principal" else "user", token_id=record.id
+            )
         self._remember(digest, principal, expires, generation)
         return principal
 
@@ -497,7 +529,13 @@ class Directory:
             if record.revoked_at is None:
                 record.revoked_at = utcnow()
             owner = s.get(PrincipalRow, record.principal_id)
-            info = TokenInfo(record.id, owner.name if owner else "?", record.comment,
-                             _aware(record.created_at), _aware(record.expires_at), _aware(record.revoked_at))
+            info = TokenInfo(
+                record.id,
+                owner.name if owner else "?",
+                record.comment,
+                _aware(record.created_at),
+                _aware(record.expires_at),
+                _aware(record.revoked_at),
+            )
         self.forget_verified_tokens()  # committed: at once in this process (others: TOKEN_CACHE_SECONDS)
         return info

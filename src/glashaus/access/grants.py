@@ -54,17 +54,24 @@ class Grants:
 
     @staticmethod
     def _exists(s, securable_id: str, pid: int, privilege: str) -> bool:
-        return s.scalar(sa.select(GrantRow.id).where(
-            GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
-        )) is not None
+        return (
+            s.scalar(
+                sa.select(GrantRow.id).where(
+                    GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
+                )
+            )
+            is not None
+        )
 
     def remove(self, securable_id: str, principal: str, privilege: str) -> bool:
         """Remove a grant; False when there was none."""
         with self.metastore.session() as s:
             pid = self._principal_id(s, principal)
-            result = s.execute(sa.delete(GrantRow).where(
-                GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
-            ))
+            result = s.execute(
+                sa.delete(GrantRow).where(
+                    GrantRow.securable_id == securable_id, GrantRow.principal_id == pid, GrantRow.privilege == privilege
+                )
+            )
             return bool(affected(result))
 
     def on(self, securable_ids: list[str]) -> list[GrantInfo]:

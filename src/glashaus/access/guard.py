@@ -49,9 +49,15 @@ from glashaus.errors import InvalidArgumentError, NotFoundError
 USE = "USE"
 
 #: The privilege that creates each kind of securable, on its container.
-CREATE_PRIVILEGE = {"catalog": "CREATE CATALOG", "schema": "CREATE SCHEMA", "table": "CREATE TABLE",
-                    "view": "CREATE TABLE", "volume": "CREATE VOLUME", "model": "CREATE MODEL",
-                    "experiment": "CREATE MODEL"}
+CREATE_PRIVILEGE = {
+    "catalog": "CREATE CATALOG",
+    "schema": "CREATE SCHEMA",
+    "table": "CREATE TABLE",
+    "view": "CREATE TABLE",
+    "volume": "CREATE VOLUME",
+    "model": "CREATE MODEL",
+    "experiment": "CREATE MODEL",
+}
 
 _LEVELS = {"catalog": (1,), "schema": (2,)}
 
@@ -107,8 +113,9 @@ class Check:
         >>> Check.create("view", "view.create").privilege
         'CREATE TABLE'
         """
-        return cls(privilege or CREATE_PRIVILEGE[kind], action, levels=_LEVELS.get(kind, (3,)), system=system,
-                   creates=kind)
+        return cls(
+            privilege or CREATE_PRIVILEGE[kind], action, levels=_LEVELS.get(kind, (3,)), system=system, creates=kind
+        )
 
     def parse(self, name: str | Name) -> Name:
         """``name`` parsed and checked as this operation takes it (levels, version, system catalog)."""
@@ -197,8 +204,13 @@ class Guard:
 
     @contextlib.contextmanager
     def require(
-        self, who: Principal, check: Check, name: str | Name | Securable, *,
-        details: dict[str, Any] | None = None, reader: Principal | None = None,
+        self,
+        who: Principal,
+        check: Check,
+        name: str | Name | Securable,
+        *,
+        details: dict[str, Any] | None = None,
+        reader: Principal | None = None,
     ) -> Iterator[Allowed]:
         """Find what ``check`` names, authorize ``who`` (audited) and hand it over, in one request scope.
 
@@ -212,7 +224,12 @@ class Guard:
 
     @contextlib.contextmanager
     def require_if_exists(
-        self, who: Principal, check: Check, name: str | Name, *, details: dict[str, Any] | None = None,
+        self,
+        who: Principal,
+        check: Check,
+        name: str | Name,
+        *,
+        details: dict[str, Any] | None = None,
     ) -> Iterator[Allowed | None]:
         """:meth:`require`, or ``None`` when no securable has the name (``IF EXISTS``; nothing is audited then).
 
@@ -223,8 +240,13 @@ class Guard:
             yield None if not self.catalog.exists(n) else self._allow(who, check, n, details=details, reader=None)
 
     def allow(
-        self, who: Principal, check: Check, name: str | Name | Securable, *,
-        details: dict[str, Any] | None = None, reader: Principal | None = None,
+        self,
+        who: Principal,
+        check: Check,
+        name: str | Name | Securable,
+        *,
+        details: dict[str, Any] | None = None,
+        reader: Principal | None = None,
     ) -> Allowed:
         """:meth:`require` as a plain call, for a step of an operation that holds a request scope already.
 
@@ -235,8 +257,13 @@ class Guard:
             return self._allow(who, check, name, details=details, reader=reader)
 
     def _allow(
-        self, who: Principal, check: Check, name: str | Name | Securable, *,
-        details: dict[str, Any] | None, reader: Principal | None,
+        self,
+        who: Principal,
+        check: Check,
+        name: str | Name | Securable,
+        *,
+        details: dict[str, Any] | None,
+        reader: Principal | None,
     ) -> Allowed:
         if isinstance(name, Securable):
             securable: Securable | None = _of_kind(name, check.kinds)
@@ -247,11 +274,13 @@ class Guard:
                 securable = self._container(who, n)
                 details = {"name": n.full, **(details or {})}
             else:
-                securable = self.catalog.get(n, kind=check.kinds, details=check.details,
-                                             visible=self.access.visible_to(who))
+                securable = self.catalog.get(
+                    n, kind=check.kinds, details=check.details, visible=self.access.visible_to(who)
+                )
         kind = securable.kind if securable is not None else "metastore"
-        self.access.authorize(who, check.privilege_for(kind), securable, action=check.action_for(kind),
-                              details=details, reader=reader)
+        self.access.authorize(
+            who, check.privilege_for(kind), securable, action=check.action_for(kind), details=details, reader=reader
+        )
         return Allowed(who, n, securable, self)
 
     def _container(self, who: Principal, name: Name) -> Securable | None:
@@ -259,14 +288,23 @@ class Guard:
         parent = name.parent
         if parent is None:
             return None
-        return self.catalog.get(parent, kind="catalog" if parent.schema is None else "schema", details=False,
-                                visible=self.access.visible_to(who))
+        return self.catalog.get(
+            parent,
+            kind="catalog" if parent.schema is None else "schema",
+            details=False,
+            visible=self.access.visible_to(who),
+        )
 
     # -- finding without deciding ------------------------------------------------------------
 
     def find(
-        self, who: Principal | None, name: str | Name, *, kinds: tuple[str, ...] | None = None,
-        levels: tuple[int, ...] = (3,), details: bool = True,
+        self,
+        who: Principal | None,
+        name: str | Name,
+        *,
+        kinds: tuple[str, ...] | None = None,
+        levels: tuple[int, ...] = (3,),
+        details: bool = True,
     ) -> Securable:
         """The securable called ``name``, unauthorized, as stored: for operations whose decision is
         not one privilege (granting, changing an owner), which decide through :class:`Access` next,
@@ -276,8 +314,9 @@ class Guard:
         without ``who``).
         """
         n = name if isinstance(name, Name) else parse_name(name, levels=levels, allow_version=False)
-        return self.catalog.get(n, kind=kinds, details=details,
-                                visible=None if who is None else self.access.visible_to(who))
+        return self.catalog.get(
+            n, kind=kinds, details=details, visible=None if who is None else self.access.visible_to(who)
+        )
 
     def may_see(self, who: Principal, name: str | Name) -> bool:
         """Whether ``name`` exists and ``who`` may use or manage it (listings filter with this; unaudited)."""

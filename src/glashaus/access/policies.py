@@ -75,7 +75,9 @@ def parse_policy_expression(text: str, *, what: str, columns: list[str]) -> exp.
         expression = sqlglot.parse_one(text, read=DIALECT)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:  # TokenError: e.g. an unclosed quote
         errors = getattr(exc, "errors", None)
-        raise InvalidArgumentError(f"{what} {text!r} is not a SQL expression: {errors[0]['description'] if errors else exc}.") from None
+        raise InvalidArgumentError(
+            f"{what} {text!r} is not a SQL expression: {errors[0]['description'] if errors else exc}."
+        ) from None
     except RecursionError:
         raise too_deep(what, InvalidArgumentError) from None
     semicolons = [t for t in sqlglot.tokenize(text, read=DIALECT) if t.token_type == sqlglot.TokenType.SEMICOLON]
@@ -140,11 +142,17 @@ class Policies:
                 raise NotFoundError(f"group {group!r} does not exist; create it first.")
         try:
             with self.metastore.session() as s:
-                s.add(TagPolicyRow(
-                    name=name.lower(), tag_key=key, tag_value=value, mask=mask,
-                    except_groups=json.dumps(sorted(g.lower() for g in except_groups)),
-                    created_by=created_by, created_at=utcnow(),
-                ))
+                s.add(
+                    TagPolicyRow(
+                        name=name.lower(),
+                        tag_key=key,
+                        tag_value=value,
+                        mask=mask,
+                        except_groups=json.dumps(sorted(g.lower() for g in except_groups)),
+                        created_by=created_by,
+                        created_at=utcnow(),
+                    )
+                )
         except sa.exc.IntegrityError:
             raise InvalidArgumentError(f"a tag policy named {name!r} exists already.") from None
         return self.tag_policies()[name.lower()]
@@ -158,8 +166,9 @@ class Policies:
     def tag_policies(self) -> dict[str, TagPolicy]:
         with self.metastore.session() as s:
             return {
-                r.name: TagPolicy(r.name, r.tag_key, r.tag_value, r.mask, tuple(json.loads(r.except_groups)),
-                                  r.created_by)
+                r.name: TagPolicy(
+                    r.name, r.tag_key, r.tag_value, r.mask, tuple(json.loads(r.except_groups)), r.created_by
+                )
                 for r in s.scalars(sa.select(TagPolicyRow).order_by(TagPolicyRow.name))
             }
 
@@ -182,13 +191,15 @@ class Policies:
         columns = schema.names
         bound_filter = None
         if row_filter:
-            bound_filter = _bind(parse_policy_expression(row_filter, what="row filter", columns=columns),
-                                 principal, groups)
+            bound_filter = _bind(
+                parse_policy_expression(row_filter, what="row filter", columns=columns), principal, groups
+            )
         masks: dict[str, exp.Expr] = {}
         for column, mask in masks_sql.items():
             if column in columns:
-                masks[column] = _bind(parse_policy_expression(mask, what=f"mask of {column}", columns=columns),
-                                      principal, groups)
+                masks[column] = _bind(
+                    parse_policy_expression(mask, what=f"mask of {column}", columns=columns), principal, groups
+                )
         for column, mask in tag_masks.items():
             if column in columns and column not in masks:
                 # A tag policy's mask speaks of 'value': the column it lands on.
@@ -265,9 +276,7 @@ def _bind(expression: exp.Expr, principal: Principal, groups: frozenset[str] | s
     return expression.copy().transform(visit)
 
 
-def policy_select(
-    policy: ReadPolicy, schema: pa.Schema, source: exp.Expr
-) -> exp.Select:
+def policy_select(policy: ReadPolicy, schema: pa.Schema, source: exp.Expr) -> exp.Select:
     """``SELECT <columns, masked> FROM source WHERE <filter>``: the one way policies are applied."""
     projections: list[exp.Expr] = []
     for f in schema:
@@ -276,7 +285,13 @@ def policy_select(
         if mask is None:
             projections.append(column)
         else:
-            projections.append(exp.alias_(exp.cast(exp.paren(mask.copy()), exp.DataType.build(duck_type(f.type), dialect=DIALECT)), f.name, quoted=True))
+            projections.append(
+                exp.alias_(
+                    exp.cast(exp.paren(mask.copy()), exp.DataType.build(duck_type(f.type), dialect=DIALECT)),
+                    f.name,
+                    quoted=True,
+                )
+            )
     select = exp.select(*projections).from_(source)
     if policy.row_filter is not None:
         # NULL counts as false: a row is shown only when the filter is true.

@@ -53,9 +53,7 @@ def check_privilege(name: str) -> str:
     if normal == "ALL":
         normal = "ALL PRIVILEGES"
     if normal not in PRIVILEGES:
-        raise InvalidArgumentError(
-            f"unknown privilege {name!r}; valid privileges: {', '.join(sorted(PRIVILEGES))}."
-        )
+        raise InvalidArgumentError(f"unknown privilege {name!r}; valid privileges: {', '.join(sorted(PRIVILEGES))}.")
     return normal
 
 
@@ -74,5 +72,10 @@ def use_privilege(kind: str) -> str:
     >>> use_privilege("schema")
     'USE SCHEMA'
     """
-    return {"catalog": "USE CATALOG", "schema": "USE SCHEMA", "volume": "READ VOLUME", "model": "EXECUTE",
-            "experiment": "EXECUTE"}.get(kind, "SELECT")
+    return {
+        "catalog": "USE CATALOG",
+        "schema": "USE SCHEMA",
+        "volume": "READ VOLUME",
+        "model": "EXECUTE",
+        "experiment": "EXECUTE",
+    }.get(kind, "SELECT")

@@ -63,7 +63,10 @@ def nesting(text: str, *, tokens: Sequence[Token] | None = None) -> int:
 
 
 def check_nesting(
-    text: str, *, what: str = "the SQL statement", error: type[GlashausError] = SqlError,
+    text: str,
+    *,
+    what: str = "the SQL statement",
+    error: type[GlashausError] = SqlError,
     tokens: Sequence[Token] | None = None,
 ) -> None:
     """Refuse ``text`` (with ``error``) when it nests deeper than :data:`MAX_NESTING` levels."""
@@ -90,25 +93,47 @@ def too_deep(what: str = "the SQL statement", error: type[GlashausError] = SqlEr
 _FILE_FUNCTION = re.compile(r"^(read_|scan_|parquet_|glob$|sniff_|iceberg_|delta_)", re.IGNORECASE)
 #: Functions that run SQL given as text: the text would escape every check here.
 _SQL_TEXT_FUNCTIONS = {
-    "query", "query_table", "json_execute_serialized_sql", "json_serialize_sql", "json_serialize_plan",
+    "query",
+    "query_table",
+    "json_execute_serialized_sql",
+    "json_serialize_sql",
+    "json_serialize_plan",
     "json_deserialize_sql",
 }
 #: Functions that reveal the server's environment (settings hold the lakehouse's root path, the
 #: text of the current query holds the file paths of every table read) or the statistics of
 #: rows a row filter hides (stats() reports the Parquet files' min/max).
 _ENVIRONMENT_FUNCTIONS = {
-    "current_setting", "current_query", "getenv", "getvariable", "which_secret", "version", "current_version",
-    "current_database", "current_catalog", "current_schema", "current_schemas", "in_search_path",
-    "pg_postmaster_start_time", "pg_conf_load_time", "get_block_size", "stats", "write_log",
+    "current_setting",
+    "current_query",
+    "getenv",
+    "getvariable",
+    "which_secret",
+    "version",
+    "current_version",
+    "current_database",
+    "current_catalog",
+    "current_schema",
+    "current_schemas",
+    "in_search_path",
+    "pg_postmaster_start_time",
+    "pg_conf_load_time",
+    "get_block_size",
+    "stats",
+    "write_log",
     "parse_duckdb_log_message",
 }
 _ENVIRONMENT_PREFIX = re.compile(r"^(duckdb_|pragma_)", re.IGNORECASE)
 #: sqlglot's typed nodes for some of them (they do not parse as Anonymous), by DuckDB's name.
 _ENVIRONMENT_NODES = {
     getattr(exp, cls): name
-    for cls, name in (("CurrentVersion", "version"), ("CurrentDatabase", "current_database"),
-                      ("CurrentCatalog", "current_catalog"), ("CurrentSchema", "current_schema"),
-                      ("CurrentSchemas", "current_schemas"))
+    for cls, name in (
+        ("CurrentVersion", "version"),
+        ("CurrentDatabase", "current_database"),
+        ("CurrentCatalog", "current_catalog"),
+        ("CurrentSchema", "current_schema"),
+        ("CurrentSchemas", "current_schemas"),
+    )
     if hasattr(exp, cls)
 }
 

@@ -117,7 +117,10 @@ class SystemTables:
         """Create the ``system`` catalog, its schemas and tables if missing."""
         cat = Name("system")
         self.catalog.create(
-            "catalog", cat, owner=SYSTEM.name, if_not_exists=True,
+            "catalog",
+            cat,
+            owner=SYSTEM.name,
+            if_not_exists=True,
             comment="Tables the platform writes about itself: audit, lineage, ...",
         )
         for table in ALL:
@@ -133,14 +136,24 @@ class SystemTables:
             location = self.layout.system_location(table.name)
             if not self.store.exists(location):
                 try:
-                    self.store.create(location, table.arrow_schema, name=key, description=table.comment,
-                                      by=CommitBy(SYSTEM.name, "CREATE TABLE"))
+                    self.store.create(
+                        location,
+                        table.arrow_schema,
+                        name=key,
+                        description=table.comment,
+                        by=CommitBy(SYSTEM.name, "CREATE TABLE"),
+                    )
                 except Exception:  # another process created it first
                     if not self.store.exists(location):
                         raise
             self.catalog.create(
-                "table", table.name, owner=SYSTEM.name, comment=table.comment,
-                storage_location=location, if_not_exists=True, spec={"system": True},
+                "table",
+                table.name,
+                owner=SYSTEM.name,
+                comment=table.comment,
+                storage_location=location,
+                if_not_exists=True,
+                spec={"system": True},
             )
             self._ready.add(key)
             return location
@@ -150,15 +163,17 @@ class SystemTables:
             return
         location = self._ensure_table(table)
         data = pa.Table.from_pylist(rows, schema=table.arrow_schema)
-        version = self.store.append(location, data, by=CommitBy(SYSTEM.name, "WRITE append"),
-                                    table_name=table.name.full)
+        version = self.store.append(
+            location, data, by=CommitBy(SYSTEM.name, "WRITE append"), table_name=table.name.full
+        )
         if version % COMPACT_EVERY == 0:
             # Batches are small files; compact them now and then so reads stay quick. Compaction
             # rewrites files, so it passes the store's rewrite gate like anyone's; the rows are
             # committed already, so a compaction that fails is skipped, not the append's failure.
             try:
-                grant = self.store.rewrites.admit(SYSTEM, self.catalog.get(table.name), kind="optimize",
-                                                  operation="OPTIMIZE")
+                grant = self.store.rewrites.admit(
+                    SYSTEM, self.catalog.get(table.name), kind="optimize", operation="OPTIMIZE"
+                )
                 self.store.optimize(location, grant=grant)
             except GlashausError as exc:
                 _log.warning("compacting %s skipped: %s", table.name.full, exc)

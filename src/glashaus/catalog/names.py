@@ -39,8 +39,9 @@ def check_int64(value: int, *, what: str) -> int:
     3
     """
     if not INT64_MIN <= value <= INT64_MAX:
-        raise InvalidArgumentError(f"{what} {value!r:.40} is out of range: numbers here are 64-bit integers "
-                                   f"({INT64_MIN} to {INT64_MAX}).")
+        raise InvalidArgumentError(
+            f"{what} {value!r:.40} is out of range: numbers here are 64-bit integers ({INT64_MIN} to {INT64_MAX})."
+        )
     return value
 
 
@@ -107,10 +108,7 @@ class Name:
 
     def __repr__(self) -> str:
         extra = "" if self.version is None else f", version={self.version}"
-        return (
-            f"Name(catalog={self.catalog!r}, schema={self.schema!r}, "
-            f"object={self.object!r}{extra})"
-        )
+        return f"Name(catalog={self.catalog!r}, schema={self.schema!r}, object={self.object!r}{extra})"
 
 
 def validate_part(part: str, *, what: str = "name part") -> str:
@@ -155,9 +153,7 @@ def parse_name(
         except InvalidArgumentError as exc:
             raise InvalidNameError(str(exc)) from None
     elif "@" in raw:
-        raise InvalidNameError(
-            f"name {text!r} has an unknown suffix after '@': use '@v<N>' for a table version."
-        )
+        raise InvalidNameError(f"name {text!r} has an unknown suffix after '@': use '@v<N>' for a table version.")
     parts = raw.split(".")
     if len(parts) not in wanted:
         expected = " or ".join(("catalog", "catalog.schema", "catalog.schema.object")[n - 1] for n in wanted)
@@ -165,4 +161,3 @@ def parse_name(
     what = ("catalog name", "schema name", "object name")
     clean = [validate_part(p, what=f"{what[i]} in {text!r}") for i, p in enumerate(parts)]
     return Name.of(clean, version=version)
-

@@ -81,8 +81,14 @@ class Catalog:
         _check_level(kind, name)
         try:
             return self._create(
-                kind, name, owner=owner, comment=comment, properties=properties, spec=spec,
-                storage_location=storage_location, if_not_exists=if_not_exists,
+                kind,
+                name,
+                owner=owner,
+                comment=comment,
+                properties=properties,
+                spec=spec,
+                storage_location=storage_location,
+                if_not_exists=if_not_exists,
             )
         except sa.exc.IntegrityError:
             # Another process registered the same name between our check and insert.
@@ -162,7 +168,11 @@ class Catalog:
     # -- find ---------------------------------------------------------------------
 
     def get(
-        self, name: Name, *, kind: str | tuple[str, ...] | None = None, details: bool = True,
+        self,
+        name: Name,
+        *,
+        kind: str | tuple[str, ...] | None = None,
+        details: bool = True,
         visible: Callable[[Securable], bool] | None = None,
     ) -> Securable:
         """The securable called ``name``; a clear :class:`NotFoundError` otherwise.
@@ -256,9 +266,7 @@ class Catalog:
                 if not key:
                     raise InvalidArgumentError("a tag key may not be empty.")
                 tag = s.scalar(
-                    sa.select(TagRow).where(
-                        TagRow.securable_id == row.id, TagRow.column_name == col, TagRow.key == key
-                    )
+                    sa.select(TagRow).where(TagRow.securable_id == row.id, TagRow.column_name == col, TagRow.key == key)
                 )
                 if tag is None:
                     s.add(TagRow(securable_id=row.id, column_name=col, key=key, value=str(value or "")))
@@ -293,7 +301,11 @@ class Catalog:
     # -- internals ------------------------------------------------------------------
 
     def _row(
-        self, s: Session, name: Name, *, kind: str | tuple[str, ...] | None = None,
+        self,
+        s: Session,
+        name: Name,
+        *,
+        kind: str | tuple[str, ...] | None = None,
         visible: Callable[[Securable], bool] | None = None,
     ) -> SecurableRow:
         row = s.scalar(sa.select(SecurableRow).where(SecurableRow.full_name == name.full))
@@ -310,9 +322,10 @@ class Catalog:
         what = " or ".join(kinds) if kinds else _LEVEL_KIND.get(len(name.parts), "object")
         # Say which level is missing: a missing catalog explains a missing table.
         for level in (name.parent.parent if name.parent else None, name.parent):
-            if level is not None and s.scalar(
-                sa.select(SecurableRow.id).where(SecurableRow.full_name == level.full)
-            ) is None:
+            if (
+                level is not None
+                and s.scalar(sa.select(SecurableRow.id).where(SecurableRow.full_name == level.full)) is None
+            ):
                 return (
                     f"{what} {name.full!r} does not exist: "
                     f"{_LEVEL_KIND[len(level.parts)]} {level.full!r} does not exist."
@@ -321,8 +334,9 @@ class Catalog:
             return f"{what} {name.full!r} does not exist."
         # Suggest only names of the same level (a schema is no answer to a missing table),
         # and only names the caller may see: an error must not reveal the others.
-        siblings = [n for n in s.scalars(sa.select(SecurableRow.full_name)).all()
-                    if n.count(".") == name.full.count(".")]
+        siblings = [
+            n for n in s.scalars(sa.select(SecurableRow.full_name)).all() if n.count(".") == name.full.count(".")
+        ]
         for close in difflib.get_close_matches(name.full, siblings, n=5):
             row = s.scalar(sa.select(SecurableRow).where(SecurableRow.full_name == close))
             if row is not None and visible(self._load(s, row, details=False)):

@@ -31,21 +31,31 @@ from glashaus.errors import GlashausError
 LakehouseOption = Annotated[
     str,
     typer.Option(
-        "--lakehouse", "-L", envvar="GLASHAUS_LAKEHOUSE", metavar="PATH",
+        "--lakehouse",
+        "-L",
+        envvar="GLASHAUS_LAKEHOUSE",
+        metavar="PATH",
         help="Lakehouse folder or object-store URI.",
     ),
 ]
 UserOption = Annotated[
     str | None,
     typer.Option(
-        "--user", "-u", envvar="GLASHAUS_USER", metavar="NAME", show_default="the OS user",
+        "--user",
+        "-u",
+        envvar="GLASHAUS_USER",
+        metavar="NAME",
+        show_default="the OS user",
         help="Act as this user.",
     ),
 ]
 MetastoreOption = Annotated[
     str | None,
     typer.Option(
-        "--metastore", envvar="GLASHAUS_METASTORE", metavar="URL", show_default="SQLite inside the lakehouse",
+        "--metastore",
+        envvar="GLASHAUS_METASTORE",
+        metavar="URL",
+        show_default="SQLite inside the lakehouse",
         help="SQLAlchemy URL of the metastore (PostgreSQL for teams).",
     ),
 ]

@@ -52,8 +52,10 @@ def demo(
     started = time.perf_counter()
     out, err = console(), console(stderr=True)
     with open_lakehouse(lakehouse, user, metastore) as lh:
-        out.print(f"Building the plant shop in [bold]{escape(lh.root)}[/] as [bold]{escape(lh.user)}[/] "
-                  f"({events:,} events, {customers:,} customers, seed {seed})")
+        out.print(
+            f"Building the plant shop in [bold]{escape(lh.root)}[/] as [bold]{escape(lh.user)}[/] "
+            f"({events:,} events, {customers:,} customers, seed {seed})"
+        )
         bars = Progress(
             SpinnerColumn(finished_text="[green]✓[/]"),
             TextColumn("{task.fields[phase]:<9}"),
@@ -79,32 +81,45 @@ def demo(
             summary.add_column(column, justify="right" if column in ("rows", "version", "size") else "left")
         for layer, name in run.tables:
             info = lh.describe(name)
-            summary.add_row(layer, name, info.kind, count(info.num_rows),
-                            "—" if info.version is None else str(info.version),
-                            human_size(info.size_bytes) if info.kind == "table" else "—")
+            summary.add_row(
+                layer,
+                name,
+                info.kind,
+                count(info.num_rows),
+                "—" if info.version is None else str(info.version),
+                human_size(info.size_bytes) if info.kind == "table" else "—",
+            )
         out.print(summary)
-        out.print("[bold]lineage[/] (each node: the version read; in brackets, the operation "
-                  "and the version it produced)")
+        out.print(
+            "[bold]lineage[/] (each node: the version read; in brackets, the operation and the version it produced)"
+        )
         for name in run.names("gold"):
             out.print(lineage_tree(lh, name, direction="upstream"))
         out.print(_who_sees_what(lh))
         out.print(f"[bold]denied[/]: ana reads events_bronze -> {escape(pipeline.denied_attempt(lh))}")
         decisions = dict(lh.sql("SELECT decision, count(*) FROM system.access.audit GROUP BY decision").fetchall())
-        out.print(f"[bold]audit[/]: {count(decisions.get('allow', 0))} allowed and "
-                  f"{count(decisions.get('deny', 0))} denied decisions in system.access.audit")
+        out.print(
+            f"[bold]audit[/]: {count(decisions.get('allow', 0))} allowed and "
+            f"{count(decisions.get('deny', 0))} denied decisions in system.access.audit"
+        )
         if not ml_:
             out.print("[bold]ml[/]: skipped (--no-ml)")
-        elif (missing := _missing_ml_packages()):
-            out.print(f"[bold]ml[/]: skipped: {', '.join(missing)} not installed "
-                      "(pip install 'glashaus[demo]' for the recommender, MLflow tracking and serving)")
+        elif missing := _missing_ml_packages():
+            out.print(
+                f"[bold]ml[/]: skipped: {', '.join(missing)} not installed "
+                "(pip install 'glashaus[demo]' for the recommender, MLflow tracking and serving)"
+            )
         else:
             with err.status("training, tracking, registering and serving the recommender ..."):
                 report = ml.train_and_serve(lh, requests=requests, say=lambda line: out.print(f"  {escape(line)}"))
-            out.print(f"[bold]model[/]: {ml.MODEL} v{report.version} @champion, MLflow run {report.run_id}, "
-                      f"accuracy {report.accuracy:.3f}")
+            out.print(
+                f"[bold]model[/]: {ml.MODEL} v{report.version} @champion, MLflow run {report.run_id}, "
+                f"accuracy {report.accuracy:.3f}"
+            )
             out.print(lineage_tree(lh, ml.MODEL, direction="upstream"))
-            out.print(f"[bold]serving[/]: {report.requests} requests -> {report.inference_rows} rows in "
-                      f"{ml.INFERENCE_TABLE}")
+            out.print(
+                f"[bold]serving[/]: {report.requests} requests -> {report.inference_rows} rows in {ml.INFERENCE_TABLE}"
+            )
         root = lh.root
     elapsed = time.perf_counter() - started
     out.print(f"Done in [bold]{elapsed:.1f} s[/] (pipeline {run.seconds:.1f} s). Try:")
@@ -115,8 +130,11 @@ def demo(
 
 def _who_sees_what(lh: glashaus.Lakehouse) -> Table:
     """The same two queries as different people: filters and masks at work."""
-    table = Table(title="who sees what (row filter on daily_kpis, tag policy on pii columns)",
-                  title_justify="left", header_style="bold")
+    table = Table(
+        title="who sees what (row filter on daily_kpis, tag policy on pii columns)",
+        title_justify="left",
+        header_style="bold",
+    )
     for column in ("user", "groups", "regions in daily_kpis", "customer e-mails"):
         table.add_column(column)
     for user in ("ana", "pia", "dani"):
@@ -127,6 +145,13 @@ def _who_sees_what(lh: glashaus.Lakehouse) -> Table:
 
 def _missing_ml_packages() -> list[str]:
     """The packages of the demo's ML part (the ``demo`` extra) that are not installed."""
-    wanted = {"mlflow": "mlflow-skinny", "sklearn": "scikit-learn", "skops": "skops", "fastapi": "fastapi",
-              "uvicorn": "uvicorn", "httpx": "httpx", "prometheus_client": "prometheus-client"}
+    wanted = {
+        "mlflow": "mlflow-skinny",
+        "sklearn": "scikit-learn",
+        "skops": "skops",
+        "fastapi": "fastapi",
+        "uvicorn": "uvicorn",
+        "httpx": "httpx",
+        "prometheus_client": "prometheus-client",
+    }
     return [package for module, package in wanted.items() if importlib.util.find_spec(module) is None]

@@ -32,12 +32,12 @@ from glashaus.cli.common import (
 
 Privileges = Annotated[
     list[str],
-    typer.Argument(metavar="PRIVILEGE...", help="e.g. SELECT, or USE SCHEMA (quoted or not); "
-                   "several separated by commas: \"SELECT, MODIFY\"."),
+    typer.Argument(
+        metavar="PRIVILEGE...",
+        help='e.g. SELECT, or USE SCHEMA (quoted or not); several separated by commas: "SELECT, MODIFY".',
+    ),
 ]
-OnOption = Annotated[
-    str, typer.Option("--on", metavar="NAME", help="catalog[.schema[.object]], or 'metastore'.")
-]
+OnOption = Annotated[str, typer.Option("--on", metavar="NAME", help="catalog[.schema[.object]], or 'metastore'.")]
 
 
 class Format(str, Enum):
@@ -100,8 +100,9 @@ def grants(
         return
     table = listing(title, ("principal", "privilege", "on", "inherited", "granted by"))
     for r in rows:
-        table.add_row(cell(r.principal), cell(r.privilege), cell(r.on),
-                      "yes" if r.inherited else "no", cell(r.granted_by))
+        table.add_row(
+            cell(r.principal), cell(r.privilege), cell(r.on), "yes" if r.inherited else "no", cell(r.granted_by)
+        )
     out.print(table)
 
 

@@ -105,8 +105,12 @@ def column_tree(lh: Lakehouse, name: str, *, direction: str = "upstream") -> Tre
     root = Tree(Text(f"{full}", style="bold") + Text(f" (columns, {direction})", style="dim"))
     upstream = direction == "upstream"
     branches: dict[str, Tree] = {}
-    for r in sorted(rows, key=lambda r: (r.target_column, r.source, r.source_column) if upstream
-                    else (r.source_column, r.target, r.target_column)):
+    for r in sorted(
+        rows,
+        key=lambda r: (
+            (r.target_column, r.source, r.source_column) if upstream else (r.source_column, r.target, r.target_column)
+        ),
+    ):
         mine = r.target_column if upstream else r.source_column
         if mine not in branches:
             branches[mine] = root.add(Text(mine, style="bold"))

@@ -65,11 +65,19 @@ def ls(
     if not models:
         out.print(f"no models in {parent}" if parent else "no models", markup=False)
         return
-    table = listing("models" + (f" in {parent.lower()}" if parent else ""),
-                    ("name", "latest", "aliases", "owner", "description"), right=("latest",))
+    table = listing(
+        "models" + (f" in {parent.lower()}" if parent else ""),
+        ("name", "latest", "aliases", "owner", "description"),
+        right=("latest",),
+    )
     for m in models:
-        table.add_row(cell(m.name), cell(m.latest_version if m.latest_version is not None else "—"),
-                      cell(_aliases(m.aliases)), cell(m.owner), cell(m.description or ""))
+        table.add_row(
+            cell(m.name),
+            cell(m.latest_version if m.latest_version is not None else "—"),
+            cell(_aliases(m.aliases)),
+            cell(m.owner),
+            cell(m.description or ""),
+        )
     out.print(table)
 
 
@@ -87,16 +95,20 @@ def show(
         moves = lh.models.alias_history(name)
     about = facts()
     for label, value in (
-        ("description", model.description), ("owner", model.owner),
+        ("description", model.description),
+        ("owner", model.owner),
         ("created", f"{timestamp(model.created_at)} by {model.created_by}"),
         ("tags", ", ".join(f"{k}={v}" for k, v in sorted(model.tags.items()))),
-        ("aliases", _aliases(model.aliases)), ("latest version", model.latest_version),
+        ("aliases", _aliases(model.aliases)),
+        ("latest version", model.latest_version),
         ("location", model.storage_location),
     ):
         if value not in (None, ""):
             about.add_row(label, Text(str(value)))
-    parts: list[Any] = [Panel(about, title=f"[bold]{escape(model.name)}[/] (model)", title_align="left",
-                              expand=False), _versions_table(versions[:10], f"versions of {model.name}")]
+    parts: list[Any] = [
+        Panel(about, title=f"[bold]{escape(model.name)}[/] (model)", title_align="left", expand=False),
+        _versions_table(versions[:10], f"versions of {model.name}"),
+    ]
     if moves:
         parts.append(_moves_table(moves[:10], "latest alias moves"))
     console().print(Group(*parts))
@@ -119,8 +131,10 @@ def versions(
 def alias(
     name: NameArgument,
     alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="e.g. champion")],
-    version: Annotated[int | None, typer.Argument(metavar="[VERSION]", min=1,
-                                                  help="Point the alias here; leave out to show its history.")] = None,
+    version: Annotated[
+        int | None,
+        typer.Argument(metavar="[VERSION]", min=1, help="Point the alias here; leave out to show its history."),
+    ] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the alias.")] = False,
     reason: ReasonOption = None,
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
@@ -163,8 +177,10 @@ def score(
     table: Annotated[str, typer.Option("--table", "-t", metavar="NAME", help="The table to score (@vN pins one).")],
     output: Annotated[str, typer.Option("--output", "-o", metavar="NAME", help="The table to write scores to.")],
     mode: Annotated[Mode, typer.Option("--mode", help="Replace the output's rows or add to them.")] = Mode.overwrite,
-    keep: Annotated[str | None, typer.Option("--keep", metavar="COLS",
-                                             help="Input columns to copy beside the scores (default: all).")] = None,
+    keep: Annotated[
+        str | None,
+        typer.Option("--keep", metavar="COLS", help="Input columns to copy beside the scores (default: all)."),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per batch.")] = 65_536,
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
     user: UserOption = None,
@@ -173,8 +189,15 @@ def score(
     """Score every row of a table with a model version into an output table (one Delta commit)."""
     columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else None
     with open_lakehouse(lakehouse, user, metastore) as lh:
-        result = lh.models.score(ref, table=table, output=output, mode=mode.value, keep=columns,
-                                 batch_size=batch_size, progress=sys.stderr.isatty())
+        result = lh.models.score(
+            ref,
+            table=table,
+            output=output,
+            mode=mode.value,
+            keep=columns,
+            batch_size=batch_size,
+            progress=sys.stderr.isatty(),
+        )
     console().print(
         f"scored {count(result.rows)} rows of {result.table}@v{result.table_version} with "
         f"{result.model}/{result.model_version} into {result.output}@v{result.output_version}",
@@ -187,23 +210,41 @@ def _aliases(aliases: dict[str, int]) -> str:
 
 
 def _versions_table(found: list[Any], title: str) -> Table:
-    table = listing(title, ("version", "status", "registered", "by", "format", "aliases", "trained on", "description"),
-                    right=("version",))
+    table = listing(
+        title,
+        ("version", "status", "registered", "by", "format", "aliases", "trained on", "description"),
+        right=("version",),
+    )
     for v in found:
-        trained = ", ".join(f"{t['name']}@v{t['version']}" if t.get("version") is not None else t["name"]
-                            for t in v.training_set)
+        trained = ", ".join(
+            f"{t['name']}@v{t['version']}" if t.get("version") is not None else t["name"] for t in v.training_set
+        )
         file_format = v.file_format + (" (trusted)" if v.trusted else "")
-        table.add_row(str(v.version), cell(v.status), timestamp(v.created_at), cell(v.created_by),
-                      cell(file_format), cell(", ".join(f"@{a}" for a in v.aliases)), cell(trained),
-                      cell(v.description or ""))
+        table.add_row(
+            str(v.version),
+            cell(v.status),
+            timestamp(v.created_at),
+            cell(v.created_by),
+            cell(file_format),
+            cell(", ".join(f"@{a}" for a in v.aliases)),
+            cell(trained),
+            cell(v.description or ""),
+        )
     return table
 
 
 def _moves_table(moves: list[Any], title: str) -> Table:
     table = listing(title, ("time", "alias", "action", "from", "to", "who", "reason"))
     for m in moves:
-        table.add_row(timestamp(m.event_time), cell(m.alias), cell(m.action), cell(m.from_version),
-                      cell(m.to_version), cell(m.principal), cell(m.reason or ""))
+        table.add_row(
+            timestamp(m.event_time),
+            cell(m.alias),
+            cell(m.action),
+            cell(m.from_version),
+            cell(m.to_version),
+            cell(m.principal),
+            cell(m.reason or ""),
+        )
     return table
 
 

@@ -34,16 +34,21 @@ from glashaus.cli.common import (
 from glashaus.errors import InvalidArgumentError
 from glashaus.lakehouse import services
 
-users = typer.Typer(help="Users and service principals (creating and deleting them: admins only).",
-                    no_args_is_help=True)
+users = typer.Typer(
+    help="Users and service principals (creating and deleting them: admins only).", no_args_is_help=True
+)
 groups = typer.Typer(help="Groups and their members (changes: admins only).", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="User, service principal or group name.")]
 ForOption = Annotated[
     str | None,
-    typer.Option("--for", metavar="PRINCIPAL", show_default="the acting --user",
-                 help="Whose tokens (someone else's: admins only)."),
+    typer.Option(
+        "--for",
+        metavar="PRINCIPAL",
+        show_default="the acting --user",
+        help="Whose tokens (someone else's: admins only).",
+    ),
 ]
 _USER_KINDS = ("user", "service_principal")
 
@@ -52,8 +57,9 @@ _USER_KINDS = ("user", "service_principal")
 
 
 @users.command("ls")
-def users_ls(lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-             metastore: MetastoreOption = None) -> None:
+def users_ls(
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None, metastore: MetastoreOption = None
+) -> None:
     """List users and service principals with the groups they belong to."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         found = [p for p in lh.principals() if p.kind in _USER_KINDS]
@@ -77,8 +83,12 @@ def users_create(
 
 
 @users.command("delete")
-def users_delete(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-                 metastore: MetastoreOption = None) -> None:
+def users_delete(
+    name: Name,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """Delete a user or service principal (their grants and tokens go with them)."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         info = _expect(lh, name, _USER_KINDS, "glashaus groups delete")
@@ -87,8 +97,12 @@ def users_delete(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, use
 
 
 @users.command("show")
-def users_show(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-               metastore: MetastoreOption = None) -> None:
+def users_show(
+    name: Name,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """Show a user or service principal: kind, groups (direct and inherited), who created it."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         info = _expect(lh, name, _USER_KINDS, "glashaus groups show")
@@ -99,8 +113,9 @@ def users_show(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user:
 
 
 @groups.command("ls")
-def groups_ls(lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-              metastore: MetastoreOption = None) -> None:
+def groups_ls(
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None, metastore: MetastoreOption = None
+) -> None:
     """List groups with their direct members."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         found = lh.principals(kind="group")
@@ -108,8 +123,12 @@ def groups_ls(lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption =
 
 
 @groups.command("create")
-def groups_create(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-                  metastore: MetastoreOption = None) -> None:
+def groups_create(
+    name: Name,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """Create an empty group."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         made = lh.create_group(name)
@@ -117,8 +136,12 @@ def groups_create(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, us
 
 
 @groups.command("delete")
-def groups_delete(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-                  metastore: MetastoreOption = None) -> None:
+def groups_delete(
+    name: Name,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """Delete a group (its members stay; its grants go)."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         info = _expect(lh, name, ("group",), "glashaus users delete")
@@ -155,8 +178,12 @@ def groups_remove(
 
 
 @groups.command("show")
-def groups_show(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-                metastore: MetastoreOption = None) -> None:
+def groups_show(
+    name: Name,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """Show a group: its direct members and the groups it belongs to."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         info = _expect(lh, name, ("group",), "glashaus users show")
@@ -170,8 +197,8 @@ def groups_show(name: Name, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user
 def tokens_create(
     for_: ForOption = None,
     expires_days: Annotated[
-        int | None, typer.Option("--expires-days", min=1, metavar="N", show_default="90",
-                                 help="Days until the token expires.")
+        int | None,
+        typer.Option("--expires-days", min=1, metavar="N", show_default="90", help="Days until the token expires."),
     ] = None,
     never_expires: Annotated[bool, typer.Option("--never-expires", help="A token without expiry.")] = False,
     comment: Annotated[str | None, typer.Option("--comment", "-c", help="What the token is for.")] = None,
@@ -191,8 +218,12 @@ def tokens_create(
 
 
 @tokens.command("ls")
-def tokens_ls(for_: ForOption = None, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-              metastore: MetastoreOption = None) -> None:
+def tokens_ls(
+    for_: ForOption = None,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """List the tokens of --user (or --for someone else): id, comment, dates, state. Never the secret."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         found = lh.tokens(for_)
@@ -203,8 +234,13 @@ def tokens_ls(for_: ForOption = None, lakehouse: LakehouseOption = DEFAULT_LAKEH
         return
     table = listing(f"tokens of {whose}", ("id", "comment", "created", "expires", "state"))
     for t in found:
-        table.add_row(cell(t.id), cell(t.comment or ""), timestamp(t.created_at),
-                      "never" if t.expires_at is None else timestamp(t.expires_at), _state(t))
+        table.add_row(
+            cell(t.id),
+            cell(t.comment or ""),
+            timestamp(t.created_at),
+            "never" if t.expires_at is None else timestamp(t.expires_at),
+            _state(t),
+        )
     out.print(table)
 
 
@@ -243,8 +279,14 @@ def _print_principals(found: list[PrincipalInfo], what: str, columns: tuple[str,
         return
     table = listing(what, columns)
     for p in found:
-        values = {"name": p.name, "kind": _kind(p.kind), "groups": ", ".join(p.groups),
-                  "members": ", ".join(p.members), "created": timestamp(p.created_at), "created by": p.created_by}
+        values = {
+            "name": p.name,
+            "kind": _kind(p.kind),
+            "groups": ", ".join(p.groups),
+            "members": ", ".join(p.members),
+            "created": timestamp(p.created_at),
+            "created by": p.created_by,
+        }
         table.add_row(*(cell(values[c]) for c in columns))
     out.print(table)
 

@@ -44,25 +44,41 @@ def serve(
     max_body_mib: Annotated[
         int, typer.Option("--max-body-mib", min=1, help="Refuse request bodies larger than this (413).")
     ] = 256,
-    query_timeout_s: Annotated[float, typer.Option(
-        "--query-timeout-s", min=0,
-        help="Stop a SQL query after this many seconds, counted until its last row is sent (0: no limit).",
-    )] = SERVER_LIMITS.timeout_s or 0,
-    query_memory_mib: Annotated[int, typer.Option(
-        "--query-memory-mib", min=0,
-        help="Memory one SQL query may use (DuckDB's memory_limit per worker thread; 0: DuckDB's default, "
-             "80% of RAM). Also bounds values built by repeat(), range(), ...: this / 2048.",
-    )] = SERVER_LIMITS.memory_mib or 0,
-    query_spill_mib: Annotated[int, typer.Option(
-        "--query-spill-mib", min=0,
-        help="Temporary disk space one SQL query may spill to (0: DuckDB's default, 90% of free disk).",
-    )] = SERVER_LIMITS.spill_mib or 0,
+    query_timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--query-timeout-s",
+            min=0,
+            help="Stop a SQL query after this many seconds, counted until its last row is sent (0: no limit).",
+        ),
+    ] = SERVER_LIMITS.timeout_s or 0,
+    query_memory_mib: Annotated[
+        int,
+        typer.Option(
+            "--query-memory-mib",
+            min=0,
+            help="Memory one SQL query may use (DuckDB's memory_limit per worker thread; 0: DuckDB's default, "
+            "80% of RAM). Also bounds values built by repeat(), range(), ...: this / 2048.",
+        ),
+    ] = SERVER_LIMITS.memory_mib or 0,
+    query_spill_mib: Annotated[
+        int,
+        typer.Option(
+            "--query-spill-mib",
+            min=0,
+            help="Temporary disk space one SQL query may spill to (0: DuckDB's default, 90% of free disk).",
+        ),
+    ] = SERVER_LIMITS.spill_mib or 0,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
     trusted_proxy: Annotated[
         list[str] | None,
-        typer.Option("--trusted-proxy", envvar="GLASHAUS_TRUSTED_PROXIES", metavar="ADDRESS",
-                     help="A reverse proxy (address or network, e.g. 10.0.0.5 or 10.0.0.0/24) whose "
-                          "X-Forwarded-For header names the client; repeat for several. Default: none."),
+        typer.Option(
+            "--trusted-proxy",
+            envvar="GLASHAUS_TRUSTED_PROXIES",
+            metavar="ADDRESS",
+            help="A reverse proxy (address or network, e.g. 10.0.0.5 or 10.0.0.0/24) whose "
+            "X-Forwarded-For header names the client; repeat for several. Default: none.",
+        ),
     ] = None,
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
     user: UserOption = None,
@@ -73,9 +89,18 @@ def serve(
         from glashaus.server.app import serve as run
     except ImportError:
         raise fail("server mode needs the server extra: pip install 'glashaus[server]'.") from None
-    limits = {"query_timeout_s": query_timeout_s or None, "query_memory_mib": query_memory_mib or None,
-              "query_spill_mib": query_spill_mib or None}
+    limits = {
+        "query_timeout_s": query_timeout_s or None,
+        "query_memory_mib": query_memory_mib or None,
+        "query_spill_mib": query_spill_mib or None,
+    }
     with open_lakehouse(lakehouse, user, metastore, **limits) as lh:
         typer.echo(f"serving {lh.root} on http://{host}:{port} (API docs: http://{host}:{port}/api/docs)", err=True)
-        run(lh, host=host, port=port, max_body_bytes=max_body_mib * 1024 * 1024, log_level=log_level,
-            trusted_proxies=trusted_proxy or ())
+        run(
+            lh,
+            host=host,
+            port=port,
+            max_body_bytes=max_body_mib * 1024 * 1024,
+            log_level=log_level,
+            trusted_proxies=trusted_proxy or (),
+        )

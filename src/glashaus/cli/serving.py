@@ -54,8 +54,15 @@ def _traffic(pairs: list[str] | None) -> dict[str, int] | None:
 def _table(endpoints: list[Any]) -> Table:
     table = listing("serving endpoints", ("name", "model", "traffic", "shadow", "inference table", "owner", "url"))
     for e in endpoints:
-        table.add_row(cell(e.name), cell(e.model), cell(", ".join(f"{r.variant} {r.traffic}%" for r in e.routes)),
-                      cell(e.shadow or "—"), cell(e.inference_table or "—"), cell(e.owner), cell(e.url_path))
+        table.add_row(
+            cell(e.name),
+            cell(e.model),
+            cell(", ".join(f"{r.variant} {r.traffic}%" for r in e.routes)),
+            cell(e.shadow or "—"),
+            cell(e.inference_table or "—"),
+            cell(e.owner),
+            cell(e.url_path),
+        )
     return table
 
 
@@ -64,7 +71,9 @@ def create(
     name: NameArgument,
     model: Annotated[str, typer.Argument(metavar="MODEL", help="catalog.schema.model@alias (or the name + --traffic)")],
     traffic: TrafficOption = None,
-    shadow: Annotated[str | None, typer.Option("--shadow", help="A variant that scores a copy of each request.")] = None,
+    shadow: Annotated[
+        str | None, typer.Option("--shadow", help="A variant that scores a copy of each request.")
+    ] = None,
     inference_table: Annotated[
         str | None, typer.Option("--inference-table", help="Where requests go (default <schema>.<name>_inference).")
     ] = None,
@@ -76,8 +85,9 @@ def create(
     """Create an endpoint serving a model (needs EXECUTE on it)."""
     table: Any = None if no_inference_table else (inference_table or DEFAULT)
     with open_lakehouse(lakehouse, user, metastore) as lh:
-        endpoint = lh.serving.create_endpoint(name, model=model, traffic=_traffic(traffic), shadow=shadow,
-                                              inference_table=table)
+        endpoint = lh.serving.create_endpoint(
+            name, model=model, traffic=_traffic(traffic), shadow=shadow, inference_table=table
+        )
     console().print(_table([endpoint]))
 
 
@@ -92,14 +102,16 @@ def update(
 ) -> None:
     """Change the traffic split or the shadow variant (owner or admin)."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
-        endpoint = lh.serving.update_endpoint(name, traffic=_traffic(traffic),
-                                              shadow=DEFAULT if shadow is None else (shadow or None))
+        endpoint = lh.serving.update_endpoint(
+            name, traffic=_traffic(traffic), shadow=DEFAULT if shadow is None else (shadow or None)
+        )
     console().print(_table([endpoint]))
 
 
 @app.command("ls")
-def ls(lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-       metastore: MetastoreOption = None) -> None:
+def ls(
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None, metastore: MetastoreOption = None
+) -> None:
     """Endpoints whose model you may execute."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         endpoints = lh.serving.list_endpoints()
@@ -110,8 +122,12 @@ def ls(lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
 
 
 @app.command("show")
-def show(name: NameArgument, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-         metastore: MetastoreOption = None) -> None:
+def show(
+    name: NameArgument,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """One endpoint's configuration."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         endpoint = lh.serving.get_endpoint(name)
@@ -119,8 +135,12 @@ def show(name: NameArgument, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, use
 
 
 @app.command("delete")
-def delete(name: NameArgument, lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE, user: UserOption = None,
-           metastore: MetastoreOption = None) -> None:
+def delete(
+    name: NameArgument,
+    lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
+    user: UserOption = None,
+    metastore: MetastoreOption = None,
+) -> None:
     """Delete an endpoint (its inference table stays)."""
     with open_lakehouse(lakehouse, user, metastore) as lh:
         lh.serving.delete_endpoint(name)

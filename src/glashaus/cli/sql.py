@@ -49,8 +49,13 @@ def sql(
     ] = Format.table,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="FILE", dir_okay=False,
-                     help="Write csv/json/parquet here instead of stdout (parquet needs it)."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            dir_okay=False,
+            help="Write csv/json/parquet here instead of stdout (parquet needs it).",
+        ),
     ] = None,
     max_rows: Annotated[
         int, typer.Option("--max-rows", min=1, help="Rows shown by --format table (the others write all).")
@@ -105,8 +110,11 @@ def _print_table(result: Result, max_rows: int) -> None:
     out.print(table)
     # Below the table, not as its caption: a caption wraps to the table's width.
     if arrow.num_rows > shown.num_rows:
-        out.print(f"first {shown.num_rows:,} of {arrow.num_rows:,} rows "
-                  "(raise --max-rows, or use --format csv for all)", style="dim", markup=False)
+        out.print(
+            f"first {shown.num_rows:,} of {arrow.num_rows:,} rows (raise --max-rows, or use --format csv for all)",
+            style="dim",
+            markup=False,
+        )
     else:
         out.print(f"{count(arrow.num_rows)} row(s)", style="dim", markup=False)
 

@@ -38,8 +38,10 @@ app = typer.Typer(help="List, describe and inspect the history of tables.", no_a
 def ls(
     parent: Annotated[
         str | None,
-        typer.Argument(metavar="[CATALOG[.SCHEMA]]", help="Nothing: catalogs; a catalog: its schemas; "
-                       "catalog.schema: its tables, views and volumes."),
+        typer.Argument(
+            metavar="[CATALOG[.SCHEMA]]",
+            help="Nothing: catalogs; a catalog: its schemas; catalog.schema: its tables, views and volumes.",
+        ),
     ] = None,
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
     user: UserOption = None,
@@ -97,20 +99,26 @@ def render_description(info: Description) -> Group:
         fact("size", f"{human_size(info.size_bytes)} in {count(info.num_files)} file(s)")
     fact("properties", _tags(info.properties))
     fact("location", info.location)
-    parts: list[Any] = [Panel(facts, title=f"[bold]{escape(info.name)}[/] ({info.kind})", title_align="left",
-                         expand=False)]
+    parts: list[Any] = [
+        Panel(facts, title=f"[bold]{escape(info.name)}[/] ({info.kind})", title_align="left", expand=False)
+    ]
     columns = info.columns or ()
     if columns:
         table = Table(title="columns", title_justify="left", header_style="bold")
         for column in ("#", "column", "type", "nullable", "comment", "tags"):
             table.add_column(column, overflow="fold", justify="right" if column == "#" else "left")
         for i, c in enumerate(columns, 1):
-            table.add_row(str(i), cell(c.name), cell(c.type), "yes" if c.nullable else "no",
-                          cell(c.comment or ""), cell(_tags(c.tags)))
+            table.add_row(
+                str(i),
+                cell(c.name),
+                cell(c.type),
+                "yes" if c.nullable else "no",
+                cell(c.comment or ""),
+                cell(_tags(c.tags)),
+            )
         parts.append(table)
     if info.sql:
-        parts.append(Panel(Syntax(info.sql, "sql", word_wrap=True), title="view SQL", title_align="left",
-                           expand=False))
+        parts.append(Panel(Syntax(info.sql, "sql", word_wrap=True), title="view SQL", title_align="left", expand=False))
     return Group(*parts)
 
 
@@ -129,8 +137,7 @@ def history(
     for column in ("version", "time", "operation", "user", "rows"):
         table.add_column(column, justify="right" if column == "version" else "left", overflow="fold")
     for c in commits:
-        table.add_row(str(c.version), timestamp(c.timestamp), cell(c.operation),
-                      cell(c.principal or ""), _changes(c))
+        table.add_row(str(c.version), timestamp(c.timestamp), cell(c.operation), cell(c.principal or ""), _changes(c))
     console().print(table)
 
 

@@ -146,7 +146,9 @@ class Call:
         request = self.request
         with self.audit():
             services(self.layer.lakehouse).audit.record(
-                principal=self.principal.name, action="request.correlation", decision="allow",
+                principal=self.principal.name,
+                action="request.correlation",
+                decision="allow",
                 details={"correlation_id": self.correlation, "method": request.method, "path": request.url.path},
             )
 
@@ -159,7 +161,7 @@ class Call:
         cancellation = self.cancellation
 
         def inside() -> T:
-            with self.audit(), (cancellation.active() if cancellation else contextlib.nullcontext()):
+            with self.audit(), cancellation.active() if cancellation else contextlib.nullcontext():
                 if correlate:
                     self.correlate()
                 return work()
@@ -195,4 +197,3 @@ async def _while_connected(request: Request, cancellation: Cancellation, work: C
     if failure is not None:
         raise failure
     return value
-

@@ -98,8 +98,9 @@ class Face(Protocol):
 class RequestLayer:
     """What every face's routes share: the one Lakehouse, the limits, the sign-in path (see the module)."""
 
-    def __init__(self, lakehouse: Lakehouse, *, max_body_bytes: int = DEFAULT_MAX_BODY,
-                 gate: SignInGate | None = None) -> None:
+    def __init__(
+        self, lakehouse: Lakehouse, *, max_body_bytes: int = DEFAULT_MAX_BODY, gate: SignInGate | None = None
+    ) -> None:
         self.lakehouse = lakehouse
         self.max_body_bytes = max_body_bytes
         self.sign_in = SignIn(lakehouse, gate or SignInGate())
@@ -108,25 +109,37 @@ class RequestLayer:
 
     # -- routes ---------------------------------------------------------------------------------
 
-    def route(self, path: str, handler: Handler, *, methods: Sequence[str], policy: Policy,
-              name: str | None = None) -> Route:
+    def route(
+        self, path: str, handler: Handler, *, methods: Sequence[str], policy: Policy, name: str | None = None
+    ) -> Route:
         """A route outside the OpenAPI (the MLflow protocol, the web shell)."""
         return Route(path, self.endpoint(handler, policy, name=name), methods=list(methods), include_in_schema=False)
 
-    def api_route(self, path: str, handler: Handler, *, methods: Sequence[str], policy: Policy,
-                  name: str | None = None, **openapi: Any) -> APIRoute:
+    def api_route(
+        self,
+        path: str,
+        handler: Handler,
+        *,
+        methods: Sequence[str],
+        policy: Policy,
+        name: str | None = None,
+        **openapi: Any,
+    ) -> APIRoute:
         """A route the OpenAPI describes (``openapi``: FastAPI's ``summary``, ``tags``, ``openapi_extra``, ...)."""
-        return APIRoute(path, self.endpoint(handler, policy, name=name), methods=list(methods), response_model=None,
-                        **openapi)
+        return APIRoute(
+            path, self.endpoint(handler, policy, name=name), methods=list(methods), response_model=None, **openapi
+        )
 
-    def endpoint(self, handler: Handler, policy: Policy, *, name: str | None = None
-                 ) -> Callable[[Request], Awaitable[Response]]:
+    def endpoint(
+        self, handler: Handler, policy: Policy, *, name: str | None = None
+    ) -> Callable[[Request], Awaitable[Response]]:
         """The ASGI endpoint running ``handler`` behind the layer's steps (see the module)."""
 
         async def endpoint(request: Request) -> Response:
             request_id, correlation = request_ids(request)
-            call = Call(request, self, policy, request_id, correlation,
-                        request.client.host if request.client else "unknown")
+            call = Call(
+                request, self, policy, request_id, correlation, request.client.host if request.client else "unknown"
+            )
             try:
                 self._check_length(request, policy)
                 if policy.credentials is not None:
@@ -147,8 +160,9 @@ class RequestLayer:
 
     # -- the steps ------------------------------------------------------------------------------
 
-    def too_large(self, size: int | None, *, limit: int | None = None, advice: str | None = None
-                  ) -> RequestTooLargeError:
+    def too_large(
+        self, size: int | None, *, limit: int | None = None, advice: str | None = None
+    ) -> RequestTooLargeError:
         most = limit or self.max_body_bytes
         got = f"{size} bytes" if size is not None else "more"
         return RequestTooLargeError(
@@ -186,8 +200,12 @@ class RequestLayer:
         request = call.request
         with call.audit():
             return self.sign_in.verify(
-                token, address=call.address, method=request.method, path=request.url.path,
-                correlation=call.correlation, missing=(
+                token,
+                address=call.address,
+                method=request.method,
+                path=request.url.path,
+                correlation=call.correlation,
+                missing=(
                     "missing token: send 'Authorization: Bearer <token>' (create one with lh.create_token() "
                     "or `glashaus tokens create`)."
                 ),
@@ -257,8 +275,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        message = f"no route {request.method} {request.url.path}; see /api/docs." if exc.status_code in (404, 405) \
+        message = (
+            f"no route {request.method} {request.url.path}; see /api/docs."
+            if exc.status_code in (404, 405)
             else str(exc.detail)
+        )
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -62,8 +62,15 @@ class _Failures:
 class SignInGate:
     """Failed sign-ins per address and token prefix, with exponential backoff (see the module)."""
 
-    def __init__(self, max_failures: int = 10, window: float = 60.0, *, base_backoff: float = 1.0,
-                 max_backoff: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_failures: int = 10,
+        window: float = 60.0,
+        *,
+        base_backoff: float = 1.0,
+        max_backoff: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_failures = max_failures
         self.window = window
         self.base_backoff = base_backoff
@@ -96,7 +103,7 @@ class SignInGate:
         entry.times.append(now)
         if entry.until <= now and len(entry.times) <= self.max_failures:
             return None
-        entry.until = now + min(self.base_backoff * 2 ** entry.level, self.max_backoff)
+        entry.until = now + min(self.base_backoff * 2**entry.level, self.max_backoff)
         entry.level += 1
         return max(1, math.ceil(entry.until - now))
 
@@ -126,8 +133,16 @@ class SignIn:
         """The principal of a token verified in the last few seconds, else None; no I/O (event loop)."""
         return services(self.lakehouse).directory.cached_principal(token.strip()) if token else None
 
-    def verify(self, token: str | None, *, address: str, method: str, path: str,
-               missing: str = "missing token", correlation: str | None = None) -> Principal:
+    def verify(
+        self,
+        token: str | None,
+        *,
+        address: str,
+        method: str,
+        path: str,
+        missing: str = "missing token",
+        correlation: str | None = None,
+    ) -> Principal:
         """The principal ``token`` stands for; :class:`AuthenticationError` (401) or
         :class:`RateLimitedError` (429) otherwise. ``missing``: the message when there is no token.
         Call it in the request's audit context (``client_address``, ``audit.request``)."""
@@ -145,8 +160,9 @@ class SignIn:
                 details["backoff_seconds"] = backoff.seconds
             if correlation is not None:
                 details["correlation_id"] = correlation
-            services(self.lakehouse).audit.record(principal=ANONYMOUS, action="auth.failed", decision="deny",
-                                        reason=str(exc), details=details)
+            services(self.lakehouse).audit.record(
+                principal=ANONYMOUS, action="auth.failed", decision="deny", reason=str(exc), details=details
+            )
             if backoff is None:
                 raise
             limited = RateLimitedError(

@@ -28,14 +28,16 @@ from glashaus.lakehouse import services
 
 
 class GlashausArtifactRepository(ArtifactRepository):
-    def __init__(self, artifact_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None,
-                 **_: Any) -> None:
+    def __init__(
+        self, artifact_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None, **_: Any
+    ) -> None:
         super().__init__(artifact_uri, tracking_uri, registry_uri)
         prefix = f"{ARTIFACT_SCHEME}:"
         if not artifact_uri.startswith(prefix):
-            raise MlflowException(f"not a {ARTIFACT_SCHEME} URI: {artifact_uri!r}",
-                                  error_code=databricks_pb2.INVALID_PARAMETER_VALUE)
-        self.root = artifact_uri[len(prefix):].strip("/")
+            raise MlflowException(
+                f"not a {ARTIFACT_SCHEME} URI: {artifact_uri!r}", error_code=databricks_pb2.INVALID_PARAMETER_VALUE
+            )
+        self.root = artifact_uri[len(prefix) :].strip("/")
         self.lakehouse = open_lakehouse(tracking_uri or get_tracking_uri())
 
     def _path(self, rel: str | None) -> str:
@@ -44,8 +46,11 @@ class GlashausArtifactRepository(ArtifactRepository):
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         with open(local_file, "rb") as f:
             data = f.read()
-        target = posixpath.join(artifact_path, os.path.basename(local_file)) if artifact_path else \
-            os.path.basename(local_file)
+        target = (
+            posixpath.join(artifact_path, os.path.basename(local_file))
+            if artifact_path
+            else os.path.basename(local_file)
+        )
         with mlflow_errors():
             services(self.lakehouse).tracking.files.write(self.lakehouse.principal, self._path(target), data)
 

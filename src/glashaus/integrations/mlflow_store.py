@@ -42,7 +42,11 @@ from glashaus.tracking.service import TrackingService
 
 SCHEME = "glashaus"
 ARTIFACT_SCHEME = "glashaus-artifacts"
-_VIEW: dict[int, entities.ViewType] = {ViewType.ACTIVE_ONLY: "active", ViewType.DELETED_ONLY: "deleted", ViewType.ALL: "all"}
+_VIEW: dict[int, entities.ViewType] = {
+    ViewType.ACTIVE_ONLY: "active",
+    ViewType.DELETED_ONLY: "deleted",
+    ViewType.ALL: "all",
+}
 _OPEN: dict[tuple[str, str | None, str | None], Lakehouse] = {}
 _LOCK = threading.Lock()
 
@@ -50,15 +54,19 @@ _LOCK = threading.Lock()
 def open_lakehouse(uri: str) -> Lakehouse:
     """The lakehouse a ``glashaus:`` URI names, opened once per process (per path, user, metastore)."""
     if not uri or not uri.startswith(f"{SCHEME}:"):
-        raise MlflowException(f"not a Glashaus tracking URI: {uri!r}; use glashaus:<lakehouse path>, "
-                              "e.g. glashaus:./lakehouse", error_code=databricks_pb2.INVALID_PARAMETER_VALUE)
-    rest = uri[len(SCHEME) + 1:]
+        raise MlflowException(
+            f"not a Glashaus tracking URI: {uri!r}; use glashaus:<lakehouse path>, e.g. glashaus:./lakehouse",
+            error_code=databricks_pb2.INVALID_PARAMETER_VALUE,
+        )
+    rest = uri[len(SCHEME) + 1 :]
     path, _, query = rest.partition("?")
     path = path.removeprefix("//")
     options = dict(urllib.parse.parse_qsl(query))
     if not path:
-        raise MlflowException(f"the tracking URI {uri!r} names no lakehouse: glashaus:<path>",
-                              error_code=databricks_pb2.INVALID_PARAMETER_VALUE)
+        raise MlflowException(
+            f"the tracking URI {uri!r} names no lakehouse: glashaus:<path>",
+            error_code=databricks_pb2.INVALID_PARAMETER_VALUE,
+        )
     key = (path, options.get("user"), options.get("metastore"))
     with _LOCK:
         if key not in _OPEN:
@@ -104,8 +112,15 @@ def _model(m: entities.LoggedModel) -> LoggedModel:
 
 
 def _metric(m: Any) -> entities.Metric:
-    return entities.Metric(m.key, m.value, m.timestamp, m.step or 0, getattr(m, "model_id", None),
-                           getattr(m, "dataset_name", None), getattr(m, "dataset_digest", None))
+    return entities.Metric(
+        m.key,
+        m.value,
+        m.timestamp,
+        m.step or 0,
+        getattr(m, "model_id", None),
+        getattr(m, "dataset_name", None),
+        getattr(m, "dataset_digest", None),
+    )
 
 
 class GlashausStore(AbstractStore):
@@ -126,18 +141,31 @@ class GlashausStore(AbstractStore):
     # -- experiments ----------------------------------------------------------------------
 
     @_governed
-    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
-                           filter_string: str | None = None, order_by: list[str] | None = None,
-                           page_token: str | None = None) -> PagedList:
-        page = self._svc.search_experiments(self._who, view=_VIEW[view_type], filter_string=filter_string,
-                                            order_by=order_by, max_results=max_results, page_token=page_token)
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        page = self._svc.search_experiments(
+            self._who,
+            view=_VIEW[view_type],
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
+        )
         return PagedList([_experiment(e) for e in page.items], page.next_page_token)
 
     @_governed
     def create_experiment(self, name: str, artifact_location: str | None = None, tags: Any = None) -> str:
         if artifact_location:
-            raise MlflowException("Glashaus keeps experiment files in managed storage: leave artifact_location "
-                                  "empty.", error_code=databricks_pb2.INVALID_PARAMETER_VALUE)
+            raise MlflowException(
+                "Glashaus keeps experiment files in managed storage: leave artifact_location empty.",
+                error_code=databricks_pb2.INVALID_PARAMETER_VALUE,
+            )
         return self._svc.create_experiment(self._who, name, tags={t.key: t.value for t in tags or []}).experiment_id
 
     @_governed
@@ -176,10 +204,16 @@ class GlashausStore(AbstractStore):
     # -- runs -------------------------------------------------------------------------------
 
     @_governed
-    def create_run(self, experiment_id: str, user_id: str | None, start_time: int | None, tags: Any,
-                   run_name: str | None) -> Run:
-        run = self._svc.create_run(self._who, experiment_id, run_name=run_name or None, start_time=start_time,
-                                   tags={t.key: t.value for t in tags or []})
+    def create_run(
+        self, experiment_id: str, user_id: str | None, start_time: int | None, tags: Any, run_name: str | None
+    ) -> Run:
+        run = self._svc.create_run(
+            self._who,
+            experiment_id,
+            run_name=run_name or None,
+            start_time=start_time,
+            tags={t.key: t.value for t in tags or []},
+        )
         return _run(run)
 
     @_governed
@@ -203,17 +237,35 @@ class GlashausStore(AbstractStore):
         self._svc.restore_run(self._who, run_id)
 
     @_governed
-    def _search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
-                     max_results: int, order_by: list[str] | None, page_token: str | None) -> tuple[list[Run], Any]:
-        page = self._svc.search_runs(self._who, experiment_ids, filter_string=filter_string or None,
-                                     view=_VIEW[run_view_type], max_results=max_results, order_by=order_by or None,
-                                     page_token=page_token)
+    def _search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None,
+        run_view_type: int,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
+    ) -> tuple[list[Run], Any]:
+        page = self._svc.search_runs(
+            self._who,
+            experiment_ids,
+            filter_string=filter_string or None,
+            view=_VIEW[run_view_type],
+            max_results=max_results,
+            order_by=order_by or None,
+            page_token=page_token,
+        )
         return [_run(r) for r in page.items], page.next_page_token
 
     @_governed
     def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
-        self._svc.log_batch(self._who, run_id, metrics=[_metric(m) for m in metrics],
-                            params=[(p.key, p.value) for p in params], tags=[(t.key, t.value) for t in tags])
+        self._svc.log_batch(
+            self._who,
+            run_id,
+            metrics=[_metric(m) for m in metrics],
+            params=[(p.key, p.value) for p in params],
+            tags=[(t.key, t.value) for t in tags],
+        )
 
     def log_metric(self, run_id: str, metric: Any) -> None:
         self.log_batch(run_id, [metric], [], [])
@@ -229,18 +281,36 @@ class GlashausStore(AbstractStore):
         self._svc.delete_tag(self._who, run_id, key)
 
     @_governed
-    def get_metric_history(self, run_id: str, metric_key: str, max_results: int | None = None,
-                           page_token: str | None = None) -> PagedList:
-        page = self._svc.get_metric_history(self._who, run_id, metric_key, max_results=max_results,
-                                            page_token=page_token)
-        return PagedList([Metric(m.key, m.value, m.timestamp, m.step, m.model_id, m.dataset_name,
-                                 m.dataset_digest, m.run_id) for m in page.items], page.next_page_token)
+    def get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        page = self._svc.get_metric_history(
+            self._who, run_id, metric_key, max_results=max_results, page_token=page_token
+        )
+        return PagedList(
+            [
+                Metric(m.key, m.value, m.timestamp, m.step, m.model_id, m.dataset_name, m.dataset_digest, m.run_id)
+                for m in page.items
+            ],
+            page.next_page_token,
+        )
 
     @_governed
     def log_inputs(self, run_id: str, datasets: Any = None, models: Any = None) -> None:
-        items = [entities.DatasetInput(entities.Dataset(d.dataset.name, d.dataset.digest, d.dataset.source_type,
-                                                        d.dataset.source, d.dataset.schema, d.dataset.profile),
-                                       {t.key: t.value for t in d.tags or []}) for d in datasets or []]
+        items = [
+            entities.DatasetInput(
+                entities.Dataset(
+                    d.dataset.name,
+                    d.dataset.digest,
+                    d.dataset.source_type,
+                    d.dataset.source,
+                    d.dataset.schema,
+                    d.dataset.profile,
+                ),
+                {t.key: t.value for t in d.tags or []},
+            )
+            for d in datasets or []
+        ]
         self._svc.log_inputs(self._who, run_id, datasets=items, models=[m.model_id for m in models or []])
 
     @_governed
@@ -254,11 +324,23 @@ class GlashausStore(AbstractStore):
     # -- logged models (MLflow 3) -------------------------------------------------------------
 
     @_governed
-    def create_logged_model(self, experiment_id: str, name: str | None = None, source_run_id: str | None = None,
-                            tags: Any = None, params: Any = None, model_type: str | None = None) -> LoggedModel:
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: Any = None,
+        params: Any = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
         model = self._svc.models.create(
-            self._who, experiment_id, name=name, source_run_id=source_run_id, model_type=model_type,
-            tags={t.key: t.value for t in tags or []}, params={p.key: p.value for p in params or []},
+            self._who,
+            experiment_id,
+            name=name,
+            source_run_id=source_run_id,
+            model_type=model_type,
+            tags={t.key: t.value for t in tags or []},
+            params={p.key: p.value for p in params or []},
         )
         return _model(model)
 
@@ -287,10 +369,22 @@ class GlashausStore(AbstractStore):
         self._svc.models.delete_tag(self._who, model_id, key)
 
     @_governed
-    def search_logged_models(self, experiment_ids: list[str], filter_string: str | None = None,
-                             datasets: list[dict[str, Any]] | None = None, max_results: int | None = None,
-                             order_by: list[dict[str, Any]] | None = None,
-                             page_token: str | None = None) -> PagedList:
-        page = self._svc.models.search(self._who, experiment_ids, filter_string=filter_string, datasets=datasets,
-                                       max_results=max_results or 100, order_by=order_by, page_token=page_token)
+    def search_logged_models(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        datasets: list[dict[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: list[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        page = self._svc.models.search(
+            self._who,
+            experiment_ids,
+            filter_string=filter_string,
+            datasets=datasets,
+            max_results=max_results or 100,
+            order_by=order_by,
+            page_token=page_token,
+        )
         return PagedList([_model(m) for m in page.items], page.next_page_token)

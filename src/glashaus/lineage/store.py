@@ -146,8 +146,14 @@ class LineageStore:
                     continue
                 seen_pairs.add(pair)
                 found.append(
-                    Edge(row["source"], row["source_version"], row["target"], row["target_version"],
-                         row["operation"], level)
+                    Edge(
+                        row["source"],
+                        row["source_version"],
+                        row["target"],
+                        row["target_version"],
+                        row["operation"],
+                        level,
+                    )
                 )
                 if row[other] not in visited:
                     visited.add(row[other])

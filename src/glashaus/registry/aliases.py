@@ -55,8 +55,9 @@ class AliasStore:
 
     def of_model(self, model: Securable) -> dict[str, int]:
         with self.metastore.session() as s:
-            rows = s.scalars(sa.select(ModelAliasRow).where(ModelAliasRow.model_id == model.id)
-                             .order_by(ModelAliasRow.alias))
+            rows = s.scalars(
+                sa.select(ModelAliasRow).where(ModelAliasRow.model_id == model.id).order_by(ModelAliasRow.alias)
+            )
             return {r.alias: r.version for r in rows}
 
     def version_of(self, model: Securable, alias: str) -> int:
@@ -81,8 +82,13 @@ class AliasStore:
     ) -> AliasMove:
         """Move ``alias`` back to the version it pointed at before its last move; ``usable``: live versions."""
         with self.metastore.session() as s:
-            events = list(s.scalars(sa.select(AliasEventRow).where(
-                AliasEventRow.model_id == model.id, AliasEventRow.alias == alias).order_by(AliasEventRow.id)))
+            events = list(
+                s.scalars(
+                    sa.select(AliasEventRow)
+                    .where(AliasEventRow.model_id == model.id, AliasEventRow.alias == alias)
+                    .order_by(AliasEventRow.id)
+                )
+            )
             if not events:
                 raise NotFoundError(self._missing(s, model, alias))
             stack: list[int] = []
@@ -114,8 +120,14 @@ class AliasStore:
             return [_move(model, e) for e in s.scalars(query.order_by(AliasEventRow.id.desc()))]
 
     def _move(
-        self, s: Session, model: Securable, alias: str, version: int | None, action: Action,
-        principal: str, reason: str | None,
+        self,
+        s: Session,
+        model: Securable,
+        alias: str,
+        version: int | None,
+        action: Action,
+        principal: str,
+        reason: str | None,
     ) -> AliasMove:
         row = s.get(ModelAliasRow, (model.id, alias))
         before = row.version if row is not None else None
@@ -128,8 +140,16 @@ class AliasStore:
         else:
             row.version, row.set_by, row.set_at = version, principal, now
         event = AliasEventRow(
-            model_id=model.id, model_name=model.full_name, alias=alias, action=action, from_version=before,
-            to_version=version, principal=principal, reason=reason, request_id=current_request_id(), event_time=now,
+            model_id=model.id,
+            model_name=model.full_name,
+            alias=alias,
+            action=action,
+            from_version=before,
+            to_version=version,
+            principal=principal,
+            reason=reason,
+            request_id=current_request_id(),
+            event_time=now,
         )
         s.add(event)
         s.flush()
@@ -138,10 +158,20 @@ class AliasStore:
     @staticmethod
     def _missing(s: Session, model: Securable, alias: str) -> str:
         known = list(s.scalars(sa.select(ModelAliasRow.alias).where(ModelAliasRow.model_id == model.id)))
-        return (f"model {model.full_name} has no alias {alias!r}"
-                + (f"; its aliases are {', '.join(sorted(known))}." if known else "; it has no aliases yet."))
+        return f"model {model.full_name} has no alias {alias!r}" + (
+            f"; its aliases are {', '.join(sorted(known))}." if known else "; it has no aliases yet."
+        )
 
 
 def _move(model: Securable, e: AliasEventRow) -> AliasMove:
-    return AliasMove(model.full_name, e.alias, e.action, e.from_version, e.to_version, e.principal, e.reason,
-                     e.event_time, e.request_id)
+    return AliasMove(
+        model.full_name,
+        e.alias,
+        e.action,
+        e.from_version,
+        e.to_version,
+        e.principal,
+        e.reason,
+        e.event_time,
+        e.request_id,
+    )

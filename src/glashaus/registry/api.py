@@ -60,7 +60,9 @@ class Models:
         """
         return self._service.list_models(self._who, parent)
 
-    def set_description(self, name: str, description: str, *, version: int | None = None) -> RegisteredModel | ModelVersion:
+    def set_description(
+        self, name: str, description: str, *, version: int | None = None
+    ) -> RegisteredModel | ModelVersion:
         """Describe the model, or one of its versions; returns it.
 
         >>> lh.models.set_description("main.shop.reco", "the first one", version=1).description
@@ -68,7 +70,9 @@ class Models:
         """
         return self._service.set_description(self._who, name, description, version=version)
 
-    def set_tags(self, name: str, tags: dict[str, str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
+    def set_tags(
+        self, name: str, tags: dict[str, str], *, version: int | None = None
+    ) -> RegisteredModel | ModelVersion:
         """Tag the model, or one of its versions; returns it.
 
         >>> lh.models.set_tags("main.shop.reco", {"team": "reco"}).tags
@@ -76,7 +80,9 @@ class Models:
         """
         return self._service.set_tags(self._who, name, tags, version=version)
 
-    def unset_tags(self, name: str, keys: builtins.list[str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
+    def unset_tags(
+        self, name: str, keys: builtins.list[str], *, version: int | None = None
+    ) -> RegisteredModel | ModelVersion:
         """Remove the tags ``keys`` from the model, or from one of its versions; returns it."""
         return self._service.unset_tags(self._who, name, keys, version=version)
 
@@ -111,8 +117,16 @@ class Models:
         2
         """
         return self._service.register(
-            self._who, model, name, training_set=training_set, signature=signature, input_example=input_example,
-            description=description, tags=tags, run_id=run_id, code_commit=code_commit,
+            self._who,
+            model,
+            name,
+            training_set=training_set,
+            signature=signature,
+            input_example=input_example,
+            description=description,
+            tags=tags,
+            run_id=run_id,
+            code_commit=code_commit,
         )
 
     def register_files(
@@ -136,8 +150,14 @@ class Models:
         'models:/main.shop.reco@champion'
         """
         return self._service.register_files(
-            self._who, source, name, training_set=training_set, description=description, tags=tags,
-            run_id=run_id, code_commit=code_commit,
+            self._who,
+            source,
+            name,
+            training_set=training_set,
+            description=description,
+            tags=tags,
+            run_id=run_id,
+            code_commit=code_commit,
         )
 
     def version(self, ref: str) -> ModelVersion:
@@ -239,10 +259,18 @@ class Models:
         >>> result.rows, lh.sql("SELECT sum(prediction) FROM main.shop.scores").scalar()
         (6, 3)
         """
+
         def run(callback: ProgressFn | None) -> ScoreResult:
             return self._service.score(
-                self._who, ref, table=table, output=output, mode=mode, batch_size=batch_size, keep=keep,
-                prediction_column=prediction_column, progress=callback,
+                self._who,
+                ref,
+                table=table,
+                output=output,
+                mode=mode,
+                batch_size=batch_size,
+                keep=keep,
+                prediction_column=prediction_column,
+                progress=callback,
             )
 
         if progress is True:

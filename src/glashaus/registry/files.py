@@ -46,7 +46,7 @@ class ModelFiles:
         root = self.layout.root
         for prefix in (f"file://{root}", root):
             if location == prefix or location.startswith(prefix + "/"):
-                return "<lakehouse>" + location[len(prefix):]
+                return "<lakehouse>" + location[len(prefix) :]
         return location
 
     # -- writing --------------------------------------------------------------------
@@ -64,8 +64,9 @@ class ModelFiles:
         if self.layout.is_local:
             os.makedirs(os.path.dirname(location), exist_ok=True)
             if os.path.exists(location):
-                raise InvalidArgumentError(f"{self._shown(location)} exists already; the version folder would be "
-                                           "overwritten.")
+                raise InvalidArgumentError(
+                    f"{self._shown(location)} exists already; the version folder would be overwritten."
+                )
             os.rename(staged, location)
             return
         fs, path = _filesystem(location)
@@ -83,14 +84,16 @@ class ModelFiles:
         if "://" not in source or source.startswith("file://"):
             local = source.removeprefix("file://")
             if not os.path.isdir(local):
-                raise NotFoundError(f"{self._shown(source)} is not a folder; give the folder that holds the MLmodel "
-                                    "file.")
+                raise NotFoundError(
+                    f"{self._shown(source)} is not a folder; give the folder that holds the MLmodel file."
+                )
             shutil.copytree(local, target, symlinks=True)
         else:
             fs, path = _filesystem(source)
             if fs.get_file_info(path).type != pafs.FileType.Directory:
-                raise NotFoundError(f"{self._shown(source)} is not a folder; give the folder that holds the MLmodel "
-                                    "file.")
+                raise NotFoundError(
+                    f"{self._shown(source)} is not a folder; give the folder that holds the MLmodel file."
+                )
             os.makedirs(target)
             pafs.copy_files(path, target, source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
         # The staging folder itself becomes the version folder.
@@ -124,7 +127,7 @@ class ModelFiles:
         selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
         return sorted(
             (
-                FileInfo(info.path[len(base) + 1:], info.size or 0, str(info.mtime) if info.mtime else None)
+                FileInfo(info.path[len(base) + 1 :], info.size or 0, str(info.mtime) if info.mtime else None)
                 for info in fs.get_file_info(selector)
                 if info.type == pafs.FileType.File
             ),

@@ -53,13 +53,15 @@ def save(model: Any, path: str, *, signature: Any = None, input_example: Any = N
     common = {"signature": _signature(signature), "input_example": _example(input_example)}
     # LightGBM boosters are written natively; scikit-learn models (LightGBM's too) with skops where possible.
     skops_able = flavor == "sklearn" or (flavor == "lightgbm" and type(model).__name__ != "Booster")
-    trusted = _skops_types(model, ("sklearn",) if flavor == "sklearn" else ("sklearn", "lightgbm")) \
-        if skops_able else None
+    trusted = (
+        _skops_types(model, ("sklearn",) if flavor == "sklearn" else ("sklearn", "lightgbm")) if skops_able else None
+    )
     if skops_able and trusted is None:
         warnings.warn(
             f"{type(model).__name__} cannot be written safely with skops (it holds types outside "
             "scikit-learn); it is saved with cloudpickle and loads only after an admin trusts the version.",
-            UserWarning, stacklevel=4,
+            UserWarning,
+            stacklevel=4,
         )
     try:
         _save(ml, flavor, model, path, trusted, skops_able, common)
@@ -81,22 +83,42 @@ def _save(
                 include_cloudpickle=fmt == "cloudpickle", include_skops=fmt == "skops"
             ) + environment.pinned(["numpy", "scipy", "pandas"])
             ml.sklearn.save_model(
-                model, path, serialization_format=fmt, skops_trusted_types=trusted or None,
-                pip_requirements=requirements, **common,
+                model,
+                path,
+                serialization_format=fmt,
+                skops_trusted_types=trusted or None,
+                pip_requirements=requirements,
+                **common,
             )
         elif flavor == "lightgbm":
             importlib.import_module("mlflow.lightgbm")
-            extra = {"serialization_format": "skops" if trusted is not None else "cloudpickle",
-                     "skops_trusted_types": trusted or None} if skops_able else {}
-            ml.lightgbm.save_model(model, path, pip_requirements=environment.pinned(
-                environment.FLAVOR_PACKAGES["lightgbm"]), **extra, **common)
+            extra = (
+                {
+                    "serialization_format": "skops" if trusted is not None else "cloudpickle",
+                    "skops_trusted_types": trusted or None,
+                }
+                if skops_able
+                else {}
+            )
+            ml.lightgbm.save_model(
+                model,
+                path,
+                pip_requirements=environment.pinned(environment.FLAVOR_PACKAGES["lightgbm"]),
+                **extra,
+                **common,
+            )
         elif flavor == "xgboost":
             importlib.import_module("mlflow.xgboost")
-            ml.xgboost.save_model(model, path, pip_requirements=environment.pinned(
-                environment.FLAVOR_PACKAGES["xgboost"]), **common)
+            ml.xgboost.save_model(
+                model, path, pip_requirements=environment.pinned(environment.FLAVOR_PACKAGES["xgboost"]), **common
+            )
         else:
-            ml.pyfunc.save_model(path, python_model=model, pip_requirements=environment.pinned(
-                environment.FLAVOR_PACKAGES["python_function"]), **common)
+            ml.pyfunc.save_model(
+                path,
+                python_model=model,
+                pip_requirements=environment.pinned(environment.FLAVOR_PACKAGES["python_function"]),
+                **common,
+            )
 
 
 def _is_sklearn(model: Any) -> bool:

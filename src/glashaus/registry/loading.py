@@ -45,15 +45,17 @@ class Loading:
         number = version_number(version)
         n = model_name(name)
         with request():
-            self.access.require_admin(who, action="model.trust",
-                                      details={"model": n.full, "version": number, "trusted": trusted})
+            self.access.require_admin(
+                who, action="model.trust", details={"model": n.full, "version": number, "trusted": trusted}
+            )
             model = self.guard.find(who, n, kinds=("model",))
             mv = self.versions.get(model, number)
             if not trusted:
                 return self.versions.update(model, number, trusted_digest=None, trusted_by=None, trusted_at=None)
             folder = self.files.local(mv.storage_location or "")
-            return self.versions.update(model, number, trusted_digest=safety.digest(folder), trusted_by=who.name,
-                                        trusted_at=utcnow())
+            return self.versions.update(
+                model, number, trusted_digest=safety.digest(folder), trusted_by=who.name, trusted_at=utcnow()
+            )
 
     def load(self, who: Principal, ref: str | ModelRef) -> Any:
         """The version as an ``mlflow.pyfunc.PyFuncModel`` (needs EXECUTE; pickles need an admin's trust)."""
@@ -88,19 +90,25 @@ class Loading:
         try:
             verdict = safety.assess(folder)
         except InvalidArgumentError as exc:  # they passed these checks when registered: storage changed them
-            raise StorageError(f"the stored files of model {mv.ref} are no longer a model: {exc} They were checked "
-                               f"when the version was registered, so storage lost or changed them: an admin should "
-                               f"check {mv.storage_location}.") from None
+            raise StorageError(
+                f"the stored files of model {mv.ref} are no longer a model: {exc} They were checked "
+                f"when the version was registered, so storage lost or changed them: an admin should "
+                f"check {mv.storage_location}."
+            ) from None
         if verdict.file_format != "pickle":
             return folder
         row = self.versions.raw(model, mv.version)
         if row.trusted_digest is None:
-            why = (f"model {mv.ref} cannot be loaded: {verdict.reason}, and loading it would run code from its "
-                   f"files. An admin who has reviewed it can run lh.models.set_trusted({mv.name!r}, {mv.version}); "
-                   "or register it again in skops (scikit-learn) or a native format.")
+            why = (
+                f"model {mv.ref} cannot be loaded: {verdict.reason}, and loading it would run code from its "
+                f"files. An admin who has reviewed it can run lh.models.set_trusted({mv.name!r}, {mv.version}); "
+                "or register it again in skops (scikit-learn) or a native format."
+            )
         elif safety.digest(folder) != row.trusted_digest:
-            why = (f"model {mv.ref} cannot be loaded: its files changed since {row.trusted_by} trusted them; an "
-                   f"admin must review and trust it again (lh.models.set_trusted({mv.name!r}, {mv.version})).")
+            why = (
+                f"model {mv.ref} cannot be loaded: its files changed since {row.trusted_by} trusted them; an "
+                f"admin must review and trust it again (lh.models.set_trusted({mv.name!r}, {mv.version}))."
+            )
         else:
             return folder
         self.access.refuse(who, action=action, reason=why, details={"model": mv.name, "version": mv.version})

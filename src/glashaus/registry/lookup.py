@@ -43,9 +43,7 @@ class ModelLookup:
         self.versions = versions
         self.aliases = aliases
 
-    def model(
-        self, who: Principal, check: Check, name: str | Name, details: dict[str, Any] | None = None
-    ) -> Securable:
+    def model(self, who: Principal, check: Check, name: str | Name, details: dict[str, Any] | None = None) -> Securable:
         """The model called ``name``, once ``who`` passed ``check`` on it (audited)."""
         n = name if isinstance(name, Name) else model_name(name)
         return self.guard.allow(who, check, n, details=details).found

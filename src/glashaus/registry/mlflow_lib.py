@@ -28,8 +28,7 @@ def mlflow() -> ModuleType:
         import mlflow.pyfunc
     except ImportError as exc:  # pragma: no cover - the dev extra installs it
         raise InvalidArgumentError(
-            f"the model registry needs MLflow's model format ({exc.name} is missing): "
-            "pip install 'glashaus[ml]'."
+            f"the model registry needs MLflow's model format ({exc.name} is missing): pip install 'glashaus[ml]'."
         ) from None
     return module
 
@@ -50,11 +49,14 @@ def load_pyfunc(folder: str, *, ref: str) -> Any:
     try:
         return ml.pyfunc.load_model(folder)
     except ImportError as exc:
-        raise InvalidArgumentError(f"model {ref} needs the package {exc.name!r}, which is not installed "
-                                   f"here: pip install {exc.name}.") from None
+        raise InvalidArgumentError(
+            f"model {ref} needs the package {exc.name!r}, which is not installed here: pip install {exc.name}."
+        ) from None
     except OSError as exc:
-        raise StorageError(f"the files of model {ref} cannot be read from managed storage ({type(exc).__name__}: "
-                           f"{exc}); an admin should check the storage under {folder}.") from None
+        raise StorageError(
+            f"the files of model {ref} cannot be read from managed storage ({type(exc).__name__}: "
+            f"{exc}); an admin should check the storage under {folder}."
+        ) from None
     except Exception as exc:  # noqa: BLE001 - MLflow and the flavors raise many kinds; the user needs the message
         message = getattr(exc, "message", None) or str(exc)
         raise InvalidArgumentError(f"MLflow cannot load model {ref}: {message}") from None

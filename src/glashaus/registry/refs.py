@@ -29,8 +29,10 @@ from glashaus.mlflow_checks import check_alias_name
 
 _DIGITS = re.compile(r"^[vV]?([0-9]+)$")
 _EXAMPLE = "use e.g. 'main.shop.reco/3', 'main.shop.reco@champion' or 'main.shop.reco/latest'"
-_URI_EXAMPLE = ("use e.g. 'models:/main.shop.reco/3', 'models:/main.shop.reco@champion', "
-                "'models:/main.shop.reco/latest' or a logged model's 'models:/m-<id>'")
+_URI_EXAMPLE = (
+    "use e.g. 'models:/main.shop.reco/3', 'models:/main.shop.reco@champion', "
+    "'models:/main.shop.reco/latest' or a logged model's 'models:/m-<id>'"
+)
 
 
 @dataclass(frozen=True)

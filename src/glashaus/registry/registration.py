@@ -46,8 +46,15 @@ Build = Callable[[str], dict[str, Any]]
 class Registration:
     """register, register_files; create_model (a model without versions)."""
 
-    def __init__(self, *, tables: TablesService, lookup: ModelLookup, files: ModelFiles,
-                 lineage: LineageStore, tracked: sources.TrackedFolders) -> None:
+    def __init__(
+        self,
+        *,
+        tables: TablesService,
+        lookup: ModelLookup,
+        files: ModelFiles,
+        lineage: LineageStore,
+        tracked: sources.TrackedFolders,
+    ) -> None:
         self.tables = tables
         self.guard = tables.guard
         self.layout = tables.layout
@@ -57,11 +64,13 @@ class Registration:
         self.lineage = lineage
         self.uris = sources.SourceUris(lookup=lookup, tracked=tracked)
 
-    def create_model(self, who: Principal, name: Name, *, description: str | None,
-                     tags: dict[str, str] | None = None) -> Created:
+    def create_model(
+        self, who: Principal, name: Name, *, description: str | None, tags: dict[str, str] | None = None
+    ) -> Created:
         """A new registered model owned by ``who`` (CREATE MODEL on its schema), with its managed folder."""
-        return self.tables.create_securable(who, CREATE_MODEL, name, comment=description, tags=tags,
-                                            location=self.layout.model_location)
+        return self.tables.create_securable(
+            who, CREATE_MODEL, name, comment=description, tags=tags, location=self.layout.model_location
+        )
 
     def register(
         self,
@@ -88,11 +97,22 @@ class Registration:
 
         def build(staged: str) -> dict[str, Any]:
             flavor = flavors.save(model, staged, signature=signature, input_example=input_example)
-            return {"environment": environment.capture(environment.FLAVOR_PACKAGES[flavor]),
-                    "code_commit": code_commit or environment.code_commit()}
+            return {
+                "environment": environment.capture(environment.FLAVOR_PACKAGES[flavor]),
+                "code_commit": code_commit or environment.code_commit(),
+            }
 
-        return self._new_version(who, n, build, source="python object", training_set=training_set,
-                                 description=description, tags=tags, run_id=run_id, logged_model_id=None)
+        return self._new_version(
+            who,
+            n,
+            build,
+            source="python object",
+            training_set=training_set,
+            description=description,
+            tags=tags,
+            run_id=run_id,
+            logged_model_id=None,
+        )
 
     def register_files(
         self,
@@ -137,9 +157,17 @@ class Registration:
                 self.files.copy_in(location, staged)
                 return {"code_commit": code_commit}
 
-            return self._new_version(who, n, build, source=source, training_set=training_set,
-                                     description=description, tags=tags, run_id=origin.run_id,
-                                     logged_model_id=origin.logged_model_id)
+            return self._new_version(
+                who,
+                n,
+                build,
+                source=source,
+                training_set=training_set,
+                description=description,
+                tags=tags,
+                run_id=origin.run_id,
+                logged_model_id=origin.logged_model_id,
+            )
 
     def _model_for_version(self, who: Principal, n: Name) -> tuple[Securable, Created | None]:
         """The model a new version goes into (MANAGE on it), or a new one (CREATE MODEL), with its undo."""
@@ -153,8 +181,17 @@ class Registration:
         return created.securable, created
 
     def _new_version(
-        self, who: Principal, n: Name, build: Build, *, source: str, training_set: Any, description: str | None,
-        tags: dict[str, str], run_id: str | None, logged_model_id: str | None,
+        self,
+        who: Principal,
+        n: Name,
+        build: Build,
+        *,
+        source: str,
+        training_set: Any,
+        description: str | None,
+        tags: dict[str, str],
+        run_id: str | None,
+        logged_model_id: str | None,
     ) -> ModelVersion:
         """Create the model if needed, build the files, number and publish the version, record lineage.
 
@@ -170,22 +207,40 @@ class Registration:
                 facts = build(staged)
                 verdict = safety.assess(staged)
                 facts.setdefault("environment", environment.from_folder(staged, verdict.mlmodel or {}))
-                number = self.versions.reserve(model, created_by=who.name, source=source, run_id=run_id,
-                                               logged_model_id=logged_model_id, description=description)
+                number = self.versions.reserve(
+                    model,
+                    created_by=who.name,
+                    source=source,
+                    run_id=run_id,
+                    logged_model_id=logged_model_id,
+                    description=description,
+                )
                 location = self.layout.model_version_location(n, model.id, number)
                 digest = safety.digest(staged)
                 self.files.publish(staged, location)
                 staged = None
                 self.versions.ready(
-                    model, number, storage_location=location, signature=(verdict.mlmodel or {}).get("signature"),
+                    model,
+                    number,
+                    storage_location=location,
+                    signature=(verdict.mlmodel or {}).get("signature"),
                     input_example=_input_example(location if self.layout.is_local else None, verdict.mlmodel),
-                    flavors=list(verdict.flavors), file_format=verdict.file_format, files_digest=digest,
-                    training_set=read, **facts,
+                    flavors=list(verdict.flavors),
+                    file_format=verdict.file_format,
+                    files_digest=digest,
+                    training_set=read,
+                    **facts,
                 )
                 if tags:
                     self.versions.set_tags(model, number, tags)
-                self.lineage.record(principal=who.name, target=n.full, target_kind="model", target_version=number,
-                                    sources=lineage, operation="model.register")
+                self.lineage.record(
+                    principal=who.name,
+                    target=n.full,
+                    target_kind="model",
+                    target_version=number,
+                    sources=lineage,
+                    operation="model.register",
+                )
             except BaseException:
                 self.files.discard(staged)
                 if number is not None:
@@ -206,8 +261,9 @@ class Registration:
             if securable.kind == "table":
                 latest = self.tables.version(who, base.full)
                 if n.version is not None and n.version > latest:
-                    raise NotFoundError(f"training set {text!r}: version {n.version} does not exist; versions "
-                                        f"run from 0 to {latest}.")
+                    raise NotFoundError(
+                        f"training set {text!r}: version {n.version} does not exist; versions run from 0 to {latest}."
+                    )
                 version = latest if n.version is None else n.version
             recorded.append({"name": base.full, "kind": securable.kind, "version": version, "role": role})
             lineage.append(Source(base.full, securable.kind, version))
@@ -221,13 +277,17 @@ def _training_names(training_set: Any) -> list[tuple[str, str]]:
     if isinstance(training_set, str):
         return [(training_set, "input")]
     if isinstance(training_set, Mapping) or hasattr(training_set, "tables"):
-        get = training_set.get if isinstance(training_set, Mapping) else (
-            lambda key, default: getattr(training_set, key, default))
+        get = (
+            training_set.get
+            if isinstance(training_set, Mapping)
+            else (lambda key, default: getattr(training_set, key, default))
+        )
         unknown = set(training_set) - {"tables", "features"} if isinstance(training_set, Mapping) else set()
         if unknown:
             raise InvalidArgumentError(f"training_set keys are 'tables' and 'features'; got {sorted(unknown)}.")
-        return (_training_names_list(get("tables", None) or [], "input")
-                + _training_names_list(get("features", None) or [], "feature"))
+        return _training_names_list(get("tables", None) or [], "input") + _training_names_list(
+            get("features", None) or [], "feature"
+        )
     return _training_names_list(training_set, "input")
 
 

@@ -66,8 +66,9 @@ def read_mlmodel(folder: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise InvalidArgumentError(f"the model's MLmodel file is not valid YAML: {exc}") from None
     except RecursionError:  # PyYAML composes nested values recursively
-        raise InvalidArgumentError("the model's MLmodel file nests values too deeply to be read; write it with "
-                                   "mlflow's save_model/log_model.") from None
+        raise InvalidArgumentError(
+            "the model's MLmodel file nests values too deeply to be read; write it with mlflow's save_model/log_model."
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("flavors"), dict):
         raise InvalidArgumentError("the model's MLmodel file has no 'flavors' section.")
     return data
@@ -132,8 +133,10 @@ def untrusted_types(path: str) -> list[str]:
     try:
         return list(skops.io.get_untrusted_types(file=path))
     except OSError as exc:  # missing or unreadable: storage's problem, not the file's
-        raise StorageError(f"the model's skops file cannot be read from storage ({type(exc).__name__}: {exc}); "
-                           "an admin should check the storage.") from None
+        raise StorageError(
+            f"the model's skops file cannot be read from storage ({type(exc).__name__}: {exc}); "
+            "an admin should check the storage."
+        ) from None
     except Exception as exc:  # noqa: BLE001 - a broken or foreign file: skops raises many kinds
         raise InvalidArgumentError(f"the model's skops file cannot be read: {exc}") from None
 

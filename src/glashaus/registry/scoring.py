@@ -74,6 +74,7 @@ class InputColumn:
 
 # -- signature against table -----------------------------------------------------------------
 
+
 def _accepts(mlflow_type: str, t: pa.DataType) -> pa.DataType | None:
     """The Arrow type to cast ``t`` to for an MLflow column type, or None if MLflow would refuse it.
 
@@ -129,8 +130,11 @@ def check_signature(
         if kind is not None and target is None:
             mistyped.append(f"{spec.name} is {actual}, the signature wants {described}")
             continue
-        chosen.append(InputColumn(spec.name, described, target, spec.required,
-                                  spec.required and kind in ("integer", "long", "boolean")))
+        chosen.append(
+            InputColumn(
+                spec.name, described, target, spec.required, spec.required and kind in ("integer", "long", "boolean")
+            )
+        )
     if missing or mistyped:
         problems = []
         if missing:
@@ -146,6 +150,7 @@ def check_signature(
 
 
 # -- batches --------------------------------------------------------------------------------
+
 
 def model_input(batch: pa.RecordBatch, columns: list[InputColumn], *, table: str) -> Any:
     """One batch as the pandas frame the model gets: signature columns, cast to its types."""
@@ -194,8 +199,15 @@ def predictions(result: Any, rows: int, *, column: str, model: str) -> dict[str,
 
 def output_type(signature: dict[str, Any] | None) -> pa.DataType:
     """The prediction column's type when no row came to tell (an empty input)."""
-    mapping = {"boolean": pa.bool_(), "integer": pa.int32(), "long": pa.int64(), "float": pa.float32(),
-               "double": pa.float64(), "string": pa.string(), "binary": pa.binary()}
+    mapping = {
+        "boolean": pa.bool_(),
+        "integer": pa.int32(),
+        "long": pa.int64(),
+        "float": pa.float32(),
+        "double": pa.float64(),
+        "string": pa.string(),
+        "binary": pa.binary(),
+    }
     try:
         from mlflow.models.signature import ModelSignature
 
@@ -269,8 +281,9 @@ def score_batches(
         try:
             result = pyfunc.predict(frame)
         except ml.exceptions.MlflowException as exc:
-            raise SchemaMismatchError(f"model {model} refused rows {done}-{done + batch.num_rows - 1} of {table}: "
-                                      f"{exc.message}") from None
+            raise SchemaMismatchError(
+                f"model {model} refused rows {done}-{done + batch.num_rows - 1} of {table}: {exc.message}"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - the model's own code failed: say where, keep the trace out
             raise InvalidArgumentError(
                 f"model {model} failed on rows {done}-{done + batch.num_rows - 1} of {table}: "
@@ -300,8 +313,14 @@ def rich_progress(label: str) -> Iterator[ProgressFn]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=False)
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
     task = bars.add_task(label, total=None)
 
     def update(done: int, total: int | None) -> None:
@@ -345,8 +364,9 @@ class BatchScoring:
         source_name = parse_name(table, allow_version=True)
         out = parse_name(output, allow_version=False)
         if out.catalog == "system":
-            raise InvalidArgumentError(f"cannot write scores to {out.full!r}: the system catalog is written only by "
-                                       "Glashaus.")
+            raise InvalidArgumentError(
+                f"cannot write scores to {out.full!r}: the system catalog is written only by Glashaus."
+            )
         if out.full == source_name.full:
             raise InvalidArgumentError(f"output {out.full} is the table being scored; write the scores elsewhere.")
         with request():
@@ -361,26 +381,42 @@ class BatchScoring:
             kept = list(read.reader.schema.names) if keep is None else [c.lower() for c in keep]
             unknown = [c for c in kept if c not in read.reader.schema.names]
             if unknown:
-                raise InvalidArgumentError(f"keep= names {unknown}, which {read.table} does not have; its columns "
-                                           f"are {read.reader.schema.names}.")
+                raise InvalidArgumentError(
+                    f"keep= names {unknown}, which {read.table} does not have; its columns "
+                    f"are {read.reader.schema.names}."
+                )
             clash = [c for c in kept if c == prediction_column or c.startswith(prediction_column + "_")]
             if clash:
-                raise InvalidArgumentError(f"{read.table} has a column {clash[0]!r} already; pass "
-                                           "prediction_column= another name (or keep= fewer columns).")
+                raise InvalidArgumentError(
+                    f"{read.table} has a column {clash[0]!r} already; pass "
+                    "prediction_column= another name (or keep= fewer columns)."
+                )
             pyfunc = self.loading.pyfunc(who, model, mv, action="model.score")
             with scratch() as folder:
                 spill = Spill(folder)
-                score_batches(read.reader, pyfunc, columns, keep=kept, prediction_column=prediction_column,
-                              model=mv.ref, table=read.table, spill=spill, progress=progress, total=read.num_rows)
+                score_batches(
+                    read.reader,
+                    pyfunc,
+                    columns,
+                    keep=kept,
+                    prediction_column=prediction_column,
+                    model=mv.ref,
+                    table=read.table,
+                    spill=spill,
+                    progress=progress,
+                    total=read.num_rows,
+                )
                 empty = _empty_schema(read.reader.schema, kept, prediction_column, mv.signature)
                 lineage = [Source(read.table, "table", read.version), Source(mv.name, "model", mv.version)]
                 with spill.table(empty) as scores:
                     if not exists:
-                        self.tables.create_table(who, out.full, schema=scores.schema,
-                                                 comment=f"Predictions of {mv.ref} for {read.table}.")
+                        self.tables.create_table(
+                            who, out.full, schema=scores.schema, comment=f"Predictions of {mv.ref} for {read.table}."
+                        )
                     try:
-                        commit = self.tables.write(who, out.full, scores, mode=mode, sources=lineage,
-                                                   operation="model.score")
+                        commit = self.tables.write(
+                            who, out.full, scores, mode=mode, sources=lineage, operation="model.score"
+                        )
                     except BaseException:
                         if not exists:  # all or nothing: no empty table left behind
                             self.tables.drop(who, out.full, kind="table", if_exists=True)

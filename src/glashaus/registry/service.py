@@ -84,8 +84,9 @@ class RegistryService:
         self.aliases = AliasStore(tables.catalog.metastore)
         self.files = ModelFiles(tables.layout)
         self.lookup = ModelLookup(guard=self.guard, versions=self.versions, aliases=self.aliases)
-        self.registration = Registration(tables=tables, lookup=self.lookup, files=self.files, lineage=lineage,
-                                         tracked=tracked)
+        self.registration = Registration(
+            tables=tables, lookup=self.lookup, files=self.files, lineage=lineage, tracked=tracked
+        )
         self.loading = Loading(access=tables.access, guard=self.guard, lookup=self.lookup, files=self.files)
         self.scoring = BatchScoring(tables=tables, lookup=self.lookup, loading=self.loading)
 
@@ -173,15 +174,14 @@ class RegistryService:
             self.versions.get(model, number)
             for alias, target in self.aliases.of_model(model).items():
                 if target == number:
-                    self.aliases.delete(model, alias, principal=who.name,
-                                        reason=reason or f"version {number} was deleted")
+                    self.aliases.delete(
+                        model, alias, principal=who.name, reason=reason or f"version {number} was deleted"
+                    )
             self.versions.delete(model, number)
 
     # -- aliases ------------------------------------------------------------------------------
 
-    def set_alias(
-        self, who: Principal, name: str, alias: str, version: int, *, reason: str | None = None
-    ) -> AliasMove:
+    def set_alias(self, who: Principal, name: str, alias: str, version: int, *, reason: str | None = None) -> AliasMove:
         """Point ``alias`` at ``version`` (needs ownership or MANAGE); the move is kept in the history."""
         alias, number = check_alias(alias), version_number(version)
         with request():
@@ -215,8 +215,14 @@ class RegistryService:
         """The model as ``who`` may see it (its folder's location only for admins and owners)."""
         model = self.guard.shown(who, model)
         return RegisteredModel(
-            name=model.full_name, owner=model.owner, description=model.comment, tags=dict(model.tags),
-            aliases=self.aliases.of_model(model), latest_version=self.versions.latest(model),
-            created_at=model.created_at, created_by=model.created_by, updated_at=model.updated_at,
+            name=model.full_name,
+            owner=model.owner,
+            description=model.comment,
+            tags=dict(model.tags),
+            aliases=self.aliases.of_model(model),
+            latest_version=self.versions.latest(model),
+            created_at=model.created_at,
+            created_by=model.created_by,
+            updated_at=model.updated_at,
             storage_location=model.storage_location,
         )

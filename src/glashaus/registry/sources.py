@@ -116,8 +116,9 @@ class SourceUris:
         self.lookup = lookup
         self.tracked = tracked
 
-    def locate(self, who: Principal, source: str, *, run_id: str | None = None,
-               logged_model_id: str | None = None) -> Origin:
+    def locate(
+        self, who: Principal, source: str, *, run_id: str | None = None, logged_model_id: str | None = None
+    ) -> Origin:
         """The location ``source`` names, with its run and logged model (a path is returned as it is).
 
         Only translation: :func:`resolve` then checks that the location lies in managed storage
@@ -131,8 +132,10 @@ class SourceUris:
         """
         parsed = _parse_uri(source)
         if parsed.scheme in ("runs", "models") and parsed.netloc:
-            raise InvalidArgumentError(f"Invalid model version source {source!r:.200}: name a run or model of this "
-                                       "lakehouse, e.g. 'runs:/<run_id>/model' or 'models:/m-<id>'.")
+            raise InvalidArgumentError(
+                f"Invalid model version source {source!r:.200}: name a run or model of this "
+                "lakehouse, e.g. 'runs:/<run_id>/model' or 'models:/m-<id>'."
+            )
         if parsed.scheme == "runs":
             source_run, rel = parse_runs_uri(source)
             _same(source, "run_id", run_id, source_run)
@@ -152,8 +155,13 @@ class SourceUris:
             return self._tracked(source, run_id, logged_model_id, lambda t: t.at(who, path))
         return Origin(source, run_id, logged_model_id)  # a path: resolve() decides whether it is allowed
 
-    def _tracked(self, source: str, run_id: str | None, logged_model_id: str | None,
-                 find: Callable[[TrackedFolders], TrackedFolder]) -> Origin:
+    def _tracked(
+        self,
+        source: str,
+        run_id: str | None,
+        logged_model_id: str | None,
+        find: Callable[[TrackedFolders], TrackedFolder],
+    ) -> Origin:
         """A run's or logged model's folder; the ids given must be the ones the source names."""
         folder = find(self.tracked)
         if folder.logged_model_id is not None:  # a logged model: its run is recorded unless one was given
@@ -163,13 +171,13 @@ class SourceUris:
             _same(source, "run_id", run_id, folder.run_id)
         return Origin(folder.location, folder.run_id or run_id, logged_model_id)
 
-    def _version(self, who: Principal, ref: ModelRef, rel: str, run_id: str | None,
-                 logged_model_id: str | None) -> Origin:
+    def _version(
+        self, who: Principal, ref: ModelRef, rel: str, run_id: str | None, logged_model_id: str | None
+    ) -> Origin:
         """Another version's files (or a folder inside them), with the run and logged model it records."""
         _, mv = self.lookup.resolve(who, ref, VERSION_SOURCE)
         base = (mv.storage_location or "").rstrip("/")
-        return Origin(f"{base}/{rel}" if rel else base, run_id or mv.run_id,
-                      logged_model_id or mv.logged_model_id)
+        return Origin(f"{base}/{rel}" if rel else base, run_id or mv.run_id, logged_model_id or mv.logged_model_id)
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
@@ -211,15 +219,19 @@ def _parse_uri(source: str) -> urllib.parse.ParseResult:
     try:
         return urllib.parse.urlparse(source)
     except ValueError as exc:  # e.g. 'runs://[x/model': an unclosed IPv6 host
-        raise InvalidArgumentError(f"Invalid model version source {source!r:.200}: it is no valid URI ({exc}); "
-                                   "name a folder in managed storage or a runs:/, models:/ or mlflow-artifacts:/ "
-                                   "URI.") from None
+        raise InvalidArgumentError(
+            f"Invalid model version source {source!r:.200}: it is no valid URI ({exc}); "
+            "name a folder in managed storage or a runs:/, models:/ or mlflow-artifacts:/ "
+            "URI."
+        ) from None
 
 
 def _same(source: str, field: str, given: str | None, actual: str) -> None:
     if given and given != actual:
-        raise InvalidArgumentError(f"Invalid model version source {source!r}: it belongs to {field} {actual!r}, "
-                                   f"but the request names {given!r}.")
+        raise InvalidArgumentError(
+            f"Invalid model version source {source!r}: it belongs to {field} {actual!r}, "
+            f"but the request names {given!r}."
+        )
 
 
 def resolve(tables: TablesService, who: Principal, source: Any, *, action: str) -> tuple[str, Securable]:
@@ -296,4 +308,3 @@ def _refuse(tables: TablesService, who: Principal, source: str, why: str, action
     )
     tables.access.refuse(who, action=action, reason=reason, details={"source": source})
     raise InvalidArgumentError(reason)
-

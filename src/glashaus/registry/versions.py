@@ -75,14 +75,29 @@ class VersionStore:
         for _ in range(20):
             try:
                 with self.metastore.session() as s:
-                    latest = s.scalar(sa.select(sa.func.max(ModelVersionRow.version))
-                                      .where(ModelVersionRow.model_id == model.id)) or 0
+                    latest = (
+                        s.scalar(
+                            sa.select(sa.func.max(ModelVersionRow.version)).where(ModelVersionRow.model_id == model.id)
+                        )
+                        or 0
+                    )
                     now = utcnow()
-                    s.add(ModelVersionRow(
-                        model_id=model.id, version=latest + 1, status=PENDING, source=source,
-                        flavors=[], file_format="pickle", training_set=[], environment={},
-                        created_by=created_by, created_at=now, updated_at=now, **facts,
-                    ))
+                    s.add(
+                        ModelVersionRow(
+                            model_id=model.id,
+                            version=latest + 1,
+                            status=PENDING,
+                            source=source,
+                            flavors=[],
+                            file_format="pickle",
+                            training_set=[],
+                            environment={},
+                            created_by=created_by,
+                            created_at=now,
+                            updated_at=now,
+                            **facts,
+                        )
+                    )
                     return latest + 1
             except sa.exc.IntegrityError:
                 continue  # another registration took the number first: take the next one
@@ -98,8 +113,11 @@ class VersionStore:
     def discard(self, model: Securable, version: int) -> None:
         """Forget a reservation whose registration failed."""
         with self.metastore.session() as s:
-            s.execute(sa.delete(ModelVersionRow).where(
-                ModelVersionRow.model_id == model.id, ModelVersionRow.version == version))
+            s.execute(
+                sa.delete(ModelVersionRow).where(
+                    ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
+                )
+            )
 
     def update(self, model: Securable, version: int, **facts: Any) -> ModelVersion:
         with self.metastore.session() as s:
@@ -121,8 +139,11 @@ class VersionStore:
         with self.metastore.session() as s:
             row = self._row(s, model, version)
             for key, value in tags.items():
-                tag = s.scalar(sa.select(ModelVersionTagRow).where(
-                    ModelVersionTagRow.version_id == row.id, ModelVersionTagRow.key == key))
+                tag = s.scalar(
+                    sa.select(ModelVersionTagRow).where(
+                        ModelVersionTagRow.version_id == row.id, ModelVersionTagRow.key == key
+                    )
+                )
                 if tag is None:
                     s.add(ModelVersionTagRow(version_id=row.id, key=key, value=value))
                 else:
@@ -134,8 +155,11 @@ class VersionStore:
     def unset_tags(self, model: Securable, version: int, keys: list[str]) -> ModelVersion:
         with self.metastore.session() as s:
             row = self._row(s, model, version)
-            s.execute(sa.delete(ModelVersionTagRow).where(
-                ModelVersionTagRow.version_id == row.id, ModelVersionTagRow.key.in_(keys)))
+            s.execute(
+                sa.delete(ModelVersionTagRow).where(
+                    ModelVersionTagRow.version_id == row.id, ModelVersionTagRow.key.in_(keys)
+                )
+            )
             row.updated_at = utcnow()
             s.flush()
             return self._load(s, model, row)
@@ -148,23 +172,40 @@ class VersionStore:
 
     def latest(self, model: Securable) -> int | None:
         with self.metastore.session() as s:
-            return s.scalar(sa.select(sa.func.max(ModelVersionRow.version)).where(
-                ModelVersionRow.model_id == model.id, ModelVersionRow.status == READY,
-                ModelVersionRow.deleted_at.is_(None)))
+            return s.scalar(
+                sa.select(sa.func.max(ModelVersionRow.version)).where(
+                    ModelVersionRow.model_id == model.id,
+                    ModelVersionRow.status == READY,
+                    ModelVersionRow.deleted_at.is_(None),
+                )
+            )
 
     def list(self, model: Securable) -> list[ModelVersion]:
         """Every live version, newest first."""
         with self.metastore.session() as s:
-            rows = s.scalars(sa.select(ModelVersionRow).where(
-                ModelVersionRow.model_id == model.id, ModelVersionRow.deleted_at.is_(None),
-            ).order_by(ModelVersionRow.version.desc()))
+            rows = s.scalars(
+                sa.select(ModelVersionRow)
+                .where(
+                    ModelVersionRow.model_id == model.id,
+                    ModelVersionRow.deleted_at.is_(None),
+                )
+                .order_by(ModelVersionRow.version.desc())
+            )
             return [self._load(s, model, r) for r in rows]
 
     def exists(self, model: Securable, version: int) -> bool:
         with self.metastore.session() as s:
-            return s.scalar(sa.select(ModelVersionRow.id).where(
-                ModelVersionRow.model_id == model.id, ModelVersionRow.version == version,
-                ModelVersionRow.deleted_at.is_(None), ModelVersionRow.status == READY)) is not None
+            return (
+                s.scalar(
+                    sa.select(ModelVersionRow.id).where(
+                        ModelVersionRow.model_id == model.id,
+                        ModelVersionRow.version == version,
+                        ModelVersionRow.deleted_at.is_(None),
+                        ModelVersionRow.status == READY,
+                    )
+                )
+                is not None
+            )
 
     def raw(self, model: Securable, version: int) -> ModelVersionRow:
         """The row itself (digests included), detached."""
@@ -174,29 +215,62 @@ class VersionStore:
             return row
 
     def _row(self, s: Session, model: Securable, version: int, *, include_pending: bool = False) -> ModelVersionRow:
-        row = s.scalar(sa.select(ModelVersionRow).where(
-            ModelVersionRow.model_id == model.id, ModelVersionRow.version == version))
+        row = s.scalar(
+            sa.select(ModelVersionRow).where(ModelVersionRow.model_id == model.id, ModelVersionRow.version == version)
+        )
         if row is None or row.deleted_at is not None or (row.status != READY and not include_pending):
-            latest = s.scalar(sa.select(sa.func.max(ModelVersionRow.version)).where(
-                ModelVersionRow.model_id == model.id, ModelVersionRow.deleted_at.is_(None)))
+            latest = s.scalar(
+                sa.select(sa.func.max(ModelVersionRow.version)).where(
+                    ModelVersionRow.model_id == model.id, ModelVersionRow.deleted_at.is_(None)
+                )
+            )
             hint = f"its latest version is {latest}" if latest else "it has no versions yet"
-            state = "was deleted" if row is not None and row.deleted_at is not None else (
-                "is still being registered" if row is not None and row.deleted_at is None else "does not exist")
+            state = (
+                "was deleted"
+                if row is not None and row.deleted_at is not None
+                else ("is still being registered" if row is not None and row.deleted_at is None else "does not exist")
+            )
             raise NotFoundError(f"version {version} of model {model.full_name} {state}; {hint}.")
         return row
 
     def _load(self, s: Session, model: Securable, row: ModelVersionRow) -> ModelVersion:
-        tags = {t.key: t.value for t in s.scalars(
-            sa.select(ModelVersionTagRow).where(ModelVersionTagRow.version_id == row.id)
-            .order_by(ModelVersionTagRow.key))}
-        aliases = list(s.scalars(sa.select(ModelAliasRow.alias).where(
-            ModelAliasRow.model_id == model.id, ModelAliasRow.version == row.version).order_by(ModelAliasRow.alias)))
+        tags = {
+            t.key: t.value
+            for t in s.scalars(
+                sa.select(ModelVersionTagRow)
+                .where(ModelVersionTagRow.version_id == row.id)
+                .order_by(ModelVersionTagRow.key)
+            )
+        }
+        aliases = list(
+            s.scalars(
+                sa.select(ModelAliasRow.alias)
+                .where(ModelAliasRow.model_id == model.id, ModelAliasRow.version == row.version)
+                .order_by(ModelAliasRow.alias)
+            )
+        )
         return ModelVersion(
-            name=model.full_name, version=row.version, status=row.status, description=row.description,
-            source=row.source, storage_location=row.storage_location, run_id=row.run_id,
-            logged_model_id=row.logged_model_id, signature=row.signature, input_example=row.input_example,
-            flavors=list(row.flavors or []), file_format=row.file_format, trusted=row.trusted_digest is not None,
-            trusted_by=row.trusted_by, training_set=list(row.training_set or []), code_commit=row.code_commit,
-            environment=dict(row.environment or {}), created_by=row.created_by, created_at=row.created_at,
-            updated_at=row.updated_at, status_message=row.status_message, tags=tags, aliases=aliases,
+            name=model.full_name,
+            version=row.version,
+            status=row.status,
+            description=row.description,
+            source=row.source,
+            storage_location=row.storage_location,
+            run_id=row.run_id,
+            logged_model_id=row.logged_model_id,
+            signature=row.signature,
+            input_example=row.input_example,
+            flavors=list(row.flavors or []),
+            file_format=row.file_format,
+            trusted=row.trusted_digest is not None,
+            trusted_by=row.trusted_by,
+            training_set=list(row.training_set or []),
+            code_commit=row.code_commit,
+            environment=dict(row.environment or {}),
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            status_message=row.status_message,
+            tags=tags,
+            aliases=aliases,
         )

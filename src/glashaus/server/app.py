@@ -71,14 +71,13 @@ def create_app(
             "The Glashaus lakehouse over HTTP. Every route needs `Authorization: Bearer <token>` "
             "(`glashaus tokens create`) but `/health` and this description (`/api/openapi.json`, "
             "`/api/docs`), which is the same for every caller. Rows travel as Arrow IPC "
-            "streams; errors are `{\"error_code\", \"message\"}`."
+            'streams; errors are `{"error_code", "message"}`.'
         ),
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    layer = RequestLayer(lakehouse, max_body_bytes=max_body_bytes,
-                         gate=SignInGate(max_auth_failures, auth_window))
+    layer = RequestLayer(lakehouse, max_body_bytes=max_body_bytes, gate=SignInGate(max_auth_failures, auth_window))
     serving = ServingFace(layer, **(serving_options or {}))
     # Serving first: Starlette tries routes in order, and scoring is the hot path.
     faces: list[Face] = [serving, RestFace(layer), mlflow_protocol.face(layer), WebFace(layer)]
@@ -92,9 +91,15 @@ def create_app(
     return app
 
 
-def serve(lakehouse: Lakehouse, *, host: str = "127.0.0.1", port: int = 8080,
-          max_body_bytes: int = DEFAULT_MAX_BODY, log_level: str = "info",
-          trusted_proxies: Sequence[str] = ()) -> None:
+def serve(
+    lakehouse: Lakehouse,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    log_level: str = "info",
+    trusted_proxies: Sequence[str] = (),
+) -> None:
     """Serve ``lakehouse`` until interrupted (what ``glashaus serve`` runs)."""
     app = create_app(lakehouse, max_body_bytes=max_body_bytes)
     try:

@@ -21,8 +21,11 @@ class Calls:
         op = by_name()[qualname]
         defaults = op.signature.parameters
         # Only what the caller gave: a default stays the server's (some are sentinels), a local one stays here.
-        sent = {name: value for name, value in arguments.items()
-                if name not in op.local and value is not defaults[name].default}
+        sent = {
+            name: value
+            for name, value in arguments.items()
+            if name not in op.local and value is not defaults[name].default
+        }
         return self._send_operation(op, sent)
 
     def _send_operation(self, op: Operation, arguments: dict[str, Any]) -> Any:

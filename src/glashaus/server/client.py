@@ -39,9 +39,7 @@ from glashaus.sql.result import Result
 try:
     import httpx
 except ImportError as exc:  # pragma: no cover - depends on the install
-    raise GlashausError(
-        "a remote lakehouse needs the server extra: pip install 'glashaus[server]'."
-    ) from exc
+    raise GlashausError("a remote lakehouse needs the server extra: pip install 'glashaus[server]'.") from exc
 
 from glashaus.server import streams
 from glashaus.server.remote import RemoteOperations
@@ -65,15 +63,17 @@ class RemoteLakehouse(RemoteOperations):
             )
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {token}"},
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         )
         self._user: str | None = None
         self._max_body: int | None = None
         # Arrow IPC bodies are read with http.client straight into Arrow's buffers (streams.py),
         # unless a proxy from the environment applies: then through httpx like the rest.
-        self._streams = (None if streams.proxied(self.url)
-                         else streams.Streams(self.url, timeout=self._http.timeout.read))
+        self._streams = (
+            None if streams.proxied(self.url) else streams.Streams(self.url, timeout=self._http.timeout.read)
+        )
 
     @property
     def user(self) -> str:
@@ -142,8 +142,12 @@ class RemoteLakehouse(RemoteOperations):
             else:
                 payload[name] = codec.dump(value, hint)
         request = self._http.build_request(
-            op.http, path, params=query or None, headers=headers or None,
-            content=content, json=payload if op.carrier == "json" else None,
+            op.http,
+            path,
+            params=query or None,
+            headers=headers or None,
+            content=content,
+            json=payload if op.carrier == "json" else None,
         )
         if op.response in ("arrow", "result"):
             table, statement = self._stream(request)
@@ -157,8 +161,10 @@ class RemoteLakehouse(RemoteOperations):
         try:
             return codec.adapter(op.returns).validate_python(response.json())
         except ValidationError as exc:
-            raise GlashausError(f"the lakehouse server at {self.url} answered {op.qualname} with a reply this "
-                                f"client cannot read (a different Glashaus version?): {exc}") from None
+            raise GlashausError(
+                f"the lakehouse server at {self.url} answered {op.qualname} with a reply this "
+                f"client cannot read (a different Glashaus version?): {exc}"
+            ) from None
 
     def _stream(self, request: httpx.Request) -> tuple[Any, str]:
         """An Arrow IPC response as a table, and its statement header (``sql``)."""

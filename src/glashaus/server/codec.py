@@ -57,8 +57,18 @@ from glashaus.errors import InvalidArgumentError
 from glashaus.frames import to_arrow
 from glashaus.server import wire
 
-__all__ = ["INT_MAX", "INT_MIN", "accepts_str", "adapter", "arguments", "check", "dump", "encode_any",
-           "problem", "wire_type"]
+__all__ = [
+    "INT_MAX",
+    "INT_MIN",
+    "accepts_str",
+    "adapter",
+    "arguments",
+    "check",
+    "dump",
+    "encode_any",
+    "problem",
+    "wire_type",
+]
 
 #: Integers on the wire are 64-bit, as everywhere below (Arrow, Delta, DuckDB, the metastore).
 INT_MIN, INT_MAX = INT64_MIN, INT64_MAX
@@ -193,21 +203,38 @@ def _b64(data: bytes) -> str:
 ANY = Annotated[Any, PlainValidator(decode_any), PlainSerializer(encode_any)]
 INT = Annotated[int, Strict(), Field(ge=INT_MIN, le=INT_MAX)]
 FLOAT = Annotated[float, Strict(), AllowInfNan(False)]
-DATETIME = _plain(dt.datetime, _iso(dt.datetime, "a date-time"), dt.datetime.isoformat,
-                  {"type": "string", "format": "date-time"})
+DATETIME = _plain(
+    dt.datetime, _iso(dt.datetime, "a date-time"), dt.datetime.isoformat, {"type": "string", "format": "date-time"}
+)
 DATE = _plain(dt.date, _iso(dt.date, "a date"), dt.date.isoformat, {"type": "string", "format": "date"})
 SECONDS = _plain(dt.timedelta, _seconds, dt.timedelta.total_seconds, {"type": "number", "description": "seconds"})
 BYTES = _plain(bytes, _base64, _b64, {"type": "string", "format": "byte"})
 NAME = _plain(Name, _name, str, {"type": "string", "description": "a dotted name: catalog[.schema[.object]]"})
-SCHEMA = _plain(pa.Schema, lambda v: pa.ipc.read_schema(pa.py_buffer(_base64(v))),
-                lambda s: _b64(s.serialize().to_pybytes()),
-                {"type": "string", "format": "byte", "description": "an Arrow IPC schema message, base64"})
-TABLE = _plain(pa.Table, lambda v: _read_ipc(_base64(v)), encode_any,
-               {"type": "string", "format": "byte", "description": "an Arrow IPC stream, base64"})
+SCHEMA = _plain(
+    pa.Schema,
+    lambda v: pa.ipc.read_schema(pa.py_buffer(_base64(v))),
+    lambda s: _b64(s.serialize().to_pybytes()),
+    {"type": "string", "format": "byte", "description": "an Arrow IPC schema message, base64"},
+)
+TABLE = _plain(
+    pa.Table,
+    lambda v: _read_ipc(_base64(v)),
+    encode_any,
+    {"type": "string", "format": "byte", "description": "an Arrow IPC stream, base64"},
+)
 
 _SIMPLE: dict[Any, Any] = {
-    bool: Annotated[bool, Strict()], int: INT, float: FLOAT, str: Annotated[str, Strict()], type(None): None,
-    dt.datetime: DATETIME, dt.date: DATE, dt.timedelta: SECONDS, bytes: BYTES, Name: NAME, pa.Schema: SCHEMA,
+    bool: Annotated[bool, Strict()],
+    int: INT,
+    float: FLOAT,
+    str: Annotated[str, Strict()],
+    type(None): None,
+    dt.datetime: DATETIME,
+    dt.date: DATE,
+    dt.timedelta: SECONDS,
+    bytes: BYTES,
+    Name: NAME,
+    pa.Schema: SCHEMA,
     pa.Table: TABLE,
 }
 
@@ -257,8 +284,12 @@ def wire_type(hint: Any) -> Any:
 def _dict_shaped(cls: type[DictShaped]) -> Any:
     """A result that was a dict travels as that dict (``to_dict()``, values tagged as under ``Any``), so its
     JSON stays what it was; the client reads it back with the class's ``from_dict``."""
-    return _plain(cls, cls.from_dict, lambda v: encode_any(v.to_dict()),  # type: ignore[attr-defined]
-                  {"type": "object", "additionalProperties": {}, "description": inspect.getdoc(cls) or cls.__name__})
+    return _plain(
+        cls,
+        cls.from_dict,  # type: ignore[attr-defined]  # each result class defines its own
+        lambda v: encode_any(v.to_dict()),
+        {"type": "object", "additionalProperties": {}, "description": inspect.getdoc(cls) or cls.__name__},
+    )
 
 
 def _named_tuple(cls: type) -> Any:
@@ -370,8 +401,13 @@ def check(function: Any, given: dict[str, Any], *, skip: tuple[str, ...] = ()) -
     try:
         values = arguments(function, skip).validate_python(given)
     except ValidationError as exc:
-        raise InvalidArgumentError(problem(function.__name__, exc, taken=[
-            p for p in inspect.signature(function).parameters if p != "self" and p not in skip])) from None
+        raise InvalidArgumentError(
+            problem(
+                function.__name__,
+                exc,
+                taken=[p for p in inspect.signature(function).parameters if p != "self" and p not in skip],
+            )
+        ) from None
     signature = inspect.signature(function)
     for name, param in signature.parameters.items():  # optional-by-None parameters without a default
         if name not in values and name != "self" and name not in skip and param.default is inspect.Parameter.empty:

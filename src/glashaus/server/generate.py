@@ -86,7 +86,11 @@ class _Imports:
         for module in sorted(self.names):
             line = f"from {module} import {', '.join(sorted(self.names[module]))}"
             if len(line) + 4 > 88:  # as ruff's isort wraps it (its default line length)
-                line = f"from {module} import (\n" + "".join(f"        {n},\n" for n in sorted(self.names[module])) + "    )"
+                line = (
+                    f"from {module} import (\n"
+                    + "".join(f"        {n},\n" for n in sorted(self.names[module]))
+                    + "    )"
+                )
             sections[_section(module)].append(line)
         blocks = ["".join(f"    {line}\n" for line in lines) for lines in sections.values() if lines]
         return "\n".join(blocks)
@@ -216,19 +220,26 @@ def api_text() -> str:
         if not facade:
             for sub in FACADES[1:]:
                 doc = inspect.getdoc(getattr(facade_class(""), sub)) or ""
-                body.append(f"    @property\n    def {sub}(self) -> {_protocol_name(sub)}:\n"
-                            f'        """{doc}"""\n        ...\n')
+                body.append(
+                    f'    @property\n    def {sub}(self) -> {_protocol_name(sub)}:\n        """{doc}"""\n        ...\n'
+                )
             body.append(_SHARED)
         body += [_method(op, imports, remote=False) for op in _declared(facade)]
         what = "a lakehouse, embedded or served" if not facade else f"``lh.{facade}``"
-        classes.append(f"@runtime_checkable\nclass {_protocol_name(facade)}(Protocol):\n"
-                       f'    """The operations of {what}, as both the embedded and the remote one offer them."""\n\n'
-                       + "\n".join(body))
-    return (HEADER.format(doc="The protocols the embedded Lakehouse and the remote client both satisfy.")
-            + "from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable\n\n"
-            + "from glashaus.operations import declared_default\n\n"
-            + "if TYPE_CHECKING:\n" + imports.text() + "\n\n"
-            + "\n\n".join(classes))
+        classes.append(
+            f"@runtime_checkable\nclass {_protocol_name(facade)}(Protocol):\n"
+            f'    """The operations of {what}, as both the embedded and the remote one offer them."""\n\n'
+            + "\n".join(body)
+        )
+    return (
+        HEADER.format(doc="The protocols the embedded Lakehouse and the remote client both satisfy.")
+        + "from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable\n\n"
+        + "from glashaus.operations import declared_default\n\n"
+        + "if TYPE_CHECKING:\n"
+        + imports.text()
+        + "\n\n"
+        + "\n\n".join(classes)
+    )
 
 
 def remote_text() -> str:
@@ -240,18 +251,26 @@ def remote_text() -> str:
         if not facade:
             for sub in FACADES[1:]:
                 doc = inspect.getdoc(getattr(facade_class(""), sub)) or ""
-                body.append(f"    @property\n    def {sub}(self) -> {_remote_name(sub)}:\n"
-                            f'        """{doc}"""\n        return {_remote_name(sub)}(self)\n')
+                body.append(
+                    f"    @property\n    def {sub}(self) -> {_remote_name(sub)}:\n"
+                    f'        """{doc}"""\n        return {_remote_name(sub)}(self)\n'
+                )
         body += [_method(op, imports, remote=True) for op in _declared(facade)]
         base = "Calls" if not facade else "Namespace"
         what = "the lakehouse" if not facade else f"``lh.{facade}``"
-        classes.append(f"class {_remote_name(facade)}({base}):\n"
-                       f'    """The operations of {what} on a served lakehouse."""\n\n' + "\n".join(body))
-    return (HEADER.format(doc="The remote client's operations: one method per declared operation.")
-            + "from typing import TYPE_CHECKING, Any\n\n"
-            + "from glashaus.operations import declared_default\nfrom glashaus.server.calls import Calls, Namespace\n\n"
-            + "if TYPE_CHECKING:\n" + imports.text() + "\n\n"
-            + "\n\n".join(classes))
+        classes.append(
+            f"class {_remote_name(facade)}({base}):\n"
+            f'    """The operations of {what} on a served lakehouse."""\n\n' + "\n".join(body)
+        )
+    return (
+        HEADER.format(doc="The remote client's operations: one method per declared operation.")
+        + "from typing import TYPE_CHECKING, Any\n\n"
+        + "from glashaus.operations import declared_default\nfrom glashaus.server.calls import Calls, Namespace\n\n"
+        + "if TYPE_CHECKING:\n"
+        + imports.text()
+        + "\n\n"
+        + "\n\n".join(classes)
+    )
 
 
 def texts() -> dict[str, str]:

@@ -62,32 +62,54 @@ def operation_extra(op: Operation) -> dict[str, Any]:
     arguments = _schema(codec.arguments(op.function, skip))
     properties: dict[str, Any] = arguments.get("properties", {})
     required = [n for n in arguments.get("required", []) if n not in urls]
-    parameters = [{"name": urls[name], "in": "path", "required": True, "schema": properties[name]}
-                  for name in op.path_params]
+    parameters = [
+        {"name": urls[name], "in": "path", "required": True, "schema": properties[name]} for name in op.path_params
+    ]
     rest = {n: s for n, s in properties.items() if n not in urls}
     extra: dict[str, Any] = {"security": [{"bearer": []}]}
     if op.carrier == "query":
-        parameters += [{"name": n, "in": "query", "required": n in required, "schema": s,
-                        "description": "JSON for values that are not strings"} for n, s in rest.items()]
+        parameters += [
+            {
+                "name": n,
+                "in": "query",
+                "required": n in required,
+                "schema": s,
+                "description": "JSON for values that are not strings",
+            }
+            for n, s in rest.items()
+        ]
     elif rest:
         body = {**arguments, "properties": rest, "required": required}
         extra["requestBody"] = {"required": bool(required), "content": {"application/json": {"schema": body}}}
     if op.body_kind == "arrow":
-        extra["requestBody"] = {"required": True, "content": {wire.ARROW_STREAM: {"schema": {
-            "type": "string", "format": "binary"}}}}
+        extra["requestBody"] = {
+            "required": True,
+            "content": {wire.ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+        }
     elif op.body_kind == "bytes":
-        extra["requestBody"] = {"required": True, "content": {"application/octet-stream": {
-            "schema": {"type": "string", "format": "binary"}}}}
+        extra["requestBody"] = {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
     if op.response in ("arrow", "result"):
-        ok = {"description": "an Arrow IPC stream, one message per record batch",
-              "content": {wire.ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}
+        ok = {
+            "description": "an Arrow IPC stream, one message per record batch",
+            "content": {wire.ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+        }
     elif op.response == "bytes":
         ok = {"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string"}}}}
     else:
-        ok = {"description": "OK", "content": {"application/json": {
-            "schema": _schema(codec.adapter(op.returns))}}}
-    error = {"content": {"application/json": {"schema": {"type": "object", "properties": {
-        "error_code": {"type": "string"}, "message": {"type": "string"}}}}}}
+        ok = {"description": "OK", "content": {"application/json": {"schema": _schema(codec.adapter(op.returns))}}}
+    error = {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            }
+        }
+    }
     extra["responses"] = {
         "200": ok,
         "400": {"description": "bad input", **error},

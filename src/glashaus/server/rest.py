@@ -63,25 +63,49 @@ class RestFace:
 
     def routes(self) -> list[BaseRoute]:
         layer = self.layer
-        routes: list[BaseRoute] = [layer.api_route(
-            "/health", self.health, methods=["GET"], policy=OPEN, tags=["server"], summary="Liveness; needs no token.",
-            operation_id="health", openapi_extra={"responses": {"200": {"description": "OK", "content": {
-                "application/json": {"schema": TypeAdapter(Health).json_schema()}}}}},
-        )]
+        routes: list[BaseRoute] = [
+            layer.api_route(
+                "/health",
+                self.health,
+                methods=["GET"],
+                policy=OPEN,
+                tags=["server"],
+                summary="Liveness; needs no token.",
+                operation_id="health",
+                openapi_extra={
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {"application/json": {"schema": TypeAdapter(Health).json_schema()}},
+                        }
+                    }
+                },
+            )
+        ]
         for op in ROUTES:
-            routes.append(layer.api_route(
-                op.path, _handler(op), methods=[op.http], policy=QUERIES if op.response == "result" else API,
-                name=op.method, summary=op.summary, description=op.description, tags=[op.tag],
-                openapi_extra=openapi.operation_extra(op), operation_id=openapi.operation_id(op),
-            ))
+            routes.append(
+                layer.api_route(
+                    op.path,
+                    _handler(op),
+                    methods=[op.http],
+                    policy=QUERIES if op.response == "result" else API,
+                    name=op.method,
+                    summary=op.summary,
+                    description=op.description,
+                    tags=[op.tag],
+                    openapi_extra=openapi.operation_extra(op),
+                    operation_id=openapi.operation_id(op),
+                )
+            )
         return routes
 
     def close(self) -> None:
         pass
 
     async def health(self, call: Call) -> Response:
-        return JSONResponse({"status": "ok", "version": glashaus.__version__,
-                             "max_body_bytes": self.layer.max_body_bytes})
+        return JSONResponse(
+            {"status": "ok", "version": glashaus.__version__, "max_body_bytes": self.layer.max_body_bytes}
+        )
 
 
 def _handler(op: Operation) -> Callable[[Call], Any]:
@@ -145,8 +169,9 @@ def _arguments(op: Operation, request: Request, body: bytes) -> dict[str, Any]:
     return arguments
 
 
-def _respond(op: Operation, value: Any, cancellation: Cancellation | None = None, *,
-             hidden: tuple[str, ...] = ()) -> Response:
+def _respond(
+    op: Operation, value: Any, cancellation: Cancellation | None = None, *, hidden: tuple[str, ...] = ()
+) -> Response:
     """The answer for ``value``; a stream that fails half-way names no path in ``hidden`` (the root)."""
     if isinstance(value, pa.RecordBatchReader):  # a streamed table read: batches go out as they are read
         return RowStream(wire.ipc_stream(value.schema, value, hidden=hidden), media_type=wire.ARROW_STREAM)
@@ -155,8 +180,11 @@ def _respond(op: Operation, value: Any, cancellation: Cancellation | None = None
     if op.response == "result":
         # A query's batches go out as DuckDB produces them: never the whole result in memory.
         return RowStream(
-            wire.ipc_stream(value.schema, value.batches(), hidden=hidden), media_type=wire.ARROW_STREAM,
-            headers={"X-Glashaus-Statement": value.statement}, cancellation=cancellation, close=value.close,
+            wire.ipc_stream(value.schema, value.batches(), hidden=hidden),
+            media_type=wire.ARROW_STREAM,
+            headers={"X-Glashaus-Statement": value.statement},
+            cancellation=cancellation,
+            close=value.close,
         )
     if op.response == "bytes":
         return Response(value, media_type="application/octet-stream")
@@ -172,8 +200,14 @@ class RowStream(StreamingResponse):
     at once, even in the middle of computing a batch, and the query's cursor is closed.
     """
 
-    def __init__(self, content: Any, *, cancellation: Cancellation | None = None,
-                 close: Callable[[], None] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        content: Any,
+        *,
+        cancellation: Cancellation | None = None,
+        close: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(content, **kwargs)
         self.cancellation = cancellation
         self.close_rows = close

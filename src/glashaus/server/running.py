@@ -57,12 +57,27 @@ class ServerThread:
     4
     """
 
-    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None,
-                 log_level: str = "warning", trusted_proxies: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        log_level: str = "warning",
+        trusted_proxies: Sequence[str] = (),
+    ) -> None:
         self.app = app
         self.host, self.port = host, port or free_port(host)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level=log_level,
-                                                    lifespan="on", **proxy_settings(trusted_proxies)))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=self.host,
+                port=self.port,
+                log_level=log_level,
+                lifespan="on",
+                **proxy_settings(trusted_proxies),
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, name="glashaus-server", daemon=True)
 
     @property

@@ -43,19 +43,40 @@ POLICY = Policy(errors=JSON_ERRORS)
 
 #: The route in the OpenAPI: the endpoint's name, and one of MLflow's scoring formats as the body
 #: (``docs/architecture.md``, serving).
-_SCORING: dict[str, Any] = {"parameters": [{"name": "name", "in": "path", "required": True, "schema": {
-    "type": "string", "description": "the serving endpoint's name"}}], "requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "description": "One of MLflow's scoring formats.",
-    "properties": {
-        "dataframe_split": {"type": "object", "properties": {
-            "columns": {"type": "array", "items": {"type": "string"}},
-            "data": {"type": "array", "items": {"type": "array", "items": {}}}}},
-        "dataframe_records": {"type": "array", "items": {"type": "object"}},
-        "instances": {"type": "array", "items": {}},
-        "inputs": {},
-        "params": {"type": "object"},
+_SCORING: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "description": "the serving endpoint's name"},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "One of MLflow's scoring formats.",
+                    "properties": {
+                        "dataframe_split": {
+                            "type": "object",
+                            "properties": {
+                                "columns": {"type": "array", "items": {"type": "string"}},
+                                "data": {"type": "array", "items": {"type": "array", "items": {}}},
+                            },
+                        },
+                        "dataframe_records": {"type": "array", "items": {"type": "object"}},
+                        "instances": {"type": "array", "items": {}},
+                        "inputs": {},
+                        "params": {"type": "object"},
+                    },
+                }
+            }
+        },
     },
-}}}}}
+}
 
 
 class ServingFace:
@@ -71,12 +92,25 @@ class ServingFace:
         # Starlette tries routes in order and the API has a few hundred: these come first (the app
         # mounts this face first; no other route matches their paths, so nothing else changes).
         return [
-            self.layer.api_route("/serving/{name}/invocations", self.invocations, methods=["POST"], policy=POLICY,
-                                 tags=["serving"], operation_id="invoke_endpoint", openapi_extra=_SCORING,
-                                 summary="Score rows on a serving endpoint (MLflow's scoring formats)."),
-            self.layer.api_route("/metrics", self.metrics_route, methods=["GET"], policy=POLICY, tags=["serving"],
-                                 operation_id="metrics",
-                                 summary="Prometheus metrics of the serving endpoints the caller may call."),
+            self.layer.api_route(
+                "/serving/{name}/invocations",
+                self.invocations,
+                methods=["POST"],
+                policy=POLICY,
+                tags=["serving"],
+                operation_id="invoke_endpoint",
+                openapi_extra=_SCORING,
+                summary="Score rows on a serving endpoint (MLflow's scoring formats).",
+            ),
+            self.layer.api_route(
+                "/metrics",
+                self.metrics_route,
+                methods=["GET"],
+                policy=POLICY,
+                tags=["serving"],
+                operation_id="metrics",
+                summary="Prometheus metrics of the serving endpoints the caller may call.",
+            ),
         ]
 
     def close(self) -> None:
@@ -100,12 +134,14 @@ class ServingFace:
                 # row (one journal transaction), not on its own.
                 with audit.durable_at_exit() if call.correlation else contextlib.nullcontext():
                     call.correlate()
-                    return runtime.invoke(principal, name, body, request_id=call.id,
-                                          arrival=arrival)
+                    return runtime.invoke(principal, name, body, request_id=call.id, arrival=arrival)
 
             answer = await call.run(work, correlate=False)
-        return Response(answer.body, media_type="application/json",
-                        headers={"X-Model-Version": str(answer.version), "X-Variant": answer.variant})
+        return Response(
+            answer.body,
+            media_type="application/json",
+            headers={"X-Model-Version": str(answer.version), "X-Variant": answer.variant},
+        )
 
     async def metrics_route(self, call: Call) -> Response:
         def visible() -> set[str] | None:

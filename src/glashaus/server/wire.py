@@ -84,7 +84,10 @@ class StreamAborted(Exception):
 
 
 def ipc_stream(
-    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, batch_rows: int = BATCH_ROWS,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    batch_rows: int = BATCH_ROWS,
     hidden: Iterable[str] = (),
 ) -> Iterator[list[bytes | memoryview]]:
     """An Arrow IPC stream, read from ``batches`` as it is sent: per record batch, its pieces in
@@ -112,25 +115,28 @@ def ipc_stream(
     except GlashausError as exc:
         failure: tuple[str, str] = (exc.code, hide_paths(str(exc), hidden))
     except Exception as exc:
-        failure = ("INTERNAL_ERROR", (f"the result stream failed half-way ({type(exc).__name__}); "
-                   "the server log has the details."))
+        failure = (
+            "INTERNAL_ERROR",
+            (f"the result stream failed half-way ({type(exc).__name__}); the server log has the details."),
+        )
         log.exception("a result stream failed half-way")
     else:
         writer.close()
         yield sink.take()
         return
     empty = pa.RecordBatch.from_pylist([], schema=schema)
-    writer.write_batch(empty, custom_metadata={ERROR_CODE_KEY: failure[0].encode(),
-                                               ERROR_MESSAGE_KEY: failure[1].encode()})
+    writer.write_batch(
+        empty, custom_metadata={ERROR_CODE_KEY: failure[0].encode(), ERROR_MESSAGE_KEY: failure[1].encode()}
+    )
     yield sink.take()
     raise StreamAborted(f"{failure[0]}: {failure[1]}")
 
 
-def ipc_chunks(table: pa.Table, *, batch_rows: int = BATCH_ROWS, hidden: Iterable[str] = ()
-               ) -> Iterator[list[bytes | memoryview]]:
+def ipc_chunks(
+    table: pa.Table, *, batch_rows: int = BATCH_ROWS, hidden: Iterable[str] = ()
+) -> Iterator[list[bytes | memoryview]]:
     """An Arrow IPC stream of ``table``, the pieces of one record batch at a time (see :func:`ipc_stream`)."""
-    return ipc_stream(table.schema, table.to_batches(max_chunksize=batch_rows), batch_rows=batch_rows,
-                      hidden=hidden)
+    return ipc_stream(table.schema, table.to_batches(max_chunksize=batch_rows), batch_rows=batch_rows, hidden=hidden)
 
 
 def ipc_bytes(table: pa.Table) -> bytes:

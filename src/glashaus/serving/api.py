@@ -22,8 +22,15 @@ class Serving:
         self._service = service
         self._who = who
 
-    def create_endpoint(self, name: str, *, model: str, traffic: dict[str, int] | None = None,
-                        shadow: str | None = None, inference_table: Any = DEFAULT) -> Endpoint:
+    def create_endpoint(
+        self,
+        name: str,
+        *,
+        model: str,
+        traffic: dict[str, int] | None = None,
+        shadow: str | None = None,
+        inference_table: Any = DEFAULT,
+    ) -> Endpoint:
         """Serve ``model`` at ``POST /serving/<name>/invocations`` (on ``glashaus serve``).
 
         ``model`` is ``'main.shop.recommender@champion'`` (or the bare name with ``traffic=``
@@ -32,11 +39,11 @@ class Serving:
         (default ``<catalog>.<schema>.<name>_inference``; ``None`` for none). Needs EXECUTE on
         the model and CREATE TABLE for the inference table.
         """
-        return self._service.create_endpoint(self._who, name, model=model, traffic=traffic, shadow=shadow,
-                                             inference_table=inference_table)
+        return self._service.create_endpoint(
+            self._who, name, model=model, traffic=traffic, shadow=shadow, inference_table=inference_table
+        )
 
-    def update_endpoint(self, name: str, *, traffic: dict[str, int] | None = None,
-                        shadow: Any = DEFAULT) -> Endpoint:
+    def update_endpoint(self, name: str, *, traffic: dict[str, int] | None = None, shadow: Any = DEFAULT) -> Endpoint:
         """Change the traffic split or the shadow variant (``shadow=None`` removes it); owner or admin."""
         return self._service.update_endpoint(self._who, name, traffic=traffic, shadow=shadow)
 

@@ -52,8 +52,13 @@ def batch_key(payload: Payload) -> tuple[Any, ...] | None:
         return None  # params, or more than one format
     if "dataframe_split" in payload:
         split = payload["dataframe_split"]
-        if isinstance(split, dict) and set(split) <= {"columns", "data"} and isinstance(split.get("data"), list) \
-                and isinstance(split.get("columns"), list) and all(isinstance(c, str) for c in split["columns"]):
+        if (
+            isinstance(split, dict)
+            and set(split) <= {"columns", "data"}
+            and isinstance(split.get("data"), list)
+            and isinstance(split.get("columns"), list)
+            and all(isinstance(c, str) for c in split["columns"])
+        ):
             return ("split", tuple(split["columns"]))
         return None
     if "dataframe_records" in payload and isinstance(payload["dataframe_records"], list):
@@ -70,8 +75,12 @@ def rows_of(payload: Payload) -> int:
 def merge(payloads: list[Payload]) -> Payload:
     if "dataframe_split" in payloads[0]:
         columns = payloads[0]["dataframe_split"]["columns"]
-        return {"dataframe_split": {"columns": columns,
-                                    "data": [row for p in payloads for row in p["dataframe_split"]["data"]]}}
+        return {
+            "dataframe_split": {
+                "columns": columns,
+                "data": [row for p in payloads for row in p["dataframe_split"]["data"]],
+            }
+        }
     return {"dataframe_records": [row for p in payloads for row in p["dataframe_records"]]}
 
 
@@ -91,14 +100,22 @@ def score_together(score: Callable[[Payload], Any], payloads: list[Payload]) -> 
 class Batcher:
     """Hands concurrent payloads to ``run(payloads) -> [result or exception, ...]`` together."""
 
-    def __init__(self, run: Callable[[list[Payload]], list[Result]], *, max_rows: int = 1024,
-                 name: str = "model", arriving: Callable[[], int] | None = None, max_wait: float = 0.002) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[Payload]], list[Result]],
+        *,
+        max_rows: int = 1024,
+        name: str = "model",
+        arriving: Callable[[], int] | None = None,
+        max_wait: float = 0.002,
+    ) -> None:
         self._run_batch_fn = run
         self.max_rows = max_rows
         self._arriving = arriving
         self.max_wait = max_wait
-        self._queue: queue.SimpleQueue[tuple[Payload, tuple | None, int, concurrent.futures.Future] | None] = \
+        self._queue: queue.SimpleQueue[tuple[Payload, tuple | None, int, concurrent.futures.Future] | None] = (
             queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._run, name=f"glashaus-batch-{name}", daemon=True)
         self._thread.start()
         self.batches = 0

@@ -36,8 +36,9 @@ def check_variant(variant: str) -> str:
     """An alias name or a version number."""
     variant = str(variant).strip().lower()
     if not _VARIANT.match(variant):
-        raise InvalidArgumentError(f"invalid model variant {variant!r}: name an alias (e.g. 'champion') or a version "
-                                   "number (e.g. '3').")
+        raise InvalidArgumentError(
+            f"invalid model variant {variant!r}: name an alias (e.g. 'champion') or a version number (e.g. '3')."
+        )
     return variant
 
 
@@ -75,9 +76,14 @@ class Endpoint:
         return name, (check_variant(variant) if variant else None)
 
     def config(self) -> dict[str, Any]:
-        return {"model": self.model, "routes": [dataclasses.asdict(r) for r in self.routes], "shadow": self.shadow,
-                "inference_table": self.inference_table, "inference_table_id": self.inference_table_id,
-                "owner_since": self.owner_since}
+        return {
+            "model": self.model,
+            "routes": [dataclasses.asdict(r) for r in self.routes],
+            "shadow": self.shadow,
+            "inference_table": self.inference_table,
+            "inference_table_id": self.inference_table_id,
+            "owner_since": self.owner_since,
+        }
 
 
 def make_routes(variant: str | None, traffic: dict[str, int] | None) -> tuple[Route, ...]:
@@ -90,7 +96,9 @@ def make_routes(variant: str | None, traffic: dict[str, int] | None) -> tuple[Ro
             )
         return (Route(variant, 100),)
     if not isinstance(traffic, dict) or not traffic:
-        raise InvalidArgumentError("traffic= must map variants to percentages, e.g. {'champion': 90, 'challenger': 10}.")
+        raise InvalidArgumentError(
+            "traffic= must map variants to percentages, e.g. {'champion': 90, 'challenger': 10}."
+        )
     routes = []
     for name, share in traffic.items():
         if isinstance(share, bool) or not isinstance(share, int) or not 0 <= share <= 100:

@@ -81,14 +81,23 @@ def entry(target: Target, row: dict[str, Any]) -> dict[str, Any]:
     error_bytes = error.encode("utf-8", "replace") if error is not None else None
     event_time = row.get("event_time") or dt.datetime.now(dt.UTC)
     return {
-        "table_id": target.table_id, "writer": target.writer, "batch": None,
+        "table_id": target.table_id,
+        "writer": target.writer,
+        "batch": None,
         "size": len(request or b"") + len(response or b"") + len(error_bytes or b""),
-        "request_id": (row.get("request_id") or "")[:64], "event_time": micros(event_time),
-        "endpoint": row.get("endpoint") or "", "model": row.get("model") or "",
-        "model_version": row.get("model_version"), "variant": row.get("variant"),
-        "shadow": bool(row.get("shadow")), "principal": row.get("principal"),
-        "status_code": row.get("status_code"), "latency_ms": row.get("latency_ms"),
-        "request": request, "response": response, "error": error_bytes,
+        "request_id": (row.get("request_id") or "")[:64],
+        "event_time": micros(event_time),
+        "endpoint": row.get("endpoint") or "",
+        "model": row.get("model") or "",
+        "model_version": row.get("model_version"),
+        "variant": row.get("variant"),
+        "shadow": bool(row.get("shadow")),
+        "principal": row.get("principal"),
+        "status_code": row.get("status_code"),
+        "latency_ms": row.get("latency_ms"),
+        "request": request,
+        "response": response,
+        "error": error_bytes,
     }
 
 
@@ -120,8 +129,9 @@ class InferenceLog:
         self.failed_writes = 0
         self.refused = 0
         # The thread holds the log weakly: a runtime dropped without close() (a test's app) stops it.
-        self._thread = threading.Thread(target=_move_in_background, args=(weakref.ref(self), self._wake),
-                                        name=f"glashaus-{name}", daemon=True)
+        self._thread = threading.Thread(
+            target=_move_in_background, args=(weakref.ref(self), self._wake), name=f"glashaus-{name}", daemon=True
+        )
         self._thread.start()
 
     def pending(self, table_id: str | None = None) -> int:
@@ -180,8 +190,11 @@ class InferenceLog:
                 break
             time.sleep(0.5)
         if self.pending():
-            log.error("%d bytes of inference rows stay in the metastore's journal; the next process to move "
-                      "them writes them (glashaus serve, or any Lakehouse.close())", self.pending())
+            log.error(
+                "%d bytes of inference rows stay in the metastore's journal; the next process to move "
+                "them writes them (glashaus serve, or any Lakehouse.close())",
+                self.pending(),
+            )
 
     def _move_once(self, wait: float) -> float:
         """One pass of the background thread; how long to wait before the next."""

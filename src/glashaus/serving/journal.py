@@ -166,20 +166,30 @@ class InferenceJournal:
             mover = s.get(_M, table_id)
             assert mover is not None, "claim() runs under the lease, whose take() created the mover row"
             mover.batch += 1
-            s.execute(sa.update(_J).where(_J.table_id == table_id, _J.batch.is_(None), _J.writer == writer,
-                                          _J.id <= last).values(batch=mover.batch))
+            s.execute(
+                sa.update(_J)
+                .where(_J.table_id == table_id, _J.batch.is_(None), _J.writer == writer, _J.id <= last)
+                .values(batch=mover.batch)
+            )
             return int(mover.batch)
 
     def commit(self, table_id: str, name: str, batch: int) -> int:
         """Append batch ``batch`` to table ``name`` (nothing if the table records it already); its rows."""
         with self.metastore.engine.connect() as conn:  # plain tuples: this thread shares the GIL with requests
-            rows = conn.execute(sa.select(_J.writer, *_ROW).where(_J.table_id == table_id, _J.batch == batch)
-                                .order_by(_J.id)).all()
+            rows = conn.execute(
+                sa.select(_J.writer, *_ROW).where(_J.table_id == table_id, _J.batch == batch).order_by(_J.id)
+            ).all()
         if not rows:
             return 0
         writer, data = rows[0][0], _to_arrow([row[1:] for row in rows])
-        self.tables.write(Principal.user(writer), name, data, mode="append", operation="INFERENCE LOG",
-                          app_transaction=(APP_ID, batch))
+        self.tables.write(
+            Principal.user(writer),
+            name,
+            data,
+            mode="append",
+            operation="INFERENCE LOG",
+            app_transaction=(APP_ID, batch),
+        )
         return data.num_rows
 
     def release(self, table_id: str, batch: int) -> None:
@@ -199,9 +209,14 @@ class InferenceJournal:
         now = micros()
         until = now + int(self.lease * 1_000_000)
         with self.metastore.engine.begin() as conn:
-            taken = conn.execute(sa.update(_M).where(
-                _M.table_id == table_id, sa.or_(_M.holder.is_(None), _M.holder == self.id, _M.until_us < now),
-            ).values(holder=self.id, until_us=until)).rowcount
+            taken = conn.execute(
+                sa.update(_M)
+                .where(
+                    _M.table_id == table_id,
+                    sa.or_(_M.holder.is_(None), _M.holder == self.id, _M.until_us < now),
+                )
+                .values(holder=self.id, until_us=until)
+            ).rowcount
             known = taken or conn.execute(sa.select(_M.table_id).where(_M.table_id == table_id)).first()
         if not known:
             try:
@@ -216,20 +231,23 @@ class InferenceJournal:
             # from an older backup), or a new batch would look appended already and be dropped.
             recorded = self.tables.app_transaction_version(name, APP_ID) or 0
             with self.metastore.engine.begin() as conn:
-                conn.execute(sa.update(_M).where(_M.table_id == table_id, _M.batch < recorded)
-                             .values(batch=recorded))
+                conn.execute(sa.update(_M).where(_M.table_id == table_id, _M.batch < recorded).values(batch=recorded))
             self._synced.add(table_id)
         return True
 
     def _renew(self, table_id: str) -> None:
         with self.metastore.engine.begin() as conn:
-            conn.execute(sa.update(_M).where(_M.table_id == table_id, _M.holder == self.id)
-                         .values(until_us=micros() + int(self.lease * 1_000_000)))
+            conn.execute(
+                sa.update(_M)
+                .where(_M.table_id == table_id, _M.holder == self.id)
+                .values(until_us=micros() + int(self.lease * 1_000_000))
+            )
 
     def _give_back(self, table_id: str) -> None:
         with self.metastore.engine.begin() as conn:
-            conn.execute(sa.update(_M).where(_M.table_id == table_id, _M.holder == self.id)
-                         .values(holder=None, until_us=None))
+            conn.execute(
+                sa.update(_M).where(_M.table_id == table_id, _M.holder == self.id).values(holder=None, until_us=None)
+            )
 
 
 def _to_arrow(rows: list[Any]) -> pa.Table:
@@ -245,8 +263,9 @@ def _to_arrow(rows: list[Any]) -> pa.Table:
             try:
                 arrays.append(raw.cast(pa.string()))
             except pa.ArrowInvalid:  # not UTF-8: decode value by value
-                arrays.append(pa.array([None if v is None else bytes(v).decode("utf-8", "replace")
-                                        for v in values], pa.string()))
+                arrays.append(
+                    pa.array([None if v is None else bytes(v).decode("utf-8", "replace") for v in values], pa.string())
+                )
         else:
             arrays.append(pa.array(values, field.type))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)

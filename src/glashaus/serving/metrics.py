@@ -23,21 +23,29 @@ class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "glashaus_serving_requests", "Invocations per endpoint, variant and HTTP status.",
-            ["endpoint", "variant", "status"], registry=self.registry,
+            "glashaus_serving_requests",
+            "Invocations per endpoint, variant and HTTP status.",
+            ["endpoint", "variant", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "glashaus_serving_latency_seconds", "Time from request to response, per endpoint and variant.",
-            ["endpoint", "variant"], buckets=BUCKETS, registry=self.registry,
+            "glashaus_serving_latency_seconds",
+            "Time from request to response, per endpoint and variant.",
+            ["endpoint", "variant"],
+            buckets=BUCKETS,
+            registry=self.registry,
         )
         self.logged = Counter(
-            "glashaus_serving_inference_rows", "Rows journaled for the inference table, per endpoint.",
-            ["endpoint"], registry=self.registry,
+            "glashaus_serving_inference_rows",
+            "Rows journaled for the inference table, per endpoint.",
+            ["endpoint"],
+            registry=self.registry,
         )
         self.pending = Gauge(
             "glashaus_serving_inference_pending_bytes",
             "Bytes of inference rows journaled, not yet in the endpoint's inference table.",
-            ["endpoint"], registry=self.registry,
+            ["endpoint"],
+            registry=self.registry,
         )
 
     def observe(self, endpoint: str, *, variant: str, status: int, seconds: float) -> None:

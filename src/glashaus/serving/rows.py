@@ -24,8 +24,7 @@ class EndpointRow(Base):
     __tablename__ = "serving_endpoints"
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    model_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"),
-                                          index=True)
+    model_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"), index=True)
     #: {"routes": [{"variant": "champion", "traffic": 90}, ...], "shadow": "challenger" | None,
     #:  "inference_table": "main.shop.reco_inference" | None, "inference_table_id": "<securable id>" | None}
     config: Mapped[dict] = mapped_column(sa.JSON)

@@ -87,8 +87,9 @@ class ServingRuntime:
         self.metrics = metrics
         self.max_payload_bytes = max_payload_bytes
         # Started now: its first move takes the rows a crashed server left in the journal.
-        self.inference = InferenceLog(service.journal, buffer_bytes=buffer_bytes, flush_rows=flush_rows,
-                                      flush_interval=flush_interval)
+        self.inference = InferenceLog(
+            service.journal, buffer_bytes=buffer_bytes, flush_rows=flush_rows, flush_interval=flush_interval
+        )
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._configs: dict[str, tuple[float, Endpoint]] = {}
@@ -118,8 +119,9 @@ class ServingRuntime:
         """
         return Arrival(self)
 
-    def invoke(self, who: Principal, name: str, payload: bytes, *, request_id: str,
-               arrival: Arrival | None = None) -> Answer:
+    def invoke(
+        self, who: Principal, name: str, payload: bytes, *, request_id: str, arrival: Arrival | None = None
+    ) -> Answer:
         """Score ``payload`` (MLflow's JSON scoring formats) on endpoint ``name`` as ``who``."""
         with arrival if arrival is not None else Arrival(self) as arrival:
             return self._invoke(who, name, payload, request_id, arrival)
@@ -138,7 +140,8 @@ class ServingRuntime:
                     if len(payload) > self.max_payload_bytes:
                         raise InvalidArgumentError(
                             f"the request is {len(payload)} bytes; endpoint {name!r} accepts at most "
-                            f"{self.max_payload_bytes} bytes: send fewer rows per request.")
+                            f"{self.max_payload_bytes} bytes: send fewer rows per request."
+                        )
                     version, model = self._model(who, endpoint, variant)
                     arrival.reached()
                     body = self._predict(model, payload)
@@ -150,8 +153,19 @@ class ServingRuntime:
                     raise
                 finally:
                     if status != 403:  # a refused caller's payload is not logged (they may not use the model)
-                        self._log(endpoint, who, request_id, variant, version, False, status,
-                                  time.perf_counter() - started, payload, body, error)
+                        self._log(
+                            endpoint,
+                            who,
+                            request_id,
+                            variant,
+                            version,
+                            False,
+                            status,
+                            time.perf_counter() - started,
+                            payload,
+                            body,
+                            error,
+                        )
             return Answer(body, variant, version)
         except GlashausError as exc:  # also: the log is full, the journal failed (503)
             status = _status(exc)
@@ -166,8 +180,10 @@ class ServingRuntime:
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidArgumentError(f"the request body is not valid JSON: {exc}. Send e.g. "
-                                       '{"dataframe_split": {"columns": [...], "data": [[...]]}}.') from None
+            raise InvalidArgumentError(
+                f"the request body is not valid JSON: {exc}. Send e.g. "
+                '{"dataframe_split": {"columns": [...], "data": [[...]]}}.'
+            ) from None
         if not isinstance(data, dict):
             raise InvalidArgumentError(f"the request body must be a JSON object with one of the keys {_FORMATS}.")
         return self._batcher(model).predict(data)
@@ -181,10 +197,12 @@ class ServingRuntime:
                 batcher = self._batchers.get(id(model))
                 if batcher is None:
                     if not model.alive:  # retired while this request held it: no new batch thread for it
-                        raise ServiceUnavailableError(f"the process serving model {model.ref} was just replaced: "
-                                                      "retry.")
-                    batcher = self._batchers[id(model)] = Batcher(model.score, arriving=lambda: self.arriving,
-                                                                  name=model.ref)
+                        raise ServiceUnavailableError(
+                            f"the process serving model {model.ref} was just replaced: retry."
+                        )
+                    batcher = self._batchers[id(model)] = Batcher(
+                        model.score, arriving=lambda: self.arriving, name=model.ref
+                    )
         return batcher
 
     @property
@@ -227,8 +245,9 @@ class ServingRuntime:
 
     def _model(self, who: Principal, endpoint: Endpoint, variant: str) -> tuple[int, ModelProcess]:
         securable, version = self._target(endpoint.model, variant)
-        self.service.guard.allow(who, INVOKE, securable,
-                                 details={"endpoint": endpoint.name, "variant": variant, "version": version})
+        self.service.guard.allow(
+            who, INVOKE, securable, details={"endpoint": endpoint.name, "variant": variant, "version": version}
+        )
         # By the model's id, not its name: a model dropped and re-created under the same name (by
         # anyone) is a new model, never served by the old one's process.
         key = (securable.id, version)
@@ -256,22 +275,46 @@ class ServingRuntime:
             batcher.close()
         model.close()
 
-    def _log(self, endpoint: Endpoint, who: Principal, request_id: str, variant: str, version: int | None,
-             shadow: bool, status: int, seconds: float, payload: bytes, body: bytes, error: str | None) -> None:
+    def _log(
+        self,
+        endpoint: Endpoint,
+        who: Principal,
+        request_id: str,
+        variant: str,
+        version: int | None,
+        shadow: bool,
+        status: int,
+        seconds: float,
+        payload: bytes,
+        body: bytes,
+        error: str | None,
+    ) -> None:
         """Journal the request's inference row with its audit event (inside ``durable_at_exit``), or 503."""
         target = self._sink(endpoint)
         if target is None:
             return
-        row = {"request_id": request_id, "event_time": utcnow(), "endpoint": endpoint.name,
-               "model": endpoint.model, "model_version": version, "variant": variant, "shadow": shadow,
-               "principal": who.name, "status_code": status, "latency_ms": seconds * 1000,
-               "request": payload, "response": body or None, "error": error}
+        row = {
+            "request_id": request_id,
+            "event_time": utcnow(),
+            "endpoint": endpoint.name,
+            "model": endpoint.model,
+            "model_version": version,
+            "variant": variant,
+            "shadow": shadow,
+            "principal": who.name,
+            "status_code": status,
+            "latency_ms": seconds * 1000,
+            "request": payload,
+            "response": body or None,
+            "error": error,
+        }
         if not self.inference.offer(target, row):
             if shadow:
                 return
             raise ServiceUnavailableError(
                 f"endpoint {endpoint.name!r} cannot log more requests right now (its inference log is full: "
-                f"{self.inference.buffer_bytes} bytes wait for {target.table}): retry in a few seconds.")
+                f"{self.inference.buffer_bytes} bytes wait for {target.table}): retry in a few seconds."
+            )
         if self.metrics is not None:
             self.metrics.logged.labels(endpoint.name).inc()
             self.metrics.pending.labels(endpoint.name).set(self.inference.pending(target.table_id))
@@ -303,8 +346,19 @@ class ServingRuntime:
                         status, error = _status(exc), str(exc)
                     except Exception as exc:  # noqa: BLE001 - a shadow failure is logged, never raised
                         status, error = 500, f"{type(exc).__name__}: {exc}"
-                    self._log(endpoint, who, request_id, shadow, version, True, status,
-                              time.perf_counter() - started, payload, body, error)
+                    self._log(
+                        endpoint,
+                        who,
+                        request_id,
+                        shadow,
+                        version,
+                        True,
+                        status,
+                        time.perf_counter() - started,
+                        payload,
+                        body,
+                        error,
+                    )
             except GlashausError as exc:  # the journal failed, or the inference table is gone
                 log.warning("shadow request %s of endpoint %r was not logged: %s", request_id, endpoint.name, exc)
             finally:
@@ -376,8 +430,12 @@ class Arrival:
 
 def _status(exc: GlashausError) -> int:
     """The HTTP status the server answers ``exc`` with (as ``server.wire.status_of``), for metrics and the log."""
-    for cls, status in ((ServiceUnavailableError, 503), (PermissionDeniedError, 403), (AuthenticationError, 401),
-                        (NotFoundError, 404)):
+    for cls, status in (
+        (ServiceUnavailableError, 503),
+        (PermissionDeniedError, 403),
+        (AuthenticationError, 401),
+        (NotFoundError, 404),
+    ):
         if isinstance(exc, cls):
             return status
     return 400

@@ -96,19 +96,32 @@ class ServingService:
                 self.registry.get_version(who, f"{securable.full_name}@{route.variant}")  # each variant must exist
             with self.metastore.session() as s:
                 if s.get(EndpointRow, name) is not None:
-                    raise AlreadyExistsError(f"serving endpoint {name!r} already exists: pick another name, or "
-                                             "update_endpoint() to change it.")
+                    raise AlreadyExistsError(
+                        f"serving endpoint {name!r} already exists: pick another name, or "
+                        "update_endpoint() to change it."
+                    )
             table, table_id = self._inference_table(who, securable, name, inference_table)
-            endpoint = Endpoint(name, securable.full_name, routes, shadow, table, who.name, table_id,
-                                self._since(who.name))
+            endpoint = Endpoint(
+                name, securable.full_name, routes, shadow, table, who.name, table_id, self._since(who.name)
+            )
             now = utcnow()
             with self.metastore.session() as s:
-                s.add(EndpointRow(name=name, model_id=securable.id, config=endpoint.config(), owner=who.name,
-                                  created_by=who.name, created_at=now, updated_at=now))
+                s.add(
+                    EndpointRow(
+                        name=name,
+                        model_id=securable.id,
+                        config=endpoint.config(),
+                        owner=who.name,
+                        created_by=who.name,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             return endpoint
 
-    def update_endpoint(self, who: Principal, name: str, *, traffic: dict[str, int] | None = None,
-                        shadow: Any = DEFAULT) -> Endpoint:
+    def update_endpoint(
+        self, who: Principal, name: str, *, traffic: dict[str, int] | None = None, shadow: Any = DEFAULT
+    ) -> Endpoint:
         """Change the traffic split or the shadow variant (owner or admin)."""
         with request():
             current = self.get_endpoint(who, name)
@@ -121,8 +134,10 @@ class ServingService:
             with self.metastore.session() as s:
                 row = s.get(EndpointRow, name)
                 if row is None:  # deleted by another request meanwhile
-                    raise NotFoundError(f"serving endpoint {name!r} does not exist (lh.serving.list_endpoints() "
-                                        "lists those you may call).")
+                    raise NotFoundError(
+                        f"serving endpoint {name!r} does not exist (lh.serving.list_endpoints() "
+                        "lists those you may call)."
+                    )
                 row.config = endpoint.config()
                 row.updated_at = utcnow()
             return endpoint
@@ -158,12 +173,20 @@ class ServingService:
         with self.metastore.session() as s:
             row = s.get(EndpointRow, name)
             if row is None:
-                raise NotFoundError(f"serving endpoint {name!r} does not exist (lh.serving.list_endpoints() "
-                                    "lists those you may call).")
+                raise NotFoundError(
+                    f"serving endpoint {name!r} does not exist (lh.serving.list_endpoints() lists those you may call)."
+                )
             config, owner = dict(row.config), row.owner
-        return Endpoint(name, config["model"], tuple(Route(**r) for r in config["routes"]), config.get("shadow"),
-                        config.get("inference_table"), owner, config.get("inference_table_id"),
-                        config.get("owner_since"))
+        return Endpoint(
+            name,
+            config["model"],
+            tuple(Route(**r) for r in config["routes"]),
+            config.get("shadow"),
+            config.get("inference_table"),
+            owner,
+            config.get("inference_table_id"),
+            config.get("owner_since"),
+        )
 
     def inference_target(self, endpoint: Endpoint) -> Target | None:
         """Where ``endpoint``'s inference rows go: the table it created, if that still holds the name.
@@ -230,10 +253,20 @@ class ServingService:
         elif self.access.is_admin(who):
             allowed, reason = True, "admin"
         else:
-            allowed, reason = False, (f"only the owner of endpoint {endpoint.name!r} ({endpoint.owner}) or an admin "
-                                      f"may change it ({action}).")
-        self.access.audit.record(principal=who.name, action=action, decision="allow" if allowed else "deny",
-                                 reason=reason, details={"endpoint": endpoint.name, "owner": endpoint.owner})
+            allowed, reason = (
+                False,
+                (
+                    f"only the owner of endpoint {endpoint.name!r} ({endpoint.owner}) or an admin "
+                    f"may change it ({action})."
+                ),
+            )
+        self.access.audit.record(
+            principal=who.name,
+            action=action,
+            decision="allow" if allowed else "deny",
+            reason=reason,
+            details={"endpoint": endpoint.name, "owner": endpoint.owner},
+        )
         if not allowed:
             raise PermissionDeniedError(reason)
 
@@ -250,8 +283,7 @@ class ServingService:
         except NotFoundError:
             return False
 
-    def _inference_table(self, who: Principal, model: Any, endpoint: str, given: Any) -> tuple[str | None,
-                                                                                                 str | None]:
+    def _inference_table(self, who: Principal, model: Any, endpoint: str, given: Any) -> tuple[str | None, str | None]:
         """The inference table's name and id: created now, or one serving created for ``who`` before."""
         if given is None:
             return None, None
@@ -259,7 +291,9 @@ class ServingService:
             n = parse_name(model.full_name)
             given = f"{n.catalog}.{n.schema}.{endpoint.replace('-', '_')}_inference"
         if not isinstance(given, str):
-            raise InvalidArgumentError("inference_table= must be a table name like 'main.shop.reco_inference', or None.")
+            raise InvalidArgumentError(
+                "inference_table= must be a table name like 'main.shop.reco_inference', or None."
+            )
         name = parse_name(given, allow_version=False)
         try:
             existing: Securable | None = self.guard.find(who, name, details=False)
@@ -267,11 +301,18 @@ class ServingService:
             existing = None
         if existing is not None:
             mark = existing.spec.get(INFERENCE_MARK) or {}
-            if existing.kind != "table" or mark.get("created_for") != who.name or existing.created_by != who.name \
-                    or existing.owner != who.name:
-                self.access.refuse(who, action="serving.create_endpoint", reason="inference table exists",
-                                   details={"endpoint": endpoint, "inference_table": name.full,
-                                            "owner": existing.owner})
+            if (
+                existing.kind != "table"
+                or mark.get("created_for") != who.name
+                or existing.created_by != who.name
+                or existing.owner != who.name
+            ):
+                self.access.refuse(
+                    who,
+                    action="serving.create_endpoint",
+                    reason="inference table exists",
+                    details={"endpoint": endpoint, "inference_table": name.full, "owner": existing.owner},
+                )
                 raise AlreadyExistsError(
                     f"{existing.kind} {name.full} already exists, owned by {existing.owner}, and is not an "
                     f"inference table that serving created for {who.name}: an endpoint logs every caller's "
@@ -281,10 +322,16 @@ class ServingService:
                 )
             self.guard.allow(who, REUSE_TABLE, existing, details={"endpoint": endpoint, "inference_table": name.full})
             if not INFERENCE_SCHEMA.equals(self.tables.schema(who, name), check_metadata=False):
-                raise InvalidArgumentError(f"{name.full} exists with other columns than an inference table's: name "
-                                           "another table with inference_table=.")
+                raise InvalidArgumentError(
+                    f"{name.full} exists with other columns than an inference table's: name "
+                    "another table with inference_table=."
+                )
             return name.full, existing.id
-        created = self.tables.create_table(who, name.full, schema=INFERENCE_SCHEMA,
-                                           comment=f"Requests and responses of serving endpoint {endpoint!r}.",
-                                           spec={INFERENCE_MARK: {"endpoint": endpoint, "created_for": who.name}})
+        created = self.tables.create_table(
+            who,
+            name.full,
+            schema=INFERENCE_SCHEMA,
+            comment=f"Requests and responses of serving endpoint {endpoint!r}.",
+            spec={INFERENCE_MARK: {"endpoint": endpoint, "created_for": who.name}},
+        )
         return name.full, created.id

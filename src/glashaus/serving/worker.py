@@ -59,8 +59,12 @@ class ModelProcess:
         """Start the child and wait until the model is loaded (InvalidArgumentError if it cannot be,
         StorageError if its files cannot be read)."""
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-        proc = subprocess.Popen([sys.executable, "-m", "glashaus.serving.worker", folder, ref],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "glashaus.serving.worker", folder, ref],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         model = cls(proc, ref)
         try:
             hello = model._receive()
@@ -83,10 +87,14 @@ class ModelProcess:
         with self._lock:
             self._send({"payloads": payloads})
             answer = self._receive()
-        return [r["body"].encode() if "body" in r
-                else InvalidArgumentError(r["error"]) if r.get("invalid")
-                else RuntimeError(f"model {self.ref} failed: {r['error']}")
-                for r in answer["results"]]
+        return [
+            r["body"].encode()
+            if "body" in r
+            else InvalidArgumentError(r["error"])
+            if r.get("invalid")
+            else RuntimeError(f"model {self.ref} failed: {r['error']}")
+            for r in answer["results"]
+        ]
 
     def close(self) -> None:
         """Stop the child (it exits when its stdin closes; killed if it does not within 10 s)."""
@@ -123,7 +131,8 @@ class ModelProcess:
         self._dead = True
         raise ServiceUnavailableError(
             f"the process serving model {self.ref} stopped (exit code {self._proc.poll()}; its error is in the "
-            "server's log); it is started again on the next request: retry.")
+            "server's log); it is started again on the next request: retry."
+        )
 
 
 def _read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
@@ -158,8 +167,9 @@ def score_payload(model: Any, payload: Payload) -> Any:
     if params is not None and not isinstance(params, dict):
         raise InvalidArgumentError("'params' must be a JSON object.")
     try:
-        parsed = scoring_server.infer_and_parse_data({k: v for k, v in payload.items() if k != "params"},
-                                                     model.metadata.get_input_schema())
+        parsed = scoring_server.infer_and_parse_data(
+            {k: v for k, v in payload.items() if k != "params"}, model.metadata.get_input_schema()
+        )
         return model.predict(parsed, params=params) if params else model.predict(parsed)
     except MlflowException as exc:
         raise InvalidArgumentError(f"the input does not match the model's signature: {exc.message}") from None

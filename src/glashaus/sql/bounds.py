@@ -81,8 +81,11 @@ def bound_values(expression: exp.Expr, *, max_bytes: int) -> exp.Expr:
             expression = spot
         else:
             call.replace(spot)
-        replacement = _bounded_series(call, max_bytes // 8) if isinstance(call, exp.GenerateSeries) \
+        replacement = (
+            _bounded_series(call, max_bytes // 8)
+            if isinstance(call, exp.GenerateSeries)
             else _bounded_call(call, max_bytes)
+        )
         if spot is expression:
             expression = replacement
         else:
@@ -95,15 +98,17 @@ def _bounded(node: exp.Func) -> bool:
         return not isinstance(node.parent, exp.Table)  # FROM range(n) streams its rows
     if isinstance(node, tuple(_SLOTS)):
         return True
-    return (isinstance(node, exp.Anonymous) and function_name(node) in {*_BYTES, *_ELEMENTS, "printf"}) \
-        or function_name(node) == "format"
+    return (
+        isinstance(node, exp.Anonymous) and function_name(node) in {*_BYTES, *_ELEMENTS, "printf"}
+    ) or function_name(node) == "format"
 
 
 def _name(node: exp.Func) -> str:
     if isinstance(node, exp.Pad):
         return "lpad" if node.args.get("is_left") else "rpad"
-    return {exp.Repeat: "repeat", exp.Space: "space", exp.GenerateSeries: "range"}.get(type(node)) \
-        or function_name(node)
+    return {exp.Repeat: "repeat", exp.Space: "space", exp.GenerateSeries: "range"}.get(type(node)) or function_name(
+        node
+    )
 
 
 def _message(name: str, limit: int, unit: str) -> str:
@@ -146,8 +151,11 @@ def _once(call: exp.Func, size_sql: str, limit: int, message: str) -> exp.Expr:
 
 def _bounded_call(call: exp.Func, max_bytes: int) -> exp.Expr:
     name = _name(call)
-    count = len(call.expressions) if isinstance(call, exp.Anonymous) else \
-        len([k for k in _SLOTS[type(call)] if call.args.get(k) is not None])
+    count = (
+        len(call.expressions)
+        if isinstance(call, exp.Anonymous)
+        else len([k for k in _SLOTS[type(call)] if call.args.get(k) is not None])
+    )
     if name in _ELEMENTS:
         limit = max_bytes // 8
         return _once(call, _ELEMENTS[name](count), limit, _message(name, limit, "elements"))
@@ -165,8 +173,10 @@ def _bounded_series(call: exp.GenerateSeries, limit: int) -> exp.Expr:
         call.set("step", exp.Literal.number(1))
     name = "range" if call.args.get("is_end_exclusive") else "generate_series"
     far = f"({{v}}.a0 + {{v}}.a2 * CAST({limit} AS BIGINT))"
-    size = (f"CASE WHEN ({far} > {{v}}.a0 AND {{v}}.a1 >= {far}) OR ({far} < {{v}}.a0 AND {{v}}.a1 <= {far}) "
-            f"THEN {limit + 1} ELSE 0 END")
+    size = (
+        f"CASE WHEN ({far} > {{v}}.a0 AND {{v}}.a1 >= {far}) OR ({far} < {{v}}.a0 AND {{v}}.a1 <= {far}) "
+        f"THEN {limit + 1} ELSE 0 END"
+    )
     return _once(call, size, limit, _message(name, limit, "elements"))
 
 

@@ -33,12 +33,29 @@ _HONOURED: dict[type, set[str]] = {
 }
 #: What the refused arguments are called in SQL.
 _WORDS = {
-    "returning": "RETURNING", "order": "ORDER BY", "limit": "LIMIT", "using": "USING", "conflict": "ON CONFLICT",
-    "alternative": "OR REPLACE / OR IGNORE", "ignore": "IGNORE", "where": "WHERE", "partition": "PARTITION",
-    "default": "DEFAULT VALUES", "temporary": "TEMP/TEMPORARY", "materialized": "MATERIALIZED", "purge": "PURGE",
-    "unique": "UNIQUE", "clone": "CLONE", "concurrently": "CONCURRENTLY", "refresh": "REFRESH",
-    "no_schema_binding": "WITH NO SCHEMA BINDING", "options": "OPTION (...)", "hint": "hints",
-    "using_cond": "USING ... condition", "tables": "several tables", "cluster": "CLUSTER",
+    "returning": "RETURNING",
+    "order": "ORDER BY",
+    "limit": "LIMIT",
+    "using": "USING",
+    "conflict": "ON CONFLICT",
+    "alternative": "OR REPLACE / OR IGNORE",
+    "ignore": "IGNORE",
+    "where": "WHERE",
+    "partition": "PARTITION",
+    "default": "DEFAULT VALUES",
+    "temporary": "TEMP/TEMPORARY",
+    "materialized": "MATERIALIZED",
+    "purge": "PURGE",
+    "unique": "UNIQUE",
+    "clone": "CLONE",
+    "concurrently": "CONCURRENTLY",
+    "refresh": "REFRESH",
+    "no_schema_binding": "WITH NO SCHEMA BINDING",
+    "options": "OPTION (...)",
+    "hint": "hints",
+    "using_cond": "USING ... condition",
+    "tables": "several tables",
+    "cluster": "CLUSTER",
 }
 #: What to write instead.
 _ADVICE = {
@@ -65,7 +82,7 @@ _PROPERTY_WORDS: dict[type, str] = {
 }
 _PROPERTY_ADVICE = {
     exp.TemporaryProperty: "Glashaus tables and views are permanent, governed objects; create an ordinary one "
-                           "and DROP it when done, or keep the rows in a WITH clause.",
+    "and DROP it when done, or keep the rows in a WITH clause.",
     exp.MaterializedProperty: "a view is computed when read; for stored results use CREATE TABLE ... AS SELECT.",
 }
 
@@ -97,8 +114,10 @@ def _check_properties(statement: exp.Create) -> None:
         if isinstance(prop, allowed):
             continue
         words = _PROPERTY_WORDS.get(type(prop)) or prop.sql(dialect=DIALECT) or type(prop).__name__.upper()
-        advice = next((text for cls, text in _PROPERTY_ADVICE.items() if isinstance(prop, cls)),
-                      "Glashaus would create the object without it; remove it.")
+        advice = next(
+            (text for cls, text in _PROPERTY_ADVICE.items() if isinstance(prop, cls)),
+            "Glashaus would create the object without it; remove it.",
+        )
         raise SqlError(f"CREATE {kind} with {words} is not supported in Glashaus SQL: {advice}")
 
 
@@ -117,8 +136,10 @@ def target(node: exp.Expr, *, alias: bool = False) -> str:
         if clauses:
             parts = (node.args.get("catalog"), node.args.get("db"), node.this)
             name = ".".join(p.name for p in parts if isinstance(p, exp.Identifier))
-            raise SqlError(f"{' and '.join(clauses)} on {name}, which this statement writes or drops, is not "
-                           "supported: name the table alone.")
+            raise SqlError(
+                f"{' and '.join(clauses)} on {name}, which this statement writes or drops, is not "
+                "supported: name the table alone."
+            )
         parts = (node.args.get("catalog"), node.args.get("db"), node.this)
         return ".".join(p.name for p in parts if isinstance(p, exp.Identifier))
     if isinstance(node, exp.Identifier):

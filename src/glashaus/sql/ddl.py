@@ -74,8 +74,10 @@ def table_definition(schema: exp.Schema) -> tuple[pa.Schema, list[str], dict[str
                 if isinstance(inner, exp.CheckColumnConstraint):
                     checks[validate_part(item.this.name, what="constraint")] = check_sql(inner.this)
                 else:
-                    raise SqlError(f"constraint {item.sql(DIALECT)!r} is not supported: only CONSTRAINT name "
-                                   "CHECK (...) is (and PRIMARY KEY (...)).")
+                    raise SqlError(
+                        f"constraint {item.sql(DIALECT)!r} is not supported: only CONSTRAINT name "
+                        "CHECK (...) is (and PRIMARY KEY (...))."
+                    )
         elif isinstance(item, exp.CheckColumnConstraint):
             checks[f"check_{len(checks) + 1}"] = check_sql(item.this)
         else:
@@ -94,11 +96,23 @@ def check_sql(expression: exp.Expr) -> str:
 
 
 _TYPES: dict[str, pa.DataType] = {
-    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(),
-    "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(),
-    "TEXT": pa.string(), "CHAR": pa.string(), "DATE": pa.date32(), "BLOB": pa.binary(), "BINARY": pa.binary(),
+    "BOOLEAN": pa.bool_(),
+    "TINYINT": pa.int8(),
+    "SMALLINT": pa.int16(),
+    "INT": pa.int32(),
+    "BIGINT": pa.int64(),
+    "FLOAT": pa.float32(),
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(),
+    "TEXT": pa.string(),
+    "CHAR": pa.string(),
+    "DATE": pa.date32(),
+    "BLOB": pa.binary(),
+    "BINARY": pa.binary(),
     "VARBINARY": pa.binary(),
-    "TIMESTAMP": pa.timestamp("us"), "TIMESTAMPNTZ": pa.timestamp("us"), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "TIMESTAMP": pa.timestamp("us"),
+    "TIMESTAMPNTZ": pa.timestamp("us"),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
     "TIMESTAMPLTZ": pa.timestamp("us", tz="UTC"),
 }
 

@@ -14,10 +14,34 @@ from __future__ import annotations
 from sqlglot import exp
 
 _SIMPLE = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
-    exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
-    exp.In, exp.Is, exp.Between, exp.Like, exp.Add, exp.Sub, exp.Mul, exp.Div,
-    exp.Cast, exp.DataType, exp.Tuple, exp.Star,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Boolean,
+    exp.Null,
+    exp.Paren,
+    exp.Neg,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.In,
+    exp.Is,
+    exp.Between,
+    exp.Like,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Cast,
+    exp.DataType,
+    exp.Tuple,
+    exp.Star,
 )
 
 
@@ -50,4 +74,3 @@ def to_delta(expression: exp.Expr, *, qualifiers: dict[str, str] | None = None) 
 
 def quote(identifier: str) -> str:
     return exp.to_identifier(identifier, quoted=True).sql(dialect="postgres")
-

@@ -35,12 +35,32 @@ from glashaus.sql import statements
 DIALECT = "duckdb"
 
 #: First words of statements that reach outside the catalog (files, settings, extensions, databases).
-_UNGOVERNED = frozenset({"COPY", "ATTACH", "DETACH", "INSTALL", "LOAD", "EXPORT", "IMPORT", "PRAGMA", "SET",
-                         "RESET", "CALL", "CHECKPOINT", "VACUUM", "USE", "FORCE"})
+_UNGOVERNED = frozenset(
+    {
+        "COPY",
+        "ATTACH",
+        "DETACH",
+        "INSTALL",
+        "LOAD",
+        "EXPORT",
+        "IMPORT",
+        "PRAGMA",
+        "SET",
+        "RESET",
+        "CALL",
+        "CHECKPOINT",
+        "VACUUM",
+        "USE",
+        "FORCE",
+    }
+)
 # Kept as a regex on purpose: it runs only when sqlglot's tokenizer cannot read the text at all,
 # so that an attempt like "COPY t TO '/x" (unclosed quote) is still refused and audited as one.
-_UNGOVERNED_START = re.compile(r"^\s*(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMPORT|PRAGMA|SET|RESET|CALL|"
-                               r"CHECKPOINT|VACUUM|USE)\b", re.IGNORECASE)
+_UNGOVERNED_START = re.compile(
+    r"^\s*(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMPORT|PRAGMA|SET|RESET|CALL|"
+    r"CHECKPOINT|VACUUM|USE)\b",
+    re.IGNORECASE,
+)
 
 
 class Glashaus(DuckDB):
@@ -144,10 +164,14 @@ def _version_suffixes(tokens: Sequence[Token], sql: str) -> list[tuple[int, int,
     for prev, at, version in zip(tokens, tokens[1:], tokens[2:], strict=False):
         digits = version.text[1:]
         if (
-            at.token_type == TokenType.PARAMETER and at.text == "@"
+            at.token_type == TokenType.PARAMETER
+            and at.text == "@"
             and prev.token_type in (TokenType.VAR, TokenType.IDENTIFIER)
-            and prev.end + 1 == at.start and at.end + 1 == version.start
-            and version.text[:1] in ("v", "V") and digits.isascii() and digits.isdigit()
+            and prev.end + 1 == at.start
+            and at.end + 1 == version.start
+            and version.text[:1] in ("v", "V")
+            and digits.isascii()
+            and digits.isdigit()
         ):
             edits.append((at.start, version.end + 1, f" VERSION AS OF {int(digits)}"))
     return edits
@@ -156,7 +180,7 @@ def _version_suffixes(tokens: Sequence[Token], sql: str) -> list[tuple[int, int,
 def _refuse_backticks(tokens: Sequence[Token], sql: str) -> None:
     """DuckDB quotes names with double quotes; a backtick-quoted name outside our statements is an error."""
     for token in tokens:
-        if token.token_type == TokenType.IDENTIFIER and sql[token.start:token.start + 1] == "`":
+        if token.token_type == TokenType.IDENTIFIER and sql[token.start : token.start + 1] == "`":
             raise SqlError(
                 f"SQL syntax error at line {token.line}, column {token.col}: `{token.text}` is quoted with "
                 f'backticks; DuckDB SQL quotes names with double quotes ("{token.text}"). Backticks are read '

@@ -117,8 +117,9 @@ class SqlEngine:
         if isinstance(statement, ShowObjects):
             return self._show(who, statement)
         if isinstance(statement, exp.Command):  # a statement neither sqlglot nor the Glashaus dialect knows
-            raise SqlError(f"unsupported statement: {statement.sql(dialect=DIALECT).strip()[:80]!r}. "
-                           f"Supported: {_SUPPORTED}.")
+            raise SqlError(
+                f"unsupported statement: {statement.sql(dialect=DIALECT).strip()[:80]!r}. Supported: {_SUPPORTED}."
+            )
         check_statement(statement)  # a clause the handler would not honour is refused, never dropped
         handlers: dict[type, Callable[[Principal, Any], Result]] = {
             exp.Create: self._create,
@@ -189,30 +190,46 @@ class SqlEngine:
             if not isinstance(query, exp.Query):
                 raise SqlError("CREATE VIEW needs AS SELECT ...")
             if isinstance(into, exp.Schema):
-                raise SqlError("CREATE VIEW name (columns) is not supported: name the columns in the SELECT "
-                               "(SELECT a AS x, b AS y ...).")
+                raise SqlError(
+                    "CREATE VIEW name (columns) is not supported: name the columns in the SELECT "
+                    "(SELECT a AS x, b AS y ...)."
+                )
             check_functions(query)
             name = target(into)
             if exists and not replace and self.tables.catalog.exists(parse_name(name)):
                 existing = self.tables.get(who, name)
                 if existing.kind == "view":  # another kind holding the name is refused below
-                    return Result.status("CREATE VIEW", f"view {existing.full_name} exists already",
-                                         table=existing.full_name)
+                    return Result.status(
+                        "CREATE VIEW", f"view {existing.full_name} exists already", table=existing.full_name
+                    )
             # Resolve once now: proves the view only reaches catalog objects the creator can read.
             resolved = Resolver(self.tables, who, action="view.create").resolve(query)
             if parse_name(name).full in resolved.views:
-                raise SqlError(f"view {parse_name(name).full} would read itself (through {sorted(resolved.views)}); "
-                               "a view may only read other tables and views.")
+                raise SqlError(
+                    f"view {parse_name(name).full} would read itself (through {sorted(resolved.views)}); "
+                    "a view may only read other tables and views."
+                )
             sources = sorted(resolved.sources)
             # The view's columns (no rows read): their names pass the same check as a table's.
-            probe = dataclasses.replace(resolved, expression=exp.subquery(resolved.expression, "v").select("*").limit(0))
+            probe = dataclasses.replace(
+                resolved, expression=exp.subquery(resolved.expression, "v").select("*").limit(0)
+            )
             s = self.tables.create_view(
-                who, name, sql=query.sql(dialect=DIALECT), sources=sources, comment=comment, replace=replace,
+                who,
+                name,
+                sql=query.sql(dialect=DIALECT),
+                sources=sources,
+                comment=comment,
+                replace=replace,
                 schema=self._run(probe).schema,
             )
             self.tables.lineage.record(
-                principal=who.name, target=s.full_name, target_kind="view", target_version=None,
-                sources=list(resolved.sources.values()), operation="CREATE VIEW",
+                principal=who.name,
+                target=s.full_name,
+                target_kind="view",
+                target_version=None,
+                sources=list(resolved.sources.values()),
+                operation="CREATE VIEW",
                 statement=statement.sql(dialect=DIALECT),
             )
             return Result.status("CREATE VIEW", f"created view {s.full_name}", table=s.full_name)
@@ -222,8 +239,15 @@ class SqlEngine:
             name = target(into.this)
             schema, _not_null, checks, primary_key = table_definition(into)
             s = self.tables.create_table(
-                who, name, schema=schema, primary_key=primary_key, constraints=checks,
-                partition_by=partitioned_by(statement), comment=comment, if_not_exists=exists, replace=replace,
+                who,
+                name,
+                schema=schema,
+                primary_key=primary_key,
+                constraints=checks,
+                partition_by=partitioned_by(statement),
+                comment=comment,
+                if_not_exists=exists,
+                replace=replace,
             )
             # CHECK constraints are a commit of their own: report the version the table is at.
             version = self.tables.version(who, s.full_name)
@@ -237,13 +261,24 @@ class SqlEngine:
         if exists and self.tables.catalog.exists(parse_name(name)):
             return Result.status("CREATE TABLE", f"table {name} exists already", table=name)
         s = self.tables.create_table(
-            who, name, data=data, partition_by=partitioned_by(statement), comment=comment, replace=replace,
-            statement=statement.sql(dialect=DIALECT), sources=list(resolved.sources.values()),
+            who,
+            name,
+            data=data,
+            partition_by=partitioned_by(statement),
+            comment=comment,
+            replace=replace,
+            statement=statement.sql(dialect=DIALECT),
+            sources=list(resolved.sources.values()),
             column_lineage=self._columns(resolved, query, data.column_names),
         )
         version = self.tables.version(who, s.full_name)
-        return Result.status("CREATE TABLE AS SELECT", f"created table {s.full_name}", table=s.full_name,
-                             version=version, rows=data.num_rows)
+        return Result.status(
+            "CREATE TABLE AS SELECT",
+            f"created table {s.full_name}",
+            table=s.full_name,
+            version=version,
+            rows=data.num_rows,
+        )
 
     def _drop(self, who: Principal, statement: exp.Drop) -> Result:
         kind = str(statement.args.get("kind") or "").lower()
@@ -254,7 +289,10 @@ class SqlEngine:
         gone: list[Securable] = []
         for dropped in statement.args.get("tables") or [statement.this]:
             gone += self.tables.drop(
-                who, target(dropped), kind=kind, if_exists=bool(statement.args.get("exists")),
+                who,
+                target(dropped),
+                kind=kind,
+                if_exists=bool(statement.args.get("exists")),
                 cascade=bool(statement.args.get("cascade")),
             )
         return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)")
@@ -266,9 +304,13 @@ class SqlEngine:
             probe = exp.select("*").from_(exp.to_table(info.name)).limit(0)
             schema = self._run(Resolver(self.tables, who, action="view.describe").resolve(probe)).schema
             comments = info.column_comments or {}
-            info = dataclasses.replace(info, columns=tuple(
-                Column(name=f.name, type=str(f.type), nullable=f.nullable, comment=comments.get(f.name))
-                for f in schema))
+            info = dataclasses.replace(
+                info,
+                columns=tuple(
+                    Column(name=f.name, type=str(f.type), nullable=f.nullable, comment=comments.get(f.name))
+                    for f in schema
+                ),
+            )
         return info
 
     def _describe(self, who: Principal, statement: exp.Describe) -> Result:
@@ -310,8 +352,10 @@ class SqlEngine:
             columns = [validate_part(c, what="column") for c in data.column_names]
             missing = [c for c in columns if c.lower() not in [t.lower() for t in table_columns]]
             if missing:
-                raise SqlError(f"INSERT ... BY NAME into {name}: the query has column(s) {missing} that the table "
-                               f"does not have; its columns are {table_columns}.")
+                raise SqlError(
+                    f"INSERT ... BY NAME into {name}: the query has column(s) {missing} that the table "
+                    f"does not have; its columns are {table_columns}."
+                )
         if columns is None:
             if data.num_columns > len(table_columns):
                 raise SqlError(
@@ -325,12 +369,18 @@ class SqlEngine:
         data = _decimal_literals_to_float(data, table_schema)
         mode: Literal["overwrite", "append"] = "overwrite" if statement.args.get("overwrite") else "append"
         commit = self.tables.write(
-            who, name, data, mode=mode, operation="INSERT", statement=statement.sql(dialect=DIALECT),
+            who,
+            name,
+            data,
+            mode=mode,
+            operation="INSERT",
+            statement=statement.sql(dialect=DIALECT),
             sources=list(resolved.sources.values()),
             column_lineage=self._columns(resolved, query, columns),
         )
-        return Result.status("INSERT", f"inserted {data.num_rows} row(s)", table=commit.table,
-                             version=commit.version, rows=data.num_rows)
+        return Result.status(
+            "INSERT", f"inserted {data.num_rows} row(s)", table=commit.table, version=commit.version, rows=data.num_rows
+        )
 
     def _delete(self, who: Principal, statement: exp.Delete) -> Result:
         name = target(statement.this, alias=True)
@@ -340,8 +390,10 @@ class SqlEngine:
         if predicate is not None and (delta is None or statement.args.get("with_")):
             # Outside the subset delta-rs evaluates like DuckDB (or naming a WITH's results):
             # compute the survivors in DuckDB and replace the table's contents in one commit.
-            keep = exp.select("*").from_(statement.this.copy()).where(
-                exp.not_(exp.func("coalesce", exp.paren(predicate.copy()), exp.false()))
+            keep = (
+                exp.select("*")
+                .from_(statement.this.copy())
+                .where(exp.not_(exp.func("coalesce", exp.paren(predicate.copy()), exp.false())))
             )
             return self._rewrite(who, name, with_ctes(statement, keep), "DELETE")
         if delta is None and predicate is not None:
@@ -349,8 +401,9 @@ class SqlEngine:
         if predicate is not None:
             _check_columns(name, self.tables.schema(who, parse_name(name)), [predicate])
         commit = self.tables.delete_rows(who, name, predicate=delta)
-        return Result.status("DELETE", f"deleted {commit.rows} row(s)", table=name, version=commit.version,
-                             rows=commit.rows)
+        return Result.status(
+            "DELETE", f"deleted {commit.rows} row(s)", table=name, version=commit.version, rows=commit.rows
+        )
 
     def _update(self, who: Principal, statement: exp.Update) -> Result:
         name = target(statement.this, alias=True)
@@ -372,9 +425,12 @@ class SqlEngine:
         if native and not statement.args.get("with_"):
             _check_columns(name, schema, [*assignments.values(), *([predicate] if predicate is not None else [])])
             commit = self.tables.update_rows(who, name, updates=native_updates, predicate=delta_predicate)
-            return Result.status("UPDATE", f"updated {commit.rows} row(s)", table=name, version=commit.version,
-                                 rows=commit.rows)
-        condition = exp.func("coalesce", exp.paren(predicate.copy()), exp.false()) if predicate is not None else exp.true()
+            return Result.status(
+                "UPDATE", f"updated {commit.rows} row(s)", table=name, version=commit.version, rows=commit.rows
+            )
+        condition = (
+            exp.func("coalesce", exp.paren(predicate.copy()), exp.false()) if predicate is not None else exp.true()
+        )
         projections = []
         for field in schema:
             ref = exp.column(field.name, quoted=True)
@@ -392,8 +448,13 @@ class SqlEngine:
         # Replace exactly the version that was read: rows appended meanwhile survive.
         read = resolved.sources[parse_name(name).full].version
         commit = self.tables.write(who, name, data, mode="overwrite", operation=operation, read_version=read)
-        return Result.status(operation, f"{operation.lower()} rewrote the table ({data.num_rows} row(s) remain)",
-                             table=name, version=commit.version, rows=data.num_rows)
+        return Result.status(
+            operation,
+            f"{operation.lower()} rewrote the table ({data.num_rows} row(s) remain)",
+            table=name,
+            version=commit.version,
+            rows=data.num_rows,
+        )
 
     def _merge(self, who: Principal, statement: exp.Merge) -> Result:
         into = statement.this
@@ -429,11 +490,18 @@ class SqlEngine:
             for table, column in through.get(source_column, [])
         ]
         commit = self.tables.merge_rows(
-            who, name, source, predicate=on, build=build, sources=list(resolved.sources.values()),
-            statement=statement.sql(dialect=DIALECT), column_lineage=columns,
+            who,
+            name,
+            source,
+            predicate=on,
+            build=build,
+            sources=list(resolved.sources.values()),
+            statement=statement.sql(dialect=DIALECT),
+            column_lineage=columns,
         )
-        return Result.status("MERGE", f"merged {source.num_rows} source row(s)", table=name,
-                             version=commit.version, rows=source.num_rows)
+        return Result.status(
+            "MERGE", f"merged {source.num_rows} source row(s)", table=name, version=commit.version, rows=source.num_rows
+        )
 
     # -- lineage ---------------------------------------------------------------------------
 

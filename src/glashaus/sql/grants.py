@@ -51,10 +51,15 @@ KINDS = {"CATALOG": 1, "SCHEMA": 2, "TABLE": 3, "VIEW": 3, "VOLUME": 3}
 
 _SYNTAX = GRANT_SYNTAX
 
-_SHOW_SCHEMA = pa.schema([
-    ("principal", pa.string()), ("privilege", pa.string()), ("on", pa.string()),
-    ("inherited", pa.bool_()), ("granted_by", pa.string()),
-])
+_SHOW_SCHEMA = pa.schema(
+    [
+        ("principal", pa.string()),
+        ("privilege", pa.string()),
+        ("on", pa.string()),
+        ("inherited", pa.bool_()),
+        ("granted_by", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,10 @@ def read(sql: str) -> GrantStatement:
     trees = parse(sql)
     if len(trees) != 1 or not handles(trees[0]):
         first = " ".join(sql.split())[:120]
-        raise SqlError(f"cannot read {first!r}. Supported forms: {_SYNTAX}. Quote principals with backticks "
-                       "or double quotes (e.g. `alice@example.com`).")
+        raise SqlError(
+            f"cannot read {first!r}. Supported forms: {_SYNTAX}. Quote principals with backticks "
+            "or double quotes (e.g. `alice@example.com`)."
+        )
     return from_statement(trees[0])
 
 
@@ -115,25 +122,35 @@ def from_ast(node: exp.Grant | exp.Revoke) -> GrantStatement:
     if extra:
         raise SqlError(f"{verb} with {', '.join(extra)} is not supported. Supported forms: {_SYNTAX}.")
     if node.args.get("grant_option"):
-        raise SqlError(f"{verb} ... WITH GRANT OPTION is not supported: grant MANAGE to let a principal "
-                       "grant and revoke privileges on a securable.")
+        raise SqlError(
+            f"{verb} ... WITH GRANT OPTION is not supported: grant MANAGE to let a principal "
+            "grant and revoke privileges on a securable."
+        )
     if node.args.get("cascade"):
-        raise SqlError(f"REVOKE ... {str(node.args['cascade']).upper()} is not supported: revoking removes exactly "
-                       "the grant named.")
+        raise SqlError(
+            f"REVOKE ... {str(node.args['cascade']).upper()} is not supported: revoking removes exactly "
+            "the grant named."
+        )
     privileges = []
     for p in node.args.get("privileges") or []:
         if p.expressions:
-            raise SqlError(f"column-level privileges ({p.sql(dialect=DIALECT)}) are not supported: grant on the "
-                           "table and hide columns with a column mask.")
+            raise SqlError(
+                f"column-level privileges ({p.sql(dialect=DIALECT)}) are not supported: grant on the "
+                "table and hide columns with a column mask."
+            )
         privileges.append(p.this.name if isinstance(p.this, exp.Expression) else str(p.this))
     principals = node.args.get("principals") or []
     if len(principals) != 1:
-        raise SqlError(f"{verb} names {len(principals)} principals; name exactly one per statement "
-                       "(grant to a group to reach many).")
+        raise SqlError(
+            f"{verb} names {len(principals)} principals; name exactly one per statement "
+            "(grant to a group to reach many)."
+        )
     who = principals[0]
     if who.args.get("kind"):
-        raise SqlError(f"{verb} ... {'TO' if verb == 'GRANT' else 'FROM'} {who.args['kind']} is not supported: "
-                       "name the user, service principal or group alone.")
+        raise SqlError(
+            f"{verb} ... {'TO' if verb == 'GRANT' else 'FROM'} {who.args['kind']} is not supported: "
+            "name the user, service principal or group alone."
+        )
     if not isinstance(who.this, exp.Identifier):
         raise SqlError(f"{who.sql(dialect=DIALECT)!r} is not a principal name.")
     kind, name = _securable_of(verb, node.args.get("kind"), node.args.get("securable"))
@@ -147,9 +164,11 @@ def _securable_of(verb: str, kind: str | None, securable: exp.Expr | None) -> tu
     if not kind and len(parts) == 1 and parts[0].upper() == "METASTORE" and bare:
         return _securable(parts[0], None, parts)
     if not kind:
-        raise SqlError(f"{verb} ... ON needs the securable's kind: ON {{CATALOG|SCHEMA|TABLE|VIEW|VOLUME}} "
-                       f"<name> or ON METASTORE (e.g. ON TABLE {'.'.join(parts) or 'main.shop.orders'}). "
-                       f"Supported forms: {_SYNTAX}.")
+        raise SqlError(
+            f"{verb} ... ON needs the securable's kind: ON {{CATALOG|SCHEMA|TABLE|VIEW|VOLUME}} "
+            f"<name> or ON METASTORE (e.g. ON TABLE {'.'.join(parts) or 'main.shop.orders'}). "
+            f"Supported forms: {_SYNTAX}."
+        )
     return _securable(None, kind, parts)
 
 
@@ -159,8 +178,7 @@ def _table_parts(node: exp.Expr | None) -> list[str]:
         if all(p is None or isinstance(p, exp.Identifier) for p in parts) and not node.args.get("alias"):
             return [p.name for p in parts if p is not None]
     shown = node.sql(dialect=DIALECT) if isinstance(node, exp.Expression) else repr(node)
-    raise InvalidNameError(f"{shown!r} is not a securable name; use catalog[.schema[.object]], "
-                           "e.g. main.shop.orders.")
+    raise InvalidNameError(f"{shown!r} is not a securable name; use catalog[.schema[.object]], e.g. main.shop.orders.")
 
 
 def _securable(metastore: str | None, kind: str | None, parts: list[str]) -> tuple[str, str | None]:
@@ -168,8 +186,10 @@ def _securable(metastore: str | None, kind: str | None, parts: list[str]) -> tup
         return "metastore", None
     kind = str(kind).upper()
     if kind not in KINDS:
-        raise SqlError(f"securables of kind {kind} are not supported here; use CATALOG, SCHEMA, TABLE, VIEW, "
-                       f"VOLUME or METASTORE. Supported forms: {_SYNTAX}.")
+        raise SqlError(
+            f"securables of kind {kind} are not supported here; use CATALOG, SCHEMA, TABLE, VIEW, "
+            f"VOLUME or METASTORE. Supported forms: {_SYNTAX}."
+        )
     clean = [validate_part(p, what=f"{kind.lower()} name part") for p in parts]
     if len(clean) != KINDS[kind]:
         shape = ("catalog", "catalog.schema", "catalog.schema.name")[KINDS[kind] - 1]
@@ -207,16 +227,22 @@ def execute(tables: TablesService, who: Principal, statement: GrantStatement) ->
     on = statement.name  # None: the metastore
     if statement.verb == "SHOW GRANTS":
         if statement.principal is not None and not tables.access.directory.exists(statement.principal):
-            raise NotFoundError(f"principal {statement.principal!r} does not exist; SHOW GRANTS ON ... alone "
-                                "lists every principal's grants.")
-        rows = [r.to_dict() for r in tables.show_grants(who, on)
-                if statement.principal is None or r.principal == statement.principal]
+            raise NotFoundError(
+                f"principal {statement.principal!r} does not exist; SHOW GRANTS ON ... alone "
+                "lists every principal's grants."
+            )
+        rows = [
+            r.to_dict()
+            for r in tables.show_grants(who, on)
+            if statement.principal is None or r.principal == statement.principal
+        ]
         return Result(pa.Table.from_pylist(rows, schema=_SHOW_SCHEMA), statement="SHOW GRANTS")
     if statement.verb == "OWNER":
         assert on is not None and statement.principal is not None, "OWNER TO names a securable and a principal"
         s = tables.set_owner(who, on, statement.principal)
-        return Result.status(f"ALTER {statement.kind.upper()}", f"owner of {statement.target} is now {s.owner}",
-                             table=s.full_name)
+        return Result.status(
+            f"ALTER {statement.kind.upper()}", f"owner of {statement.target} is now {s.owner}", table=s.full_name
+        )
     assert statement.principal is not None
     changed: list[str] = []
     unchanged: list[str] = []
@@ -240,12 +266,15 @@ def _check_kind(tables: TablesService, who: Principal, statement: GrantStatement
     """The kind written must be the object's: ON VIEW for a view, ON TABLE for a table."""
     if statement.name == "metastore":
         # TablesService reads on="metastore" as the metastore itself: refuse rather than act on the wrong thing.
-        raise InvalidArgumentError("a catalog called 'metastore' cannot be named in grants (the name means the "
-                                   "metastore itself); rename the catalog to manage its grants.")
+        raise InvalidArgumentError(
+            "a catalog called 'metastore' cannot be named in grants (the name means the "
+            "metastore itself); rename the catalog to manage its grants."
+        )
     if statement.name is None or statement.kind in ("catalog", "schema"):
         return  # the number of name parts decides these
-    actual = tables.catalog.get(parse_name(statement.name, allow_version=False), details=False,
-                                visible=tables.access.visible_to(who)).kind
+    actual = tables.catalog.get(
+        parse_name(statement.name, allow_version=False), details=False, visible=tables.access.visible_to(who)
+    ).kind
     if actual != statement.kind:
         raise InvalidArgumentError(
             f"{statement.name} is a {actual}, not a {statement.kind}: write {actual.upper()} {statement.name} "

@@ -148,8 +148,7 @@ class Cancellation:
                 connection.interrupt()
 
 
-_CURRENT: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar("glashaus_cancellation",
-                                                                                default=None)
+_CURRENT: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar("glashaus_cancellation", default=None)
 
 
 def current_cancellation() -> Cancellation | None:

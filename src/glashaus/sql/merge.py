@@ -20,7 +20,7 @@ from glashaus.sql.resolve import DIALECT
 def merge_assignments(whens: exp.Expr | None, source_alias: str, source_columns: list[str]) -> set[tuple[str, str]]:
     """(source column, target column) pairs that MERGE clauses copy or compute from the source."""
     pairs: set[tuple[str, str]] = set()
-    for when in (whens.expressions if whens is not None else []):
+    for when in whens.expressions if whens is not None else []:
         then = when.args.get("then")
         if isinstance(then, exp.Update):
             if not then.expressions or isinstance(then.expressions[0], exp.Star):
@@ -53,9 +53,7 @@ def merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict[
             raise SqlError(f"MERGE condition {condition.sql(DIALECT)!r} is too complex; use plain comparisons.")
         kwargs["predicate"] = translated
     then = when.args.get("then")
-    if (isinstance(then, exp.Var) and then.name.upper() == "DELETE") or (
-        isinstance(then, exp.Delete)
-    ):
+    if (isinstance(then, exp.Var) and then.name.upper() == "DELETE") or (isinstance(then, exp.Delete)):
         if not matched and not by_source:
             raise SqlError("WHEN NOT MATCHED cannot DELETE: there is no target row to delete.")
         return ("when_not_matched_by_source_delete" if by_source else "when_matched_delete"), kwargs
@@ -67,7 +65,9 @@ def merge_clause(when: exp.When, qualifiers: dict[str, str]) -> tuple[str, dict[
             column = validate_part(eq.this.name, what="column")
             value = to_delta(eq.expression, qualifiers=qualifiers)
             if value is None:
-                raise SqlError(f"MERGE SET {column} = {eq.expression.sql(DIALECT)} is too complex; compute it in USING.")
+                raise SqlError(
+                    f"MERGE SET {column} = {eq.expression.sql(DIALECT)} is too complex; compute it in USING."
+                )
             updates[quote(column)] = value
         kwargs["updates"] = updates
         return ("when_not_matched_by_source_update" if by_source else "when_matched_update"), kwargs

@@ -78,18 +78,25 @@ def from_statement(statement: RowFilter | ColumnMask) -> PolicyStatement:
         _refuse_function_form(action, table, column, function)
     expression = statement.args.get("expression") or ""
     if not expression:
-        example = ("region = 'north' OR is_member('admins')" if column is None
-                   else f"CASE WHEN is_member('pii_readers') THEN {column} ELSE '***' END")
-        raise SqlError(f"ALTER TABLE {table} {action} needs an expression, e.g. "
-                       f"ALTER TABLE {table} {_clause(action, column)} {example}.")
+        example = (
+            "region = 'north' OR is_member('admins')"
+            if column is None
+            else f"CASE WHEN is_member('pii_readers') THEN {column} ELSE '***' END"
+        )
+        raise SqlError(
+            f"ALTER TABLE {table} {action} needs an expression, e.g. "
+            f"ALTER TABLE {table} {_clause(action, column)} {example}."
+        )
     return PolicyStatement(action, table, column, expression, bool(statement.args.get("name_only")))
 
 
 def _table_name(table: exp.Table) -> str:
     parts = name_parts(table)
     if len(parts) != 3:
-        raise SqlError(f"ALTER TABLE needs a three-part table name, catalog.schema.table "
-                       f"(e.g. main.shop.orders); got {'.'.join(parts)!r}.")
+        raise SqlError(
+            f"ALTER TABLE needs a three-part table name, catalog.schema.table "
+            f"(e.g. main.shop.orders); got {'.'.join(parts)!r}."
+        )
     clean = [validate_part(p, what="table name part") for p in parts]
     return parse_name(".".join(clean), allow_version=False).full
 
@@ -99,8 +106,11 @@ def _clause(action: Action, column: str | None) -> str:
 
 
 def _refuse_function_form(action: Action, table: str, column: str | None, function: str) -> None:
-    example = ("region = 'north' OR is_member('admins')" if action == "SET ROW FILTER"
-               else f"CASE WHEN is_member('pii_readers') THEN {column} ELSE '***' END")
+    example = (
+        "region = 'north' OR is_member('admins')"
+        if action == "SET ROW FILTER"
+        else f"CASE WHEN is_member('pii_readers') THEN {column} ELSE '***' END"
+    )
     raise SqlError(
         f"ALTER TABLE {table} {_clause(action, column)} {function} ... names a SQL function, as Databricks "
         f"does; Glashaus has no SQL functions yet. Write the expression itself instead (current_user() and "

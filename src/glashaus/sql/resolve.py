@@ -40,10 +40,22 @@ _MAX_VIEW_DEPTH = 16
 _CARRIED = ("joins", "laterals", "pivots", "sample")
 #: What clauses are called in messages (any other clause sqlglot may attach is refused under its own name).
 _CLAUSE_NAMES = {
-    "sample": "TABLESAMPLE", "pivots": "PIVOT/UNPIVOT", "alias": "a column alias list", "version": "time travel",
-    "when": "time travel", "joins": "JOIN", "laterals": "LATERAL", "hints": "table hints WITH (...)",
-    "system_time": "FOR SYSTEM_TIME", "format": "FILE_FORMAT", "pattern": "PATTERN", "ordinality": "WITH ORDINALITY",
-    "only": "ONLY", "partition": "PARTITION (...)", "changes": "CHANGES (...)", "rows_from": "ROWS FROM (...)",
+    "sample": "TABLESAMPLE",
+    "pivots": "PIVOT/UNPIVOT",
+    "alias": "a column alias list",
+    "version": "time travel",
+    "when": "time travel",
+    "joins": "JOIN",
+    "laterals": "LATERAL",
+    "hints": "table hints WITH (...)",
+    "system_time": "FOR SYSTEM_TIME",
+    "format": "FILE_FORMAT",
+    "pattern": "PATTERN",
+    "ordinality": "WITH ORDINALITY",
+    "only": "ONLY",
+    "partition": "PARTITION (...)",
+    "changes": "CHANGES (...)",
+    "rows_from": "ROWS FROM (...)",
     "indexed": "INDEXED BY",
 }
 
@@ -127,8 +139,7 @@ class Resolver:
             return None
         if table.this.quoted and any(ch in table.this.name for ch in "/\\.:*"):
             raise UngovernedAccessError(
-                f"{table.this.name!r} looks like a file path; SQL may only name catalog tables "
-                "(catalog.schema.table)."
+                f"{table.this.name!r} looks like a file path; SQL may only name catalog tables (catalog.schema.table)."
             )
         if len(parts) != 3:
             raise SqlError(
@@ -154,8 +165,9 @@ class Resolver:
             view_name = f"__glashaus_virtual_{len(out.registrations)}"
             out.registrations[view_name] = provider(self.who)
             return _scan_of(table, exp.select("*").from_(exp.to_identifier(view_name, quoted=True)), alias)
-        securable = self.tables.catalog.get(name, kind=("table", "view"), details=False,
-                                            visible=self.tables.access.visible_to(self.who))
+        securable = self.tables.catalog.get(
+            name, kind=("table", "view"), details=False, visible=self.tables.access.visible_to(self.who)
+        )
         if securable.kind == "view":
             if version is not None or as_of is not None:
                 raise SqlError(f"{name.full} is a view; time travel applies to tables only.")
@@ -168,8 +180,7 @@ class Resolver:
             check_functions(inner)
             inner = self._rewrite(inner, out, principal=owner, depth=depth + 1)
             return _scan_of(table, inner, alias)
-        scan = self.tables.scan(principal, securable, version=version, as_of=as_of, action=self.action,
-                                reader=self.who)
+        scan = self.tables.scan(principal, securable, version=version, as_of=as_of, action=self.action, reader=self.who)
         key = f"{name.full}@v{scan.version}"
         if top or name.full not in out.sources:
             out.sources[name.full] = Source(name.full, "table", scan.version)
@@ -229,8 +240,10 @@ def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:
     if isinstance(version, exp.Version):
         how = str(version.args.get("kind") or "AS OF").upper()
         if how != "AS OF":  # FOR SYSTEM_TIME BETWEEN/FROM/ALL: a range of versions, which a scan is not
-            raise SqlError(f"time travel {how} reads several versions; Glashaus reads one: use VERSION AS OF n "
-                           "or TIMESTAMP AS OF '...' (lh.changes(...) gives the rows changed between versions).")
+            raise SqlError(
+                f"time travel {how} reads several versions; Glashaus reads one: use VERSION AS OF n "
+                "or TIMESTAMP AS OF '...' (lh.changes(...) gives the rows changed between versions)."
+            )
         value = version.expression
         kind = str(version.this).upper()
         table.set("version", None)
@@ -260,4 +273,3 @@ def _travel_value(kind: str, value: exp.Expr | None) -> tuple[int | None, str | 
             raise SqlError(f"TIMESTAMP AS OF needs a timestamp literal, not {value.sql(DIALECT)}.")
         return None, value.name
     raise SqlError(f"unknown time travel kind {kind!r}: use VERSION AS OF or TIMESTAMP AS OF.")
-

@@ -65,8 +65,15 @@ class Result:
         return result
 
     @classmethod
-    def status(cls, statement: str, message: str, *, table: str | None = None,
-               version: int | None = None, rows: int | None = None) -> Result:
+    def status(
+        cls,
+        statement: str,
+        message: str,
+        *,
+        table: str | None = None,
+        version: int | None = None,
+        rows: int | None = None,
+    ) -> Result:
         return cls(
             pa.table(
                 {

@@ -189,7 +189,7 @@ class Sandbox:
         if isinstance(exc, duckdb.PermissionException):
             return UngovernedAccessError(f"refused: {_first_line(text)}")
         if bounds.MARK in text:
-            return QueryLimitError(text[text.index(bounds.MARK) + len(bounds.MARK):].splitlines()[0])
+            return QueryLimitError(text[text.index(bounds.MARK) + len(bounds.MARK) :].splitlines()[0])
         if isinstance(exc, duckdb.InterruptException) or "INTERRUPT Error" in text:
             if "maximum execution time" in text and self.limits.timeout_s is not None:
                 return QueryLimitError(self.limits.timeout_message())
@@ -199,8 +199,9 @@ class Sandbox:
         if "Max expression depth" in text:  # DuckDB's advice (SET max_expression_depth) is not for users
             return too_deep()
         if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory Error" in text:
-            return QueryLimitError(self.limits.spill_message() if "max_temp_directory_size" in text
-                                   else self.limits.memory_message())
+            return QueryLimitError(
+                self.limits.spill_message() if "max_temp_directory_size" in text else self.limits.memory_message()
+            )
         return SqlError(_clean(text))
 
     def _hide_root(self, text: str) -> str:

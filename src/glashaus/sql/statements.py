@@ -99,8 +99,14 @@ class ColumnMask(exp.Expression):
     bare name (a column, or a function named without its arguments).
     """
 
-    arg_types = {"this": True, "column": True, "action": True, "expression": False, "function": False,
-                 "name_only": False}
+    arg_types = {
+        "this": True,
+        "column": True,
+        "action": True,
+        "expression": False,
+        "function": False,
+        "name_only": False,
+    }
 
 
 # -- which statements are ours -----------------------------------------------------------------------
@@ -125,8 +131,11 @@ def _alter_form(tokens: Sequence[Token]) -> str | None:
     kind = words[1] if len(words) > 1 else None
     for i, word in enumerate(words):
         # SET ROW ... / SET MASK: a misspelt form (SET ROW FILTERS) is still answered with this syntax
-        if kind in ("TABLE", "VIEW", "MATERIALIZED") and word in ("SET", "DROP") and \
-                words[i + 1:i + 2] in (["ROW"], ["MASK"]):
+        if (
+            kind in ("TABLE", "VIEW", "MATERIALIZED")
+            and word in ("SET", "DROP")
+            and words[i + 1 : i + 2] in (["ROW"], ["MASK"])
+        ):
             return "policy"
     if any(a == "OWNER" and b == "TO" for a, b in itertools.pairwise(words)):
         return "owner"
@@ -161,8 +170,9 @@ def _grant(r: TokenReader, verb: str) -> exp.Expr:
     if prep not in ("TO", "FROM"):
         raise r.unreadable(GRANT_SYNTAX, _GRANT_HINT)
     if (verb, prep) not in (("GRANT", "TO"), ("REVOKE", "FROM")):
-        raise SqlError(f"{verb} ... {prep} is not valid: write GRANT ... TO <principal> or "
-                       "REVOKE ... FROM <principal>.")
+        raise SqlError(
+            f"{verb} ... {prep} is not valid: write GRANT ... TO <principal> or REVOKE ... FROM <principal>."
+        )
     principals = [_grantee(r)]
     while r.accept_type(TokenType.COMMA):
         principals.append(_grantee(r))
@@ -250,8 +260,10 @@ def _show(r: TokenReader) -> exp.Expr:
     parent = None
     if r.peek_word() in ("IN", "FROM"):
         if what == "CATALOGS":
-            raise SqlError("SHOW CATALOGS lists every catalog you can see; it takes no IN. "
-                           "Use SHOW SCHEMAS IN <catalog> for the schemas of one.")
+            raise SqlError(
+                "SHOW CATALOGS lists every catalog you can see; it takes no IN. "
+                "Use SHOW SCHEMAS IN <catalog> for the schemas of one."
+            )
         r.word()
         parent = to_table(r.name(SHOW_SYNTAX, ""))
     r.end(SHOW_SYNTAX, "")
@@ -293,8 +305,10 @@ def _alter(r: TokenReader) -> exp.Expr:
         r.accept("VIEW")
         kind = "MATERIALIZED VIEW"
     if form == "policy" and kind != "TABLE":
-        raise SqlError("row filters and column masks are set on tables, not views: a view's readers see its "
-                       "tables through the filters and masks of those tables (set them there, with ALTER TABLE).")
+        raise SqlError(
+            "row filters and column masks are set on tables, not views: a view's readers see its "
+            "tables through the filters and masks of those tables (set them there, with ALTER TABLE)."
+        )
     syntax, hint = (POLICY_SYNTAX, _POLICY_HINT) if form == "policy" else (GRANT_SYNTAX, _GRANT_HINT)
     table = to_table(r.name(syntax, hint))
     if form == "owner" and (r.accept("OWNER", "TO") or r.accept("SET", "OWNER", "TO")):
@@ -321,25 +335,35 @@ def _alter(r: TokenReader) -> exp.Expr:
 
 def _expression(r: TokenReader, what: str) -> dict:
     """The rest of the statement as typed, without parentheses around all of it; or Databricks' function form."""
-    tokens = list(r.tokens[r.i:])
+    tokens = list(r.tokens[r.i :])
     r.i = len(r.tokens)
     if tokens and tokens[0].token_type == TokenType.L_PAREN and closing(tokens, 0) == len(tokens) - 1:
-        inner = r.sql[tokens[0].end + 1:tokens[-1].start].strip()
+        inner = r.sql[tokens[0].end + 1 : tokens[-1].start].strip()
         tokens = tokens[1:-1]
     else:
-        inner = r.sql[tokens[0].start:tokens[-1].end + 1] if tokens else ""
+        inner = r.sql[tokens[0].start : tokens[-1].end + 1] if tokens else ""
     name = leading_name(tokens)
     rest = tokens[name:]
-    function = r.sql[tokens[0].start:tokens[name - 1].end + 1] if name else None
+    function = r.sql[tokens[0].start : tokens[name - 1].end + 1] if name else None
     if what == "filter":
         # fn ON (columns)
-        if name and len(rest) >= 3 and keyword(rest[0]) == "ON" and rest[1].token_type == TokenType.L_PAREN \
-                and closing(rest, 1) == len(rest) - 1:
+        if (
+            name
+            and len(rest) >= 3
+            and keyword(rest[0]) == "ON"
+            and rest[1].token_type == TokenType.L_PAREN
+            and closing(rest, 1) == len(rest) - 1
+        ):
             return {"function": function}
         return {"expression": inner}
     # fn USING COLUMNS (columns), schema.fn, or a bare name (a column or a function: told apart later)
-    using = len(rest) >= 4 and keyword(rest[0]) == "USING" and keyword(rest[1]) == "COLUMNS" and \
-        rest[2].token_type == TokenType.L_PAREN and closing(rest, 2) == len(rest) - 1
+    using = (
+        len(rest) >= 4
+        and keyword(rest[0]) == "USING"
+        and keyword(rest[1]) == "COLUMNS"
+        and rest[2].token_type == TokenType.L_PAREN
+        and closing(rest, 2) == len(rest) - 1
+    )
     if name and (using or (not rest and name > 1)):
         return {"function": function}
     return {"expression": inner, "name_only": bool(name) and not rest}

@@ -117,9 +117,9 @@ class TokenReader:
         while wanted:
             token = self.tokens[i] if i < len(self.tokens) else None
             got = (keyword(token) or "\0").split()
-            if got != wanted[:len(got)]:
+            if got != wanted[: len(got)]:
                 return False
-            wanted, i = wanted[len(got):], i + 1
+            wanted, i = wanted[len(got) :], i + 1
         self.i = i
         return True
 
@@ -131,13 +131,15 @@ class TokenReader:
         return False
 
     def raw(self, token: Token) -> str:
-        return self.sql[token.start:token.end + 1]
+        return self.sql[token.start : token.end + 1]
 
     def check_quotes(self, token: Token) -> None:
         raw = self.raw(token)
         if len(raw) >= 2 and raw[0] in "\"`'" and raw[0] in raw[1:-1]:
-            raise SqlError(f"{raw} is not a valid name: a quoted name may not contain its quote character "
-                           "(names are letters, digits and underscores; principals also . @ + -).")
+            raise SqlError(
+                f"{raw} is not a valid name: a quoted name may not contain its quote character "
+                "(names are letters, digits and underscores; principals also . @ + -)."
+            )
 
     def part(self) -> exp.Identifier | None:
         token = self.peek()
@@ -167,6 +169,6 @@ class TokenReader:
             raise self.unreadable(syntax, hint)
 
     def unreadable(self, syntax: str, hint: str) -> SqlError:
-        text = self.sql[self.tokens[0].start:self.tokens[-1].end + 1] if self.tokens else ""
+        text = self.sql[self.tokens[0].start : self.tokens[-1].end + 1] if self.tokens else ""
         first = " ".join(text.split())[:120]
         return SqlError(f"cannot read {first!r}. Supported forms: {syntax}.{' ' + hint if hint else ''}")

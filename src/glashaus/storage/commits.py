@@ -116,15 +116,19 @@ class RewriteGate:
         if not table.storage_location:
             raise StorageError(f"table {table.full_name!r} has no storage location (its creation failed).")
         self._rule(who, table, kind)
-        return RewriteGrant(_SEAL, self, location=table.storage_location, table=table.full_name, kind=kind,
-                            by=CommitBy(who.name, operation))
+        return RewriteGrant(
+            _SEAL,
+            self,
+            location=table.storage_location,
+            table=table.full_name,
+            kind=kind,
+            by=CommitBy(who.name, operation),
+        )
 
     def check(self, grant: RewriteGrant, *, location: str, kind: RewriteKind) -> CommitBy:
         """The grant's author if it is this gate's grant for ``kind`` of ``location``; refuse it otherwise."""
         if not isinstance(grant, RewriteGrant) or grant._gate is not self:
             raise PermissionDeniedError(f"a {kind} needs a grant from this store's rewrite gate; nothing was written.")
         if grant.location != location or grant.kind != kind:
-            raise PermissionDeniedError(
-                f"{grant!r} does not cover a {kind} of {location}; nothing was written."
-            )
+            raise PermissionDeniedError(f"{grant!r} does not cover a {kind} of {location}; nothing was written.")
         return grant.by

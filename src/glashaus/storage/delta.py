@@ -59,7 +59,6 @@ DEFAULT_CONFIGURATION = {
 }
 
 
-
 class DeltaStore:
     """Operations on Delta tables addressed by location (path or URI).
 
@@ -119,9 +118,7 @@ class DeltaStore:
         try:
             if version is not None:
                 if version < 0 or version > latest:
-                    raise NotFoundError(
-                        f"version {version} does not exist; versions run from 0 to {latest}."
-                    )
+                    raise NotFoundError(f"version {version} does not exist; versions run from 0 to {latest}.")
                 handle.load_as_version(version)
             else:
                 when = _parse_time(as_of)
@@ -131,15 +128,12 @@ class DeltaStore:
                     created = dt.datetime.fromtimestamp(first["timestamp"] / 1000, dt.UTC)
                     if when < created:
                         raise NotFoundError(
-                            f"{table_name} did not exist at {as_of}; its first version "
-                            f"is from {created.isoformat()}."
+                            f"{table_name} did not exist at {as_of}; its first version is from {created.isoformat()}."
                         )
         except DeltaError as exc:
             raise NotFoundError(f"cannot time travel to {version if version is not None else as_of}: {exc}") from None
         except FileNotFoundError:
-            raise NotFoundError(
-                f"version {version} was vacuumed away; it cannot be read any more."
-            ) from None
+            raise NotFoundError(f"version {version} was vacuumed away; it cannot be read any more.") from None
         return handle
 
     def forget(self, location: str) -> None:
@@ -212,8 +206,15 @@ class DeltaStore:
 
     # -- writes --------------------------------------------------------------------
 
-    def append(self, location: str, data: pa.Table, *, by: CommitBy, table_name: str = "table",
-               app_transaction: tuple[str, int] | None = None) -> int:
+    def append(
+        self,
+        location: str,
+        data: pa.Table,
+        *,
+        by: CommitBy,
+        table_name: str = "table",
+        app_transaction: tuple[str, int] | None = None,
+    ) -> int:
         """Add rows to the table as it is (its schema, checked first); returns the new version.
 
         The only write that needs no :class:`RewriteGrant`: it removes and rewrites nothing.
@@ -274,11 +275,22 @@ class DeltaStore:
             if _applied(handle, app_transaction):
                 return handle.version()  # committed before (checked again after each lost race)
             if mode == "overwrite":
-                write_deltalake(handle, data, mode="overwrite", schema_mode=delta_schema_mode, predicate=predicate,
-                                commit_properties=_props(by, app_transaction))
+                write_deltalake(
+                    handle,
+                    data,
+                    mode="overwrite",
+                    schema_mode=delta_schema_mode,
+                    predicate=predicate,
+                    commit_properties=_props(by, app_transaction),
+                )
             else:  # an append that changes the schema; predicate= selects rows to replace, so overwrites only
-                write_deltalake(handle, data, mode="append", schema_mode=delta_schema_mode,
-                                commit_properties=_props(by, app_transaction))
+                write_deltalake(
+                    handle,
+                    data,
+                    mode="append",
+                    schema_mode=delta_schema_mode,
+                    commit_properties=_props(by, app_transaction),
+                )
             return handle.version()
 
         return run_commit(attempt, handle, table_name, retry=read_version is None)
@@ -304,12 +316,18 @@ class DeltaStore:
             # delta-rs 1.6 writes NULL into a NOT NULL column of every copied row when the
             # source declares that column nullable: declare it NOT NULL when it holds no nulls.
             target = arrow_schema(handle)
-            source = source.cast(pa.schema([
-                f.with_nullable(False)
-                if f.name in target.names and not target.field(f.name).nullable and not source.column(f.name).null_count
-                else f
-                for f in source.schema
-            ]))
+            source = source.cast(
+                pa.schema(
+                    [
+                        f.with_nullable(False)
+                        if f.name in target.names
+                        and not target.field(f.name).nullable
+                        and not source.column(f.name).null_count
+                        else f
+                        for f in source.schema
+                    ]
+                )
+            )
 
         def attempt() -> int:
             merger = handle.merge(
@@ -357,9 +375,7 @@ class DeltaStore:
         handle = self.table(location)
 
         def attempt() -> tuple[int, int]:
-            stats = handle.update(
-                updates=updates, predicate=predicate, commit_properties=_props(by)
-            )
+            stats = handle.update(updates=updates, predicate=predicate, commit_properties=_props(by))
             return handle.version(), int(stats.get("num_updated_rows", 0))
 
         return run_commit(attempt, handle, table_name)
@@ -370,16 +386,13 @@ class DeltaStore:
         handle = self.table(location)
         latest = handle.version()
         if version < 0 or version > latest:
-            raise NotFoundError(
-                f"cannot restore {table_name} to version {version}: versions run from 0 to {latest}."
-            )
+            raise NotFoundError(f"cannot restore {table_name} to version {version}: versions run from 0 to {latest}.")
         if version == latest:
-            raise InvalidArgumentError(
-                f"{table_name} is at version {version} already; restore to an older version."
-            )
+            raise InvalidArgumentError(f"{table_name} is at version {version} already; restore to an older version.")
         return run_commit(
             lambda: (handle.restore(version, commit_properties=_props(by)), handle.version())[1],
-            handle, table_name,
+            handle,
+            table_name,
         )
 
     def optimize(self, location: str, *, grant: RewriteGrant, zorder_by: list[str] | None = None) -> dict:
@@ -394,9 +407,7 @@ class DeltaStore:
             return handle.optimize.z_order(zorder_by, commit_properties=_props(by))
         return handle.optimize.compact(commit_properties=_props(by))
 
-    def vacuum(
-        self, location: str, *, grant: RewriteGrant, retention_hours: int, dry_run: bool = True
-    ) -> list[str]:
+    def vacuum(self, location: str, *, grant: RewriteGrant, retention_hours: int, dry_run: bool = True) -> list[str]:
         """Files no version younger than the retention needs; deleted with ``dry_run=False`` (old versions
         become unreadable)."""
         by = self.rewrites.check(grant, location=location, kind="vacuum")
@@ -444,9 +455,7 @@ class DeltaStore:
         handle = self.table(location)
         return handle.history(min(limit, handle.version() + 1) if limit is not None else None)
 
-    def changes(
-        self, location: str, *, starting_version: int = 0, ending_version: int | None = None
-    ) -> pa.Table:
+    def changes(self, location: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
         """The change data feed between two versions, with ``_change_type`` etc."""
         handle = self.table(location)
         latest = handle.version()
@@ -477,8 +486,11 @@ def _applied(handle: DeltaTable, app_transaction: tuple[str, int] | None) -> boo
 def _props(by: CommitBy, app_transaction: tuple[str, int] | None = None) -> CommitProperties:
     """Every commit's properties: its author and operation (``lh.history``), delta-rs's own retries,
     and, for an idempotent writer, "``app_id`` is at ``n``" (Delta's application transaction)."""
-    return CommitProperties(custom_metadata=by.metadata(), max_commit_retries=20,
-                            app_transactions=[Transaction(*app_transaction)] if app_transaction else None)
+    return CommitProperties(
+        custom_metadata=by.metadata(),
+        max_commit_retries=20,
+        app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
+    )
 
 
 def _parse_time(value: dt.datetime | str | None) -> dt.datetime:
@@ -494,4 +506,3 @@ def _parse_time(value: dt.datetime | str | None) -> dt.datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when
-

@@ -37,9 +37,7 @@ def constraints_of(handle: DeltaTable) -> dict[str, str]:
     """CHECK constraints of a table, by name."""
     prefix = "delta.constraints."
     return {
-        key[len(prefix) :]: value
-        for key, value in handle.metadata().configuration.items()
-        if key.startswith(prefix)
+        key[len(prefix) :]: value for key, value in handle.metadata().configuration.items() if key.startswith(prefix)
     }
 
 
@@ -204,9 +202,7 @@ def conform(data: pa.Table, target: pa.Schema, *, table_name: str = "the table")
         source_name = incoming.get(field.name.lower())
         if source_name is None:
             if not field.nullable:
-                raise SchemaMismatchError(
-                    f"data for {table_name} lacks column {field.name!r}, which is NOT NULL."
-                )
+                raise SchemaMismatchError(f"data for {table_name} lacks column {field.name!r}, which is NOT NULL.")
             columns.append(pa.nulls(data.num_rows, field.type))
             continue
         column = data.column(source_name)

@@ -12,6 +12,14 @@ from glashaus.tables.service import Commit, TablesService
 from glashaus.tables.volumes import FileInfo, VolumesService
 
 __all__ = [
-    "Column", "ColumnEdge", "Commit", "Description", "FileInfo", "Grant", "HistoryEntry", "OptimizeResult",
-    "TablesService", "VolumesService",
+    "Column",
+    "ColumnEdge",
+    "Commit",
+    "Description",
+    "FileInfo",
+    "Grant",
+    "HistoryEntry",
+    "OptimizeResult",
+    "TablesService",
+    "VolumesService",
 ]

@@ -82,15 +82,21 @@ class Containers:
         self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
     ) -> Securable:
         with self.guard.require(who, CREATE_CATALOG, name) as allowed:
-            return allowed.shown(self.catalog.create("catalog", allowed.name, owner=who.name, comment=comment,
-                                                     if_not_exists=if_not_exists))
+            return allowed.shown(
+                self.catalog.create(
+                    "catalog", allowed.name, owner=who.name, comment=comment, if_not_exists=if_not_exists
+                )
+            )
 
     def create_schema(
         self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
     ) -> Securable:
         with self.guard.require(who, CREATE_SCHEMA, name) as allowed:
-            return allowed.shown(self.catalog.create("schema", allowed.name, owner=who.name, comment=comment,
-                                                     if_not_exists=if_not_exists))
+            return allowed.shown(
+                self.catalog.create(
+                    "schema", allowed.name, owner=who.name, comment=comment, if_not_exists=if_not_exists
+                )
+            )
 
     def create_volume(
         self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
@@ -100,8 +106,9 @@ class Containers:
             n = allowed.name
             if if_not_exists and self.catalog.exists(n) and self.catalog.get(n).kind == "volume":
                 return allowed.shown(self.catalog.get(n, kind="volume"))
-            return allowed.shown(self._register("volume", n, who, comment=comment, spec=None,
-                                                location=self.layout.volume_location))
+            return allowed.shown(
+                self._register("volume", n, who, comment=comment, spec=None, location=self.layout.volume_location)
+            )
 
     def list(self, who: Principal, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
         """Catalogs (no parent), schemas of a catalog, or objects of a schema (``kind``: only those)."""
@@ -152,9 +159,16 @@ class Containers:
     # -- for other capabilities ---------------------------------------------------------------
 
     def create_securable(
-        self, who: Principal, check: Check, name: str | Name, *, comment: str | None = None,
-        spec: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
-        location: LocationFn | None = None, details: dict[str, Any] | None = None,
+        self,
+        who: Principal,
+        check: Check,
+        name: str | Name,
+        *,
+        comment: str | None = None,
+        spec: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        location: LocationFn | None = None,
+        details: dict[str, Any] | None = None,
     ) -> Created:
         """Create the securable ``check`` creates (``Check.create("model", ...)``), owned by ``who``.
 
@@ -162,8 +176,10 @@ class Containers:
         ``location`` gives it a managed folder, or :meth:`Created.locate` does later.
         """
         if check.creates not in CAPABILITY_KINDS:
-            raise InvalidArgumentError(f"create_securable makes {', '.join(CAPABILITY_KINDS)}, not a {check.creates}; "
-                                       "tables, views, catalogs and schemas have operations of their own.")
+            raise InvalidArgumentError(
+                f"create_securable makes {', '.join(CAPABILITY_KINDS)}, not a {check.creates}; "
+                "tables, views, catalogs and schemas have operations of their own."
+            )
         with self.guard.require(who, check, name, details=details) as allowed:
             kind = cast(Kind, check.creates)  # one of CAPABILITY_KINDS (checked above)
             securable = self._register(kind, allowed.name, who, comment=comment, spec=spec, location=location)
@@ -181,7 +197,13 @@ class Containers:
             self.access.forget(self.catalog.drop(securable.name, kind=securable.kind))
 
     def _register(
-        self, kind: Kind, n: Name, who: Principal, *, comment: str | None, spec: dict[str, Any] | None,
+        self,
+        kind: Kind,
+        n: Name,
+        who: Principal,
+        *,
+        comment: str | None,
+        spec: dict[str, Any] | None,
         location: LocationFn | None,
     ) -> Securable:
         securable = self.catalog.create(kind, n, owner=who.name, comment=comment, spec=spec)

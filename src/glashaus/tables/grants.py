@@ -52,8 +52,13 @@ class Permissions:
             if target is not None:
                 names = {c.id: c.full_name for c in [target, *self.catalog.containers(target.name)]}
             return [
-                Grant(principal=g.principal, privilege=g.privilege, on=names.get(g.securable_id, "METASTORE"),
-                          inherited=target is not None and g.securable_id != target.id, granted_by=g.granted_by)
+                Grant(
+                    principal=g.principal,
+                    privilege=g.privilege,
+                    on=names.get(g.securable_id, "METASTORE"),
+                    inherited=target is not None and g.securable_id != target.id,
+                    granted_by=g.granted_by,
+                )
                 for g in self.access.show_grants(who, target)
             ]
 

@@ -34,8 +34,9 @@ DECLARE_SOURCE = Check("SELECT", "lineage.declare", kinds=("table", "view"), ver
 class LineageViews:
     """lineage_of, column_lineage_of; the sources of a write (``upstream=``) and their recording."""
 
-    def __init__(self, *, catalog: Catalog, access: Access, guard: Guard, store: DeltaStore,
-                 lineage: LineageStore) -> None:
+    def __init__(
+        self, *, catalog: Catalog, access: Access, guard: Guard, store: DeltaStore, lineage: LineageStore
+    ) -> None:
         self.catalog = catalog
         self.access = access
         self.guard = guard
@@ -54,13 +55,15 @@ class LineageViews:
             edges = []
             for e in self.lineage.walk(securable.full_name, direction=check_direction(direction), depth=depth):
                 source_ok, target_ok = visible(e.source), visible(e.target)
-                edges.append(dataclasses.replace(
-                    e,
-                    source=e.source if source_ok else RESTRICTED,
-                    source_version=e.source_version if source_ok else None,
-                    target=e.target if target_ok else RESTRICTED,
-                    target_version=e.target_version if target_ok else None,
-                ))
+                edges.append(
+                    dataclasses.replace(
+                        e,
+                        source=e.source if source_ok else RESTRICTED,
+                        source_version=e.source_version if source_ok else None,
+                        target=e.target if target_ok else RESTRICTED,
+                        target_version=e.target_version if target_ok else None,
+                    )
+                )
             return edges
 
     def column_lineage_of(self, who: Principal, name: str, *, direction: str = "upstream") -> list[ColumnEdge]:
@@ -83,26 +86,41 @@ class LineageViews:
                 return Source(n.full, "view", None)
             latest = self.store.table(location(securable)).version()
             if n.version is not None and n.version > latest:
-                raise NotFoundError(f"upstream {name!r}: version {n.version} does not exist; versions run from 0 "
-                                    f"to {latest}.")
+                raise NotFoundError(
+                    f"upstream {name!r}: version {n.version} does not exist; versions run from 0 to {latest}."
+                )
             return Source(n.full, "table", latest if n.version is None else n.version)
 
     def record(
-        self, who: Principal, *, table: str, version: int, operation: str, sources: list[Source],
-        columns: list[tuple[str, str, str]] | None, statement: str | None,
+        self,
+        who: Principal,
+        *,
+        table: str,
+        version: int,
+        operation: str,
+        sources: list[Source],
+        columns: list[tuple[str, str, str]] | None,
+        statement: str | None,
     ) -> None:
         """The edges of one commit to ``table``: from each source to the version written."""
         self.lineage.record(
-            principal=who.name, target=table, target_kind="table", target_version=version,
-            sources=sources, columns=columns, operation=operation, statement=statement,
+            principal=who.name,
+            target=table,
+            target_kind="table",
+            target_version=version,
+            sources=sources,
+            columns=columns,
+            operation=operation,
+            statement=statement,
         )
 
     def _node(self, who: Principal, name: str) -> Securable:
         with self.guard.require(who, GET, name) as allowed:
             securable = allowed.found
         if securable.kind not in ("table", "view", "model"):
-            raise InvalidArgumentError(f"lineage is kept for tables and views; {name} is a {securable.kind} "
-                                       "(models have lineage too).")
+            raise InvalidArgumentError(
+                f"lineage is kept for tables and views; {name} is a {securable.kind} (models have lineage too)."
+            )
         return securable
 
     def _visibility(self, who: Principal) -> Callable[[str], bool]:

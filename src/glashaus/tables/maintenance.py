@@ -49,8 +49,9 @@ class Maintenance:
         with self.guard.require(who, OPTIMIZE, name) as allowed:
             operation = "OPTIMIZE" + (f" ZORDER BY {', '.join(zorder_by)}" if zorder_by else "")
             grant = self.store.rewrites.admit(who, allowed.found, kind="optimize", operation=operation)
-            return OptimizeResult.from_dict(self.store.optimize(location(allowed.found), grant=grant,
-                                                                zorder_by=zorder_by))
+            return OptimizeResult.from_dict(
+                self.store.optimize(location(allowed.found), grant=grant, zorder_by=zorder_by)
+            )
 
     def vacuum(
         self, who: Principal, name: str, *, retention_hours: int | None = None, dry_run: bool = True

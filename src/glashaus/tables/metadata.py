@@ -38,9 +38,7 @@ class Metadata:
                 return allowed.shown(self.catalog.set_column_comment(n, self._column(allowed.found, column), comment))
             return allowed.shown(self.catalog.update(n, comment=comment))
 
-    def set_tags(
-        self, who: Principal, name: str, tags: dict[str, str], *, column: str | None = None
-    ) -> Securable:
+    def set_tags(self, who: Principal, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
         with self.guard.require(who, TAG, name) as allowed:
             column = None if column is None else self._column(allowed.found, column)
             return allowed.shown(self.catalog.set_tags(allowed.name, tags, column=column))

@@ -67,8 +67,9 @@ class PolicyRules:
     @renamed_keywords(name="table")
     def set_column_mask(self, who: Principal, table: str, column: str, expression: str | None) -> Securable:
         """Bind a mask expression to a column (None removes it); needs MANAGE."""
-        with self.guard.require(who, COLUMN_MASK, table,
-                                details={"column": column, "expression": expression}) as allowed:
+        with self.guard.require(
+            who, COLUMN_MASK, table, details={"column": column, "expression": expression}
+        ) as allowed:
             columns = arrow_schema(self.store.table(location(allowed.found))).names
             return allowed.shown(self.policies.set_column_mask(allowed.found, column, expression, columns=columns))
 
@@ -98,9 +99,14 @@ class PolicyRules:
         with request():
             everything = self.access.is_admin(who)
             self.access.audit.record(
-                principal=who.name, action="tag_policy.list", securable=None, securable_kind="metastore",
-                decision="allow", reason="admin" if everything else (
-                    f"{who.name} is not an admin: shown the tag policies without their masks and exempt groups"),
+                principal=who.name,
+                action="tag_policy.list",
+                securable=None,
+                securable_kind="metastore",
+                decision="allow",
+                reason="admin"
+                if everything
+                else (f"{who.name} is not an admin: shown the tag policies without their masks and exempt groups"),
             )
             found = list(self.policies.tag_policies().values())
         if everything:
@@ -130,8 +136,12 @@ class PolicyRules:
             f"only append to it (this was a {kind}); a principal the filter and masks do not apply to can "
             "update, delete, merge, overwrite, restore, optimize, vacuum or replace it."
         )
-        self.access.refuse(who, action="table.change_filtered", reason=reason,
-                           details={"table": securable.full_name, "operation": kind})
+        self.access.refuse(
+            who,
+            action="table.change_filtered",
+            reason=reason,
+            details={"table": securable.full_name, "operation": kind},
+        )
         raise PermissionDeniedError(reason)
 
     def restricted(self, who: Principal, securable: Securable, *, managers_see_all: bool = True) -> bool:
@@ -165,7 +175,11 @@ class PolicyRules:
 
     @staticmethod
     def apply(
-        policy: ReadPolicy, rows: Any, schema: pa.Schema, *, columns: list[str] | None = None,
+        policy: ReadPolicy,
+        rows: Any,
+        schema: pa.Schema,
+        *,
+        columns: list[str] | None = None,
         batch_size: int = 1_000_000,
     ) -> Iterator[pa.RecordBatch]:
         """``rows`` (an Arrow table or dataset of ``schema``) through ``policy``, as record batches.

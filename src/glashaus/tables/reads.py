@@ -65,8 +65,9 @@ class BatchRead:
 class TableReads:
     """table, read, scan, read_batches, version, history, describe, schema, changes."""
 
-    def __init__(self, *, catalog: Catalog, access: Access, guard: Guard, store: DeltaStore,
-                 policies: PolicyRules) -> None:
+    def __init__(
+        self, *, catalog: Catalog, access: Access, guard: Guard, store: DeltaStore, policies: PolicyRules
+    ) -> None:
         self.catalog = catalog
         self.access = access
         self.guard = guard
@@ -112,18 +113,27 @@ class TableReads:
             if not self.policies.may_apply(securable):
                 return self.store.read(location, version=version, as_of=as_of, columns=columns, table_name=n.full)
             # The filter may need columns the caller did not ask for: apply it to whole rows.
-            data = self.policies.as_reader(who, securable, self.store.read(
-                location, version=version, as_of=as_of, table_name=n.full))
+            data = self.policies.as_reader(
+                who, securable, self.store.read(location, version=version, as_of=as_of, table_name=n.full)
+            )
             if columns is None:
                 return data
             missing = [c for c in columns if c not in data.column_names]
             if missing:
-                raise InvalidArgumentError(f"cannot read columns {missing}: the table's columns are {data.column_names}.")
+                raise InvalidArgumentError(
+                    f"cannot read columns {missing}: the table's columns are {data.column_names}."
+                )
             return data.select(columns)
 
     def scan(
-        self, who: Principal, securable: Securable, *, version: int | None = None, as_of: Any = None,
-        action: str = "sql.select", reader: Principal | None = None,
+        self,
+        who: Principal,
+        securable: Securable,
+        *,
+        version: int | None = None,
+        as_of: Any = None,
+        action: str = "sql.select",
+        reader: Principal | None = None,
     ) -> ScanSource:
         """Authorize a read of a table the caller looked up and pin it at a version, for the SQL engine.
 
@@ -133,26 +143,49 @@ class TableReads:
         if securable.kind != "table":
             raise InvalidArgumentError(f"{securable.full_name} is a {securable.kind}, not a table.")
         # Inside a view the owner is checked and the reader, who asked, is recorded.
-        self.guard.allow(who, Check("SELECT", action), securable,
-                         details=None if version is None else {"version": version}, reader=reader)
+        self.guard.allow(
+            who,
+            Check("SELECT", action),
+            securable,
+            details=None if version is None else {"version": version},
+            reader=reader,
+        )
         return self._pin(who, securable, version=version, as_of=as_of, reader=reader)
 
     def _pin(
-        self, who: Principal, securable: Securable, *, version: int | None, as_of: Any, reader: Principal | None,
+        self,
+        who: Principal,
+        securable: Securable,
+        *,
+        version: int | None,
+        as_of: Any,
+        reader: Principal | None,
     ) -> ScanSource:
         self._flush_if_system(securable)
-        handle = self.store.at_version(_location(securable), version=version, as_of=as_of,
-                                       table_name=securable.full_name)
+        handle = self.store.at_version(
+            _location(securable), version=version, as_of=as_of, table_name=securable.full_name
+        )
         schema = arrow_schema(handle)
         return ScanSource(
-            securable, handle.version(), schema, handle.file_uris(),
-            bool(handle.metadata().partition_columns), handle.to_pyarrow_dataset,
+            securable,
+            handle.version(),
+            schema,
+            handle.file_uris(),
+            bool(handle.metadata().partition_columns),
+            handle.to_pyarrow_dataset,
             self.policies.for_reader(reader or who, securable, schema),
         )
 
     def read_batches(
-        self, who: Principal, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None,
-        columns: list[str] | None = None, batch_size: int = 262_144, action: str = "table.read",
+        self,
+        who: Principal,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: dt.datetime | str | None = None,
+        columns: list[str] | None = None,
+        batch_size: int = 262_144,
+        action: str = "table.read",
     ) -> BatchRead:
         """Stream a table (``name`` may carry ``@v3``) in record batches of at most ``batch_size`` rows.
 
@@ -201,14 +234,16 @@ class TableReads:
                 operation, delta_operation = info.get("glashaus.operation"), entry.get("operation") or ""
                 if operation and delta_operation.startswith(operation + " "):
                     operation = delta_operation  # VACUUM START and VACUUM END say more than VACUUM twice
-                rows.append(HistoryEntry(
-                    version=entry["version"],
-                    timestamp=dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC),
-                    operation=operation or delta_operation or None,
-                    principal=info.get("glashaus.principal"),
-                    rows_added=metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
-                    metrics=metrics,
-                ))
+                rows.append(
+                    HistoryEntry(
+                        version=entry["version"],
+                        timestamp=dt.datetime.fromtimestamp(entry["timestamp"] / 1000, dt.UTC),
+                        operation=operation or delta_operation or None,
+                        principal=info.get("glashaus.principal"),
+                        rows_added=metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
+                        metrics=metrics,
+                    )
+                )
             return rows
 
     def describe(self, who: Principal, name: str) -> Description:
@@ -216,13 +251,20 @@ class TableReads:
         with self.guard.require(who, DESCRIBE, name) as allowed:
             securable = allowed.found
             common = Description(
-                name=allowed.name.full, kind=securable.kind, owner=securable.owner, comment=securable.comment,
-                tags=securable.tags, properties=securable.properties, created_at=securable.created_at,
-                created_by=securable.created_by, location=allowed.shown().storage_location,
+                name=allowed.name.full,
+                kind=securable.kind,
+                owner=securable.owner,
+                comment=securable.comment,
+                tags=securable.tags,
+                properties=securable.properties,
+                created_at=securable.created_at,
+                created_by=securable.created_by,
+                location=allowed.shown().storage_location,
             )
             if securable.kind == "view":
-                return dataclasses.replace(common, sql=securable.spec.get("sql"),
-                                           column_comments=securable.column_comments)
+                return dataclasses.replace(
+                    common, sql=securable.spec.get("sql"), column_comments=securable.column_comments
+                )
             if securable.kind != "table":
                 return common
             handle = self.store.table(_location(securable))
@@ -237,10 +279,19 @@ class TableReads:
                 constraints=constraints_of(handle),
                 num_files=None if restricted else adds.num_rows,
                 size_bytes=None if restricted else sum(adds["size_bytes"].to_pylist()) if adds.num_rows else 0,
-                num_rows=None if restricted else sum(v or 0 for v in adds["num_records"].to_pylist()) if adds.num_rows else 0,
+                num_rows=None
+                if restricted
+                else sum(v or 0 for v in adds["num_records"].to_pylist())
+                if adds.num_rows
+                else 0,
                 columns=tuple(
-                    Column(name=f.name, type=str(f.type), nullable=f.nullable,
-                           comment=securable.column_comments.get(f.name), tags=securable.column_tags.get(f.name, {}))
+                    Column(
+                        name=f.name,
+                        type=str(f.type),
+                        nullable=f.nullable,
+                        comment=securable.column_comments.get(f.name),
+                        tags=securable.column_tags.get(f.name, {}),
+                    )
                     for f in arrow_schema(handle)
                 ),
             )
@@ -255,9 +306,13 @@ class TableReads:
         """The change data feed: inserted, deleted and updated rows per version."""
         with self.guard.require(who, CHANGES, name) as allowed:
             securable = allowed.found
-            return self.policies.as_reader(who, securable, self.store.changes(
-                _location(securable), starting_version=starting_version, ending_version=ending_version
-            ))
+            return self.policies.as_reader(
+                who,
+                securable,
+                self.store.changes(
+                    _location(securable), starting_version=starting_version, ending_version=ending_version
+                ),
+            )
 
     def _flush_if_system(self, securable: Securable) -> None:
         if securable.name.catalog == "system":

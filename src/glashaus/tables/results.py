@@ -146,9 +146,12 @@ class OptimizeResult(DictShaped):
     metrics: dict[str, Any] = field(default_factory=dict)
 
     _KEYS: ClassVar[dict[str, str]] = {
-        "numFilesAdded": ".files_added", "numFilesRemoved": ".files_removed",
-        "partitionsOptimized": ".partitions_optimized", "numBatches": ".batches",
-        "totalConsideredFiles": ".considered_files", "totalFilesSkipped": ".skipped_files",
+        "numFilesAdded": ".files_added",
+        "numFilesRemoved": ".files_removed",
+        "partitionsOptimized": ".partitions_optimized",
+        "numBatches": ".batches",
+        "totalConsideredFiles": ".considered_files",
+        "totalFilesSkipped": ".skipped_files",
     }
 
     def _attribute(self, key: str) -> str:
@@ -161,9 +164,12 @@ class OptimizeResult(DictShaped):
     def from_dict(cls, data: dict[str, Any]) -> OptimizeResult:
         """From delta-rs's report (the dict :meth:`to_dict` gives)."""
         return cls(
-            files_added=data.get("numFilesAdded", 0), files_removed=data.get("numFilesRemoved", 0),
-            partitions_optimized=data.get("partitionsOptimized", 0), batches=data.get("numBatches", 0),
-            considered_files=data.get("totalConsideredFiles", 0), skipped_files=data.get("totalFilesSkipped", 0),
+            files_added=data.get("numFilesAdded", 0),
+            files_removed=data.get("numFilesRemoved", 0),
+            partitions_optimized=data.get("partitionsOptimized", 0),
+            batches=data.get("numBatches", 0),
+            considered_files=data.get("totalConsideredFiles", 0),
+            skipped_files=data.get("totalFilesSkipped", 0),
             metrics=dict(data),
         )
 
@@ -186,8 +192,19 @@ class ColumnEdge(DictShaped):
 
     def to_dict(self) -> dict[str, Any]:
         # The order of the system table's columns (system.lineage.column_lineage), as the rows were.
-        return {k: getattr(self, k) for k in ("event_time", "request_id", "source", "source_column",
-                                              "source_version", "target", "target_column", "target_version")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "event_time",
+                "request_id",
+                "source",
+                "source_column",
+                "source_version",
+                "target",
+                "target_column",
+                "target_version",
+            )
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnEdge:

@@ -42,7 +42,15 @@ from glashaus.tables.views import Views
 from glashaus.tables.writes import Commit, Mode, SchemaMode, TableWrites
 
 __all__ = [
-    "KINDS", "MIN_RETENTION_HOURS", "RESTRICTED", "BatchRead", "Commit", "Created", "Mode", "ScanSource", "SchemaMode",
+    "KINDS",
+    "MIN_RETENTION_HOURS",
+    "RESTRICTED",
+    "BatchRead",
+    "Commit",
+    "Created",
+    "Mode",
+    "ScanSource",
+    "SchemaMode",
     "TablesService",
 ]
 
@@ -75,8 +83,9 @@ class TablesService:
         self.containers = Containers(catalog=catalog, access=access, guard=self.guard, store=store, layout=layout)
         self.rules = PolicyRules(access=access, guard=self.guard, store=store, policies=policies)
         self.provenance = LineageViews(catalog=catalog, access=access, guard=self.guard, store=store, lineage=lineage)
-        self.writes = TableWrites(catalog=catalog, guard=self.guard, store=store, layout=layout,
-                                  lineage=self.provenance)
+        self.writes = TableWrites(
+            catalog=catalog, guard=self.guard, store=store, layout=layout, lineage=self.provenance
+        )
         self.reads = TableReads(catalog=catalog, access=access, guard=self.guard, store=store, policies=self.rules)
         self.maintenance = Maintenance(guard=self.guard, store=store, lineage=lineage)
         self.views = Views(catalog=catalog, access=access, guard=self.guard)

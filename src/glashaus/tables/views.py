@@ -33,8 +33,15 @@ class Views:
         self.guard = guard
 
     def create_view(
-        self, who: Principal, name: str, *, sql: str, sources: list[str], schema: pa.Schema,
-        comment: str | None = None, replace: bool = False,
+        self,
+        who: Principal,
+        name: str,
+        *,
+        sql: str,
+        sources: list[str],
+        schema: pa.Schema,
+        comment: str | None = None,
+        replace: bool = False,
     ) -> Securable:
         """Register a view; the SQL engine has validated ``sql``, listed its ``sources`` and found its ``schema``.
 
@@ -47,6 +54,6 @@ class Views:
             if replace and self.catalog.exists(n):
                 self.guard.allow(who, REPLACE_VIEW, self.catalog.get(n, kind="view"))
                 self.access.forget(self.catalog.drop(n, kind="view"))
-            return allowed.shown(self.catalog.create(
-                "view", n, owner=who.name, comment=comment, spec={"sql": sql, "sources": sources}
-            ))
+            return allowed.shown(
+                self.catalog.create("view", n, owner=who.name, comment=comment, spec={"sql": sql, "sources": sources})
+            )

@@ -51,8 +51,10 @@ def check_name_lengths(parts: list[str], *, what: str) -> None:
     for part in parts:
         size = len(part.encode("utf-8", "surrogatepass"))
         if size > MAX_NAME_BYTES:
-            raise InvalidArgumentError(f"{what}: the name {part[:40]!r}... is {size} bytes long; a file or folder "
-                                       f"name may have at most {MAX_NAME_BYTES} bytes.")
+            raise InvalidArgumentError(
+                f"{what}: the name {part[:40]!r}... is {size} bytes long; a file or folder "
+                f"name may have at most {MAX_NAME_BYTES} bytes."
+            )
 
 
 def check_path(path: str) -> str:

@@ -56,8 +56,9 @@ class Commit:
 class TableWrites:
     """create_table, write, delete_rows, update_rows, merge_rows."""
 
-    def __init__(self, *, catalog: Catalog, guard: Guard, store: DeltaStore, layout: Layout,
-                 lineage: LineageViews) -> None:
+    def __init__(
+        self, *, catalog: Catalog, guard: Guard, store: DeltaStore, layout: Layout, lineage: LineageViews
+    ) -> None:
         self.catalog = catalog
         self.guard = guard
         self.store = store
@@ -116,32 +117,58 @@ class TableWrites:
             if replace and existing is not None and existing.kind == "table":
                 self.guard.allow(who, REPLACE_TABLE, existing)
                 # Replacing takes every row of the old table away: a rewrite, by the one rule.
-                replacing = self.store.rewrites.admit(who, existing, kind="replace", operation="CREATE OR REPLACE TABLE")
+                replacing = self.store.rewrites.admit(
+                    who, existing, kind="replace", operation="CREATE OR REPLACE TABLE"
+                )
                 # Build the new table before the old one goes (a bad CHECK fails here).
                 prebuilt = self.layout.table_location(n, uuid.uuid4().hex)
-                self.store.create(prebuilt, schema, partition_by=partition_by, constraints=constraints,
-                                  name=n.full, description=comment, by=CommitBy(who.name, "CREATE OR REPLACE TABLE"),
-                                  replacing=replacing)
+                self.store.create(
+                    prebuilt,
+                    schema,
+                    partition_by=partition_by,
+                    constraints=constraints,
+                    name=n.full,
+                    description=comment,
+                    by=CommitBy(who.name, "CREATE OR REPLACE TABLE"),
+                    replacing=replacing,
+                )
                 self.catalog.drop(n)
             securable = self.catalog.create(
-                "table", n, owner=who.name, comment=comment, properties=properties,
+                "table",
+                n,
+                owner=who.name,
+                comment=comment,
+                properties=properties,
                 spec={**(spec or {}), "primary_key": primary_key, "partition_by": partition_by},
             )
             location = prebuilt or self.layout.table_location(n, securable.id)
             try:
                 if prebuilt is None:
                     self.store.create(
-                        location, schema, partition_by=partition_by, constraints=constraints,
-                        name=n.full, description=comment, by=created_by,
+                        location,
+                        schema,
+                        partition_by=partition_by,
+                        constraints=constraints,
+                        name=n.full,
+                        description=comment,
+                        by=created_by,
                     )
                 securable = self.catalog.update(n, storage_location=location)
                 if tags:
                     securable = self.catalog.set_tags(n, tags)
                 if table_data is not None:
                     # Data that does not fit leaves no table behind: all or nothing.
-                    self.write(who, n.full, table_data, mode="append", upstream=upstream, statement=statement,
-                               operation="CREATE TABLE AS SELECT" if statement else "CREATE TABLE",
-                               sources=sources, column_lineage=column_lineage)
+                    self.write(
+                        who,
+                        n.full,
+                        table_data,
+                        mode="append",
+                        upstream=upstream,
+                        statement=statement,
+                        operation="CREATE TABLE AS SELECT" if statement else "CREATE TABLE",
+                        sources=sources,
+                        column_lineage=column_lineage,
+                    )
             except BaseException:
                 self.catalog.drop(n)
                 self.store.forget(location)
@@ -185,17 +212,25 @@ class TableWrites:
         table = to_arrow(data)
         if table.num_columns == 0:
             # Arrow and pandas allow a frame without columns; written, it would be an empty commit.
-            raise InvalidArgumentError(f"the data for {n.full} has no columns; nothing was written. Pass rows with "
-                                       "the table's columns.")
+            raise InvalidArgumentError(
+                f"the data for {n.full} has no columns; nothing was written. Pass rows with the table's columns."
+            )
         table = table.rename_columns([c.lower() for c in table.column_names])
         with self.guard.require(who, WRITE, n, details={"mode": mode, "rows": table.num_rows}) as allowed:
             securable = allowed.found
             by = CommitBy(who.name, operation or f"WRITE {mode}")
             kind: RewriteKind | None = (
-                "merge" if mode == "merge" else "overwrite" if mode == "overwrite"
-                else "schema change" if schema_mode != "strict" else None
+                "merge"
+                if mode == "merge"
+                else "overwrite"
+                if mode == "overwrite"
+                else "schema change"
+                if schema_mode != "strict"
+                else None
             )
-            grant = None if kind is None else self.store.rewrites.admit(who, securable, kind=kind, operation=by.operation)
+            grant = (
+                None if kind is None else self.store.rewrites.admit(who, securable, kind=kind, operation=by.operation)
+            )
             sources = list(sources or []) + [self.lineage.current_source(who, u) for u in (upstream or [])]
             location = _location(securable)
             if grant is None:
@@ -212,12 +247,25 @@ class TableWrites:
                 version = self._merge(location, table, keys, schema_mode, grant, n.full)
             else:
                 version = self.store.write(
-                    location, table, grant=grant, mode=mode, schema_mode=schema_mode, table_name=n.full,
-                    read_version=read_version, app_transaction=app_transaction,
+                    location,
+                    table,
+                    grant=grant,
+                    mode=mode,
+                    schema_mode=schema_mode,
+                    table_name=n.full,
+                    read_version=read_version,
+                    app_transaction=app_transaction,
                 )
             commit = Commit(n.full, version, operation or mode.upper(), table.num_rows)
-            self.lineage.record(who, table=commit.table, version=commit.version, operation=commit.operation,
-                                sources=sources, columns=column_lineage, statement=statement)
+            self.lineage.record(
+                who,
+                table=commit.table,
+                version=commit.version,
+                operation=commit.operation,
+                sources=sources,
+                columns=column_lineage,
+                statement=statement,
+            )
             return commit
 
     def _merge(
@@ -228,8 +276,10 @@ class TableWrites:
         handle = self.store.table(location)
         if schema_mode == "strict":
             data = conform(data, arrow_schema(handle), table_name=table_name)
-        dupes = data.group_by(keys).aggregate([([], "count_all")]).filter(
-            pa.compute.greater(pa.compute.field("count_all"), 1)
+        dupes = (
+            data.group_by(keys)
+            .aggregate([([], "count_all")])
+            .filter(pa.compute.greater(pa.compute.field("count_all"), 1))
         )
         if dupes.num_rows:
             raise InvalidArgumentError(
@@ -252,25 +302,35 @@ class TableWrites:
         with self.guard.require(who, DELETE, name) as allowed:
             securable = allowed.found
             grant = self.store.rewrites.admit(who, securable, kind="delete", operation="DELETE")
-            version, rows = self.store.delete(_location(securable), grant=grant, predicate=predicate,
-                                              table_name=allowed.name.full)
+            version, rows = self.store.delete(
+                _location(securable), grant=grant, predicate=predicate, table_name=allowed.name.full
+            )
             return Commit(allowed.name.full, version, "DELETE", rows)
 
-    def update_rows(
-        self, who: Principal, name: str, *, updates: dict[str, str], predicate: str | None
-    ) -> Commit:
+    def update_rows(self, who: Principal, name: str, *, updates: dict[str, str], predicate: str | None) -> Commit:
         """Update rows with Delta SQL expressions, e.g. ``{"price": "price * 1.1"}``."""
         with self.guard.require(who, UPDATE, name) as allowed:
             securable = allowed.found
             grant = self.store.rewrites.admit(who, securable, kind="update", operation="UPDATE")
             version, rows = self.store.update(
-                _location(securable), grant=grant, updates=updates, predicate=predicate, table_name=allowed.name.full,
+                _location(securable),
+                grant=grant,
+                updates=updates,
+                predicate=predicate,
+                table_name=allowed.name.full,
             )
             return Commit(allowed.name.full, version, "UPDATE", rows)
 
     def merge_rows(
-        self, who: Principal, name: str, source: pa.Table, *, predicate: str, build: Any,
-        sources: list[Source] | None = None, statement: str | None = None,
+        self,
+        who: Principal,
+        name: str,
+        source: pa.Table,
+        *,
+        predicate: str,
+        build: Any,
+        sources: list[Source] | None = None,
+        statement: str | None = None,
         column_lineage: list[tuple[str, str, str]] | None = None,
     ) -> Commit:
         """MERGE with explicit clauses (used by SQL ``MERGE INTO``); aliases target/source."""
@@ -278,12 +338,23 @@ class TableWrites:
             securable = allowed.found
             grant = self.store.rewrites.admit(who, securable, kind="merge", operation="MERGE")
             version = self.store.merge(
-                _location(securable), source, grant=grant, predicate=predicate, build=build,
+                _location(securable),
+                source,
+                grant=grant,
+                predicate=predicate,
+                build=build,
                 table_name=allowed.name.full,
             )
             commit = Commit(allowed.name.full, version, "MERGE", source.num_rows)
-            self.lineage.record(who, table=commit.table, version=commit.version, operation=commit.operation,
-                                sources=sources or [], columns=column_lineage, statement=statement)
+            self.lineage.record(
+                who,
+                table=commit.table,
+                version=commit.version,
+                operation=commit.operation,
+                sources=sources or [],
+                columns=column_lineage,
+                statement=statement,
+            )
             return commit
 
 

@@ -21,6 +21,16 @@ from glashaus.tracking.entities import (
 from glashaus.tracking.service import TrackingService
 
 __all__ = [
-    "ArtifactFile", "Dataset", "DatasetInput", "Experiment", "Experiments", "LoggedModel", "Metric", "ModelOutput",
-    "Page", "Run", "Runs", "TrackingService",
+    "ArtifactFile",
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "Experiments",
+    "LoggedModel",
+    "Metric",
+    "ModelOutput",
+    "Page",
+    "Run",
+    "Runs",
+    "TrackingService",
 ]

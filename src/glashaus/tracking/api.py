@@ -44,11 +44,18 @@ class Experiments:
             return self._svc.get_experiment(self._who, str(experiment))
         return self._svc.get_experiment_by_name(self._who, experiment)
 
-    def search(self, filter_string: str | None = None, *, view: ViewType = "active",
-               order_by: list[str] | None = None, max_results: int = 1000) -> list[Experiment]:
+    def search(
+        self,
+        filter_string: str | None = None,
+        *,
+        view: ViewType = "active",
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+    ) -> list[Experiment]:
         """Experiments you may read, e.g. ``search("name LIKE 'main.shop.%'")``."""
-        return self._svc.search_experiments(self._who, view=view, filter_string=filter_string,
-                                            order_by=order_by, max_results=max_results).items
+        return self._svc.search_experiments(
+            self._who, view=view, filter_string=filter_string, order_by=order_by, max_results=max_results
+        ).items
 
     def set_tag(self, experiment: str, key: str, value: str) -> None:
         self._svc.set_experiment_tag(self._who, self._id(experiment), key, value)
@@ -79,8 +86,9 @@ class Runs:
         """Params are immutable: a key logged again must keep its value."""
         self._svc.log_batch(self._who, run_id, params={k: str(v) for k, v in params.items()})
 
-    def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int = 0,
-                    timestamp: int | None = None) -> None:
+    def log_metrics(
+        self, run_id: str, metrics: dict[str, float], *, step: int = 0, timestamp: int | None = None
+    ) -> None:
         ts = now_ms() if timestamp is None else timestamp
         self._svc.log_batch(self._who, run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()])
 
@@ -90,12 +98,20 @@ class Runs:
     def end(self, run_id: str, *, status: RunStatus = "FINISHED") -> Run:
         return self._svc.update_run(self._who, run_id, status=status, end_time=now_ms())
 
-    def search(self, experiments: list[str], filter_string: str | None = None, *, order_by: list[str] | None = None,
-               max_results: int = 1000, view: ViewType = "active") -> list[Run]:
+    def search(
+        self,
+        experiments: list[str],
+        filter_string: str | None = None,
+        *,
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+        view: ViewType = "active",
+    ) -> list[Run]:
         """Runs matching an MLflow filter, e.g. ``"metrics.rmse < 0.3 and params.model = 'gbm'"``."""
         ids = [e if str(e).isdigit() else self._svc.experiment_id_of(e) for e in experiments]
-        return self._svc.search_runs(self._who, ids, filter_string=filter_string, order_by=order_by,
-                                     max_results=max_results, view=view).items
+        return self._svc.search_runs(
+            self._who, ids, filter_string=filter_string, order_by=order_by, max_results=max_results, view=view
+        ).items
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self._svc.get_metric_history(self._who, run_id, key).items

@@ -31,8 +31,10 @@ from glashaus.tracking.entities import ArtifactFile
 
 #: Uploads in flight (never listed).
 _TEMP = ".glashaus-upload-"
-_SHAPE = ("an artifact path has the form <experiment_id>/<run_id>/artifacts[/<file>] or "
-          "<experiment_id>/models/<model_id>/artifacts[/<file>]")
+_SHAPE = (
+    "an artifact path has the form <experiment_id>/<run_id>/artifacts[/<file>] or "
+    "<experiment_id>/models/<model_id>/artifacts[/<file>]"
+)
 
 
 class ArtifactPath(NamedTuple):
@@ -106,8 +108,10 @@ class ArtifactFiles:
         with _caller_errors(rel):
             info = self.fs.get_file_info(self._at(rel))
             if info.type != pafs.FileType.File:
-                raise NotFoundError(f"artifact {rel!r} does not exist" + (
-                    " (it is a folder)." if info.type == pafs.FileType.Directory else "."))
+                raise NotFoundError(
+                    f"artifact {rel!r} does not exist"
+                    + (" (it is a folder)." if info.type == pafs.FileType.Directory else ".")
+                )
             with self.fs.open_input_stream(self._at(rel)) as src:
                 return src.read()
 
@@ -119,10 +123,15 @@ class ArtifactFiles:
         except (NotADirectoryError, OSError):
             return []
         return sorted(
-            (ArtifactFile(info.base_name, info.type == pafs.FileType.Directory,
-                          None if info.type == pafs.FileType.Directory else info.size)
-             for info in infos
-             if info.type in (pafs.FileType.File, pafs.FileType.Directory) and not info.base_name.startswith(_TEMP)),
+            (
+                ArtifactFile(
+                    info.base_name,
+                    info.type == pafs.FileType.Directory,
+                    None if info.type == pafs.FileType.Directory else info.size,
+                )
+                for info in infos
+                if info.type in (pafs.FileType.File, pafs.FileType.Directory) and not info.base_name.startswith(_TEMP)
+            ),
             key=lambda f: f.path,
         )
 
@@ -145,8 +154,9 @@ def _caller_errors(rel: str) -> Iterator[None]:
     try:
         yield
     except (NotADirectoryError, FileExistsError):
-        raise InvalidArgumentError(f"artifact path {rel!r:.200} runs through a file as if it were a folder; "
-                                   "choose another path.") from None
+        raise InvalidArgumentError(
+            f"artifact path {rel!r:.200} runs through a file as if it were a folder; choose another path."
+        ) from None
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
             raise InvalidArgumentError(f"artifact path {rel[:80]!r}... is too long for storage.") from None

@@ -32,10 +32,10 @@ class RunFiles:
         owner = self.service.run_for if where.kind == "run" else self.service.models.model_for
         row, _ = owner(who, where.owner_id, privilege, action=action, active=privilege == "MODIFY")
         if str(row.experiment_id) != where.experiment_id:
-            raise NotFoundError(f"no artifacts at {path!r}: {where.kind} {where.owner_id} belongs to experiment "
-                                f"{row.experiment_id}.")
-        prefix = (f"{where.owner_id}/artifacts" if where.kind == "run"
-                  else f"models/{where.owner_id}/artifacts")
+            raise NotFoundError(
+                f"no artifacts at {path!r}: {where.kind} {where.owner_id} belongs to experiment {row.experiment_id}."
+            )
+        prefix = f"{where.owner_id}/artifacts" if where.kind == "run" else f"models/{where.owner_id}/artifacts"
         rel = f"{prefix}/{where.rel}" if where.rel else prefix
         return ArtifactFiles(self.service.locations.experiment_location(where.experiment_id)), rel
 

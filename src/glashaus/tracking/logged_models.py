@@ -44,16 +44,30 @@ class LoggedModels:
         self.service = service
         self.metastore = service.metastore
 
-    def model_for(self, who: Principal, model_id: Any, privilege: str, *, action: str, active: bool = False,
-                  allow_deleted: bool = True) -> tuple[LoggedModelRow, str]:
+    def model_for(
+        self,
+        who: Principal,
+        model_id: Any,
+        privilege: str,
+        *,
+        action: str,
+        active: bool = False,
+        allow_deleted: bool = True,
+    ) -> tuple[LoggedModelRow, str]:
         """The logged model's row and its experiment's securable, once ``who`` may do ``privilege``."""
         if not isinstance(model_id, str) or not model_id:
             raise InvalidArgumentError("Missing value for required parameter 'model_id'.")
         with self.metastore.session() as s:
-            found = s.execute(sa.select(LoggedModelRow, SecurableRow.full_name)
-                              .join(ExperimentRow, ExperimentRow.id == LoggedModelRow.experiment_id)
-                              .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)
-                              .where(LoggedModelRow.model_id == model_id)).first() if len(model_id) <= 64 else None
+            found = (
+                s.execute(
+                    sa.select(LoggedModelRow, SecurableRow.full_name)
+                    .join(ExperimentRow, ExperimentRow.id == LoggedModelRow.experiment_id)
+                    .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)
+                    .where(LoggedModelRow.model_id == model_id)
+                ).first()
+                if len(model_id) <= 64
+                else None
+            )
         if found is None or (not allow_deleted and found[0].lifecycle_stage != "active"):
             raise NotFoundError(f"Logged model with ID '{model_id}' not found.")
         row, securable = found
@@ -86,17 +100,28 @@ class LoggedModels:
         tags = {k: checks.check_run_tag(k, v) for k, v in tags.items()}
         params = {k: checks.check_param(k, v) for k, v in params.items()}
         with request():
-            row, _ = self.service.experiment_for(who, experiment_id, "MODIFY", action="logged_model.create",
-                                                 active=True)
+            row, _ = self.service.experiment_for(
+                who, experiment_id, "MODIFY", action="logged_model.create", active=True
+            )
             with self.metastore.session() as s:
                 if source_run_id and s.get(RunRow, source_run_id) is None:
                     raise NotFoundError(f"Run with id={source_run_id} not found (the model's source_run_id).")
                 model_id = f"m-{uuid.uuid4().hex}"
                 now = records.now_ms()
-                s.add(LoggedModelRow(model_id=model_id, experiment_id=row.id, name=name or memorable_name(),
-                                     creation_time=now, last_updated_time=now, status="PENDING",
-                                     lifecycle_stage="active", model_type=model_type, source_run_id=source_run_id,
-                                     creator=who.name))
+                s.add(
+                    LoggedModelRow(
+                        model_id=model_id,
+                        experiment_id=row.id,
+                        name=name or memorable_name(),
+                        creation_time=now,
+                        last_updated_time=now,
+                        status="PENDING",
+                        lifecycle_stage="active",
+                        model_type=model_type,
+                        source_run_id=source_run_id,
+                        creator=who.name,
+                    )
+                )
                 s.flush()
                 _insert(s, LoggedModelTagRow, model_id, tags)
                 _insert(s, LoggedModelParamRow, model_id, params)
@@ -110,8 +135,9 @@ class LoggedModels:
     def finalize(self, who: Principal, model_id: str, status: str) -> LoggedModel:
         """Mark the model READY (its files are complete) or FAILED."""
         if status not in LOGGED_MODEL_STATUSES:
-            raise InvalidArgumentError(f"Invalid logged model status {status!r}: one of "
-                                       f"{', '.join(LOGGED_MODEL_STATUSES)}.")
+            raise InvalidArgumentError(
+                f"Invalid logged model status {status!r}: one of {', '.join(LOGGED_MODEL_STATUSES)}."
+            )
         with request():
             self.model_for(who, model_id, "MODIFY", action="logged_model.finalize", active=True)
             self._touch(model_id, status=status)
@@ -122,8 +148,11 @@ class LoggedModels:
         with request():
             self.model_for(who, model_id, "MODIFY", action="logged_model.tag", active=True)
             with self.metastore.session() as s:
-                s.execute(sa.delete(LoggedModelTagRow).where(LoggedModelTagRow.model_id == model_id,
-                                                             LoggedModelTagRow.key.in_(list(tags))))
+                s.execute(
+                    sa.delete(LoggedModelTagRow).where(
+                        LoggedModelTagRow.model_id == model_id, LoggedModelTagRow.key.in_(list(tags))
+                    )
+                )
                 _insert(s, LoggedModelTagRow, model_id, tags)
             self._touch(model_id)
 
@@ -131,8 +160,13 @@ class LoggedModels:
         with request():
             self.model_for(who, model_id, "MODIFY", action="logged_model.tag", active=True)
             with self.metastore.session() as s:
-                gone = affected(s.execute(sa.delete(LoggedModelTagRow).where(
-                    LoggedModelTagRow.model_id == model_id, LoggedModelTagRow.key == key)))
+                gone = affected(
+                    s.execute(
+                        sa.delete(LoggedModelTagRow).where(
+                            LoggedModelTagRow.model_id == model_id, LoggedModelTagRow.key == key
+                        )
+                    )
+                )
             if not gone:
                 raise NotFoundError(f"No tag with key {key!r} on logged model {model_id}.")
             self._touch(model_id)
@@ -143,12 +177,19 @@ class LoggedModels:
         with request():
             self.model_for(who, model_id, "MODIFY", action="logged_model.log", active=True)
             with self.metastore.session() as s:
-                existing = dict(s.execute(sa.select(LoggedModelParamRow.key, LoggedModelParamRow.value).where(
-                    LoggedModelParamRow.model_id == model_id, LoggedModelParamRow.key.in_(list(params)))).all())
+                existing = dict(
+                    s.execute(
+                        sa.select(LoggedModelParamRow.key, LoggedModelParamRow.value).where(
+                            LoggedModelParamRow.model_id == model_id, LoggedModelParamRow.key.in_(list(params))
+                        )
+                    ).all()
+                )
                 changed = sorted(k for k, v in params.items() if k in existing and existing[k] != v)
                 if changed:
-                    raise InvalidArgumentError(f"Changing param values is not allowed: {changed} of logged model "
-                                               f"{model_id} were already logged with other values.")
+                    raise InvalidArgumentError(
+                        f"Changing param values is not allowed: {changed} of logged model "
+                        f"{model_id} were already logged with other values."
+                    )
                 _insert(s, LoggedModelParamRow, model_id, {k: v for k, v in params.items() if k not in existing})
 
     def delete(self, who: Principal, model_id: str) -> None:
@@ -181,8 +222,11 @@ class LoggedModels:
             if page_token:
                 offset = rules.logged_model_offset(page_token, ids, filter_string, order_by)
             with self.metastore.session() as s:
-                rows = s.scalars(sa.select(LoggedModelRow).where(LoggedModelRow.experiment_id.in_(numbers),
-                                                                 LoggedModelRow.lifecycle_stage == "active"))
+                rows = s.scalars(
+                    sa.select(LoggedModelRow).where(
+                        LoggedModelRow.experiment_id.in_(numbers), LoggedModelRow.lifecycle_stage == "active"
+                    )
+                )
                 found = records.load_logged_models(s, rows)
             by_id = {m.model_id: m for m in found}
             entities = [_entity(m) for m in found]
@@ -192,14 +236,17 @@ class LoggedModels:
             token = None
             if offset + max_results < len(ordered):
                 token = utils.SearchLoggedModelsPaginationToken(
-                    experiment_ids=ids, filter_string=filter_string, order_by=order_by,
-                    offset=offset + max_results).encode()
+                    experiment_ids=ids, filter_string=filter_string, order_by=order_by, offset=offset + max_results
+                ).encode()
             return Page([by_id[e.model_id] for e in page], token)
 
     def _touch(self, model_id: str, **values: Any) -> None:
         with self.metastore.session() as s:
-            s.execute(sa.update(LoggedModelRow).where(LoggedModelRow.model_id == model_id)
-                      .values(last_updated_time=records.now_ms(), **values))
+            s.execute(
+                sa.update(LoggedModelRow)
+                .where(LoggedModelRow.model_id == model_id)
+                .values(last_updated_time=records.now_ms(), **values)
+            )
 
 
 def _insert(s: Any, table: type, model_id: str, values: dict[str, str]) -> None:
@@ -214,10 +261,20 @@ def _entity(m: LoggedModel) -> Any:
     from mlflow.entities import Metric as MlflowMetric
 
     return MlflowLoggedModel(
-        experiment_id=m.experiment_id, model_id=m.model_id, name=m.name, artifact_location=m.artifact_path,
-        creation_timestamp=m.creation_time, last_updated_timestamp=m.last_updated_time, model_type=m.model_type,
-        source_run_id=m.source_run_id, status=LoggedModelStatus(m.status), status_message=m.status_message,
-        tags=m.tags, params=m.params,
-        metrics=[MlflowMetric(x.key, x.value, x.timestamp, x.step, x.model_id, x.dataset_name, x.dataset_digest,
-                              x.run_id) for x in m.metrics],
+        experiment_id=m.experiment_id,
+        model_id=m.model_id,
+        name=m.name,
+        artifact_location=m.artifact_path,
+        creation_timestamp=m.creation_time,
+        last_updated_timestamp=m.last_updated_time,
+        model_type=m.model_type,
+        source_run_id=m.source_run_id,
+        status=LoggedModelStatus(m.status),
+        status_message=m.status_message,
+        tags=m.tags,
+        params=m.params,
+        metrics=[
+            MlflowMetric(x.key, x.value, x.timestamp, x.step, x.model_id, x.dataset_name, x.dataset_digest, x.run_id)
+            for x in m.metrics
+        ],
     )

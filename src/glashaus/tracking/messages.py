@@ -28,8 +28,11 @@ from glashaus.tracking.entities import (
 from glashaus.tracking.records import RunRows
 
 SECURABLE_TAG = "glashaus.securable"
-LOGGED_MODEL_STATUS = {"PENDING": "LOGGED_MODEL_PENDING", "READY": "LOGGED_MODEL_READY",
-                       "FAILED": "LOGGED_MODEL_UPLOAD_FAILED"}
+LOGGED_MODEL_STATUS = {
+    "PENDING": "LOGGED_MODEL_PENDING",
+    "READY": "LOGGED_MODEL_READY",
+    "FAILED": "LOGGED_MODEL_UPLOAD_FAILED",
+}
 STATUS_OF_MESSAGE = {v: k for k, v in LOGGED_MODEL_STATUS.items()}
 
 
@@ -74,12 +77,22 @@ def experiment_message(e: Experiment, *, scheme: str) -> dict[str, Any]:
 
 
 def run_info_message(r: Run, *, scheme: str) -> dict[str, Any]:
-    return _run_info(r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time,
-                     r.lifecycle_stage, scheme)
+    return _run_info(
+        r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, scheme
+    )
 
 
-def _run_info(run_id: str, experiment_id: Any, name: str, user_id: str, status: str, start_time: int,
-              end_time: int | None, lifecycle_stage: str, scheme: str) -> dict[str, Any]:
+def _run_info(
+    run_id: str,
+    experiment_id: Any,
+    name: str,
+    user_id: str,
+    status: str,
+    start_time: int,
+    end_time: int | None,
+    lifecycle_stage: str,
+    scheme: str,
+) -> dict[str, Any]:
     experiment_id = str(experiment_id)
     info: dict[str, Any] = {
         "run_uuid": run_id,
@@ -98,8 +111,12 @@ def _run_info(run_id: str, experiment_id: Any, name: str, user_id: str, status: 
 
 
 def _dataset_input(d: DatasetInput) -> dict[str, Any]:
-    dataset: dict[str, Any] = {"name": d.dataset.name, "digest": d.dataset.digest,
-                               "source_type": d.dataset.source_type, "source": d.dataset.source}
+    dataset: dict[str, Any] = {
+        "name": d.dataset.name,
+        "digest": d.dataset.digest,
+        "source_type": d.dataset.source_type,
+        "source": d.dataset.source,
+    }
     if d.dataset.schema is not None:
         dataset["schema"] = d.dataset.schema
     if d.dataset.profile is not None:
@@ -113,14 +130,20 @@ def _dataset_input(d: DatasetInput) -> dict[str, Any]:
 def run_message(r: Run, *, scheme: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if r.metrics:
-        data["metrics"] = [{"key": m.key, "value": number(m.value), "timestamp": m.timestamp, "step": m.step}
-                           for m in r.metrics.values()]
+        data["metrics"] = [
+            {"key": m.key, "value": number(m.value), "timestamp": m.timestamp, "step": m.step}
+            for m in r.metrics.values()
+        ]
     if r.params:
         data["params"] = pairs(r.params)
     if r.tags:
         data["tags"] = pairs(r.tags)
-    return {"info": run_info_message(r, scheme=scheme), "data": data,
-            "inputs": _run_inputs(r.inputs, r.model_inputs), "outputs": _run_outputs(r.outputs)}
+    return {
+        "info": run_info_message(r, scheme=scheme),
+        "data": data,
+        "inputs": _run_inputs(r.inputs, r.model_inputs),
+        "outputs": _run_outputs(r.outputs),
+    }
 
 
 def _run_inputs(datasets: list[DatasetInput], models: list[str]) -> dict[str, Any]:
@@ -154,8 +177,9 @@ def run_messages(rows: RunRows, *, scheme: str) -> dict[str, dict[str, Any]]:
     params: dict[str, list[dict[str, str]]] = {}
     tags: dict[str, list[dict[str, str]]] = {}
     for run_id, key, value, ts, step, nan in rows.metrics:
-        metrics.setdefault(run_id, []).append({"key": key, "value": "NaN" if nan else value, "timestamp": ts,
-                                               "step": step})
+        metrics.setdefault(run_id, []).append(
+            {"key": key, "value": "NaN" if nan else value, "timestamp": ts, "step": step}
+        )
     for run_id, key, value in rows.params:
         params.setdefault(run_id, []).append({"key": key, "value": value})
     for run_id, key, value in rows.tags:
@@ -170,9 +194,12 @@ def run_messages(rows: RunRows, *, scheme: str) -> dict[str, dict[str, Any]]:
         for field, found in (("metrics", metrics), ("params", params), ("tags", tags)):
             if run_id in found:
                 data[field] = found[run_id]
-        messages[run_id] = {"info": _run_info(run_id, exp, name, user, status, start, end, stage, scheme),
-                            "data": data, "inputs": _run_inputs(datasets.get(run_id, []), models.get(run_id, [])),
-                            "outputs": _run_outputs(outputs.get(run_id, []))}
+        messages[run_id] = {
+            "info": _run_info(run_id, exp, name, user, status, start, end, stage, scheme),
+            "data": data,
+            "inputs": _run_inputs(datasets.get(run_id, []), models.get(run_id, [])),
+            "outputs": _run_outputs(outputs.get(run_id, [])),
+        }
     return messages
 
 

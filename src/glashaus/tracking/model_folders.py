@@ -59,13 +59,19 @@ class ModelFolders:
             folder = f"{run.artifact_path}/{rel}" if rel else run.artifact_path
             if any(f.path == "MLmodel" for f in svc.files.list(who, folder)):
                 return ModelFolder(self._storage(folder), run.run_id, None)
-            page = svc.models.search(who, [run.experiment_id], filter_string=f"source_run_id = '{run.run_id}'",
-                                     max_results=_MAX_LOGGED_MODELS)
+            page = svc.models.search(
+                who,
+                [run.experiment_id],
+                filter_string=f"source_run_id = '{run.run_id}'",
+                max_results=_MAX_LOGGED_MODELS,
+            )
         named = [m for m in page.items if m.name == rel]
         if not named:
-            raise NotFoundError(f"model source 'runs:/{run.run_id}/{rel}': run {run.run_id} has no MLmodel at "
-                                f"{rel!r} and no logged model named {rel!r}; name the folder the model was "
-                                "logged to (e.g. 'runs:/<run_id>/model') or the logged model ('models:/m-<id>').")
+            raise NotFoundError(
+                f"model source 'runs:/{run.run_id}/{rel}': run {run.run_id} has no MLmodel at "
+                f"{rel!r} and no logged model named {rel!r}; name the folder the model was "
+                "logged to (e.g. 'runs:/<run_id>/model') or the logged model ('models:/m-<id>')."
+            )
         model = max(named, key=lambda m: m.creation_time)
         return ModelFolder(self._storage(model.artifact_path), run.run_id, model.model_id)
 
@@ -96,5 +102,7 @@ class ModelFolders:
 
 def _same_experiment(path: str, kind: str, owner: str, actual: str, named: str) -> None:
     if actual != named:
-        raise InvalidArgumentError(f"Invalid model source path {path!r}: {kind} {owner} belongs to experiment "
-                                   f"{actual!r}, but the path names experiment {named!r}.")
+        raise InvalidArgumentError(
+            f"Invalid model source path {path!r}: {kind} {owner} belongs to experiment "
+            f"{actual!r}, but the path names experiment {named!r}."
+        )

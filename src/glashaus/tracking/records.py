@@ -105,17 +105,38 @@ def fetch_runs(s: Session, run_ids: list[str]) -> RunRows:
     inp, ds, o = RunInputRow.__table__.c, DatasetRow.__table__.c, RunOutputRow.__table__.c
     is_nan = sa.type_coerce(lm.is_nan, sa.Integer)
     for ids in chunks(run_ids):
-        out.runs.extend(conn.execute(sa.select(r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time,
-                                               r.end_time, r.lifecycle_stage).where(r.run_id.in_(ids))).all())
+        out.runs.extend(
+            conn.execute(
+                sa.select(
+                    r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage
+                ).where(r.run_id.in_(ids))
+            ).all()
+        )
         out.params.extend(conn.execute(sa.select(p.run_id, p.key, p.value).where(p.run_id.in_(ids))).all())
-        out.metrics.extend(conn.execute(sa.select(lm.run_id, lm.key, lm.value, lm.timestamp, lm.step, is_nan)
-                                        .where(lm.run_id.in_(ids))).all())
+        out.metrics.extend(
+            conn.execute(
+                sa.select(lm.run_id, lm.key, lm.value, lm.timestamp, lm.step, is_nan).where(lm.run_id.in_(ids))
+            ).all()
+        )
         out.tags.extend(conn.execute(sa.select(t.run_id, t.key, t.value).where(t.run_id.in_(ids))).all())
-        out.inputs.extend(conn.execute(
-            sa.select(inp.run_id, inp.model_id, inp.tags, ds.name, ds.digest, ds.source_type, ds.source, ds.schema,
-                      ds.profile)
-            .select_from(RunInputRow.__table__.outerjoin(DatasetRow.__table__, ds.id == inp.dataset_id))
-            .where(inp.run_id.in_(ids)).order_by(inp.id)).all())
+        out.inputs.extend(
+            conn.execute(
+                sa.select(
+                    inp.run_id,
+                    inp.model_id,
+                    inp.tags,
+                    ds.name,
+                    ds.digest,
+                    ds.source_type,
+                    ds.source,
+                    ds.schema,
+                    ds.profile,
+                )
+                .select_from(RunInputRow.__table__.outerjoin(DatasetRow.__table__, ds.id == inp.dataset_id))
+                .where(inp.run_id.in_(ids))
+                .order_by(inp.id)
+            ).all()
+        )
         out.outputs.extend(conn.execute(sa.select(o.run_id, o.model_id, o.step).where(o.run_id.in_(ids))).all())
     return out
 
@@ -149,16 +170,30 @@ def load_runs(s: Session, run_ids: list[str]) -> dict[str, Run]:
     for run_id, model_id, step in rows.outputs:
         outputs.setdefault(run_id, []).append(ModelOutput(model_id, step))
     return {
-        run_id: Run(run_id, str(exp), name, user, status, start, end, stage, params.get(run_id, {}),
-                    metrics.get(run_id, {}), tags.get(run_id, {}), inputs.get(run_id, []),
-                    model_inputs.get(run_id, []), outputs.get(run_id, []))
+        run_id: Run(
+            run_id,
+            str(exp),
+            name,
+            user,
+            status,
+            start,
+            end,
+            stage,
+            params.get(run_id, {}),
+            metrics.get(run_id, {}),
+            tags.get(run_id, {}),
+            inputs.get(run_id, []),
+            model_inputs.get(run_id, []),
+            outputs.get(run_id, []),
+        )
         for run_id, exp, name, user, status, start, end, stage in rows.runs
     }
 
 
 def experiment_query() -> sa.Select:
-    return (sa.select(ExperimentRow, SecurableRow.full_name, SecurableRow.owner)
-            .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id))
+    return sa.select(ExperimentRow, SecurableRow.full_name, SecurableRow.owner).join(
+        SecurableRow, SecurableRow.id == ExperimentRow.securable_id
+    )
 
 
 def load_experiments(s: Session, query: sa.Select) -> list[Experiment]:
@@ -167,13 +202,23 @@ def load_experiments(s: Session, query: sa.Select) -> list[Experiment]:
     tags: dict[int, dict[str, str]] = {}
     ids = [row.id for row, _, _ in found]
     for part in chunks(ids):
-        for exp_id, key, value in s.execute(sa.select(ExperimentTagRow.experiment_id, ExperimentTagRow.key,
-                                                      ExperimentTagRow.value)
-                                            .where(ExperimentTagRow.experiment_id.in_(part))):
+        for exp_id, key, value in s.execute(
+            sa.select(ExperimentTagRow.experiment_id, ExperimentTagRow.key, ExperimentTagRow.value).where(
+                ExperimentTagRow.experiment_id.in_(part)
+            )
+        ):
             tags.setdefault(exp_id, {})[key] = value
     return [
-        Experiment(str(row.id), row.name, full_name, owner, row.lifecycle_stage,
-                   row.creation_time, row.last_update_time, tags.get(row.id, {}))
+        Experiment(
+            str(row.id),
+            row.name,
+            full_name,
+            owner,
+            row.lifecycle_stage,
+            row.creation_time,
+            row.last_update_time,
+            tags.get(row.id, {}),
+        )
         for row, full_name, owner in found
     ]
 
@@ -186,24 +231,45 @@ def load_logged_models(s: Session, rows: Iterable[LoggedModelRow]) -> list[Logge
     metrics: dict[str, list[Metric]] = {}
     m = LoggedModelMetricRow
     for part in chunks(ids):
-        for model_id, key, value in s.execute(sa.select(LoggedModelTagRow.model_id, LoggedModelTagRow.key,
-                                                        LoggedModelTagRow.value)
-                                              .where(LoggedModelTagRow.model_id.in_(part))):
+        for model_id, key, value in s.execute(
+            sa.select(LoggedModelTagRow.model_id, LoggedModelTagRow.key, LoggedModelTagRow.value).where(
+                LoggedModelTagRow.model_id.in_(part)
+            )
+        ):
             tags.setdefault(model_id, {})[key] = value
-        for model_id, key, value in s.execute(sa.select(LoggedModelParamRow.model_id, LoggedModelParamRow.key,
-                                                        LoggedModelParamRow.value)
-                                              .where(LoggedModelParamRow.model_id.in_(part))):
+        for model_id, key, value in s.execute(
+            sa.select(LoggedModelParamRow.model_id, LoggedModelParamRow.key, LoggedModelParamRow.value).where(
+                LoggedModelParamRow.model_id.in_(part)
+            )
+        ):
             params.setdefault(model_id, {})[key] = value
-        for row in s.execute(sa.select(m.model_id, m.key, m.value, m.is_nan, m.timestamp, m.step, m.dataset_name,
-                                       m.dataset_digest, m.run_id).where(m.model_id.in_(part)).order_by(m.id)):
+        for row in s.execute(
+            sa.select(
+                m.model_id, m.key, m.value, m.is_nan, m.timestamp, m.step, m.dataset_name, m.dataset_digest, m.run_id
+            )
+            .where(m.model_id.in_(part))
+            .order_by(m.id)
+        ):
             model_id, key, number, is_nan, ts, step, dname, ddigest, run_id = row
             metrics.setdefault(model_id, []).append(
-                Metric(key, _NAN if is_nan else number, ts, step, model_id, dname, ddigest, run_id))
+                Metric(key, _NAN if is_nan else number, ts, step, model_id, dname, ddigest, run_id)
+            )
     return [
-        LoggedModel(r.model_id, str(r.experiment_id), r.name, r.creation_time, r.last_updated_time,
-                    cast(LoggedModelStatus, r.status), cast(Lifecycle, r.lifecycle_stage), r.creator, r.model_type,
-                    r.source_run_id,
-                    r.status_message, tags.get(r.model_id, {}), params.get(r.model_id, {}),
-                    metrics.get(r.model_id, []))
+        LoggedModel(
+            r.model_id,
+            str(r.experiment_id),
+            r.name,
+            r.creation_time,
+            r.last_updated_time,
+            cast(LoggedModelStatus, r.status),
+            cast(Lifecycle, r.lifecycle_stage),
+            r.creator,
+            r.model_type,
+            r.source_run_id,
+            r.status_message,
+            tags.get(r.model_id, {}),
+            params.get(r.model_id, {}),
+            metrics.get(r.model_id, []),
+        )
         for r in rows
     ]

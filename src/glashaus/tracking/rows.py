@@ -113,8 +113,9 @@ class MetricRow(Base):
     """Every logged value of a run's metrics; the same (key, step, timestamp, value) is kept once."""
 
     __tablename__ = "ml_metrics"
-    __table_args__ = (sa.UniqueConstraint("run_id", "key", "step", "timestamp", "value", "is_nan",
-                                          name="uq_ml_metrics_value"),)
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "key", "step", "timestamp", "value", "is_nan", name="uq_ml_metrics_value"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("ml_runs.run_id", ondelete="CASCADE"))
@@ -162,9 +163,7 @@ class RunInputRow(Base):
     __tablename__ = "ml_run_inputs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(
-        sa.String(32), sa.ForeignKey("ml_runs.run_id", ondelete="CASCADE"), index=True
-    )
+    run_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("ml_runs.run_id", ondelete="CASCADE"), index=True)
     dataset_id: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("ml_datasets.id", ondelete="CASCADE"))
     model_id: Mapped[str | None] = mapped_column(sa.String(64))
     tags: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -32,8 +32,7 @@ def _module(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError:
         raise GlashausError(
-            "experiment tracking needs mlflow-skinny for MLflow's rules and formats: "
-            "pip install 'glashaus[ml]'."
+            "experiment tracking needs mlflow-skinny for MLflow's rules and formats: pip install 'glashaus[ml]'."
         ) from None
 
 
@@ -72,13 +71,15 @@ def page_offset(page_token: str | None) -> int:
     except (ValueError, TypeError, AttributeError):  # non-ASCII text, a token that is no JSON object, ...
         offset = None
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= INT64_MAX:
-        raise InvalidArgumentError(f"Invalid page token {page_token!r:.80}: its offset is not a whole number from 0 "
-                                   f"to {INT64_MAX}.")
+        raise InvalidArgumentError(
+            f"Invalid page token {page_token!r:.80}: its offset is not a whole number from 0 to {INT64_MAX}."
+        )
     return offset
 
 
-def logged_model_offset(page_token: str, experiment_ids: list[str], filter_string: str | None,
-                        order_by: list[dict[str, Any]] | None) -> int:
+def logged_model_offset(
+    page_token: str, experiment_ids: list[str], filter_string: str | None, order_by: list[dict[str, Any]] | None
+) -> int:
     """Where a page of logged models starts, from MLflow's token for them (which also pins the search)."""
     utils = search_utils()
     try:
@@ -89,8 +90,9 @@ def logged_model_offset(page_token: str, experiment_ids: list[str], filter_strin
     except (ValueError, TypeError, AttributeError):  # not base64, not UTF-8, not a JSON object
         offset = None
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= INT64_MAX:
-        raise InvalidArgumentError(f"Invalid page token {page_token!r:.80}: pass the next_page_token of the "
-                                   "previous page, unchanged.")
+        raise InvalidArgumentError(
+            f"Invalid page token {page_token!r:.80}: pass the next_page_token of the previous page, unchanged."
+        )
     return offset
 
 

@@ -90,9 +90,19 @@ class RunTracking:
             row, _ = self.service.experiment_for(who, experiment_id, "MODIFY", action="run.create", active=True)
             run_id = uuid.uuid4().hex
             with self.metastore.session() as s:
-                s.add(RunRow(run_id=run_id, experiment_id=row.id, name=name[:250], user_id=who.name,
-                             status="RUNNING", start_time=now_ms() if start_time is None else int(start_time),
-                             end_time=None, lifecycle_stage="active", deleted_time=None))
+                s.add(
+                    RunRow(
+                        run_id=run_id,
+                        experiment_id=row.id,
+                        name=name[:250],
+                        user_id=who.name,
+                        status="RUNNING",
+                        start_time=now_ms() if start_time is None else int(start_time),
+                        end_time=None,
+                        lifecycle_stage="active",
+                        deleted_time=None,
+                    )
+                )
                 s.flush()
                 s.execute(sa.insert(RunTagRow), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
                 return records.load_runs(s, [run_id])[run_id]
@@ -137,15 +147,19 @@ class RunTracking:
         with request():
             self.service.run_for(who, run_id, "MODIFY", action="run.delete")
             with self.metastore.session() as s:
-                s.execute(sa.update(RunRow).where(RunRow.run_id == run_id)
-                          .values(lifecycle_stage="deleted", deleted_time=now_ms()))
+                s.execute(
+                    sa.update(RunRow)
+                    .where(RunRow.run_id == run_id)
+                    .values(lifecycle_stage="deleted", deleted_time=now_ms())
+                )
 
     def restore_run(self, who: Principal, run_id: str) -> None:
         with request():
             self.service.run_for(who, run_id, "MODIFY", action="run.restore")
             with self.metastore.session() as s:
-                s.execute(sa.update(RunRow).where(RunRow.run_id == run_id)
-                          .values(lifecycle_stage="active", deleted_time=None))
+                s.execute(
+                    sa.update(RunRow).where(RunRow.run_id == run_id).values(lifecycle_stage="active", deleted_time=None)
+                )
 
     def search_runs(
         self,
@@ -166,8 +180,16 @@ class RunTracking:
         >>> [r.run_id for r in page.items] == [run_id]
         True
         """
-        return self._search_runs(who, experiment_ids, records.load_runs, filter_string=filter_string, view=view,
-                                 max_results=max_results, order_by=order_by, page_token=page_token)
+        return self._search_runs(
+            who,
+            experiment_ids,
+            records.load_runs,
+            filter_string=filter_string,
+            view=view,
+            max_results=max_results,
+            order_by=order_by,
+            page_token=page_token,
+        )
 
     def search_run_messages(
         self,
@@ -190,11 +212,20 @@ class RunTracking:
         >>> page.items[0]["info"]["run_id"] == run_id
         True
         """
+
         def load(s: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
             return messages.run_messages(records.fetch_runs(s, ids), scheme=scheme)
 
-        return self._search_runs(who, experiment_ids, load, filter_string=filter_string, view=view,
-                                 max_results=max_results, order_by=order_by, page_token=page_token)
+        return self._search_runs(
+            who,
+            experiment_ids,
+            load,
+            filter_string=filter_string,
+            view=view,
+            max_results=max_results,
+            order_by=order_by,
+            page_token=page_token,
+        )
 
     def _search_runs(
         self,
@@ -222,8 +253,13 @@ class RunTracking:
             if not numbers:
                 return Page([])
             offset = rules.page_offset(page_token)
-            query = run_query(numbers, filter_string=filter_string, order_by=order_by, view=view,
-                              dialect=self.metastore.engine.dialect.name)
+            query = run_query(
+                numbers,
+                filter_string=filter_string,
+                order_by=order_by,
+                view=view,
+                dialect=self.metastore.engine.dialect.name,
+            )
             with self.metastore.session() as s:
                 ids = list(s.scalars(query.offset(offset).limit(max_results + 1)))
                 more = len(ids) > max_results
@@ -264,8 +300,10 @@ class RunTracking:
         keys = [k for k, _ in param_items]
         if len(set(keys)) != len(keys):
             dupes = sorted({k for k in keys if keys.count(k) > 1})
-            raise InvalidArgumentError(f"Duplicate parameter keys have been submitted: {dupes}. Please ensure "
-                                       "the request contains only one param value per param key.")
+            raise InvalidArgumentError(
+                f"Duplicate parameter keys have been submitted: {dupes}. Please ensure "
+                "the request contains only one param value per param key."
+            )
         with request():
             self.service.run_for(who, run_id, "MODIFY", action="run.log", active=True)
             for attempt in range(3):  # a concurrent writer may insert the same key first: read again
@@ -304,8 +342,12 @@ class RunTracking:
             self.service.run_for(who, run_id, "EXECUTE", action="run.read")
             offset = rules.page_offset(page_token)
             m = MetricRow
-            query = (sa.select(m.key, m.value, m.timestamp, m.step, m.is_nan).where(m.run_id == run_id, m.key == key)
-                     .order_by(m.step, m.timestamp, m.id).offset(offset))
+            query = (
+                sa.select(m.key, m.value, m.timestamp, m.step, m.is_nan)
+                .where(m.run_id == run_id, m.key == key)
+                .order_by(m.step, m.timestamp, m.id)
+                .offset(offset)
+            )
             if max_results is not None:
                 query = query.limit(rules.check_max_results(max_results, limit=25_000) + 1)
             with self.metastore.session() as s:
@@ -326,22 +368,53 @@ class RunTracking:
             with self.metastore.session() as s:
                 for item in datasets:
                     d = item.dataset
-                    dataset_id = s.scalar(sa.select(DatasetRow.id).where(
-                        DatasetRow.experiment_id == run.experiment_id, DatasetRow.name == d.name,
-                        DatasetRow.digest == d.digest))
+                    dataset_id = s.scalar(
+                        sa.select(DatasetRow.id).where(
+                            DatasetRow.experiment_id == run.experiment_id,
+                            DatasetRow.name == d.name,
+                            DatasetRow.digest == d.digest,
+                        )
+                    )
                     if dataset_id is None:
                         dataset_id = uuid.uuid4().hex
-                        s.add(DatasetRow(id=dataset_id, experiment_id=run.experiment_id, name=d.name,
-                                         digest=d.digest, source_type=d.source_type, source=d.source,
-                                         schema=d.schema, profile=d.profile))
+                        s.add(
+                            DatasetRow(
+                                id=dataset_id,
+                                experiment_id=run.experiment_id,
+                                name=d.name,
+                                digest=d.digest,
+                                source_type=d.source_type,
+                                source=d.source,
+                                schema=d.schema,
+                                profile=d.profile,
+                            )
+                        )
                         s.flush()
-                    if s.scalar(sa.select(RunInputRow.id).where(RunInputRow.run_id == run_id,
-                                                                RunInputRow.dataset_id == dataset_id)) is None:
-                        s.add(RunInputRow(run_id=run_id, dataset_id=dataset_id, tags=dict(item.tags),
-                                          context=item.tags.get(CONTEXT_TAG)))
+                    if (
+                        s.scalar(
+                            sa.select(RunInputRow.id).where(
+                                RunInputRow.run_id == run_id, RunInputRow.dataset_id == dataset_id
+                            )
+                        )
+                        is None
+                    ):
+                        s.add(
+                            RunInputRow(
+                                run_id=run_id,
+                                dataset_id=dataset_id,
+                                tags=dict(item.tags),
+                                context=item.tags.get(CONTEXT_TAG),
+                            )
+                        )
                 for model_id in models:
-                    if s.scalar(sa.select(RunInputRow.id).where(RunInputRow.run_id == run_id,
-                                                                RunInputRow.model_id == model_id)) is None:
+                    if (
+                        s.scalar(
+                            sa.select(RunInputRow.id).where(
+                                RunInputRow.run_id == run_id, RunInputRow.model_id == model_id
+                            )
+                        )
+                        is None
+                    ):
                         s.add(RunInputRow(run_id=run_id, model_id=str(model_id), tags={}))
 
     def log_outputs(self, who: Principal, run_id: str, outputs: Sequence[ModelOutput]) -> None:
@@ -369,7 +442,8 @@ class RunTracking:
                 if not isinstance(history, list):  # the tag is writable: someone set it by hand
                     raise InvalidArgumentError(
                         f"run {run_id}'s tag {LOGGED_MODELS_TAG!r} is not a JSON list of models, so no model can "
-                        "be added to it: delete the tag (MlflowClient().delete_tag) and log the model again.")
+                        "be added to it: delete the tag (MlflowClient().delete_tag) and log the model again."
+                    )
                 value = json.dumps([*history, model])
                 checks.check_run_tag(LOGGED_MODELS_TAG, value)
                 writes.upsert(s, RunTagRow, run_id, {LOGGED_MODELS_TAG: value})

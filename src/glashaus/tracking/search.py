@@ -59,8 +59,14 @@ def compare(column: Any, comparator: str, value: Any, dialect: str) -> Any:
         return column.in_(list(value))
     if comparator == "NOT IN":
         return ~column.in_(list(value))
-    ops = {"=": column.__eq__, "!=": column.__ne__, ">": column.__gt__, ">=": column.__ge__,
-           "<": column.__lt__, "<=": column.__le__}
+    ops = {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+    }
     if comparator not in ops:
         raise InvalidArgumentError(f"unsupported comparator {comparator!r} in the filter.")
     return ops[comparator](value)
@@ -68,8 +74,10 @@ def compare(column: Any, comparator: str, value: Any, dialect: str) -> Any:
 
 def _attribute(key: str) -> Any:
     if key == "artifact_uri":
-        raise InvalidArgumentError("searching or ordering runs by artifact_uri is not supported; "
-                                   "filter on run_id, run_name, status, user_id, start_time or end_time.")
+        raise InvalidArgumentError(
+            "searching or ordering runs by artifact_uri is not supported; "
+            "filter on run_id, run_name, status, user_id, start_time or end_time."
+        )
     return _ATTRIBUTES[key]
 
 
@@ -84,22 +92,22 @@ def filters(filter_string: str | None, dialect: str) -> list[Any]:
         for clause in parsed:
             type_, comparator, value = clause["type"], clause["comparator"].upper(), clause["value"]
             key = utils.translate_key_alias(clause["key"])
-            if utils.is_string_attribute(type_, key, comparator) or utils.is_numeric_attribute(
-                type_, key, comparator
-            ):
+            if utils.is_string_attribute(type_, key, comparator) or utils.is_numeric_attribute(type_, key, comparator):
                 if isinstance(value, int):  # bound as a 64-bit integer: a larger one is the caller's error
                     value = check_int64(value, what=f"the value compared with {key}")
                 conditions.append(compare(_attribute(key), comparator, value, dialect))
             elif utils.is_dataset(type_, comparator):
-                column = {"name": DatasetRow.name, "digest": DatasetRow.digest,
-                          "context": RunInputRow.context}[key]
+                column = {"name": DatasetRow.name, "digest": DatasetRow.digest, "context": RunInputRow.context}[key]
                 conditions.append(
-                    sa.select(RunInputRow.id).join(DatasetRow, DatasetRow.id == RunInputRow.dataset_id)
+                    sa.select(RunInputRow.id)
+                    .join(DatasetRow, DatasetRow.id == RunInputRow.dataset_id)
                     .where(RunInputRow.run_id == RunRow.run_id, compare(column, comparator, value, dialect))
                     .exists()
                 )
-            elif utils.is_metric(type_, comparator) or utils.is_param(type_, comparator) or utils.is_tag(
-                type_, comparator
+            elif (
+                utils.is_metric(type_, comparator)
+                or utils.is_param(type_, comparator)
+                or utils.is_tag(type_, comparator)
             ):
                 entity = _ENTITIES[type_]
                 where = [entity.run_id == RunRow.run_id, entity.key == key]
@@ -111,12 +119,16 @@ def filters(filter_string: str | None, dialect: str) -> list[Any]:
                     try:
                         value = float(value)
                     except (TypeError, ValueError):
-                        raise InvalidArgumentError(f"metric {key!r} must be compared with a number, got "
-                                                   f"{value!r}.") from None
+                        raise InvalidArgumentError(
+                            f"metric {key!r} must be compared with a number, got {value!r}."
+                        ) from None
                     test = compare(entity.value, comparator, value, dialect)
                     # A NaN is stored as 0: it satisfies only '!='.
-                    test = sa.or_(test, entity.is_nan.is_(True)) if comparator == "!=" else sa.and_(
-                        test, entity.is_nan.is_(False))
+                    test = (
+                        sa.or_(test, entity.is_nan.is_(True))
+                        if comparator == "!="
+                        else sa.and_(test, entity.is_nan.is_(False))
+                    )
                 else:
                     test = compare(entity.value, comparator, value, dialect)
                 conditions.append(sa.select(entity.run_id).where(*where, test).exists())
@@ -143,8 +155,9 @@ def run_query(
 
 
 @functools.lru_cache(maxsize=256)
-def _run_query(experiment_ids: tuple[int, ...], filter_string: str | None, order_by: tuple[str, ...], view: str,
-               dialect: str) -> sa.Select:
+def _run_query(
+    experiment_ids: tuple[int, ...], filter_string: str | None, order_by: tuple[str, ...], view: str, dialect: str
+) -> sa.Select:
     query = sa.select(RunRow.run_id).where(RunRow.experiment_id.in_(experiment_ids))
     if view != "all":
         query = query.where(RunRow.lifecycle_stage == view)
@@ -166,8 +179,11 @@ def _run_query(experiment_ids: tuple[int, ...], filter_string: str | None, order
                 entity = aliased(_ENTITIES[type_], name=f"order_{n}")
                 query = query.outerjoin(entity, sa.and_(entity.run_id == RunRow.run_id, entity.key == key))
                 column = entity.value
-                missing = (sa.case((entity.is_nan.is_(True), 1), (column.is_(None), 2), else_=0)
-                           if type_ == "metric" else sa.case((column.is_(None), 1), else_=0))
+                missing = (
+                    sa.case((entity.is_nan.is_(True), 1), (column.is_(None), 2), else_=0)
+                    if type_ == "metric"
+                    else sa.case((column.is_(None), 1), else_=0)
+                )
             ordering += [missing, column if ascending else column.desc()]
     if ("attribute", "start_time") not in seen:
         ordering.append(RunRow.start_time.desc())

@@ -123,49 +123,68 @@ class TrackingService:
 
     # -- governance ----------------------------------------------------------------------
 
-    def authorize(self, who: Principal, privilege: str, securable: str, *, action: str,
-                  details: dict[str, Any] | None = None) -> None:
+    def authorize(
+        self, who: Principal, privilege: str, securable: str, *, action: str, details: dict[str, Any] | None = None
+    ) -> None:
         """``privilege`` on the experiment called ``securable`` (found by id first), audited as ``action``."""
-        self.guard.allow(who, Check(privilege, action, kinds=("experiment",), details=False),
-                         Name.of(securable.split(".")), details=details)
+        self.guard.allow(
+            who,
+            Check(privilege, action, kinds=("experiment",), details=False),
+            Name.of(securable.split(".")),
+            details=details,
+        )
 
     def _experiment(self, s: Session, experiment_id: Any) -> tuple[ExperimentRow, str]:
         number = experiment_number(experiment_id)
-        found = s.execute(sa.select(ExperimentRow, SecurableRow.full_name)
-                          .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)
-                          .where(ExperimentRow.id == number)).first()
+        found = s.execute(
+            sa.select(ExperimentRow, SecurableRow.full_name)
+            .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)
+            .where(ExperimentRow.id == number)
+        ).first()
         if found is None:
             raise NotFoundError(f"No Experiment with id={experiment_id} exists.")
         return found[0], found[1]
 
-    def experiment_for(self, who: Principal, experiment_id: Any, privilege: str, *, action: str,
-                       active: bool = False) -> tuple[ExperimentRow, str]:
+    def experiment_for(
+        self, who: Principal, experiment_id: Any, privilege: str, *, action: str, active: bool = False
+    ) -> tuple[ExperimentRow, str]:
         """The experiment row and its securable name, once ``who`` may do ``privilege`` on it."""
         with self.metastore.session() as s:
             row, securable = self._experiment(s, experiment_id)
         self.authorize(who, privilege, securable, action=action, details={"experiment_id": str(row.id)})
         if active and row.lifecycle_stage != "active":
-            raise InvalidArgumentError(f"The experiment {row.id} must be in the 'active' state. Current state is "
-                                       f"{row.lifecycle_stage}; restore it first.")
+            raise InvalidArgumentError(
+                f"The experiment {row.id} must be in the 'active' state. Current state is "
+                f"{row.lifecycle_stage}; restore it first."
+            )
         return row, securable
 
-    def run_for(self, who: Principal, run_id: Any, privilege: str, *, action: str,
-                active: bool = False) -> tuple[RunRow, str]:
+    def run_for(
+        self, who: Principal, run_id: Any, privilege: str, *, action: str, active: bool = False
+    ) -> tuple[RunRow, str]:
         """The run row and its experiment's securable name, once ``who`` may do ``privilege`` on it."""
         if not isinstance(run_id, str) or not run_id:
             raise InvalidArgumentError("Missing value for required parameter 'run_id'.")
         with self.metastore.session() as s:
-            found = s.execute(sa.select(RunRow, SecurableRow.full_name)
-                              .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
-                              .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)
-                              .where(RunRow.run_id == run_id)).first() if len(run_id) <= 32 else None
+            found = (
+                s.execute(
+                    sa.select(RunRow, SecurableRow.full_name)
+                    .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
+                    .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)
+                    .where(RunRow.run_id == run_id)
+                ).first()
+                if len(run_id) <= 32
+                else None
+            )
         if found is None:
             raise NotFoundError(f"Run with id={run_id} not found")
         run, securable = found
         self.authorize(who, privilege, securable, action=action, details={"run_id": run_id})
         if active and run.lifecycle_stage != "active":
-            raise InvalidArgumentError(f"The run {run_id} must be in the 'active' state. Current state is "
-                                       f"{run.lifecycle_stage}; restore it first.")
+            raise InvalidArgumentError(
+                f"The run {run_id} must be in the 'active' state. Current state is "
+                f"{run.lifecycle_stage}; restore it first."
+            )
         return run, securable
 
     # -- experiments -----------------------------------------------------------------------
@@ -186,18 +205,31 @@ class TrackingService:
                 raise AlreadyExistsError(f"Experiment '{name}' already exists{state}.")
             target = names.securable_name(name)
             if target.catalog == "system":
-                raise InvalidArgumentError(f"cannot create experiment {name!r}: the system catalog is written only "
-                                           "by Glashaus; name it in another catalog, e.g. 'main.default.<name>'.")
-            created = self.tables.create_securable(who, CREATE_EXPERIMENT, target, spec={"mlflow_name": stored},
-                                                   details={"mlflow_name": name})
+                raise InvalidArgumentError(
+                    f"cannot create experiment {name!r}: the system catalog is written only "
+                    "by Glashaus; name it in another catalog, e.g. 'main.default.<name>'."
+                )
+            created = self.tables.create_securable(
+                who, CREATE_EXPERIMENT, target, spec={"mlflow_name": stored}, details={"mlflow_name": name}
+            )
             now = now_ms()
             try:
                 with self.metastore.session() as s:
                     # Never an id given out before: a dropped experiment's files stay in its folder.
-                    number = s.scalar(sa.update(SequenceRow).where(SequenceRow.name == "experiment")
-                                      .values(value=SequenceRow.value + 1).returning(SequenceRow.value))
-                    row = ExperimentRow(id=number, securable_id=created.securable.id, name=stored,
-                                        lifecycle_stage="active", creation_time=now, last_update_time=now)
+                    number = s.scalar(
+                        sa.update(SequenceRow)
+                        .where(SequenceRow.name == "experiment")
+                        .values(value=SequenceRow.value + 1)
+                        .returning(SequenceRow.value)
+                    )
+                    row = ExperimentRow(
+                        id=number,
+                        securable_id=created.securable.id,
+                        name=stored,
+                        lifecycle_stage="active",
+                        creation_time=now,
+                        last_update_time=now,
+                    )
                     s.add(row)
                     s.flush()
                     s.add_all(ExperimentTagRow(experiment_id=row.id, key=k, value=v) for k, v in tags.items())
@@ -256,8 +288,10 @@ class TrackingService:
                 found = records.load_experiments(s, query)
             visible = [e for e in found if self._may_read(who, e.securable)]
             matched = utils.filter(visible, filter_string)
-            keys = [utils.parse_order_by_for_search_experiments(o)
-                    for o in (order_by or ["creation_time DESC", "experiment_id ASC"])]
+            keys = [
+                utils.parse_order_by_for_search_experiments(o)
+                for o in (order_by or ["creation_time DESC", "experiment_id ASC"])
+            ]
             for _type, key, ascending in reversed(keys):
                 matched.sort(key=lambda e, k=key: _experiment_sort_value(e, k), reverse=not ascending)
             offset = rules.page_offset(page_token)
@@ -273,8 +307,7 @@ class TrackingService:
         """Change a free-form MLflow name (a three-part name is the securable's and stays)."""
         checks.check_experiment_name(new_name)
         with request():
-            row, _ = self.experiment_for(who, experiment_id, "MANAGE", action="experiment.rename",
-                                         active=True)
+            row, _ = self.experiment_for(who, experiment_id, "MANAGE", action="experiment.rename", active=True)
             if names.three_part(row.name) or names.three_part(new_name):
                 raise InvalidArgumentError(
                     f"experiment {row.name!r} cannot be renamed to {new_name!r}: a three-part name is the "
@@ -282,8 +315,11 @@ class TrackingService:
                 )
             try:
                 with self.metastore.session() as s:
-                    s.execute(sa.update(ExperimentRow).where(ExperimentRow.id == row.id)
-                              .values(name=new_name, last_update_time=now_ms()))
+                    s.execute(
+                        sa.update(ExperimentRow)
+                        .where(ExperimentRow.id == row.id)
+                        .values(name=new_name, last_update_time=now_ms())
+                    )
             except sa.exc.IntegrityError:
                 raise AlreadyExistsError(f"Experiment '{new_name}' already exists.") from None
             return self._load_experiment(row.id)
@@ -302,11 +338,17 @@ class TrackingService:
                 raise InvalidArgumentError(f"Cannot {_verb(stage)} experiment {row.id}: it is already {stage}.")
             now = now_ms()
             with self.metastore.session() as s:
-                s.execute(sa.update(ExperimentRow).where(ExperimentRow.id == row.id)
-                          .values(lifecycle_stage=stage, last_update_time=now))
+                s.execute(
+                    sa.update(ExperimentRow)
+                    .where(ExperimentRow.id == row.id)
+                    .values(lifecycle_stage=stage, last_update_time=now)
+                )
                 old = "active" if stage == "deleted" else "deleted"
-                s.execute(sa.update(RunRow).where(RunRow.experiment_id == row.id, RunRow.lifecycle_stage == old)
-                          .values(lifecycle_stage=stage, deleted_time=now if stage == "deleted" else None))
+                s.execute(
+                    sa.update(RunRow)
+                    .where(RunRow.experiment_id == row.id, RunRow.lifecycle_stage == old)
+                    .values(lifecycle_stage=stage, deleted_time=now if stage == "deleted" else None)
+                )
 
     def set_experiment_tag(self, who: Principal, experiment_id: str, key: str, value: str) -> None:
         checks.check_experiment_tag(key, value)
@@ -324,8 +366,13 @@ class TrackingService:
         with request():
             row, _ = self.experiment_for(who, experiment_id, "MODIFY", action="experiment.tag", active=True)
             with self.metastore.session() as s:
-                gone = affected(s.execute(sa.delete(ExperimentTagRow).where(
-                    ExperimentTagRow.experiment_id == row.id, ExperimentTagRow.key == key)))
+                gone = affected(
+                    s.execute(
+                        sa.delete(ExperimentTagRow).where(
+                            ExperimentTagRow.experiment_id == row.id, ExperimentTagRow.key == key
+                        )
+                    )
+                )
             if not gone:
                 raise NotFoundError(f"No tag with name: {key} in experiment with id {experiment_id}")
 
@@ -333,8 +380,9 @@ class TrackingService:
 def _refuse_reserved(tags: dict[str, str]) -> None:
     reserved = [k for k in tags if str(k).startswith(RESERVED_PREFIX)]
     if reserved:
-        raise InvalidArgumentError(f"experiment tags starting with {RESERVED_PREFIX!r} are Glashaus's own "
-                                   f"(read-only): {reserved}.")
+        raise InvalidArgumentError(
+            f"experiment tags starting with {RESERVED_PREFIX!r} are Glashaus's own (read-only): {reserved}."
+        )
 
 
 def _verb(stage: str) -> str:
@@ -344,4 +392,3 @@ def _verb(stage: str) -> str:
 def _experiment_sort_value(e: Experiment, key: str) -> tuple[bool, Any]:
     value = int(e.experiment_id) if key == "experiment_id" else getattr(e, key)
     return (value is None, value if value is not None else 0)
-

@@ -23,18 +23,32 @@ from glashaus.access.guard import Check
 from glashaus.catalog.rows import SecurableRow
 from glashaus.tracking.rows import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 
-RUNS = pa.schema([
-    ("run_id", pa.string()), ("experiment_id", pa.string()), ("experiment", pa.string()),
-    ("run_name", pa.string()), ("user_id", pa.string()), ("status", pa.string()),
-    ("start_time", pa.timestamp("ms", tz="UTC")), ("end_time", pa.timestamp("ms", tz="UTC")),
-    ("lifecycle_stage", pa.string()),
-    ("params", pa.map_(pa.string(), pa.string())), ("metrics", pa.map_(pa.string(), pa.float64())),
-    ("tags", pa.map_(pa.string(), pa.string())),
-])
-METRICS = pa.schema([
-    ("run_id", pa.string()), ("experiment", pa.string()), ("key", pa.string()), ("value", pa.float64()),
-    ("step", pa.int64()), ("timestamp", pa.timestamp("ms", tz="UTC")),
-])
+RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("experiment_id", pa.string()),
+        ("experiment", pa.string()),
+        ("run_name", pa.string()),
+        ("user_id", pa.string()),
+        ("status", pa.string()),
+        ("start_time", pa.timestamp("ms", tz="UTC")),
+        ("end_time", pa.timestamp("ms", tz="UTC")),
+        ("lifecycle_stage", pa.string()),
+        ("params", pa.map_(pa.string(), pa.string())),
+        ("metrics", pa.map_(pa.string(), pa.float64())),
+        ("tags", pa.map_(pa.string(), pa.string())),
+    ]
+)
+METRICS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("experiment", pa.string()),
+        ("key", pa.string()),
+        ("value", pa.float64()),
+        ("step", pa.int64()),
+        ("timestamp", pa.timestamp("ms", tz="UTC")),
+    ]
+)
 _BATCH = 500  # ids per IN (...) list
 
 #: Each experiment contributing rows to a query of system.ml.* is a read of it.
@@ -44,8 +58,11 @@ SELECT_SYSTEM_ML = Check("EXECUTE", "sql.select.system_ml", kinds=("experiment",
 def _readable(service: Any, who: Principal) -> dict[int, str]:
     """Experiment id -> securable name, for the experiments ``who`` may EXECUTE (each authorized, audited)."""
     with service.metastore.session() as s:
-        rows = s.execute(sa.select(ExperimentRow.id, SecurableRow.full_name)
-                         .join(SecurableRow, SecurableRow.id == ExperimentRow.securable_id)).all()
+        rows = s.execute(
+            sa.select(ExperimentRow.id, SecurableRow.full_name).join(
+                SecurableRow, SecurableRow.id == ExperimentRow.securable_id
+            )
+        ).all()
     readable = {}
     for experiment_id, full_name in rows:
         securable = service.guard.find(who, full_name, kinds=("experiment",), details=False)
@@ -56,7 +73,7 @@ def _readable(service: Any, who: Principal) -> dict[int, str]:
 
 
 def _chunks(values: list[Any]) -> list[list[Any]]:
-    return [values[i:i + _BATCH] for i in range(0, len(values), _BATCH)] or [[]]
+    return [values[i : i + _BATCH] for i in range(0, len(values), _BATCH)] or [[]]
 
 
 def runs_table(service: Any, who: Principal) -> pa.Table:
@@ -68,18 +85,28 @@ def runs_table(service: Any, who: Principal) -> pa.Table:
     tags: dict[str, list[tuple[str, str]]] = {}
     with service.metastore.session() as s:
         for ids in _chunks(list(experiments)):
-            runs += s.execute(sa.select(RunRow).where(RunRow.experiment_id.in_(ids))
-                              .order_by(RunRow.start_time, RunRow.run_id)).scalars().all()
+            runs += (
+                s.execute(
+                    sa.select(RunRow).where(RunRow.experiment_id.in_(ids)).order_by(RunRow.start_time, RunRow.run_id)
+                )
+                .scalars()
+                .all()
+            )
         run_ids = [r.run_id for r in runs]
         for ids in _chunks(run_ids):
-            for p in s.execute(sa.select(ParamRow.run_id, ParamRow.key, ParamRow.value)
-                               .where(ParamRow.run_id.in_(ids))):
+            for p in s.execute(
+                sa.select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(ParamRow.run_id.in_(ids))
+            ):
                 params.setdefault(p.run_id, []).append((p.key, p.value))
-            for m in s.execute(sa.select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value,
-                                         LatestMetricRow.is_nan).where(LatestMetricRow.run_id.in_(ids))):
+            for m in s.execute(
+                sa.select(
+                    LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value, LatestMetricRow.is_nan
+                ).where(LatestMetricRow.run_id.in_(ids))
+            ):
                 metrics.setdefault(m.run_id, []).append((m.key, float("nan") if m.is_nan else m.value))
-            for t in s.execute(sa.select(RunTagRow.run_id, RunTagRow.key, RunTagRow.value)
-                               .where(RunTagRow.run_id.in_(ids))):
+            for t in s.execute(
+                sa.select(RunTagRow.run_id, RunTagRow.key, RunTagRow.value).where(RunTagRow.run_id.in_(ids))
+            ):
                 tags.setdefault(t.run_id, []).append((t.key, t.value))
     columns = {
         "run_id": [r.run_id for r in runs],
@@ -105,22 +132,35 @@ def metrics_table(service: Any, who: Principal) -> pa.Table:
     with service.metastore.session() as s:
         for ids in _chunks(list(experiments)):
             rows += s.execute(
-                sa.select(MetricRow.run_id, RunRow.experiment_id, MetricRow.key, MetricRow.value, MetricRow.is_nan,
-                          MetricRow.step, MetricRow.timestamp)
-                .join(RunRow, RunRow.run_id == MetricRow.run_id).where(RunRow.experiment_id.in_(ids))
+                sa.select(
+                    MetricRow.run_id,
+                    RunRow.experiment_id,
+                    MetricRow.key,
+                    MetricRow.value,
+                    MetricRow.is_nan,
+                    MetricRow.step,
+                    MetricRow.timestamp,
+                )
+                .join(RunRow, RunRow.run_id == MetricRow.run_id)
+                .where(RunRow.experiment_id.in_(ids))
                 .order_by(MetricRow.run_id, MetricRow.key, MetricRow.step, MetricRow.timestamp)
             ).all()
-    return pa.table({
-        "run_id": [r.run_id for r in rows],
-        "experiment": [experiments[r.experiment_id] for r in rows],
-        "key": [r.key for r in rows],
-        "value": [float("nan") if r.is_nan else r.value for r in rows],
-        "step": [r.step for r in rows],
-        "timestamp": [r.timestamp for r in rows],
-    }, schema=METRICS)
+    return pa.table(
+        {
+            "run_id": [r.run_id for r in rows],
+            "experiment": [experiments[r.experiment_id] for r in rows],
+            "key": [r.key for r in rows],
+            "value": [float("nan") if r.is_nan else r.value for r in rows],
+            "step": [r.step for r in rows],
+            "timestamp": [r.timestamp for r in rows],
+        },
+        schema=METRICS,
+    )
 
 
 def providers(service: Any) -> dict[str, Callable[[Principal], pa.Table]]:
     """The virtual system tables this capability offers to SQL, by full name."""
-    return {"system.ml.runs": lambda who: runs_table(service, who),
-            "system.ml.metrics": lambda who: metrics_table(service, who)}
+    return {
+        "system.ml.runs": lambda who: runs_table(service, who),
+        "system.ml.metrics": lambda who: metrics_table(service, who),
+    }

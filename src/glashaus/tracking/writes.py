@@ -19,19 +19,25 @@ from glashaus.tracking.records import stored_value
 from glashaus.tracking.rows import LatestMetricRow, LoggedModelMetricRow, MetricRow, ParamRow, RunRow, RunTagRow
 
 
-def write_batch(s: Session, run_id: str, metrics: list[Metric], params: list[tuple[str, str]],
-                tags: list[tuple[str, str]]) -> None:
+def write_batch(
+    s: Session, run_id: str, metrics: list[Metric], params: list[tuple[str, str]], tags: list[tuple[str, str]]
+) -> None:
     """Params (refusing changed values), metrics (history and newest) and tags of one run, in ``s``."""
     if params:
         keys = [k for k, _ in params]
-        existing = dict(s.execute(sa.select(ParamRow.key, ParamRow.value)
-                                  .where(ParamRow.run_id == run_id, ParamRow.key.in_(keys))).all())
-        changed = [{"key": k, "old_value": existing[k], "new_value": v} for k, v in params
-                   if k in existing and existing[k] != v]
+        existing = dict(
+            s.execute(
+                sa.select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id, ParamRow.key.in_(keys))
+            ).all()
+        )
+        changed = [
+            {"key": k, "old_value": existing[k], "new_value": v}
+            for k, v in params
+            if k in existing and existing[k] != v
+        ]
         if changed:
             raise InvalidArgumentError(
-                f"Changing param values is not allowed. Params were already logged='{changed}' for run "
-                f"ID='{run_id}'."
+                f"Changing param values is not allowed. Params were already logged='{changed}' for run ID='{run_id}'."
             )
         new = [{"run_id": run_id, "key": k, "value": v} for k, v in params if k not in existing]
         if new:
@@ -44,6 +50,7 @@ def write_batch(s: Session, run_id: str, metrics: list[Metric], params: list[tup
             s.execute(sa.update(RunRow).where(RunRow.run_id == run_id).values(name=name[:250]))
         upsert(s, RunTagRow, run_id, dict(tags))
 
+
 def write_metrics(s: Session, run_id: str, metrics: list[Metric]) -> None:
     history: dict[tuple[str, int, int, float, bool], dict[str, Any]] = {}
     about_models: list[dict[str, Any]] = []
@@ -52,20 +59,36 @@ def write_metrics(s: Session, run_id: str, metrics: list[Metric]) -> None:
         value, is_nan = stored_value(m.value)
         step, ts = int(m.step), int(m.timestamp)
         # The same value at the same step and time is one history entry (MLflow's primary key).
-        history.setdefault((m.key, step, ts, value, is_nan), {
-            "run_id": run_id, "key": m.key, "value": value, "timestamp": ts, "step": step, "is_nan": is_nan})
+        history.setdefault(
+            (m.key, step, ts, value, is_nan),
+            {"run_id": run_id, "key": m.key, "value": value, "timestamp": ts, "step": step, "is_nan": is_nan},
+        )
         if m.model_id:
-            about_models.append({"model_id": m.model_id, "run_id": run_id, "key": m.key, "value": value,
-                                 "timestamp": ts, "step": step, "is_nan": is_nan,
-                                 "dataset_name": m.dataset_name, "dataset_digest": m.dataset_digest})
+            about_models.append(
+                {
+                    "model_id": m.model_id,
+                    "run_id": run_id,
+                    "key": m.key,
+                    "value": value,
+                    "timestamp": ts,
+                    "step": step,
+                    "is_nan": is_nan,
+                    "dataset_name": m.dataset_name,
+                    "dataset_digest": m.dataset_digest,
+                }
+            )
         if m.key not in newest or (step, ts, value) > newest[m.key][:3]:
             newest[m.key] = (step, ts, value, is_nan)
     s.execute(insert_new(s, MetricRow), list(history.values()))
     if about_models:
         s.execute(sa.insert(LoggedModelMetricRow), about_models)
     lm = LatestMetricRow
-    current = {key: (step, ts, value) for key, step, ts, value in s.execute(
-        sa.select(lm.key, lm.step, lm.timestamp, lm.value).where(lm.run_id == run_id, lm.key.in_(list(newest))))}
+    current = {
+        key: (step, ts, value)
+        for key, step, ts, value in s.execute(
+            sa.select(lm.key, lm.step, lm.timestamp, lm.value).where(lm.run_id == run_id, lm.key.in_(list(newest)))
+        )
+    }
     inserts, updates = [], []
     for key, (step, ts, value, is_nan) in newest.items():
         row = {"run_id": run_id, "key": key, "value": value, "timestamp": ts, "step": step, "is_nan": is_nan}

@@ -25,42 +25,70 @@ if TYPE_CHECKING:
 
 #: Inference rows shown on an endpoint's page.
 INFERENCE_ROWS = 20
-INFERENCE_COLUMNS = ("event_time", "request_id", "variant", "model_version", "shadow", "principal", "status_code",
-                     "latency_ms", "request", "response", "error")
+INFERENCE_COLUMNS = (
+    "event_time",
+    "request_id",
+    "variant",
+    "model_version",
+    "shadow",
+    "principal",
+    "status_code",
+    "latency_ms",
+    "request",
+    "response",
+    "error",
+)
 
 
 def endpoints_page(caller: Caller) -> Response:
     """``/endpoints``: the endpoints whose model the caller may execute."""
-    return caller.render("endpoints.html", title="Endpoints", active="endpoints",
-                         endpoints=caller.view.serving.list_endpoints())
+    return caller.render(
+        "endpoints.html", title="Endpoints", active="endpoints", endpoints=caller.view.serving.list_endpoints()
+    )
 
 
 def endpoint_page(caller: Caller) -> Response:
     """``/endpoints/<name>``: model, traffic split, shadow, owner, URL path and the newest inference rows."""
     lh = caller.view
     endpoint = lh.serving.get_endpoint(caller.request.path_params["name"])
-    routes = [{"variant": r.variant, "traffic": r.traffic, **_serves(caller, endpoint.model, r.variant)}
-              for r in endpoint.routes]
-    shadow = {"variant": endpoint.shadow, **_serves(caller, endpoint.model, endpoint.shadow)} \
-        if endpoint.shadow else None
+    routes = [
+        {"variant": r.variant, "traffic": r.traffic, **_serves(caller, endpoint.model, r.variant)}
+        for r in endpoint.routes
+    ]
+    shadow = (
+        {"variant": endpoint.shadow, **_serves(caller, endpoint.model, endpoint.shadow)} if endpoint.shadow else None
+    )
     rows, rows_error = None, None
     if endpoint.inference_table:
         try:  # the caller's own read: the table's grants, row filters and masks apply
-            rows = table_rows(lh.sql(inference_query(endpoint.inference_table, limit=INFERENCE_ROWS)).to_arrow(),
-                              limit=INFERENCE_ROWS)
+            rows = table_rows(
+                lh.sql(inference_query(endpoint.inference_table, limit=INFERENCE_ROWS)).to_arrow(), limit=INFERENCE_ROWS
+            )
         except GlashausError as exc:
             rows_error = caller.message(exc)
-    return caller.render("endpoint.html", title=f"Endpoint {endpoint.name}", active="endpoints", endpoint=endpoint,
-                         routes=routes, shadow=shadow, rows=rows, rows_error=rows_error, limit=INFERENCE_ROWS)
+    return caller.render(
+        "endpoint.html",
+        title=f"Endpoint {endpoint.name}",
+        active="endpoints",
+        endpoint=endpoint,
+        routes=routes,
+        shadow=shadow,
+        rows=rows,
+        rows_error=rows_error,
+        limit=INFERENCE_ROWS,
+    )
 
 
 def inference_query(table: str, *, limit: int) -> str:
     """The newest rows of an inference table (the name is validated and quoted, never pasted)."""
     name = parse_name(table, allow_version=False)
-    return (exp.select(*INFERENCE_COLUMNS)
-            .from_(exp.table_(name.object, db=name.schema, catalog=name.catalog, quoted=True))
-            .order_by(exp.Ordered(this=exp.column("event_time"), desc=True))
-            .limit(limit).sql(dialect="duckdb"))
+    return (
+        exp.select(*INFERENCE_COLUMNS)
+        .from_(exp.table_(name.object, db=name.schema, catalog=name.catalog, quoted=True))
+        .order_by(exp.Ordered(this=exp.column("event_time"), desc=True))
+        .limit(limit)
+        .sql(dialect="duckdb")
+    )
 
 
 def _serves(caller: Caller, model: str, variant: str) -> dict[str, Any]:

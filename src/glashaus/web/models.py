@@ -42,9 +42,15 @@ def model_page(caller: Caller) -> Response:
     lh = caller.view
     model = lh.models.get(caller.request.path_params["name"])
     return caller.render(
-        "model.html", title=model.name, active="models", model=model, versions=lh.models.versions(model.name),
-        moves=lh.models.alias_history(model.name), upstream=lh.lineage(model.name, direction="upstream"),
-        downstream=lh.lineage(model.name, direction="downstream"), grants=lh.show_grants(model.name),
+        "model.html",
+        title=model.name,
+        active="models",
+        model=model,
+        versions=lh.models.versions(model.name),
+        moves=lh.models.alias_history(model.name),
+        upstream=lh.lineage(model.name, direction="upstream"),
+        downstream=lh.lineage(model.name, direction="downstream"),
+        grants=lh.show_grants(model.name),
     )
 
 
@@ -61,12 +67,19 @@ def version_page(caller: Caller) -> Response:
             run_error = caller.message(exc)
     signature = mv.signature or {}
     return caller.render(
-        "model_version.html", title=f"{mv.name} version {mv.version}", active="models", mv=mv, run=run,
-        run_error=run_error, started=from_ms(run.start_time) if run else None,
+        "model_version.html",
+        title=f"{mv.name} version {mv.version}",
+        active="models",
+        mv=mv,
+        run=run,
+        run_error=run_error,
+        started=from_ms(run.start_time) if run else None,
         ended=from_ms(run.end_time) if run else None,
-        inputs=signature_fields(signature.get("inputs")), outputs=signature_fields(signature.get("outputs")),
+        inputs=signature_fields(signature.get("inputs")),
+        outputs=signature_fields(signature.get("outputs")),
         signature_params=signature_fields(signature.get("params")),
-        example=example_table(mv.input_example), format_note=FORMATS.get(mv.file_format, ""),
+        example=example_table(mv.input_example),
+        format_note=FORMATS.get(mv.file_format, ""),
     )
 
 
@@ -109,8 +122,7 @@ def example_table(example: Any) -> dict[str, Any] | None:
     """
     if example is None:
         return None
-    if isinstance(example, dict) and isinstance(example.get("columns"), list) and isinstance(example.get("data"),
-                                                                                              list):
+    if isinstance(example, dict) and isinstance(example.get("columns"), list) and isinstance(example.get("data"), list):
         rows = [row if isinstance(row, list) else [row] for row in example["data"]]
         return {"columns": [str(c) for c in example["columns"]], "rows": rows, "text": None}
     return {"columns": [], "rows": [], "text": json.dumps(example, indent=2, default=str, ensure_ascii=False)}

@@ -69,8 +69,17 @@ PREVIEW_ROWS = 50
 MAX_SQL_ROWS = 500
 HISTORY_ROWS = 25
 AUDIT_LIMITS = (50, 100, 200, 500, 1000)
-AUDIT_COLUMNS = ("event_time", "principal", "action", "privilege", "securable", "decision", "reason", "client",
-                 "request_id")
+AUDIT_COLUMNS = (
+    "event_time",
+    "principal",
+    "action",
+    "privilege",
+    "securable",
+    "decision",
+    "reason",
+    "client",
+    "request_id",
+)
 
 
 @dataclass
@@ -111,15 +120,25 @@ class PageErrors:
         if isinstance(exc, RateLimitedError):
             return _login_page(request, message=str(exc), status=429, headers={"Retry-After": str(retry_after(exc))})
         if isinstance(exc, AuthenticationError):
-            response = _login_page(request, status=401, message=(
-                f"Your session has ended: {exc} Sign in again with a valid token."))
+            response = _login_page(
+                request, status=401, message=(f"Your session has ended: {exc} Sign in again with a valid token.")
+            )
             clear_cookie(response, SESSION_COOKIE)
             return response
         status = status_of(exc)
-        signed_in: dict[str, Any] = {"user": call.principal.name, "csrf": self.sessions.csrf(call.token)} \
-            if call.principal is not None and call.token else {}
-        return page("error.html", title="Error", status=status, status_code=status,
-                    message=public_message(exc, hidden=call.layer.hidden), **signed_in)
+        signed_in: dict[str, Any] = (
+            {"user": call.principal.name, "csrf": self.sessions.csrf(call.token)}
+            if call.principal is not None and call.token
+            else {}
+        )
+        return page(
+            "error.html",
+            title="Error",
+            status=status,
+            status_code=status,
+            message=public_message(exc, hidden=call.layer.hidden),
+            **signed_in,
+        )
 
     def internal(self, call: Call) -> Response:
         return page("error.html", title="Error", status=500, status_code=500, message=internal_message(call.id))
@@ -133,8 +152,12 @@ class WebFace:
         self.sessions = Sessions()
         errors = PageErrors(self.sessions)
         #: Signed-in pages: the session cookie; their SQL stops when the browser goes away.
-        self.signed = Policy(errors=errors, credentials=Credentials(cookie=SESSION_COOKIE), cancel_on_disconnect=True,
-                             body_limit=FORM_LIMIT)
+        self.signed = Policy(
+            errors=errors,
+            credentials=Credentials(cookie=SESSION_COOKIE),
+            cancel_on_disconnect=True,
+            body_limit=FORM_LIMIT,
+        )
         self.open = Policy(errors=errors, credentials=None, body_limit=FORM_LIMIT)
 
     def routes(self) -> list[BaseRoute]:
@@ -158,8 +181,10 @@ class WebFace:
             layer.route("/", self.home, methods=["GET"], policy=self.open),
             layer.route("/login", self.login_form, methods=["GET"], policy=self.open),
             layer.route("/login", self.login, methods=["POST"], policy=self.open),
-            *(layer.route(path, self.signed_in(build), methods=methods, policy=self.signed)
-              for path, methods, build in signed),
+            *(
+                layer.route(path, self.signed_in(build), methods=methods, policy=self.signed)
+                for path, methods, build in signed
+            ),
         ]
 
     def close(self) -> None:
@@ -184,7 +209,10 @@ class WebFace:
         if request.method == "POST" and not self.sessions.check_csrf(token, form.get("csrf")):
             reason = "the form's CSRF token is missing or stale: reload the page and submit the form again."
             services(call.layer.lakehouse).audit.record(
-                principal=principal.name, action="web.csrf_refused", decision="deny", reason=reason,
+                principal=principal.name,
+                action="web.csrf_refused",
+                decision="deny",
+                reason=reason,
                 details={"method": request.method, "path": request.url.path},
             )
             raise PermissionDeniedError(reason)
@@ -209,18 +237,33 @@ class WebFace:
         target = safe_next(form.get("next"))
         nonce = request.cookies.get(LOGIN_COOKIE)
         if not nonce or not form.get("csrf") or not _same(nonce, form["csrf"]):
-            return _login_page(request, next_=target, status=400, message=(
-                "The sign-in form has expired (or came from another site): sign in again on this page."))
+            return _login_page(
+                request,
+                next_=target,
+                status=400,
+                message=("The sign-in form has expired (or came from another site): sign in again on this page."),
+            )
         token = form.get("token", "").strip()
         if not token:
-            return _login_page(request, next_=target, status=400, message=(
-                "Paste an API token to sign in (create one with `glashaus tokens create` or lh.create_token())."))
+            return _login_page(
+                request,
+                next_=target,
+                status=400,
+                message=(
+                    "Paste an API token to sign in (create one with `glashaus tokens create` or lh.create_token())."
+                ),
+            )
 
         try:
             await call.run(lambda: self.layer.verify(call, token))
         except RateLimitedError as exc:
-            return _login_page(request, next_=target, message=str(exc), status=429,
-                               headers={"Retry-After": str(getattr(exc, "retry_after", 60))})
+            return _login_page(
+                request,
+                next_=target,
+                message=str(exc),
+                status=429,
+                headers={"Retry-After": str(getattr(exc, "retry_after", 60))},
+            )
         except AuthenticationError as exc:
             return _login_page(request, next_=target, status=401, message=f"Sign-in failed: {exc}")
         response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
@@ -247,28 +290,47 @@ class WebFace:
         crumbs = _crumbs(name)
         common: dict[str, Any] = {"title": name.full, "active": "catalog", "securable": securable, "crumbs": crumbs}
         if securable.kind in ("catalog", "schema"):
-            return caller.render("container.html", children=lh.list(name.full),
-                                 grants=lh.show_grants(name.full), **common)
+            return caller.render(
+                "container.html", children=lh.list(name.full), grants=lh.show_grants(name.full), **common
+            )
         if securable.kind == "model":  # a model's page is the registry's, with versions and alias history
             return RedirectResponse("/models/" + name.full, status_code=303, headers=PAGE_HEADERS)
         if securable.kind == "volume":
-            return caller.render("volume.html", files=lh.list_files(name.full), grants=lh.show_grants(name.full),
-                                 **common)
+            return caller.render(
+                "volume.html", files=lh.list_files(name.full), grants=lh.show_grants(name.full), **common
+            )
         if securable.kind not in ("table", "view"):
-            return caller.render("object.html", info=None, grants=lh.show_grants(name.full), history=[],
-                                 preview=None, preview_error=None, **common)
+            return caller.render(
+                "object.html",
+                info=None,
+                grants=lh.show_grants(name.full),
+                history=[],
+                preview=None,
+                preview_error=None,
+                **common,
+            )
         info = lh.describe(name.full)
         history = lh.history(name.full, limit=HISTORY_ROWS) if securable.kind == "table" else []
         preview, preview_error = None, None
         try:  # the caller's own read: their row filters and column masks apply
-            query = exp.select("*").from_(
-                exp.table_(name.object, db=name.schema, catalog=name.catalog, quoted=True)
-            ).limit(PREVIEW_ROWS)
+            query = (
+                exp.select("*")
+                .from_(exp.table_(name.object, db=name.schema, catalog=name.catalog, quoted=True))
+                .limit(PREVIEW_ROWS)
+            )
             preview = table_rows(lh.sql(query.sql(dialect="duckdb")).to_arrow(), limit=PREVIEW_ROWS)
         except GlashausError as exc:
             preview_error = caller.message(exc)
-        return caller.render("object.html", info=info, grants=lh.show_grants(name.full), history=history,
-                             preview=preview, preview_error=preview_error, preview_rows=PREVIEW_ROWS, **common)
+        return caller.render(
+            "object.html",
+            info=info,
+            grants=lh.show_grants(name.full),
+            history=history,
+            preview=preview,
+            preview_error=preview_error,
+            preview_rows=PREVIEW_ROWS,
+            **common,
+        )
 
     def volume_file(self, caller: Caller) -> Response:
         volume = parse_name(caller.request.path_params["volume"], allow_version=False).full
@@ -276,16 +338,28 @@ class WebFace:
         data = caller.view.get_file(volume, path)
         filename = quote(path.rsplit("/", 1)[-1], safe="")
         # Always a download, never rendered: a volume may hold HTML that must not run as this site.
-        return Response(data, media_type="application/octet-stream", headers={
-            **PAGE_HEADERS, "Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={**PAGE_HEADERS, "Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+        )
 
     # -- SQL ----------------------------------------------------------------------------------
 
     def sql(self, caller: Caller) -> Response:
-        query = caller.form.get("query", "") if caller.request.method == "POST" \
+        query = (
+            caller.form.get("query", "")
+            if caller.request.method == "POST"
             else caller.request.query_params.get("query", "")
-        context: dict[str, Any] = {"title": "SQL", "active": "sql", "query": query, "result": None,
-                                   "error": None, "max_rows": MAX_SQL_ROWS}
+        )
+        context: dict[str, Any] = {
+            "title": "SQL",
+            "active": "sql",
+            "query": query,
+            "result": None,
+            "error": None,
+            "max_rows": MAX_SQL_ROWS,
+        }
         if caller.request.method == "GET":  # a GET only fills the form: running a statement is a POST
             return caller.render("sql.html", **context)
         if not query.strip():
@@ -296,8 +370,7 @@ class WebFace:
             return caller.render("sql.html", status=status_of(exc), **{**context, "error": caller.message(exc)})
         table = result.to_arrow()
         columns, rows = table_rows(table, limit=MAX_SQL_ROWS)
-        context["result"] = {"statement": result.statement, "columns": columns, "rows": rows,
-                             "total": table.num_rows}
+        context["result"] = {"statement": result.statement, "columns": columns, "rows": rows, "total": table.num_rows}
         return caller.render("sql.html", **context)
 
     # -- audit --------------------------------------------------------------------------------
@@ -309,13 +382,20 @@ class WebFace:
             raise InvalidArgumentError(f"decision must be 'allow' or 'deny', not {filters['decision']!r}.")
         raw_limit = params.get("limit", "100")
         if raw_limit not in {str(n) for n in AUDIT_LIMITS}:
-            raise InvalidArgumentError(f"limit must be one of {', '.join(map(str, AUDIT_LIMITS))}, "
-                                       f"not {raw_limit!r}.")
+            raise InvalidArgumentError(f"limit must be one of {', '.join(map(str, AUDIT_LIMITS))}, not {raw_limit!r}.")
         limit = int(raw_limit)
         result = caller.view.sql(audit_query(**filters, limit=limit))
         columns, rows = table_rows(result.to_arrow(), limit=limit)
-        return caller.render("audit.html", title="Audit", active="audit", filters=filters, limit=limit,
-                             limits=AUDIT_LIMITS, columns=columns, rows=rows)
+        return caller.render(
+            "audit.html",
+            title="Audit",
+            active="audit",
+            filters=filters,
+            limit=limit,
+            limits=AUDIT_LIMITS,
+            columns=columns,
+            rows=rows,
+        )
 
 
 def audit_query(*, principal: str = "", decision: str = "", action: str = "", limit: int = 100) -> str:
@@ -337,13 +417,28 @@ def audit_query(*, principal: str = "", decision: str = "", action: str = "", li
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _login_page(request: Request, *, message: str | None = None, level: str = "error", status: int = 200,
-                next_: str | None = None, headers: dict[str, str] | None = None) -> Response:
+def _login_page(
+    request: Request,
+    *,
+    message: str | None = None,
+    level: str = "error",
+    status: int = 200,
+    next_: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """The sign-in form, with the nonce of its cookie (a new one if none) in a hidden field."""
     nonce = request.cookies.get(LOGIN_COOKIE) or Sessions.login_nonce()
     target = next_ or safe_next(request.query_params.get("next"))
-    response = page("login.html", status=status, headers=headers, title="Sign in", message=message,
-                    level=level, nonce=nonce, next=target)
+    response = page(
+        "login.html",
+        status=status,
+        headers=headers,
+        title="Sign in",
+        message=message,
+        level=level,
+        nonce=nonce,
+        next=target,
+    )
     set_cookie(response, LOGIN_COOKIE, nonce, request=request, path="/login")
     return response
 

@@ -99,8 +99,7 @@ def table_rows(table: pa.Table, *, limit: int) -> tuple[list[str], list[list[Any
     return list(head.column_names), [list(row) for row in zip(*columns, strict=True)] if columns else []
 
 
-def page(template: str, *, status: int = 200, headers: dict[str, str] | None = None,
-         **context: Any) -> HTMLResponse:
+def page(template: str, *, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     """Render ``templates/<template>`` as a response."""
     context.setdefault("user", None)
     context.setdefault("csrf", "")

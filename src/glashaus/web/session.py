@@ -54,8 +54,7 @@ class Sessions:
 
 def set_cookie(response: Response, name: str, value: str, *, request: Request, path: str = "/") -> None:
     """An HttpOnly, SameSite=Strict cookie for this browser session (Secure over https)."""
-    response.set_cookie(name, value, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                        path=path)
+    response.set_cookie(name, value, httponly=True, samesite="strict", secure=request.url.scheme == "https", path=path)
 
 
 def clear_cookie(response: Response, name: str, *, path: str = "/") -> None:
@@ -71,8 +70,9 @@ async def read_form(call: Call) -> dict[str, str]:
             f"this page takes an HTML form (application/x-www-form-urlencoded), not {kind or 'an empty body'}; "
             "use the REST API under /api/ for programs."
         )
-    body = await call.body(limit=FORM_LIMIT, advice=(
-        "send long statements through the REST API (POST /api/sql) or the Python client."))
+    body = await call.body(
+        limit=FORM_LIMIT, advice=("send long statements through the REST API (POST /api/sql) or the Python client.")
+    )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -125,24 +125,117 @@ _AGE_CATEGORY_TILT = (
 )
 # Relative traffic per hour of day (UTC).
 _HOURLY_WEIGHTS = (
-    0.8, 0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1.0, 1.4, 1.6, 1.7, 1.9,
-    2.3, 2.2, 1.8, 1.7, 1.7, 1.9, 2.3, 2.8, 3.0, 2.7, 2.0, 1.3,
+    0.8,
+    0.5,
+    0.3,
+    0.2,
+    0.2,
+    0.3,
+    0.6,
+    1.0,
+    1.4,
+    1.6,
+    1.7,
+    1.9,
+    2.3,
+    2.2,
+    1.8,
+    1.7,
+    1.7,
+    1.9,
+    2.3,
+    2.8,
+    3.0,
+    2.7,
+    2.0,
+    1.3,
 )
 _SIGNUP_FIRST = dt.date(2023, 1, 1)
 _SIGNUP_LAST = dt.date(2025, 12, 31)
 
 _FIRST_NAMES = (
-    "anna", "lena", "marie", "sophie", "laura", "julia", "hannah", "lea", "sarah", "emma",
-    "mia", "clara", "katharina", "johanna", "eva", "paula", "nina", "lisa", "elif", "zoe",
-    "lukas", "jonas", "leon", "felix", "paul", "max", "elias", "noah", "david", "tim",
-    "jan", "florian", "tobias", "simon", "moritz", "niklas", "matteo", "emil", "anton", "ali",
+    "anna",
+    "lena",
+    "marie",
+    "sophie",
+    "laura",
+    "julia",
+    "hannah",
+    "lea",
+    "sarah",
+    "emma",
+    "mia",
+    "clara",
+    "katharina",
+    "johanna",
+    "eva",
+    "paula",
+    "nina",
+    "lisa",
+    "elif",
+    "zoe",
+    "lukas",
+    "jonas",
+    "leon",
+    "felix",
+    "paul",
+    "max",
+    "elias",
+    "noah",
+    "david",
+    "tim",
+    "jan",
+    "florian",
+    "tobias",
+    "simon",
+    "moritz",
+    "niklas",
+    "matteo",
+    "emil",
+    "anton",
+    "ali",
 )
 _LAST_NAMES = (
-    "mueller", "schmidt", "schneider", "fischer", "weber", "meyer", "wagner", "becker",
-    "schulz", "hoffmann", "koch", "richter", "bauer", "klein", "wolf", "schroeder",
-    "neumann", "schwarz", "braun", "zimmermann", "hofer", "huber", "gruber", "wimmer",
-    "moser", "steiner", "berger", "egger", "fuchs", "keller", "lang", "vogel",
-    "frank", "yilmaz", "kaya", "novak", "rossi", "jansen", "peters", "hartmann",
+    "mueller",
+    "schmidt",
+    "schneider",
+    "fischer",
+    "weber",
+    "meyer",
+    "wagner",
+    "becker",
+    "schulz",
+    "hoffmann",
+    "koch",
+    "richter",
+    "bauer",
+    "klein",
+    "wolf",
+    "schroeder",
+    "neumann",
+    "schwarz",
+    "braun",
+    "zimmermann",
+    "hofer",
+    "huber",
+    "gruber",
+    "wimmer",
+    "moser",
+    "steiner",
+    "berger",
+    "egger",
+    "fuchs",
+    "keller",
+    "lang",
+    "vogel",
+    "frank",
+    "yilmaz",
+    "kaya",
+    "novak",
+    "rossi",
+    "jansen",
+    "peters",
+    "hartmann",
 )
 
 # name, category, light, pet_safe, typical price in EUR
@@ -361,9 +454,7 @@ def _uuid_strings(raw: np.ndarray) -> pa.Array | pa.ChunkedArray:
         out[:, 24:36] = digits[:, 20:32]
         offsets = np.arange(0, (m + 1) * _UUID_CHARS, _UUID_CHARS, dtype=np.int32)
         chunks.append(
-            pa.Array.from_buffers(
-                pa.string(), m, [None, pa.py_buffer(offsets), pa.py_buffer(out.reshape(-1))]
-            )
+            pa.Array.from_buffers(pa.string(), m, [None, pa.py_buffer(offsets), pa.py_buffer(out.reshape(-1))])
         )
     return chunks[0] if len(chunks) == 1 else pa.chunked_array(chunks, type=pa.string())
 
@@ -514,15 +605,13 @@ def generate_events(
     follow_p = np.asarray(PREFERENCE_FOLLOW, dtype=np.float64)[etype, alpine.view(np.int8)]
     follow = rng.random(m) < follow_p
     del follow_p
-    background = _draw_grouped(
-        rng.random(m), alpine.view(np.int8), (CATEGORY_SHARES, ALPINE_CATEGORY_SHARES)
-    ).astype(np.int8)
+    background = _draw_grouped(rng.random(m), alpine.view(np.int8), (CATEGORY_SHARES, ALPINE_CATEGORY_SHARES)).astype(
+        np.int8
+    )
     category = np.where(follow, cust_preferred[cust], background)
     del follow, background
     shift = np.flatnonzero(drifted & (rng.random(m) < DRIFT_CATEGORY_SHIFT))
-    category[shift] = np.where(
-        rng.random(shift.size) < 0.5, CATEGORIES.index("succulent"), CATEGORIES.index("cactus")
-    )
+    category[shift] = np.where(rng.random(shift.size) < 0.5, CATEGORIES.index("succulent"), CATEGORIES.index("cactus"))
 
     # Plant within its category, by popularity (a zero-padded category x plant table).
     members = [np.flatnonzero(plant_category == c) for c in range(len(CATEGORIES))]  # 7 items
@@ -540,9 +629,9 @@ def generate_events(
     quantity[negative] *= -1
     price = np.round(plant_price[plant] * np.where(drifted, DRIFT_PRICE_FACTOR, 1.0), 2)
 
-    device = _draw_grouped(
-        rng.random(m), drifted.view(np.int8), (DEVICE_SHARES_BEFORE, DEVICE_SHARES_AFTER)
-    ).astype(np.int8)
+    device = _draw_grouped(rng.random(m), drifted.view(np.int8), (DEVICE_SHARES_BEFORE, DEVICE_SHARES_AFTER)).astype(
+        np.int8
+    )
     del drifted
 
     # Landing delay: seconds to minutes, ~2 % hours to days late.

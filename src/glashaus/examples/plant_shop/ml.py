@@ -58,8 +58,9 @@ class MlReport:
 def training_frame(lh: Any) -> Any:
     """Customers with a favourite category (the label), as pandas."""
     cols = ", ".join([*NUMERIC, *CATEGORICAL, "favourite_category"])
-    return lh.sql(f"SELECT {cols} FROM {FEATURES_TABLE} WHERE favourite_category IS NOT NULL "
-                  "ORDER BY customer_id").to_pandas()
+    return lh.sql(
+        f"SELECT {cols} FROM {FEATURES_TABLE} WHERE favourite_category IS NOT NULL ORDER BY customer_id"
+    ).to_pandas()
 
 
 def build_model() -> Any:
@@ -73,8 +74,9 @@ def build_model() -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    features = ColumnTransformer([("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-                                  ("counts", StandardScaler(), NUMERIC)])
+    features = ColumnTransformer(
+        [("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL), ("counts", StandardScaler(), NUMERIC)]
+    )
     return Pipeline([("features", features), ("classifier", LogisticRegression(max_iter=1000, C=C))])
 
 
@@ -115,26 +117,36 @@ def train_and_serve(lh: Any, *, requests: int = 200, say: Callable[[str], None] 
         mlflow.set_experiment(EXPERIMENT)
         with mlflow.start_run(run_name="logistic-regression") as run:
             model = build_model()
-            params = {"model": "logistic_regression", "C": C, "features_table": FEATURES_TABLE,
-                      "features_version": features_version}
+            params = {
+                "model": "logistic_regression",
+                "C": C,
+                "features_table": FEATURES_TABLE,
+                "features_version": features_version,
+            }
             mlflow.log_params(params)
             model.fit(X_train, y_train)
             accuracy = float((model.predict(X_test) == y_test).mean())
             mlflow.log_metrics({"accuracy": accuracy, "train_rows": len(X_train)})
             signature = infer_signature(X_test.head(5), model.predict(X_test.head(5)))
-            logged = mlflow.sklearn.log_model(model, name="model", signature=signature,
-                                              input_example=X_test.head(3), serialization_format="skops")
+            logged = mlflow.sklearn.log_model(
+                model, name="model", signature=signature, input_example=X_test.head(3), serialization_format="skops"
+            )
         say(f"run {run.info.run_id}: accuracy {accuracy:.3f} on {len(X_test):,} held-out customers")
 
         # Register exactly the files the MLflow client logged, with lineage to the feature table's version.
         files = f"{services(lh).layout.experiment_location(run.info.experiment_id)}/models/{logged.model_id}/artifacts"
         version = lh.models.register_files(
-            files, MODEL, training_set=[f"{FEATURES_TABLE}@v{features_version}"], run_id=run.info.run_id,
+            files,
+            MODEL,
+            training_set=[f"{FEATURES_TABLE}@v{features_version}"],
+            run_id=run.info.run_id,
             description="Recommends a plant category per customer.",
         )
         lh.models.set_alias(MODEL, "champion", version.version, reason="first model of the demo")
-        lineage = [f"{e.source}@v{e.source_version} -> {e.target}@v{e.target_version}"
-                   for e in lh.lineage(MODEL, direction="upstream", depth=2)]
+        lineage = [
+            f"{e.source}@v{e.source_version} -> {e.target}@v{e.target_version}"
+            for e in lh.lineage(MODEL, direction="upstream", depth=2)
+        ]
         say(f"registered {MODEL} v{version.version} (@champion), trained on {FEATURES_TABLE}@v{features_version}")
 
         lh.serving.create_endpoint(ENDPOINT, model=f"{MODEL}@champion", inference_table=INFERENCE_TABLE)
@@ -143,14 +155,23 @@ def train_and_serve(lh: Any, *, requests: int = 200, say: Callable[[str], None] 
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
             for i in range(requests):
                 row = X_test.iloc[[i % len(X_test)]]
-                r = http.post(f"/serving/{ENDPOINT}/invocations",
-                              json={"dataframe_split": row.to_dict(orient="split", index=False)})
+                r = http.post(
+                    f"/serving/{ENDPOINT}/invocations",
+                    json={"dataframe_split": row.to_dict(orient="split", index=False)},
+                )
                 r.raise_for_status()
                 if first is None:
                     first = r.json()["predictions"][0]
         app.state.serving.flush()
         rows = lh.sql(f"SELECT count(*) FROM {INFERENCE_TABLE}").scalar()
         say(f"served {requests} requests at /serving/{ENDPOINT}/invocations; {rows} rows in {INFERENCE_TABLE}")
-    return MlReport(run_id=run.info.run_id, accuracy=accuracy, version=version.version, lineage=lineage,
-                    requests=requests, inference_rows=int(rows), sample_prediction=first,
-                    notes=[f"sample customer {sample.to_dict(orient='records')[0]} -> {first}"])
+    return MlReport(
+        run_id=run.info.run_id,
+        accuracy=accuracy,
+        version=version.version,
+        lineage=lineage,
+        requests=requests,
+        inference_rows=int(rows),
+        sample_prediction=first,
+        notes=[f"sample customer {sample.to_dict(orient='records')[0]} -> {first}"],
+    )

@@ -48,12 +48,24 @@ class Step(NamedTuple):
 
 BRONZE: list[tuple[str, Any, list[str], str]] = [
     # (name, Arrow schema, primary key, comment)
-    ("events_bronze", EVENTS_SCHEMA, [],
-     "Raw click stream as it lands from the web app: duplicates, late events, dirty rows and PII (email)."),
-    ("customers_bronze", CUSTOMERS_SCHEMA, ["customer_id"],
-     "Customer master data from the shop's CRM, including PII (email)."),
-    ("plants", PLANTS_SCHEMA, ["plant_id"],
-     "The plant catalogue: species, category, list price, light needs, pet safety."),
+    (
+        "events_bronze",
+        EVENTS_SCHEMA,
+        [],
+        "Raw click stream as it lands from the web app: duplicates, late events, dirty rows and PII (email).",
+    ),
+    (
+        "customers_bronze",
+        CUSTOMERS_SCHEMA,
+        ["customer_id"],
+        "Customer master data from the shop's CRM, including PII (email).",
+    ),
+    (
+        "plants",
+        PLANTS_SCHEMA,
+        ["plant_id"],
+        "The plant catalogue: species, category, list price, light needs, pet safety.",
+    ),
 ]
 
 # -- silver: cleaned, deduplicated, PII-free events; conformed customers -------------------
@@ -244,8 +256,7 @@ GOLD: list[Step] = [
         GROUP BY region
         ORDER BY revenue DESC
         """,
-        "Revenue, views, purchases and conversion per region over the whole window (a view over "
-        "daily_kpis).",
+        "Revenue, views, purchases and conversion per region over the whole window (a view over daily_kpis).",
     ),
 ]
 
@@ -336,22 +347,24 @@ def run_pipeline(
     # alone. Dropped files stay until an operator removes them, as for every drop.
     for name in reversed(LAYERS):
         lh.drop(f"{SCHEMA}.{name}", if_exists=True)
-    lh.create_schema(SCHEMA, comment="The plant shop: a web shop that recommends plants to buyers.",
-                     if_not_exists=True)
+    lh.create_schema(SCHEMA, comment="The plant shop: a web shop that recommends plants to buyers.", if_not_exists=True)
 
     raw = {
         "plants": step("generate", "plants", lambda: generate_plants(seed=seed)),
-        "customers_bronze": step("generate", "customers",
-                                 lambda: generate_customers(customers, seed=seed)),
-        "events_bronze": step("generate", "events",
-                              lambda: generate_events(events, seed=seed, customers=customers)),
+        "customers_bronze": step("generate", "customers", lambda: generate_customers(customers, seed=seed)),
+        "events_bronze": step("generate", "events", lambda: generate_events(events, seed=seed, customers=customers)),
     }
 
     for name, schema, primary_key, comment in BRONZE:
         full = f"{SCHEMA}.{name}"
 
-        def load(full: str = full, name: str = name, schema: Any = schema,
-                 primary_key: list[str] = primary_key, comment: str = comment) -> None:
+        def load(
+            full: str = full,
+            name: str = name,
+            schema: Any = schema,
+            primary_key: list[str] = primary_key,
+            comment: str = comment,
+        ) -> None:
             lh.create_table(full, schema=schema, primary_key=primary_key or None, comment=comment)
             lh.write(full, raw.pop(name), mode="append")
 
@@ -427,10 +440,13 @@ def secure(lh: Any) -> None:
 def seen_by(lh: Any, user: str) -> dict[str, Any]:
     """What ``user`` sees of the shop: the regions in daily_kpis and a few customer e-mails."""
     with lh.as_user(user) as other:
-        regions = [r[0] for r in other.sql(
-            f"SELECT DISTINCT region FROM {SCHEMA}.daily_kpis ORDER BY region").fetchall()]
-        emails = [r[0] for r in other.sql(
-            f"SELECT email FROM {SCHEMA}.customers_silver ORDER BY customer_id LIMIT 2").fetchall()]
+        regions = [
+            r[0] for r in other.sql(f"SELECT DISTINCT region FROM {SCHEMA}.daily_kpis ORDER BY region").fetchall()
+        ]
+        emails = [
+            r[0]
+            for r in other.sql(f"SELECT email FROM {SCHEMA}.customers_silver ORDER BY customer_id LIMIT 2").fetchall()
+        ]
     return {"user": user, "groups": PEOPLE.get(user, ()), "regions": regions, "emails": emails}
 
 

@@ -96,8 +96,12 @@ def list_artifacts(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def server_info(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     """What MLflow 3 clients probe before artifact transfers: no multipart, no workspaces."""
-    return {"store_type": "glashaus", "workspaces_enabled": False, "multipart_uploads_enabled": False,
-            "multipart_downloads_enabled": False}
+    return {
+        "store_type": "glashaus",
+        "workspaces_enabled": False,
+        "multipart_uploads_enabled": False,
+        "multipart_downloads_enabled": False,
+    }
 
 
 ROUTES: list[Route] = [

@@ -103,15 +103,36 @@ class Route:
 
 
 #: Codes MLflow clients know (mlflow.protos.databricks_pb2.ErrorCode); others are renamed by status.
-MLFLOW_CODES = frozenset({
-    "INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "BAD_REQUEST", "UNAUTHENTICATED", "INVALID_PARAMETER_VALUE",
-    "ENDPOINT_NOT_FOUND", "MALFORMED_REQUEST", "INVALID_STATE", "PERMISSION_DENIED", "FEATURE_DISABLED",
-    "REQUEST_LIMIT_EXCEEDED", "RESOURCE_CONFLICT", "NOT_IMPLEMENTED", "RESOURCE_ALREADY_EXISTS",
-    "RESOURCE_DOES_NOT_EXIST", "RESOURCE_EXHAUSTED", "ABORTED",
-})
-_CODE_OF_STATUS = {400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                   404: "RESOURCE_DOES_NOT_EXIST", 409: "RESOURCE_CONFLICT", 413: "RESOURCE_EXHAUSTED",
-                   429: "REQUEST_LIMIT_EXCEEDED"}
+MLFLOW_CODES = frozenset(
+    {
+        "INTERNAL_ERROR",
+        "TEMPORARILY_UNAVAILABLE",
+        "BAD_REQUEST",
+        "UNAUTHENTICATED",
+        "INVALID_PARAMETER_VALUE",
+        "ENDPOINT_NOT_FOUND",
+        "MALFORMED_REQUEST",
+        "INVALID_STATE",
+        "PERMISSION_DENIED",
+        "FEATURE_DISABLED",
+        "REQUEST_LIMIT_EXCEEDED",
+        "RESOURCE_CONFLICT",
+        "NOT_IMPLEMENTED",
+        "RESOURCE_ALREADY_EXISTS",
+        "RESOURCE_DOES_NOT_EXIST",
+        "RESOURCE_EXHAUSTED",
+        "ABORTED",
+    }
+)
+_CODE_OF_STATUS = {
+    400: "INVALID_PARAMETER_VALUE",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "RESOURCE_CONFLICT",
+    413: "RESOURCE_EXHAUSTED",
+    429: "REQUEST_LIMIT_EXCEEDED",
+}
 
 
 class MlflowErrors:
@@ -143,8 +164,10 @@ class MlflowFace:
         for route in self.handlers:
             paths = [route.path] if route.absolute else [prefix + route.path for prefix in PREFIXES]
             name = f"mlflow_{route.path.strip('/').replace('/', '_').replace('-', '_')}"
-            out += [self.layer.route(path, _handler(route), methods=[route.method], policy=POLICY, name=name)
-                    for path in paths]
+            out += [
+                self.layer.route(path, _handler(route), methods=[route.method], policy=POLICY, name=name)
+                for path in paths
+            ]
         return out
 
     def close(self) -> None:
@@ -174,8 +197,12 @@ def _request(route: Route, call: Call, body: bytes) -> MlflowRequest:
             raise InvalidArgumentError("the request body must be a JSON object.")
         params.update(payload)
     return MlflowRequest(
-        method=request.method, params=params, multi=multi, body=body if route.raw_body else b"",
-        path_params=dict(request.path_params), headers={k.lower(): v for k, v in request.headers.items()},
+        method=request.method,
+        params=params,
+        multi=multi,
+        body=body if route.raw_body else b"",
+        path_params=dict(request.path_params),
+        headers={k.lower(): v for k, v in request.headers.items()},
         size=len(body),
     )
 

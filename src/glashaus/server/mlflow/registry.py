@@ -105,8 +105,9 @@ def _page(items: list[Any], max_results: int, page_token: str, limit: int) -> tu
     from mlflow.utils.search_utils import SearchUtils
 
     if max_results < 1 or max_results > limit:
-        raise InvalidArgumentError(f"Invalid value for max_results: it must be between 1 and {limit}, "
-                                   f"got {max_results}.")
+        raise InvalidArgumentError(
+            f"Invalid value for max_results: it must be between 1 and {limit}, got {max_results}."
+        )
     start = page_offset(page_token or None)
     end = start + max_results
     if end >= len(items):
@@ -122,8 +123,9 @@ def create_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateRegisteredModel)
     name = _name(m)
     try:
-        rm = _svc(lh).create_model(lh.principal, name, description=m.description or None,
-                                   tags={t.key: t.value for t in m.tags})
+        rm = _svc(lh).create_model(
+            lh.principal, name, description=m.description or None, tags={t.key: t.value for t in m.tags}
+        )
     except PermissionDeniedError as denied:
         # mlflow.register_model creates the model first and expects RESOURCE_ALREADY_EXISTS when it exists:
         # someone who may use the model but not create models gets that answer, not a denial.
@@ -238,8 +240,13 @@ def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateModelVersion)
     name, source = _name(m), _required(m, "source")
     mv = _svc(lh).register_files(
-        lh.principal, source, name, description=m.description or None, tags={t.key: t.value for t in m.tags},
-        run_id=m.run_id or None, logged_model_id=m.model_id or None,
+        lh.principal,
+        source,
+        name,
+        description=m.description or None,
+        tags={t.key: t.value for t in m.tags},
+        run_id=m.run_id or None,
+        logged_model_id=m.model_id or None,
     )
     return {"model_version": version_message(mv)}
 

@@ -33,8 +33,12 @@ def ms(when: dt.datetime) -> int:
 
 def version_message(mv: ModelVersion) -> dict[str, Any]:
     """MLflow's ``ModelVersion`` (every version is stage ``None``; MLflow 3's ``model_id`` included)."""
-    out: dict[str, Any] = {"name": mv.name, "version": str(mv.version), "creation_timestamp": ms(mv.created_at),
-                           "last_updated_timestamp": ms(mv.updated_at)}
+    out: dict[str, Any] = {
+        "name": mv.name,
+        "version": str(mv.version),
+        "creation_timestamp": ms(mv.created_at),
+        "last_updated_timestamp": ms(mv.updated_at),
+    }
     if mv.created_by is not None:
         out["user_id"] = mv.created_by
     out["current_stage"] = "None"
@@ -81,11 +85,20 @@ def version_entity(mv: ModelVersion) -> Any:
 
     version: Any = mv.version  # an int, as MLflow's own stores pass it (its annotation says str)
     return Entity(
-        name=mv.name, version=version, creation_timestamp=ms(mv.created_at),
-        last_updated_timestamp=ms(mv.updated_at), description=mv.description, user_id=mv.created_by,
-        current_stage="None", source=mv.source, run_id=mv.run_id, status=mv.status,
-        status_message=mv.status_message, tags=[ModelVersionTag(k, v) for k, v in mv.tags.items()],
-        aliases=list(mv.aliases), model_id=mv.logged_model_id,
+        name=mv.name,
+        version=version,
+        creation_timestamp=ms(mv.created_at),
+        last_updated_timestamp=ms(mv.updated_at),
+        description=mv.description,
+        user_id=mv.created_by,
+        current_stage="None",
+        source=mv.source,
+        run_id=mv.run_id,
+        status=mv.status,
+        status_message=mv.status_message,
+        tags=[ModelVersionTag(k, v) for k, v in mv.tags.items()],
+        aliases=list(mv.aliases),
+        model_id=mv.logged_model_id,
     )
 
 
@@ -95,8 +108,11 @@ def model_entity(rm: RegisteredModel) -> Any:
     from mlflow.entities.model_registry import RegisteredModelAlias, RegisteredModelTag
 
     return Entity(
-        name=rm.name, creation_timestamp=ms(rm.created_at), last_updated_timestamp=ms(rm.updated_at),
-        description=rm.description, latest_versions=[],
+        name=rm.name,
+        creation_timestamp=ms(rm.created_at),
+        last_updated_timestamp=ms(rm.updated_at),
+        description=rm.description,
+        latest_versions=[],
         tags=[RegisteredModelTag(k, v) for k, v in rm.tags.items()],
         aliases=[RegisteredModelAlias(a, str(v)) for a, v in rm.aliases.items()],
     )

@@ -47,7 +47,7 @@ class RegistryFiles:
         for f in _svc(lh).list_files(lh.principal, ref):
             if not f.path.startswith(prefix):
                 continue
-            head, below, _ = f.path[len(prefix):].partition("/")
+            head, below, _ = f.path[len(prefix) :].partition("/")
             children[head] = ArtifactFile(head, True, None) if below else ArtifactFile(head, False, f.size)
         return sorted(children.values(), key=lambda f: f.path)
 

@@ -99,9 +99,12 @@ def search_experiments(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     pb = _pb()
     m = parse_message(req, pb.SearchExperiments)
     page = _svc(lh).search_experiments(
-        lh.principal, view=_VIEW[pb.ViewType.Name(m.view_type)] if m.HasField("view_type") else "active",
-        filter_string=m.filter or None, order_by=list(m.order_by) or None,
-        max_results=m.max_results if m.HasField("max_results") else 1000, page_token=m.page_token or None,
+        lh.principal,
+        view=_VIEW[pb.ViewType.Name(m.view_type)] if m.HasField("view_type") else "active",
+        filter_string=m.filter or None,
+        order_by=list(m.order_by) or None,
+        max_results=m.max_results if m.HasField("max_results") else 1000,
+        page_token=m.page_token or None,
     )
     out: dict[str, Any] = {}
     if page.items:
@@ -133,8 +136,9 @@ def restore_experiment(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def set_experiment_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SetExperimentTag)
-    _svc(lh).set_experiment_tag(lh.principal, _required(m, "experiment_id"), _required(m, "key"),
-                                _optional(m, "value") or "")
+    _svc(lh).set_experiment_tag(
+        lh.principal, _required(m, "experiment_id"), _required(m, "key"), _optional(m, "value") or ""
+    )
     return {}
 
 
@@ -150,8 +154,11 @@ def delete_experiment_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def create_run(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateRun)
     run = _svc(lh).create_run(
-        lh.principal, _required(m, "experiment_id"), run_name=m.run_name or None,
-        start_time=_optional(m, "start_time"), tags={t.key: t.value for t in m.tags},
+        lh.principal,
+        _required(m, "experiment_id"),
+        run_name=m.run_name or None,
+        start_time=_optional(m, "start_time"),
+        tags={t.key: t.value for t in m.tags},
     )
     return {"run": messages.run_message(run, scheme=SCHEME)}
 
@@ -164,8 +171,11 @@ def get_run(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def update_run(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().UpdateRun)
     run = _svc(lh).update_run(
-        lh.principal, _run_id(m), status=_RUN_STATUS[m.status] if m.HasField("status") else None,
-        end_time=_optional(m, "end_time"), run_name=m.run_name or None,
+        lh.principal,
+        _run_id(m),
+        status=_RUN_STATUS[m.status] if m.HasField("status") else None,
+        end_time=_optional(m, "end_time"),
+        run_name=m.run_name or None,
     )
     return {"run_info": messages.run_info_message(run, scheme=SCHEME)}
 
@@ -186,9 +196,13 @@ def search_runs(lh: Any, req: MlflowRequest) -> Response:
     pb = _pb()
     m = parse_message(req, pb.SearchRuns)
     page = _svc(lh).search_run_messages(
-        lh.principal, list(m.experiment_ids), scheme=SCHEME, filter_string=m.filter or None,
+        lh.principal,
+        list(m.experiment_ids),
+        scheme=SCHEME,
+        filter_string=m.filter or None,
         view=_VIEW[pb.ViewType.Name(m.run_view_type)] if m.HasField("run_view_type") else "active",
-        max_results=m.max_results if m.HasField("max_results") else 1000, order_by=list(m.order_by) or None,
+        max_results=m.max_results if m.HasField("max_results") else 1000,
+        order_by=list(m.order_by) or None,
         page_token=m.page_token or None,
     )
     out: dict[str, Any] = {}
@@ -215,8 +229,9 @@ def _metric(m: Any, path: str = "") -> Metric:
     for name in ("key", "value", "timestamp"):
         if not m.HasField(name):
             raise InvalidArgumentError(f"Missing value for required parameter '{path}{name}'.")
-    return Metric(m.key, m.value, m.timestamp, m.step, m.model_id or None, m.dataset_name or None,
-                  m.dataset_digest or None)
+    return Metric(
+        m.key, m.value, m.timestamp, m.step, m.model_id or None, m.dataset_name or None, m.dataset_digest or None
+    )
 
 
 def log_metric(lh: Any, req: MlflowRequest) -> dict[str, Any]:
@@ -237,13 +252,16 @@ MAX_BATCH_BYTES = 1_000_000
 
 def log_batch(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     if req.size > MAX_BATCH_BYTES:
-        raise InvalidArgumentError(f"Batched logging API requests must be at most {MAX_BATCH_BYTES} bytes, got a "
-                                   f"request of size {req.size}.")
+        raise InvalidArgumentError(
+            f"Batched logging API requests must be at most {MAX_BATCH_BYTES} bytes, got a request of size {req.size}."
+        )
     m = parse_message(req, _pb().LogBatch)
     _svc(lh).log_batch(
-        lh.principal, _required(m, "run_id"),
+        lh.principal,
+        _required(m, "run_id"),
         metrics=[_metric(x, f"metrics[{i}].") for i, x in enumerate(m.metrics)],
-        params=[(p.key, p.value) for p in m.params], tags=[(t.key, t.value) for t in m.tags],
+        params=[(p.key, p.value) for p in m.params],
+        tags=[(t.key, t.value) for t in m.tags],
     )
     return {}
 
@@ -263,13 +281,20 @@ def delete_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def log_inputs(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().LogInputs)
     datasets = [
-        DatasetInput(Dataset(d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source,
-                             _optional(d.dataset, "schema"), _optional(d.dataset, "profile")),
-                     {t.key: t.value for t in d.tags})
+        DatasetInput(
+            Dataset(
+                d.dataset.name,
+                d.dataset.digest,
+                d.dataset.source_type,
+                d.dataset.source,
+                _optional(d.dataset, "schema"),
+                _optional(d.dataset, "profile"),
+            ),
+            {t.key: t.value for t in d.tags},
+        )
         for d in m.datasets
     ]
-    _svc(lh).log_inputs(lh.principal, _required(m, "run_id"), datasets=datasets,
-                        models=[x.model_id for x in m.models])
+    _svc(lh).log_inputs(lh.principal, _required(m, "run_id"), datasets=datasets, models=[x.model_id for x in m.models])
     return {}
 
 
@@ -290,8 +315,13 @@ def log_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def get_metric_history(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().GetMetricHistory)
-    page = _svc(lh).get_metric_history(lh.principal, _run_id(m), _required(m, "metric_key"),
-                                       max_results=_optional(m, "max_results"), page_token=m.page_token or None)
+    page = _svc(lh).get_metric_history(
+        lh.principal,
+        _run_id(m),
+        _required(m, "metric_key"),
+        max_results=_optional(m, "max_results"),
+        page_token=m.page_token or None,
+    )
     out: dict[str, Any] = {}
     if page.items:
         out["metrics"] = [messages.metric_message(x) for x in page.items]
@@ -317,8 +347,9 @@ def _listing(lh: Any, root: str, path: str) -> dict[str, Any]:
     files = _svc(lh).files.list(lh.principal, f"{root}/{sub}" if sub else root)
     out: dict[str, Any] = {"root_uri": messages.artifact_uri(root, SCHEME)}
     if files:
-        out["files"] = [messages.file_message(ArtifactFile(f"{sub}/{f.path}" if sub else f.path, f.is_dir, f.size))
-                        for f in files]
+        out["files"] = [
+            messages.file_message(ArtifactFile(f"{sub}/{f.path}" if sub else f.path, f.is_dir, f.size)) for f in files
+        ]
     return out
 
 
@@ -332,8 +363,12 @@ def _model(lh: Any, model: Any) -> dict[str, Any]:
 def create_logged_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateLoggedModel)
     model = _svc(lh).models.create(
-        lh.principal, _required(m, "experiment_id"), name=m.name or None, source_run_id=m.source_run_id or None,
-        model_type=m.model_type or None, tags={t.key: t.value for t in m.tags},
+        lh.principal,
+        _required(m, "experiment_id"),
+        name=m.name or None,
+        source_run_id=m.source_run_id or None,
+        model_type=m.model_type or None,
+        tags={t.key: t.value for t in m.tags},
         params={p.key: p.value for p in m.params},
     )
     return _model(lh, model)
@@ -349,8 +384,9 @@ def finalize_logged_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, pb.FinalizeLoggedModel)
     status = messages.STATUS_OF_MESSAGE.get(pb.LoggedModelStatus.Name(_required(m, "status")))
     if status is None:
-        raise InvalidArgumentError("status must be LOGGED_MODEL_READY, LOGGED_MODEL_PENDING or "
-                                   "LOGGED_MODEL_UPLOAD_FAILED.")
+        raise InvalidArgumentError(
+            "status must be LOGGED_MODEL_READY, LOGGED_MODEL_PENDING or LOGGED_MODEL_UPLOAD_FAILED."
+        )
     return _model(lh, _svc(lh).models.finalize(lh.principal, req.path_params["model_id"], status))
 
 
@@ -361,14 +397,26 @@ def delete_logged_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def search_logged_models(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SearchLoggedModels)
-    datasets = [{"dataset_name": d.dataset_name, **({"dataset_digest": d.dataset_digest} if d.dataset_digest
-                                                     else {})} for d in m.datasets]
-    order_by = [{"field_name": o.field_name, "ascending": o.ascending if o.HasField("ascending") else True,
-                 **({"dataset_name": o.dataset_name} if o.dataset_name else {}),
-                 **({"dataset_digest": o.dataset_digest} if o.dataset_digest else {})} for o in m.order_by]
+    datasets = [
+        {"dataset_name": d.dataset_name, **({"dataset_digest": d.dataset_digest} if d.dataset_digest else {})}
+        for d in m.datasets
+    ]
+    order_by = [
+        {
+            "field_name": o.field_name,
+            "ascending": o.ascending if o.HasField("ascending") else True,
+            **({"dataset_name": o.dataset_name} if o.dataset_name else {}),
+            **({"dataset_digest": o.dataset_digest} if o.dataset_digest else {}),
+        }
+        for o in m.order_by
+    ]
     page = _svc(lh).models.search(
-        lh.principal, list(m.experiment_ids), filter_string=m.filter or None, datasets=datasets or None,
-        max_results=m.max_results if m.HasField("max_results") else 100, order_by=order_by or None,
+        lh.principal,
+        list(m.experiment_ids),
+        filter_string=m.filter or None,
+        datasets=datasets or None,
+        max_results=m.max_results if m.HasField("max_results") else 100,
+        order_by=order_by or None,
         page_token=m.page_token or None,
     )
     out: dict[str, Any] = {}

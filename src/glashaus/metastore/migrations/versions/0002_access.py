@@ -26,14 +26,16 @@ def upgrade() -> None:
     op.create_table(
         "memberships",
         sa.Column("group_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("member_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True,
-                  index=True),
+        sa.Column(
+            "member_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True, index=True
+        ),
     )
     op.create_table(
         "tokens",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("principal_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), nullable=False,
-                  index=True),
+        sa.Column(
+            "principal_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("comment", sa.Text, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -44,8 +46,9 @@ def upgrade() -> None:
         "grants",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("securable_id", sa.String(32), nullable=False, index=True),
-        sa.Column("principal_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), nullable=False,
-                  index=True),
+        sa.Column(
+            "principal_id", sa.Integer, sa.ForeignKey("principals.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         sa.Column("privilege", sa.String(32), nullable=False),
         sa.Column("granted_by", sa.String(255), nullable=False),
         sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),

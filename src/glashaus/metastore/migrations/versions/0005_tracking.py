@@ -20,21 +20,37 @@ Double = sa.Float(precision=53)
 
 
 def _run_fk(primary_key: bool = False, index: bool = False) -> sa.Column:
-    return sa.Column("run_id", sa.String(32), sa.ForeignKey("ml_runs.run_id", ondelete="CASCADE"),
-                     primary_key=primary_key, nullable=False, index=index)
+    return sa.Column(
+        "run_id",
+        sa.String(32),
+        sa.ForeignKey("ml_runs.run_id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+        index=index,
+    )
 
 
 def _model_fk() -> sa.Column:
-    return sa.Column("model_id", sa.String(64), sa.ForeignKey("ml_logged_models.model_id", ondelete="CASCADE"),
-                     primary_key=True, nullable=False)
+    return sa.Column(
+        "model_id",
+        sa.String(64),
+        sa.ForeignKey("ml_logged_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+        nullable=False,
+    )
 
 
 def upgrade() -> None:
     op.create_table(
         "ml_experiments",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("securable_id", sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"),
-                  nullable=False, unique=True),
+        sa.Column(
+            "securable_id",
+            sa.String(32),
+            sa.ForeignKey("securables.id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        ),
         sa.Column("name", sa.String(500), nullable=False, unique=True),
         sa.Column("lifecycle_stage", sa.String(32), nullable=False),
         sa.Column("creation_time", sa.BigInteger, nullable=False),
@@ -42,16 +58,20 @@ def upgrade() -> None:
     )
     op.create_table(
         "ml_experiment_tags",
-        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"),
-                  primary_key=True, nullable=False),
+        sa.Column(
+            "experiment_id",
+            sa.Integer,
+            sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"),
+            primary_key=True,
+            nullable=False,
+        ),
         sa.Column("key", sa.String(250), primary_key=True, nullable=False),
         sa.Column("value", sa.Text, nullable=False),
     )
     op.create_table(
         "ml_runs",
         sa.Column("run_id", sa.String(32), primary_key=True),
-        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"), nullable=False),
         sa.Column("name", sa.String(250), nullable=False),
         sa.Column("user_id", sa.String(255), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
@@ -105,8 +125,7 @@ def upgrade() -> None:
     op.create_table(
         "ml_datasets",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"), nullable=False),
         sa.Column("name", sa.String(500), nullable=False),
         sa.Column("digest", sa.String(36), nullable=False),
         sa.Column("source_type", sa.String(36), nullable=False),
@@ -133,8 +152,13 @@ def upgrade() -> None:
     op.create_table(
         "ml_logged_models",
         sa.Column("model_id", sa.String(64), primary_key=True),
-        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"),
-                  nullable=False, index=True),
+        sa.Column(
+            "experiment_id",
+            sa.Integer,
+            sa.ForeignKey("ml_experiments.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("name", sa.String(500), nullable=False),
         sa.Column("creation_time", sa.BigInteger, nullable=False),
         sa.Column("last_updated_time", sa.BigInteger, nullable=False),
@@ -155,7 +179,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("ml_logged_model_params", "ml_logged_model_tags", "ml_logged_model_metrics", "ml_logged_models",
-                  "ml_run_outputs", "ml_run_inputs", "ml_datasets", "ml_metrics", "ml_latest_metrics",
-                  "ml_run_tags", "ml_params", "ml_runs", "ml_experiment_tags", "ml_experiments"):
+    for table in (
+        "ml_logged_model_params",
+        "ml_logged_model_tags",
+        "ml_logged_model_metrics",
+        "ml_logged_models",
+        "ml_run_outputs",
+        "ml_run_inputs",
+        "ml_datasets",
+        "ml_metrics",
+        "ml_latest_metrics",
+        "ml_run_tags",
+        "ml_params",
+        "ml_runs",
+        "ml_experiment_tags",
+        "ml_experiments",
+    ):
         op.drop_table(table)

@@ -16,8 +16,9 @@ _TS = sa.DateTime(timezone=True)
 
 
 def _model_id(**kwargs) -> sa.Column:
-    return sa.Column("model_id", sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"), nullable=False,
-                     **kwargs)
+    return sa.Column(
+        "model_id", sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"), nullable=False, **kwargs
+    )
 
 
 def upgrade() -> None:
@@ -53,8 +54,9 @@ def upgrade() -> None:
     op.create_table(
         "model_version_tags",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("version_id", sa.Integer, sa.ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False,
-                  index=True),
+        sa.Column(
+            "version_id", sa.Integer, sa.ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("value", sa.Text, nullable=False),
         sa.UniqueConstraint("version_id", "key"),

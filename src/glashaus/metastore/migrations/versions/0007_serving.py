@@ -17,8 +17,9 @@ def upgrade() -> None:
     op.create_table(
         "serving_endpoints",
         sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("model_id", sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"), nullable=False,
-                  index=True),
+        sa.Column(
+            "model_id", sa.String(32), sa.ForeignKey("securables.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         sa.Column("config", sa.JSON, nullable=False),
         sa.Column("owner", sa.String(255), nullable=False),
         sa.Column("created_by", sa.String(255), nullable=False),

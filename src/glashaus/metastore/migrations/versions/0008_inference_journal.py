@@ -60,21 +60,31 @@ def upgrade() -> None:
     # Endpoints remember the id of their inference table, so a table dropped and re-created under the
     # same name (by anyone) is never written to. Existing endpoints keep the table they write to today.
     # And their owner's creation time: a later principal of the owner's name does not inherit them.
-    endpoints = sa.table("serving_endpoints", sa.column("name", sa.String), sa.column("config", sa.JSON),
-                         sa.column("owner", sa.String))
-    principals = sa.table("principals", sa.column("name", sa.String),
-                          sa.column("created_at", sa.DateTime(timezone=True)))
-    securables = sa.table("securables", sa.column("id", sa.String), sa.column("full_name", sa.String),
-                          sa.column("kind", sa.String), sa.column("owner", sa.String),
-                          sa.column("created_by", sa.String), sa.column("spec", sa.JSON))
+    endpoints = sa.table(
+        "serving_endpoints", sa.column("name", sa.String), sa.column("config", sa.JSON), sa.column("owner", sa.String)
+    )
+    principals = sa.table(
+        "principals", sa.column("name", sa.String), sa.column("created_at", sa.DateTime(timezone=True))
+    )
+    securables = sa.table(
+        "securables",
+        sa.column("id", sa.String),
+        sa.column("full_name", sa.String),
+        sa.column("kind", sa.String),
+        sa.column("owner", sa.String),
+        sa.column("created_by", sa.String),
+        sa.column("spec", sa.JSON),
+    )
     rows = conn.execute(sa.select(endpoints.c.name, endpoints.c.config, endpoints.c.owner)).all()
     for name, config, owner in rows:
         config = dict(config or {})
         table = config.get("inference_table")
         if table and not config.get("inference_table_id"):
-            found = conn.execute(sa.select(securables.c.id, securables.c.owner, securables.c.created_by,
-                                           securables.c.spec)
-                                 .where(securables.c.full_name == table, securables.c.kind == "table")).first()
+            found = conn.execute(
+                sa.select(securables.c.id, securables.c.owner, securables.c.created_by, securables.c.spec).where(
+                    securables.c.full_name == table, securables.c.kind == "table"
+                )
+            ).first()
             config["inference_table_id"] = found.id if found is not None else None
             if found is not None and found.owner == found.created_by == owner:
                 # The endpoint's owner made and owns it: mark it as serving marks the tables it creates,
