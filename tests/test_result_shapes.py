@@ -15,6 +15,7 @@ import pytest
 import glashaus
 from glashaus.deprecation import DictShaped, renamed_keywords, warn
 from glashaus.errors import NotFoundError
+from glashaus.lakehouse import services
 from glashaus.server.app import ServerThread, create_app
 from glashaus.server.codec import encode_any
 from glashaus.tables.results import (
@@ -230,7 +231,7 @@ def test_revoke_takes_from__everywhere_and_the_services_old_frm_still_works(tabl
     assert table.revoke("SELECT", on=T, from_="bob") is True  # the Lakehouse: unchanged
     table.grant("SELECT", on=T, to="bob")
     # Old: the service's frm=. Still accepted for a release, with a warning naming from_=.
-    done, message = deprecated(lambda: table.tables.revoke(table.principal, "SELECT", on=T, frm="bob"))
+    done, message = deprecated(lambda: services(table).tables.revoke(table.principal, "SELECT", on=T, frm="bob"))
     assert done is True and message.endswith("use revoke(from_=...)")
     assert not [g for g in table.show_grants(T) if g.principal == "bob"]
 
@@ -281,15 +282,15 @@ def test_vacuum_over_rest_is_a_dry_run_unless_dry_run_is_false(table, served, mo
 def test_the_services_other_old_keywords_warn_and_work(table):
     table.create_user("bob")
     # The Lakehouse's names (user=, table=) are the services' now; their old ones still work for a release.
-    (_token, info), message = deprecated(lambda: table.admin.create_token(table.principal, principal="bob"))
+    (_token, info), message = deprecated(lambda: services(table).admin.create_token(table.principal, principal="bob"))
     assert info.principal == "bob" and message.endswith("use create_token(user=...)")
-    tokens, message = deprecated(lambda: table.admin.list_tokens(table.principal, principal="bob"))
+    tokens, message = deprecated(lambda: services(table).admin.list_tokens(table.principal, principal="bob"))
     assert [t.id for t in tokens] == [info.id] and message.endswith("use list_tokens(user=...)")
-    _, message = deprecated(lambda: table.tables.set_row_filter(table.principal, name=T, expression="id > 1"))
+    _, message = deprecated(lambda: services(table).tables.set_row_filter(table.principal, name=T, expression="id > 1"))
     assert message.endswith("use set_row_filter(table=...)")
     assert table.sql(f"SELECT count(*) FROM {T}").scalar() == 2  # ids 2 and 3
     _, message = deprecated(
-        lambda: table.tables.set_column_mask(table.principal, name=T, column="v", expression="'***'")
+        lambda: services(table).tables.set_column_mask(table.principal, name=T, column="v", expression="'***'")
     )
     assert message.endswith("use set_column_mask(table=...)") and table.read(T).column("v").to_pylist() == [
         "***",
