@@ -30,6 +30,7 @@ from rich.table import Table
 import glashaus
 from _common import DEFAULT_WORK, ORDERS_SCHEMA, iter_orders, median
 from glashaus.access import request
+from glashaus.lakehouse import services
 
 SCAN_TARGET = 1.3
 CHECK_TARGET_US = 50.0
@@ -78,15 +79,15 @@ def time_query(lh: glashaus.Lakehouse, sql: str, repeat: int) -> float:
 
 def time_checks(lh: glashaus.Lakehouse, n: int) -> tuple[float, float]:
     """(first check in a request, repeated check in the same request), microseconds."""
-    table = lh.tables.table(ORDERS)
+    table, access = services(lh).tables.table(ORDERS), services(lh).access
     first, repeated = [], []
     for _ in range(n):
         with request():
             t0 = time.perf_counter()
-            lh.access.authorize(lh.principal, "SELECT", table, action="bench.check")
+            access.authorize(lh.principal, "SELECT", table, action="bench.check")
             t1 = time.perf_counter()
             for _ in range(10):
-                lh.access.authorize(lh.principal, "SELECT", table, action="bench.check")
+                access.authorize(lh.principal, "SELECT", table, action="bench.check")
             t2 = time.perf_counter()
         first.append((t1 - t0) * 1e6)
         repeated.append((t2 - t1) / 10 * 1e6)

@@ -94,6 +94,7 @@ def main() -> None:
     python = args.peer_python or peer_python(console)
 
     import glashaus
+    from glashaus.lakehouse import services
 
     work = args.workdir / "serving"
     shutil.rmtree(work, ignore_errors=True)
@@ -105,7 +106,7 @@ def main() -> None:
         lh.models.set_alias(MODEL, "champion", version.version)
         lh.serving.create_endpoint("reco", model=f"{MODEL}@champion", inference_table="main.bench.reco_inference")
         token = lh.create_token("bench")
-        _, folder = lh.registry.local_path(lh.principal, f"{MODEL}@champion")
+        _, folder = services(lh).registry.local_path(lh.principal, f"{MODEL}@champion")
     rng = np.random.default_rng(7)
     sample = X.sample(n=min(len(X), 1000), random_state=1).reset_index(drop=True)
     bodies = [

@@ -117,7 +117,10 @@ def raw_connection(lh: glashaus.Lakehouse) -> tuple[duckdb.DuckDBPyConnection, d
 def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: Console) -> None:
     """Time the phases of lh.sql by wrapping its seams (a separate pass: wrappers add a little)."""
     import glashaus.sql.engine as engine_mod
+    from glashaus.lakehouse import services
     from glashaus.sql.resolve import DIALECT, Resolver
+
+    svc = services(lh)
 
     acc: dict[str, float] = {}
     restore: list[tuple[object, str, object, bool]] = []
@@ -141,7 +144,7 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
         restore.append((owner, attr, fn, attr in vars(owner)))
         setattr(owner, attr, wrapper)
 
-    original_run = lh.engine._run
+    original_run = svc.engine._run
 
     def run_phase(resolved):
         t0 = time.perf_counter()
@@ -155,10 +158,10 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
 
     wrap(engine_mod, "parse", "parse")
     wrap(Resolver, "resolve", "resolve")
-    wrap(lh.catalog, "get", "lookups")
-    wrap(lh.store, "table", "refresh")
-    wrap(lh.audit, "flush", "flush")
-    lh.engine._run = run_phase
+    wrap(svc.catalog, "get", "lookups")
+    wrap(svc.store, "table", "refresh")
+    wrap(svc.audit, "flush", "flush")
+    svc.engine._run = run_phase
     rows: dict[str, dict[str, float]] = {}
     try:
         for q, sql in sqls.items():
@@ -175,7 +178,7 @@ def breakdown(lh: glashaus.Lakehouse, sqls: dict[str, str], runs: int, console: 
             ms.update(total=total, duck=duck, other=total - ms.get("parse", 0.0) - ms.get("resolve", 0.0) - gen - duck)
             rows[q] = ms
     finally:
-        del lh.engine._run
+        del svc.engine._run
         for owner, attr, fn, own in reversed(restore):
             if own:
                 setattr(owner, attr, fn)
