@@ -1,5 +1,8 @@
 """The directory: users, groups (which may contain groups), service principals, tokens.
 
+Over 500 lines: principals, memberships and tokens share one transaction pattern and one
+cache of verified tokens; tokens are the seam to split along next.
+
 The first user of a new lakehouse becomes its admin (member of ``admins``); every
 user is a member of ``users``. API tokens are shown once and stored only as a hash.
 

@@ -1,5 +1,8 @@
 """Governed SQL: DuckDB for the computing, Delta for every write, the catalog for names.
 
+Over 500 lines: one short handler per statement kind, dispatched on the parsed tree; what
+they share already lives beside it (ddl.py, merge.py, clauses.py, resolve.py, sandbox.py).
+
 ``lh.sql`` parses each statement with the Glashaus dialect of sqlglot (``dialect.py``:
 DuckDB's SQL plus Unity Catalog's statements), refuses what could reach outside the
 catalog, and dispatches on the tree's type: queries run in a sandboxed DuckDB over

@@ -1,5 +1,8 @@
 """Delta Lake tables on a local folder or an object store, through delta-rs.
 
+Over 500 lines on purpose: every call into delta-rs is here (one short method per Delta
+operation), so that "only storage imports deltalake" is one module to read.
+
 Storage is the only package that imports ``deltalake``; this module holds the store. It
 keeps one open ``DeltaTable`` handle per location (reopening costs a full log replay on
 object stores), checks incoming data against the table's schema before anything is

@@ -1,5 +1,8 @@
 """Seeded generator of the plant shop's raw data (the Glashaus running example).
 
+Over 500 lines: the demo's data story, one generator per bronze table, kept in one place
+so that the story reads from top to bottom.
+
 A web shop recommends plants to buyers. This module produces the three raw
 ("bronze") inputs of the example as :class:`pyarrow.Table` objects:
 
