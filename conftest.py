@@ -41,11 +41,6 @@ _NEEDS_LAKEHOUSE = re.compile(
 )
 
 
-def _service(lh: Any, name: str) -> Any:
-    """A service of the lakehouse, whether it is still public or already private."""
-    return getattr(lh, "_" + name, None) or getattr(lh, name)
-
-
 def _model() -> tuple[Any, Any]:
     """A tiny scikit-learn classifier on plant features, and the features it was trained on."""
     import pandas as pd
@@ -59,6 +54,7 @@ def _model() -> tuple[Any, Any]:
 def _world(tmp: Path, module: str) -> dict[str, Any]:
     import glashaus
     from glashaus.access import Principal
+    from glashaus.lakehouse import services
 
     lh = glashaus.connect(tmp / "lh", user="alice")
     lh.create_user("bob")
@@ -68,8 +64,8 @@ def _world(tmp: Path, module: str) -> dict[str, Any]:
     lh.create_table("main.shop.orders", data=ORDERS, primary_key=["order_id"])
     lh.create_table("main.shop.customers", data=CUSTOMERS, primary_key=["customer_id"])
     lh.create_volume("main.shop.images")
-    tables = _service(lh, "tables")
-    tracking = _service(lh, "tracking")
+    parts = services(lh)  # the services the examples of internal modules show
+    tables, tracking = parts.tables, parts.tracking
     world: dict[str, Any] = {
         "lh": lh,
         "alice": Principal.user("alice"),
@@ -77,16 +73,16 @@ def _world(tmp: Path, module: str) -> dict[str, Any]:
         "svc": tracking if module.startswith("glashaus.tracking") else tables,
         "tables": tables,
         "tracking": tracking,
-        "vols": _service(lh, "volumes"),
-        "cat": _service(lh, "catalog"),
-        "metastore": _service(lh, "metastore"),
-        "directory": _service(lh, "directory"),
-        "admin": _service(lh, "admin"),
-        "registry": _service(lh, "registry"),
-        "access": _service(lh, "access"),
-        "serving_service": _service(lh, "serving_service"),
-        "audit": _service(lh, "audit"),
-        "store": _service(lh, "store"),
+        "vols": parts.volumes,
+        "cat": parts.catalog,
+        "metastore": parts.metastore,
+        "directory": parts.directory,
+        "admin": parts.admin,
+        "registry": parts.registry,
+        "access": parts.access,
+        "serving_service": parts.serving,
+        "audit": parts.audit,
+        "store": parts.store,
         "guard": tables.guard,
         "policies": tables.policies,
         "table": tables.get(Principal.user("alice"), "main.shop.orders"),

@@ -79,7 +79,8 @@ def time_query(lh: glashaus.Lakehouse, sql: str, repeat: int) -> float:
 
 def time_checks(lh: glashaus.Lakehouse, n: int) -> tuple[float, float]:
     """(first check in a request, repeated check in the same request), microseconds."""
-    table, access = services(lh).tables.table(ORDERS), services(lh).access
+    parts = services(lh)
+    table, access = parts.tables.table(ORDERS), parts.access
     first, repeated = [], []
     for _ in range(n):
         with request():

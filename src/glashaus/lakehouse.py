@@ -22,7 +22,6 @@ import copy
 import datetime as dt
 import getpass
 import os
-import warnings
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -43,6 +42,7 @@ from glashaus.access.admin import Administration
 from glashaus.access.policies import Policies, TagPolicy
 from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import parse_name
+from glashaus.deprecation import warn
 from glashaus.errors import AuthenticationError
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
@@ -636,7 +636,7 @@ def connect(*args: Any, **kwargs: Any) -> Any:
 
     Kept for one release; it warns and calls :func:`glashaus.connect`.
     """
-    warnings.warn("glashaus.lakehouse.connect is deprecated: use glashaus.connect", DeprecationWarning, stacklevel=2)
+    warn("glashaus.lakehouse.connect", "glashaus.connect")
     import glashaus  # the package is loaded whenever this module is: no new import, no circle
 
     return glashaus.connect(*args, **kwargs)

@@ -6,7 +6,8 @@ by the platform at write time (parsed from SQL, declared for Python writes) and
 walked here upstream or downstream.
 
 >>> _ = lh.sql("CREATE TABLE main.shop.kpis AS SELECT region, count(*) AS n FROM main.shop.orders GROUP BY 1")
->>> store = LineageStore(lh._system if hasattr(lh, "_system") else lh.system)
+>>> from glashaus.lakehouse import services
+>>> store = LineageStore(services(lh).system)
 >>> [(e.source, e.target, e.operation) for e in store.walk("main.shop.kpis", direction="upstream")]
 [('main.shop.orders', 'main.shop.kpis', ...)]
 """
