@@ -46,6 +46,19 @@ def test_the_checked_in_typed_api_is_generated_from_the_declarations():
         )
 
 
+def test_every_facade_method_is_generated_from_its_declaration():
+    """Adding an operation is its declaration plus its function: no hand-written facade method."""
+    from glashaus.operations import facade_class
+
+    for op in OPERATIONS:
+        assert op.calls is not None, f"{op.qualname}: declare the function it calls (calls=...)"
+        method = getattr(facade_class(op.facade), op.name)
+        assert method.__module__ == "glashaus.facades", f"{op.qualname} is written by hand in {method.__module__}"
+        assert op.signature == inspect.signature(method).replace(
+            parameters=list(inspect.signature(method).parameters.values())[1:]
+        )
+
+
 def test_every_declaration_names_a_method_and_its_route_is_unique():
     routes = [(op.http, op.path) for op in OPERATIONS if not op.embedded_only]
     assert len(routes) == len(set(routes))
@@ -395,6 +408,10 @@ HARMLESS = {
         "as_user": "the same lakehouse as another known principal (the directory checks it); no securable",
         "flush": "writes the journaled audit events and inference rows Glashaus itself recorded",
         "close": "flushes, then releases the engine and the metastore's connections",
+    },
+    **{
+        namespace: {"principal": "the caller's identity (a name and token id), nothing of the lakehouse"}
+        for namespace in ("models", "experiments", "runs", "serving")
     },
 }
 

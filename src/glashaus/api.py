@@ -60,6 +60,11 @@ class ServingAPI(Protocol):
         a copy of each request, logged only. Requests and responses go to ``inference_table``
         (default ``<catalog>.<schema>.<name>_inference``; ``None`` for none). Needs EXECUTE on
         the model and CREATE TABLE for the inference table.
+
+        >>> _ = lh.models.set_alias("main.shop.reco", "challenger", 1)
+        >>> endpoint = lh.serving.create_endpoint("reco2", model="main.shop.reco", traffic={"champion": 90, "challenger": 10})
+        >>> [(r.variant, r.traffic) for r in endpoint.routes], endpoint.inference_table
+        ([('champion', 90), ('challenger', 10)], 'main.shop.reco2_inference')
         """
         ...
 
@@ -68,10 +73,18 @@ class ServingAPI(Protocol):
         ...
 
     def get_endpoint(self, name: str) -> Endpoint:
+        """The endpoint, if the caller may execute its model."""
         ...
 
     def update_endpoint(self, name: str, *, traffic: dict[str, int] | None = None, shadow: Any = declared_default('serving.update_endpoint', 'shadow')) -> Endpoint:
-        """Change the traffic split or the shadow variant (``shadow=None`` removes it); owner or admin."""
+        """Change the traffic split or the shadow variant (``shadow=None`` removes it); owner or admin.
+
+        >>> _ = lh.models.set_alias("main.shop.reco", "challenger", 1)
+        >>> _ = lh.serving.create_endpoint("reco", model="main.shop.reco@champion")
+        >>> endpoint = lh.serving.update_endpoint("reco", traffic={"champion": 90, "challenger": 10})
+        >>> [(r.variant, r.traffic) for r in endpoint.routes]
+        [('champion', 90), ('challenger', 10)]
+        """
         ...
 
     def delete_endpoint(self, name: str) -> None:

@@ -81,6 +81,11 @@ class Operation:
     cli: str | None = None
     privilege: str | None = None
     audit: str | None = None
+    #: The capability's function that runs it: a method of its service (``TablesService.exists``) or a
+    #: function of its ``operations.py`` whose first two parameters are that service and the acting
+    #: principal. The facade method is generated from it (``glashaus/facades.py``): the same parameters
+    #: after those two, its docstring, one line that calls it with the facade's principal.
+    calls: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     #: The facade method, filled in by :mod:`glashaus.operations` when it collects the declarations.
     function: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
@@ -104,15 +109,25 @@ class Operation:
     # -- derived from the facade method ----------------------------------------------------
 
     def method_function(self) -> Callable[..., Any]:
+        """The function whose signature, hints and docstring the faces show: :attr:`calls` where it is
+        declared (the facade method is generated from it), else the hand-written facade method."""
+        if self.calls is not None:
+            return self.calls
         if self.function is None:
             raise LookupError(f"{self.qualname} is not collected yet: use glashaus.operations.OPERATIONS")
         return self.function
 
     @property
+    def leading(self) -> int:
+        """How many leading parameters of :meth:`method_function` the caller never passes: the service and
+        the principal of a :attr:`calls` function, ``self`` of a facade method."""
+        return 2 if self.calls is not None else 1
+
+    @property
     def signature(self) -> inspect.Signature:
-        """The method's signature without ``self``."""
+        """The operation's signature as the facade method has it (without ``self``)."""
         sig = inspect.signature(self.method_function())
-        return sig.replace(parameters=list(sig.parameters.values())[1:])
+        return sig.replace(parameters=list(sig.parameters.values())[self.leading :])
 
     @property
     def wire_signature(self) -> inspect.Signature:

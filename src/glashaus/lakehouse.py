@@ -44,10 +44,11 @@ from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import parse_name
 from glashaus.deprecation import warn
 from glashaus.errors import AuthenticationError
+from glashaus.facades import LakehouseOperations, Serving
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
 from glashaus.registry import Models, RegistryService
-from glashaus.serving import Serving, ServingService
+from glashaus.serving import ServingService
 from glashaus.sql.engine import SqlEngine
 from glashaus.sql.limits import EMBEDDED_LIMITS, QueryLimits
 from glashaus.sql.result import Result
@@ -69,7 +70,7 @@ DEFAULT_CATALOG = "main"
 DEFAULT_SCHEMA = "default"
 
 
-class Lakehouse:
+class Lakehouse(LakehouseOperations):
     """One lakehouse, seen by one principal. Create it with :func:`glashaus.connect`."""
 
     _view_of: Lakehouse | None = None  # the lakehouse an as_user() view was made from
@@ -126,7 +127,7 @@ class Lakehouse:
         self._registry = RegistryService(
             tables=self._tables, lineage=self._lineage_store, tracked=self._tracking.model_folders
         )
-        self._serving_service = ServingService(self._metastore, self._tables, self._registry)
+        self._serving = ServingService(self._metastore, self._tables, self._registry)
         if first:
             self._ensure_defaults()
 
@@ -156,7 +157,7 @@ class Lakehouse:
     @property
     def serving(self) -> Serving:
         """Serving endpoints as this principal: ``lh.serving.create_endpoint("reco", model="...@champion")``."""
-        return Serving(self._serving_service, self.principal)
+        return Serving(self._serving, self.principal)
 
     @property
     def experiments(self) -> Experiments:
@@ -517,7 +518,7 @@ class Lakehouse:
 
     def flush(self) -> None:
         """Write journaled audit events and inference rows (this process's and any crashed one's) now."""
-        self._serving_service.move_inference_rows(quiet=True)
+        self._serving.move_inference_rows(quiet=True)
         self._audit.flush()
 
     def as_user(self, user: str | Principal) -> Lakehouse:
@@ -550,7 +551,7 @@ class Lakehouse:
 
     def close(self) -> None:
         """Flush the audit and inference journals; the lakehouse that owns the services also releases them."""
-        self._serving_service.move_inference_rows(quiet=True)
+        self._serving.move_inference_rows(quiet=True)
         self._audit.flush()
         if getattr(self, "_view_of", None) is not None:
             return
@@ -618,7 +619,7 @@ def services(lh: Lakehouse) -> Services:
         engine=lh._engine,
         tracking=lh._tracking,
         registry=lh._registry,
-        serving=lh._serving_service,
+        serving=lh._serving,
     )
 
 

@@ -1,7 +1,6 @@
 """Online serving: endpoints over registered models, traffic splits, shadow, inference tables, metrics."""
 
-from glashaus.serving.api import Serving
 from glashaus.serving.endpoints import Endpoint, Route
 from glashaus.serving.service import ServingService
 
-__all__ = ["Endpoint", "Route", "Serving", "ServingService"]
+__all__ = ["Endpoint", "Route", "ServingService"]

@@ -1,13 +1,14 @@
 """Serving's operations on ``lh.serving`` (see :mod:`glashaus.declare`): managing endpoints.
 
-Each names a :class:`~glashaus.serving.api.Serving` method, which calls
-:class:`~glashaus.serving.service.ServingService` and its guard checks. Scoring itself is
+Each runs a :class:`~glashaus.serving.service.ServingService` method, whose guard checks
+decide and audit; ``lh.serving`` (generated, ``glashaus/facades.py``) calls it as the caller. Scoring itself is
 ``POST /serving/<name>/invocations`` (``server/serving.py``), not an operation of ``lh``.
 """
 
 from __future__ import annotations
 
 from glashaus.declare import Operation
+from glashaus.serving.service import ServingService
 
 
 def _op(name: str, http: str, path: str, **kw: object) -> Operation:
@@ -19,15 +20,17 @@ OPERATIONS = [
         "create_endpoint",
         "POST",
         "/serving-endpoints",
+        calls=ServingService.create_endpoint,
         cli="glashaus serving create",
         privilege="EXECUTE",
         audit="serving.create_endpoint",
     ),
-    _op("list_endpoints", "GET", "/serving-endpoints", cli="glashaus serving ls"),
+    _op("list_endpoints", "GET", "/serving-endpoints", calls=ServingService.list_endpoints, cli="glashaus serving ls"),
     _op(
         "get_endpoint",
         "GET",
         "/serving-endpoints/{name}",
+        calls=ServingService.get_endpoint,
         cli="glashaus serving show",
         privilege="EXECUTE",
         audit="serving.get_endpoint",
@@ -36,6 +39,7 @@ OPERATIONS = [
         "update_endpoint",
         "PUT",
         "/serving-endpoints/{name}/config",
+        calls=ServingService.update_endpoint,
         cli="glashaus serving update",
         privilege=None,
         audit="serving.update_endpoint",
@@ -44,6 +48,7 @@ OPERATIONS = [
         "delete_endpoint",
         "DELETE",
         "/serving-endpoints/{name}",
+        calls=ServingService.delete_endpoint,
         cli="glashaus serving delete",
         privilege=None,
         audit="serving.delete_endpoint",

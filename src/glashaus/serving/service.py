@@ -85,7 +85,19 @@ class ServingService:
         shadow: str | None = None,
         inference_table: Any = DEFAULT,
     ) -> Endpoint:
-        """Create endpoint ``name`` serving ``model`` (``'main.shop.m@champion'``, or a name plus ``traffic=``)."""
+        """Serve ``model`` at ``POST /serving/<name>/invocations`` (on ``glashaus serve``).
+
+        ``model`` is ``'main.shop.recommender@champion'`` (or the bare name with ``traffic=``
+        such as ``{"champion": 90, "challenger": 10}``); ``shadow`` names a variant that scores
+        a copy of each request, logged only. Requests and responses go to ``inference_table``
+        (default ``<catalog>.<schema>.<name>_inference``; ``None`` for none). Needs EXECUTE on
+        the model and CREATE TABLE for the inference table.
+
+        >>> _ = lh.models.set_alias("main.shop.reco", "challenger", 1)
+        >>> endpoint = lh.serving.create_endpoint("reco2", model="main.shop.reco", traffic={"champion": 90, "challenger": 10})
+        >>> [(r.variant, r.traffic) for r in endpoint.routes], endpoint.inference_table
+        ([('champion', 90), ('challenger', 10)], 'main.shop.reco2_inference')
+        """
         name = check_endpoint_name(name)
         model_name, variant = Endpoint.parse_model(model)
         routes = make_routes(variant, traffic)
@@ -122,7 +134,14 @@ class ServingService:
     def update_endpoint(
         self, who: Principal, name: str, *, traffic: dict[str, int] | None = None, shadow: Any = DEFAULT
     ) -> Endpoint:
-        """Change the traffic split or the shadow variant (owner or admin)."""
+        """Change the traffic split or the shadow variant (``shadow=None`` removes it); owner or admin.
+
+        >>> _ = lh.models.set_alias("main.shop.reco", "challenger", 1)
+        >>> _ = lh.serving.create_endpoint("reco", model="main.shop.reco@champion")
+        >>> endpoint = lh.serving.update_endpoint("reco", traffic={"champion": 90, "challenger": 10})
+        >>> [(r.variant, r.traffic) for r in endpoint.routes]
+        [('champion', 90), ('challenger', 10)]
+        """
         with request():
             current = self.get_endpoint(who, name)
             self._check_owner(who, current, "serving.update_endpoint")
@@ -157,7 +176,7 @@ class ServingService:
         return endpoint
 
     def list_endpoints(self, who: Principal) -> list[Endpoint]:
-        """Endpoints whose model the caller may execute."""
+        """The endpoints whose model the caller may execute."""
         out = []
         with self.metastore.session() as s:
             names = s.scalars(sa.select(EndpointRow.name).order_by(EndpointRow.name)).all()
