@@ -58,6 +58,17 @@ __all__ = [
 class TablesService:
     """The governed data service: its parts' operations, under one roof."""
 
+    # Its parts (the declared operations call them: ``calls=Containers.exists`` runs ``lh._tables.containers``).
+    containers: Containers
+    rules: PolicyRules
+    provenance: LineageViews
+    writes: TableWrites
+    reads: TableReads
+    maintenance: Maintenance
+    views: Views
+    permissions: Permissions
+    metadata: Metadata
+
     def __init__(
         self,
         *,
