@@ -82,6 +82,14 @@ def test_scores_equal_predict_on_the_same_rows_in_one_commit_with_lineage(scorin
     assert SCORES in {e.target for e in lh.lineage(MODEL, direction="downstream")}
 
 
+def test_progress_true_shows_a_bar_on_stderr_that_ends_at_every_row(scoring, capsys):
+    lh, _ = scoring
+    result = lh.models.score(f"{MODEL}@champion", table=CANDIDATES, output=SCORES, batch_size=256, progress=True)
+    assert result.rows == 1000
+    err = capsys.readouterr().err
+    assert f"scoring {CANDIDATES}" in err and "1000/1000" in err
+
+
 def test_overwrite_append_keep_and_a_pinned_input_version(scoring):
     lh, model = scoring
     lh.models.score(MODEL, table=CANDIDATES, output=SCORES, keep=["id"])

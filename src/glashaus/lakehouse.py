@@ -44,10 +44,10 @@ from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import parse_name
 from glashaus.deprecation import warn
 from glashaus.errors import AuthenticationError
-from glashaus.facades import LakehouseOperations, Serving
+from glashaus.facades import LakehouseOperations, Models, Serving
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
-from glashaus.registry import Models, RegistryService
+from glashaus.registry import RegistryService
 from glashaus.serving import ServingService
 from glashaus.sql.engine import SqlEngine
 from glashaus.sql.limits import EMBEDDED_LIMITS, QueryLimits

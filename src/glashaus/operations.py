@@ -3,7 +3,7 @@
 The capabilities declare their operations (``<capability>/operations.py``, see
 :mod:`glashaus.declare`); this module gathers them in one list and binds each to the
 method it names: on :class:`~glashaus.lakehouse.Lakehouse` itself, or on the class of the
-namespace (``lh.models`` is a :class:`~glashaus.registry.Models`, found from the property's
+namespace (``lh.models`` is a :class:`~glashaus.facades.Models`, found from the property's
 return type). The REST face, its OpenAPI, the remote client and the generated typed API
 (``glashaus/api.py``) are all built from :data:`OPERATIONS`.
 

@@ -23,9 +23,10 @@ the tables service.
 
 from __future__ import annotations
 
+import builtins  # builtins.list as the generated lh.models writes it (its list method hides the builtin), so both read alike
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import overload
 
 from glashaus.access import Principal, request
 from glashaus.catalog import Securable
@@ -105,7 +106,10 @@ class RegistryService:
     def create_model(
         self, who: Principal, name: str, *, description: str | None = None, tags: dict[str, str] | None = None
     ) -> RegisteredModel:
-        """Create an empty registered model (needs CREATE MODEL on its schema)."""
+        """An empty registered model (versions come with ``lh.models.register``); needs CREATE MODEL on its schema.
+
+        >>> lh.models.create("main.shop.ferns", description="Ferns a buyer may like.").latest_version
+        """
         n = model_name(name)
         tags = check_tags(tags, what="registered model")
         with request():
@@ -113,11 +117,20 @@ class RegistryService:
             return self._describe(who, created.securable)
 
     def get_model(self, who: Principal, name: str) -> RegisteredModel:
+        """The registered model: its description, tags, aliases and latest version (needs EXECUTE).
+
+        >>> lh.models.get("main.shop.reco").aliases
+        {'champion': 1}
+        """
         with request():
             return self._describe(who, self.lookup.model(who, GET, name))
 
-    def list_models(self, who: Principal, parent: str | None = None) -> list[RegisteredModel]:
-        """The models the caller may use or manage, in a schema (``main.shop``) or everywhere."""
+    def list_models(self, who: Principal, parent: str | None = None) -> builtins.list[RegisteredModel]:
+        """Models you may use or manage, in a schema (``"main.shop"``) or everywhere.
+
+        >>> [m.name for m in lh.models.list("main.shop")]
+        ['main.shop.reco']
+        """
         with request():
             if parent is None:
                 found = self.guard.visible(who, self.tables.catalog.search(kind="model"))
@@ -125,8 +138,24 @@ class RegistryService:
                 found = self.tables.list(who, parent, kind="model")
             return [self._describe(who, s) for s in found]
 
-    def set_description(self, who: Principal, name: str, description: str, *, version: int | None = None) -> Any:
-        """Describe the model, or one of its versions (needs ownership or MANAGE)."""
+    # The overloads tell callers of the service which comes back (the MLflow server's); lh.models,
+    # generated from the implementation, shows the union.
+    @overload
+    def set_description(
+        self, who: Principal, name: str, description: str, *, version: None = None
+    ) -> RegisteredModel: ...
+
+    @overload
+    def set_description(self, who: Principal, name: str, description: str, *, version: int) -> ModelVersion: ...
+
+    def set_description(
+        self, who: Principal, name: str, description: str, *, version: int | None = None
+    ) -> RegisteredModel | ModelVersion:
+        """Describe the model, or one of its versions (needs ownership or MANAGE); returns it.
+
+        >>> lh.models.set_description("main.shop.reco", "the first one", version=1).description
+        'the first one'
+        """
         with request():
             if version is None:
                 self.tables.set_comment(who, model_name(name).full, description)
@@ -134,7 +163,20 @@ class RegistryService:
             model = self.lookup.model(who, VERSION_UPDATE, name, {"version": version})
             return self.versions.update(model, version_number(version), description=description)
 
-    def set_tags(self, who: Principal, name: str, tags: dict[str, str], *, version: int | None = None) -> Any:
+    @overload
+    def set_tags(self, who: Principal, name: str, tags: dict[str, str], *, version: None = None) -> RegisteredModel: ...
+
+    @overload
+    def set_tags(self, who: Principal, name: str, tags: dict[str, str], *, version: int) -> ModelVersion: ...
+
+    def set_tags(
+        self, who: Principal, name: str, tags: dict[str, str], *, version: int | None = None
+    ) -> RegisteredModel | ModelVersion:
+        """Tag the model, or one of its versions (needs ownership or MANAGE); returns it.
+
+        >>> lh.models.set_tags("main.shop.reco", {"team": "reco"}).tags
+        {'team': 'reco'}
+        """
         with request():
             if version is None:
                 self.tables.set_tags(who, model_name(name).full, check_tags(tags, what="registered model"))
@@ -142,7 +184,23 @@ class RegistryService:
             model = self.lookup.model(who, VERSION_TAG, name, {"version": version})
             return self.versions.set_tags(model, version_number(version), check_tags(tags, what="model version"))
 
-    def unset_tags(self, who: Principal, name: str, keys: list[str], *, version: int | None = None) -> Any:
+    @overload
+    def unset_tags(
+        self, who: Principal, name: str, keys: builtins.list[str], *, version: None = None
+    ) -> RegisteredModel: ...
+
+    @overload
+    def unset_tags(self, who: Principal, name: str, keys: builtins.list[str], *, version: int) -> ModelVersion: ...
+
+    def unset_tags(
+        self, who: Principal, name: str, keys: builtins.list[str], *, version: int | None = None
+    ) -> RegisteredModel | ModelVersion:
+        """Remove the tags ``keys`` from the model, or from one of its versions (ownership or MANAGE); returns it.
+
+        >>> _ = lh.models.set_tags("main.shop.reco", {"team": "reco", "stage": "trial"})
+        >>> lh.models.unset_tags("main.shop.reco", ["stage"]).tags
+        {'team': 'reco'}
+        """
         with request():
             if version is None:
                 self.tables.unset_tags(who, model_name(name).full, list(keys))
@@ -151,7 +209,14 @@ class RegistryService:
             return self.versions.unset_tags(model, version_number(version), list(keys))
 
     def delete_model(self, who: Principal, name: str) -> None:
-        """Remove the model, its versions and aliases from the catalog (files stay, as for tables)."""
+        """Drop the model, its versions and aliases from the catalog (needs ownership or MANAGE).
+
+        Its files stay, as a dropped table's do.
+
+        >>> lh.models.delete("main.shop.reco")
+        >>> [m.name for m in lh.models.list("main.shop")]
+        []
+        """
         self.tables.drop(who, model_name(name).full, kind="model")
 
     # -- versions ---------------------------------------------------------------------------
@@ -161,13 +226,24 @@ class RegistryService:
         with request():
             return self.lookup.resolve(who, ref, VERSION_GET)[1]
 
-    def list_versions(self, who: Principal, name: str) -> list[ModelVersion]:
-        """Every version of a model, newest first."""
+    def list_versions(self, who: Principal, name: str) -> builtins.list[ModelVersion]:
+        """Every version of the model, newest first (needs EXECUTE).
+
+        >>> [v.version for v in lh.models.versions("main.shop.reco")]
+        [1]
+        """
         with request():
             return self.versions.list(self.lookup.model(who, VERSIONS, name))
 
     def delete_version(self, who: Principal, name: str, version: int, *, reason: str | None = None) -> None:
-        """Hide a version (its number is never reused); aliases pointing at it are deleted, with history."""
+        """Hide a version (needs ownership or MANAGE); its number is never reused.
+
+        Aliases pointing at it are deleted, with history.
+
+        >>> lh.models.delete_version("main.shop.reco", 1, reason="retired")
+        >>> lh.models.get("main.shop.reco").aliases, lh.models.alias_history("main.shop.reco")[0].reason
+        ({}, 'retired')
+        """
         number = version_number(version)
         with request():
             model = self.lookup.model(who, VERSION_DELETE, name, {"version": number})
@@ -182,7 +258,11 @@ class RegistryService:
     # -- aliases ------------------------------------------------------------------------------
 
     def set_alias(self, who: Principal, name: str, alias: str, version: int, *, reason: str | None = None) -> AliasMove:
-        """Point ``alias`` at ``version`` (needs ownership or MANAGE); the move is kept in the history."""
+        """Point ``alias`` at ``version`` (needs ownership or MANAGE); the move is kept in the history.
+
+        >>> lh.models.set_alias("main.shop.reco", "challenger", 1, reason="AUC 0.81 > 0.78").reason
+        'AUC 0.81 > 0.78'
+        """
         alias, number = check_alias(alias), version_number(version)
         with request():
             model = self.lookup.model(who, ALIAS_SET, name, {"alias": alias, "version": number, "reason": reason})
@@ -190,21 +270,41 @@ class RegistryService:
             return self.aliases.set(model, alias, number, principal=who.name, reason=reason)
 
     def delete_alias(self, who: Principal, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
+        """Remove ``alias`` from the model (needs ownership or MANAGE); the removal is kept in the history.
+
+        >>> move = lh.models.delete_alias("main.shop.reco", "champion", reason="no winner yet")
+        >>> move.from_version, move.to_version, lh.models.get("main.shop.reco").aliases
+        (1, None, {})
+        """
         alias = check_alias(alias)
         with request():
             model = self.lookup.model(who, ALIAS_DELETE, name, {"alias": alias, "reason": reason})
             return self.aliases.delete(model, alias, principal=who.name, reason=reason)
 
     def rollback(self, who: Principal, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
-        """Move ``alias`` back to the version it pointed at before its last move."""
+        """Move ``alias`` back to the version it pointed at before its last move, in one call.
+
+        Needs ownership or MANAGE; the move is kept in the history.
+
+        >>> _ = lh.models.register(model, "main.shop.reco")
+        >>> _ = lh.models.set_alias("main.shop.reco", "champion", 2)
+        >>> lh.models.rollback("main.shop.reco", "champion", reason="conversion dropped").to_version
+        1
+        """
         alias = check_alias(alias)
         with request():
             model = self.lookup.model(who, ALIAS_ROLLBACK, name, {"alias": alias, "reason": reason})
             usable = {v.version for v in self.versions.list(model) if v.status == "READY"}
             return self.aliases.rollback(model, alias, principal=who.name, reason=reason, usable=usable)
 
-    def alias_history(self, who: Principal, name: str, *, alias: str | None = None) -> list[AliasMove]:
-        """Every alias move of a model (or of one alias), newest first."""
+    def alias_history(self, who: Principal, name: str, *, alias: str | None = None) -> builtins.list[AliasMove]:
+        """Who moved which alias when, from which version to which, and why; newest first.
+
+        Of one ``alias``, or of all; needs EXECUTE.
+
+        >>> [(m.from_version, m.to_version) for m in lh.models.alias_history("main.shop.reco")]
+        [(None, 1)]
+        """
         with request():
             model = self.lookup.model(who, ALIAS_HISTORY, name)
             return self.aliases.history(model, alias)

@@ -172,14 +172,14 @@ class RemoteModels(Namespace):
     """The operations of ``lh.models`` on a served lakehouse."""
 
     def create(self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
-        """An empty registered model (versions come with :meth:`register`).
+        """An empty registered model (versions come with ``lh.models.register``); needs CREATE MODEL on its schema.
 
         >>> lh.models.create("main.shop.ferns", description="Ferns a buyer may like.").latest_version
         """
         return self._call('models.create', name=name, description=description, tags=tags)
 
     def list(self, parent: str | None = None) -> builtins.list[RegisteredModel]:
-        """Models you may use, in a schema (``"main.shop"``) or everywhere.
+        """Models you may use or manage, in a schema (``"main.shop"``) or everywhere.
 
         >>> [m.name for m in lh.models.list("main.shop")]
         ['main.shop.reco']
@@ -187,17 +187,26 @@ class RemoteModels(Namespace):
         return self._call('models.list', parent=parent)
 
     def get(self, name: str) -> RegisteredModel:
-        """>>> lh.models.get("main.shop.reco").aliases
+        """The registered model: its description, tags, aliases and latest version (needs EXECUTE).
+
+        >>> lh.models.get("main.shop.reco").aliases
         {'champion': 1}
         """
         return self._call('models.get', name=name)
 
     def delete(self, name: str) -> None:
-        """Drop the model from the catalog (needs ownership or MANAGE)."""
+        """Drop the model, its versions and aliases from the catalog (needs ownership or MANAGE).
+
+        Its files stay, as a dropped table's do.
+
+        >>> lh.models.delete("main.shop.reco")
+        >>> [m.name for m in lh.models.list("main.shop")]
+        []
+        """
         return self._call('models.delete', name=name)
 
     def set_description(self, name: str, description: str, *, version: int | None = None) -> RegisteredModel | ModelVersion:
-        """Describe the model, or one of its versions; returns it.
+        """Describe the model, or one of its versions (needs ownership or MANAGE); returns it.
 
         >>> lh.models.set_description("main.shop.reco", "the first one", version=1).description
         'the first one'
@@ -205,7 +214,7 @@ class RemoteModels(Namespace):
         return self._call('models.set_description', name=name, description=description, version=version)
 
     def set_tags(self, name: str, tags: dict[str, str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
-        """Tag the model, or one of its versions; returns it.
+        """Tag the model, or one of its versions (needs ownership or MANAGE); returns it.
 
         >>> lh.models.set_tags("main.shop.reco", {"team": "reco"}).tags
         {'team': 'reco'}
@@ -213,7 +222,12 @@ class RemoteModels(Namespace):
         return self._call('models.set_tags', name=name, tags=tags, version=version)
 
     def unset_tags(self, name: str, keys: builtins.list[str], *, version: int | None = None) -> RegisteredModel | ModelVersion:
-        """Remove the tags ``keys`` from the model, or from one of its versions; returns it."""
+        """Remove the tags ``keys`` from the model, or from one of its versions (ownership or MANAGE); returns it.
+
+        >>> _ = lh.models.set_tags("main.shop.reco", {"team": "reco", "stage": "trial"})
+        >>> lh.models.unset_tags("main.shop.reco", ["stage"]).tags
+        {'team': 'reco'}
+        """
         return self._call('models.unset_tags', name=name, keys=keys, version=version)
 
     def register(self, model: Any, name: str, *, training_set: Any = None, signature: Any = None, input_example: Any = None, description: str | None = None, tags: dict[str, str] | None = None, run_id: str | None = None, code_commit: str | None = None) -> ModelVersion:
@@ -221,8 +235,10 @@ class RemoteModels(Namespace):
 
         ``training_set`` names the tables it learned from (``"main.shop.orders"``, ``"...@v3"``, a
         list, or ``{"tables": [...], "features": [...]}``): each is recorded as lineage at its exact
-        version, with the code commit and the Python environment. The signature is inferred from
-        ``input_example`` unless given.
+        version (SELECT checked on each), with the code commit and the Python environment. The
+        signature is inferred from ``input_example`` unless given. Needs ownership or MANAGE on the
+        model; a missing model is created (CREATE MODEL on its schema). All or nothing: a failure
+        leaves no version, and no model if this call created it.
 
         >>> lh.models.register(clf, "main.shop.reco", training_set="main.shop.orders",
         ...                    input_example=X.head(5)).version
@@ -235,7 +251,10 @@ class RemoteModels(Namespace):
 
         ``source``: a ``/Volumes/...`` folder, or MLflow's ``runs:/<run_id>/<path>``, ``models:/m-<id>``,
         ``models:/<name>@<alias>`` (a copy of that version) or ``mlflow-artifacts:/<path>``, as the
-        MLflow server takes them (:mod:`glashaus.registry.sources`).
+        MLflow server takes them (:mod:`glashaus.registry.sources`); anything else is refused. The
+        version records ``source`` as given, and the run it came from. Needs ownership or MANAGE on
+        the model (a missing one is created: CREATE MODEL on its schema) and the right to read the
+        source (READ VOLUME on its volume, or EXECUTE on its model or experiment).
 
         >>> lh.models.register_files("models:/main.shop.reco@champion", "main.shop.reco2").source
         'models:/main.shop.reco@champion'
@@ -243,7 +262,7 @@ class RemoteModels(Namespace):
         return self._call('models.register_files', source=source, name=name, training_set=training_set, description=description, tags=tags, run_id=run_id, code_commit=code_commit)
 
     def versions(self, name: str) -> builtins.list[ModelVersion]:
-        """Every version, newest first.
+        """Every version of the model, newest first (needs EXECUTE).
 
         >>> [v.version for v in lh.models.versions("main.shop.reco")]
         [1]
@@ -251,16 +270,28 @@ class RemoteModels(Namespace):
         return self._call('models.versions', name=name)
 
     def version(self, ref: str) -> ModelVersion:
-        """>>> lh.models.version("main.shop.reco@champion").version
+        """One version, by ``main.shop.reco/3``, ``main.shop.reco@champion`` or ``.../latest`` (needs EXECUTE).
+
+        >>> lh.models.version("main.shop.reco@champion").version
         1
         """
         return self._call('models.version', ref=ref)
 
     def delete_version(self, name: str, version: int, *, reason: str | None = None) -> None:
+        """Hide a version (needs ownership or MANAGE); its number is never reused.
+
+        Aliases pointing at it are deleted, with history.
+
+        >>> lh.models.delete_version("main.shop.reco", 1, reason="retired")
+        >>> lh.models.get("main.shop.reco").aliases, lh.models.alias_history("main.shop.reco")[0].reason
+        ({}, 'retired')
+        """
         return self._call('models.delete_version', name=name, version=version, reason=reason)
 
     def set_trusted(self, name: str, version: int, trusted: bool = True) -> ModelVersion:
         """Admins: allow a reviewed pickle-based version to load (for its current files only).
+
+        ``trusted=False`` takes the trust back.
 
         >>> lh.models.set_trusted("main.shop.reco", 1).version
         1
@@ -268,16 +299,26 @@ class RemoteModels(Namespace):
         return self._call('models.set_trusted', name=name, version=version, trusted=trusted)
 
     def set_alias(self, name: str, alias: str, version: int, *, reason: str | None = None) -> AliasMove:
-        """>>> lh.models.set_alias("main.shop.reco", "challenger", 1, reason="AUC 0.81 > 0.78").reason
+        """Point ``alias`` at ``version`` (needs ownership or MANAGE); the move is kept in the history.
+
+        >>> lh.models.set_alias("main.shop.reco", "challenger", 1, reason="AUC 0.81 > 0.78").reason
         'AUC 0.81 > 0.78'
         """
         return self._call('models.set_alias', name=name, alias=alias, version=version, reason=reason)
 
     def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
+        """Remove ``alias`` from the model (needs ownership or MANAGE); the removal is kept in the history.
+
+        >>> move = lh.models.delete_alias("main.shop.reco", "champion", reason="no winner yet")
+        >>> move.from_version, move.to_version, lh.models.get("main.shop.reco").aliases
+        (1, None, {})
+        """
         return self._call('models.delete_alias', name=name, alias=alias, reason=reason)
 
     def rollback(self, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
-        """Move ``alias`` back to its previous version in one call.
+        """Move ``alias`` back to the version it pointed at before its last move, in one call.
+
+        Needs ownership or MANAGE; the move is kept in the history.
 
         >>> _ = lh.models.register(model, "main.shop.reco")
         >>> _ = lh.models.set_alias("main.shop.reco", "champion", 2)
@@ -289,13 +330,15 @@ class RemoteModels(Namespace):
     def alias_history(self, name: str, *, alias: str | None = None) -> builtins.list[AliasMove]:
         """Who moved which alias when, from which version to which, and why; newest first.
 
+        Of one ``alias``, or of all; needs EXECUTE.
+
         >>> [(m.from_version, m.to_version) for m in lh.models.alias_history("main.shop.reco")]
         [(None, 1)]
         """
         return self._call('models.alias_history', name=name, alias=alias)
 
     def load(self, ref: str) -> Any:
-        """The version as an ``mlflow.pyfunc.PyFuncModel`` (needs EXECUTE).
+        """The version as an ``mlflow.pyfunc.PyFuncModel`` (needs EXECUTE; a pickle-based one, an admin's trust).
 
         >>> lh.models.load("main.shop.reco@champion").predict(X)[:3].tolist()
         [0, 0, 1]
@@ -303,19 +346,30 @@ class RemoteModels(Namespace):
         raise self._embedded_only('models.load')
 
     def files(self, ref: str, prefix: str = '') -> builtins.list[FileInfo]:
-        """>>> "MLmodel" in [f.path for f in lh.models.files("main.shop.reco/1")]
+        """The files of a version (those under ``prefix``), e.g. ``MLmodel`` (needs EXECUTE).
+
+        >>> "MLmodel" in [f.path for f in lh.models.files("main.shop.reco/1")]
         True
         """
         return self._call('models.files', ref=ref, prefix=prefix)
 
     def read_file(self, ref: str, path: str) -> bytes:
-        """>>> b"flavors:" in lh.models.read_file("main.shop.reco/1", "MLmodel")
+        """One file of a version (``MLmodel``, ``model.skops``, ...), as bytes (needs EXECUTE).
+
+        >>> b"flavors:" in lh.models.read_file("main.shop.reco/1", "MLmodel")
         True
         """
         return self._call('models.read_file', ref=ref, path=path)
 
     def score(self, ref: str, *, table: str, output: str, mode: ScoreMode = 'overwrite', batch_size: int = 65536, keep: builtins.list[str] | None = None, prediction_column: str = 'prediction', progress: bool | ProgressFn = False) -> ScoreResult:
         """Score every row of ``table`` into ``output`` in one Delta commit (``progress=True``: a bar).
+
+        ``ref`` names the model version (``main.shop.reco@champion``), ``table@vN`` pins the input's
+        version. Needs EXECUTE on the model, SELECT on the table and MODIFY on ``output`` (or CREATE
+        TABLE on its schema when new). ``keep`` names the input columns copied beside the predictions
+        (default: all). The table is checked against the model's signature before any row is read.
+        ``progress``: ``True`` shows a Rich progress bar on stderr; a callable gets
+        ``progress(rows_done, rows_total)`` after each batch.
 
         >>> _ = lh.create_table("main.shop.candidates", data=X)
         >>> mv = lh.models.register(model, "main.shop.reco", input_example=X.head(3))  # a signature to check against
