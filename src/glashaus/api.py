@@ -97,47 +97,123 @@ class RunsAPI(Protocol):
     """The operations of ``lh.runs``, as both the embedded and the remote one offer them."""
 
     def start(self, experiment: str, *, name: str | None = None, tags: dict[str, str] | None = None) -> Run:
-        """A new RUNNING run in an experiment (by MLflow name or id)."""
+        """A new RUNNING run in an experiment (by MLflow name or id; ``MODIFY``). Its user is the caller;
+        without a ``name`` it gets one such as ``hardy-fern-482``.
+
+        >>> run = lh.runs.start("main.shop.reco_training", name="tuned", tags={"stage": "dev"})
+        >>> run.status, run.name, run.tags["stage"]
+        ('RUNNING', 'tuned', 'dev')
+        """
         ...
 
     def search(self, experiments: list[str], filter_string: str | None = None, *, order_by: list[str] | None = None, max_results: int = 1000, view: ViewType = 'active') -> list[Run]:
-        """Runs matching an MLflow filter, e.g. ``"metrics.rmse < 0.3 and params.model = 'gbm'"``."""
+        """Runs of the experiments (by MLflow name or id; ``EXECUTE`` on each) matching an MLflow filter,
+        e.g. ``"metrics.rmse < 0.3 and params.model = 'gbm'"``.
+
+        >>> lh.runs.log_metrics(run_id, {"rmse": 0.25})
+        >>> [r.name for r in lh.runs.search(["main.shop.reco_training"], "metrics.rmse < 0.3")]
+        ['baseline']
+        """
         ...
 
     def get(self, run_id: str) -> Run:
+        """A run with its params, latest metrics and tags (``EXECUTE`` on its experiment).
+
+        >>> lh.runs.get(run_id).name
+        'baseline'
+        """
         ...
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
-        """Params are immutable: a key logged again must keep its value."""
+        """Log params (each value stored as its text). Params are immutable: a key logged again must keep its value.
+
+        >>> lh.runs.log_params(run_id, {"lr": 0.1, "depth": 4})
+        >>> lh.runs.get(run_id).params
+        {'depth': '4', 'lr': '0.1'}
+        """
         ...
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int = 0, timestamp: int | None = None) -> None:
+        """Log metric values at ``step``, all at ``timestamp`` (milliseconds since the epoch; default: now).
+
+        >>> lh.runs.log_metrics(run_id, {"rmse": 0.31, "mae": 0.2}, step=1)
+        >>> lh.runs.get(run_id).metrics["rmse"].value
+        0.31
+        """
         ...
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value logged for ``key`` in the run, by step then time.
+
+        >>> for step, rmse in enumerate([0.5, 0.4]):
+        ...     lh.runs.log_metrics(run_id, {"rmse": rmse}, step=step)
+        >>> [(m.step, m.value) for m in lh.runs.metric_history(run_id, "rmse")]
+        [(0, 0.5), (1, 0.4)]
+        """
         ...
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Set tags on a run (a key set again takes the new value).
+
+        >>> lh.runs.set_tags(run_id, {"stage": "review"})
+        >>> lh.runs.get(run_id).tags["stage"]
+        'review'
+        """
         ...
 
     def end(self, run_id: str, *, status: RunStatus = 'FINISHED') -> Run:
+        """End a run now with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``).
+
+        >>> lh.runs.end(run_id, status="FAILED").status
+        'FAILED'
+        """
         ...
 
     def delete(self, run_id: str) -> None:
+        """Mark a run deleted (``MODIFY``; restorable, nothing is erased).
+
+        >>> lh.runs.delete(run_id)
+        >>> lh.runs.get(run_id).lifecycle_stage
+        'deleted'
+        """
         ...
 
     def restore(self, run_id: str) -> None:
+        """Bring a deleted run back (``MODIFY``).
+
+        >>> lh.runs.delete(run_id)
+        >>> lh.runs.restore(run_id)
+        >>> lh.runs.get(run_id).lifecycle_stage
+        'active'
+        """
         ...
 
     def artifacts(self, run_id: str, path: str = '') -> list[ArtifactFile]:
-        """Files and folders directly inside ``path`` of the run's files."""
+        """Files and folders directly inside ``path`` of the run's files (``EXECUTE``).
+
+        >>> _ = lh.runs.log_artifact(run_id, "plots/loss.txt", b"0.5 0.4")
+        >>> [(f.path, f.is_dir) for f in lh.runs.artifacts(run_id)]
+        [('plots', True)]
+        """
         ...
 
     def log_artifact(self, run_id: str, path: str, data: bytes) -> ArtifactFile:
-        """Store ``data`` as ``path`` among the run's files (``MODIFY``)."""
+        """Store ``data`` as ``path`` among the run's files (``MODIFY``); the file as stored (its name within
+        its folder, its size).
+
+        >>> stored = lh.runs.log_artifact(run_id, "plots/loss.txt", b"0.5 0.4")
+        >>> stored.path, stored.size
+        ('loss.txt', 7)
+        """
         ...
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
+        """The bytes of the run's file ``path`` (``EXECUTE``).
+
+        >>> _ = lh.runs.log_artifact(run_id, "notes.txt", b"first try")
+        >>> lh.runs.read_artifact(run_id, "notes.txt")
+        b'first try'
+        """
         ...
 
 
@@ -146,27 +222,59 @@ class ExperimentsAPI(Protocol):
     """The operations of ``lh.experiments``, as both the embedded and the remote one offer them."""
 
     def create(self, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
-        """>>> lh.experiments.create("main.shop.ferns_training", tags={"team": "reco"}).name
+        """Create an experiment named as MLflow names it: ``main.shop.reco_training``, or a free-form name
+        placed in ``main.default``. It is a securable (kind ``experiment``; see :mod:`glashaus.tracking.names`
+        for where it lives): creating it needs ``CREATE MODEL`` on its schema.
+
+        >>> lh.experiments.create("main.shop.ferns_training", tags={"team": "reco"}).name
         'main.shop.ferns_training'
         """
         ...
 
     def search(self, filter_string: str | None = None, *, view: ViewType = 'active', order_by: list[str] | None = None, max_results: int = 1000) -> list[Experiment]:
-        """Experiments you may read, e.g. ``search("name LIKE 'main.shop.%'")``."""
+        """Experiments you may read (``EXECUTE``), filtered and ordered as MLflow does, e.g.
+        ``search("name LIKE 'main.shop.%'")``.
+
+        >>> [e.name for e in lh.experiments.search("name LIKE 'main.shop.%'")]
+        ['main.shop.reco_training']
+        """
         ...
 
     def get(self, experiment: str) -> Experiment:
-        """An experiment by MLflow name or id."""
+        """An experiment by MLflow name or id (``EXECUTE`` on it).
+
+        >>> lh.experiments.get("main.shop.reco_training").experiment_id == lh.experiments.get(exp_id).experiment_id
+        True
+        """
         ...
 
     def set_tag(self, experiment: str, key: str, value: str) -> None:
+        """Set a tag on an active experiment (by MLflow name or id; ``MODIFY``).
+
+        >>> lh.experiments.set_tag("main.shop.reco_training", "team", "reco")
+        >>> lh.experiments.get("main.shop.reco_training").tags["team"]
+        'reco'
+        """
         ...
 
     def delete(self, experiment: str) -> None:
-        """Mark it (and its runs) deleted; :meth:`restore` brings both back."""
+        """Mark it (and its runs) deleted, by MLflow name or id (``MANAGE``); ``restore`` brings both back.
+        The securable and its files stay.
+
+        >>> lh.experiments.delete("main.shop.reco_training")
+        >>> lh.experiments.get("main.shop.reco_training").lifecycle_stage
+        'deleted'
+        """
         ...
 
     def restore(self, experiment: str) -> None:
+        """Bring a deleted experiment back, with the runs deleted along with it (by MLflow name or id; ``MANAGE``).
+
+        >>> lh.experiments.delete("main.shop.reco_training")
+        >>> lh.experiments.restore("main.shop.reco_training")
+        >>> lh.runs.get(run_id).lifecycle_stage
+        'active'
+        """
         ...
 
 
@@ -643,9 +751,19 @@ class LakehouseAPI(Protocol):
         ...
 
     def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
+        """The principals, or those of one ``kind`` (``user``, ``group``, ``service_principal``).
+
+        >>> [p.name for p in lh.principals(kind="group")]
+        ['admins', 'analysts', 'users']
+        """
         ...
 
     def principal_info(self, name: str | None = None) -> PrincipalInfo:
+        """A principal's kind and groups (a group's members too); by default the caller's own.
+
+        >>> lh.principal_info().name, lh.principal_info("analysts").members
+        ('alice', ('bob',))
+        """
         ...
 
     def create_user(self, name: str) -> PrincipalInfo:
@@ -657,30 +775,61 @@ class LakehouseAPI(Protocol):
         ...
 
     def create_group(self, name: str) -> PrincipalInfo:
-        """>>> lh.create_group("gardeners").kind
+        """Add a group (admins only); ``lh.add_member`` fills it.
+
+        >>> lh.create_group("gardeners").kind
         'group'
         """
         ...
 
     def create_service_principal(self, name: str) -> PrincipalInfo:
+        """Add a service principal (admins only): an identity for a job or a service, which signs in with a token.
+
+        >>> lh.create_service_principal("nightly-etl").kind
+        'service_principal'
+        """
         ...
 
     def drop_principal(self, name: str) -> None:
+        """Drop a user, group or service principal (admins only); its tokens go with it.
+
+        >>> lh.drop_principal("bob")
+        >>> [p.name for p in lh.principals(kind="user")]
+        ['alice']
+        """
         ...
 
     def add_member(self, group: str, member: str) -> PrincipalInfo:
-        """Put a user, service principal or group into a group (admins only)."""
+        """Put a user, service principal or group into a group (admins only); the group as it is now.
+
+        >>> lh.create_group("gardeners").members
+        ()
+        >>> lh.add_member("gardeners", "bob").members
+        ('bob',)
+        """
         ...
 
     def remove_member(self, group: str, member: str) -> PrincipalInfo:
+        """Take a member out of a group (admins only); the group as it is now.
+
+        >>> lh.remove_member("analysts", "bob").members
+        ()
+        """
         ...
 
     def tokens(self, user: str | None = None) -> builtins.list[TokenInfo]:
+        """The tokens of ``user`` (default: oneself; someone else's, admins only): ids, expiry, comments,
+        never the secrets.
+
+        >>> _ = lh.create_token(comment="laptop")
+        >>> [t.comment for t in lh.tokens()]
+        ['laptop']
+        """
         ...
 
     def create_token(self, user: str | None = None, *, expires_in: dt.timedelta | float | None = declared_default('create_token', 'expires_in'), comment: str | None = None) -> str:
-        """A new API token (shown once, stored as a hash) for ``user`` (default: you); ``expires_in`` in seconds or
-        as a timedelta.
+        """A new API token (shown once, stored as a hash) for ``user`` (default: you; for someone else, admins
+        only); ``expires_in`` in seconds or as a timedelta. ``lh.tokens()`` lists what is kept of it.
 
         >>> lh.create_token(expires_in=dt.timedelta(days=30)).startswith("ghs_")
         True
@@ -688,4 +837,10 @@ class LakehouseAPI(Protocol):
         ...
 
     def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke a token by its id: one's own, or anyone's for an admin; it signs no one in from then on.
+
+        >>> _ = lh.create_token("bob", comment="ci")
+        >>> lh.revoke_token(lh.tokens("bob")[0].id).revoked_at is not None
+        True
+        """
         ...

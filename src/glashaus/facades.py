@@ -8,8 +8,18 @@ Its length follows the declarations: one method per operation.
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 from typing import Any
 
+from glashaus.access.admin import Administration
+from glashaus.access.directory import PrincipalInfo, TokenInfo
+from glashaus.access.operations import (
+    create_group,
+    create_service_principal,
+    create_token,
+    create_user,
+    principal_info,
+)
 from glashaus.access.principal import Principal
 from glashaus.registry.aliases import AliasMove
 from glashaus.registry.operations import (
@@ -28,6 +38,35 @@ from glashaus.registry.versions import ModelVersion
 from glashaus.serving.endpoints import Endpoint
 from glashaus.serving.service import DEFAULT, ServingService
 from glashaus.tables.volumes import FileInfo
+from glashaus.tracking.entities import (
+    ArtifactFile,
+    Experiment,
+    Metric,
+    Run,
+    RunStatus,
+    ViewType,
+)
+from glashaus.tracking.operations import (
+    delete_experiment,
+    delete_run,
+    end_run,
+    get_experiment,
+    get_run,
+    list_artifacts,
+    log_artifact,
+    log_metrics,
+    log_params,
+    metric_history,
+    read_artifact,
+    restore_experiment,
+    restore_run,
+    search_experiments,
+    search_runs,
+    set_experiment_tag,
+    set_run_tags,
+    start_run,
+)
+from glashaus.tracking.service import TrackingService
 
 
 class LakehouseOperations:
@@ -35,7 +74,102 @@ class LakehouseOperations:
     principal and the services they call."""
 
     principal: Principal
+    _admin: Administration
 
+    def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
+        """The principals, or those of one ``kind`` (``user``, ``group``, ``service_principal``).
+
+        >>> [p.name for p in lh.principals(kind="group")]
+        ['admins', 'analysts', 'users']
+        """
+        return self._admin.list(self.principal, kind=kind)
+
+    def principal_info(self, name: str | None = None) -> PrincipalInfo:
+        """A principal's kind and groups (a group's members too); by default the caller's own.
+
+        >>> lh.principal_info().name, lh.principal_info("analysts").members
+        ('alice', ('bob',))
+        """
+        return principal_info(self._admin, self.principal, name)
+
+    def create_user(self, name: str) -> PrincipalInfo:
+        """Add a user (admins only); they join the ``users`` group.
+
+        >>> lh.create_user("carol@example.com").name
+        'carol@example.com'
+        """
+        return create_user(self._admin, self.principal, name)
+
+    def create_group(self, name: str) -> PrincipalInfo:
+        """Add a group (admins only); ``lh.add_member`` fills it.
+
+        >>> lh.create_group("gardeners").kind
+        'group'
+        """
+        return create_group(self._admin, self.principal, name)
+
+    def create_service_principal(self, name: str) -> PrincipalInfo:
+        """Add a service principal (admins only): an identity for a job or a service, which signs in with a token.
+
+        >>> lh.create_service_principal("nightly-etl").kind
+        'service_principal'
+        """
+        return create_service_principal(self._admin, self.principal, name)
+
+    def drop_principal(self, name: str) -> None:
+        """Drop a user, group or service principal (admins only); its tokens go with it.
+
+        >>> lh.drop_principal("bob")
+        >>> [p.name for p in lh.principals(kind="user")]
+        ['alice']
+        """
+        self._admin.delete(self.principal, name)
+
+    def add_member(self, group: str, member: str) -> PrincipalInfo:
+        """Put a user, service principal or group into a group (admins only); the group as it is now.
+
+        >>> lh.create_group("gardeners").members
+        ()
+        >>> lh.add_member("gardeners", "bob").members
+        ('bob',)
+        """
+        return self._admin.add_member(self.principal, group, member)
+
+    def remove_member(self, group: str, member: str) -> PrincipalInfo:
+        """Take a member out of a group (admins only); the group as it is now.
+
+        >>> lh.remove_member("analysts", "bob").members
+        ()
+        """
+        return self._admin.remove_member(self.principal, group, member)
+
+    def tokens(self, user: str | None = None) -> builtins.list[TokenInfo]:
+        """The tokens of ``user`` (default: oneself; someone else's, admins only): ids, expiry, comments,
+        never the secrets.
+
+        >>> _ = lh.create_token(comment="laptop")
+        >>> [t.comment for t in lh.tokens()]
+        ['laptop']
+        """
+        return self._admin.list_tokens(self.principal, user)
+
+    def create_token(self, user: str | None = None, *, expires_in: dt.timedelta | float | None = dt.timedelta(days=90), comment: str | None = None) -> str:
+        """A new API token (shown once, stored as a hash) for ``user`` (default: you; for someone else, admins
+        only); ``expires_in`` in seconds or as a timedelta. ``lh.tokens()`` lists what is kept of it.
+
+        >>> lh.create_token(expires_in=dt.timedelta(days=30)).startswith("ghs_")
+        True
+        """
+        return create_token(self._admin, self.principal, user, expires_in=expires_in, comment=comment)
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke a token by its id: one's own, or anyone's for an admin; it signs no one in from then on.
+
+        >>> _ = lh.create_token("bob", comment="ci")
+        >>> lh.revoke_token(lh.tokens("bob")[0].id).revoked_at is not None
+        True
+        """
+        return self._admin.revoke_token(self.principal, token_id)
 
 
 class Models:
@@ -256,6 +390,204 @@ class Models:
         (6, 3)
         """
         return score_table(self._service, self.principal, ref, table=table, output=output, mode=mode, batch_size=batch_size, keep=keep, prediction_column=prediction_column, progress=progress)
+
+
+class Experiments:
+    """Experiment tracking as this principal: ``lh.experiments.create("main.shop.reco_training")``."""
+
+    def __init__(self, service: TrackingService, principal: Principal) -> None:
+        self._service = service
+        self.principal = principal
+
+    def __repr__(self) -> str:
+        return f"<Experiments as {self.principal.name}>"
+
+    def create(self, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
+        """Create an experiment named as MLflow names it: ``main.shop.reco_training``, or a free-form name
+        placed in ``main.default``. It is a securable (kind ``experiment``; see :mod:`glashaus.tracking.names`
+        for where it lives): creating it needs ``CREATE MODEL`` on its schema.
+
+        >>> lh.experiments.create("main.shop.ferns_training", tags={"team": "reco"}).name
+        'main.shop.ferns_training'
+        """
+        return self._service.create_experiment(self.principal, name, tags=tags)
+
+    def search(self, filter_string: str | None = None, *, view: ViewType = 'active', order_by: list[str] | None = None, max_results: int = 1000) -> list[Experiment]:
+        """Experiments you may read (``EXECUTE``), filtered and ordered as MLflow does, e.g.
+        ``search("name LIKE 'main.shop.%'")``.
+
+        >>> [e.name for e in lh.experiments.search("name LIKE 'main.shop.%'")]
+        ['main.shop.reco_training']
+        """
+        return search_experiments(self._service, self.principal, filter_string, view=view, order_by=order_by, max_results=max_results)
+
+    def get(self, experiment: str) -> Experiment:
+        """An experiment by MLflow name or id (``EXECUTE`` on it).
+
+        >>> lh.experiments.get("main.shop.reco_training").experiment_id == lh.experiments.get(exp_id).experiment_id
+        True
+        """
+        return get_experiment(self._service, self.principal, experiment)
+
+    def set_tag(self, experiment: str, key: str, value: str) -> None:
+        """Set a tag on an active experiment (by MLflow name or id; ``MODIFY``).
+
+        >>> lh.experiments.set_tag("main.shop.reco_training", "team", "reco")
+        >>> lh.experiments.get("main.shop.reco_training").tags["team"]
+        'reco'
+        """
+        set_experiment_tag(self._service, self.principal, experiment, key, value)
+
+    def delete(self, experiment: str) -> None:
+        """Mark it (and its runs) deleted, by MLflow name or id (``MANAGE``); ``restore`` brings both back.
+        The securable and its files stay.
+
+        >>> lh.experiments.delete("main.shop.reco_training")
+        >>> lh.experiments.get("main.shop.reco_training").lifecycle_stage
+        'deleted'
+        """
+        delete_experiment(self._service, self.principal, experiment)
+
+    def restore(self, experiment: str) -> None:
+        """Bring a deleted experiment back, with the runs deleted along with it (by MLflow name or id; ``MANAGE``).
+
+        >>> lh.experiments.delete("main.shop.reco_training")
+        >>> lh.experiments.restore("main.shop.reco_training")
+        >>> lh.runs.get(run_id).lifecycle_stage
+        'active'
+        """
+        restore_experiment(self._service, self.principal, experiment)
+
+
+class Runs:
+    """Runs as this principal: ``lh.runs.start(...)``, ``.log_metrics(...)``, ``.search(...)``."""
+
+    def __init__(self, service: TrackingService, principal: Principal) -> None:
+        self._service = service
+        self.principal = principal
+
+    def __repr__(self) -> str:
+        return f"<Runs as {self.principal.name}>"
+
+    def start(self, experiment: str, *, name: str | None = None, tags: dict[str, str] | None = None) -> Run:
+        """A new RUNNING run in an experiment (by MLflow name or id; ``MODIFY``). Its user is the caller;
+        without a ``name`` it gets one such as ``hardy-fern-482``.
+
+        >>> run = lh.runs.start("main.shop.reco_training", name="tuned", tags={"stage": "dev"})
+        >>> run.status, run.name, run.tags["stage"]
+        ('RUNNING', 'tuned', 'dev')
+        """
+        return start_run(self._service, self.principal, experiment, name=name, tags=tags)
+
+    def search(self, experiments: list[str], filter_string: str | None = None, *, order_by: list[str] | None = None, max_results: int = 1000, view: ViewType = 'active') -> list[Run]:
+        """Runs of the experiments (by MLflow name or id; ``EXECUTE`` on each) matching an MLflow filter,
+        e.g. ``"metrics.rmse < 0.3 and params.model = 'gbm'"``.
+
+        >>> lh.runs.log_metrics(run_id, {"rmse": 0.25})
+        >>> [r.name for r in lh.runs.search(["main.shop.reco_training"], "metrics.rmse < 0.3")]
+        ['baseline']
+        """
+        return search_runs(self._service, self.principal, experiments, filter_string, order_by=order_by, max_results=max_results, view=view)
+
+    def get(self, run_id: str) -> Run:
+        """A run with its params, latest metrics and tags (``EXECUTE`` on its experiment).
+
+        >>> lh.runs.get(run_id).name
+        'baseline'
+        """
+        return get_run(self._service, self.principal, run_id)
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        """Log params (each value stored as its text). Params are immutable: a key logged again must keep its value.
+
+        >>> lh.runs.log_params(run_id, {"lr": 0.1, "depth": 4})
+        >>> lh.runs.get(run_id).params
+        {'depth': '4', 'lr': '0.1'}
+        """
+        log_params(self._service, self.principal, run_id, params)
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int = 0, timestamp: int | None = None) -> None:
+        """Log metric values at ``step``, all at ``timestamp`` (milliseconds since the epoch; default: now).
+
+        >>> lh.runs.log_metrics(run_id, {"rmse": 0.31, "mae": 0.2}, step=1)
+        >>> lh.runs.get(run_id).metrics["rmse"].value
+        0.31
+        """
+        log_metrics(self._service, self.principal, run_id, metrics, step=step, timestamp=timestamp)
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value logged for ``key`` in the run, by step then time.
+
+        >>> for step, rmse in enumerate([0.5, 0.4]):
+        ...     lh.runs.log_metrics(run_id, {"rmse": rmse}, step=step)
+        >>> [(m.step, m.value) for m in lh.runs.metric_history(run_id, "rmse")]
+        [(0, 0.5), (1, 0.4)]
+        """
+        return metric_history(self._service, self.principal, run_id, key)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Set tags on a run (a key set again takes the new value).
+
+        >>> lh.runs.set_tags(run_id, {"stage": "review"})
+        >>> lh.runs.get(run_id).tags["stage"]
+        'review'
+        """
+        set_run_tags(self._service, self.principal, run_id, tags)
+
+    def end(self, run_id: str, *, status: RunStatus = 'FINISHED') -> Run:
+        """End a run now with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``).
+
+        >>> lh.runs.end(run_id, status="FAILED").status
+        'FAILED'
+        """
+        return end_run(self._service, self.principal, run_id, status=status)
+
+    def delete(self, run_id: str) -> None:
+        """Mark a run deleted (``MODIFY``; restorable, nothing is erased).
+
+        >>> lh.runs.delete(run_id)
+        >>> lh.runs.get(run_id).lifecycle_stage
+        'deleted'
+        """
+        delete_run(self._service, self.principal, run_id)
+
+    def restore(self, run_id: str) -> None:
+        """Bring a deleted run back (``MODIFY``).
+
+        >>> lh.runs.delete(run_id)
+        >>> lh.runs.restore(run_id)
+        >>> lh.runs.get(run_id).lifecycle_stage
+        'active'
+        """
+        restore_run(self._service, self.principal, run_id)
+
+    def artifacts(self, run_id: str, path: str = '') -> list[ArtifactFile]:
+        """Files and folders directly inside ``path`` of the run's files (``EXECUTE``).
+
+        >>> _ = lh.runs.log_artifact(run_id, "plots/loss.txt", b"0.5 0.4")
+        >>> [(f.path, f.is_dir) for f in lh.runs.artifacts(run_id)]
+        [('plots', True)]
+        """
+        return list_artifacts(self._service, self.principal, run_id, path)
+
+    def log_artifact(self, run_id: str, path: str, data: bytes) -> ArtifactFile:
+        """Store ``data`` as ``path`` among the run's files (``MODIFY``); the file as stored (its name within
+        its folder, its size).
+
+        >>> stored = lh.runs.log_artifact(run_id, "plots/loss.txt", b"0.5 0.4")
+        >>> stored.path, stored.size
+        ('loss.txt', 7)
+        """
+        return log_artifact(self._service, self.principal, run_id, path, data)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """The bytes of the run's file ``path`` (``EXECUTE``).
+
+        >>> _ = lh.runs.log_artifact(run_id, "notes.txt", b"first try")
+        >>> lh.runs.read_artifact(run_id, "notes.txt")
+        b'first try'
+        """
+        return read_artifact(self._service, self.principal, run_id, path)
 
 
 class Serving:

@@ -34,9 +34,7 @@ from glashaus.access import (
     Directory,
     Grants,
     Principal,
-    PrincipalInfo,
     SystemTables,
-    TokenInfo,
 )
 from glashaus.access.admin import Administration
 from glashaus.access.policies import Policies, TagPolicy
@@ -44,7 +42,7 @@ from glashaus.catalog import Catalog, Securable
 from glashaus.catalog.names import parse_name
 from glashaus.deprecation import warn
 from glashaus.errors import AuthenticationError
-from glashaus.facades import LakehouseOperations, Models, Serving
+from glashaus.facades import Experiments, LakehouseOperations, Models, Runs, Serving
 from glashaus.lineage import Edge, LineageStore
 from glashaus.metastore import Metastore
 from glashaus.registry import RegistryService
@@ -63,7 +61,7 @@ from glashaus.tables.results import (
     OptimizeResult,
 )
 from glashaus.tables.service import Mode, SchemaMode
-from glashaus.tracking import Experiments, Runs, TrackingService
+from glashaus.tracking import TrackingService
 from glashaus.tracking.system_tables import providers as ml_system_tables
 
 DEFAULT_CATALOG = "main"
@@ -387,60 +385,6 @@ class Lakehouse(LakehouseOperations):
         self._volumes.delete(self.principal, volume, path)
 
     # -- principals, tokens, grants --------------------------------------------------------
-
-    def create_user(self, name: str) -> PrincipalInfo:
-        """Add a user (admins only); they join the ``users`` group.
-
-        >>> lh.create_user("carol@example.com").name
-        'carol@example.com'
-        """
-        return self._admin.create(self.principal, name, kind="user")
-
-    def create_group(self, name: str) -> PrincipalInfo:
-        """>>> lh.create_group("gardeners").kind
-        'group'
-        """
-        return self._admin.create(self.principal, name, kind="group")
-
-    def create_service_principal(self, name: str) -> PrincipalInfo:
-        return self._admin.create(self.principal, name, kind="service_principal")
-
-    def drop_principal(self, name: str) -> None:
-        self._admin.delete(self.principal, name)
-
-    def add_member(self, group: str, member: str) -> PrincipalInfo:
-        """Put a user, service principal or group into a group (admins only)."""
-        return self._admin.add_member(self.principal, group, member)
-
-    def remove_member(self, group: str, member: str) -> PrincipalInfo:
-        return self._admin.remove_member(self.principal, group, member)
-
-    def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
-        return self._admin.list(self.principal, kind=kind)
-
-    def principal_info(self, name: str | None = None) -> PrincipalInfo:
-        return self._admin.get(self.principal, name or self.user)
-
-    def create_token(
-        self,
-        user: str | None = None,
-        *,
-        expires_in: dt.timedelta | float | None = dt.timedelta(days=90),
-        comment: str | None = None,
-    ) -> str:
-        """A new API token (shown once, stored as a hash) for ``user`` (default: you); ``expires_in`` in seconds or
-        as a timedelta.
-
-        >>> lh.create_token(expires_in=dt.timedelta(days=30)).startswith("ghs_")
-        True
-        """
-        return self._admin.create_token(self.principal, user, expires_in=expires_in, comment=comment)[0]
-
-    def tokens(self, user: str | None = None) -> builtins.list[TokenInfo]:
-        return self._admin.list_tokens(self.principal, user)
-
-    def revoke_token(self, token_id: str) -> TokenInfo:
-        return self._admin.revoke_token(self.principal, token_id)
 
     def grant(self, privilege: str, *, on: str | None, to: str) -> bool:
         """Grant a privilege (Unity Catalog names) on a securable, or ``on=None`` the metastore.

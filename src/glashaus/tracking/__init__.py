@@ -6,7 +6,6 @@ the Python face; ``glashaus serve`` speaks MLflow's REST protocol over the same
 service, and ``mlflow.set_tracking_uri("glashaus:./lakehouse")`` uses it in-process.
 """
 
-from glashaus.tracking.api import Experiments, Runs
 from glashaus.tracking.entities import (
     ArtifactFile,
     Dataset,
@@ -25,12 +24,10 @@ __all__ = [
     "Dataset",
     "DatasetInput",
     "Experiment",
-    "Experiments",
     "LoggedModel",
     "Metric",
     "ModelOutput",
     "Page",
     "Run",
-    "Runs",
     "TrackingService",
 ]

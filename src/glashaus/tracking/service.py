@@ -190,7 +190,13 @@ class TrackingService:
     # -- experiments -----------------------------------------------------------------------
 
     def create_experiment(self, who: Principal, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
-        """Create an experiment (a securable; see :mod:`glashaus.tracking.names` for where it lives)."""
+        """Create an experiment named as MLflow names it: ``main.shop.reco_training``, or a free-form name
+        placed in ``main.default``. It is a securable (kind ``experiment``; see :mod:`glashaus.tracking.names`
+        for where it lives): creating it needs ``CREATE MODEL`` on its schema.
+
+        >>> lh.experiments.create("main.shop.ferns_training", tags={"team": "reco"}).name
+        'main.shop.ferns_training'
+        """
         tags = dict(tags or {})
         checks.check_experiment_name(name)
         for key, value in tags.items():
