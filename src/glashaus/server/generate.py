@@ -376,6 +376,12 @@ def _facade_method(op: Operation, attribute: str, imports: _Imports, runtime: _I
     if len(function.__qualname__.split(".")) > 1:
         call = f"self.{attribute}.{function.__name__}({', '.join(arguments)})"
     else:
+        clash = [m for m, names in runtime.names.items() if function.__name__ in names and m != function.__module__]
+        if clash:  # one module-level name in facades.py: the second import would hide the first
+            raise TypeError(
+                f"{op.qualname} calls {function.__module__}.{function.__name__}, and {clash[0]} has a function of "
+                "that name that another operation calls: rename one of them"
+            )
         runtime.names.setdefault(function.__module__, set()).add(function.__name__)
         call = f"{function.__name__}(self.{attribute}, {', '.join(arguments)})"
     statement = "" if returns == "None" else "return "
