@@ -54,9 +54,10 @@ def test_every_facade_method_is_generated_from_its_declaration():
         assert op.calls is not None, f"{op.qualname}: declare the function it calls (calls=...)"
         method = getattr(facade_class(op.facade), op.name)
         assert method.__module__ == "glashaus.facades", f"{op.qualname} is written by hand in {method.__module__}"
-        assert op.signature == inspect.signature(method).replace(
-            parameters=list(inspect.signature(method).parameters.values())[1:]
-        )
+        generated = inspect.signature(method)
+        generated = generated.replace(parameters=list(generated.parameters.values())[1:])
+        # The generator writes builtins.list where the facade's own list method hides the builtin.
+        assert str(op.signature).replace("builtins.", "") == str(generated).replace("builtins.", ""), op.qualname
 
 
 def test_every_declaration_names_a_method_and_its_route_is_unique():
