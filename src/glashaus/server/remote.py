@@ -377,7 +377,8 @@ class RemoteOperations(Calls):
     def describe(self, name: str) -> Description:
         """Owner, comment, tags, columns (with comments and tags), keys, constraints, version, size.
 
-        The tables service's description, plus the columns of a view (from its query).
+        The tables service's description; a view's columns come from planning its query. A reader
+        whose view of the table is filtered or masked sees no row counts or sizes.
 
         >>> lh.describe("main.shop.orders").columns[0].name
         'order_id'

@@ -7,10 +7,13 @@ columns by planning its query. ``lh`` (generated, ``glashaus/facades.py``) calls
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from glashaus.access import Principal
 from glashaus.catalog import Securable
 from glashaus.catalog.names import parse_name
 from glashaus.declare import Operation
+from glashaus.sql.dialect import DIALECT
 from glashaus.sql.engine import SqlEngine
 
 
@@ -28,10 +31,12 @@ def create_view(
     1
     """
     verb = "CREATE OR REPLACE VIEW" if replace else "CREATE VIEW"
-    comment_sql = "" if comment is None else " COMMENT '" + comment.replace("'", "''") + "'"
-    full = parse_name(name, allow_version=False).full  # a checked name: nothing else gets into the SQL
-    engine.execute(who, f"{verb} {full}{comment_sql} AS {sql}")
-    return engine.tables.get(who, full, kind="view")
+    n = parse_name(name, allow_version=False)
+    # Quoted, so that a name SQL reserves (main.shop.select) is a name; the comment is a literal.
+    target = exp.table_(n.object, db=n.schema, catalog=n.catalog, quoted=True).sql(dialect=DIALECT)
+    comment_sql = "" if comment is None else f" COMMENT {exp.Literal.string(comment).sql(dialect=DIALECT)}"
+    engine.execute(who, f"{verb} {target}{comment_sql} AS {sql}")
+    return engine.tables.get(who, n.full, kind="view")
 
 
 OPERATIONS = [
