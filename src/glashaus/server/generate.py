@@ -337,7 +337,17 @@ def _service_class(op: Operation) -> type:
 
 
 def _lakehouse_attributes() -> dict[type, str]:
-    return {hint: _LAKEHOUSE_SERVICES.format(field=name) for name, hint in typing.get_type_hints(Services).items()}
+    """Each service class -> where the Lakehouse holds it (``_tables``), and the parts a service is composed
+    of, where it declares them (``TablesService.containers: Containers`` -> ``_tables.containers``)."""
+    found: dict[type, str] = {}
+    services = typing.get_type_hints(Services)
+    for name, service in services.items():
+        found[service] = _LAKEHOUSE_SERVICES.format(field=name)
+    for name, service in services.items():
+        for part, hint in typing.get_type_hints(service).items():
+            if isinstance(hint, type) and hint.__module__.startswith("glashaus."):
+                found.setdefault(hint, f"{_LAKEHOUSE_SERVICES.format(field=name)}.{part}")
+    return found
 
 
 def _generated(facade: str) -> list[Operation]:
@@ -391,9 +401,14 @@ def facades_text() -> str:
         for op in ops:
             service = _service_class(op)
             attribute = attributes[service] if not facade else _NAMESPACE_SERVICE
-            if used.setdefault(attribute, service) is not service:
+            holder = attribute.split(".")[0]  # the Lakehouse's attribute (the service, not its part)
+            if facade:
+                holder_class = service
+            else:
+                holder_class = next(c for c, a in attributes.items() if a == holder)
+            if used.setdefault(holder, holder_class) is not holder_class:
                 raise TypeError(f"{op.qualname}: the namespace lh.{facade} runs on one service, not two")
-            imports._add(service.__name__, service, service.__module__)
+            imports._add(holder_class.__name__, holder_class, holder_class.__module__)
             methods.append(_facade_method(op, attribute, imports, runtime))
         if not facade:
             fields = "".join(f"    {a}: {c.__name__}\n" for a, c in sorted(used.items()))

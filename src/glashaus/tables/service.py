@@ -28,7 +28,6 @@ from glashaus.access import Access, Principal
 from glashaus.access.guard import Guard
 from glashaus.access.policies import Policies
 from glashaus.catalog import Catalog
-from glashaus.declare import Delegate
 from glashaus.lineage import LineageStore
 from glashaus.storage.delta import DeltaStore
 from glashaus.storage.layout import Layout
@@ -59,51 +58,16 @@ __all__ = [
 class TablesService:
     """The governed data service: its parts' operations, under one roof."""
 
-    # The operations, each implemented by one part (on the class too: ``calls=TablesService.exists``).
-    create_catalog = Delegate("containers", Containers.create_catalog)
-    create_schema = Delegate("containers", Containers.create_schema)
-    create_volume = Delegate("containers", Containers.create_volume)
-    create_securable = Delegate("containers", Containers.create_securable)
-    list = Delegate("containers", Containers.list)
-    get = Delegate("containers", Containers.get)
-    exists = Delegate("containers", Containers.exists)
-    drop = Delegate("containers", Containers.drop)
-    create_table = Delegate("writes", TableWrites.create_table)
-    write = Delegate("writes", TableWrites.write)
-    delete_rows = Delegate("writes", TableWrites.delete_rows)
-    update_rows = Delegate("writes", TableWrites.update_rows)
-    merge_rows = Delegate("writes", TableWrites.merge_rows)
-    table = Delegate("reads", TableReads.table)
-    app_transaction_version = Delegate("reads", TableReads.app_transaction_version)
-    read = Delegate("reads", TableReads.read)
-    scan = Delegate("reads", TableReads.scan)
-    read_batches = Delegate("reads", TableReads.read_batches)
-    version = Delegate("reads", TableReads.version)
-    history = Delegate("reads", TableReads.history)
-    describe = Delegate("reads", TableReads.describe)
-    schema = Delegate("reads", TableReads.schema)
-    changes = Delegate("reads", TableReads.changes)
-    restore = Delegate("maintenance", Maintenance.restore)
-    optimize = Delegate("maintenance", Maintenance.optimize)
-    vacuum = Delegate("maintenance", Maintenance.vacuum)
-    create_view = Delegate("views", Views.create_view)
-    lineage_of = Delegate("provenance", LineageViews.lineage_of)
-    column_lineage_of = Delegate("provenance", LineageViews.column_lineage_of)
-    grant = Delegate("permissions", Permissions.grant)
-    revoke = Delegate("permissions", Permissions.revoke)
-    show_grants = Delegate("permissions", Permissions.show_grants)
-    set_owner = Delegate("permissions", Permissions.set_owner)
-    set_comment = Delegate("metadata", Metadata.set_comment)
-    set_tags = Delegate("metadata", Metadata.set_tags)
-    unset_tags = Delegate("metadata", Metadata.unset_tags)
-    set_properties = Delegate("metadata", Metadata.set_properties)
-    set_row_filter = Delegate("rules", PolicyRules.set_row_filter)
-    set_column_mask = Delegate("rules", PolicyRules.set_column_mask)
-    create_tag_policy = Delegate("rules", PolicyRules.create_tag_policy)
-    drop_tag_policy = Delegate("rules", PolicyRules.drop_tag_policy)
-    tag_policies = Delegate("rules", PolicyRules.tag_policies)
-    rewrite_rule = Delegate("rules", PolicyRules.rewrite_rule)
-    restricted = Delegate("rules", PolicyRules.restricted)
+    # Its parts (the declared operations call them: ``calls=Containers.exists`` runs ``lh._tables.containers``).
+    containers: Containers
+    rules: PolicyRules
+    provenance: LineageViews
+    writes: TableWrites
+    reads: TableReads
+    maintenance: Maintenance
+    views: Views
+    permissions: Permissions
+    metadata: Metadata
 
     def __init__(
         self,
@@ -138,6 +102,52 @@ class TablesService:
         self.views = Views(catalog=catalog, access=access, guard=self.guard)
         self.permissions = Permissions(catalog=catalog, access=access, guard=self.guard)
         self.metadata = Metadata(catalog=catalog, guard=self.guard, store=store)
+
+        # The operations, each implemented by one part.
+        self.create_catalog = self.containers.create_catalog
+        self.create_schema = self.containers.create_schema
+        self.create_volume = self.containers.create_volume
+        self.create_securable = self.containers.create_securable
+        self.list = self.containers.list
+        self.get = self.containers.get
+        self.exists = self.containers.exists
+        self.drop = self.containers.drop
+        self.create_table = self.writes.create_table
+        self.write = self.writes.write
+        self.delete_rows = self.writes.delete_rows
+        self.update_rows = self.writes.update_rows
+        self.merge_rows = self.writes.merge_rows
+        self.table = self.reads.table
+        self.app_transaction_version = self.reads.app_transaction_version
+        self.read = self.reads.read
+        self.scan = self.reads.scan
+        self.read_batches = self.reads.read_batches
+        self.version = self.reads.version
+        self.history = self.reads.history
+        self.describe = self.reads.describe
+        self.schema = self.reads.schema
+        self.changes = self.reads.changes
+        self.restore = self.maintenance.restore
+        self.optimize = self.maintenance.optimize
+        self.vacuum = self.maintenance.vacuum
+        self.create_view = self.views.create_view
+        self.lineage_of = self.provenance.lineage_of
+        self.column_lineage_of = self.provenance.column_lineage_of
+        self.grant = self.permissions.grant
+        self.revoke = self.permissions.revoke
+        self.show_grants = self.permissions.show_grants
+        self.set_owner = self.permissions.set_owner
+        self.set_comment = self.metadata.set_comment
+        self.set_tags = self.metadata.set_tags
+        self.unset_tags = self.metadata.unset_tags
+        self.set_properties = self.metadata.set_properties
+        self.set_row_filter = self.rules.set_row_filter
+        self.set_column_mask = self.rules.set_column_mask
+        self.create_tag_policy = self.rules.create_tag_policy
+        self.drop_tag_policy = self.rules.drop_tag_policy
+        self.tag_policies = self.rules.tag_policies
+        self.rewrite_rule = self.rules.rewrite_rule
+        self.restricted = self.rules.restricted
 
         # The storage layer's rewriting commits need a grant from its gate; this is the one rule it asks.
         store.rewrites.install(self.rewrite_rule)
