@@ -30,7 +30,7 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -190,61 +190,3 @@ class Operation:
 @functools.cache
 def _hints(function: Callable[..., Any]) -> dict[str, Any]:
     return typing.get_type_hints(function)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class Delegate(Generic[P, R]):
-    """A service's operation that one of its parts implements: ``exists = Delegate("containers", Containers.exists)``.
-
-    A service composed of parts (``TablesService``: containers, reads, writes, ...) offers their
-    operations as its own. On a service this is the part's bound method (``svc.exists`` is
-    ``svc.containers.exists``); on the class it is a function named as the service's own
-    (``TablesService.exists``) with the part's signature and docstring, so that a declaration can
-    say ``calls=TablesService.exists`` and its facade method is generated from the part's method.
-
-    >>> class Greeter:
-    ...     def hello(self, who: str) -> str:
-    ...         "Greets ``who``."
-    ...         return f"hello {who}"
-    >>> class Service:
-    ...     hello = Delegate("greeter", Greeter.hello)
-    ...     def __init__(self) -> None:
-    ...         self.greeter = Greeter()
-    >>> Service().hello("alice"), Service.hello(Service(), "bob")
-    ('hello alice', 'hello bob')
-    >>> Service.hello.__qualname__, Service.hello.__doc__, str(inspect.signature(Service.hello))
-    ('Service.hello', 'Greets ``who``.', "(self, who: 'str') -> 'str'")
-    """
-
-    def __init__(self, part: str, method: Callable[Concatenate[Any, P], R]) -> None:
-        self.part = part
-        self.method = method
-        self.function: Callable[Concatenate[Any, P], R] = method  # named as the owner's method in __set_name__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        part, method = self.part, self.method.__name__
-
-        def function(service: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            result: R = getattr(getattr(service, part), method)(*args, **kwargs)
-            return result
-
-        # The part's signature, hints and docstring (inspect and typing follow __wrapped__), the owner's name.
-        functools.update_wrapper(function, self.method)
-        function.__name__, function.__module__ = name, owner.__module__
-        function.__qualname__ = f"{owner.__qualname__}.{name}"
-        self.function = function
-
-    @overload
-    def __get__(self, instance: None, owner: type | None = None) -> Callable[Concatenate[Any, P], R]: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type | None = None) -> Callable[P, R]: ...
-
-    def __get__(self, instance: object, owner: type | None = None) -> Callable[..., R]:
-        if instance is None:
-            return self.function
-        bound: Callable[P, R] = getattr(getattr(instance, self.part), self.method.__name__)
-        return bound

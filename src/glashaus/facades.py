@@ -87,7 +87,7 @@ class LakehouseOperations:
         >>> [s.full_name for s in lh.list("main.shop", kind="table")]
         ['main.shop.customers', 'main.shop.orders']
         """
-        return self._tables.list(self.principal, parent, kind=kind)
+        return self._tables.containers.list(self.principal, parent, kind=kind)
 
     def get(self, name: str) -> Securable:
         """The catalog, schema, table, view, volume, model or experiment ``name``, if you may use it.
@@ -104,7 +104,7 @@ class LakehouseOperations:
         >>> lh.exists("main.shop.orders"), lh.exists("main.shop.nope")
         (True, False)
         """
-        return self._tables.exists(self.principal, name)
+        return self._tables.containers.exists(self.principal, name)
 
     def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> builtins.list[Securable]:
         """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers); needs MANAGE.
@@ -124,7 +124,7 @@ class LakehouseOperations:
         >>> lh.create_catalog("dev").full_name
         'dev'
         """
-        return self._tables.create_catalog(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+        return self._tables.containers.create_catalog(self.principal, name, comment=comment, if_not_exists=if_not_exists)
 
     def create_schema(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """Create a schema in a catalog, owned by you; needs CREATE SCHEMA on the catalog.
@@ -132,7 +132,7 @@ class LakehouseOperations:
         >>> lh.create_schema("main.garden").full_name
         'main.garden'
         """
-        return self._tables.create_schema(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+        return self._tables.containers.create_schema(self.principal, name, comment=comment, if_not_exists=if_not_exists)
 
     def set_comment(self, name: str, comment: str, *, column: str | None = None) -> Securable:
         """Set the comment of a securable, or of one of its columns; needs MANAGE.
@@ -140,7 +140,7 @@ class LakehouseOperations:
         >>> lh.set_comment("main.shop.orders", "One row per order.").comment
         'One row per order.'
         """
-        return self._tables.set_comment(self.principal, name, comment, column=column)
+        return self._tables.metadata.set_comment(self.principal, name, comment, column=column)
 
     def set_tags(self, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
         """Add or change tags of a securable, or of one of its columns (tag policies mask tagged columns); needs MANAGE.
@@ -148,22 +148,22 @@ class LakehouseOperations:
         >>> lh.set_tags("main.shop.orders", {"domain": "sales"}).tags
         {'domain': 'sales'}
         """
-        return self._tables.set_tags(self.principal, name, tags, column=column)
+        return self._tables.metadata.set_tags(self.principal, name, tags, column=column)
 
     def unset_tags(self, name: str, keys: builtins.list[str], *, column: str | None = None) -> Securable:
         """Remove the tags ``keys`` of a securable, or of one of its columns; needs MANAGE."""
-        return self._tables.unset_tags(self.principal, name, keys, column=column)
+        return self._tables.metadata.unset_tags(self.principal, name, keys, column=column)
 
     def set_properties(self, name: str, properties: dict[str, str]) -> Securable:
         """Set key-value properties of a securable; needs MANAGE."""
-        return self._tables.set_properties(self.principal, name, properties)
+        return self._tables.metadata.set_properties(self.principal, name, properties)
 
     def set_owner(self, name: str, owner: str) -> Securable:
         """Transfer ownership (ALTER ... OWNER TO): for owners (of it or a container) and admins.
 
         The new owner must exist.
         """
-        return self._tables.set_owner(self.principal, name, owner)
+        return self._tables.permissions.set_owner(self.principal, name, owner)
 
     def create_table(self, name: str, *, schema: pa.Schema | None = None, data: Any = None, primary_key: builtins.list[str] | None = None, partition_by: builtins.list[str] | None = None, constraints: dict[str, str] | None = None, comment: str | None = None, properties: dict[str, str] | None = None, tags: dict[str, str] | None = None, if_not_exists: bool = False) -> Securable:
         """Create a managed Delta table from an Arrow schema or from data (written as version 1).
@@ -198,7 +198,7 @@ class LakehouseOperations:
         >>> lh.read("main.shop.orders", version=1).num_rows
         4
         """
-        return self._tables.read(self.principal, name, version=version, as_of=as_of, columns=columns)
+        return self._tables.reads.read(self.principal, name, version=version, as_of=as_of, columns=columns)
 
     def history(self, name: str, *, limit: int | None = None) -> builtins.list[HistoryEntry]:
         """The table's commits, newest first: version, time, operation, who, metrics.
@@ -206,19 +206,19 @@ class LakehouseOperations:
         >>> [(h.version, h.operation) for h in lh.history("main.shop.orders")]
         [(1, 'CREATE TABLE'), (0, 'CREATE TABLE')]
         """
-        return self._tables.history(self.principal, name, limit=limit)
+        return self._tables.reads.history(self.principal, name, limit=limit)
 
     def changes(self, name: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
         """The change data feed: rows inserted, deleted and updated per version."""
-        return self._tables.changes(self.principal, name, starting_version=starting_version, ending_version=ending_version)
+        return self._tables.reads.changes(self.principal, name, starting_version=starting_version, ending_version=ending_version)
 
     def restore(self, name: str, *, version: int) -> Commit:
         """Make an old version current again (a new commit; history is kept)."""
-        return self._tables.restore(self.principal, name, version=version)
+        return self._tables.maintenance.restore(self.principal, name, version=version)
 
     def optimize(self, name: str, *, zorder_by: builtins.list[str] | None = None) -> OptimizeResult:
         """Compact the table's small files (``zorder_by``: cluster them by these columns); rows stay as they are."""
-        return self._tables.optimize(self.principal, name, zorder_by=zorder_by)
+        return self._tables.maintenance.optimize(self.principal, name, zorder_by=zorder_by)
 
     def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = True) -> builtins.list[str]:
         """Unreferenced files older than the retention (at least 7 days; never a version lineage uses): listed,
@@ -233,7 +233,7 @@ class LakehouseOperations:
         >>> lh.vacuum("main.shop.orders", dry_run=False)  # remove them
         []
         """
-        return self._tables.vacuum(self.principal, name, retention_hours=retention_hours, dry_run=dry_run)
+        return self._tables.maintenance.vacuum(self.principal, name, retention_hours=retention_hours, dry_run=dry_run)
 
     def lineage(self, name: str, *, direction: str = 'upstream', depth: int = 10) -> builtins.list[Edge]:
         """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
@@ -245,7 +245,7 @@ class LakehouseOperations:
         >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]
         [('main.shop.orders', 1)]
         """
-        return self._tables.lineage_of(self.principal, name, direction=direction, depth=depth)
+        return self._tables.provenance.lineage_of(self.principal, name, direction=direction, depth=depth)
 
     def column_lineage(self, name: str, *, direction: str = 'upstream') -> builtins.list[ColumnEdge]:
         """Column-level edges from (downstream) or into (upstream) ``name``; what you may not read is RESTRICTED.
@@ -254,7 +254,7 @@ class LakehouseOperations:
         >>> sorted((e.source_column, e.target_column) for e in lh.column_lineage("main.shop.gold"))
         [('price', 'revenue'), ('region', 'region')]
         """
-        return self._tables.column_lineage_of(self.principal, name, direction=direction)
+        return self._tables.provenance.column_lineage_of(self.principal, name, direction=direction)
 
     def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """Create a managed volume: a governed folder for files (images, text, models); needs CREATE VOLUME.
@@ -262,7 +262,7 @@ class LakehouseOperations:
         >>> lh.create_volume("main.shop.documents").kind
         'volume'
         """
-        return self._tables.create_volume(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+        return self._tables.containers.create_volume(self.principal, name, comment=comment, if_not_exists=if_not_exists)
 
     def list_files(self, volume: str, prefix: str = '') -> builtins.list[FileInfo]:
         """The files in a volume (under ``prefix``, a folder or one file), by path; needs READ VOLUME.
@@ -303,7 +303,7 @@ class LakehouseOperations:
         >>> [(g.principal, g.privilege, g.inherited) for g in lh.show_grants("main.shop.orders")]
         [('analysts', 'SELECT', False), ('users', 'USE CATALOG', True)]
         """
-        return self._tables.show_grants(self.principal, on)
+        return self._tables.permissions.show_grants(self.principal, on)
 
     def grant(self, privilege: str, *, on: str | None, to: str) -> bool:
         """Grant a privilege (Unity Catalog names) on a securable (``on=None``: the metastore) to a user or group.
@@ -311,11 +311,11 @@ class LakehouseOperations:
         >>> lh.grant("SELECT", on="main.shop.orders", to="analysts")
         True
         """
-        return self._tables.grant(self.principal, privilege, on=on, to=to)
+        return self._tables.permissions.grant(self.principal, privilege, on=on, to=to)
 
     def revoke(self, privilege: str, *, on: str | None, from_: str) -> bool:
         """Revoke a privilege on a securable (``on=None``: the metastore) from a user or group."""
-        return self._tables.revoke(self.principal, privilege, on=on, from_=from_)
+        return self._tables.permissions.revoke(self.principal, privilege, on=on, from_=from_)
 
     def set_row_filter(self, table: str, expression: str | None) -> Securable:
         """Show only rows where ``expression`` is true (``None`` removes the filter); needs MANAGE.
@@ -326,7 +326,7 @@ class LakehouseOperations:
         >>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()   # alice is an admin
         4
         """
-        return self._tables.set_row_filter(self.principal, table, expression)
+        return self._tables.rules.set_row_filter(self.principal, table, expression)
 
     def set_column_mask(self, table: str, column: str, expression: str | None) -> Securable:
         """Show ``expression`` in place of the column (``None`` removes the mask); needs MANAGE.
@@ -336,7 +336,7 @@ class LakehouseOperations:
         >>> lh.sql("SELECT email FROM main.shop.customers LIMIT 1").scalar()
         '***'
         """
-        return self._tables.set_column_mask(self.principal, table, column, expression)
+        return self._tables.rules.set_column_mask(self.principal, table, column, expression)
 
     def tag_policies(self) -> builtins.list[TagPolicy]:
         """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise).
@@ -345,7 +345,7 @@ class LakehouseOperations:
         manage tag policies) learns that it is there and which tag it masks, not what its
         mask says nor which groups see the real values: :data:`HIDDEN` stands in for them.
         """
-        return self._tables.tag_policies(self.principal)
+        return self._tables.rules.tag_policies(self.principal)
 
     def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: builtins.list[str]) -> TagPolicy:
         """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
@@ -355,11 +355,11 @@ class LakehouseOperations:
         >>> lh.create_tag_policy("hide_pii", tag="pii", mask="'***'", except_groups=["analysts"]).name
         'hide_pii'
         """
-        return self._tables.create_tag_policy(self.principal, name, tag=tag, mask=mask, except_groups=except_groups)
+        return self._tables.rules.create_tag_policy(self.principal, name, tag=tag, mask=mask, except_groups=except_groups)
 
     def drop_tag_policy(self, name: str) -> None:
         """Remove the tag policy ``name`` (admins only): the columns it masked show their values again."""
-        self._tables.drop_tag_policy(self.principal, name)
+        self._tables.rules.drop_tag_policy(self.principal, name)
 
 
 class Serving:

@@ -69,8 +69,6 @@ class _Imports:
         self.names: dict[str, set[str]] = {}  # module -> "name" or "name as alias"
 
     def add(self, annotation: str, function: Any) -> None:
-        # The names of a wrapped function (a service's Delegate, a decorated method) are its original's.
-        function = inspect.unwrap(function)
         names = {n.id for n in ast.walk(ast.parse(annotation, mode="eval")) if isinstance(n, ast.Name)}
         for name in names:
             self._add(name, function.__globals__.get(name), function.__module__)

@@ -1,10 +1,10 @@
 """Catalogs, schemas, tables, views, volumes, lineage, grants and policies: their operations on ``lh``.
 
-One entry per operation (see :mod:`glashaus.declare`), naming the function it runs: a
-:class:`~glashaus.tables.TablesService` or :class:`~glashaus.tables.VolumesService` method,
-whose guard checks decide and audit, or one of the functions below where ``lh`` offers less
-than the service (the service's other parameters are for the SQL engine and the other
-capabilities). ``lh`` (generated, ``glashaus/facades.py``) calls each as the caller.
+One entry per operation (see :mod:`glashaus.declare`), naming the function it runs: a method
+of one of :class:`~glashaus.tables.TablesService`'s parts (``Containers.exists`` runs on
+``TablesService.containers``) or of :class:`~glashaus.tables.VolumesService`, whose guard checks
+decide and audit, or one of the functions below where ``lh`` offers less than the service (its
+other parameters are for the SQL engine and the other capabilities). ``lh`` (generated, ``glashaus/facades.py``) calls each as the caller.
 (``create_view`` and ``describe``, which run SQL, are the SQL capability's: ``sql/operations.py``.)
 """
 
@@ -18,6 +18,13 @@ import pyarrow as pa
 from glashaus.access import Principal
 from glashaus.catalog import Securable
 from glashaus.declare import Operation
+from glashaus.tables.containers import Containers
+from glashaus.tables.grants import Permissions
+from glashaus.tables.lineage import LineageViews
+from glashaus.tables.maintenance import Maintenance
+from glashaus.tables.metadata import Metadata
+from glashaus.tables.policies import PolicyRules
+from glashaus.tables.reads import TableReads
 from glashaus.tables.service import Commit, Mode, SchemaMode, TablesService
 from glashaus.tables.volumes import VolumesService
 
@@ -117,13 +124,13 @@ def _op(name: str, http: str, path: str, tag: str, **kw: object) -> Operation:
 
 OPERATIONS = [
     # catalogs, schemas and objects
-    _op("list", "GET", "/securables", "catalog", calls=TablesService.list, privilege="USE", audit="{kind}.list"),
+    _op("list", "GET", "/securables", "catalog", calls=Containers.list, privilege="USE", audit="{kind}.list"),
     _op(
         "list",
         "GET",
         "/catalogs",
         "catalog",
-        calls=TablesService.list,
+        calls=Containers.list,
         client=False,
         privilege="USE",
         audit="{kind}.list",
@@ -133,7 +140,7 @@ OPERATIONS = [
         "GET",
         "/schemas/{catalog}",
         "catalog",
-        calls=TablesService.list,
+        calls=Containers.list,
         rename={"catalog": "parent"},
         client=False,
         privilege="USE",
@@ -144,7 +151,7 @@ OPERATIONS = [
         "GET",
         "/objects/{schema}",
         "catalog",
-        calls=TablesService.list,
+        calls=Containers.list,
         rename={"schema": "parent"},
         client=False,
         privilege="USE",
@@ -156,7 +163,7 @@ OPERATIONS = [
         "GET",
         "/securables/{name}/exists",
         "catalog",
-        calls=TablesService.exists,
+        calls=Containers.exists,
         privilege="USE",
         audit="{kind}.get",
     ),
@@ -166,7 +173,7 @@ OPERATIONS = [
         "POST",
         "/catalogs",
         "catalog",
-        calls=TablesService.create_catalog,
+        calls=Containers.create_catalog,
         privilege="CREATE CATALOG",
         audit="catalog.create",
     ),
@@ -175,7 +182,7 @@ OPERATIONS = [
         "POST",
         "/schemas",
         "catalog",
-        calls=TablesService.create_schema,
+        calls=Containers.create_schema,
         privilege="CREATE SCHEMA",
         audit="schema.create",
     ),
@@ -184,7 +191,7 @@ OPERATIONS = [
         "PUT",
         "/securables/{name}/comment",
         "catalog",
-        calls=TablesService.set_comment,
+        calls=Metadata.set_comment,
         privilege="MANAGE",
         audit="{kind}.comment",
     ),
@@ -193,7 +200,7 @@ OPERATIONS = [
         "PUT",
         "/securables/{name}/tags",
         "catalog",
-        calls=TablesService.set_tags,
+        calls=Metadata.set_tags,
         privilege="MANAGE",
         audit="{kind}.tag",
     ),
@@ -202,7 +209,7 @@ OPERATIONS = [
         "DELETE",
         "/securables/{name}/tags",
         "catalog",
-        calls=TablesService.unset_tags,
+        calls=Metadata.unset_tags,
         privilege="MANAGE",
         audit="{kind}.untag",
     ),
@@ -211,7 +218,7 @@ OPERATIONS = [
         "PUT",
         "/securables/{name}/properties",
         "catalog",
-        calls=TablesService.set_properties,
+        calls=Metadata.set_properties,
         privilege="MANAGE",
         audit="{kind}.properties",
     ),
@@ -220,7 +227,7 @@ OPERATIONS = [
         "PUT",
         "/securables/{name}/owner",
         "catalog",
-        calls=TablesService.set_owner,
+        calls=Permissions.set_owner,
         privilege=None,
         audit="owner.change",
     ),
@@ -249,7 +256,7 @@ OPERATIONS = [
         "GET",
         "/tables/{name}/rows",
         "tables",
-        calls=TablesService.read,
+        calls=TableReads.read,
         stream="read_batches",
         privilege="SELECT",
         audit="table.read",
@@ -259,7 +266,7 @@ OPERATIONS = [
         "GET",
         "/tables/{name}/history",
         "tables",
-        calls=TablesService.history,
+        calls=TableReads.history,
         privilege="SELECT",
         audit="table.history",
     ),
@@ -268,7 +275,7 @@ OPERATIONS = [
         "GET",
         "/tables/{name}/changes",
         "tables",
-        calls=TablesService.changes,
+        calls=TableReads.changes,
         privilege="SELECT",
         audit="table.changes",
     ),
@@ -277,7 +284,7 @@ OPERATIONS = [
         "POST",
         "/tables/{name}/restore",
         "tables",
-        calls=TablesService.restore,
+        calls=Maintenance.restore,
         privilege="MODIFY",
         audit="table.restore",
     ),
@@ -286,7 +293,7 @@ OPERATIONS = [
         "POST",
         "/tables/{name}/optimize",
         "tables",
-        calls=TablesService.optimize,
+        calls=Maintenance.optimize,
         privilege="MODIFY",
         audit="table.optimize",
     ),
@@ -295,7 +302,7 @@ OPERATIONS = [
         "POST",
         "/tables/{name}/vacuum",
         "tables",
-        calls=TablesService.vacuum,
+        calls=Maintenance.vacuum,
         privilege="MODIFY",
         audit="table.vacuum",
     ),
@@ -304,7 +311,7 @@ OPERATIONS = [
         "GET",
         "/tables/{name}/lineage",
         "lineage",
-        calls=TablesService.lineage_of,
+        calls=LineageViews.lineage_of,
         privilege="USE",
         audit="{kind}.get",
     ),
@@ -313,7 +320,7 @@ OPERATIONS = [
         "GET",
         "/tables/{name}/column-lineage",
         "lineage",
-        calls=TablesService.column_lineage_of,
+        calls=LineageViews.column_lineage_of,
         privilege="USE",
         audit="{kind}.get",
     ),
@@ -323,7 +330,7 @@ OPERATIONS = [
         "POST",
         "/volumes/{name}",
         "volumes",
-        calls=TablesService.create_volume,
+        calls=Containers.create_volume,
         privilege="CREATE VOLUME",
         audit="volume.create",
     ),
@@ -370,7 +377,7 @@ OPERATIONS = [
         "GET",
         "/grants",
         "access",
-        calls=TablesService.show_grants,
+        calls=Permissions.show_grants,
         cli="glashaus grants",
         privilege="USE",
         audit="grants.show",
@@ -380,7 +387,7 @@ OPERATIONS = [
         "POST",
         "/grants",
         "access",
-        calls=TablesService.grant,
+        calls=Permissions.grant,
         cli="glashaus grant",
         privilege="MANAGE",
         audit="grant",
@@ -390,7 +397,7 @@ OPERATIONS = [
         "DELETE",
         "/grants",
         "access",
-        calls=TablesService.revoke,
+        calls=Permissions.revoke,
         cli="glashaus revoke",
         privilege="MANAGE",
         audit="revoke",
@@ -400,7 +407,7 @@ OPERATIONS = [
         "PUT",
         "/tables/{table}/row-filter",
         "access",
-        calls=TablesService.set_row_filter,
+        calls=PolicyRules.set_row_filter,
         privilege="MANAGE",
         audit="table.row_filter",
     ),
@@ -409,7 +416,7 @@ OPERATIONS = [
         "PUT",
         "/tables/{table}/columns/{column}/mask",
         "access",
-        calls=TablesService.set_column_mask,
+        calls=PolicyRules.set_column_mask,
         privilege="MANAGE",
         audit="table.column_mask",
     ),
@@ -418,7 +425,7 @@ OPERATIONS = [
         "GET",
         "/tag-policies",
         "access",
-        calls=TablesService.tag_policies,
+        calls=PolicyRules.tag_policies,
         privilege=None,
         audit="tag_policy.list",
     ),
@@ -427,7 +434,7 @@ OPERATIONS = [
         "POST",
         "/tag-policies/{name}",
         "access",
-        calls=TablesService.create_tag_policy,
+        calls=PolicyRules.create_tag_policy,
         privilege="MANAGE",
         audit="tag_policy.create",
     ),
@@ -436,7 +443,7 @@ OPERATIONS = [
         "DELETE",
         "/tag-policies/{name}",
         "access",
-        calls=TablesService.drop_tag_policy,
+        calls=PolicyRules.drop_tag_policy,
         privilege="MANAGE",
         audit="tag_policy.drop",
     ),
