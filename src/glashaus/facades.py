@@ -22,7 +22,12 @@ from glashaus.serving.service import DEFAULT, ServingService
 from glashaus.sql.engine import SqlEngine
 from glashaus.sql.operations import create_view
 from glashaus.sql.result import Result
-from glashaus.tables.operations import create_table, drop, get, write
+from glashaus.tables.operations import (
+    create_table,
+    drop_securable,
+    get_securable,
+    write_table,
+)
 from glashaus.tables.results import (
     ColumnEdge,
     Description,
@@ -95,7 +100,7 @@ class LakehouseOperations:
         >>> lh.get("main.shop.orders").kind
         'table'
         """
-        return get(self._tables, self.principal, name)
+        return get_securable(self._tables, self.principal, name)
 
     def exists(self, name: str) -> bool:
         """Whether a catalog, schema, table, view, volume, model or experiment of that name exists (as Unity
@@ -116,7 +121,7 @@ class LakehouseOperations:
         >>> lh.drop("main.shop.customers", if_exists=True)
         []
         """
-        return drop(self._tables, self.principal, name, if_exists=if_exists, cascade=cascade)
+        return drop_securable(self._tables, self.principal, name, if_exists=if_exists, cascade=cascade)
 
     def create_catalog(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
         """Create a catalog, owned by you; needs CREATE CATALOG on the metastore.
@@ -190,7 +195,7 @@ class LakehouseOperations:
         >>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()
         5
         """
-        return write(self._tables, self.principal, name, data, mode=mode, on=on, schema_mode=schema_mode, upstream=upstream)
+        return write_table(self._tables, self.principal, name, data, mode=mode, on=on, schema_mode=schema_mode, upstream=upstream)
 
     def read(self, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None, columns: builtins.list[str] | None = None) -> pa.Table:
         """Rows of a table, now or at a version/time, as a pyarrow Table (your row filter and column masks applied).

@@ -6,6 +6,8 @@ of one of :class:`~glashaus.tables.TablesService`'s parts (``Containers.exists``
 decide and audit, or one of the functions below where ``lh`` offers less than the service (its
 other parameters are for the SQL engine and the other capabilities). ``lh`` (generated, ``glashaus/facades.py``) calls each as the caller.
 (``create_view`` and ``describe``, which run SQL, are the SQL capability's: ``sql/operations.py``.)
+The functions are named apart from their operations (``get_securable`` runs ``lh.get``): the
+generated facades import every capability's functions by name, side by side.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from glashaus.tables.service import Commit, Mode, SchemaMode, TablesService
 from glashaus.tables.volumes import VolumesService
 
 
-def get(tables: TablesService, who: Principal, name: str) -> Securable:
+def get_securable(tables: TablesService, who: Principal, name: str) -> Securable:
     """The catalog, schema, table, view, volume, model or experiment ``name``, if you may use it.
 
     >>> lh.get("main.shop.orders").kind
@@ -38,7 +40,7 @@ def get(tables: TablesService, who: Principal, name: str) -> Securable:
     return tables.get(who, name)
 
 
-def drop(
+def drop_securable(
     tables: TablesService, who: Principal, name: str, *, if_exists: bool = False, cascade: bool = False
 ) -> builtins.list[Securable]:
     """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers); needs MANAGE.
@@ -92,7 +94,7 @@ def create_table(
     )
 
 
-def write(
+def write_table(
     tables: TablesService,
     who: Principal,
     name: str,
@@ -157,7 +159,7 @@ OPERATIONS = [
         privilege="USE",
         audit="{kind}.list",
     ),
-    _op("get", "GET", "/securables/{name}", "catalog", calls=get, privilege="USE", audit="{kind}.get"),
+    _op("get", "GET", "/securables/{name}", "catalog", calls=get_securable, privilege="USE", audit="{kind}.get"),
     _op(
         "exists",
         "GET",
@@ -167,7 +169,9 @@ OPERATIONS = [
         privilege="USE",
         audit="{kind}.get",
     ),
-    _op("drop", "DELETE", "/securables/{name}", "catalog", calls=drop, privilege="MANAGE", audit="{kind}.drop"),
+    _op(
+        "drop", "DELETE", "/securables/{name}", "catalog", calls=drop_securable, privilege="MANAGE", audit="{kind}.drop"
+    ),
     _op(
         "create_catalog",
         "POST",
@@ -246,7 +250,7 @@ OPERATIONS = [
         "POST",
         "/tables/{name}/rows",
         "tables",
-        calls=write,
+        calls=write_table,
         body="data",
         privilege="MODIFY",
         audit="table.write",
