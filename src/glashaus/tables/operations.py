@@ -2,17 +2,18 @@
 
 One entry per operation (see :mod:`glashaus.declare`), naming the function it runs: a method
 of one of :class:`~glashaus.tables.TablesService`'s parts (``Containers.exists`` runs on
-``TablesService.containers``) or of :class:`~glashaus.tables.VolumesService`, whose guard checks
-decide and audit, or one of the functions below where ``lh`` offers less than the service (its
-other parameters are for the SQL engine and the other capabilities). ``lh`` (generated, ``glashaus/facades.py``) calls each as the caller.
-(``create_view`` and ``describe``, which run SQL, are the SQL capability's: ``sql/operations.py``.)
+``TablesService.containers``) or of :class:`~glashaus.tables.VolumesService`, whose guard
+checks decide and audit, or one of the functions below where ``lh`` offers less than the
+service (its other parameters are for the SQL engine and the other capabilities). ``lh``
+(generated, ``glashaus/facades.py``) calls each as the caller. ``create_view`` and
+``describe``, which run SQL, are the SQL capability's (``sql/operations.py``).
+
 The functions are named apart from their operations (``get_securable`` runs ``lh.get``): the
 generated facades import every capability's functions by name, side by side.
 """
 
 from __future__ import annotations
 
-import builtins  # the functions below take the builtin list; the service has a method of that name
 from typing import Any
 
 import pyarrow as pa
@@ -42,7 +43,7 @@ def get_securable(tables: TablesService, who: Principal, name: str) -> Securable
 
 def drop_securable(
     tables: TablesService, who: Principal, name: str, *, if_exists: bool = False, cascade: bool = False
-) -> builtins.list[Securable]:
+) -> list[Securable]:
     """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers); needs MANAGE.
 
     What was dropped is returned; a table's data files stay until an admin vacuums them.
@@ -62,8 +63,8 @@ def create_table(
     *,
     schema: pa.Schema | None = None,
     data: Any = None,
-    primary_key: builtins.list[str] | None = None,
-    partition_by: builtins.list[str] | None = None,
+    primary_key: list[str] | None = None,
+    partition_by: list[str] | None = None,
     constraints: dict[str, str] | None = None,
     comment: str | None = None,
     properties: dict[str, str] | None = None,
@@ -101,9 +102,9 @@ def write_table(
     data: Any,
     *,
     mode: Mode = "append",
-    on: builtins.list[str] | None = None,
+    on: list[str] | None = None,
     schema_mode: SchemaMode = "strict",
-    upstream: builtins.list[str] | None = None,
+    upstream: list[str] | None = None,
 ) -> Commit:
     """Append, overwrite or merge (upsert on ``on`` or the primary key) Arrow, pandas or polars data in one commit.
 
