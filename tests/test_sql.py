@@ -860,5 +860,15 @@ def test_describe_a_view_lists_the_columns_of_its_query(shop):
     assert shop.sql("DESCRIBE main.shop.v").to_pylist()[1]["column"] == "weighted"
 
 
+def test_create_view_takes_any_valid_name_and_keeps_its_comment_as_written(shop):
+    """lh.create_view builds its CREATE VIEW: the name is quoted (SQL reserves ``select``), the comment a literal."""
+    shop.create_table("main.shop.o2", data=pa.table({"id": [1, 2]}))
+    comment = "it's \\ -- not SQL; DROP TABLE main.shop.o2"
+    view = shop.create_view("main.shop.select", "SELECT id FROM main.shop.o2", comment=comment)
+    assert (view.full_name, view.comment) == ("main.shop.select", comment)
+    assert shop.sql('SELECT count(*) FROM main.shop."select"').scalar() == 2
+    assert shop.exists("main.shop.o2")
+
+
 def test_a_comment_after_the_last_semicolon_is_ignored(shop):
     assert shop.sql("SELECT 41 + 1; -- the answer").scalar() == 42

@@ -11,6 +11,8 @@ import builtins
 import datetime as dt
 from typing import Any
 
+import pyarrow as pa
+
 from glashaus.access.admin import Administration
 from glashaus.access.directory import PrincipalInfo, TokenInfo
 from glashaus.access.operations import (
@@ -20,7 +22,10 @@ from glashaus.access.operations import (
     create_user,
     principal_info,
 )
+from glashaus.access.policies import TagPolicy
 from glashaus.access.principal import Principal
+from glashaus.catalog.service import Securable
+from glashaus.lineage.store import Edge
 from glashaus.registry.aliases import AliasMove
 from glashaus.registry.operations import (
     get_model_version,
@@ -37,7 +42,25 @@ from glashaus.registry.service import RegisteredModel, RegistryService, ScoreMod
 from glashaus.registry.versions import ModelVersion
 from glashaus.serving.endpoints import Endpoint
 from glashaus.serving.service import DEFAULT, ServingService
-from glashaus.tables.volumes import FileInfo
+from glashaus.sql.engine import SqlEngine
+from glashaus.sql.operations import create_view
+from glashaus.sql.result import Result
+from glashaus.tables.operations import (
+    create_table,
+    drop_securable,
+    get_securable,
+    write_table,
+)
+from glashaus.tables.results import (
+    ColumnEdge,
+    Description,
+    Grant,
+    HistoryEntry,
+    OptimizeResult,
+)
+from glashaus.tables.service import Mode, SchemaMode, TablesService
+from glashaus.tables.volumes import FileInfo, VolumesService
+from glashaus.tables.writes import Commit
 from glashaus.tracking.entities import (
     ArtifactFile,
     Experiment,
@@ -75,6 +98,326 @@ class LakehouseOperations:
 
     principal: Principal
     _admin: Administration
+    _engine: SqlEngine
+    _tables: TablesService
+    _volumes: VolumesService
+
+    def sql(self, query: str) -> Result:
+        """Run governed SQL (DuckDB dialect); catalog names resolve to governed tables.
+
+        One or more statements; the result is the last one's. SQL refused for reaching
+        outside the catalog is audited as a denied attempt.
+
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders@v1").scalar()
+        4
+        """
+        return self._engine.execute(self.principal, query)
+
+    def create_view(self, name: str, sql: str, *, comment: str | None = None, replace: bool = False) -> Securable:
+        """Create the view ``name`` over the query ``sql`` (``replace=True``: or replace it), as ``CREATE VIEW``.
+
+        Needs CREATE TABLE on its schema (and MANAGE on the view it replaces). The view runs with
+        its owner's rights: SELECT on the view is enough to read it.
+
+        >>> lh.create_view("main.shop.big_orders", "SELECT * FROM main.shop.orders WHERE quantity > 10").kind
+        'view'
+        >>> lh.sql("SELECT count(*) FROM main.shop.big_orders").scalar()
+        1
+        """
+        return create_view(self._engine, self.principal, name, sql, comment=comment, replace=replace)
+
+    def describe(self, name: str) -> Description:
+        """Owner, comment, tags, columns (with comments and tags), keys, constraints, version, size.
+
+        The tables service's description; a view's columns come from planning its query. A reader
+        whose view of the table is filtered or masked sees no row counts or sizes.
+
+        >>> lh.describe("main.shop.orders").columns[0].name
+        'order_id'
+        """
+        return self._engine.describe(self.principal, name)
+
+    def list(self, parent: str | None = None, *, kind: str | None = None) -> builtins.list[Securable]:
+        """Catalogs (no parent), the schemas of a catalog, or the objects of a schema (``kind``: only those).
+
+        Only what you may use or manage is listed.
+
+        >>> [s.full_name for s in lh.list("main.shop", kind="table")]
+        ['main.shop.customers', 'main.shop.orders']
+        """
+        return self._tables.containers.list(self.principal, parent, kind=kind)
+
+    def get(self, name: str) -> Securable:
+        """The catalog, schema, table, view, volume, model or experiment ``name``, if you may use it.
+
+        >>> lh.get("main.shop.orders").kind
+        'table'
+        """
+        return get_securable(self._tables, self.principal, name)
+
+    def exists(self, name: str) -> bool:
+        """Whether a catalog, schema, table, view, volume, model or experiment of that name exists (as Unity
+        Catalog's ``tables/{name}/exists``); one you may not use is refused, as by :meth:`get`, not reported missing.
+
+        >>> lh.exists("main.shop.orders"), lh.exists("main.shop.nope")
+        (True, False)
+        """
+        return self._tables.containers.exists(self.principal, name)
+
+    def drop(self, name: str, *, if_exists: bool = False, cascade: bool = False) -> builtins.list[Securable]:
+        """Drop a catalog, schema, table, view or volume (``cascade`` for non-empty containers); needs MANAGE.
+
+        What was dropped is returned; a table's data files stay until an admin vacuums them.
+
+        >>> [s.full_name for s in lh.drop("main.shop.customers")]
+        ['main.shop.customers']
+        >>> lh.drop("main.shop.customers", if_exists=True)
+        []
+        """
+        return drop_securable(self._tables, self.principal, name, if_exists=if_exists, cascade=cascade)
+
+    def create_catalog(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
+        """Create a catalog, owned by you; needs CREATE CATALOG on the metastore.
+
+        >>> lh.create_catalog("dev").full_name
+        'dev'
+        """
+        return self._tables.containers.create_catalog(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+
+    def create_schema(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
+        """Create a schema in a catalog, owned by you; needs CREATE SCHEMA on the catalog.
+
+        >>> lh.create_schema("main.garden").full_name
+        'main.garden'
+        """
+        return self._tables.containers.create_schema(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+
+    def set_comment(self, name: str, comment: str, *, column: str | None = None) -> Securable:
+        """Set the comment of a securable, or of one of its columns; needs MANAGE.
+
+        >>> lh.set_comment("main.shop.orders", "One row per order.").comment
+        'One row per order.'
+        """
+        return self._tables.metadata.set_comment(self.principal, name, comment, column=column)
+
+    def set_tags(self, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
+        """Add or change tags of a securable, or of one of its columns (tag policies mask tagged columns); needs MANAGE.
+
+        >>> lh.set_tags("main.shop.orders", {"domain": "sales"}).tags
+        {'domain': 'sales'}
+        """
+        return self._tables.metadata.set_tags(self.principal, name, tags, column=column)
+
+    def unset_tags(self, name: str, keys: builtins.list[str], *, column: str | None = None) -> Securable:
+        """Remove the tags ``keys`` of a securable, or of one of its columns; needs MANAGE."""
+        return self._tables.metadata.unset_tags(self.principal, name, keys, column=column)
+
+    def set_properties(self, name: str, properties: dict[str, str]) -> Securable:
+        """Set key-value properties of a securable; needs MANAGE."""
+        return self._tables.metadata.set_properties(self.principal, name, properties)
+
+    def set_owner(self, name: str, owner: str) -> Securable:
+        """Transfer ownership (ALTER ... OWNER TO): for owners (of it or a container) and admins.
+
+        The new owner must exist.
+        """
+        return self._tables.permissions.set_owner(self.principal, name, owner)
+
+    def create_table(self, name: str, *, schema: pa.Schema | None = None, data: Any = None, primary_key: builtins.list[str] | None = None, partition_by: builtins.list[str] | None = None, constraints: dict[str, str] | None = None, comment: str | None = None, properties: dict[str, str] | None = None, tags: dict[str, str] | None = None, if_not_exists: bool = False) -> Securable:
+        """Create a managed Delta table from an Arrow schema or from data (written as version 1).
+
+        ``constraints`` maps a name to a CHECK expression (``{"qty_pos": "quantity > 0"}``);
+        primary-key columns are NOT NULL.
+
+        >>> lh.create_table("main.shop.plants", schema=pa.schema([("id", pa.int64())]),
+        ...                 primary_key=["id"], constraints={"id_pos": "id > 0"}).full_name
+        'main.shop.plants'
+        """
+        return create_table(self._tables, self.principal, name, schema=schema, data=data, primary_key=primary_key, partition_by=partition_by, constraints=constraints, comment=comment, properties=properties, tags=tags, if_not_exists=if_not_exists)
+
+    def write(self, name: str, data: Any, *, mode: Mode = 'append', on: builtins.list[str] | None = None, schema_mode: SchemaMode = 'strict', upstream: builtins.list[str] | None = None) -> Commit:
+        """Append, overwrite or merge (upsert on ``on`` or the primary key) Arrow, pandas or polars data in one commit.
+
+        ``schema_mode="merge"`` adds new columns; ``upstream`` declares the tables the data was
+        computed from (their current versions are recorded as lineage).
+
+        >>> df = pa.table({"order_id": [4, 5], "customer_id": [12, 10], "region": ["east", "north"],
+        ...                "quantity": pa.array([4, 1], pa.int32()), "price": [12.5, 8.0]})
+        >>> lh.write("main.shop.orders", df, mode="merge", on=["order_id"]).operation
+        'MERGE'
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()
+        5
+        """
+        return write_table(self._tables, self.principal, name, data, mode=mode, on=on, schema_mode=schema_mode, upstream=upstream)
+
+    def read(self, name: str, *, version: int | None = None, as_of: dt.datetime | str | None = None, columns: builtins.list[str] | None = None) -> pa.Table:
+        """Rows of a table, now or at a version/time, as a pyarrow Table (your row filter and column masks applied).
+
+        >>> lh.read("main.shop.orders", version=1).num_rows
+        4
+        """
+        return self._tables.reads.read(self.principal, name, version=version, as_of=as_of, columns=columns)
+
+    def history(self, name: str, *, limit: int | None = None) -> builtins.list[HistoryEntry]:
+        """The table's commits, newest first: version, time, operation, who, metrics.
+
+        >>> [(h.version, h.operation) for h in lh.history("main.shop.orders")]
+        [(1, 'CREATE TABLE'), (0, 'CREATE TABLE')]
+        """
+        return self._tables.reads.history(self.principal, name, limit=limit)
+
+    def changes(self, name: str, *, starting_version: int = 0, ending_version: int | None = None) -> pa.Table:
+        """The change data feed: rows inserted, deleted and updated per version."""
+        return self._tables.reads.changes(self.principal, name, starting_version=starting_version, ending_version=ending_version)
+
+    def restore(self, name: str, *, version: int) -> Commit:
+        """Make an old version current again (a new commit; history is kept)."""
+        return self._tables.maintenance.restore(self.principal, name, version=version)
+
+    def optimize(self, name: str, *, zorder_by: builtins.list[str] | None = None) -> OptimizeResult:
+        """Compact the table's small files (``zorder_by``: cluster them by these columns); rows stay as they are."""
+        return self._tables.maintenance.optimize(self.principal, name, zorder_by=zorder_by)
+
+    def vacuum(self, name: str, *, retention_hours: int | None = None, dry_run: bool = True) -> builtins.list[str]:
+        """Unreferenced files older than the retention (at least 7 days; never a version lineage uses): listed,
+        and removed only with ``dry_run=False`` (a dry run by default, as in delta-rs since 0.2: a vacuum
+        cannot be undone).
+
+        Retention is at least :data:`MIN_RETENTION_HOURS` and is stretched so that the
+        oldest version any recorded write read stays readable.
+
+        >>> lh.vacuum("main.shop.orders")                 # what would go (nothing old enough yet)
+        []
+        >>> lh.vacuum("main.shop.orders", dry_run=False)  # remove them
+        []
+        """
+        return self._tables.maintenance.vacuum(self.principal, name, retention_hours=retention_hours, dry_run=dry_run)
+
+    def lineage(self, name: str, *, direction: str = 'upstream', depth: int = 10) -> builtins.list[Edge]:
+        """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
+
+        Nodes you may not read show as RESTRICTED: as in Unity Catalog, the graph keeps its
+        shape but hides the names (and versions) of what the caller cannot see.
+
+        >>> _ = lh.sql("CREATE TABLE main.shop.gold AS SELECT region, sum(price) AS revenue FROM main.shop.orders GROUP BY 1")
+        >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]
+        [('main.shop.orders', 1)]
+        """
+        return self._tables.provenance.lineage_of(self.principal, name, direction=direction, depth=depth)
+
+    def column_lineage(self, name: str, *, direction: str = 'upstream') -> builtins.list[ColumnEdge]:
+        """Column-level edges from (downstream) or into (upstream) ``name``; what you may not read is RESTRICTED.
+
+        >>> _ = lh.sql("CREATE TABLE main.shop.gold AS SELECT region, sum(price) AS revenue FROM main.shop.orders GROUP BY 1")
+        >>> sorted((e.source_column, e.target_column) for e in lh.column_lineage("main.shop.gold"))
+        [('price', 'revenue'), ('region', 'region')]
+        """
+        return self._tables.provenance.column_lineage_of(self.principal, name, direction=direction)
+
+    def create_volume(self, name: str, *, comment: str | None = None, if_not_exists: bool = False) -> Securable:
+        """Create a managed volume: a governed folder for files (images, text, models); needs CREATE VOLUME.
+
+        >>> lh.create_volume("main.shop.documents").kind
+        'volume'
+        """
+        return self._tables.containers.create_volume(self.principal, name, comment=comment, if_not_exists=if_not_exists)
+
+    def list_files(self, volume: str, prefix: str = '') -> builtins.list[FileInfo]:
+        """The files in a volume (under ``prefix``, a folder or one file), by path; needs READ VOLUME.
+
+        >>> _ = lh.put_file("main.shop.images", "plants/fern.jpg", b"...")
+        >>> [f.path for f in lh.list_files("main.shop.images", "plants")]
+        ['plants/fern.jpg']
+        """
+        return self._volumes.list(self.principal, volume, prefix)
+
+    def put_file(self, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
+        """Write a file into a volume atomically (to a temporary name, then renamed into place); needs WRITE VOLUME.
+
+        >>> lh.put_file("main.shop.images", "plants/fern.jpg", b"...").size
+        3
+        """
+        return self._volumes.put(self.principal, volume, path, data, overwrite=overwrite)
+
+    def get_file(self, volume: str, path: str) -> bytes:
+        """The bytes of a file in a volume; needs READ VOLUME.
+
+        >>> _ = lh.put_file("main.shop.images", "plants/fern.jpg", b"...")
+        >>> lh.get_file("main.shop.images", "plants/fern.jpg")
+        b'...'
+        """
+        return self._volumes.get(self.principal, volume, path)
+
+    def delete_file(self, volume: str, path: str) -> None:
+        """Delete a file from a volume; needs WRITE VOLUME."""
+        self._volumes.delete(self.principal, volume, path)
+
+    def show_grants(self, on: str | None) -> builtins.list[Grant]:
+        """Grants on ``on`` (``None``: the metastore) and those it inherits (``inherited`` says which).
+
+        Managers (admins, owners, MANAGE holders) see every grant, others their own.
+
+        >>> _ = lh.grant("SELECT", on="main.shop.orders", to="analysts")
+        >>> [(g.principal, g.privilege, g.inherited) for g in lh.show_grants("main.shop.orders")]
+        [('analysts', 'SELECT', False), ('users', 'USE CATALOG', True)]
+        """
+        return self._tables.permissions.show_grants(self.principal, on)
+
+    def grant(self, privilege: str, *, on: str | None, to: str) -> bool:
+        """Grant a privilege (Unity Catalog names) on a securable (``on=None``: the metastore) to a user or group.
+
+        >>> lh.grant("SELECT", on="main.shop.orders", to="analysts")
+        True
+        """
+        return self._tables.permissions.grant(self.principal, privilege, on=on, to=to)
+
+    def revoke(self, privilege: str, *, on: str | None, from_: str) -> bool:
+        """Revoke a privilege on a securable (``on=None``: the metastore) from a user or group."""
+        return self._tables.permissions.revoke(self.principal, privilege, on=on, from_=from_)
+
+    def set_row_filter(self, table: str, expression: str | None) -> Securable:
+        """Show only rows where ``expression`` is true (``None`` removes the filter); needs MANAGE.
+
+        ``current_user()`` and ``is_member('group')`` are evaluated for each reader.
+
+        >>> _ = lh.set_row_filter("main.shop.orders", "region = 'north' OR is_member('admins')")
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()   # alice is an admin
+        4
+        """
+        return self._tables.rules.set_row_filter(self.principal, table, expression)
+
+    def set_column_mask(self, table: str, column: str, expression: str | None) -> Securable:
+        """Show ``expression`` in place of the column (``None`` removes the mask); needs MANAGE.
+
+        >>> _ = lh.set_column_mask("main.shop.customers", "email",
+        ...                        "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END")
+        >>> lh.sql("SELECT email FROM main.shop.customers LIMIT 1").scalar()
+        '***'
+        """
+        return self._tables.rules.set_column_mask(self.principal, table, column, expression)
+
+    def tag_policies(self) -> builtins.list[TagPolicy]:
+        """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise).
+
+        As with a table's filters and masks, whoever does not manage a policy (only admins
+        manage tag policies) learns that it is there and which tag it masks, not what its
+        mask says nor which groups see the real values: :data:`HIDDEN` stands in for them.
+        """
+        return self._tables.rules.tag_policies(self.principal)
+
+    def create_tag_policy(self, name: str, *, tag: str, mask: str, except_groups: builtins.list[str]) -> TagPolicy:
+        """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
+
+        The mask is an expression over ``value``, the column's value. Admins only.
+
+        >>> lh.create_tag_policy("hide_pii", tag="pii", mask="'***'", except_groups=["analysts"]).name
+        'hide_pii'
+        """
+        return self._tables.rules.create_tag_policy(self.principal, name, tag=tag, mask=mask, except_groups=except_groups)
+
+    def drop_tag_policy(self, name: str) -> None:
+        """Remove the tag policy ``name`` (admins only): the columns it masked show their values again."""
+        self._tables.rules.drop_tag_policy(self.principal, name)
 
     def principals(self, *, kind: str | None = None) -> builtins.list[PrincipalInfo]:
         """The principals, or those of one ``kind`` (``user``, ``group``, ``service_principal``).

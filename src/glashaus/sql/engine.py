@@ -82,17 +82,21 @@ class SqlEngine:
 
     # -- entry point ------------------------------------------------------------------
 
-    def execute(self, who: Principal, sql: str) -> Result:
-        """Run one or more statements; returns the result of the last one.
+    def execute(self, who: Principal, query: str) -> Result:
+        """Run governed SQL (DuckDB dialect); catalog names resolve to governed tables.
 
-        SQL refused for reaching outside the catalog is audited as a denied attempt.
+        One or more statements; the result is the last one's. SQL refused for reaching
+        outside the catalog is audited as a denied attempt.
+
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders@v1").scalar()
+        4
         """
-        if not isinstance(sql, str) or not sql.strip():
+        if not isinstance(query, str) or not query.strip():
             raise SqlError("empty SQL statement.")
         try:
-            return self._execute(who, sql)
+            return self._execute(who, query)
         except UngovernedAccessError as exc:
-            self.tables.access.refuse(who, action="sql.refused", reason=str(exc), details={"sql": sql[:2000]})
+            self.tables.access.refuse(who, action="sql.refused", reason=str(exc), details={"sql": query[:2000]})
             raise
         except RecursionError:  # a tree too deep for sqlglot (or for us) anywhere on the way
             raise too_deep() from None
@@ -301,7 +305,14 @@ class SqlEngine:
         return Result.status(f"DROP {kind.upper()}", f"dropped {len(gone)} securable(s)")
 
     def describe(self, who: Principal, name: str) -> Description:
-        """The tables service's description, plus the columns of a view (from its query)."""
+        """Owner, comment, tags, columns (with comments and tags), keys, constraints, version, size.
+
+        The tables service's description; a view's columns come from planning its query. A reader
+        whose view of the table is filtered or masked sees no row counts or sizes.
+
+        >>> lh.describe("main.shop.orders").columns[0].name
+        'order_id'
+        """
         info = self.tables.describe(who, name)
         if info.kind == "view":
             probe = exp.select("*").from_(exp.to_table(info.name)).limit(0)

@@ -81,6 +81,11 @@ class Containers:
     def create_catalog(
         self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
     ) -> Securable:
+        """Create a catalog, owned by you; needs CREATE CATALOG on the metastore.
+
+        >>> lh.create_catalog("dev").full_name
+        'dev'
+        """
         with self.guard.require(who, CREATE_CATALOG, name) as allowed:
             return allowed.shown(
                 self.catalog.create(
@@ -91,6 +96,11 @@ class Containers:
     def create_schema(
         self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
     ) -> Securable:
+        """Create a schema in a catalog, owned by you; needs CREATE SCHEMA on the catalog.
+
+        >>> lh.create_schema("main.garden").full_name
+        'main.garden'
+        """
         with self.guard.require(who, CREATE_SCHEMA, name) as allowed:
             return allowed.shown(
                 self.catalog.create(
@@ -101,7 +111,11 @@ class Containers:
     def create_volume(
         self, who: Principal, name: str, *, comment: str | None = None, if_not_exists: bool = False
     ) -> Securable:
-        """Register a managed volume: a governed folder for files (images, text, models)."""
+        """Create a managed volume: a governed folder for files (images, text, models); needs CREATE VOLUME.
+
+        >>> lh.create_volume("main.shop.documents").kind
+        'volume'
+        """
         with self.guard.require(who, CREATE_VOLUME, name) as allowed:
             n = allowed.name
             if if_not_exists and self.catalog.exists(n) and self.catalog.get(n).kind == "volume":
@@ -111,7 +125,13 @@ class Containers:
             )
 
     def list(self, who: Principal, parent: str | None = None, *, kind: str | None = None) -> list[Securable]:
-        """Catalogs (no parent), schemas of a catalog, or objects of a schema (``kind``: only those)."""
+        """Catalogs (no parent), the schemas of a catalog, or the objects of a schema (``kind``: only those).
+
+        Only what you may use or manage is listed.
+
+        >>> [s.full_name for s in lh.list("main.shop", kind="table")]
+        ['main.shop.customers', 'main.shop.orders']
+        """
         if kind is not None and kind not in KINDS:
             raise InvalidArgumentError(f"kind={kind!r} is not a kind of securable; use one of {', '.join(KINDS)}.")
         if parent is None:
@@ -126,7 +146,12 @@ class Containers:
             return allowed.shown()
 
     def exists(self, who: Principal, name: str) -> bool:
-        """Whether ``name`` exists; one that exists but that ``who`` may not use is refused, as by :meth:`get`."""
+        """Whether a catalog, schema, table, view, volume, model or experiment of that name exists (as Unity
+        Catalog's ``tables/{name}/exists``); one you may not use is refused, as by :meth:`get`, not reported missing.
+
+        >>> lh.exists("main.shop.orders"), lh.exists("main.shop.nope")
+        (True, False)
+        """
         with self.guard.require_if_exists(who, GET, name) as allowed:
             return allowed is not None
 

@@ -31,7 +31,11 @@ class Permissions:
         return self.guard.find(who, on, levels=(1, 2, 3), details=False)
 
     def grant(self, who: Principal, privilege: str, *, on: str | None, to: str) -> bool:
-        """Grant a privilege on a securable (``on=None``: the metastore) to a user or group."""
+        """Grant a privilege (Unity Catalog names) on a securable (``on=None``: the metastore) to a user or group.
+
+        >>> lh.grant("SELECT", on="main.shop.orders", to="analysts")
+        True
+        """
         with request():
             return self.access.grant(who, privilege, self._target(who, on), to)
 
@@ -42,9 +46,13 @@ class Permissions:
             return self.access.revoke(who, privilege, self._target(who, on), from_)
 
     def show_grants(self, who: Principal, on: str | None) -> list[Grant]:
-        """Grants on a securable and those it inherits, with where each comes from.
+        """Grants on ``on`` (``None``: the metastore) and those it inherits (``inherited`` says which).
 
         Managers (admins, owners, MANAGE holders) see every grant, others their own.
+
+        >>> _ = lh.grant("SELECT", on="main.shop.orders", to="analysts")
+        >>> [(g.principal, g.privilege, g.inherited) for g in lh.show_grants("main.shop.orders")]
+        [('analysts', 'SELECT', False), ('users', 'USE CATALOG', True)]
         """
         with request():
             target = self._target(who, on)

@@ -44,10 +44,14 @@ class LineageViews:
         self.lineage = lineage
 
     def lineage_of(self, who: Principal, name: str, *, direction: str = "upstream", depth: int = 10) -> list[Edge]:
-        """Lineage edges around a table or view; nodes the caller may not read show as RESTRICTED.
+        """Edges from (downstream) or into (upstream) ``name``, with the versions involved.
 
-        As in Unity Catalog, the graph keeps its shape but hides the names (and versions)
-        of what the caller cannot see.
+        Nodes you may not read show as RESTRICTED: as in Unity Catalog, the graph keeps its
+        shape but hides the names (and versions) of what the caller cannot see.
+
+        >>> _ = lh.sql("CREATE TABLE main.shop.gold AS SELECT region, sum(price) AS revenue FROM main.shop.orders GROUP BY 1")
+        >>> [(e.source, e.source_version) for e in lh.lineage("main.shop.gold")]
+        [('main.shop.orders', 1)]
         """
         with request():
             securable = self._node(who, name)
@@ -67,6 +71,12 @@ class LineageViews:
             return edges
 
     def column_lineage_of(self, who: Principal, name: str, *, direction: str = "upstream") -> list[ColumnEdge]:
+        """Column-level edges from (downstream) or into (upstream) ``name``; what you may not read is RESTRICTED.
+
+        >>> _ = lh.sql("CREATE TABLE main.shop.gold AS SELECT region, sum(price) AS revenue FROM main.shop.orders GROUP BY 1")
+        >>> sorted((e.source_column, e.target_column) for e in lh.column_lineage("main.shop.gold"))
+        [('price', 'revenue'), ('region', 'region')]
+        """
         with request():
             securable = self._node(who, name)
             visible = self._visibility(who)

@@ -56,11 +56,17 @@ class Maintenance:
     def vacuum(
         self, who: Principal, name: str, *, retention_hours: int | None = None, dry_run: bool = True
     ) -> list[str]:
-        """The data files no longer needed, keeping every version lineage points at; removed only with
-        ``dry_run=False`` (a dry run by default, as in delta-rs: a vacuum cannot be undone).
+        """Unreferenced files older than the retention (at least 7 days; never a version lineage uses): listed,
+        and removed only with ``dry_run=False`` (a dry run by default, as in delta-rs since 0.2: a vacuum
+        cannot be undone).
 
         Retention is at least :data:`MIN_RETENTION_HOURS` and is stretched so that the
         oldest version any recorded write read stays readable.
+
+        >>> lh.vacuum("main.shop.orders")                 # what would go (nothing old enough yet)
+        []
+        >>> lh.vacuum("main.shop.orders", dry_run=False)  # remove them
+        []
         """
         with self.guard.require(who, VACUUM, name) as allowed:
             grant = self.store.rewrites.admit(who, allowed.found, kind="vacuum", operation="VACUUM")

@@ -32,6 +32,11 @@ class Metadata:
         self.store = store
 
     def set_comment(self, who: Principal, name: str, comment: str, *, column: str | None = None) -> Securable:
+        """Set the comment of a securable, or of one of its columns; needs MANAGE.
+
+        >>> lh.set_comment("main.shop.orders", "One row per order.").comment
+        'One row per order.'
+        """
         with self.guard.require(who, COMMENT, name) as allowed:
             n = allowed.name
             if column is not None:
@@ -39,15 +44,22 @@ class Metadata:
             return allowed.shown(self.catalog.update(n, comment=comment))
 
     def set_tags(self, who: Principal, name: str, tags: dict[str, str], *, column: str | None = None) -> Securable:
+        """Add or change tags of a securable, or of one of its columns (tag policies mask tagged columns); needs MANAGE.
+
+        >>> lh.set_tags("main.shop.orders", {"domain": "sales"}).tags
+        {'domain': 'sales'}
+        """
         with self.guard.require(who, TAG, name) as allowed:
             column = None if column is None else self._column(allowed.found, column)
             return allowed.shown(self.catalog.set_tags(allowed.name, tags, column=column))
 
     def unset_tags(self, who: Principal, name: str, keys: list[str], *, column: str | None = None) -> Securable:
+        """Remove the tags ``keys`` of a securable, or of one of its columns; needs MANAGE."""
         with self.guard.require(who, UNTAG, name) as allowed:
             return allowed.shown(self.catalog.unset_tags(allowed.name, keys, column=column))
 
     def set_properties(self, who: Principal, name: str, properties: dict[str, str]) -> Securable:
+        """Set key-value properties of a securable; needs MANAGE."""
         with self.guard.require(who, PROPERTIES, name) as allowed:
             return allowed.shown(self.catalog.update(allowed.name, properties=properties))
 

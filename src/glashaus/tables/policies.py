@@ -59,14 +59,27 @@ class PolicyRules:
 
     @renamed_keywords(name="table")
     def set_row_filter(self, who: Principal, table: str, expression: str | None) -> Securable:
-        """Bind a boolean SQL expression to a table (None removes it); needs MANAGE."""
+        """Show only rows where ``expression`` is true (``None`` removes the filter); needs MANAGE.
+
+        ``current_user()`` and ``is_member('group')`` are evaluated for each reader.
+
+        >>> _ = lh.set_row_filter("main.shop.orders", "region = 'north' OR is_member('admins')")
+        >>> lh.sql("SELECT count(*) FROM main.shop.orders").scalar()   # alice is an admin
+        4
+        """
         with self.guard.require(who, ROW_FILTER, table, details={"expression": expression}) as allowed:
             columns = arrow_schema(self.store.table(location(allowed.found))).names
             return allowed.shown(self.policies.set_row_filter(allowed.found, expression, columns=columns))
 
     @renamed_keywords(name="table")
     def set_column_mask(self, who: Principal, table: str, column: str, expression: str | None) -> Securable:
-        """Bind a mask expression to a column (None removes it); needs MANAGE."""
+        """Show ``expression`` in place of the column (``None`` removes the mask); needs MANAGE.
+
+        >>> _ = lh.set_column_mask("main.shop.customers", "email",
+        ...                        "CASE WHEN is_member('pii_readers') THEN email ELSE '***' END")
+        >>> lh.sql("SELECT email FROM main.shop.customers LIMIT 1").scalar()
+        '***'
+        """
         with self.guard.require(
             who, COLUMN_MASK, table, details={"column": column, "expression": expression}
         ) as allowed:
@@ -76,7 +89,13 @@ class PolicyRules:
     def create_tag_policy(
         self, who: Principal, name: str, *, tag: str, mask: str, except_groups: list[str]
     ) -> TagPolicy:
-        """Mask every column carrying ``tag`` for everyone outside ``except_groups`` (admins only)."""
+        """Mask every column tagged ``tag`` (``'pii'`` or ``'class=email'``) for all outside ``except_groups``.
+
+        The mask is an expression over ``value``, the column's value. Admins only.
+
+        >>> lh.create_tag_policy("hide_pii", tag="pii", mask="'***'", except_groups=["analysts"]).name
+        'hide_pii'
+        """
         validate_part(name, what="policy name")
         with request():
             self.access.require_admin(who, action="tag_policy.create", details={"name": name, "tag": tag})
@@ -85,12 +104,13 @@ class PolicyRules:
             )
 
     def drop_tag_policy(self, who: Principal, name: str) -> None:
+        """Remove the tag policy ``name`` (admins only): the columns it masked show their values again."""
         with request():
             self.access.require_admin(who, action="tag_policy.drop", details={"name": name})
             self.policies.drop_tag_policy(name)
 
     def tag_policies(self, who: Principal) -> list[TagPolicy]:
-        """The tag policies in force; their masks and exempt groups only for admins (audited).
+        """The tag policies in force (names, tags; masks and exempt groups for admins, ``"(hidden)"`` otherwise).
 
         As with a table's filters and masks, whoever does not manage a policy (only admins
         manage tag policies) learns that it is there and which tag it masks, not what its

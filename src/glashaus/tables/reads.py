@@ -99,7 +99,11 @@ class TableReads:
         as_of: dt.datetime | str | None = None,
         columns: list[str] | None = None,
     ) -> pa.Table:
-        """The table's rows (at a version or time) as a pyarrow Table."""
+        """Rows of a table, now or at a version/time, as a pyarrow Table (your row filter and column masks applied).
+
+        >>> lh.read("main.shop.orders", version=1).num_rows
+        4
+        """
         n = READ.parse(name)
         if n.version is not None:
             if version is not None and version != n.version:
@@ -222,7 +226,11 @@ class TableReads:
             return self.store.table(_location(allowed.found)).version()
 
     def history(self, who: Principal, name: str, *, limit: int | None = None) -> list[HistoryEntry]:
-        """Commits newest first: version, time, operation, who, metrics."""
+        """The table's commits, newest first: version, time, operation, who, metrics.
+
+        >>> [(h.version, h.operation) for h in lh.history("main.shop.orders")]
+        [(1, 'CREATE TABLE'), (0, 'CREATE TABLE')]
+        """
         with self.guard.require(who, HISTORY, name) as allowed:
             securable = allowed.found
             # Row counts and operation metrics would tell a filtered reader about the rows hidden from them.
@@ -303,7 +311,7 @@ class TableReads:
     def changes(
         self, who: Principal, name: str, *, starting_version: int = 0, ending_version: int | None = None
     ) -> pa.Table:
-        """The change data feed: inserted, deleted and updated rows per version."""
+        """The change data feed: rows inserted, deleted and updated per version."""
         with self.guard.require(who, CHANGES, name) as allowed:
             securable = allowed.found
             return self.policies.as_reader(

@@ -116,7 +116,11 @@ class VolumesService:
         self.guard = tables.guard
 
     def put(self, who: Principal, volume: str, path: str, data: bytes, *, overwrite: bool = True) -> FileInfo:
-        """Write a file atomically (to a temporary name, then renamed into place)."""
+        """Write a file into a volume atomically (to a temporary name, then renamed into place); needs WRITE VOLUME.
+
+        >>> lh.put_file("main.shop.images", "plants/fern.jpg", b"...").size
+        3
+        """
         rel = check_path(path)
         with self.guard.require(who, PUT, volume) as allowed:
             fs, base = _files(allowed.found)
@@ -139,6 +143,12 @@ class VolumesService:
             return FileInfo(rel, len(data), None)
 
     def get(self, who: Principal, volume: str, path: str) -> bytes:
+        """The bytes of a file in a volume; needs READ VOLUME.
+
+        >>> _ = lh.put_file("main.shop.images", "plants/fern.jpg", b"...")
+        >>> lh.get_file("main.shop.images", "plants/fern.jpg")
+        b'...'
+        """
         rel = check_path(path)
         with self.guard.require(who, GET, volume) as allowed:
             fs, base = _files(allowed.found)
@@ -146,6 +156,12 @@ class VolumesService:
                 return src.read()
 
     def list(self, who: Principal, volume: str, prefix: str = "") -> list[FileInfo]:
+        """The files in a volume (under ``prefix``, a folder or one file), by path; needs READ VOLUME.
+
+        >>> _ = lh.put_file("main.shop.images", "plants/fern.jpg", b"...")
+        >>> [f.path for f in lh.list_files("main.shop.images", "plants")]
+        ['plants/fern.jpg']
+        """
         with self.guard.require(who, LIST, volume) as allowed:
             fs, base = _files(allowed.found)
             root = f"{base}/{check_path(prefix)}" if prefix else base
@@ -167,6 +183,7 @@ class VolumesService:
             )
 
     def delete(self, who: Principal, volume: str, path: str) -> None:
+        """Delete a file from a volume; needs WRITE VOLUME."""
         rel = check_path(path)
         with self.guard.require(who, DELETE, volume) as allowed:
             fs, base = _files(allowed.found)
