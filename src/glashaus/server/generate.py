@@ -70,6 +70,7 @@ class _Imports:
 
     def add(self, annotation: str, function: Any) -> None:
         names = {n.id for n in ast.walk(ast.parse(annotation, mode="eval")) if isinstance(n, ast.Name)}
+        function = inspect.unwrap(function)  # a decorated method's names are those of its own module
         for name in names:
             self._add(name, function.__globals__.get(name), function.__module__)
 
