@@ -197,6 +197,7 @@ CASES: list[tuple[str, Case]] = [
     ("experiments.get", lambda lh, ctx: lh.experiments.get("main.shop.training")),
     ("experiments.search", lambda lh, ctx: lh.experiments.search("name LIKE 'main.shop.%'")),
     ("experiments.set_tag", lambda lh, ctx: lh.experiments.set_tag("main.shop.training", "k", "v")),
+    ("experiments.delete_tag", lambda lh, ctx: lh.experiments.delete_tag("main.shop.training", "k")),
     ("runs.start", _remember("run", "run_id", lambda lh, ctx: lh.runs.start("main.shop.training", name="b"))),
     ("runs.log_params", lambda lh, ctx: lh.runs.log_params(ctx["run"], {"lr": 0.1})),
     ("runs.log_metrics", lambda lh, ctx: lh.runs.log_metrics(ctx["run"], {"rmse": 0.3}, step=1, timestamp=5)),
@@ -221,6 +222,7 @@ ERRORS: list[tuple[str, Case]] = [
     ("models.get", lambda lh, ctx: lh.models.get("main.shop.nope")),
     ("runs.get", lambda lh, ctx: lh.runs.get("0" * 32)),
     ("serving.get_endpoint", lambda lh, ctx: lh.serving.get_endpoint("nope")),
+    ("experiments.delete_tag", lambda lh, ctx: lh.experiments.delete_tag("main.shop.training", "never-set")),
     ("create_table", lambda lh, ctx: lh.create_table("main.shop.train", schema=ROWS.schema)),
 ]
 

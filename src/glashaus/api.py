@@ -257,6 +257,17 @@ class ExperimentsAPI(Protocol):
         """
         ...
 
+    def delete_tag(self, experiment: str, key: str) -> None:
+        """Remove a tag from an active experiment (by MLflow name or id; ``MODIFY``), as MLflow's
+        ``delete_experiment_tag``; a tag it does not have is a ``NotFoundError``.
+
+        >>> lh.experiments.set_tag("main.shop.reco_training", "team", "reco")
+        >>> lh.experiments.delete_tag("main.shop.reco_training", "team")
+        >>> "team" in lh.experiments.get("main.shop.reco_training").tags
+        False
+        """
+        ...
+
     def delete(self, experiment: str) -> None:
         """Mark it (and its runs) deleted, by MLflow name or id (``MANAGE``); ``restore`` brings both back.
         The securable and its files stay.

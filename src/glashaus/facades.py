@@ -71,6 +71,7 @@ from glashaus.tracking.entities import (
 )
 from glashaus.tracking.operations import (
     delete_experiment,
+    delete_experiment_tag,
     delete_run,
     end_run,
     get_experiment,
@@ -780,6 +781,17 @@ class Experiments:
         'reco'
         """
         set_experiment_tag(self._service, self.principal, experiment, key, value)
+
+    def delete_tag(self, experiment: str, key: str) -> None:
+        """Remove a tag from an active experiment (by MLflow name or id; ``MODIFY``), as MLflow's
+        ``delete_experiment_tag``; a tag it does not have is a ``NotFoundError``.
+
+        >>> lh.experiments.set_tag("main.shop.reco_training", "team", "reco")
+        >>> lh.experiments.delete_tag("main.shop.reco_training", "team")
+        >>> "team" in lh.experiments.get("main.shop.reco_training").tags
+        False
+        """
+        delete_experiment_tag(self._service, self.principal, experiment, key)
 
     def delete(self, experiment: str) -> None:
         """Mark it (and its runs) deleted, by MLflow name or id (``MANAGE``); ``restore`` brings both back.

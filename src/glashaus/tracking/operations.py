@@ -77,6 +77,18 @@ def set_experiment_tag(service: TrackingService, who: Principal, experiment: str
     service.set_experiment_tag(who, _experiment_id(service, experiment), key, value)
 
 
+def delete_experiment_tag(service: TrackingService, who: Principal, experiment: str, key: str) -> None:
+    """Remove a tag from an active experiment (by MLflow name or id; ``MODIFY``), as MLflow's
+    ``delete_experiment_tag``; a tag it does not have is a ``NotFoundError``.
+
+    >>> lh.experiments.set_tag("main.shop.reco_training", "team", "reco")
+    >>> lh.experiments.delete_tag("main.shop.reco_training", "team")
+    >>> "team" in lh.experiments.get("main.shop.reco_training").tags
+    False
+    """
+    service.delete_experiment_tag(who, _experiment_id(service, experiment), key)
+
+
 def delete_experiment(service: TrackingService, who: Principal, experiment: str) -> None:
     """Mark it (and its runs) deleted, by MLflow name or id (``MANAGE``); ``restore`` brings both back.
     The securable and its files stay.
@@ -301,6 +313,14 @@ OPERATIONS = [
         "PUT",
         "/experiments/{experiment}/tags/{key}",
         calls=set_experiment_tag,
+        privilege="MODIFY",
+        audit="experiment.tag",
+    ),
+    _exp(
+        "delete_tag",
+        "DELETE",
+        "/experiments/{experiment}/tags/{key}",
+        calls=delete_experiment_tag,
         privilege="MODIFY",
         audit="experiment.tag",
     ),
