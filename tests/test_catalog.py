@@ -48,7 +48,8 @@ def test_reopening_keeps_everything_and_creates_nothing_twice(tmp_path):
 
 def test_main_default_is_usable_at_once(lh):
     lh.create_table("main.default.t", schema=SCHEMA)
-    assert names(lh.list("main.default")) == ["main.default.t"]
+    # beside MLflow's default experiment (experiment 0), made with the lakehouse
+    assert names(lh.list("main.default")) == ["main.default.default_0", "main.default.t"]
 
 
 # -- create / list / get -----------------------------------------------------------------

@@ -223,9 +223,10 @@ def test_tables_ls_lists_catalogs_schemas_and_objects(lake):
 
 
 def test_tables_ls_of_an_empty_schema_says_so(lake):
-    result = run(lake, "tables", "ls", "main.default")
+    assert run(lake, "sql", "CREATE SCHEMA main.empty").exit_code == 0
+    result = run(lake, "tables", "ls", "main.empty")
     assert result.exit_code == 0
-    assert result.stdout.strip() == "no objects in main.default"
+    assert result.stdout.strip() == "no objects in main.empty"
 
 
 def test_tables_show_describes_everything(lake):

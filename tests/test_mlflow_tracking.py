@@ -212,12 +212,7 @@ def test_malformed_requests_get_mlflow_errors(client, served):
             "managed storage",
         ),
         (api.get("/runs/get", params={"run_id": "0" * 32}), 404, "RESOURCE_DOES_NOT_EXIST", "not found"),
-        (
-            api.post("/runs/create", json={"experiment_id": "0"}),
-            404,
-            "RESOURCE_DOES_NOT_EXIST",
-            "mlflow.set_experiment",
-        ),
+        (api.post("/runs/create", json={"experiment_id": "999999"}), 404, "RESOURCE_DOES_NOT_EXIST", "999999"),
         (
             api.post(
                 "/runs/log-batch",

@@ -104,8 +104,7 @@ def test_bad_experiment_input_is_refused_with_the_fix(shop, exp):
         svc.set_experiment_tag(alice, exp.experiment_id, "glashaus.securable", "x")
     with pytest.raises(InvalidArgumentError, match="three-part name"):
         svc.rename_experiment(alice, exp.experiment_id, "free-name")
-    with pytest.raises(NotFoundError, match="Default experiment"):
-        svc.get_experiment(alice, "0")
+    assert svc.get_experiment(alice, "0").name == "Default"  # MLflow's default experiment (was refused up to 0.2)
     with pytest.raises(InvalidArgumentError, match="whole numbers"):
         svc.get_experiment(alice, "abc")
     with pytest.raises(NotFoundError, match="Could not find experiment"):
@@ -134,7 +133,8 @@ def test_search_experiments_filters_orders_and_pages(shop, exp):
     ]
     first = svc.search_experiments(alice, max_results=2, order_by=["name"])
     second = svc.search_experiments(alice, max_results=2, order_by=["name"], page_token=first.next_page_token)
-    assert [e.name for e in first.items + second.items] == ["main.shop.b_exp", "main.shop.c_exp", EXP]
+    # "Default": MLflow's default experiment, experiment 0, which every lakehouse has
+    assert [e.name for e in first.items + second.items] == ["Default", "main.shop.b_exp", "main.shop.c_exp", EXP]
     assert second.next_page_token is None
     shop.experiments.delete("main.shop.b_exp")
     assert [e.name for e in shop.experiments.search(view="deleted")] == ["main.shop.b_exp"]

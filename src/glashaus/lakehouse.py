@@ -119,6 +119,9 @@ class Lakehouse(LakehouseOperations):
         self._serving = ServingService(self._metastore, self._tables, self._registry)
         if first:
             self._ensure_defaults()
+        elif self._access.is_admin(self.principal):
+            # A lakehouse made before the default experiment existed gets it from its next admin.
+            self._tracking.ensure_default_experiment(self.principal)
 
     def _ensure_defaults(self) -> None:
         # Like Databricks: a 'main' catalog with a 'default' schema where every user
@@ -129,6 +132,7 @@ class Lakehouse(LakehouseOperations):
         self._tables.grant(self.principal, "USE CATALOG", on=main, to=USERS)
         for privilege in ("USE SCHEMA", "CREATE TABLE", "CREATE VOLUME", "CREATE MODEL"):
             self._tables.grant(self.principal, privilege, on=default, to=USERS)
+        self._tracking.ensure_default_experiment(self.principal)  # MLflow's experiment 0, "Default"
 
     @property
     def user(self) -> str:
@@ -265,7 +269,7 @@ def services(lh: Lakehouse) -> Services:
     """The services behind ``lh`` (see :class:`Services`: for Glashaus's own faces, not for user code).
 
     >>> [e.name for e in services(lh).tracking.search_experiments(lh.principal).items]   # as the MLflow face does
-    []
+    ['Default']
     """
     return Services(
         layout=lh._layout,

@@ -59,6 +59,9 @@ T = TypeVar("T")
 
 #: Experiment tag keys Glashaus reserves (shown to MLflow clients, never stored).
 RESERVED_PREFIX = "glashaus."
+#: MLflow's default experiment: where a run goes when no experiment is set (``mlflow.start_run()``).
+DEFAULT_EXPERIMENT_ID = 0
+DEFAULT_EXPERIMENT_NAME = "Default"
 
 
 class Locations(Protocol):
@@ -68,15 +71,10 @@ class Locations(Protocol):
 
 
 def experiment_number(experiment_id: Any) -> int:
-    """MLflow experiment ids are decimal strings; Glashaus numbers them from 1."""
+    """MLflow experiment ids are decimal strings; ``0`` is the default experiment, the others count from 1."""
     text = str(experiment_id).strip() if experiment_id is not None else ""
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         raise InvalidArgumentError(f"Invalid experiment ID {experiment_id!r:.80}: experiment IDs are whole numbers.")
-    if int(text) == 0:
-        raise NotFoundError(
-            "experiment '0' (MLflow's Default experiment) does not exist: in Glashaus every experiment lives in "
-            "a schema. Choose one first, e.g. mlflow.set_experiment('main.default.my_experiment')."
-        )
     return int(text)
 
 
@@ -142,6 +140,12 @@ class TrackingService:
             .where(ExperimentRow.id == number)
         ).first()
         if found is None:
+            if number == DEFAULT_EXPERIMENT_ID:
+                raise NotFoundError(
+                    "experiment '0' (MLflow's Default experiment) is not in this lakehouse: an admin's next "
+                    "glashaus.connect() creates it; or choose an experiment first, e.g. "
+                    "mlflow.set_experiment('main.default.my_experiment')."
+                )
             raise NotFoundError(f"No Experiment with id={experiment_id} exists.")
         return found[0], found[1]
 
@@ -197,6 +201,40 @@ class TrackingService:
         >>> lh.experiments.create("main.shop.ferns_training", tags={"team": "reco"}).name
         'main.shop.ferns_training'
         """
+        return self._create_experiment(who, name, tags=tags)
+
+    def ensure_default_experiment(self, who: Principal) -> Experiment | None:
+        """MLflow's experiment ``0``, ``Default``, where ``mlflow.start_run()`` logs when no experiment is set.
+
+        Created once, by the lakehouse's first admin (who owns it: its owner and the admins read and
+        log to it; grant ``EXECUTE``/``MODIFY`` on its securable to share it). Its securable is
+        ``main.default.default_0``. Nothing happens when it exists, or when an experiment already
+        took the name ``Default``.
+
+        >>> svc.ensure_default_experiment(lh.principal) is None   # made with the lakehouse
+        True
+        >>> lh.experiments.get("0").name
+        'Default'
+        """
+        with self.metastore.session() as s:
+            taken = s.scalar(
+                sa.select(ExperimentRow.id).where(
+                    sa.or_(ExperimentRow.id == DEFAULT_EXPERIMENT_ID, ExperimentRow.name == DEFAULT_EXPERIMENT_NAME)
+                )
+            )
+        if taken is not None:
+            return None
+        return self._create_experiment(who, DEFAULT_EXPERIMENT_NAME, number=DEFAULT_EXPERIMENT_ID, suffix="0")
+
+    def _create_experiment(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        tags: dict[str, str] | None = None,
+        number: int | None = None,
+        suffix: str | None = None,
+    ) -> Experiment:
         tags = dict(tags or {})
         checks.check_experiment_name(name)
         for key, value in tags.items():
@@ -209,7 +247,7 @@ class TrackingService:
             if existing is not None:
                 state = "" if existing == "active" else " in deleted state (restore it, or pick another name)"
                 raise AlreadyExistsError(f"Experiment '{name}' already exists{state}.")
-            target = names.securable_name(name)
+            target = names.securable_name(name, suffix=suffix)
             if target.catalog == "system":
                 raise InvalidArgumentError(
                     f"cannot create experiment {name!r}: the system catalog is written only "
@@ -222,12 +260,14 @@ class TrackingService:
             try:
                 with self.metastore.session() as s:
                     # Never an id given out before: a dropped experiment's files stay in its folder.
-                    number = s.scalar(
-                        sa.update(SequenceRow)
-                        .where(SequenceRow.name == "experiment")
-                        .values(value=SequenceRow.value + 1)
-                        .returning(SequenceRow.value)
-                    )
+                    # (The default experiment's 0 is below every id the counter gives out.)
+                    if number is None:
+                        number = s.scalar(
+                            sa.update(SequenceRow)
+                            .where(SequenceRow.name == "experiment")
+                            .values(value=SequenceRow.value + 1)
+                            .returning(SequenceRow.value)
+                        )
                     row = ExperimentRow(
                         id=number,
                         securable_id=created.securable.id,
