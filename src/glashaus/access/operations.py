@@ -9,6 +9,7 @@ calls it as the caller.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from glashaus.access.admin import Administration
 from glashaus.access.directory import PrincipalInfo
@@ -70,8 +71,7 @@ def create_token(
     return token
 
 
-def _op(name: str, http: str, path: str, **kw: object) -> Operation:
-    return Operation("", name, http, path, tag="principals", **kw)  # type: ignore[arg-type]
+_op = functools.partial(Operation, "", tag="principals")
 
 
 OPERATIONS = [

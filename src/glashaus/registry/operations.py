@@ -24,6 +24,7 @@ their three-part name, versions under them; a version reference (``main.shop.rec
 from __future__ import annotations
 
 import builtins  # builtins.list as the generated lh.models writes it (its list method hides the builtin), so both read alike
+import functools
 from typing import Any
 
 from glashaus.access import Principal
@@ -214,8 +215,7 @@ def score_table(
 # -- the declarations ------------------------------------------------------------------------------
 
 
-def _op(name: str, http: str = "", path: str = "", **kw: object) -> Operation:
-    return Operation("models", name, http, path, tag="models", **kw)  # type: ignore[arg-type]
+_op = functools.partial(Operation, "models", tag="models")
 
 
 OPERATIONS = [

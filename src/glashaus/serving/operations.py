@@ -7,12 +7,12 @@ decide and audit; ``lh.serving`` (generated, ``glashaus/facades.py``) calls it a
 
 from __future__ import annotations
 
+import functools
+
 from glashaus.declare import Operation
 from glashaus.serving.service import ServingService
 
-
-def _op(name: str, http: str, path: str, **kw: object) -> Operation:
-    return Operation("serving", name, http, path, tag="serving", **kw)  # type: ignore[arg-type]
+_op = functools.partial(Operation, "serving", tag="serving")
 
 
 OPERATIONS = [

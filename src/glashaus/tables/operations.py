@@ -14,6 +14,7 @@ generated facades import every capability's functions by name, side by side.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pyarrow as pa
@@ -121,8 +122,7 @@ def write_table(
     return tables.write(who, name, data, mode=mode, on=on, schema_mode=schema_mode, upstream=upstream)
 
 
-def _op(name: str, http: str, path: str, tag: str, **kw: object) -> Operation:
-    return Operation("", name, http, path, tag=tag, **kw)  # type: ignore[arg-type]
+_op = functools.partial(Operation, "")  # then name, HTTP method, path, tag
 
 
 OPERATIONS = [

@@ -20,6 +20,7 @@ name with a ``/`` in it is reached by its id there).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from glashaus.access.principal import Principal
@@ -289,12 +290,8 @@ def list_artifacts(service: TrackingService, who: Principal, run_id: str, path: 
 # -- the declarations -----------------------------------------------------------------------------------
 
 
-def _exp(name: str, http: str, path: str, **kw: object) -> Operation:
-    return Operation("experiments", name, http, path, tag="experiments", **kw)  # type: ignore[arg-type]
-
-
-def _run(name: str, http: str, path: str, **kw: object) -> Operation:
-    return Operation("runs", name, http, path, tag="runs", **kw)  # type: ignore[arg-type]
+_exp = functools.partial(Operation, "experiments", tag="experiments")
+_run = functools.partial(Operation, "runs", tag="runs")
 
 
 OPERATIONS = [
