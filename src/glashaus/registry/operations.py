@@ -23,7 +23,6 @@ their three-part name, versions under them; a version reference (``main.shop.rec
 
 from __future__ import annotations
 
-import builtins  # builtins.list as the generated lh.models writes it (its list method hides the builtin), so both read alike
 import functools
 from typing import Any
 
@@ -145,7 +144,7 @@ def load_model(registry: RegistryService, who: Principal, ref: str) -> Any:
     return registry.load(who, ref)
 
 
-def model_files(registry: RegistryService, who: Principal, ref: str, prefix: str = "") -> builtins.list[FileInfo]:
+def model_files(registry: RegistryService, who: Principal, ref: str, prefix: str = "") -> list[FileInfo]:
     """The files of a version (those under ``prefix``), e.g. ``MLmodel`` (needs EXECUTE).
 
     >>> "MLmodel" in [f.path for f in lh.models.files("main.shop.reco/1")]
@@ -172,7 +171,7 @@ def score_table(
     output: str,
     mode: ScoreMode = "overwrite",
     batch_size: int = 65_536,
-    keep: builtins.list[str] | None = None,
+    keep: list[str] | None = None,
     prediction_column: str = "prediction",
     progress: bool | ProgressFn = False,
 ) -> ScoreResult:

@@ -23,7 +23,6 @@ the tables service.
 
 from __future__ import annotations
 
-import builtins  # builtins.list as the generated lh.models writes it (its list method hides the builtin), so both read alike
 import datetime as dt
 from dataclasses import dataclass
 from typing import overload
@@ -125,7 +124,7 @@ class RegistryService:
         with request():
             return self._describe(who, self.lookup.model(who, GET, name))
 
-    def list_models(self, who: Principal, parent: str | None = None) -> builtins.list[RegisteredModel]:
+    def list_models(self, who: Principal, parent: str | None = None) -> list[RegisteredModel]:
         """Models you may use or manage, in a schema (``"main.shop"``) or everywhere.
 
         >>> [m.name for m in lh.models.list("main.shop")]
@@ -185,15 +184,13 @@ class RegistryService:
             return self.versions.set_tags(model, version_number(version), check_tags(tags, what="model version"))
 
     @overload
-    def unset_tags(
-        self, who: Principal, name: str, keys: builtins.list[str], *, version: None = None
-    ) -> RegisteredModel: ...
+    def unset_tags(self, who: Principal, name: str, keys: list[str], *, version: None = None) -> RegisteredModel: ...
 
     @overload
-    def unset_tags(self, who: Principal, name: str, keys: builtins.list[str], *, version: int) -> ModelVersion: ...
+    def unset_tags(self, who: Principal, name: str, keys: list[str], *, version: int) -> ModelVersion: ...
 
     def unset_tags(
-        self, who: Principal, name: str, keys: builtins.list[str], *, version: int | None = None
+        self, who: Principal, name: str, keys: list[str], *, version: int | None = None
     ) -> RegisteredModel | ModelVersion:
         """Remove the tags ``keys`` from the model, or from one of its versions (ownership or MANAGE); returns it.
 
@@ -226,7 +223,7 @@ class RegistryService:
         with request():
             return self.lookup.resolve(who, ref, VERSION_GET)[1]
 
-    def list_versions(self, who: Principal, name: str) -> builtins.list[ModelVersion]:
+    def list_versions(self, who: Principal, name: str) -> list[ModelVersion]:
         """Every version of the model, newest first (needs EXECUTE).
 
         >>> [v.version for v in lh.models.versions("main.shop.reco")]
@@ -297,7 +294,7 @@ class RegistryService:
             usable = {v.version for v in self.versions.list(model) if v.status == "READY"}
             return self.aliases.rollback(model, alias, principal=who.name, reason=reason, usable=usable)
 
-    def alias_history(self, who: Principal, name: str, *, alias: str | None = None) -> builtins.list[AliasMove]:
+    def alias_history(self, who: Principal, name: str, *, alias: str | None = None) -> list[AliasMove]:
         """Who moved which alias when, from which version to which, and why; newest first.
 
         Of one ``alias``, or of all; needs EXECUTE.
