@@ -427,6 +427,7 @@ def test_a_revoked_token_is_refused_at_once(alice, bob):
     assert bob.revoke_token(info.id).revoked_at == revoked.revoked_at  # revoking again changes nothing
     assert audit(alice, "bob", "token.create") == ["allow"]
     assert audit(alice, "bob", "token.revoke") == ["allow", "allow"]
+    assert audit(alice, "bob", "token.list") == ["allow"]  # one's own listing is allowed, and audited too
 
 
 def _forged(lh) -> list:

@@ -92,16 +92,7 @@ class Administration:
         """A token for ``user`` (default: oneself); for someone else, admins only."""
         target = (user or who.name).lower()
         with request():
-            if target != who.name:
-                self.access.require_admin(who, action="token.create", details={"for": target})
-            else:
-                self.access.audit.record(
-                    principal=who.name,
-                    action="token.create",
-                    decision="allow",
-                    reason="own token",
-                    details={"for": target},
-                )
+            self._own_or_admin(who, own=target == who.name, action="token.create", details={"for": target})
             return self.directory.create_token(target, expires_in=expires_in, comment=comment)
 
     @renamed_keywords(principal="user")
@@ -114,8 +105,7 @@ class Administration:
         ['laptop']
         """
         target = (user or who.name).lower()
-        if target != who.name:
-            self.access.require_admin(who, action="token.list", details={"for": target})
+        self._own_or_admin(who, own=target == who.name, action="token.list", details={"for": target})
         return self.directory.list_tokens(target)
 
     def revoke_token(self, who: Principal, token_id: str) -> TokenInfo:
@@ -127,14 +117,14 @@ class Administration:
         """
         with request():
             mine = {t.id for t in self.directory.list_tokens(who.name)}
-            if token_id not in mine:
-                self.access.require_admin(who, action="token.revoke", details={"id": token_id})
-            else:
-                self.access.audit.record(
-                    principal=who.name,
-                    action="token.revoke",
-                    decision="allow",
-                    reason="own token",
-                    details={"id": token_id},
-                )
+            self._own_or_admin(who, own=token_id in mine, action="token.revoke", details={"id": token_id})
             return self.directory.revoke_token(token_id)
+
+    def _own_or_admin(self, who: Principal, *, own: bool, action: str, details: dict[str, str]) -> None:
+        """One's own tokens are one's own business (allowed, audited); anyone else's are an admin's."""
+        if own:
+            self.access.audit.record(
+                principal=who.name, action=action, decision="allow", reason="own token", details=details
+            )
+        else:
+            self.access.require_admin(who, action=action, details=details)
