@@ -1,0 +1,274 @@
+"""MLflow 3 tracing through ``glashaus serve``, with the unmodified ``mlflow`` client.
+
+A traced program (``@mlflow.trace``, ``mlflow.start_span``) runs in a fresh process as alice
+(the tracer is process-wide state); this process reads the traces back with MLflow's client,
+``lh.traces`` and SQL (``system.ml.spans``, ``system.ml.traces``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+import glashaus
+from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.server.app import ServerThread, create_app
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+
+EXP = "main.shop.chatbot"
+
+AGENT = """
+import json, mlflow
+mlflow.set_experiment("main.shop.chatbot")
+
+@mlflow.trace(span_type="TOOL")
+def lookup(q):
+    return {"answer": q.upper()}
+
+@mlflow.trace(name="answer", span_type="CHAIN")
+def answer(q):
+    with mlflow.start_span(name="retrieve", span_type="RETRIEVER") as span:
+        span.set_inputs({"q": q})
+        span.set_outputs(["doc-1"])
+    return lookup(q)["answer"]
+
+with mlflow.start_run() as run:
+    answer("fern")
+    in_run = mlflow.get_last_active_trace_id()
+answer("ivy")
+alone = mlflow.get_last_active_trace_id()
+mlflow.flush_trace_async_logging()
+print(json.dumps({"in_run": in_run, "alone": alone, "run_id": run.info.run_id}))
+"""
+
+
+def _env(url: str, token: str) -> dict[str, str]:
+    return {
+        "MLFLOW_TRACKING_URI": url,
+        "MLFLOW_TRACKING_TOKEN": token,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
+    }
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    lh = glashaus.connect(tmp_path_factory.mktemp("tracing") / "lh", user="alice")
+    lh.create_schema("main.shop")
+    lh.create_user("bob")
+    tokens = {"alice": lh.create_token(), "bob": lh.create_token("bob")}
+    with ServerThread(create_app(lh)) as server:
+        env = {**os.environ, **_env(server.url, tokens["alice"])}
+        done = subprocess.run([sys.executable, "-c", AGENT], env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        ids = json.loads(done.stdout.splitlines()[-1])
+        yield lh, server.url, tokens, ids
+    lh.close()
+
+
+@pytest.fixture
+def client(served, monkeypatch):
+    """MLflow's client in this process, signed in as alice (or as another user: ``client.as_user``)."""
+    _lh, url, tokens, _ids = served
+    for key, value in _env(url, tokens["alice"]).items():
+        monkeypatch.setenv(key, value)
+    return MlflowClient()
+
+
+def _experiment_id(lh) -> str:
+    return lh.experiments.get(EXP).experiment_id
+
+
+def test_a_traced_function_and_its_nested_spans_are_read_back_as_logged(served, client):
+    lh, _url, _tokens, ids = served
+    trace = client.get_trace(ids["in_run"])
+    assert trace.info.state == "OK" and trace.info.experiment_id == _experiment_id(lh)
+    # the spans were stored here, not uploaded as a traces.json artifact
+    assert trace.info.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+    spans = {s.name: s for s in trace.data.spans}
+    assert [s.name for s in trace.data.spans] == ["answer", "retrieve", "lookup"]
+    root = spans["answer"]
+    assert root.parent_id is None and root.span_type == "CHAIN"
+    assert spans["retrieve"].parent_id == root.span_id and spans["lookup"].parent_id == root.span_id
+    assert spans["retrieve"].span_type == "RETRIEVER" and spans["lookup"].span_type == "TOOL"
+    assert spans["retrieve"].inputs == {"q": "fern"} and spans["retrieve"].outputs == ["doc-1"]
+    assert root.inputs == {"q": "fern"} and root.outputs == "FERN"
+    assert root.start_time_ns <= spans["retrieve"].start_time_ns <= spans["retrieve"].end_time_ns <= root.end_time_ns
+
+    found = mlflow.search_traces(locations=[_experiment_id(lh)], return_type="list")
+    assert {t.info.trace_id for t in found} == {ids["in_run"], ids["alone"]}
+    assert all(len(t.data.spans) == 3 for t in found)
+    # the trace made inside the run is that run's
+    in_run = mlflow.search_traces(locations=[_experiment_id(lh)], run_id=ids["run_id"], return_type="list")
+    assert [t.info.trace_id for t in in_run] == [ids["in_run"]]
+
+    mine = lh.traces.get(ids["in_run"])
+    assert [s.name for s in mine.spans] == ["answer", "retrieve", "lookup"]
+    assert [t.trace_id for t in lh.traces.search([EXP], "attribute.status = 'OK'")] == sorted(
+        [ids["in_run"], ids["alone"]], key=lambda t: -lh.traces.get(t).info.request_time
+    )
+
+
+def test_spans_are_rows_of_a_delta_table_readable_in_sql(served):
+    lh, _url, _tokens, ids = served
+    rows = lh.sql(
+        "SELECT name, span_type, parent_span_id IS NULL AS root, attributes['mlflow.spanInputs'] AS inputs, "
+        f"experiment FROM system.ml.spans WHERE trace_id = '{ids['in_run']}' ORDER BY start_time_ns"
+    ).fetchall()
+    assert rows == [
+        ("answer", "CHAIN", True, '{"q": "fern"}', EXP),
+        ("retrieve", "RETRIEVER", False, '{"q": "fern"}', EXP),
+        ("lookup", "TOOL", False, '{"q": "fern"}', EXP),
+    ]
+    traces = lh.sql(
+        "SELECT t.trace_id, t.state, count(*) FROM system.ml.traces t JOIN system.ml.spans s USING (trace_id) "
+        "GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert traces == sorted([(ids["in_run"], "OK", 3), (ids["alone"], "OK", 3)])
+    # the span log is a Delta table in the system catalog, appended to by Glashaus
+    assert lh.get("system.ml.span_log").kind == "table"
+    assert lh.history("system.ml.span_log")[0].operation.startswith(("WRITE", "DELETE"))
+
+
+def test_trace_tags_are_set_searched_and_deleted(served, client):
+    lh, _url, _tokens, ids = served
+    client.set_trace_tag(ids["alone"], "reviewed", "yes")
+    assert client.get_trace(ids["alone"]).info.tags["reviewed"] == "yes"
+    tagged = mlflow.search_traces(
+        locations=[_experiment_id(lh)], filter_string="tag.reviewed = 'yes'", return_type="list"
+    )
+    assert [t.info.trace_id for t in tagged] == [ids["alone"]]
+    client.delete_trace_tag(ids["alone"], "reviewed")
+    assert "reviewed" not in mlflow.get_trace(ids["alone"]).info.tags
+    with pytest.raises(MlflowException, match="No trace tag with key 'reviewed'"):
+        client.delete_trace_tag(ids["alone"], "reviewed")
+    lh.traces.set_tag(ids["alone"], "team", "reco")
+    assert lh.traces.get(ids["alone"]).info.tags["team"] == "reco"
+    lh.traces.delete_tag(ids["alone"], "team")
+    with pytest.raises(NotFoundError):
+        lh.traces.delete_tag(ids["alone"], "team")
+
+
+def test_traces_are_linked_to_a_run(served, client):
+    lh, _url, _tokens, ids = served
+    run = client.create_run(_experiment_id(lh))
+    client.link_traces_to_run([ids["alone"]], run.info.run_id)
+    linked = mlflow.search_traces(locations=[_experiment_id(lh)], run_id=run.info.run_id, return_type="list")
+    assert [t.info.trace_id for t in linked] == [ids["alone"]]
+    assert lh.traces.get(ids["alone"]).info.run_ids == [run.info.run_id]
+    with pytest.raises(MlflowException, match="Run with id=nope not found"):
+        client.link_traces_to_run([ids["alone"]], "nope")
+
+
+def test_a_reader_without_access_is_denied_and_audited(served, monkeypatch):
+    lh, url, tokens, ids = served
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", tokens["bob"])
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    bob = MlflowClient()
+    with pytest.raises(MlflowException) as denied:
+        bob.get_trace(ids["in_run"])
+    assert denied.value.error_code == "PERMISSION_DENIED"
+    with pytest.raises(MlflowException) as searched:
+        mlflow.search_traces(locations=[_experiment_id(lh)], return_type="list")
+    assert searched.value.error_code == "PERMISSION_DENIED"
+    with pytest.raises(MlflowException) as tagged:
+        bob.set_trace_tag(ids["in_run"], "k", "v")
+    assert tagged.value.error_code == "PERMISSION_DENIED"
+    lh.flush()
+    audited = lh.sql(
+        "SELECT DISTINCT action FROM system.access.audit WHERE principal = 'bob' AND decision = 'deny' "
+        f"AND securable = '{EXP}' ORDER BY 1"
+    ).fetchall()
+    assert audited == [("trace.get",), ("trace.search",), ("trace.set_tag",)]
+    # in SQL bob sees no rows of experiments he may not read
+    with lh.as_user("bob") as as_bob:
+        assert as_bob.sql("SELECT count(*) FROM system.ml.spans").scalar() == 0
+        assert as_bob.sql("SELECT count(*) FROM system.ml.traces").scalar() == 0
+    # granted EXECUTE, he reads them
+    lh.grant("USE SCHEMA", on="main.shop", to="bob")
+    lh.grant("EXECUTE", on=EXP, to="bob")
+    try:
+        assert [s.name for s in bob.get_trace(ids["in_run"]).data.spans] == ["answer", "retrieve", "lookup"]
+        with lh.as_user("bob") as as_bob:
+            assert as_bob.sql("SELECT count(*) FROM system.ml.spans").scalar() == 6
+    finally:
+        lh.revoke("EXECUTE", on=EXP, from_="bob")
+
+
+def _otlp_body(trace_hex: str = "ab" * 16) -> bytes:
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id = bytes.fromhex(trace_hex)
+    span.span_id = bytes.fromhex("cd" * 8)
+    span.name = "sneaky"
+    span.start_time_unix_nano = 1
+    return request.SerializeToString()
+
+
+def test_spans_for_an_experiment_the_caller_may_not_modify_are_refused_whole(served):
+    lh, url, tokens, _ids = served
+    before = lh.sql("SELECT count(*) FROM system.ml.span_log").scalar()
+    reply = httpx.post(
+        f"{url}/v1/traces",
+        content=_otlp_body(),
+        headers={
+            "Authorization": f"Bearer {tokens['bob']}",
+            "Content-Type": "application/x-protobuf",
+            "x-mlflow-experiment-id": _experiment_id(lh),
+        },
+    )
+    assert reply.status_code == 403 and reply.json()["error_code"] == "PERMISSION_DENIED"
+    assert lh.sql("SELECT count(*) FROM system.ml.span_log").scalar() == before
+    lh.flush()
+    assert lh.sql(
+        "SELECT count(*) FROM system.access.audit WHERE principal = 'bob' AND action = 'trace.log_spans' "
+        "AND decision = 'deny'"
+    ).scalar()
+
+
+def test_the_otlp_path_refuses_what_is_no_span_batch(served):
+    lh, url, tokens, _ids = served
+    auth = {"Authorization": f"Bearer {tokens['alice']}", "Content-Type": "application/x-protobuf"}
+    garbage = httpx.post(
+        f"{url}/v1/traces", content=b"\xff\x00nope", headers={**auth, "x-mlflow-experiment-id": _experiment_id(lh)}
+    )
+    assert garbage.status_code == 400 and "ExportTraceServiceRequest" in garbage.json()["message"]
+    headless = httpx.post(f"{url}/v1/traces", content=_otlp_body(), headers=auth)
+    assert headless.status_code == 400 and "x-mlflow-experiment-id" in headless.json()["message"]
+    assert httpx.get(f"{url}/version", headers=auth).text == "3.18.0"
+
+
+def test_deleting_traces_removes_their_spans(served, client):
+    lh, _url, _tokens, ids = served
+    experiment_id = _experiment_id(lh)
+    assert client.delete_traces(experiment_id, trace_ids=[ids["alone"]]) == 1
+    with pytest.raises(MlflowException) as gone:
+        client.get_trace(ids["alone"])
+    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert lh.sql(f"SELECT count(*) FROM system.ml.span_log WHERE trace_id = '{ids['alone']}'").scalar() == 0
+    assert lh.sql(f"SELECT count(*) FROM system.ml.spans WHERE trace_id = '{ids['in_run']}'").scalar() == 3
+    assert lh.history("system.ml.span_log", limit=1)[0].operation.startswith("DELETE")
+    with pytest.raises(InvalidArgumentError, match="Exactly one of"):
+        lh.traces.delete(EXP)
+    both = httpx.post(
+        f"{_url}/api/2.0/mlflow/traces/delete-traces",
+        json={"experiment_id": experiment_id, "request_ids": [ids["in_run"]], "max_timestamp_millis": 1},
+        headers={"Authorization": f"Bearer {_tokens['alice']}"},
+    )
+    assert both.status_code == 400 and both.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert lh.traces.get(ids["in_run"]).spans
+    assert lh.traces.delete(EXP, max_timestamp_millis=0) == 0
+    with pytest.raises(InvalidArgumentError, match="invalid trace id"):
+        lh.traces.get("x' OR 1=1")
