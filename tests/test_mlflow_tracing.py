@@ -14,6 +14,7 @@ import sys
 
 import httpx
 import pytest
+from browser import needs_chromium, sign_in, table_text
 
 import glashaus
 from glashaus.errors import InvalidArgumentError, NotFoundError
@@ -46,8 +47,12 @@ with mlflow.start_run() as run:
     in_run = mlflow.get_last_active_trace_id()
 answer("ivy")
 alone = mlflow.get_last_active_trace_id()
+model = mlflow.set_active_model(name="chat-v1")
+answer("moss")
+of_model = mlflow.get_last_active_trace_id()
 mlflow.flush_trace_async_logging()
-print(json.dumps({"in_run": in_run, "alone": alone, "run_id": run.info.run_id}))
+print(json.dumps({"in_run": in_run, "alone": alone, "of_model": of_model, "run_id": run.info.run_id,
+                  "model_id": model.model_id}))
 """
 
 
@@ -106,17 +111,20 @@ def test_a_traced_function_and_its_nested_spans_are_read_back_as_logged(served, 
     assert root.start_time_ns <= spans["retrieve"].start_time_ns <= spans["retrieve"].end_time_ns <= root.end_time_ns
 
     found = mlflow.search_traces(locations=[_experiment_id(lh)], return_type="list")
-    assert {t.info.trace_id for t in found} == {ids["in_run"], ids["alone"]}
+    assert {t.info.trace_id for t in found} == {ids["in_run"], ids["alone"], ids["of_model"]}
     assert all(len(t.data.spans) == 3 for t in found)
+    # the trace made with an active model is that logged model's
+    of_model = mlflow.search_traces(locations=[_experiment_id(lh)], model_id=ids["model_id"], return_type="list")
+    assert [t.info.trace_id for t in of_model] == [ids["of_model"]]
     # the trace made inside the run is that run's
     in_run = mlflow.search_traces(locations=[_experiment_id(lh)], run_id=ids["run_id"], return_type="list")
     assert [t.info.trace_id for t in in_run] == [ids["in_run"]]
 
     mine = lh.traces.get(ids["in_run"])
     assert [s.name for s in mine.spans] == ["answer", "retrieve", "lookup"]
-    assert [t.trace_id for t in lh.traces.search([EXP], "attribute.status = 'OK'")] == sorted(
-        [ids["in_run"], ids["alone"]], key=lambda t: -lh.traces.get(t).info.request_time
-    )
+    newest_first = sorted(ids[k] for k in ("in_run", "alone", "of_model"))
+    newest_first.sort(key=lambda t: -lh.traces.get(t).info.request_time)
+    assert [t.trace_id for t in lh.traces.search([EXP], "attribute.status = 'OK'")] == newest_first
 
 
 def test_spans_are_rows_of_a_delta_table_readable_in_sql(served):
@@ -134,7 +142,7 @@ def test_spans_are_rows_of_a_delta_table_readable_in_sql(served):
         "SELECT t.trace_id, t.state, count(*) FROM system.ml.traces t JOIN system.ml.spans s USING (trace_id) "
         "GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    assert traces == sorted([(ids["in_run"], "OK", 3), (ids["alone"], "OK", 3)])
+    assert traces == sorted((ids[k], "OK", 3) for k in ("in_run", "alone", "of_model"))
     # the span log is a Delta table in the system catalog, appended to by Glashaus
     assert lh.get("system.ml.span_log").kind == "table"
     assert lh.history("system.ml.span_log")[0].operation.startswith(("WRITE", "DELETE"))
@@ -170,6 +178,34 @@ def test_traces_are_linked_to_a_run(served, client):
         client.link_traces_to_run([ids["alone"]], "nope")
 
 
+@needs_chromium
+def test_the_web_shell_shows_a_trace_as_its_span_tree(served, page):
+    _lh, url, tokens, ids = served
+    server = type("Server", (), {"url": url})
+    sign_in(page, server, tokens["alice"], f"/catalog/{EXP}")
+    page.click("#traces-link")
+    assert ids["in_run"] in page.inner_text("#traces")
+    page.click(f"a[href='/traces/{ids['in_run']}']")
+    assert page.inner_text("#state") == "OK"
+    rows = page.query_selector_all("#spans tbody tr")
+    assert [(r.get_attribute("data-depth"), r.query_selector(".span-name").inner_text()) for r in rows] == [
+        ("0", "answer"),
+        ("1", "retrieve"),
+        ("1", "lookup"),
+    ]
+    assert [cells[1] for cells in table_text(page, "#spans")] == ["CHAIN", "RETRIEVER", "TOOL"]
+    assert '"q": "fern"' in table_text(page, "#spans")[1][4]
+    # an experiment named unlike its securable (MLflow's "Default") is reached from its catalog page too
+    page.goto(f"{url}/catalog/main.default.default_0")
+    page.click("#traces-link")
+    assert page.inner_text("h1") == "Traces of Default"
+    # bob may not read the experiment: the page is refused
+    context = page.context
+    context.clear_cookies()
+    response = sign_in(page, server, tokens["bob"], f"/traces/{ids['in_run']}")
+    assert response.status == 403
+
+
 def test_a_reader_without_access_is_denied_and_audited(served, monkeypatch):
     lh, url, tokens, ids = served
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
@@ -202,7 +238,7 @@ def test_a_reader_without_access_is_denied_and_audited(served, monkeypatch):
     try:
         assert [s.name for s in bob.get_trace(ids["in_run"]).data.spans] == ["answer", "retrieve", "lookup"]
         with lh.as_user("bob") as as_bob:
-            assert as_bob.sql("SELECT count(*) FROM system.ml.spans").scalar() == 6
+            assert as_bob.sql("SELECT count(*) FROM system.ml.spans").scalar() == 9
     finally:
         lh.revoke("EXECUTE", on=EXP, from_="bob")
 
