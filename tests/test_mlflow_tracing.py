@@ -7,6 +7,7 @@ A traced program (``@mlflow.trace``, ``mlflow.start_span``) runs in a fresh proc
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -18,7 +19,9 @@ from browser import needs_chromium, sign_in, table_text
 
 import glashaus
 from glashaus.errors import InvalidArgumentError, NotFoundError
+from glashaus.lakehouse import services
 from glashaus.server.app import ServerThread, create_app
+from glashaus.tracing import Span, TraceInfo
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
@@ -308,3 +311,54 @@ def test_deleting_traces_removes_their_spans(served, client):
     assert lh.traces.delete(EXP, max_timestamp_millis=0) == 0
     with pytest.raises(InvalidArgumentError, match="invalid trace id"):
         lh.traces.get("x' OR 1=1")
+
+
+def test_bad_trace_requests_get_clear_errors_and_write_nothing(served):
+    lh, url, tokens, ids = served
+    tracing = services(lh).tracing
+    experiment_id = _experiment_id(lh)
+    other = lh.experiments.create("main.shop.other_bot").experiment_id
+    auth = {"Authorization": f"Bearer {tokens['alice']}"}
+    spans_before = lh.sql("SELECT count(*) FROM system.ml.span_log").scalar()
+    # a trace id names one trace: not in two experiments
+    with pytest.raises(InvalidArgumentError, match="belongs to another experiment"):
+        tracing.log_spans(lh.principal, other, [Span(ids["in_run"], "ee" * 8, "stray", 1)])
+    with pytest.raises(InvalidArgumentError, match="belongs to another experiment"):
+        tracing.start_trace(lh.principal, TraceInfo(ids["in_run"], other, request_time=1))
+    assert lh.sql("SELECT count(*) FROM system.ml.span_log").scalar() == spans_before
+    assert lh.traces.get(ids["in_run"]).info.experiment_id == experiment_id
+    with pytest.raises(InvalidArgumentError, match="invalid trace state 'DONE'"):
+        tracing.start_trace(lh.principal, TraceInfo("tr-new", experiment_id, request_time=1, state="DONE"))
+    with pytest.raises(InvalidArgumentError, match="invalid trace tag key"):
+        lh.traces.set_tag(ids["in_run"], "k" * 251, "v")
+    with pytest.raises(InvalidArgumentError, match="'max_traces' can't be specified"):
+        lh.traces.delete(EXP, trace_ids=[ids["in_run"]], max_traces=1)
+    with pytest.raises(InvalidArgumentError, match="'max_traces' must be a positive integer"):
+        lh.traces.delete(EXP, max_timestamp_millis=1, max_traces=0)
+    with pytest.raises(InvalidArgumentError, match="Cannot link more than 100 traces"):
+        tracing.link_traces_to_run(lh.principal, [ids["in_run"]] * 101, ids["run_id"])
+    with pytest.raises(InvalidArgumentError, match=r"cannot order traces by 'tag\.x'"):
+        lh.traces.search([EXP], order_by=["tag.x"])
+    with pytest.raises(InvalidArgumentError, match="filtering traces on span"):
+        lh.traces.search([EXP], "span.name = 'answer'")
+    with pytest.raises(InvalidArgumentError, match="at least one experiment"):
+        lh.traces.search([])
+    # the MLflow routes answer in MLflow's error format
+    no_location = httpx.post(
+        f"{url}/api/3.0/mlflow/traces", json={"trace": {"trace_info": {"trace_id": "tr-x"}}}, headers=auth
+    )
+    assert no_location.status_code == 400 and "mlflow_experiment" in no_location.json()["message"]
+    otlp = {**auth, "Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id}
+    brotli = httpx.post(f"{url}/v1/traces", content=_otlp_body(), headers={**otlp, "Content-Encoding": "br"})
+    assert brotli.status_code == 400 and "Content-Encoding" in brotli.json()["message"]
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.add(trace_id=b"short", span_id=b"x" * 8, name="bad")
+    short = httpx.post(f"{url}/v1/traces", content=request.SerializeToString(), headers=otlp)
+    assert short.status_code == 400 and "16-byte trace_id" in short.json()["message"]
+    assert lh.sql("SELECT count(*) FROM system.ml.span_log").scalar() == spans_before
+    # a gzip-compressed batch is taken
+    zipped = httpx.post(
+        f"{url}/v1/traces", content=gzip.compress(_otlp_body("12" * 16)), headers={**otlp, "Content-Encoding": "gzip"}
+    )
+    assert zipped.status_code == 200
+    assert lh.sql(f"SELECT name FROM system.ml.spans WHERE trace_id = 'tr-{'12' * 16}'").fetchall() == [("sneaky",)]
