@@ -4,7 +4,7 @@ Faces over ``lh.traces.search`` and ``lh.traces.get``, as the signed-in caller: 
 an experiment the caller may not EXECUTE is refused (403, audited), as everywhere.
 An experiment's catalog page links here.
 
->>> rows = span_tree([Span("tr-1", "b", "child", 2, 5, parent_span_id="a"), Span("tr-1", "a", "root", 1, 9)])
+>>> rows = span_tree([Span("tr-1", "a", "root", 1, 9), Span("tr-1", "b", "child", 2, 5, parent_span_id="a")])
 >>> [(r["depth"], r["span"].name, r["duration_ms"]) for r in rows]
 [(0, 'root', 8e-06), (1, 'child', 3e-06)]
 """
@@ -47,15 +47,13 @@ def _pretty(text: str | None) -> str:
 
 
 def span_tree(spans: list[Span]) -> list[dict[str, Any]]:
-    """The spans depth-first from their roots (children by start time), each with its depth and duration."""
-    ids = {s.span_id for s in spans}
-    children: dict[str | None, list[Span]] = {}
-    for span in sorted(spans, key=lambda s: (s.start_time_ns, s.span_id)):
-        children.setdefault(span.parent_span_id if span.parent_span_id in ids else None, []).append(span)
+    """Rows for spans in tree order (as ``lh.traces.get`` gives them: each parent before its children),
+    each with its depth below its root and its duration."""
+    depths: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
-    stack = [(span, 0) for span in reversed(children.get(None, []))]
-    while stack:
-        span, depth = stack.pop()
+    for span in spans:
+        depth = depths[span.parent_span_id] + 1 if span.parent_span_id in depths else 0
+        depths[span.span_id] = depth
         duration = None if span.end_time_ns is None else (span.end_time_ns - span.start_time_ns) / 1e6
         rows.append(
             {
@@ -67,7 +65,6 @@ def span_tree(spans: list[Span]) -> list[dict[str, Any]]:
                 "attributes": {k: v for k, v in sorted(span.attributes.items()) if k not in _SHOWN_APART},
             }
         )
-        stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
     return rows
 
 
