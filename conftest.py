@@ -37,7 +37,7 @@ CUSTOMERS = pa.table(
 # Names an example may use that need the lakehouse to exist.
 _NEEDS_LAKEHOUSE = re.compile(
     r"\b(lh|svc|vols|cat|metastore|directory|admin|registry|tracking|access|audit|store|guard|policies|"
-    r"table|alice|bob|model|clf|X|exp_id|run_id)\b"
+    r"table|alice|bob|model|clf|X|exp_id|run_id|trace_id)\b"
 )
 
 
@@ -102,6 +102,16 @@ def _world(tmp: Path, module: str) -> dict[str, Any]:
         experiment = tracking.create_experiment(world["alice"], "main.shop.reco_training")
         run = tracking.create_run(world["alice"], experiment.experiment_id, run_name="baseline")
         world.update(Metric=Metric, exp_id=experiment.experiment_id, run=run, run_id=run.run_id, ts=1_767_225_600_000)
+    if module.startswith("glashaus.tracing"):
+        # An experiment main.shop.chatbot with one trace (its root span "answer"), as MLflow's client logs it.
+        from glashaus.tracing import Span, TraceInfo
+
+        tracing = parts.tracing
+        experiment = tracking.create_experiment(world["alice"], "main.shop.chatbot")
+        exp_id, trace_id = experiment.experiment_id, "tr-0af7651916cd43dd8448eb211c80319c"
+        tracing.log_spans(world["alice"], exp_id, [Span(trace_id, "00f067aa0ba902b7", "answer", 1_767_225_600 * 10**9)])
+        tracing.start_trace(world["alice"], TraceInfo(trace_id, exp_id, request_time=1_767_225_600_000))
+        world.update(svc=tracing, exp_id=exp_id, trace_id=trace_id, Span=Span, TraceInfo=TraceInfo)
     return world
 
 

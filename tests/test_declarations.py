@@ -24,10 +24,12 @@ from sklearn.linear_model import LogisticRegression
 import glashaus
 from glashaus.api import LakehouseAPI
 from glashaus.errors import GlashausError, InvalidArgumentError, NotFoundError
+from glashaus.lakehouse import services
 from glashaus.operations import OPERATIONS, by_name
 from glashaus.server import generate
 from glashaus.server.app import ServerThread, create_app
 from glashaus.sql.result import Result
+from glashaus.tracing import Span, TraceInfo
 
 DATA = pa.table(
     {
@@ -75,6 +77,9 @@ def test_every_declaration_names_a_method_and_its_route_is_unique():
 Case = Callable[[Any, dict[str, Any]], Any]
 
 
+TRACE = "tr-0af7651916cd43dd8448eb211c80319c"
+
+
 def _setup(lh) -> None:
     """What both lakehouses hold before the calls (made embedded on each)."""
     lh.create_user("bob")
@@ -89,6 +94,11 @@ def _setup(lh) -> None:
         input_example=DATA.select(["x1", "x2"]).to_pandas().head(2),
     )
     lh.create_volume("main.shop.uploads")
+    # a trace as MLflow's client logs it through glashaus serve (spans first, then its info)
+    experiment = lh.experiments.create("main.shop.chat")
+    tracing = services(lh).tracing
+    tracing.log_spans(lh.principal, experiment.experiment_id, [Span(TRACE, "00f067aa0ba902b7", "answer", 10**18)])
+    tracing.start_trace(lh.principal, TraceInfo(TRACE, experiment.experiment_id, request_time=10**9))
 
 
 def _remember(key: str, attribute: str, call: Case) -> Case:
@@ -213,6 +223,12 @@ CASES: list[tuple[str, Case]] = [
     ("runs.restore", lambda lh, ctx: lh.runs.restore(ctx["run"])),
     ("experiments.delete", lambda lh, ctx: lh.experiments.delete("main.shop.training")),
     ("experiments.restore", lambda lh, ctx: lh.experiments.restore("main.shop.training")),
+    # traces
+    ("traces.search", lambda lh, ctx: lh.traces.search(["main.shop.chat"], "attribute.status = 'OK'")),
+    ("traces.get", lambda lh, ctx: lh.traces.get(TRACE)),
+    ("traces.set_tag", lambda lh, ctx: lh.traces.set_tag(TRACE, "reviewed", "yes")),
+    ("traces.delete_tag", lambda lh, ctx: lh.traces.delete_tag(TRACE, "reviewed")),
+    ("traces.delete", lambda lh, ctx: lh.traces.delete("main.shop.chat", trace_ids=[TRACE])),
     # errors travel as the same classes
     ("drop", lambda lh, ctx: lh.drop("dev", cascade=True)),
 ]
@@ -222,6 +238,7 @@ ERRORS: list[tuple[str, Case]] = [
     ("models.get", lambda lh, ctx: lh.models.get("main.shop.nope")),
     ("runs.get", lambda lh, ctx: lh.runs.get("0" * 32)),
     ("serving.get_endpoint", lambda lh, ctx: lh.serving.get_endpoint("nope")),
+    ("traces.get", lambda lh, ctx: lh.traces.get("tr-nope")),
     ("experiments.delete_tag", lambda lh, ctx: lh.experiments.delete_tag("main.shop.training", "never-set")),
     ("create_table", lambda lh, ctx: lh.create_table("main.shop.train", schema=ROWS.schema)),
 ]
@@ -408,13 +425,14 @@ HARMLESS = {
         "experiments": "a namespace: its members are checked in turn",
         "runs": "a namespace: its members are checked in turn",
         "serving": "a namespace: its members are checked in turn",
+        "traces": "a namespace: its members are checked in turn",
         "as_user": "the same lakehouse as another known principal (the directory checks it); no securable",
         "flush": "writes the journaled audit events and inference rows Glashaus itself recorded",
         "close": "flushes, then releases the engine and the metastore's connections",
     },
     **{
         namespace: {"principal": "the caller's identity (a name and token id), nothing of the lakehouse"}
-        for namespace in ("models", "experiments", "runs", "serving")
+        for namespace in ("models", "experiments", "runs", "serving", "traces")
     },
 }
 

@@ -31,6 +31,7 @@ import glashaus
 from glashaus.server.app import ServerThread, create_app
 from glashaus.server.mlflow import artifacts as artifact_routes
 from glashaus.server.mlflow import registry as registry_routes
+from glashaus.server.mlflow import traces as traces_routes
 from glashaus.server.mlflow import tracking as tracking_routes
 from glashaus.server.mlflow.protocol import PREFIXES
 
@@ -111,8 +112,21 @@ def world(tmp_path_factory):
         httpx.put(
             server.url + files + "/dir/notes.txt", content=b"x", headers={"Authorization": f"Bearer {tokens['alice']}"}
         )
+        trace = "tr-" + "ab" * 16
+        start = {
+            "trace_id": trace,
+            "trace_location": {"type": "MLFLOW_EXPERIMENT"},
+            "request_time": "2026-01-01T00:00:00Z",
+        }
+        start["trace_location"]["mlflow_experiment"] = {"experiment_id": experiment}
+        assert httpx.post(
+            server.url + "/api/3.0/mlflow/traces",
+            json={"trace": {"trace_info": start}},
+            headers={"Authorization": f"Bearer {tokens['alice']}"},
+        ).is_success
         yield {
             "lh": lh,
+            "trace": trace,
             "url": server.url,
             "tokens": tokens,
             "experiment": experiment,
@@ -139,7 +153,13 @@ def _rpc_messages() -> dict[tuple[str, str], type]:
 
 
 RPC = _rpc_messages()
-ROUTES = tracking_routes.ROUTES + artifact_routes.ROUTES + registry_routes.ROUTES
+ROUTES = tracking_routes.ROUTES + artifact_routes.ROUTES + registry_routes.ROUTES + traces_routes.ROUTES
+
+
+def _rpc_key(route) -> tuple[str, str]:
+    """The (method, path) MLflow declares a route under: v3 trace routes are absolute, below /api/3.0."""
+    path = route.path.split("/3.0", 1)[1] if route.path.startswith(("/api/3.0/", "/ajax-api/3.0/")) else route.path
+    return route.method, path if path.startswith("/mlflow") else "/mlflow" + path
 
 
 def _label(route) -> str:
@@ -160,6 +180,9 @@ def _real(world, name: str) -> list:
     return {
         "experiment_id": [experiment, "0", "999999"],
         "experiment_ids": [[experiment], [experiment, "1"]],
+        "trace_id": [world["trace"], "tr-0", "x'y"],
+        "trace_ids": [[world["trace"]], [world["trace"], "tr-0"]],
+        "request_ids": [[world["trace"]]],
         "run_id": [run, "0" * 32],
         "run_uuid": [run],
         "model_id": [model_id, "m-0"],
@@ -277,6 +300,7 @@ def _path_values(world) -> dict[str, st.SearchStrategy]:
     names = ["notes.txt", "a" * 300, "é" * 200, "dir/notes.txt/below", "..", "%2e%2e/x", "x\\y", "a//b"]
     return {
         "model_id": st.sampled_from([world["model_id"], "m-0", "a" * 300, "..", "%2e%2e"]),
+        "trace_id": st.sampled_from([world["trace"], "tr-0", "a" * 300, "x'y", "%2e%2e"]),
         "tag_key": st.sampled_from(["t", "a" * 300, "mlflow.user"]),
         "artifact_path": st.sampled_from(
             [f"{files}/artifacts/{n}" for n in names]
@@ -300,12 +324,12 @@ def requests(draw, world, route):
     """One request for ``route``: (method, path, query, body)."""
     paths = _path_values(world)
     path = route.path
-    for name in ("model_id", "tag_key", "artifact_path:path"):
+    for name in ("model_id", "tag_key", "artifact_path:path", "trace_id"):
         if "{" + name + "}" in path:
             path = path.replace("{" + name + "}", draw(paths[name.split(":")[0]]))
     if not route.absolute:
         path = draw(st.sampled_from(PREFIXES)) + path
-    message = RPC.get((route.method, "/mlflow" + route.path))
+    message = RPC.get(_rpc_key(route))
     if message is not None:
         params = draw(_message(world, message.DESCRIPTOR))
     elif route.path.endswith("/artifacts") and route.method == "GET":  # the proxy's listing
@@ -387,7 +411,7 @@ def test_mlflow_routes_never_answer_5xx(world, route):
 
 def test_every_mlflow_route_is_fuzzed_with_its_message():
     """Routes without an RPC message are only the ones whose inputs are their path (fuzzed above too)."""
-    without = {_label(r) for r in ROUTES if (r.method, "/mlflow" + r.path) not in RPC}
+    without = {_label(r) for r in ROUTES if _rpc_key(r) not in RPC}
     proxy = "/api/2.0/mlflow-artifacts/artifacts"
     assert without <= {
         f"GET {proxy}",
@@ -395,6 +419,8 @@ def test_every_mlflow_route_is_fuzzed_with_its_message():
         f"PUT {proxy}/{{artifact_path:path}}",
         f"DELETE {proxy}/{{artifact_path:path}}",
         "GET /api/3.0/mlflow/server-info",
+        "GET /version",
+        "POST /v1/traces",
     }, without
 
 

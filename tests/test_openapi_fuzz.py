@@ -31,9 +31,11 @@ from schemathesis.checks import not_a_server_error
 from sklearn.linear_model import LogisticRegression
 
 import glashaus
+from glashaus.lakehouse import services
 from glashaus.operations import ROUTES
 from glashaus.server.app import ServerThread, create_app
 from glashaus.server.wire import ARROW_STREAM, ipc_bytes
+from glashaus.tracing import Span, TraceInfo
 
 #: Requests per operation; the whole module stays well under 90 s on 2 busy cores.
 ADMIN_EXAMPLES = 25
@@ -65,6 +67,7 @@ REAL = {
     "experiment": ["fz.s.e", "1", "nope"],
     "key": ["k", "rmse"],
     "run_id": ["0" * 32],  # and the seeded run's id (the lake fixture adds it)
+    "trace_id": ["tr-fz", "tr-" + "0" * 32, "x'y"],
 }
 #: The endpoint (the serving route's {name}) the seeded lakehouse serves.
 ENDPOINT = "reco"
@@ -128,6 +131,10 @@ def lake(tmp_path_factory):
     run = lh.runs.start("fz.s.e")
     lh.runs.log_metrics(run.run_id, {"rmse": 0.5})
     REAL["run_id"].append(run.run_id)
+    tracing = services(lh).tracing  # a trace as MLflow's client logs it (spans first, then its info)
+    experiment_id = lh.experiments.get("fz.s.e").experiment_id
+    tracing.log_spans(lh.principal, experiment_id, [Span("tr-fz", "00f067aa0ba902b7", "answer", 10**18)])
+    tracing.start_trace(lh.principal, TraceInfo("tr-fz", experiment_id, request_time=10**9))
     try:
         yield lh
     finally:

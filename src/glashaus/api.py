@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from glashaus.tables.service import Mode, SchemaMode
     from glashaus.tables.volumes import FileInfo
     from glashaus.tables.writes import Commit
+    from glashaus.tracing.entities import Trace, TraceInfo
     from glashaus.tracking.entities import (
         ArtifactFile,
         Experiment,
@@ -46,6 +47,59 @@ if TYPE_CHECKING:
         RunStatus,
         ViewType,
     )
+
+
+@runtime_checkable
+class TracesAPI(Protocol):
+    """The operations of ``lh.traces``, as both the embedded and the remote one offer them."""
+
+    def search(self, experiments: list[str], filter_string: str | None = None, *, order_by: list[str] | None = None, max_results: int = 100) -> list[TraceInfo]:
+        """Traces of the experiments (by MLflow name or id; ``EXECUTE`` on each), newest first, matching an
+        MLflow trace filter, e.g. ``"tag.reviewed = 'yes'"`` or ``"attribute.status = 'OK'"``; their infos
+        (``lh.traces.get`` gives a trace's spans).
+
+        >>> [t.state for t in lh.traces.search([exp_id], "attribute.status = 'OK'")]
+        ['OK']
+        """
+        ...
+
+    def get(self, trace_id: str) -> Trace:
+        """A trace with its spans (``EXECUTE`` on its experiment).
+
+        >>> trace = lh.traces.get(trace_id)
+        >>> trace.info.state, [s.name for s in trace.spans]
+        ('OK', ['answer'])
+        """
+        ...
+
+    def set_tag(self, trace_id: str, key: str, value: str) -> None:
+        """Set a tag on a trace (``MODIFY`` on its experiment).
+
+        >>> lh.traces.set_tag(trace_id, "reviewed", "yes")
+        >>> lh.traces.get(trace_id).info.tags["reviewed"]
+        'yes'
+        """
+        ...
+
+    def delete_tag(self, trace_id: str, key: str) -> None:
+        """Remove a tag from a trace (``MODIFY`` on its experiment); a tag it does not have is a ``NotFoundError``.
+
+        >>> lh.traces.set_tag(trace_id, "reviewed", "yes")
+        >>> lh.traces.delete_tag(trace_id, "reviewed")
+        >>> "reviewed" in lh.traces.get(trace_id).info.tags
+        False
+        """
+        ...
+
+    def delete(self, experiment: str, *, trace_ids: list[str] | None = None, max_timestamp_millis: int | None = None, max_traces: int | None = None) -> int:
+        """Delete traces of an experiment (by MLflow name or id; ``MODIFY``) with their spans: those listed,
+        or those that started before ``max_timestamp_millis`` (at most ``max_traces``, oldest first).
+        Returns how many were deleted.
+
+        >>> lh.traces.delete(exp_id, trace_ids=[trace_id])
+        1
+        """
+        ...
 
 
 @runtime_checkable
@@ -525,6 +579,11 @@ class LakehouseAPI(Protocol):
     @property
     def serving(self) -> ServingAPI:
         """Serving endpoints as this principal: ``lh.serving.create_endpoint("reco", model="...@champion")``."""
+        ...
+
+    @property
+    def traces(self) -> TracesAPI:
+        """MLflow 3 traces as this principal: ``lh.traces.search([...])``, ``.get(trace_id)``, ``.delete(...)``."""
         ...
 
     @property

@@ -61,6 +61,9 @@ from glashaus.tables.results import (
 from glashaus.tables.service import Mode, SchemaMode, TablesService
 from glashaus.tables.volumes import FileInfo, VolumesService
 from glashaus.tables.writes import Commit
+from glashaus.tracing.entities import Trace, TraceInfo
+from glashaus.tracing.operations import delete_traces, search_traces
+from glashaus.tracing.service import TracingService
 from glashaus.tracking.entities import (
     ArtifactFile,
     Experiment,
@@ -993,3 +996,62 @@ class Serving:
     def delete_endpoint(self, name: str) -> None:
         """Delete the endpoint (owner or admin); its inference table stays."""
         self._service.delete_endpoint(self.principal, name)
+
+
+class Traces:
+    """MLflow 3 traces as this principal: ``lh.traces.search([...])``, ``.get(trace_id)``, ``.delete(...)``."""
+
+    def __init__(self, service: TracingService, principal: Principal) -> None:
+        self._service = service
+        self.principal = principal
+
+    def __repr__(self) -> str:
+        return f"<Traces as {self.principal.name}>"
+
+    def search(self, experiments: list[str], filter_string: str | None = None, *, order_by: list[str] | None = None, max_results: int = 100) -> list[TraceInfo]:
+        """Traces of the experiments (by MLflow name or id; ``EXECUTE`` on each), newest first, matching an
+        MLflow trace filter, e.g. ``"tag.reviewed = 'yes'"`` or ``"attribute.status = 'OK'"``; their infos
+        (``lh.traces.get`` gives a trace's spans).
+
+        >>> [t.state for t in lh.traces.search([exp_id], "attribute.status = 'OK'")]
+        ['OK']
+        """
+        return search_traces(self._service, self.principal, experiments, filter_string, order_by=order_by, max_results=max_results)
+
+    def get(self, trace_id: str) -> Trace:
+        """A trace with its spans (``EXECUTE`` on its experiment).
+
+        >>> trace = lh.traces.get(trace_id)
+        >>> trace.info.state, [s.name for s in trace.spans]
+        ('OK', ['answer'])
+        """
+        return self._service.get_trace(self.principal, trace_id)
+
+    def set_tag(self, trace_id: str, key: str, value: str) -> None:
+        """Set a tag on a trace (``MODIFY`` on its experiment).
+
+        >>> lh.traces.set_tag(trace_id, "reviewed", "yes")
+        >>> lh.traces.get(trace_id).info.tags["reviewed"]
+        'yes'
+        """
+        self._service.set_trace_tag(self.principal, trace_id, key, value)
+
+    def delete_tag(self, trace_id: str, key: str) -> None:
+        """Remove a tag from a trace (``MODIFY`` on its experiment); a tag it does not have is a ``NotFoundError``.
+
+        >>> lh.traces.set_tag(trace_id, "reviewed", "yes")
+        >>> lh.traces.delete_tag(trace_id, "reviewed")
+        >>> "reviewed" in lh.traces.get(trace_id).info.tags
+        False
+        """
+        self._service.delete_trace_tag(self.principal, trace_id, key)
+
+    def delete(self, experiment: str, *, trace_ids: list[str] | None = None, max_timestamp_millis: int | None = None, max_traces: int | None = None) -> int:
+        """Delete traces of an experiment (by MLflow name or id; ``MODIFY``) with their spans: those listed,
+        or those that started before ``max_timestamp_millis`` (at most ``max_traces``, oldest first).
+        Returns how many were deleted.
+
+        >>> lh.traces.delete(exp_id, trace_ids=[trace_id])
+        1
+        """
+        return delete_traces(self._service, self.principal, experiment, trace_ids=trace_ids, max_timestamp_millis=max_timestamp_millis, max_traces=max_traces)

@@ -42,7 +42,7 @@ from glashaus.access.policies import Policies
 from glashaus.catalog import Catalog
 from glashaus.deprecation import warn
 from glashaus.errors import AuthenticationError
-from glashaus.facades import Experiments, LakehouseOperations, Models, Runs, Serving
+from glashaus.facades import Experiments, LakehouseOperations, Models, Runs, Serving, Traces
 from glashaus.lineage import LineageStore
 from glashaus.metastore import Metastore
 from glashaus.registry import RegistryService
@@ -52,6 +52,9 @@ from glashaus.sql.limits import EMBEDDED_LIMITS, QueryLimits
 from glashaus.storage.delta import DeltaStore
 from glashaus.storage.layout import Layout
 from glashaus.tables import TablesService, VolumesService
+from glashaus.tracing import TracingService
+from glashaus.tracing.spans import SpanLog
+from glashaus.tracing.system_tables import providers as trace_system_tables
 from glashaus.tracking import TrackingService
 from glashaus.tracking.system_tables import providers as ml_system_tables
 
@@ -111,6 +114,8 @@ class Lakehouse(LakehouseOperations):
         self._engine = SqlEngine(self._tables, limits=query_limits)
         self._tracking = TrackingService(tables=self._tables, metastore=self._metastore, locations=self._layout)
         self._tables.virtual_tables.update(ml_system_tables(self._tracking))
+        self._tracing = TracingService(tracking=self._tracking, spans=SpanLog(self._system))
+        self._tables.virtual_tables.update(trace_system_tables(self._tracing))
         # The registry reads runs' models (runs:/, models:/m-<id> sources) through tracking's part; the two
         # are on one level and do not import each other, so the lakehouse hands it over.
         self._registry = RegistryService(
@@ -161,6 +166,11 @@ class Lakehouse(LakehouseOperations):
     def runs(self) -> Runs:
         """Runs as this principal: ``lh.runs.start(...)``, ``.log_metrics(...)``, ``.search(...)``."""
         return Runs(self._tracking, self.principal)
+
+    @property
+    def traces(self) -> Traces:
+        """MLflow 3 traces as this principal: ``lh.traces.search([...])``, ``.get(trace_id)``, ``.delete(...)``."""
+        return Traces(self._tracing, self.principal)
 
     # -- data (the stream the server answers lh.read with; not an operation of its own) ---------
 
@@ -261,6 +271,7 @@ class Services:
     volumes: VolumesService
     engine: SqlEngine
     tracking: TrackingService
+    tracing: TracingService
     registry: RegistryService
     serving: ServingService
 
@@ -286,6 +297,7 @@ def services(lh: Lakehouse) -> Services:
         volumes=lh._volumes,
         engine=lh._engine,
         tracking=lh._tracking,
+        tracing=lh._tracing,
         registry=lh._registry,
         serving=lh._serving,
     )

@@ -23,6 +23,7 @@ from glashaus.registry.operations import OPERATIONS as _REGISTRY
 from glashaus.serving.operations import OPERATIONS as _SERVING
 from glashaus.sql.operations import OPERATIONS as _SQL
 from glashaus.tables.operations import OPERATIONS as _TABLES
+from glashaus.tracing.operations import OPERATIONS as _TRACING
 from glashaus.tracking.operations import OPERATIONS as _TRACKING
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 #: The namespaces of ``lh`` that hold operations, in the order the API lists them.
-FACADES = ("", "models", "experiments", "runs", "serving")
+FACADES = ("", "models", "experiments", "runs", "serving", "traces")
 
 
 def facade_class(facade: str) -> type:
@@ -58,7 +59,9 @@ def _bind(op: Operation) -> Operation:
     return op.bind(function)
 
 
-OPERATIONS: list[Operation] = [_bind(op) for op in [*_SQL, *_TABLES, *_ACCESS, *_REGISTRY, *_TRACKING, *_SERVING]]
+OPERATIONS: list[Operation] = [
+    _bind(op) for op in [*_SQL, *_TABLES, *_ACCESS, *_REGISTRY, *_TRACKING, *_SERVING, *_TRACING]
+]
 #: The operations with a REST route (all but the embedded-only ones).
 ROUTES: list[Operation] = [op for op in OPERATIONS if not op.embedded_only]
 

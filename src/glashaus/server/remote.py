@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from glashaus.tables.service import Mode, SchemaMode
     from glashaus.tables.volumes import FileInfo
     from glashaus.tables.writes import Commit
+    from glashaus.tracing.entities import Trace, TraceInfo
     from glashaus.tracking.entities import (
         ArtifactFile,
         Experiment,
@@ -47,6 +48,58 @@ if TYPE_CHECKING:
         RunStatus,
         ViewType,
     )
+
+
+class RemoteTraces(Namespace):
+    """The operations of ``lh.traces`` on a served lakehouse."""
+
+    def search(self, experiments: list[str], filter_string: str | None = None, *, order_by: list[str] | None = None, max_results: int = 100) -> list[TraceInfo]:
+        """Traces of the experiments (by MLflow name or id; ``EXECUTE`` on each), newest first, matching an
+        MLflow trace filter, e.g. ``"tag.reviewed = 'yes'"`` or ``"attribute.status = 'OK'"``; their infos
+        (``lh.traces.get`` gives a trace's spans).
+
+        >>> [t.state for t in lh.traces.search([exp_id], "attribute.status = 'OK'")]
+        ['OK']
+        """
+        return self._call('traces.search', experiments=experiments, filter_string=filter_string, order_by=order_by, max_results=max_results)
+
+    def get(self, trace_id: str) -> Trace:
+        """A trace with its spans (``EXECUTE`` on its experiment).
+
+        >>> trace = lh.traces.get(trace_id)
+        >>> trace.info.state, [s.name for s in trace.spans]
+        ('OK', ['answer'])
+        """
+        return self._call('traces.get', trace_id=trace_id)
+
+    def set_tag(self, trace_id: str, key: str, value: str) -> None:
+        """Set a tag on a trace (``MODIFY`` on its experiment).
+
+        >>> lh.traces.set_tag(trace_id, "reviewed", "yes")
+        >>> lh.traces.get(trace_id).info.tags["reviewed"]
+        'yes'
+        """
+        return self._call('traces.set_tag', trace_id=trace_id, key=key, value=value)
+
+    def delete_tag(self, trace_id: str, key: str) -> None:
+        """Remove a tag from a trace (``MODIFY`` on its experiment); a tag it does not have is a ``NotFoundError``.
+
+        >>> lh.traces.set_tag(trace_id, "reviewed", "yes")
+        >>> lh.traces.delete_tag(trace_id, "reviewed")
+        >>> "reviewed" in lh.traces.get(trace_id).info.tags
+        False
+        """
+        return self._call('traces.delete_tag', trace_id=trace_id, key=key)
+
+    def delete(self, experiment: str, *, trace_ids: list[str] | None = None, max_timestamp_millis: int | None = None, max_traces: int | None = None) -> int:
+        """Delete traces of an experiment (by MLflow name or id; ``MODIFY``) with their spans: those listed,
+        or those that started before ``max_timestamp_millis`` (at most ``max_traces``, oldest first).
+        Returns how many were deleted.
+
+        >>> lh.traces.delete(exp_id, trace_ids=[trace_id])
+        1
+        """
+        return self._call('traces.delete', experiment=experiment, trace_ids=trace_ids, max_timestamp_millis=max_timestamp_millis, max_traces=max_traces)
 
 
 class RemoteServing(Namespace):
@@ -522,6 +575,11 @@ class RemoteOperations(Calls):
     def serving(self) -> RemoteServing:
         """Serving endpoints as this principal: ``lh.serving.create_endpoint("reco", model="...@champion")``."""
         return RemoteServing(self)
+
+    @property
+    def traces(self) -> RemoteTraces:
+        """MLflow 3 traces as this principal: ``lh.traces.search([...])``, ``.get(trace_id)``, ``.delete(...)``."""
+        return RemoteTraces(self)
 
     def sql(self, query: str) -> Result:
         """Run governed SQL (DuckDB dialect); catalog names resolve to governed tables.

@@ -55,7 +55,7 @@ _BATCH = 500  # ids per IN (...) list
 SELECT_SYSTEM_ML = Check("EXECUTE", "sql.select.system_ml", kinds=("experiment",))
 
 
-def _readable(service: Any, who: Principal) -> dict[int, str]:
+def readable_experiments(service: Any, who: Principal) -> dict[int, str]:
     """Experiment id -> securable name, for the experiments ``who`` may EXECUTE (each authorized, audited)."""
     with service.metastore.session() as s:
         rows = s.execute(
@@ -78,7 +78,7 @@ def _chunks(values: list[Any]) -> list[list[Any]]:
 
 def runs_table(service: Any, who: Principal) -> pa.Table:
     """Every run the reader may see, one row each, with its params, latest metrics and tags as maps."""
-    experiments = _readable(service, who)
+    experiments = readable_experiments(service, who)
     runs: list[Any] = []
     params: dict[str, list[tuple[str, str]]] = {}
     metrics: dict[str, list[tuple[str, float]]] = {}
@@ -127,7 +127,7 @@ def runs_table(service: Any, who: Principal) -> pa.Table:
 
 def metrics_table(service: Any, who: Principal) -> pa.Table:
     """Every metric value (the whole history: one row per key, step and timestamp) of the runs the reader may see."""
-    experiments = _readable(service, who)
+    experiments = readable_experiments(service, who)
     rows: list[Any] = []
     with service.metastore.session() as s:
         for ids in _chunks(list(experiments)):

@@ -60,6 +60,7 @@ from glashaus.web.session import (
     safe_next,
     set_cookie,
 )
+from glashaus.web.traces import trace_page, traces_page
 
 log = logging.getLogger("glashaus.web")
 
@@ -161,7 +162,8 @@ class WebFace:
         self.open = Policy(errors=errors, credentials=None, body_limit=FORM_LIMIT)
 
     def routes(self) -> list[BaseRoute]:
-        """``/``, ``/login``, ``/logout``, ``/catalog``, ``/models``, ``/endpoints``, ``/sql``, ``/audit``, ``/static``."""
+        """``/``, ``/login``, ``/logout``, ``/catalog``, ``/models``, ``/endpoints``, ``/traces``, ``/sql``, ``/audit``,
+        ``/static``."""
         signed: list[tuple[str, list[str], Build]] = [
             ("/logout", ["GET", "POST"], self.logout),
             ("/catalog", ["GET"], self.catalogs),
@@ -172,6 +174,8 @@ class WebFace:
             ("/models/{name}/versions/{version}", ["GET"], version_page),
             ("/endpoints", ["GET"], endpoints_page),
             ("/endpoints/{name}", ["GET"], endpoint_page),
+            ("/traces", ["GET"], traces_page),
+            ("/traces/{trace_id:path}", ["GET"], trace_page),
             ("/sql", ["GET", "POST"], self.sql),
             ("/audit", ["GET"], self.audit),
         ]

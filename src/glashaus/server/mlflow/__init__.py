@@ -17,7 +17,7 @@ def face(layer: Any) -> Any:
     from glashaus.server.mlflow import protocol
 
     routes = []
-    for name in ("tracking", "artifacts", "registry"):
+    for name in ("tracking", "artifacts", "registry", "traces"):
         try:
             routes += __import__(f"glashaus.server.mlflow.{name}", fromlist=["ROUTES"]).ROUTES
         except ModuleNotFoundError as exc:
