@@ -28,6 +28,7 @@ from glashaus.lineage import LineageStore, Source
 from glashaus.registry import environment, flavors, safety, sources
 from glashaus.registry.files import ModelFiles
 from glashaus.registry.lookup import ModelLookup, check_tags, model_check, model_name
+from glashaus.registry.mlflow_names import SPEC_KEY
 from glashaus.registry.versions import ModelVersion
 from glashaus.tables import TablesService
 from glashaus.tables.containers import Created
@@ -65,11 +66,26 @@ class Registration:
         self.uris = sources.SourceUris(lookup=lookup, tracked=tracked)
 
     def create_model(
-        self, who: Principal, name: Name, *, description: str | None, tags: dict[str, str] | None = None
+        self,
+        who: Principal,
+        name: Name,
+        *,
+        description: str | None,
+        tags: dict[str, str] | None = None,
+        mlflow_name: str | None = None,
     ) -> Created:
-        """A new registered model owned by ``who`` (CREATE MODEL on its schema), with its managed folder."""
+        """A new registered model owned by ``who`` (CREATE MODEL on its schema), with its managed folder.
+
+        ``mlflow_name``: the plain MLflow name it is created under, recorded in its spec.
+        """
         return self.tables.create_securable(
-            who, CREATE_MODEL, name, comment=description, tags=tags, location=self.layout.model_location
+            who,
+            CREATE_MODEL,
+            name,
+            comment=description,
+            tags=tags,
+            spec={SPEC_KEY: mlflow_name} if mlflow_name is not None else None,
+            location=self.layout.model_location,
         )
 
     def register(
