@@ -82,12 +82,8 @@ def test_a_plain_name_registers_loads_and_comes_back_as_written_everywhere(clien
     assert client.get_model_version("CreateRMTest", "1").name == "CreateRMTest"
     assert client.get_model_version_by_alias("CreateRMTest", "champion").name == "CreateRMTest"
     assert [v.name for v in client.get_latest_versions("CreateRMTest")] == ["CreateRMTest"]
-    assert [m.name for m in client.search_registered_models(filter_string="name = 'CreateRMTest'")] == [
-        "CreateRMTest"
-    ]
-    assert [m.name for m in client.search_registered_models(filter_string="name LIKE 'CreateRM%'")] == [
-        "CreateRMTest"
-    ]
+    assert [m.name for m in client.search_registered_models(filter_string="name = 'CreateRMTest'")] == ["CreateRMTest"]
+    assert [m.name for m in client.search_registered_models(filter_string="name LIKE 'CreateRM%'")] == ["CreateRMTest"]
     found = client.search_model_versions("name = 'CreateRMTest'")
     assert [(v.name, v.version) for v in found] == [("CreateRMTest", "1")]
     assert ("CreateRMTest", "1") in [(v.name, v.version) for v in client.search_model_versions()]
