@@ -89,9 +89,13 @@ def test_a_plain_name_registers_loads_and_comes_back_as_written_everywhere(clien
     assert ("CreateRMTest", "1") in [(v.name, v.version) for v in client.search_model_versions()]
     assert mlflow.pyfunc.load_model("models:/CreateRMTest@champion").predict(X[:2]).tolist() == [0, 1]
 
+    copied = client.copy_model_version("models:/CreateRMTest/1", "Copied Model")
+    assert (copied.name, copied.version) == ("Copied Model", "1")
+    assert client.create_model_version("Copied Model", "models:/CreateRMTest@champion").version == "2"
+
     # The securable a user grants on: the default schema, a slug and a hash of the exact name.
     securable = _securable("CreateRMTest")
-    assert [m.name for m in served.lh.models.list("main.default")] == [securable]
+    assert [m.name for m in served.lh.models.list("main.default")] == sorted([securable, _securable("Copied Model")])
     assert client.get_registered_model(securable).description == "plain"  # one model, two names
 
 
@@ -184,3 +188,14 @@ def test_a_logged_model_may_name_a_source_run_that_does_not_exist_but_not_one_it
         "SELECT decision FROM system.access.audit WHERE principal = 'bob' AND action = 'logged_model.source_run'"
     ).fetchall()
     assert decisions == [("deny",)]
+
+
+def test_glashaus_serve_refuses_a_default_schema_that_is_not_catalog_dot_schema(tmp_path):
+    from typer.testing import CliRunner
+
+    from glashaus.cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--default-schema", "main", "--lakehouse", str(tmp_path / "lh")])
+    assert result.exit_code == 1
+    assert "--default-schema" in result.output and "catalog.schema" in result.output
+    assert not (tmp_path / "lh").exists()  # refused before anything was opened or created

@@ -96,7 +96,7 @@ class ModelFolders:
     def _storage(self, artifact_path: str) -> str:
         """``<experiment_id>/<rest>`` (an artifact proxy path) as a location in the experiment's folder."""
         experiment, _, rest = artifact_path.partition("/")
-        base = self.service.locations.experiment_location(experiment).rstrip("/")
+        base = self.service.experiment_locations.folder(experiment).rstrip("/")
         return f"{base}/{rest}" if rest else base
 
 

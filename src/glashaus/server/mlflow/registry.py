@@ -47,7 +47,7 @@ from glashaus.errors import (
 )
 from glashaus.lakehouse import services
 from glashaus.registry.mlflow_names import ModelNames
-from glashaus.registry.refs import ModelRef, check_alias, parse_model_name
+from glashaus.registry.refs import ModelRef, check_alias, logged_model_id, parse_model_name
 from glashaus.registry.service import RegisteredModel, RegistryService
 from glashaus.registry.versions import ModelVersion
 from glashaus.server.mlflow.artifacts import SCHEME
@@ -323,7 +323,7 @@ def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
             _ensure_named(lh, named)
         mv = _svc(lh).register_files(
             lh.principal,
-            source,
+            _source(req, source),
             named.full,
             description=m.description or None,
             tags={t.key: t.value for t in m.tags},
@@ -331,6 +331,25 @@ def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
             logged_model_id=m.model_id or None,
         )
     return {"model_version": version_message(mv, name=named.shown)}
+
+
+def _source(req: MlflowRequest, source: str) -> str:
+    """``models:/<plain name>/<version>`` (or ``@alias``, as ``copy_model_version`` sends) with its catalog name.
+
+    The registry's ``models:/`` parser knows three-part names; MLflow names cannot hold ``/``, so the
+    first ``/`` (else the last ``@``) ends the name. Logged models (``models:/m-<id>``) pass as they are.
+    """
+    if not source.startswith("models:/") or logged_model_id(source) is not None:
+        return source
+    body = source.removeprefix("models:/")
+    name, sep, rest = body.partition("/") if "/" in body else body.rpartition("@")
+    names = _names(req)
+    if not sep or not name or not names.is_plain(name):
+        return source
+    try:
+        return f"models:/{names.securable(name).full}{sep}{rest}"
+    except GlashausError:
+        return source  # the registry's parser names the problem
 
 
 def _ensure_named(lh: Any, named: Named) -> None:

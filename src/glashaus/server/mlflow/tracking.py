@@ -74,12 +74,11 @@ def _optional(message: Any, name: str) -> Any:
 def create_experiment(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateExperiment)
     name = _required(m, "name")
-    if m.artifact_location:
-        raise InvalidArgumentError(
-            "Glashaus keeps experiment files in the lakehouse's managed storage: leave artifact_location empty "
-            f"(got {m.artifact_location!r})."
-        )
-    exp = _svc(lh).create_experiment(lh.principal, name, tags={t.key: t.value for t in m.tags})
+    tags = {t.key: t.value for t in m.tags}
+    if m.artifact_location:  # a volume folder the caller may write; anything else is refused
+        exp = _svc(lh).create_experiment_in(lh.principal, name, artifact_location=m.artifact_location, tags=tags)
+    else:
+        exp = _svc(lh).create_experiment(lh.principal, name, tags=tags)
     return {"experiment_id": exp.experiment_id}
 
 
