@@ -132,3 +132,29 @@ def test_a_volume_the_caller_may_only_read_is_refused_and_audited(client, served
     lh.grant("WRITE VOLUME", on="main.shop.files", to="bob")
     experiment_id = bob.create_experiment("bobs files", artifact_location="/Volumes/main/shop/files/bob")
     assert bob.get_experiment(experiment_id).artifact_location == "/Volumes/main/shop/files/bob"
+    run_id = bob.create_run(experiment_id).info.run_id
+    bob.log_text(run_id, "bob's ferns", "notes.txt")
+    assert lh.get_file("main.shop.files", f"bob/{run_id}/artifacts/notes.txt") == b"bob's ferns"
+
+
+def test_the_embedded_store_keeps_a_volume_experiments_files_in_the_volume_and_refuses_others(tmp_path, monkeypatch):
+    root = tmp_path / "lake"
+    with glashaus.connect(root, user="alice") as lh:
+        lh.create_schema("main.shop")
+        lh.create_volume("main.shop.files")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"glashaus:{root}?user=alice")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    client = MlflowClient()
+    experiment_id = client.create_experiment("embedded", artifact_location="/Volumes/main/shop/files/embedded")
+    assert client.get_experiment(experiment_id).artifact_location == "/Volumes/main/shop/files/embedded"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("embedded ferns")
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_artifact(str(notes))
+    with pytest.raises(MlflowException) as err:
+        client.create_experiment("elsewhere", artifact_location="s3://bucket/x")
+    code, message = _error(err)
+    assert code == "INVALID_PARAMETER_VALUE" and "/Volumes/<catalog>/<schema>/<volume>" in message
+    with glashaus.connect(root, user="alice") as lh:
+        path = f"embedded/{run.info.run_id}/artifacts/notes.txt"
+        assert lh.get_file("main.shop.files", path) == b"embedded ferns"

@@ -82,6 +82,8 @@ class ExperimentLocations:
         name, rel = volume_location(location)
         volume = self.service.guard.allow(who, CHOOSE, name, details={"artifact_location": location}).found
         base = (volume.storage_location or "").rstrip("/")
+        if not base:  # never files at the storage root: every volume has a folder
+            raise NotFoundError(f"volume {name.full} has no storage folder; recreate it or choose another volume.")
         return f"{base}/{rel}" if rel else base
 
     def folder(self, experiment_id: str) -> str:
