@@ -162,6 +162,10 @@ def test_a_server_may_place_plain_names_in_another_schema(served, env):
     # Seen from a server with the default schema main.default, the model has its three-part name.
     other = {m.name for m in MlflowClient().search_registered_models()}
     assert _securable("LabModel", "main.lab") in other and "LabModel" not in other
+    # Free-form experiment names follow the same setting.
+    experiment = lab.get_experiment(lab.create_experiment("Lab Experiment"))
+    assert experiment.name == "Lab Experiment"
+    assert experiment.tags["glashaus.securable"].startswith("main.lab.lab_experiment_")
     with pytest.raises(InvalidArgumentError, match=r"catalog\.schema"):
         create_app(served.lh, default_schema="nowhere")
 

@@ -18,8 +18,9 @@ row is sent), 2048 MiB of memory and 8192 MiB of spill space by default
 A query past a limit fails with ``QUERY_LIMIT_EXCEEDED``, naming the limit; a client that
 disconnects stops its query.
 
-MLflow registered models named without catalog and schema (``mlflow.register_model(uri,
-"CreateRMTest")``) live in ``--default-schema`` (``main.default``; ``GLASHAUS_DEFAULT_SCHEMA``).
+MLflow registered models and experiments named without catalog and schema
+(``mlflow.register_model(uri, "CreateRMTest")``, ``mlflow.set_experiment("my experiment")``) are
+created in ``--default-schema`` (``main.default``; ``GLASHAUS_DEFAULT_SCHEMA``).
 
 >>> # glashaus serve --lakehouse ./lakehouse --port 8080 --trusted-proxy 10.0.0.5
 """
@@ -89,8 +90,9 @@ def serve(
             "--default-schema",
             envvar="GLASHAUS_DEFAULT_SCHEMA",
             metavar="CATALOG.SCHEMA",
-            help="Where MLflow registered models named without catalog and schema ('CreateRMTest') live; "
-            "creating one there needs CREATE MODEL on it (every user holds it on main.default).",
+            help="Where MLflow registered models and experiments named without catalog and schema "
+            "('CreateRMTest', 'my experiment') are created; creating one there needs CREATE MODEL on it "
+            "(every user holds it on main.default).",
         ),
     ] = "main.default",
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,

@@ -163,7 +163,7 @@ class GlashausStore(AbstractStore):
     def create_experiment(self, name: str, artifact_location: str | None = None, tags: Any = None) -> str:
         given = {t.key: t.value for t in tags or []}
         if artifact_location:  # a volume folder the caller may write; anything else is refused
-            return self._svc.create_experiment_in(
+            return self._svc.create_experiment_with(
                 self._who, name, artifact_location=artifact_location, tags=given
             ).experiment_id
         return self._svc.create_experiment(self._who, name, tags=given).experiment_id

@@ -207,18 +207,28 @@ class TrackingService:
         """
         return self._create_experiment(who, name, tags=tags)
 
-    def create_experiment_in(
-        self, who: Principal, name: str, *, artifact_location: str, tags: dict[str, str] | None = None
+    def create_experiment_with(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        artifact_location: str | None = None,
+        default_schema: Name | None = None,
+        tags: dict[str, str] | None = None,
     ) -> Experiment:
-        """An experiment whose files live in a volume folder (MLflow's ``artifact_location``), which
-        ``who`` must be allowed to write (``WRITE VOLUME``, audited): ``/Volumes/<catalog>/<schema>/<volume>[/<path>]``
-        or ``dbfs:/Volumes/...``; anything else is refused (:mod:`glashaus.tracking.locations`).
+        """An experiment as MLflow's ``create_experiment`` asks for it: its files in a volume folder
+        (``artifact_location``: ``/Volumes/<catalog>/<schema>/<volume>[/<path>]`` or ``dbfs:/Volumes/...``,
+        which ``who`` must be allowed to write, ``WRITE VOLUME``, audited; anything else is refused:
+        :mod:`glashaus.tracking.locations`), a free-form name placed in ``default_schema`` (the server's,
+        ``glashaus serve --default-schema``; ``main.default`` when None).
 
-        >>> e = svc.create_experiment_in(alice, "ferns_in_a_volume", artifact_location="/Volumes/main/shop/images/exp")
-        >>> e.artifact_location
-        '/Volumes/main/shop/images/exp'
+        >>> e = svc.create_experiment_with(alice, "ferns_in_a_volume", artifact_location="/Volumes/main/shop/images/exp")
+        >>> e.artifact_location, e.securable.startswith("main.default.ferns_in_a_volume_")
+        ('/Volumes/main/shop/images/exp', True)
         """
-        return self._create_experiment(who, name, tags=tags, artifact_location=artifact_location)
+        return self._create_experiment(
+            who, name, tags=tags, artifact_location=artifact_location, schema=default_schema or names.DEFAULT_SCHEMA
+        )
 
     def ensure_default_experiment(self, who: Principal) -> Experiment | None:
         """MLflow's experiment ``0``, ``Default``, where ``mlflow.start_run()`` logs when no experiment is set.
@@ -252,6 +262,7 @@ class TrackingService:
         number: int | None = None,
         suffix: str | None = None,
         artifact_location: str | None = None,
+        schema: Name = names.DEFAULT_SCHEMA,
     ) -> Experiment:
         tags = dict(tags or {})
         checks.check_experiment_name(name)
@@ -265,7 +276,7 @@ class TrackingService:
             if existing is not None:
                 state = "" if existing == "active" else " in deleted state (restore it, or pick another name)"
                 raise AlreadyExistsError(f"Experiment '{name}' already exists{state}.")
-            target = names.securable_name(name, suffix=suffix)
+            target = names.securable_name(name, suffix=suffix, schema=schema)
             if target.catalog == "system":
                 raise InvalidArgumentError(
                     f"cannot create experiment {name!r}: the system catalog is written only "

@@ -74,11 +74,13 @@ def _optional(message: Any, name: str) -> Any:
 def create_experiment(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateExperiment)
     name = _required(m, "name")
-    tags = {t.key: t.value for t in m.tags}
-    if m.artifact_location:  # a volume folder the caller may write; anything else is refused
-        exp = _svc(lh).create_experiment_in(lh.principal, name, artifact_location=m.artifact_location, tags=tags)
-    else:
-        exp = _svc(lh).create_experiment(lh.principal, name, tags=tags)
+    exp = _svc(lh).create_experiment_with(
+        lh.principal,
+        name,
+        artifact_location=m.artifact_location or None,  # a volume folder the caller may write, else refused
+        default_schema=req.default_schema,  # where a free-form name lives (glashaus serve --default-schema)
+        tags={t.key: t.value for t in m.tags},
+    )
     return {"experiment_id": exp.experiment_id}
 
 
