@@ -118,7 +118,11 @@ def test_names_differing_only_in_case_are_two_models_and_lookups_match_case_exac
     with pytest.raises(MlflowException) as err:
         client.get_registered_model("MYMODEL")
     code, message = _error(err)
-    assert code == "RESOURCE_DOES_NOT_EXIST" and "'MYMODEL'" in message
+    assert code == "RESOURCE_DOES_NOT_EXIST" and "Registered Model with name=MYMODEL not found" in message
+    with pytest.raises(MlflowException) as err:
+        client.get_model_version("MyModel", "5")
+    code, message = _error(err)
+    assert code == "RESOURCE_DOES_NOT_EXIST" and "version 5" in message and "'MyModel'" in message
     with pytest.raises(MlflowException) as err:
         client.create_registered_model("MyModel")
     code, message = _error(err)

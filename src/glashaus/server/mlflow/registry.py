@@ -123,11 +123,24 @@ def _as_written(named: Named) -> Iterator[None]:
     """Errors name a plain-named model as the client wrote it (and its catalog name, which grants use)."""
     try:
         yield
-    except GlashausError as exc:
-        if named.plain and exc.args and isinstance(exc.args[0], str) and named.full in exc.args[0]:
-            # Appended, not replaced: the message's GRANT hint must keep the catalog name it grants on.
-            exc.args = (f"{exc.args[0]} (The registered model {named.text!r} is {named.full} in the catalog.)",)
+    except NotFoundError as exc:
+        if named.plain and exc.args and f"model '{named.full}' does not exist" in str(exc.args[0]):
+            # MLflow's wording (a catalog suggestion for the securable name would mean nothing here).
+            raise NotFoundError(
+                f"Registered Model with name={named.text} not found (its catalog name would be {named.full})."
+            ) from None
+        _note(exc, named)
         raise
+    except GlashausError as exc:
+        _note(exc, named)
+        raise
+
+
+def _note(exc: GlashausError, named: Named) -> None:
+    """Name a plain-named model as written in an error that names it by its catalog name."""
+    if named.plain and exc.args and isinstance(exc.args[0], str) and named.full in exc.args[0]:
+        # Appended, not replaced: the message's GRANT hint must keep the catalog name it grants on.
+        exc.args = (f"{exc.args[0]} (The registered model {named.text!r} is {named.full} in the catalog.)",)
 
 
 def _version(message: Any) -> int:
