@@ -62,8 +62,8 @@ def logged(env):
     """A model logged in a run by the MLflow client, for registering under several names."""
     mlflow.set_experiment("main.shop.plain_names")
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(LogisticRegression().fit(X, Y), name="model", serialization_format="skops")
-    return f"runs:/{run.info.run_id}/model"
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, Y), name="model", serialization_format="skops")
+    return SimpleNamespace(uri=f"runs:/{run.info.run_id}/model", model_uri=info.model_uri)
 
 
 def _error(err: pytest.ExceptionInfo) -> tuple[str, str]:
@@ -71,7 +71,7 @@ def _error(err: pytest.ExceptionInfo) -> tuple[str, str]:
 
 
 def test_a_plain_name_registers_loads_and_comes_back_as_written_everywhere(client, logged, served):
-    mv = mlflow.register_model(logged, "CreateRMTest")
+    mv = mlflow.register_model(logged.uri, "CreateRMTest")
     assert (mv.name, mv.version) == ("CreateRMTest", "1")
     client.set_registered_model_alias("CreateRMTest", "champion", 1)
     client.update_registered_model("CreateRMTest", description="plain")
@@ -100,9 +100,9 @@ def test_a_plain_name_registers_loads_and_comes_back_as_written_everywhere(clien
 
 
 def test_a_lower_case_plain_name_and_its_three_part_name_are_one_model(client, logged):
-    mlflow.register_model(logged, "ferns")
+    mlflow.register_model(logged.uri, "ferns")
     assert client.get_registered_model("main.default.ferns").latest_versions[0].version == "1"
-    mv = mlflow.register_model(logged, "main.default.ferns")  # exists: a second version of the same model
+    mv = mlflow.register_model(logged.uri, "main.default.ferns")  # exists: a second version of the same model
     assert (mv.name, mv.version) == ("main.default.ferns", "2")
     assert client.get_registered_model("ferns").latest_versions[0].version == "2"
     with pytest.raises(MlflowException) as err:
@@ -175,12 +175,14 @@ def test_a_server_may_place_plain_names_in_another_schema(served, env):
 
 
 def test_a_logged_model_may_name_a_source_run_that_does_not_exist_but_not_one_it_may_not_read(
-    client, served, monkeypatch
+    client, served, logged, monkeypatch
 ):
     experiment = client.create_experiment("main.shop.source_runs")
     ghost = "0" * 32
     model = client.create_logged_model(experiment, source_run_id=ghost)  # as MLflow's server accepts it
     assert client.get_logged_model(model.model_id).source_run_id == ghost
+    # A version's run id is recorded as given too, when its source holds the files.
+    assert client.create_model_version("Ghost Run", logged.model_uri, run_id=ghost).run_id == ghost
 
     private = client.create_run(experiment).info.run_id
     lh = served.lh
