@@ -90,7 +90,7 @@ def test_a_plain_name_registers_loads_and_comes_back_as_written_everywhere(clien
     assert mlflow.pyfunc.load_model("models:/CreateRMTest@champion").predict(X[:2]).tolist() == [0, 1]
 
     copied = client.copy_model_version("models:/CreateRMTest/1", "Copied Model")
-    assert (copied.name, copied.version) == ("Copied Model", "1")
+    assert (copied.name, copied.version, copied.source) == ("Copied Model", "1", "models:/CreateRMTest/1")
     assert client.create_model_version("Copied Model", "models:/CreateRMTest@champion").version == "2"
 
     # The securable a user grants on: the default schema, a slug and a hash of the exact name.

@@ -142,8 +142,12 @@ class Registration:
         run_id: str | None = None,
         logged_model_id: str | None = None,
         code_commit: str | None = None,
+        recorded_source: str | None = None,
     ) -> ModelVersion:
         """Register a saved MLflow model folder from managed storage as a new version (files are copied).
+
+        ``recorded_source``: the source to record when the client wrote it differently from ``source``
+        (MLflow's face passes ``models:/<plain name>/1`` as written, ``source`` with the catalog name).
 
         ``source`` is ``/Volumes/<catalog>/<schema>/<volume>/<folder>``, a path/URI inside a volume,
         model or experiment of this lakehouse, or an MLflow source URI: ``runs:/<run_id>/<path>``,
@@ -177,7 +181,7 @@ class Registration:
                 who,
                 n,
                 build,
-                source=source,
+                source=recorded_source or source,
                 training_set=training_set,
                 description=description,
                 tags=tags,

@@ -342,6 +342,7 @@ def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
             tags={t.key: t.value for t in m.tags},
             run_id=m.run_id or None,
             logged_model_id=m.model_id or None,
+            recorded_source=source,  # as the client wrote it (a plain name in models:/ stays plain)
         )
     return {"model_version": version_message(mv, name=named.shown)}
 
