@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import glashaus
-from glashaus.errors import InvalidArgumentError
+from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.server.app import ServerThread, create_app
 
 mlflow = pytest.importorskip("mlflow")
@@ -209,3 +209,42 @@ def test_glashaus_serve_refuses_a_default_schema_that_is_not_catalog_dot_schema(
     assert result.exit_code == 1
     assert "--default-schema" in result.output and "catalog.schema" in result.output
     assert not (tmp_path / "lh").exists()  # refused before anything was opened or created
+
+
+def test_a_version_from_a_run_this_server_does_not_have_is_recorded_without_files(client, served, logged, monkeypatch):
+    client.create_registered_model("CreateMVTest")
+    mv = client.create_model_version("CreateMVTest", "runs:/run_id/model", "run_id_1", tags={"k": "v"})
+    assert (mv.name, mv.version, mv.source, mv.run_id, mv.status) == (
+        "CreateMVTest",
+        "1",
+        "runs:/run_id/model",
+        "run_id_1",
+        "READY",
+    )
+    assert [(v.name, v.version) for v in client.search_model_versions("run_id = 'run_id_1'")] == [("CreateMVTest", "1")]
+    assert client.get_model_version_download_uri("CreateMVTest", "1") == "runs:/run_id/model"
+    client.set_registered_model_alias("CreateMVTest", "first", "1")
+    copied = client.copy_model_version("models:/CreateMVTest@first", "CopyMVTest")
+    assert (copied.version, copied.source, copied.run_id) == ("1", "models:/CreateMVTest/1", "run_id_1")
+
+    # Its files cannot be loaded, listed or copied with files: there are none, and the refusal says why.
+    securable = _securable("CreateMVTest")
+    for attempt in (
+        lambda: served.lh.models.load(f"{securable}/1"),
+        lambda: served.lh.models.files(f"{securable}/1"),
+        lambda: served.lh.models.register_files(f"models:/{securable}/1", "main.default.copied"),
+    ):
+        with pytest.raises(
+            NotFoundError, match="has no files: an MLflow client registered it from 'runs:/run_id/model'"
+        ):
+            attempt()
+    # The Python API keeps refusing a source naming no run of this lakehouse.
+    with pytest.raises(NotFoundError, match="run_id"):
+        served.lh.models.register_files("runs:/run_id/model", "main.default.fileless")
+
+    # A run that exists but that the caller may not read is refused (access control), not recorded without files.
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", served.tokens["bob"])
+    with pytest.raises(MlflowException) as err:
+        MlflowClient().create_model_version("Bobs Copy", logged.uri)
+    assert _error(err)[0] == "PERMISSION_DENIED"
+    assert [v.version for v in client.search_model_versions("name = 'Bobs Copy'")] == []

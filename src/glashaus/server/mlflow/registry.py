@@ -343,6 +343,7 @@ def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
             run_id=m.run_id or None,
             logged_model_id=m.model_id or None,
             recorded_source=source,  # as the client wrote it (a plain name in models:/ stays plain)
+            allow_missing_run=True,  # runs:/<a run this server lacks> is recorded without files, as MLflow does
         )
     return {"model_version": version_message(mv, name=named.shown)}
 
@@ -460,11 +461,16 @@ def search_model_versions(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 
 def get_download_uri(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    """Where MLflow clients fetch a version's files: the artifact proxy's ``registry/`` tree (catalog names)."""
+    """Where MLflow clients fetch a version's files: the artifact proxy's ``registry/`` tree (catalog names).
+
+    A version without files answers its source, as MLflow's server answers a version it holds no files of.
+    """
     m = parse_message(req, _pb().GetModelVersionDownloadUri)
     named = _named(req, m)
     with _as_written(named):
         mv = _get_version(lh, named, m)
+    if not mv.storage_location:
+        return {"artifact_uri": mv.source or ""}
     return {"artifact_uri": f"{SCHEME}:/{TREE}/{mv.name}/{mv.version}"}
 
 
