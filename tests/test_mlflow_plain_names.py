@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -248,3 +249,13 @@ def test_a_version_from_a_run_this_server_does_not_have_is_recorded_without_file
         MlflowClient().create_model_version("Bobs Copy", logged.uri)
     assert _error(err)[0] == "PERMISSION_DENIED"
     assert [v.version for v in client.search_model_versions("name = 'Bobs Copy'")] == []
+
+
+def test_model_versions_are_searched_newest_change_first_by_default_as_mlflow_orders_them(client):
+    for name in ("Order A", "Order B"):
+        client.create_registered_model(name)
+    for name in ("Order B", "Order A", "Order B"):
+        time.sleep(0.002)  # distinct millisecond timestamps, as MLflow's own test makes them
+        client.create_model_version(name, "runs:/run_id/model", "run_id")
+    found = client.search_model_versions("name LIKE 'Order %'")
+    assert [(v.name, v.version) for v in found] == [("Order B", "2"), ("Order A", "1"), ("Order B", "1")]

@@ -64,6 +64,8 @@ from glashaus.tracking.rules import mlflow_rules, page_offset
 #: MLflow's page limits (SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD, model_registry.proto).
 MAX_MODELS_PAGE = 1000
 MAX_VERSIONS_PAGE = 200_000
+#: MLflow's default order of search_model_versions (its SQL store's): newest change first.
+VERSIONS_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
 
 
 def _pb() -> Any:
@@ -450,7 +452,7 @@ def search_model_versions(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     with mlflow_rules():
         entities = [version_entity(v, name=text) for (text, _), v in versions.items()]
         entities = SearchModelVersionUtils.filter(entities, m.filter)
-        entities = SearchModelVersionUtils.sort(entities, list(m.order_by))
+        entities = SearchModelVersionUtils.sort(entities, list(m.order_by) or VERSIONS_ORDER)
     page, token = _page(entities, m.max_results, m.page_token, MAX_VERSIONS_PAGE)
     out: dict[str, Any] = {}
     if page:
