@@ -227,6 +227,7 @@ def test_a_version_from_a_run_this_server_does_not_have_is_recorded_without_file
     client.set_registered_model_alias("CreateMVTest", "first", "1")
     copied = client.copy_model_version("models:/CreateMVTest@first", "CopyMVTest")
     assert (copied.version, copied.source, copied.run_id) == ("1", "models:/CreateMVTest/1", "run_id_1")
+    assert client.get_model_version_download_uri("CopyMVTest", "1") == "runs:/run_id/model"  # as MLflow answers
 
     # Its files cannot be loaded, listed or copied with files: there are none, and the refusal says why.
     securable = _securable("CreateMVTest")
@@ -239,6 +240,9 @@ def test_a_version_from_a_run_this_server_does_not_have_is_recorded_without_file
             NotFoundError, match="has no files: an MLflow client registered it from 'runs:/run_id/model'"
         ):
             attempt()
+    # A copy whose original is gone answers its own source.
+    client.delete_model_version("CreateMVTest", "1")
+    assert client.get_model_version_download_uri("CopyMVTest", "1") == "models:/CreateMVTest/1"
     # The Python API keeps refusing a source naming no run of this lakehouse.
     with pytest.raises(NotFoundError, match="run_id"):
         served.lh.models.register_files("runs:/run_id/model", "main.default.fileless")

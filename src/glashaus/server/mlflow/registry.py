@@ -47,7 +47,7 @@ from glashaus.errors import (
 )
 from glashaus.lakehouse import services
 from glashaus.registry.mlflow_names import ModelNames
-from glashaus.registry.refs import ModelRef, check_alias, logged_model_id, parse_model_name
+from glashaus.registry.refs import ModelRef, check_alias, logged_model_id, parse_model_name, parse_ref
 from glashaus.registry.service import RegisteredModel, RegistryService
 from glashaus.registry.versions import ModelVersion
 from glashaus.server.mlflow.artifacts import SCHEME
@@ -64,6 +64,8 @@ from glashaus.tracking.rules import mlflow_rules, page_offset
 #: MLflow's page limits (SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD, model_registry.proto).
 MAX_MODELS_PAGE = 1000
 MAX_VERSIONS_PAGE = 200_000
+#: How many copies of a version without files get-download-uri follows back to the original source.
+MAX_COPIES = 10
 #: MLflow's default order of search_model_versions (its SQL store's): newest change first.
 VERSIONS_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
 
@@ -471,9 +473,22 @@ def get_download_uri(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     named = _named(req, m)
     with _as_written(named):
         mv = _get_version(lh, named, m)
-    if not mv.storage_location:
-        return {"artifact_uri": mv.source or ""}
-    return {"artifact_uri": f"{SCHEME}:/{TREE}/{mv.name}/{mv.version}"}
+    return {"artifact_uri": _download_uri(lh, req, mv)}
+
+
+def _download_uri(lh: Any, req: MlflowRequest, mv: ModelVersion, depth: int = 0) -> str:
+    """The proxy's tree for a version with files; else its source, followed through copies (``models:/``)
+    as MLflow's copy keeps its source's location. Each followed version is read as the caller (EXECUTE)."""
+    if mv.storage_location:
+        return f"{SCHEME}:/{TREE}/{mv.name}/{mv.version}"
+    source = mv.source or ""
+    if depth < MAX_COPIES and source.startswith("models:/") and logged_model_id(source) is None:
+        try:
+            copied = _svc(lh).get_version(lh.principal, parse_ref(_source(req, source)))
+        except GlashausError:
+            return source
+        return _download_uri(lh, req, copied, depth + 1)
+    return source
 
 
 def transition_stage(lh: Any, req: MlflowRequest) -> dict[str, Any]:
