@@ -8,7 +8,7 @@ messages, empty lists left out).
 Names (``glashaus.registry.mlflow_names``): a three-part name (``main.shop.recommender``) is
 the securable; a plain name (``CreateRMTest``) lives in the server's default schema
 (``main.default`` unless ``glashaus serve --default-schema``) and every reply, errors
-included, gives it back as the client wrote it. CreateModelVersion is ``register_files``, which takes MLflow's
+included, gives it back as the client wrote it (``model_names.py``). CreateModelVersion is ``register_files``, which takes MLflow's
 sources itself (``runs:/<run_id>/<path>``, ``models:/m-<id>``, ``models:/<name>/<version>``
 or ``@alias``, ``mlflow-artifacts:/<path>``: ``registry/sources.py``) and records the URI the
 client gave. A version's files are served
@@ -31,12 +31,10 @@ checked per request), which is what ``get-download-uri`` answers, so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
 from typing import Any
 
-from glashaus.catalog.names import Name, parse_number
+from glashaus.catalog.names import parse_number
 from glashaus.errors import (
     AlreadyExistsError,
     GlashausError,
@@ -51,6 +49,7 @@ from glashaus.registry.refs import ModelRef, check_alias, logged_model_id, parse
 from glashaus.registry.service import RegisteredModel, RegistryService
 from glashaus.registry.versions import ModelVersion
 from glashaus.server.mlflow.artifacts import SCHEME
+from glashaus.server.mlflow.model_names import Named, as_written, name_of, plain_source
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
 from glashaus.server.mlflow.registry_messages import (
     model_entity,
@@ -87,64 +86,13 @@ def _required(message: Any, name: str) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class Named:
-    """The registered model a request names: as the client wrote it, and the securable it means."""
-
-    text: str
-    securable: Name
-    plain: bool
-
-    @property
-    def full(self) -> str:
-        return self.securable.full
-
-    @property
-    def shown(self) -> str:
-        """The name replies carry: a plain name as written, a three-part one in its canonical form."""
-        return self.text if self.plain else self.full
-
-
 def _names(req: MlflowRequest) -> ModelNames:
     return ModelNames(req.default_schema)
 
 
 def _named(req: MlflowRequest, message: Any, field: str = "name") -> Named:
     """The request's registered-model name: three-part, or plain (in the server's default schema)."""
-    text = _required(message, field)
-    names = _names(req)
-    try:
-        return Named(text, names.securable(text), names.is_plain(text))
-    except InvalidNameError as exc:
-        raise InvalidArgumentError(
-            f"registered model name {text!r} is not usable here: {exc} Give a plain name ('recommender') or a "
-            "three-part name <catalog>.<schema>.<model>, e.g. 'main.shop.recommender'."
-        ) from None
-
-
-@contextmanager
-def _as_written(named: Named) -> Iterator[None]:
-    """Errors name a plain-named model as the client wrote it (and its catalog name, which grants use)."""
-    try:
-        yield
-    except NotFoundError as exc:
-        if named.plain and exc.args and f"model '{named.full}' does not exist" in str(exc.args[0]):
-            # MLflow's wording (a catalog suggestion for the securable name would mean nothing here).
-            raise NotFoundError(
-                f"Registered Model with name={named.text} not found (its catalog name would be {named.full})."
-            ) from None
-        _note(exc, named)
-        raise
-    except GlashausError as exc:
-        _note(exc, named)
-        raise
-
-
-def _note(exc: GlashausError, named: Named) -> None:
-    """Name a plain-named model as written in an error that names it by its catalog name."""
-    if named.plain and exc.args and isinstance(exc.args[0], str) and named.full in exc.args[0]:
-        # Appended, not replaced: the message's GRANT hint must keep the catalog name it grants on.
-        exc.args = (f"{exc.args[0]} (The registered model {named.text!r} is {named.full} in the catalog.)",)
+    return name_of(_names(req), _required(message, field))
 
 
 def _version(message: Any) -> int:
@@ -181,7 +129,7 @@ def create_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateRegisteredModel)
     named = _named(req, m)
     description, tags = m.description or None, {t.key: t.value for t in m.tags}
-    with _as_written(named):
+    with as_written(named):
         try:
             if named.plain:
                 rm = _svc(lh).create_named(
@@ -219,7 +167,7 @@ def _exists(lh: Any, named: Named) -> AlreadyExistsError:
 def get_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().GetRegisteredModel)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         return {"registered_model": _model_message(lh, _svc(lh).get_model(lh.principal, named.full), named.shown)}
 
 
@@ -244,7 +192,7 @@ def search_registered_models(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def update_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().UpdateRegisteredModel)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         if m.HasField("description"):
             rm = _svc(lh).set_description(lh.principal, named.full, m.description)
         else:
@@ -265,7 +213,7 @@ def rename_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def delete_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteRegisteredModel)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).delete_model(lh.principal, named.full)
     return {}
 
@@ -273,7 +221,7 @@ def delete_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def set_registered_model_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SetRegisteredModelTag)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).set_tags(lh.principal, named.full, {_required(m, "key"): m.value})
     return {}
 
@@ -281,7 +229,7 @@ def set_registered_model_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def delete_registered_model_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteRegisteredModelTag)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).unset_tags(lh.principal, named.full, [_required(m, "key")])
     return {}
 
@@ -294,7 +242,7 @@ def get_latest_versions(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     named = _named(req, m)
     with mlflow_rules():
         stages = {get_canonical_stage(s) for s in m.stages}
-    with _as_written(named):
+    with as_written(named):
         rm = _svc(lh).get_model(lh.principal, named.full)
         if rm.latest_version is None or (stages and "None" not in stages):
             return {}
@@ -308,7 +256,7 @@ def get_latest_versions(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def set_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SetRegisteredModelAlias)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).set_alias(lh.principal, named.full, _required(m, "alias"), _version(m))
     return {}
 
@@ -316,7 +264,7 @@ def set_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def delete_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteRegisteredModelAlias)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).delete_alias(lh.principal, named.full, _required(m, "alias"))
     return {}
 
@@ -325,7 +273,7 @@ def get_version_by_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().GetModelVersionByAlias)
     named = _named(req, m)
     ref = ModelRef(named.securable, alias=check_alias(_required(m, "alias")))
-    with _as_written(named):
+    with as_written(named):
         return {"model_version": version_message(_svc(lh).get_version(lh.principal, ref), name=named.shown)}
 
 
@@ -335,12 +283,12 @@ def get_version_by_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateModelVersion)
     named, source = _named(req, m), _required(m, "source")
-    with _as_written(named):
+    with as_written(named):
         if named.plain:
             _ensure_named(lh, named)
         mv = _svc(lh).register_files(
             lh.principal,
-            _source(req, source),
+            plain_source(_names(req), source),
             named.full,
             description=m.description or None,
             tags={t.key: t.value for t in m.tags},
@@ -350,25 +298,6 @@ def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
             allow_missing_run=True,  # runs:/<a run this server lacks> is recorded without files, as MLflow does
         )
     return {"model_version": version_message(mv, name=named.shown)}
-
-
-def _source(req: MlflowRequest, source: str) -> str:
-    """``models:/<plain name>/<version>`` (or ``@alias``, as ``copy_model_version`` sends) with its catalog name.
-
-    The registry's ``models:/`` parser knows three-part names; MLflow names cannot hold ``/``, so the
-    first ``/`` (else the last ``@``) ends the name. Logged models (``models:/m-<id>``) pass as they are.
-    """
-    if not source.startswith("models:/") or logged_model_id(source) is not None:
-        return source
-    body = source.removeprefix("models:/")
-    name, sep, rest = body.partition("/") if "/" in body else body.rpartition("@")
-    names = _names(req)
-    if not sep or not name or not names.is_plain(name):
-        return source
-    try:
-        return f"models:/{names.securable(name).full}{sep}{rest}"
-    except GlashausError:
-        return source  # the registry's parser names the problem
 
 
 def _ensure_named(lh: Any, named: Named) -> None:
@@ -388,7 +317,7 @@ def _ensure_named(lh: Any, named: Named) -> None:
 def get_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().GetModelVersion)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         return {"model_version": version_message(_get_version(lh, named, m), name=named.shown)}
 
 
@@ -399,7 +328,7 @@ def _get_version(lh: Any, named: Named, m: Any) -> ModelVersion:
 def update_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().UpdateModelVersion)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         if m.HasField("description"):
             mv = _svc(lh).set_description(lh.principal, named.full, m.description, version=_version(m))
         else:
@@ -410,7 +339,7 @@ def update_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def delete_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteModelVersion)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).delete_version(lh.principal, named.full, _version(m))
     return {}
 
@@ -418,7 +347,7 @@ def delete_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def set_model_version_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SetModelVersionTag)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).set_tags(lh.principal, named.full, {_required(m, "key"): m.value}, version=_version(m))
     return {}
 
@@ -426,7 +355,7 @@ def set_model_version_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 def delete_model_version_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteModelVersionTag)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         _svc(lh).unset_tags(lh.principal, named.full, [_required(m, "key")], version=_version(m))
     return {}
 
@@ -471,7 +400,7 @@ def get_download_uri(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     """
     m = parse_message(req, _pb().GetModelVersionDownloadUri)
     named = _named(req, m)
-    with _as_written(named):
+    with as_written(named):
         mv = _get_version(lh, named, m)
     return {"artifact_uri": _download_uri(lh, req, mv)}
 
@@ -484,7 +413,7 @@ def _download_uri(lh: Any, req: MlflowRequest, mv: ModelVersion, depth: int = 0)
     source = mv.source or ""
     if depth < MAX_COPIES and source.startswith("models:/") and logged_model_id(source) is None:
         try:
-            copied = _svc(lh).get_version(lh.principal, parse_ref(_source(req, source)))
+            copied = _svc(lh).get_version(lh.principal, parse_ref(plain_source(_names(req), source)))
         except GlashausError:
             return source
         return _download_uri(lh, req, copied, depth + 1)
