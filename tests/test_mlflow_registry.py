@@ -265,7 +265,8 @@ def test_malformed_requests_get_400_in_mlflow_error_shape(champion, served, clie
     cases = [
         (call("POST", f"{API}/registered-models/create", content=b"{not json"), "not valid JSON"),
         (call("POST", f"{API}/registered-models/create", json={}), "required parameter 'name'"),
-        (call("POST", f"{API}/registered-models/create", json={"name": "recommender"}), "three-part"),
+        (call("POST", f"{API}/registered-models/create", json={"name": "fern/picker"}), "cannot contain '/'"),
+        (call("POST", f"{API}/registered-models/create", json={"name": "main.shop.Bad-Name"}), "three-part"),
         (call("POST", f"{API}/registered-models/create", json={"name": "main.shop.x", "tags": "team"}), "tags"),
         (call("GET", f"{API}/model-versions/get", params={"name": NAME, "version": "one"}), "whole number"),
         (call("GET", f"{API}/registered-models/alias", params={"name": NAME, "alias": "3"}), "all digits"),
@@ -288,9 +289,9 @@ def test_malformed_requests_get_400_in_mlflow_error_shape(champion, served, clie
     missing = call("GET", f"{API}/model-versions/get", params={"name": "main.shop.nothing", "version": "1"})
     assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     with pytest.raises(MlflowException) as err:
-        client.create_registered_model("recommender")
+        client.create_registered_model("fern:picker")
     code, message = _error(err)
-    assert code == "INVALID_PARAMETER_VALUE" and "'main.shop.recommender'" in message
+    assert code == "INVALID_PARAMETER_VALUE" and "cannot contain '/' or ':'" in message
     assert "main.shop.x" not in [m.name for m in client.search_registered_models()]
 
 

@@ -18,6 +18,10 @@ row is sent), 2048 MiB of memory and 8192 MiB of spill space by default
 A query past a limit fails with ``QUERY_LIMIT_EXCEEDED``, naming the limit; a client that
 disconnects stops its query.
 
+MLflow registered models and experiments named without catalog and schema
+(``mlflow.register_model(uri, "CreateRMTest")``, ``mlflow.set_experiment("my experiment")``) are
+created in ``--default-schema`` (``main.default``; ``GLASHAUS_DEFAULT_SCHEMA``).
+
 >>> # glashaus serve --lakehouse ./lakehouse --port 8080 --trusted-proxy 10.0.0.5
 """
 
@@ -80,6 +84,17 @@ def serve(
             "X-Forwarded-For header names the client; repeat for several. Default: none.",
         ),
     ] = None,
+    default_schema: Annotated[
+        str,
+        typer.Option(
+            "--default-schema",
+            envvar="GLASHAUS_DEFAULT_SCHEMA",
+            metavar="CATALOG.SCHEMA",
+            help="Where MLflow registered models and experiments named without catalog and schema "
+            "('CreateRMTest', 'my experiment') are created; creating one there needs CREATE MODEL on it "
+            "(every user holds it on main.default).",
+        ),
+    ] = "main.default",
     lakehouse: LakehouseOption = DEFAULT_LAKEHOUSE,
     user: UserOption = None,
     metastore: MetastoreOption = None,
@@ -94,6 +109,13 @@ def serve(
         "query_memory_mib": query_memory_mib or None,
         "query_spill_mib": query_spill_mib or None,
     }
+    from glashaus.errors import GlashausError
+    from glashaus.registry.mlflow_names import default_schema as schema_name
+
+    try:
+        schema_name(default_schema)
+    except GlashausError as exc:
+        raise fail(f"--default-schema: {exc}") from None
     with open_lakehouse(lakehouse, user, metastore, **limits) as lh:
         typer.echo(f"serving {lh.root} on http://{host}:{port} (API docs: http://{host}:{port}/api/docs)", err=True)
         run(
@@ -103,4 +125,5 @@ def serve(
             max_body_bytes=max_body_mib * 1024 * 1024,
             log_level=log_level,
             trusted_proxies=trusted_proxy or (),
+            default_schema=default_schema,
         )

@@ -161,12 +161,12 @@ class GlashausStore(AbstractStore):
 
     @_governed
     def create_experiment(self, name: str, artifact_location: str | None = None, tags: Any = None) -> str:
-        if artifact_location:
-            raise MlflowException(
-                "Glashaus keeps experiment files in managed storage: leave artifact_location empty.",
-                error_code=databricks_pb2.INVALID_PARAMETER_VALUE,
-            )
-        return self._svc.create_experiment(self._who, name, tags={t.key: t.value for t in tags or []}).experiment_id
+        given = {t.key: t.value for t in tags or []}
+        if artifact_location:  # a volume folder the caller may write; anything else is refused
+            return self._svc.create_experiment_with(
+                self._who, name, artifact_location=artifact_location, tags=given
+            ).experiment_id
+        return self._svc.create_experiment(self._who, name, tags=given).experiment_id
 
     @_governed
     def get_experiment(self, experiment_id: str) -> Experiment:

@@ -17,12 +17,13 @@ from glashaus.access import Access, Principal, request
 from glashaus.access.guard import Guard
 from glashaus.catalog import Securable
 from glashaus.catalog.rows import utcnow
-from glashaus.errors import InvalidArgumentError, PermissionDeniedError, StorageError
+from glashaus.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, StorageError
 from glashaus.registry import safety
 from glashaus.registry.files import ModelFiles
 from glashaus.registry.lookup import ModelLookup, model_check, model_name, version_number
 from glashaus.registry.mlflow_lib import load_pyfunc
 from glashaus.registry.refs import ModelRef
+from glashaus.registry.sources import no_files
 from glashaus.registry.versions import ModelVersion
 from glashaus.tables import FileInfo
 
@@ -52,7 +53,7 @@ class Loading:
             mv = self.versions.get(model, number)
             if not trusted:
                 return self.versions.update(model, number, trusted_digest=None, trusted_by=None, trusted_at=None)
-            folder = self.files.local(mv.storage_location or "")
+            folder = self.files.local(_files_of(mv))
             return self.versions.update(
                 model, number, trusted_digest=safety.digest(folder), trusted_by=who.name, trusted_at=utcnow()
             )
@@ -72,13 +73,13 @@ class Loading:
     def list_files(self, who: Principal, ref: str | ModelRef, prefix: str = "") -> list[FileInfo]:
         with request():
             _, mv = self.lookup.resolve(who, ref, FILES)
-            return self.files.list(mv.storage_location or "", prefix)
+            return self.files.list(_files_of(mv), prefix)
 
     def read_file(self, who: Principal, ref: str | ModelRef, path: str) -> bytes:
         """One file of a version (``MLmodel``, ``model.skops``, ...), e.g. for MLflow's artifact download."""
         with request():
             _, mv = self.lookup.resolve(who, ref, FILES)
-            return self.files.read(mv.storage_location or "", path)
+            return self.files.read(_files_of(mv), path)
 
     def pyfunc(self, who: Principal, model: Securable, mv: ModelVersion, *, action: str) -> Any:
         """The version loaded (``mlflow.pyfunc``), if its files may be loaded (refusals are audited)."""
@@ -86,7 +87,7 @@ class Loading:
 
     def checked_folder(self, who: Principal, model: Securable, mv: ModelVersion, *, action: str) -> str:
         """The version's local folder, if its files may be loaded (refusals are audited)."""
-        folder = self.files.local(mv.storage_location or "")
+        folder = self.files.local(_files_of(mv))
         try:
             verdict = safety.assess(folder)
         except InvalidArgumentError as exc:  # they passed these checks when registered: storage changed them
@@ -113,3 +114,10 @@ class Loading:
             return folder
         self.access.refuse(who, action=action, reason=why, details={"model": mv.name, "version": mv.version})
         raise PermissionDeniedError(why)
+
+
+def _files_of(mv: ModelVersion) -> str:
+    """Where a version's files are; a version without files (an MLflow client's) is refused, saying why."""
+    if not mv.storage_location:
+        raise NotFoundError(no_files(mv))
+    return mv.storage_location

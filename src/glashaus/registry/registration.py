@@ -28,6 +28,7 @@ from glashaus.lineage import LineageStore, Source
 from glashaus.registry import environment, flavors, safety, sources
 from glashaus.registry.files import ModelFiles
 from glashaus.registry.lookup import ModelLookup, check_tags, model_check, model_name
+from glashaus.registry.mlflow_names import SPEC_KEY
 from glashaus.registry.versions import ModelVersion
 from glashaus.tables import TablesService
 from glashaus.tables.containers import Created
@@ -65,11 +66,26 @@ class Registration:
         self.uris = sources.SourceUris(lookup=lookup, tracked=tracked)
 
     def create_model(
-        self, who: Principal, name: Name, *, description: str | None, tags: dict[str, str] | None = None
+        self,
+        who: Principal,
+        name: Name,
+        *,
+        description: str | None,
+        tags: dict[str, str] | None = None,
+        mlflow_name: str | None = None,
     ) -> Created:
-        """A new registered model owned by ``who`` (CREATE MODEL on its schema), with its managed folder."""
+        """A new registered model owned by ``who`` (CREATE MODEL on its schema), with its managed folder.
+
+        ``mlflow_name``: the plain MLflow name it is created under, recorded in its spec.
+        """
         return self.tables.create_securable(
-            who, CREATE_MODEL, name, comment=description, tags=tags, location=self.layout.model_location
+            who,
+            CREATE_MODEL,
+            name,
+            comment=description,
+            tags=tags,
+            spec={SPEC_KEY: mlflow_name} if mlflow_name is not None else None,
+            location=self.layout.model_location,
         )
 
     def register(
@@ -126,8 +142,16 @@ class Registration:
         run_id: str | None = None,
         logged_model_id: str | None = None,
         code_commit: str | None = None,
+        recorded_source: str | None = None,
+        allow_missing_run: bool = False,
     ) -> ModelVersion:
         """Register a saved MLflow model folder from managed storage as a new version (files are copied).
+
+        ``recorded_source``: the source to record when the client wrote it differently from ``source``
+        (MLflow's face passes ``models:/<plain name>/1`` as written, ``source`` with the catalog name).
+        ``allow_missing_run`` (MLflow's face): ``runs:/<run_id>/...`` of a run this lakehouse does not
+        have becomes a version without files, as MLflow's server records it (loading, serving or
+        copying its files is then refused, naming why: :func:`glashaus.registry.sources.no_files`).
 
         ``source`` is ``/Volumes/<catalog>/<schema>/<volume>/<folder>``, a path/URI inside a volume,
         model or experiment of this lakehouse, or an MLflow source URI: ``runs:/<run_id>/<path>``,
@@ -150,7 +174,9 @@ class Registration:
         action = "model.version.create"
         with request():
             sources.check_source(self.tables, who, source, action=action)
-            origin = self.uris.locate(who, source, run_id=run_id, logged_model_id=logged_model_id)
+            origin = self.uris.locate(
+                who, source, run_id=run_id, logged_model_id=logged_model_id, allow_missing_run=allow_missing_run
+            )
 
             def build(staged: str) -> dict[str, Any]:
                 location, _ = sources.resolve(self.tables, who, origin.location, action=action)
@@ -160,8 +186,8 @@ class Registration:
             return self._new_version(
                 who,
                 n,
-                build,
-                source=source,
+                build if origin.files else None,
+                source=recorded_source or source,
                 training_set=training_set,
                 description=description,
                 tags=tags,
@@ -184,7 +210,7 @@ class Registration:
         self,
         who: Principal,
         n: Name,
-        build: Build,
+        build: Build | None,
         *,
         source: str,
         training_set: Any,
@@ -196,6 +222,8 @@ class Registration:
         """Create the model if needed, build the files, number and publish the version, record lineage.
 
         All or nothing: a failure at any step leaves no version (and no model, if this call created it).
+        ``build`` None: a version without files (an MLflow client's source naming a run this lakehouse
+        does not have), recorded with its source, run and training set only.
         """
         with request():
             model, created = self._model_for_version(who, n)
@@ -203,6 +231,17 @@ class Registration:
             staged = None
             try:
                 read, lineage = self._training_set(who, training_set)
+                if build is None:
+                    number = self.versions.reserve(
+                        model,
+                        created_by=who.name,
+                        source=source,
+                        run_id=run_id,
+                        logged_model_id=logged_model_id,
+                        description=description,
+                    )
+                    self.versions.ready(model, number, storage_location=None, training_set=read)
+                    return self._finish(who, n, model, number, tags, lineage)
                 staged = self.files.staging()
                 facts = build(staged)
                 verdict = safety.assess(staged)
@@ -231,16 +270,7 @@ class Registration:
                     training_set=read,
                     **facts,
                 )
-                if tags:
-                    self.versions.set_tags(model, number, tags)
-                self.lineage.record(
-                    principal=who.name,
-                    target=n.full,
-                    target_kind="model",
-                    target_version=number,
-                    sources=lineage,
-                    operation="model.register",
-                )
+                return self._finish(who, n, model, number, tags, lineage)
             except BaseException:
                 self.files.discard(staged)
                 if number is not None:
@@ -248,7 +278,22 @@ class Registration:
                 if created is not None:
                     created.undo()
                 raise
-            return self.versions.get(model, number)
+
+    def _finish(
+        self, who: Principal, n: Name, model: Securable, number: int, tags: dict[str, str], lineage: list[Source]
+    ) -> ModelVersion:
+        """A new version's tags and lineage edges; the version as it now is."""
+        if tags:
+            self.versions.set_tags(model, number, tags)
+        self.lineage.record(
+            principal=who.name,
+            target=n.full,
+            target_kind="model",
+            target_version=number,
+            sources=lineage,
+            operation="model.register",
+        )
+        return self.versions.get(model, number)
 
     def _training_set(self, who: Principal, training_set: Any) -> tuple[list[dict[str, Any]], list[Source]]:
         """The tables a model was trained on, each at its exact version (SELECT checked on each)."""

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import overload
 
 from glashaus.access import Principal, request
-from glashaus.catalog import Securable
+from glashaus.catalog import Name, Securable
 from glashaus.lineage import LineageStore
 from glashaus.registry.aliases import AliasMove, AliasStore
 from glashaus.registry.files import ModelFiles
 from glashaus.registry.loading import Loading
 from glashaus.registry.lookup import ModelLookup, check_tags, model_check, model_name, version_number
+from glashaus.registry.mlflow_names import SPEC_KEY
 from glashaus.registry.refs import ModelRef, check_alias
 from glashaus.registry.registration import Registration
 from glashaus.registry.scoring import BatchScoring, ScoreMode
@@ -70,6 +71,8 @@ class RegisteredModel:
     created_by: str
     updated_at: dt.datetime
     storage_location: str | None = None
+    #: The plain MLflow name it was created under (``glashaus.registry.mlflow_names``), if any.
+    mlflow_name: str | None = None
 
 
 class RegistryService:
@@ -113,6 +116,31 @@ class RegistryService:
         tags = check_tags(tags, what="registered model")
         with request():
             created = self.registration.create_model(who, n, description=description, tags=tags)
+            return self._describe(who, created.securable)
+
+    def create_named(
+        self,
+        who: Principal,
+        name: Name,
+        *,
+        mlflow_name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """An empty registered model created under an MLflow plain name (MLflow's face; CREATE MODEL on its schema).
+
+        ``name`` is the securable :class:`~glashaus.registry.mlflow_names.ModelNames` maps
+        ``mlflow_name`` to; the model records ``mlflow_name`` so MLflow clients see it.
+
+        >>> from glashaus.registry.mlflow_names import ModelNames
+        >>> registry.create_named(alice, ModelNames().securable("Fern Picker"), mlflow_name="Fern Picker").mlflow_name
+        'Fern Picker'
+        """
+        tags = check_tags(tags, what="registered model")
+        with request():
+            created = self.registration.create_model(
+                who, model_name(name.full), description=description, tags=tags, mlflow_name=mlflow_name
+            )
             return self._describe(who, created.securable)
 
     def get_model(self, who: Principal, name: str) -> RegisteredModel:
@@ -322,4 +350,5 @@ class RegistryService:
             created_by=model.created_by,
             updated_at=model.updated_at,
             storage_location=model.storage_location,
+            mlflow_name=model.spec.get(SPEC_KEY),
         )

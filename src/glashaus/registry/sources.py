@@ -52,6 +52,7 @@ from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.registry import refs
 from glashaus.registry.lookup import ModelLookup, model_check
 from glashaus.registry.refs import ModelRef, parse_model_name, parse_ref
+from glashaus.registry.versions import ModelVersion
 from glashaus.tables import TablesService
 from glashaus.tables.volumes import check_path
 
@@ -99,6 +100,8 @@ class TrackedFolders(Protocol):
 
     def at(self, who: Principal, artifact_path: str) -> TrackedFolder: ...
 
+    def run_exists(self, run_id: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -107,6 +110,8 @@ class Origin:
     location: str
     run_id: str | None = None
     logged_model_id: str | None = None
+    #: False: the source names no files here (a run this lakehouse does not have; MLflow's face only).
+    files: bool = True
 
 
 class SourceUris:
@@ -117,13 +122,22 @@ class SourceUris:
         self.tracked = tracked
 
     def locate(
-        self, who: Principal, source: str, *, run_id: str | None = None, logged_model_id: str | None = None
+        self,
+        who: Principal,
+        source: str,
+        *,
+        run_id: str | None = None,
+        logged_model_id: str | None = None,
+        allow_missing_run: bool = False,
     ) -> Origin:
         """The location ``source`` names, with its run and logged model (a path is returned as it is).
 
         Only translation: :func:`resolve` then checks that the location lies in managed storage
         and that ``who`` may read it. A ``run_id`` or ``logged_model_id`` that contradicts the
         source is refused; where the source names neither, they are recorded as given.
+        ``allow_missing_run`` (MLflow's face, as MLflow's server records them): ``runs:/<run_id>/...``
+        of a run this lakehouse does not have is an origin without files (``files=False``), its
+        ``run_id`` recorded as given; a run that exists is read as ``who`` as always.
 
         >>> uris = registry.registration.uris
         >>> origin = uris.locate(bob, "mlflow-artifacts:/registry/main.shop.reco/1/MLmodel")
@@ -138,12 +152,14 @@ class SourceUris:
             )
         if parsed.scheme == "runs":
             source_run, rel = parse_runs_uri(source)
+            if allow_missing_run and not self.tracked.run_exists(source_run):
+                return Origin("", run_id or source_run, logged_model_id, files=False)
             _same(source, "run_id", run_id, source_run)
             return self._tracked(source, run_id, logged_model_id, lambda t: t.of_run(who, source_run, rel))
         if parsed.scheme == "models":
             logged = refs.logged_model_id(source)  # refs.py: the one models:/ parser
             if logged is None:
-                return self._version(who, parse_ref(source), "", run_id, logged_model_id)
+                return self._version(who, parse_ref(source), "", run_id, logged_model_id, allow_missing_run)
             _same(source, "model_id", logged_model_id, logged)
             return self._tracked(source, run_id, logged_model_id, lambda t: t.of_logged_model(who, logged))
         if parsed.scheme in ARTIFACT_SCHEMES:
@@ -151,7 +167,7 @@ class SourceUris:
             head, _, rest = path.partition("/")
             if head == TREE and parsed.scheme == ARTIFACT_SCHEME:
                 ref, rel = tree_ref(rest)
-                return self._version(who, ref, rel, run_id, logged_model_id)
+                return self._version(who, ref, rel, run_id, logged_model_id, allow_missing_run)
             return self._tracked(source, run_id, logged_model_id, lambda t: t.at(who, path))
         return Origin(source, run_id, logged_model_id)  # a path: resolve() decides whether it is allowed
 
@@ -172,12 +188,37 @@ class SourceUris:
         return Origin(folder.location, folder.run_id or run_id, logged_model_id)
 
     def _version(
-        self, who: Principal, ref: ModelRef, rel: str, run_id: str | None, logged_model_id: str | None
+        self,
+        who: Principal,
+        ref: ModelRef,
+        rel: str,
+        run_id: str | None,
+        logged_model_id: str | None,
+        allow_missing_run: bool,
     ) -> Origin:
         """Another version's files (or a folder inside them), with the run and logged model it records."""
         _, mv = self.lookup.resolve(who, ref, VERSION_SOURCE)
-        base = (mv.storage_location or "").rstrip("/")
+        if not mv.storage_location:  # a version without files (registered by an MLflow client)
+            if not allow_missing_run or rel:
+                raise NotFoundError(no_files(mv))
+            return Origin("", run_id or mv.run_id, logged_model_id or mv.logged_model_id, files=False)
+        base = mv.storage_location.rstrip("/")
         return Origin(f"{base}/{rel}" if rel else base, run_id or mv.run_id, logged_model_id or mv.logged_model_id)
+
+
+def no_files(mv: ModelVersion) -> str:
+    """Why a version without files cannot be loaded, served or copied with files.
+
+    >>> from types import SimpleNamespace
+    >>> no_files(SimpleNamespace(ref="main.default.m/1", source="runs:/run_id/model"))[:44]
+    'model version main.default.m/1 has no files:'
+    """
+    return (
+        f"model version {mv.ref} has no files: an MLflow client registered it from {mv.source!r}, a run "
+        "this lakehouse does not have (MLflow records such versions; Glashaus keeps the record). Register "
+        "a model this lakehouse holds, e.g. mlflow.register_model('runs:/<run_id>/model', ...) for a run "
+        "logged here."
+    )
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:

@@ -32,6 +32,7 @@ import glashaus
 from glashaus.http.layer import DEFAULT_MAX_BODY, Face, RequestLayer, install
 from glashaus.http.signin import SignInGate
 from glashaus.lakehouse import Lakehouse
+from glashaus.registry import mlflow_names
 from glashaus.server import mlflow as mlflow_protocol
 from glashaus.server import openapi
 from glashaus.server.rest import RestFace
@@ -49,14 +50,18 @@ def create_app(
     max_auth_failures: int = 10,
     auth_window: float = 60.0,
     serving_options: dict[str, Any] | None = None,
+    default_schema: str | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``lakehouse`` (opened once; each request sees it as its caller).
 
     ``serving_options`` go to the serving runtime (``glashaus.serving.runtime.ServingRuntime``:
     ``max_payload_bytes``, ``buffer_bytes``, ``flush_rows``, ``flush_interval``). Call
     :func:`shutdown` when the server stops, so accepted inference rows are written (the app's
-    lifespan does it under uvicorn, before uvicorn re-raises a SIGTERM).
+    lifespan does it under uvicorn, before uvicorn re-raises a SIGTERM). ``default_schema``
+    (``"catalog.schema"``, default ``main.default``): where MLflow's plain registered-model
+    names live (``glashaus.registry.mlflow_names``).
     """
+    schema = mlflow_names.default_schema(default_schema) if default_schema is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -80,7 +85,7 @@ def create_app(
     layer = RequestLayer(lakehouse, max_body_bytes=max_body_bytes, gate=SignInGate(max_auth_failures, auth_window))
     serving = ServingFace(layer, **(serving_options or {}))
     # Serving first: Starlette tries routes in order, and scoring is the hot path.
-    faces: list[Face] = [serving, RestFace(layer), mlflow_protocol.face(layer), WebFace(layer)]
+    faces: list[Face] = [serving, RestFace(layer), mlflow_protocol.face(layer, default_schema=schema), WebFace(layer)]
     for face in faces:
         app.router.routes.extend(face.routes())
     install(app)
@@ -99,9 +104,10 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     log_level: str = "info",
     trusted_proxies: Sequence[str] = (),
+    default_schema: str | None = None,
 ) -> None:
     """Serve ``lakehouse`` until interrupted (what ``glashaus serve`` runs)."""
-    app = create_app(lakehouse, max_body_bytes=max_body_bytes)
+    app = create_app(lakehouse, max_body_bytes=max_body_bytes, default_schema=default_schema)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, **proxy_settings(trusted_proxies))
     finally:

@@ -55,6 +55,8 @@ class Experiment:
     creation_time: int
     last_update_time: int
     tags: dict[str, str] = field(default_factory=dict)
+    #: The volume folder its files live in, as its creator wrote it (``/Volumes/...``); None: managed storage.
+    artifact_location: str | None = None
 
     @property
     def artifact_path(self) -> str:

@@ -37,7 +37,7 @@ class RunFiles:
             )
         prefix = f"{where.owner_id}/artifacts" if where.kind == "run" else f"models/{where.owner_id}/artifacts"
         rel = f"{prefix}/{where.rel}" if where.rel else prefix
-        return ArtifactFiles(self.service.locations.experiment_location(where.experiment_id)), rel
+        return ArtifactFiles(self.service.experiment_locations.folder(where.experiment_id)), rel
 
     def write(self, who: Principal, path: str, data: bytes) -> ArtifactFile:
         """Store a file at an artifact path (``<experiment_id>/<run_id>/artifacts/<file>``); ``MODIFY``."""

@@ -103,9 +103,16 @@ class LoggedModels:
             row, _ = self.service.experiment_for(
                 who, experiment_id, "MODIFY", action="logged_model.create", active=True
             )
+            if source_run_id:
+                with self.metastore.session() as s:
+                    source_exists = s.get(RunRow, source_run_id) is not None
+                # Access control, not existence: a run the caller may not read cannot be named as the source
+                # (audited, denied). A run id that does not exist is recorded as given, as MLflow's server
+                # does (mlflow.log_model with a run of another tracking server); ids are random, so
+                # "accepted" tells nothing about other people's runs.
+                if source_exists:
+                    self.service.run_for(who, source_run_id, "EXECUTE", action="logged_model.source_run")
             with self.metastore.session() as s:
-                if source_run_id and s.get(RunRow, source_run_id) is None:
-                    raise NotFoundError(f"Run with id={source_run_id} not found (the model's source_run_id).")
                 model_id = f"m-{uuid.uuid4().hex}"
                 now = records.now_ms()
                 s.add(

@@ -68,7 +68,8 @@ def experiment_message(e: Experiment, *, scheme: str) -> dict[str, Any]:
     return {
         "experiment_id": e.experiment_id,
         "name": e.name,
-        "artifact_location": artifact_uri(e.artifact_path, scheme),
+        # A volume folder its creator chose is reported as given; files still travel through the proxy.
+        "artifact_location": e.artifact_location or artifact_uri(e.artifact_path, scheme),
         "lifecycle_stage": e.lifecycle_stage,
         "last_update_time": e.last_update_time,
         "creation_time": e.creation_time,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from glashaus.access import Principal, request
 from glashaus.errors import InvalidArgumentError, NotFoundError
 from glashaus.tracking.artifacts import check_relative, parse_artifact_path
+from glashaus.tracking.rows import RunRow
 
 if TYPE_CHECKING:
     from glashaus.tracking.service import TrackingService
@@ -75,6 +76,16 @@ class ModelFolders:
         model = max(named, key=lambda m: m.creation_time)
         return ModelFolder(self._storage(model.artifact_path), run.run_id, model.model_id)
 
+    def run_exists(self, run_id: str) -> bool:
+        """Whether this lakehouse has a run ``run_id`` (whoever may read it).
+
+        For MLflow clients registering ``runs:/<run_id>/...`` of a run this server does not have
+        (MLflow records such versions): a run that exists is read as the caller (EXECUTE, audited).
+        Run ids are random, so the answer tells nothing about other people's runs.
+        """
+        with self.service.metastore.session() as s:
+            return isinstance(run_id, str) and len(run_id) <= 32 and s.get(RunRow, run_id) is not None
+
     def of_logged_model(self, who: Principal, model_id: str) -> ModelFolder:
         """``models:/m-<id>``: an MLflow 3 logged model's files, with the run that logged it."""
         model = self.service.models.get(who, model_id)
@@ -96,7 +107,7 @@ class ModelFolders:
     def _storage(self, artifact_path: str) -> str:
         """``<experiment_id>/<rest>`` (an artifact proxy path) as a location in the experiment's folder."""
         experiment, _, rest = artifact_path.partition("/")
-        base = self.service.locations.experiment_location(experiment).rstrip("/")
+        base = self.service.experiment_locations.folder(experiment).rstrip("/")
         return f"{base}/{rest}" if rest else base
 
 

@@ -7,8 +7,9 @@ who reads and logs to it. MLflow clients name experiments two ways:
   MLflow name is its canonical, lower-case form;
 - any other name (``plant-shop``, ``/Users/ana/exp``) keeps being the MLflow name
   (unique, case-sensitive, shown to MLflow clients), and the securable is created in
-  ``main.default`` as a slug of it plus a short id: ``main.default.plant_shop_3f9a1c``
-  (creating it there needs ``CREATE MODEL`` on ``main.default``).
+  ``main.default`` (or the schema a server names, ``glashaus serve --default-schema``) as a
+  slug of it plus a short id: ``main.default.plant_shop_3f9a1c`` (creating it there needs
+  ``CREATE MODEL`` on that schema).
 
 >>> securable_name("main.Shop.reco_training")
 Name(catalog='main', schema='shop', object='reco_training')
@@ -43,15 +44,15 @@ def three_part(mlflow_name: str) -> Name | None:
     return parse_name(mlflow_name, allow_version=False)
 
 
-def securable_name(mlflow_name: str, *, suffix: str | None = None) -> Name:
-    """The securable an experiment called ``mlflow_name`` is created as."""
+def securable_name(mlflow_name: str, *, suffix: str | None = None, schema: Name = DEFAULT_SCHEMA) -> Name:
+    """The securable an experiment called ``mlflow_name`` is created as (a free-form name in ``schema``)."""
     name = three_part(mlflow_name)
     if name is not None:
         return name
     slug = _NOT_IDENT.sub("_", mlflow_name.lower()).strip("_")[:_SLUG_LENGTH].rstrip("_")
     if not slug or not slug[0].isalpha():
         slug = f"exp_{slug}".rstrip("_")
-    return Name(DEFAULT_SCHEMA.catalog, DEFAULT_SCHEMA.schema, f"{slug}_{suffix or uuid.uuid4().hex[:6]}")
+    return Name(schema.catalog, schema.schema, f"{slug}_{suffix or uuid.uuid4().hex[:6]}")
 
 
 def canonical(mlflow_name: str) -> str:

@@ -191,7 +191,7 @@ def load_runs(s: Session, run_ids: list[str]) -> dict[str, Run]:
 
 
 def experiment_query() -> sa.Select:
-    return sa.select(ExperimentRow, SecurableRow.full_name, SecurableRow.owner).join(
+    return sa.select(ExperimentRow, SecurableRow.full_name, SecurableRow.owner, SecurableRow.spec).join(
         SecurableRow, SecurableRow.id == ExperimentRow.securable_id
     )
 
@@ -200,7 +200,7 @@ def load_experiments(s: Session, query: sa.Select) -> list[Experiment]:
     """Experiments (with tags) for an :func:`experiment_query`, in its order."""
     found = s.execute(query).all()
     tags: dict[int, dict[str, str]] = {}
-    ids = [row.id for row, _, _ in found]
+    ids = [row.id for row, *_ in found]
     for part in chunks(ids):
         for exp_id, key, value in s.execute(
             sa.select(ExperimentTagRow.experiment_id, ExperimentTagRow.key, ExperimentTagRow.value).where(
@@ -218,8 +218,9 @@ def load_experiments(s: Session, query: sa.Select) -> list[Experiment]:
             row.creation_time,
             row.last_update_time,
             tags.get(row.id, {}),
+            (spec or {}).get("artifact_location"),
         )
-        for row, full_name, owner in found
+        for row, full_name, owner, spec in found
     ]
 
 

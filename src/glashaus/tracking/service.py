@@ -46,6 +46,7 @@ from glashaus.tracking.entities import (
     Page,
     ViewType,
 )
+from glashaus.tracking.locations import SPEC_KEY as LOCATION_KEY
 from glashaus.tracking.records import now_ms
 from glashaus.tracking.rows import (
     ExperimentRow,
@@ -92,10 +93,13 @@ class TrackingService:
         # Runs, logged models and files are parts of this service that share its governance helpers
         # (experiment_for, run_for: the experiment found by id, then the guard).
         from glashaus.tracking.files import RunFiles
+        from glashaus.tracking.locations import ExperimentLocations
         from glashaus.tracking.logged_models import LoggedModels
         from glashaus.tracking.model_folders import ModelFolders
         from glashaus.tracking.runs import RunTracking
 
+        # Where each experiment's files live (managed storage, or a volume folder its creator chose).
+        self.experiment_locations = ExperimentLocations(self)
         self.runs = RunTracking(self)
         self.models = LoggedModels(self)
         self.files = RunFiles(self)
@@ -203,6 +207,29 @@ class TrackingService:
         """
         return self._create_experiment(who, name, tags=tags)
 
+    def create_experiment_with(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        artifact_location: str | None = None,
+        default_schema: Name | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Experiment:
+        """An experiment as MLflow's ``create_experiment`` asks for it: its files in a volume folder
+        (``artifact_location``: ``/Volumes/<catalog>/<schema>/<volume>[/<path>]`` or ``dbfs:/Volumes/...``,
+        which ``who`` must be allowed to write, ``WRITE VOLUME``, audited; anything else is refused:
+        :mod:`glashaus.tracking.locations`), a free-form name placed in ``default_schema`` (the server's,
+        ``glashaus serve --default-schema``; ``main.default`` when None).
+
+        >>> e = svc.create_experiment_with(alice, "ferns_in_a_volume", artifact_location="/Volumes/main/shop/images/exp")
+        >>> e.artifact_location, e.securable.startswith("main.default.ferns_in_a_volume_")
+        ('/Volumes/main/shop/images/exp', True)
+        """
+        return self._create_experiment(
+            who, name, tags=tags, artifact_location=artifact_location, schema=default_schema or names.DEFAULT_SCHEMA
+        )
+
     def ensure_default_experiment(self, who: Principal) -> Experiment | None:
         """MLflow's experiment ``0``, ``Default``, where ``mlflow.start_run()`` logs when no experiment is set.
 
@@ -234,6 +261,8 @@ class TrackingService:
         tags: dict[str, str] | None = None,
         number: int | None = None,
         suffix: str | None = None,
+        artifact_location: str | None = None,
+        schema: Name = names.DEFAULT_SCHEMA,
     ) -> Experiment:
         tags = dict(tags or {})
         checks.check_experiment_name(name)
@@ -247,14 +276,19 @@ class TrackingService:
             if existing is not None:
                 state = "" if existing == "active" else " in deleted state (restore it, or pick another name)"
                 raise AlreadyExistsError(f"Experiment '{name}' already exists{state}.")
-            target = names.securable_name(name, suffix=suffix)
+            target = names.securable_name(name, suffix=suffix, schema=schema)
             if target.catalog == "system":
                 raise InvalidArgumentError(
                     f"cannot create experiment {name!r}: the system catalog is written only "
                     "by Glashaus; name it in another catalog, e.g. 'main.default.<name>'."
                 )
+            spec = {"mlflow_name": stored}
+            folder = None
+            if artifact_location is not None:  # a volume folder the caller may write (checked and audited first)
+                folder = self.experiment_locations.choose(who, artifact_location)
+                spec[LOCATION_KEY] = artifact_location
             created = self.tables.create_securable(
-                who, CREATE_EXPERIMENT, target, spec={"mlflow_name": stored}, details={"mlflow_name": name}
+                who, CREATE_EXPERIMENT, target, spec=spec, details={"mlflow_name": name}
             )
             now = now_ms()
             try:
@@ -285,7 +319,7 @@ class TrackingService:
                 if isinstance(exc, sa.exc.IntegrityError):  # another process took the name meanwhile
                     raise AlreadyExistsError(f"Experiment '{name}' already exists.") from None
                 raise
-            created.locate(self.locations.experiment_location(str(number)))
+            created.locate(folder or self.locations.experiment_location(str(number)))
             return self._load_experiment(number)
 
     def _load_experiment(self, number: int) -> Experiment:

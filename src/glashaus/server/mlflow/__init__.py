@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def face(layer: Any) -> Any:
-    """The MLflow face (under ``/api/2.0/mlflow``, ``/ajax-api/2.0/mlflow`` and ``/api/2.0/mlflow-artifacts``)."""
+def face(layer: Any, *, default_schema: Any = None) -> Any:
+    """The MLflow face (under ``/api/2.0/mlflow``, ``/ajax-api/2.0/mlflow`` and ``/api/2.0/mlflow-artifacts``).
+
+    ``default_schema``: the ``Name`` of the schema plain registered-model names live in (``main.default``).
+    """
     from glashaus.server.mlflow import protocol
 
     routes = []
@@ -23,4 +26,6 @@ def face(layer: Any) -> Any:
         except ModuleNotFoundError as exc:
             if exc.name != f"glashaus.server.mlflow.{name}":
                 raise
-    return protocol.MlflowFace(layer, routes)
+    if default_schema is None:
+        return protocol.MlflowFace(layer, routes)
+    return protocol.MlflowFace(layer, routes, default_schema=default_schema)

@@ -27,6 +27,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from glashaus.catalog.names import Name
 from glashaus.errors import GlashausError, InvalidArgumentError
 from glashaus.http import jsonio
 from glashaus.http.call import Call, Policy
@@ -38,6 +39,7 @@ from glashaus.http.errors import (
     status_of,
 )
 from glashaus.http.layer import RequestLayer
+from glashaus.registry.mlflow_names import DEFAULT_SCHEMA
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 
@@ -68,6 +70,8 @@ class MlflowRequest:
     headers: dict[str, str] = field(default_factory=dict)
     #: The request body's size in bytes (MLflow caps some requests, e.g. log-batch at 1 MB).
     size: int = 0
+    #: Where plain registered-model names live (``glashaus serve --default-schema``).
+    default_schema: Name = DEFAULT_SCHEMA
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
@@ -155,9 +159,10 @@ POLICY = Policy(errors=MlflowErrors())
 class MlflowFace:
     """MLflow's REST protocol: the routes of ``tracking.py`` and ``registry.py``."""
 
-    def __init__(self, layer: RequestLayer, routes: list[Route]) -> None:
+    def __init__(self, layer: RequestLayer, routes: list[Route], *, default_schema: Name = DEFAULT_SCHEMA) -> None:
         self.layer = layer
         self.handlers = routes
+        self.default_schema = default_schema
 
     def routes(self) -> list[BaseRoute]:
         out: list[BaseRoute] = []
@@ -165,7 +170,9 @@ class MlflowFace:
             paths = [route.path] if route.absolute else [prefix + route.path for prefix in PREFIXES]
             name = f"mlflow_{route.path.strip('/').replace('/', '_').replace('-', '_')}"
             out += [
-                self.layer.route(path, _handler(route), methods=[route.method], policy=POLICY, name=name)
+                self.layer.route(
+                    path, _handler(route, self.default_schema), methods=[route.method], policy=POLICY, name=name
+                )
                 for path in paths
             ]
         return out
@@ -174,10 +181,11 @@ class MlflowFace:
         pass
 
 
-def _handler(route: Route) -> Callable[[Call], Any]:
+def _handler(route: Route, default_schema: Name) -> Callable[[Call], Any]:
     async def handler(call: Call) -> Response:
         body = await call.body() if route.method in ("POST", "PUT", "PATCH", "DELETE") else b""
         req = _request(route, call, body)
+        req.default_schema = default_schema
         value = await call.run(lambda: route.handler(call.lakehouse, req))
         return value if isinstance(value, Response) else JSONResponse(value)
 

@@ -5,8 +5,10 @@ MLflow request message (``mlflow.protos.model_registry_pb2``), calls the service
 the caller, and answers in MLflow's JSON (``registry_messages.py``, built like the tracking
 messages, empty lists left out).
 
-Names: an MLflow registered-model name is a Glashaus three-part name
-(``main.shop.recommender``). CreateModelVersion is ``register_files``, which takes MLflow's
+Names (``glashaus.registry.mlflow_names``): a three-part name (``main.shop.recommender``) is
+the securable; a plain name (``CreateRMTest``) lives in the server's default schema
+(``main.default`` unless ``glashaus serve --default-schema``) and every reply, errors
+included, gives it back as the client wrote it (``model_names.py``). CreateModelVersion is ``register_files``, which takes MLflow's
 sources itself (``runs:/<run_id>/<path>``, ``models:/m-<id>``, ``models:/<name>/<version>``
 or ``@alias``, ``mlflow-artifacts:/<path>``: ``registry/sources.py``) and records the URI the
 client gave. A version's files are served
@@ -29,6 +31,7 @@ checked per request), which is what ``get-download-uri`` answers, so
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from glashaus.catalog.names import parse_number
@@ -41,10 +44,12 @@ from glashaus.errors import (
     PermissionDeniedError,
 )
 from glashaus.lakehouse import services
-from glashaus.registry.refs import ModelRef, check_alias, parse_model_name
+from glashaus.registry.mlflow_names import ModelNames
+from glashaus.registry.refs import ModelRef, check_alias, logged_model_id, parse_model_name, parse_ref
 from glashaus.registry.service import RegisteredModel, RegistryService
 from glashaus.registry.versions import ModelVersion
 from glashaus.server.mlflow.artifacts import SCHEME
+from glashaus.server.mlflow.model_names import Named, as_written, name_of, plain_source
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
 from glashaus.server.mlflow.registry_messages import (
     model_entity,
@@ -58,6 +63,10 @@ from glashaus.tracking.rules import mlflow_rules, page_offset
 #: MLflow's page limits (SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD, model_registry.proto).
 MAX_MODELS_PAGE = 1000
 MAX_VERSIONS_PAGE = 200_000
+#: How many copies of a version without files get-download-uri follows back to the original source.
+MAX_COPIES = 10
+#: MLflow's default order of search_model_versions (its SQL store's): newest change first.
+VERSIONS_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
 
 
 def _pb() -> Any:
@@ -77,28 +86,25 @@ def _required(message: Any, name: str) -> Any:
     return value
 
 
-def _name(message: Any, field: str = "name") -> str:
-    """The request's registered-model name, checked to be a Glashaus three-part name."""
-    text = _required(message, field)
-    try:
-        return parse_model_name(text).full
-    except InvalidNameError as exc:
-        raise InvalidArgumentError(
-            f"registered model name {text!r} is not usable here: {exc} MLflow registered models in Glashaus "
-            "have three-part names <catalog>.<schema>.<model>, e.g. 'main.shop.recommender'."
-        ) from None
+def _names(req: MlflowRequest) -> ModelNames:
+    return ModelNames(req.default_schema)
+
+
+def _named(req: MlflowRequest, message: Any, field: str = "name") -> Named:
+    """The request's registered-model name: three-part, or plain (in the server's default schema)."""
+    return name_of(_names(req), _required(message, field))
 
 
 def _version(message: Any) -> int:
     return parse_number(str(_required(message, "version")), what="Model version", minimum=1)
 
 
-def _model_message(lh: Any, rm: RegisteredModel) -> dict[str, Any]:
+def _model_message(lh: Any, rm: RegisteredModel, shown: str) -> dict[str, Any]:
     """A registered model with its latest version (MLflow's ``latest_versions``: all versions are stage None)."""
     latest = None
     if rm.latest_version is not None:
         latest = _svc(lh).get_version(lh.principal, ModelRef(parse_model_name(rm.name), version=rm.latest_version))
-    return model_message(rm, latest)
+    return model_message(rm, latest, name=shown)
 
 
 def _page(items: list[Any], max_results: int, page_token: str, limit: int) -> tuple[list[Any], str | None]:
@@ -121,39 +127,63 @@ def _page(items: list[Any], max_results: int, page_token: str, limit: int) -> tu
 
 def create_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateRegisteredModel)
-    name = _name(m)
-    try:
-        rm = _svc(lh).create_model(
-            lh.principal, name, description=m.description or None, tags={t.key: t.value for t in m.tags}
-        )
-    except PermissionDeniedError as denied:
-        # mlflow.register_model creates the model first and expects RESOURCE_ALREADY_EXISTS when it exists:
-        # someone who may use the model but not create models gets that answer, not a denial.
+    named = _named(req, m)
+    description, tags = m.description or None, {t.key: t.value for t in m.tags}
+    with as_written(named):
         try:
-            _svc(lh).get_model(lh.principal, name)
-        except GlashausError:
-            raise denied from None
-        raise AlreadyExistsError(f"Registered Model (name={name}) already exists.") from None
-    return {"registered_model": _model_message(lh, rm)}
+            if named.plain:
+                rm = _svc(lh).create_named(
+                    lh.principal, named.securable, mlflow_name=named.text, description=description, tags=tags
+                )
+            else:
+                rm = _svc(lh).create_model(lh.principal, named.full, description=description, tags=tags)
+        except AlreadyExistsError:
+            raise _exists(lh, named) from None
+        except PermissionDeniedError as denied:
+            # mlflow.register_model creates the model first and expects RESOURCE_ALREADY_EXISTS when it exists:
+            # someone who may use the model but not create models gets that answer, not a denial.
+            try:
+                _svc(lh).get_model(lh.principal, named.full)
+            except GlashausError:
+                raise denied from None
+            raise _exists(lh, named) from None
+        return {"registered_model": _model_message(lh, rm, named.shown)}
+
+
+def _exists(lh: Any, named: Named) -> AlreadyExistsError:
+    """MLflow's answer for a taken name; naming the other model when a different plain name holds the securable."""
+    try:
+        other = _svc(lh).get_model(lh.principal, named.full).mlflow_name
+    except GlashausError:
+        other = None
+    if named.plain and other is not None and other != named.text:
+        return AlreadyExistsError(
+            f"Registered Model (name={named.text}) cannot be created: its catalog name {named.full} belongs to "
+            f"the registered model {other!r}. Choose another name."
+        )
+    return AlreadyExistsError(f"Registered Model (name={named.shown}) already exists.")
 
 
 def get_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().GetRegisteredModel)
-    return {"registered_model": _model_message(lh, _svc(lh).get_model(lh.principal, _name(m)))}
+    named = _named(req, m)
+    with as_written(named):
+        return {"registered_model": _model_message(lh, _svc(lh).get_model(lh.principal, named.full), named.shown)}
 
 
 def search_registered_models(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     from mlflow.utils.search_utils import SearchModelUtils
 
     m = parse_message(req, _pb().SearchRegisteredModels)
-    found = {rm.name: rm for rm in _svc(lh).list_models(lh.principal)}
+    names = _names(req)
+    found = {names.shown(rm.name, rm.mlflow_name): rm for rm in _svc(lh).list_models(lh.principal)}
     with mlflow_rules():
-        entities = SearchModelUtils.filter([model_entity(rm) for rm in found.values()], m.filter)
+        entities = SearchModelUtils.filter([model_entity(rm, name=n) for n, rm in found.items()], m.filter)
         entities = SearchModelUtils.sort(entities, list(m.order_by))
     page, token = _page(entities, m.max_results, m.page_token, MAX_MODELS_PAGE)
     out: dict[str, Any] = {}
     if page:
-        out["registered_models"] = [_model_message(lh, found[e.name]) for e in page]
+        out["registered_models"] = [_model_message(lh, found[e.name], e.name) for e in page]
     if token:
         out["next_page_token"] = token
     return out
@@ -161,17 +191,18 @@ def search_registered_models(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def update_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().UpdateRegisteredModel)
-    name = _name(m)
-    if m.HasField("description"):
-        rm = _svc(lh).set_description(lh.principal, name, m.description)
-    else:
-        rm = _svc(lh).get_model(lh.principal, name)
-    return {"registered_model": _model_message(lh, rm)}
+    named = _named(req, m)
+    with as_written(named):
+        if m.HasField("description"):
+            rm = _svc(lh).set_description(lh.principal, named.full, m.description)
+        else:
+            rm = _svc(lh).get_model(lh.principal, named.full)
+        return {"registered_model": _model_message(lh, rm, named.shown)}
 
 
 def rename_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().RenameRegisteredModel)
-    name, new_name = _name(m), _name(m, "new_name")
+    name, new_name = _named(req, m).shown, _named(req, m, "new_name").shown
     raise InvalidArgumentError(
         f"registered models cannot be renamed in Glashaus (a model's name is its catalog name, which grants, "
         f"lineage and aliases refer to). To move {name} to {new_name}, register its versions under the new "
@@ -181,19 +212,25 @@ def rename_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def delete_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteRegisteredModel)
-    _svc(lh).delete_model(lh.principal, _name(m))
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).delete_model(lh.principal, named.full)
     return {}
 
 
 def set_registered_model_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SetRegisteredModelTag)
-    _svc(lh).set_tags(lh.principal, _name(m), {_required(m, "key"): m.value})
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).set_tags(lh.principal, named.full, {_required(m, "key"): m.value})
     return {}
 
 
 def delete_registered_model_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteRegisteredModelTag)
-    _svc(lh).unset_tags(lh.principal, _name(m), [_required(m, "key")])
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).unset_tags(lh.principal, named.full, [_required(m, "key")])
     return {}
 
 
@@ -202,14 +239,15 @@ def get_latest_versions(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     from mlflow.entities.model_registry.model_version_stages import get_canonical_stage
 
     m = parse_message(req, _pb().GetLatestVersions)
-    name = _name(m)
+    named = _named(req, m)
     with mlflow_rules():
         stages = {get_canonical_stage(s) for s in m.stages}
-    rm = _svc(lh).get_model(lh.principal, name)
-    if rm.latest_version is None or (stages and "None" not in stages):
-        return {}
-    mv = _svc(lh).get_version(lh.principal, ModelRef(parse_model_name(name), version=rm.latest_version))
-    return {"model_versions": [version_message(mv)]}
+    with as_written(named):
+        rm = _svc(lh).get_model(lh.principal, named.full)
+        if rm.latest_version is None or (stages and "None" not in stages):
+            return {}
+        mv = _svc(lh).get_version(lh.principal, ModelRef(named.securable, version=rm.latest_version))
+    return {"model_versions": [version_message(mv, name=named.shown)]}
 
 
 # -- aliases ------------------------------------------------------------------------------------
@@ -217,20 +255,26 @@ def get_latest_versions(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def set_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SetRegisteredModelAlias)
-    _svc(lh).set_alias(lh.principal, _name(m), _required(m, "alias"), _version(m))
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).set_alias(lh.principal, named.full, _required(m, "alias"), _version(m))
     return {}
 
 
 def delete_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteRegisteredModelAlias)
-    _svc(lh).delete_alias(lh.principal, _name(m), _required(m, "alias"))
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).delete_alias(lh.principal, named.full, _required(m, "alias"))
     return {}
 
 
 def get_version_by_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().GetModelVersionByAlias)
-    ref = ModelRef(parse_model_name(_name(m)), alias=check_alias(_required(m, "alias")))
-    return {"model_version": version_message(_svc(lh).get_version(lh.principal, ref))}
+    named = _named(req, m)
+    ref = ModelRef(named.securable, alias=check_alias(_required(m, "alias")))
+    with as_written(named):
+        return {"model_version": version_message(_svc(lh).get_version(lh.principal, ref), name=named.shown)}
 
 
 # -- model versions -----------------------------------------------------------------------------
@@ -238,52 +282,81 @@ def get_version_by_alias(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def create_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateModelVersion)
-    name, source = _name(m), _required(m, "source")
-    mv = _svc(lh).register_files(
-        lh.principal,
-        source,
-        name,
-        description=m.description or None,
-        tags={t.key: t.value for t in m.tags},
-        run_id=m.run_id or None,
-        logged_model_id=m.model_id or None,
-    )
-    return {"model_version": version_message(mv)}
+    named, source = _named(req, m), _required(m, "source")
+    with as_written(named):
+        if named.plain:
+            _ensure_named(lh, named)
+        mv = _svc(lh).register_files(
+            lh.principal,
+            plain_source(_names(req), source),
+            named.full,
+            description=m.description or None,
+            tags={t.key: t.value for t in m.tags},
+            run_id=m.run_id or None,
+            logged_model_id=m.model_id or None,
+            recorded_source=source,  # as the client wrote it (a plain name in models:/ stays plain)
+            allow_missing_run=True,  # runs:/<a run this server lacks> is recorded without files, as MLflow does
+        )
+    return {"model_version": version_message(mv, name=named.shown)}
+
+
+def _ensure_named(lh: Any, named: Named) -> None:
+    """A plain-named model registered into before it exists is created under its name (so it records it).
+
+    Registering creates a missing model (as ``lh.models.register_files`` does), but would not record the name.
+    """
+    try:
+        _svc(lh).get_model(lh.principal, named.full)
+    except NotFoundError:
+        with suppress(AlreadyExistsError):  # created meanwhile
+            _svc(lh).create_named(lh.principal, named.securable, mlflow_name=named.text)
+    except PermissionDeniedError:
+        pass  # registering decides whether the caller may add a version (and audits its decision)
 
 
 def get_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().GetModelVersion)
-    return {"model_version": version_message(_get_version(lh, m))}
+    named = _named(req, m)
+    with as_written(named):
+        return {"model_version": version_message(_get_version(lh, named, m), name=named.shown)}
 
 
-def _get_version(lh: Any, m: Any) -> ModelVersion:
-    return _svc(lh).get_version(lh.principal, ModelRef(parse_model_name(_name(m)), version=_version(m)))
+def _get_version(lh: Any, named: Named, m: Any) -> ModelVersion:
+    return _svc(lh).get_version(lh.principal, ModelRef(named.securable, version=_version(m)))
 
 
 def update_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().UpdateModelVersion)
-    if m.HasField("description"):
-        mv = _svc(lh).set_description(lh.principal, _name(m), m.description, version=_version(m))
-    else:
-        mv = _get_version(lh, m)
-    return {"model_version": version_message(mv)}
+    named = _named(req, m)
+    with as_written(named):
+        if m.HasField("description"):
+            mv = _svc(lh).set_description(lh.principal, named.full, m.description, version=_version(m))
+        else:
+            mv = _get_version(lh, named, m)
+    return {"model_version": version_message(mv, name=named.shown)}
 
 
 def delete_model_version(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteModelVersion)
-    _svc(lh).delete_version(lh.principal, _name(m), _version(m))
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).delete_version(lh.principal, named.full, _version(m))
     return {}
 
 
 def set_model_version_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SetModelVersionTag)
-    _svc(lh).set_tags(lh.principal, _name(m), {_required(m, "key"): m.value}, version=_version(m))
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).set_tags(lh.principal, named.full, {_required(m, "key"): m.value}, version=_version(m))
     return {}
 
 
 def delete_model_version_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().DeleteModelVersionTag)
-    _svc(lh).unset_tags(lh.principal, _name(m), [_required(m, "key")], version=_version(m))
+    named = _named(req, m)
+    with as_written(named):
+        _svc(lh).unset_tags(lh.principal, named.full, [_required(m, "key")], version=_version(m))
     return {}
 
 
@@ -293,38 +366,63 @@ def search_model_versions(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().SearchModelVersions)
     with mlflow_rules():
         clauses = SearchModelVersionUtils.parse_search_filter(m.filter)
-    svc = _svc(lh)
+    svc, names = _svc(lh), _names(req)
     named = [c["value"] for c in clauses if c["type"] == "attribute" and c["key"] == "name" and c["comparator"] == "="]
-    names = named[:1] or [rm.name for rm in svc.list_models(lh.principal)]
-    versions: list[ModelVersion] = []
-    for name in names:
+    shown: dict[str, str] = {}  # securable -> the name replies carry
+    for text in named[:1]:
+        with suppress(InvalidArgumentError, InvalidNameError):  # MLflow answers an empty list for a malformed name
+            shown[names.securable(text).full] = text if names.is_plain(text) else names.securable(text).full
+    if not named:
+        shown = {rm.name: names.shown(rm.name, rm.mlflow_name) for rm in svc.list_models(lh.principal)}
+    versions: dict[tuple[str, int], ModelVersion] = {}
+    for full, text in shown.items():
         try:
-            versions.extend(svc.list_versions(lh.principal, name))
+            versions.update(((text, v.version), v) for v in svc.list_versions(lh.principal, full))
         except (NotFoundError, PermissionDeniedError, InvalidArgumentError, InvalidNameError):
-            continue  # MLflow answers an empty list for a model one cannot see (or a malformed name)
+            continue  # MLflow answers an empty list for a model one cannot see
     with mlflow_rules():
-        entities = SearchModelVersionUtils.filter([version_entity(v) for v in versions], m.filter)
-        entities = SearchModelVersionUtils.sort(entities, list(m.order_by))
+        entities = [version_entity(v, name=text) for (text, _), v in versions.items()]
+        entities = SearchModelVersionUtils.filter(entities, m.filter)
+        entities = SearchModelVersionUtils.sort(entities, list(m.order_by) or VERSIONS_ORDER)
     page, token = _page(entities, m.max_results, m.page_token, MAX_VERSIONS_PAGE)
     out: dict[str, Any] = {}
     if page:
-        found = {(v.name, v.version): v for v in versions}
-        out["model_versions"] = [version_message(found[(e.name, int(e.version))]) for e in page]
+        out["model_versions"] = [version_message(versions[(e.name, int(e.version))], name=e.name) for e in page]
     if token:
         out["next_page_token"] = token
     return out
 
 
 def get_download_uri(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    """Where MLflow clients fetch a version's files: the artifact proxy's ``registry/`` tree."""
+    """Where MLflow clients fetch a version's files: the artifact proxy's ``registry/`` tree (catalog names).
+
+    A version without files answers its source, as MLflow's server answers a version it holds no files of.
+    """
     m = parse_message(req, _pb().GetModelVersionDownloadUri)
-    mv = _get_version(lh, m)
-    return {"artifact_uri": f"{SCHEME}:/{TREE}/{mv.name}/{mv.version}"}
+    named = _named(req, m)
+    with as_written(named):
+        mv = _get_version(lh, named, m)
+    return {"artifact_uri": _download_uri(lh, req, mv)}
+
+
+def _download_uri(lh: Any, req: MlflowRequest, mv: ModelVersion, depth: int = 0) -> str:
+    """The proxy's tree for a version with files; else its source, followed through copies (``models:/``)
+    as MLflow's copy keeps its source's location. Each followed version is read as the caller (EXECUTE)."""
+    if mv.storage_location:
+        return f"{SCHEME}:/{TREE}/{mv.name}/{mv.version}"
+    source = mv.source or ""
+    if depth < MAX_COPIES and source.startswith("models:/") and logged_model_id(source) is None:
+        try:
+            copied = _svc(lh).get_version(lh.principal, parse_ref(plain_source(_names(req), source)))
+        except GlashausError:
+            return source
+        return _download_uri(lh, req, copied, depth + 1)
+    return source
 
 
 def transition_stage(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().TransitionModelVersionStage)
-    name, version = _name(m), _version(m)
+    name, version = _named(req, m).shown, _version(m)
     raise InvalidArgumentError(
         f"model version stages are deprecated in MLflow and Glashaus does not keep them (asked to move {name} "
         f"version {version} to {m.stage or 'a stage'!r}); use aliases instead: "

@@ -31,10 +31,13 @@ def ms(when: dt.datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
-def version_message(mv: ModelVersion) -> dict[str, Any]:
-    """MLflow's ``ModelVersion`` (every version is stage ``None``; MLflow 3's ``model_id`` included)."""
+def version_message(mv: ModelVersion, *, name: str | None = None) -> dict[str, Any]:
+    """MLflow's ``ModelVersion`` (every version is stage ``None``; MLflow 3's ``model_id`` included).
+
+    ``name``: the model's name as the client wrote it (a plain name), else its catalog name.
+    """
     out: dict[str, Any] = {
-        "name": mv.name,
+        "name": name or mv.name,
         "version": str(mv.version),
         "creation_timestamp": ms(mv.created_at),
         "last_updated_timestamp": ms(mv.updated_at),
@@ -61,16 +64,21 @@ def version_message(mv: ModelVersion) -> dict[str, Any]:
     return out
 
 
-def model_message(rm: RegisteredModel, latest: ModelVersion | None = None) -> dict[str, Any]:
-    """MLflow's ``RegisteredModel``, with ``latest`` as its ``latest_versions`` (Glashaus has no stages)."""
-    out: dict[str, Any] = {"name": rm.name, "creation_timestamp": ms(rm.created_at)}
+def model_message(
+    rm: RegisteredModel, latest: ModelVersion | None = None, *, name: str | None = None
+) -> dict[str, Any]:
+    """MLflow's ``RegisteredModel``, with ``latest`` as its ``latest_versions`` (Glashaus has no stages).
+
+    ``name``: as the client wrote it (a plain name), else the catalog name.
+    """
+    out: dict[str, Any] = {"name": name or rm.name, "creation_timestamp": ms(rm.created_at)}
     updated = ms(rm.updated_at)
     if updated:
         out["last_updated_timestamp"] = updated
     if rm.description:
         out["description"] = rm.description
     if latest is not None:
-        out["latest_versions"] = [version_message(latest)]
+        out["latest_versions"] = [version_message(latest, name=name)]
     if rm.tags:
         out["tags"] = pairs(rm.tags)
     if rm.aliases:
@@ -78,14 +86,14 @@ def model_message(rm: RegisteredModel, latest: ModelVersion | None = None) -> di
     return out
 
 
-def version_entity(mv: ModelVersion) -> Any:
+def version_entity(mv: ModelVersion, *, name: str | None = None) -> Any:
     """MLflow's ``ModelVersion`` entity, for MLflow's search filters (``SearchModelVersionUtils``)."""
     from mlflow.entities.model_registry import ModelVersion as Entity
     from mlflow.entities.model_registry import ModelVersionTag
 
     version: Any = mv.version  # an int, as MLflow's own stores pass it (its annotation says str)
     return Entity(
-        name=mv.name,
+        name=name or mv.name,
         version=version,
         creation_timestamp=ms(mv.created_at),
         last_updated_timestamp=ms(mv.updated_at),
@@ -102,13 +110,13 @@ def version_entity(mv: ModelVersion) -> Any:
     )
 
 
-def model_entity(rm: RegisteredModel) -> Any:
+def model_entity(rm: RegisteredModel, *, name: str | None = None) -> Any:
     """MLflow's ``RegisteredModel`` entity, for MLflow's search filters (``SearchModelUtils``)."""
     from mlflow.entities.model_registry import RegisteredModel as Entity
     from mlflow.entities.model_registry import RegisteredModelAlias, RegisteredModelTag
 
     return Entity(
-        name=rm.name,
+        name=name or rm.name,
         creation_timestamp=ms(rm.created_at),
         last_updated_timestamp=ms(rm.updated_at),
         description=rm.description,

@@ -74,12 +74,13 @@ def _optional(message: Any, name: str) -> Any:
 def create_experiment(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().CreateExperiment)
     name = _required(m, "name")
-    if m.artifact_location:
-        raise InvalidArgumentError(
-            "Glashaus keeps experiment files in the lakehouse's managed storage: leave artifact_location empty "
-            f"(got {m.artifact_location!r})."
-        )
-    exp = _svc(lh).create_experiment(lh.principal, name, tags={t.key: t.value for t in m.tags})
+    exp = _svc(lh).create_experiment_with(
+        lh.principal,
+        name,
+        artifact_location=m.artifact_location or None,  # a volume folder the caller may write, else refused
+        default_schema=req.default_schema,  # where a free-form name lives (glashaus serve --default-schema)
+        tags={t.key: t.value for t in m.tags},
+    )
     return {"experiment_id": exp.experiment_id}
 
 
