@@ -26,6 +26,8 @@ What the substitution leaves out, and why:
   stores and dozens of optional plugins; this harness supplies the one fixture the two files need
   from them (``db_uri``, which only MLflow's own server reads) and resets MLflow's fluent state
   (active run, active experiment) between tests, as MLflow's conftest does.
+- MLflow's tests assume a server without authentication: their raw HTTP calls
+  (``requests.post(url + "/api/2.0/...")``) are sent with the server's token too.
 - Tests that never start a server (they call MLflow's server functions in-process, or run
   ``mlflow server`` themselves) are reported as skipped: they test MLflow's implementation, not
   the protocol a server must speak.
@@ -61,6 +63,8 @@ SERVER_FIXTURES = frozenset({"mlflow_client", "mlflow_client_with_secrets", "cli
 SERVER_NAMES = ("ServerThread", "_init_server")
 ENV_COMMAND = "GLASHAUS_MLFLOW_SUITE_COMMAND"  # JSON list: how the plugin starts the `glashaus` CLI
 ADMIN = "admin"
+#: The token of each running server, by URL: raw HTTP calls of the tests are sent with it.
+_TOKENS: dict[str, str] = {}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -101,6 +105,7 @@ class GlashausServer:
         self._wait_until_up()
         self._saved_token = os.environ.get("MLFLOW_TRACKING_TOKEN")
         os.environ["MLFLOW_TRACKING_TOKEN"] = token
+        _TOKENS[self.url] = token
         _reset_fluent_state(self.url)
         return self.url
 
@@ -121,6 +126,7 @@ class GlashausServer:
         raise RuntimeError(f"`glashaus serve` did not answer {self.url}/health within {timeout_s:.0f} s")
 
     def __exit__(self, *exc: object) -> None:
+        _TOKENS.pop(self.url, None)
         if self._saved_token is None:
             os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
         else:
@@ -194,6 +200,28 @@ def pytest_configure(config: Any) -> None:
     # Markers MLflow's own configuration registers; unknown ones would only warn.
     config.addinivalue_line("markers", "allow_infer_pip_requirements_fallback: MLflow's marker")
     config.addinivalue_line("markers", "asyncio: pytest-asyncio's marker")
+    _authenticate_raw_requests()
+
+
+def _authenticate_raw_requests() -> None:
+    """Send the server's token with the tests' own HTTP calls (``requests.post(url + "/api/...")``).
+
+    MLflow's tests assume a server without authentication; its client sends
+    ``MLFLOW_TRACKING_TOKEN`` itself, but the tests' raw calls send nothing and would all be
+    401. A call that already carries an ``Authorization`` header is left as it is.
+    """
+    import requests
+
+    send = requests.Session.request
+
+    def request(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        token = next((t for base, t in _TOKENS.items() if str(url).startswith(base)), None)
+        headers = dict(kwargs.get("headers") or {})
+        if token and not any(key.lower() == "authorization" for key in headers):
+            kwargs["headers"] = {**headers, "Authorization": f"Bearer {token}"}
+        return send(self, method, url, *args, **kwargs)
+
+    requests.Session.request = request  # type: ignore[method-assign]
 
 
 def _db_uri() -> str:
