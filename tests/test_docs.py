@@ -65,3 +65,54 @@ def test_both_pages_say_what_every_user_gets_on_main_default(tmp_path):
     architecture = " ".join((ROOT / "docs" / "architecture.md").read_text().split())
     assert not re.search(r"no `CREATE MODEL` on `main.default`", architecture)
     assert "CREATE MODEL" in granted and "every user holds `CREATE MODEL` on `main.default`" in architecture
+
+
+def _mlflow_endpoints() -> set[tuple[str, str, str]]:
+    """(RPC, method, path) of every endpoint of the services MLflow's own server mounts."""
+    from mlflow.protos import databricks_pb2, mlflow_artifacts_pb2, model_registry_pb2, service_pb2, webhooks_pb2
+
+    found = set()
+    for module in (service_pb2, model_registry_pb2, mlflow_artifacts_pb2, webhooks_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                for endpoint in method.GetOptions().Extensions[databricks_pb2.rpc].endpoints:
+                    path = f"/api/{endpoint.since.major}.0/{endpoint.path.lstrip('/')}"
+                    found.add((method.name, endpoint.method, re.sub(r"<path:(\w+)>", r"{\1}", path)))
+    return found
+
+
+def _routed() -> set[tuple[str, str]]:
+    """(method, path) of every MLflow route Glashaus serves (each module of server/mlflow with ROUTES)."""
+    import importlib
+    import pkgutil
+
+    import glashaus.server.mlflow as face
+    from glashaus.server.mlflow.protocol import PREFIXES
+
+    routed = set()
+    for info in pkgutil.iter_modules(face.__path__):
+        for route in getattr(importlib.import_module(f"{face.__name__}.{info.name}"), "ROUTES", []):
+            path = route.path if route.absolute else PREFIXES[0] + route.path
+            routed.add((route.method, re.sub(r"\{(\w+):path\}", r"{\1}", path)))
+    return routed
+
+
+def test_the_mlflow_page_lists_every_mlflow_endpoint_and_serves_what_it_says():
+    import pytest
+
+    pytest.importorskip("mlflow")
+    table = re.compile(r"^\| `(\w+)` \| (\w+) \| `([^`]+)` \| ([^|]+) \|$", re.MULTILINE)
+    rows = table.findall((ROOT / "docs" / "mlflow.md").read_text())
+    listed = {(rpc, method, path) for rpc, method, path, _ in rows}
+    missing = sorted(_mlflow_endpoints() - listed)
+    assert not missing, f"docs/mlflow.md does not list these MLflow endpoints: {missing}"
+    routed = _routed()
+    served = [(m, p) for _, m, p, status in rows if status.startswith("served")]
+    assert not [row for row in served if row not in routed], "rows say 'served' but nothing routes them"
+    denied = [(m, p) for _, m, p, status in rows if status.startswith(("not served", "out of scope"))]
+    assert not [row for row in denied if row in routed], "rows say 'not served' but a route serves them"
+
+
+def test_the_readme_and_the_architecture_page_link_the_mlflow_page():
+    for page in ("README.md", "docs/architecture.md"):
+        assert "mlflow.md" in (ROOT / page).read_text(), page

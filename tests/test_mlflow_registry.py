@@ -268,7 +268,7 @@ def test_malformed_requests_get_400_in_mlflow_error_shape(champion, served, clie
         (call("POST", f"{API}/registered-models/create", json={"name": "fern/picker"}), "cannot contain '/'"),
         (call("POST", f"{API}/registered-models/create", json={"name": "main.shop.Bad-Name"}), "three-part"),
         (call("POST", f"{API}/registered-models/create", json={"name": "main.shop.x", "tags": "team"}), "tags"),
-        (call("GET", f"{API}/model-versions/get", params={"name": NAME, "version": "one"}), "whole number"),
+        (call("GET", f"{API}/model-versions/get", params={"name": NAME, "version": "one"}), "must be an integer"),
         (call("GET", f"{API}/registered-models/alias", params={"name": NAME, "alias": "3"}), "all digits"),
         (call("GET", f"{API}/registered-models/search", params={"max_results": "5000"}), "max_results"),
         (call("GET", f"{API}/registered-models/search", params={"filter": "name = = 'x'"}), "filter"),

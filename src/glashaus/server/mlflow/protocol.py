@@ -20,6 +20,7 @@ logged and answered ``INTERNAL_ERROR`` (500) without a stack trace.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,7 +229,7 @@ def parse_message(req: MlflowRequest, message_class: Any) -> Any:
     '1'
     >>> parse_message(MlflowRequest("POST", {"run_id": 7}), service_pb2.LogBatch)
     Traceback (most recent call last):
-    glashaus.errors.InvalidArgumentError: invalid LogBatch request: ...
+    glashaus.errors.InvalidArgumentError: Invalid value 7 for parameter 'run_id' supplied: it must be a string.
     """
     from google.protobuf import json_format
     from google.protobuf.descriptor import FieldDescriptor
@@ -247,8 +248,35 @@ def parse_message(req: MlflowRequest, message_class: Any) -> Any:
     try:
         json_format.ParseDict(values, message, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError) as exc:
-        raise InvalidArgumentError(f"invalid {message_class.__name__} request: {exc}") from None
+        raise InvalidArgumentError(_invalid_value(message, values, exc)) from None
     return message
+
+
+def _invalid_value(message: Any, values: dict[str, Any], exc: Exception) -> str:
+    """MLflow's words for a value of the wrong type (``Invalid value 31 for parameter 'run_id' supplied``).
+
+    MLflow's server writes the value as JSON and names the request's top-level field; its
+    tests compare that text. The parser's own error names the field it failed on first.
+    """
+    import json
+
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    found = re.match(r"Failed to parse (\w+) field: (.*)", str(exc), re.DOTALL)
+    field = message.DESCRIPTOR.fields_by_name.get(found.group(1)) if found else None
+    if found is None or field is None or field.name not in values:
+        return f"invalid {message.DESCRIPTOR.name} request: {exc}"
+    value = values[field.name]
+    if field.is_repeated and isinstance(value, list):
+        expected = f"a list of valid entries ({found.group(2).rstrip('.')})"
+    elif field.is_repeated:
+        expected = "a list"
+    else:
+        kinds = {F.TYPE_STRING: "a string", F.TYPE_BOOL: "true or false", F.TYPE_MESSAGE: "an object"}
+        kinds |= {F.TYPE_DOUBLE: "a number", F.TYPE_FLOAT: "a number", F.TYPE_ENUM: "one of its names"}
+        expected = kinds.get(field.type, "an integer")
+    shown = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return f"Invalid value {shown:.200} for parameter '{field.name}' supplied: it must be {expected}."
 
 
 def _boolean(name: str, value: str) -> bool:

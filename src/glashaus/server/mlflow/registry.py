@@ -51,6 +51,7 @@ from glashaus.registry.versions import ModelVersion
 from glashaus.server.mlflow.artifacts import SCHEME
 from glashaus.server.mlflow.model_names import Named, as_written, name_of, plain_source
 from glashaus.server.mlflow.protocol import MlflowRequest, Route, parse_message
+from glashaus.server.mlflow.registry_errors import with_mlflow_messages
 from glashaus.server.mlflow.registry_messages import (
     model_entity,
     model_message,
@@ -96,7 +97,10 @@ def _named(req: MlflowRequest, message: Any, field: str = "name") -> Named:
 
 
 def _version(message: Any) -> int:
-    return parse_number(str(_required(message, "version")), what="Model version", minimum=1)
+    text = str(_required(message, "version"))
+    if not text.strip().lstrip("+-").isdigit():  # MLflow's words (validation.not_integer_value)
+        raise InvalidArgumentError(f"Parameter 'version' must be an integer, got '{text:.100}'.")
+    return parse_number(text, what="Model version", minimum=1)
 
 
 def _model_message(lh: Any, rm: RegisteredModel, shown: str) -> dict[str, Any]:
@@ -202,7 +206,10 @@ def update_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
 
 def rename_registered_model(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().RenameRegisteredModel)
-    name, new_name = _named(req, m).shown, _named(req, m, "new_name").shown
+    named = _named(req, m)
+    name, new_name = named.shown, _named(req, m, "new_name").shown
+    with as_written(named):  # a missing model is MLflow's RESOURCE_DOES_NOT_EXIST, not a refusal
+        _svc(lh).get_model(lh.principal, named.full)
     raise InvalidArgumentError(
         f"registered models cannot be renamed in Glashaus (a model's name is its catalog name, which grants, "
         f"lineage and aliases refer to). To move {name} to {new_name}, register its versions under the new "
@@ -457,3 +464,6 @@ ROUTES: list[Route] = [
     Route("GET", _MV + "/get-download-uri", get_download_uri),
     Route("POST", _MV + "/transition-stage", transition_stage),
 ]
+
+# MLflow's sentences for a missing or duplicate model or version (registry_errors.py).
+ROUTES = [with_mlflow_messages(route) for route in ROUTES]
