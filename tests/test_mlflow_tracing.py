@@ -170,6 +170,20 @@ def test_trace_tags_are_set_searched_and_deleted(served, client):
         lh.traces.delete_tag(ids["alone"], "team")
 
 
+def test_the_v3_tag_routes_set_and_delete_as_the_v2_ones(served):
+    lh, url, tokens, ids = served
+    tags = f"{url}/api/3.0/mlflow/traces/{ids['alone']}/tags"
+    auth = {"Authorization": f"Bearer {tokens['alice']}"}
+    assert httpx.patch(tags, json={"trace_id": ids["alone"], "key": "v3", "value": "on"}, headers=auth).json() == {}
+    assert lh.traces.get(ids["alone"]).info.tags["v3"] == "on"
+    assert httpx.request("DELETE", tags, json={"trace_id": ids["alone"], "key": "v3"}, headers=auth).json() == {}
+    assert "v3" not in lh.traces.get(ids["alone"]).info.tags
+    again = httpx.request("DELETE", tags, json={"trace_id": ids["alone"], "key": "v3"}, headers=auth)
+    assert again.status_code == 404 and again.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    bob = httpx.patch(tags, json={"key": "v3", "value": "x"}, headers={"Authorization": f"Bearer {tokens['bob']}"})
+    assert bob.status_code in (403, 404) and "v3" not in lh.traces.get(ids["alone"]).info.tags
+
+
 def test_traces_are_linked_to_a_run(served, client):
     lh, _url, _tokens, ids = served
     run = client.create_run(_experiment_id(lh))
@@ -309,6 +323,12 @@ def test_deleting_traces_removes_their_spans(served, client):
     assert both.status_code == 400 and both.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert lh.traces.get(ids["in_run"]).spans
     assert lh.traces.delete(EXP, max_timestamp_millis=0) == 0
+    v3 = httpx.post(
+        f"{_url}/api/3.0/mlflow/traces/delete-traces",
+        json={"experiment_id": experiment_id, "max_timestamp_millis": 0},
+        headers={"Authorization": f"Bearer {_tokens['alice']}"},
+    )
+    assert v3.json() == {"traces_deleted": 0} and lh.traces.get(ids["in_run"]).spans
     with pytest.raises(InvalidArgumentError, match="invalid trace id"):
         lh.traces.get("x' OR 1=1")
 

@@ -15,6 +15,7 @@ sends spans to servers of 3.4 or later only.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import zlib
@@ -300,8 +301,8 @@ def search_traces(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     return out
 
 
-def delete_traces(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    m = parse_message(req, _pb().DeleteTraces)
+def delete_traces(lh: Any, req: MlflowRequest, *, message: str = "DeleteTraces") -> dict[str, Any]:
+    m = parse_message(req, getattr(_pb(), message))
     if not m.experiment_id:
         raise InvalidArgumentError("Missing value for required parameter 'experiment_id'.")
     deleted = _svc(lh).delete_traces(
@@ -314,14 +315,14 @@ def delete_traces(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     return {"traces_deleted": deleted}
 
 
-def set_trace_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    m = parse_message(req, _pb().SetTraceTag)
+def set_trace_tag(lh: Any, req: MlflowRequest, *, message: str = "SetTraceTag") -> dict[str, Any]:
+    m = parse_message(req, getattr(_pb(), message))
     _svc(lh).set_trace_tag(lh.principal, req.path_params["trace_id"], m.key, m.value)
     return {}
 
 
-def delete_trace_tag(lh: Any, req: MlflowRequest) -> dict[str, Any]:
-    m = parse_message(req, _pb().DeleteTraceTag)
+def delete_trace_tag(lh: Any, req: MlflowRequest, *, message: str = "DeleteTraceTag") -> dict[str, Any]:
+    m = parse_message(req, getattr(_pb(), message))
     _svc(lh).delete_trace_tag(lh.principal, req.path_params["trace_id"], m.key)
     return {}
 
@@ -347,7 +348,10 @@ ROUTES = [
     *_v3("GET", "/batchGet", batch_get_traces),
     *_v3("POST", "/batchGetInfos", batch_get_trace_infos),
     *_v3("POST", "/search", search_traces),
+    *_v3("POST", "/delete-traces", functools.partial(delete_traces, message="DeleteTracesV3")),
     *_v3("GET", "/{trace_id}", get_trace_info),
+    *_v3("PATCH", "/{trace_id}/tags", functools.partial(set_trace_tag, message="SetTraceTagV3")),
+    *_v3("DELETE", "/{trace_id}/tags", functools.partial(delete_trace_tag, message="DeleteTraceTagV3")),
     Route("POST", "/traces/delete-traces", delete_traces),
     Route("POST", "/traces/link-to-run", link_traces_to_run),
     Route("PATCH", "/traces/{trace_id}/tags", set_trace_tag),
