@@ -199,6 +199,10 @@ def test_missing_models_and_versions_are_named_in_mlflows_words(served):
         ("GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk"),
         ("POST", "/ajax-api/2.0/mlflow/runs/create-promptlab-run"),
         ("POST", "/ajax-api/2.0/mlflow/experiments/search-datasets"),
+        ("POST", "/api/3.0/mlflow/traces/metrics"),  # a known path's other method (GET .../{trace_id}): no 405
+        ("POST", "/api/3.0/mlflow/traces/calculate-filter-correlation"),
+        ("PUT", "/api/2.0/mlflow/experiments/create"),
+        ("DELETE", "/ajax-api/3.0/mlflow/traces/get"),
     ],
 )
 def test_out_of_scope_routes_are_mlflows_endpoint_not_found(served, method, path):

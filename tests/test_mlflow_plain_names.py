@@ -263,3 +263,14 @@ def test_model_versions_are_searched_newest_change_first_by_default_as_mlflow_or
         client.create_model_version(name, "runs:/run_id/model", "run_id")
     found = client.search_model_versions("name LIKE 'Order %'")
     assert [(v.name, v.version) for v in found] == [("Order B", "2"), ("Order A", "1"), ("Order B", "1")]
+
+
+def test_a_version_has_mlflows_empty_description_and_deleting_it_updates_its_model(client):
+    client.create_registered_model("DeleteMVTest")
+    client.create_model_version("DeleteMVTest", "runs:/run_id/model", "run_id_1")
+    mv = client.create_model_version("DeleteMVTest", "runs:/run_id/model", "run_id_1")
+    assert client.get_model_version("DeleteMVTest", mv.version).description == ""  # as MLflow's server answers
+    before = client.get_registered_model("DeleteMVTest").last_updated_timestamp
+    time.sleep(0.01)
+    client.delete_model_version("DeleteMVTest", mv.version)
+    assert client.get_registered_model("DeleteMVTest").last_updated_timestamp > before  # a version's change is its model's

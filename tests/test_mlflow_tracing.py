@@ -170,6 +170,18 @@ def test_trace_tags_are_set_searched_and_deleted(served, client):
         lh.traces.delete_tag(ids["alone"], "team")
 
 
+def test_full_text_search_finds_traces_by_what_their_spans_hold(served, client):
+    lh, _url, _tokens, ids = served
+    found = mlflow.search_traces(
+        locations=[_experiment_id(lh)], filter_string="trace.text LIKE '%IVY%'", return_type="list"
+    )
+    assert [t.info.trace_id for t in found] == [ids["alone"]]  # lookup's output, {"answer": "IVY"}
+    spans_of_all = lh.traces.search([EXP], filter_string="trace.text ILIKE '%retrieve%'")
+    assert {t.trace_id for t in spans_of_all} == {ids["alone"], ids["in_run"], ids["of_model"]}
+    with pytest.raises(InvalidArgumentError, match=r"trace\.text takes LIKE or ILIKE"):
+        lh.traces.search([EXP], filter_string="trace.text = 'ivy'")
+
+
 def test_the_v3_tag_routes_set_and_delete_as_the_v2_ones(served):
     lh, url, tokens, ids = served
     tags = f"{url}/api/3.0/mlflow/traces/{ids['alone']}/tags"

@@ -348,7 +348,15 @@ class RegistryService:
             latest_version=self.versions.latest(model),
             created_at=model.created_at,
             created_by=model.created_by,
-            updated_at=model.updated_at,
+            updated_at=_later(model.updated_at, self.versions.last_change(model)),
             storage_location=model.storage_location,
             mlflow_name=model.spec.get(SPEC_KEY),
         )
+
+
+def _later(first: dt.datetime, second: dt.datetime | None) -> dt.datetime:
+    """The later of two times (SQLite hands back naive UTC datetimes; PostgreSQL aware ones)."""
+    if second is None:
+        return first
+    as_utc = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in (first, second)]
+    return first if as_utc[0] >= as_utc[1] else second

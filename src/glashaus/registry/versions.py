@@ -170,6 +170,13 @@ class VersionStore:
         with self.metastore.session() as s:
             return self._load(s, model, self._row(s, model, version, include_pending=include_pending))
 
+    def last_change(self, model: Securable) -> dt.datetime | None:
+        """When a version of the model (deleted ones too) last changed: MLflow counts it as the model's change."""
+        with self.metastore.session() as s:
+            return s.scalar(
+                sa.select(sa.func.max(ModelVersionRow.updated_at)).where(ModelVersionRow.model_id == model.id)
+            )
+
     def latest(self, model: Securable) -> int | None:
         with self.metastore.session() as s:
             return s.scalar(

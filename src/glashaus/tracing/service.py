@@ -25,6 +25,8 @@ are refused whole: nothing is written.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -274,11 +276,21 @@ class TracingService:
                 s.scalars(sa.select(TraceRow.trace_id).where(TraceRow.experiment_id.in_([int(e) for e in experiments])))
             )
         infos = self.infos(ids)
-        keep = _matcher(filter_string)
+        keep = _matcher(filter_string, texts=functools.cache(lambda: self._texts(experiments, ids)))
         infos = sorted((i for i in infos if keep(i)), key=_ordering(order_by))
         page = infos[offset : offset + max_results]
         more = offset + max_results < len(infos)
         return Page(page, _page_token(offset + max_results) if more else None)
+
+    def _texts(self, experiments: list[str], trace_ids: list[str]) -> dict[str, str]:
+        """Each trace's searchable text (``trace.text LIKE '%...%'``): its spans' names, attributes
+        (inputs and outputs among them) and events, as MLflow's full-text trace search reads them."""
+        texts: dict[str, list[str]] = {}
+        for span in spans_of(self.spans.read(experiments, trace_ids)):
+            texts.setdefault(span.trace_id, []).append(
+                json.dumps([span.name, span.attributes, span.events], ensure_ascii=False, default=str)
+            )
+        return {trace_id: "\n".join(parts) for trace_id, parts in texts.items()}
 
     def infos(self, trace_ids: list[str]) -> list[TraceInfo]:
         """The infos of these traces, in the order given (no check: callers authorized them)."""
@@ -399,11 +411,11 @@ def _value(info: TraceInfo, clause: dict[str, Any]) -> Any:
         return _ATTRIBUTES[key](info)
     raise InvalidArgumentError(
         f"filtering traces on {kind} {key!r} is not supported; filter on tags, request_metadata, or "
-        f"the attributes {', '.join(sorted(['run_id', *_ATTRIBUTES]))}."
+        f"the attributes {', '.join(sorted(['run_id', 'text', *_ATTRIBUTES]))}."
     )
 
 
-def _matcher(filter_string: str | None) -> Callable[[TraceInfo], bool]:
+def _matcher(filter_string: str | None, *, texts: Callable[[], dict[str, str]]) -> Callable[[TraceInfo], bool]:
     if not filter_string:
         return lambda info: True
     with mlflow_rules():
@@ -415,6 +427,11 @@ def _matcher(filter_string: str | None) -> Callable[[TraceInfo], bool]:
                 runs = set(info.run_ids) | ({info.metadata[SOURCE_RUN]} if SOURCE_RUN in info.metadata else set())
                 hit = any(_compare(r, clause["comparator"], clause["value"]) for r in runs)
                 if not hit:
+                    return False
+            elif clause["type"] == "attribute" and clause["key"] == "text":
+                if clause["comparator"] not in ("LIKE", "ILIKE"):
+                    raise InvalidArgumentError("trace.text takes LIKE or ILIKE, e.g. \"trace.text LIKE '%refund%'\".")
+                if not _compare(texts().get(info.trace_id, ""), clause["comparator"], clause["value"]):
                     return False
             elif not _compare(_value(info, clause), clause["comparator"], clause["value"]):
                 return False

@@ -25,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
+from starlette.routing import Route as StarletteRoute
 
 from glashaus.catalog.names import Name
 from glashaus.errors import GlashausError, InvalidArgumentError
@@ -176,10 +178,22 @@ class MlflowFace:
                 )
                 for path in paths
             ]
+        # Last: any other method or path below MLflow's prefixes is MLflow's 404 ENDPOINT_NOT_FOUND (a
+        # wrong method on a known path too, which would be a 405): MLflow clients fall back on that code.
+        versions = {p.replace("2.0", "3.0") for p in PREFIXES} | set(PREFIXES)
+        out += [StarletteRoute(p + "{rest:path}", _no_endpoint, methods=_ANY) for p in sorted(versions)]
         return out
 
     def close(self) -> None:
         pass
+
+
+_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+async def _no_endpoint(request: Request) -> Response:
+    message = f"no route {request.method} {request.url.path}; see /api/docs."
+    return JSONResponse(error_body("ENDPOINT_NOT_FOUND", message), status_code=404)
 
 
 def _handler(route: Route, default_schema: Name) -> Callable[[Call], Any]:

@@ -45,8 +45,8 @@ def version_message(mv: ModelVersion, *, name: str | None = None) -> dict[str, A
     if mv.created_by is not None:
         out["user_id"] = mv.created_by
     out["current_stage"] = "None"
-    if mv.description is not None:
-        out["description"] = mv.description
+    # MLflow's server stores a version's description as its request gave it: "" when none was given.
+    out["description"] = mv.description or ""
     if mv.source is not None:
         out["source"] = str(mv.source)
     if mv.run_id is not None:
@@ -97,7 +97,7 @@ def version_entity(mv: ModelVersion, *, name: str | None = None) -> Any:
         version=version,
         creation_timestamp=ms(mv.created_at),
         last_updated_timestamp=ms(mv.updated_at),
-        description=mv.description,
+        description=mv.description or "",
         user_id=mv.created_by,
         current_stage="None",
         source=mv.source,
