@@ -273,4 +273,6 @@ def test_a_version_has_mlflows_empty_description_and_deleting_it_updates_its_mod
     before = client.get_registered_model("DeleteMVTest").last_updated_timestamp
     time.sleep(0.01)
     client.delete_model_version("DeleteMVTest", mv.version)
-    assert client.get_registered_model("DeleteMVTest").last_updated_timestamp > before  # a version's change is its model's
+    assert (
+        client.get_registered_model("DeleteMVTest").last_updated_timestamp > before
+    )  # a version's change is its model's
