@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from mlflow_env import sign_in
 
 import glashaus
 from glashaus.server.app import ServerThread, create_app
@@ -36,10 +37,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture
 def client(served, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", served.url)
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", served.tokens["alice"])
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    sign_in(monkeypatch, served.url, served.tokens["alice"])
     yield MlflowClient()
     mlflow.end_run()
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from mlflow_env import sign_in
 
 import glashaus
 from glashaus.errors import InvalidArgumentError, NotFoundError
@@ -45,10 +46,7 @@ def served(tmp_path_factory):
 @pytest.fixture(scope="module")
 def env(served):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", served.url)
-        mp.setenv("MLFLOW_TRACKING_TOKEN", served.tokens["alice"])
-        mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        sign_in(mp, served.url, served.tokens["alice"])
         yield mp
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import httpx
 import numpy as np
 import pytest
+from mlflow_env import sign_in
 
 import glashaus
 from glashaus.lakehouse import services
@@ -43,10 +44,7 @@ def served(tmp_path_factory):
 def env(served):
     """MLflow's client and fluent API pointed at the server, signed in as alice."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", served.url)
-        mp.setenv("MLFLOW_TRACKING_TOKEN", served.tokens["alice"])
-        mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        sign_in(mp, served.url, served.tokens["alice"])
         yield mp
 
 

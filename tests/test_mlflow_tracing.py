@@ -16,6 +16,7 @@ import sys
 import httpx
 import pytest
 from browser import needs_chromium, sign_in, table_text
+from mlflow_env import client_env
 
 import glashaus
 from glashaus.errors import InvalidArgumentError, NotFoundError
@@ -60,13 +61,7 @@ print(json.dumps({"in_run": in_run, "alone": alone, "of_model": of_model, "run_i
 
 
 def _env(url: str, token: str) -> dict[str, str]:
-    return {
-        "MLFLOW_TRACKING_URI": url,
-        "MLFLOW_TRACKING_TOKEN": token,
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
-    }
+    return {**client_env(url, token), "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from mlflow_env import sign_in
 
 import glashaus
 from glashaus.server.app import ServerThread, create_app
@@ -39,10 +40,7 @@ def served(tmp_path_factory):
 def client(served, monkeypatch):
     """MLflow's fluent API and client pointed at the server, signed in as alice."""
     _lh, url, tokens = served
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", tokens["alice"])
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    sign_in(monkeypatch, url, tokens["alice"])
     yield MlflowClient()
     mlflow.end_run()
 

@@ -15,6 +15,7 @@ and no model if this call created it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -231,22 +232,8 @@ class Registration:
             staged = None
             try:
                 read, lineage = self._training_set(who, training_set)
-                if build is None:
-                    number = self.versions.reserve(
-                        model,
-                        created_by=who.name,
-                        source=source,
-                        run_id=run_id,
-                        logged_model_id=logged_model_id,
-                        description=description,
-                    )
-                    self.versions.ready(model, number, storage_location=None, training_set=read)
-                    return self._finish(who, n, model, number, tags, lineage)
-                staged = self.files.staging()
-                facts = build(staged)
-                verdict = safety.assess(staged)
-                facts.setdefault("environment", environment.from_folder(staged, verdict.mlmodel or {}))
-                number = self.versions.reserve(
+                reserve = functools.partial(
+                    self.versions.reserve,
                     model,
                     created_by=who.name,
                     source=source,
@@ -254,6 +241,15 @@ class Registration:
                     logged_model_id=logged_model_id,
                     description=description,
                 )
+                if build is None:
+                    number = reserve()
+                    self.versions.ready(model, number, storage_location=None, training_set=read)
+                    return self._finish(who, n, model, number, tags, lineage)
+                staged = self.files.staging()
+                facts = build(staged)
+                verdict = safety.assess(staged)
+                facts.setdefault("environment", environment.from_folder(staged, verdict.mlmodel or {}))
+                number = reserve()
                 location = self.layout.model_version_location(n, model.id, number)
                 digest = safety.digest(staged)
                 self.files.publish(staged, location)
