@@ -194,6 +194,9 @@ def test_versions_from_run_files_artifact_uris_logged_models_and_other_versions(
     assert code == "INVALID_PARAMETER_VALUE" and "use aliases" in message
 
     client.delete_model_version(name, "2")
+    with pytest.raises(MlflowException, match=r"Model Version \(name=.+, version=2\) not found") as err:
+        client.transition_model_version_stage(name, "2", "Production")  # missing first, as MLflow says
+    assert _error(err)[0] == "RESOURCE_DOES_NOT_EXIST"
     with pytest.raises(MlflowException) as err:
         client.get_model_version(name, "2")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST" and "deleted" in err.value.message

@@ -429,7 +429,10 @@ def _download_uri(lh: Any, req: MlflowRequest, mv: ModelVersion, depth: int = 0)
 
 def transition_stage(lh: Any, req: MlflowRequest) -> dict[str, Any]:
     m = parse_message(req, _pb().TransitionModelVersionStage)
-    name, version = _named(req, m).shown, _version(m)
+    named = _named(req, m)
+    name, version = named.shown, _version(m)
+    with as_written(named):  # a missing version is MLflow's RESOURCE_DOES_NOT_EXIST, not a refusal
+        _get_version(lh, named, m)
     raise InvalidArgumentError(
         f"model version stages are deprecated in MLflow and Glashaus does not keep them (asked to move {name} "
         f"version {version} to {m.stage or 'a stage'!r}); use aliases instead: "

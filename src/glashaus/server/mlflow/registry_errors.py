@@ -31,7 +31,7 @@ MODEL_ROUTES = frozenset(
 )
 #: Routes whose "not found" is the version (MLflow says so whether the model or the version is missing).
 VERSION_ROUTES = frozenset(
-    f"/model-versions/{p}" for p in ("get", "update", "delete", "set-tag", "delete-tag", "get-download-uri")
+    f"/model-versions/{p}" for p in ("get", "update", "delete", "set-tag", "delete-tag", "get-download-uri", "transition-stage")
 )
 
 
