@@ -31,7 +31,8 @@ MODEL_ROUTES = frozenset(
 )
 #: Routes whose "not found" is the version (MLflow says so whether the model or the version is missing).
 VERSION_ROUTES = frozenset(
-    f"/model-versions/{p}" for p in ("get", "update", "delete", "set-tag", "delete-tag", "get-download-uri", "transition-stage")
+    f"/model-versions/{p}"
+    for p in ("get", "update", "delete", "set-tag", "delete-tag", "get-download-uri", "transition-stage")
 )
 
 
