@@ -40,7 +40,8 @@ from glashaus.tracing.entities import TRACE_STATES, Span, Trace, TraceInfo
 from glashaus.tracing.rows import TraceRow, TraceRunRow, TraceTagRow
 from glashaus.tracing.spans import SpanLog, check_trace_id, span_rows, spans_of
 from glashaus.tracking.entities import Page
-from glashaus.tracking.rules import check_max_results, mlflow_rules, page_offset, page_token, search_utils
+from glashaus.tracking.rules import check_max_results, mlflow_rules, page_offset, search_utils
+from glashaus.tracking.rules import page_token as token_at  # search_traces' parameter is named page_token
 from glashaus.tracking.service import TrackingService
 
 #: MLflow's limits: tag keys, traces per link or batch request.
@@ -280,7 +281,7 @@ class TracingService:
         infos = sorted((i for i in infos if keep(i)), key=_ordering(order_by))
         page = infos[offset : offset + max_results]
         more = offset + max_results < len(infos)
-        return Page(page, _page_token(offset + max_results) if more else None)
+        return Page(page, token_at(offset + max_results) if more else None)
 
     def _texts(self, experiments: list[str], trace_ids: list[str]) -> dict[str, str]:
         """Each trace's searchable text (``trace.text LIKE '%...%'``): its spans' names, attributes
@@ -326,10 +327,6 @@ class TracingService:
 def _check_key(key: object) -> None:
     if not isinstance(key, str) or not key or len(key) > MAX_TAG_KEY:
         raise InvalidArgumentError(f"invalid trace tag key {key!r:.80}: use 1 to {MAX_TAG_KEY} characters.")
-
-
-def _page_token(offset: int) -> str:
-    return page_token(offset)
 
 
 def _tree_order(spans: list[Span]) -> list[Span]:
